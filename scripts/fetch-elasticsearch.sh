@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Fetches the Elasticsearch 7 test server from Maven Central once, adds the
+# reindex module Kuzzle needs (_delete_by_query, _update_by_query) and caches
+# the result outside the work tree, where a non-root system user can read it.
+set -euo pipefail
+
+ES_VERSION="${KPC_ES_VERSION:-7.17.29}"
+CACHE_DIR="${KPC_CACHE_DIR:-/var/cache/kuzzle-plugin-cluster}"
+DEST="$CACHE_DIR/elasticsearch-$ES_VERSION"
+
+if [ -f "$DEST/.complete" ]; then
+  echo "elasticsearch $ES_VERSION already cached in $DEST"
+  exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+copy() { # group:artifact:version[:type]
+  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+    -Dartifact="$1" -DoutputDirectory="$work/jars" -Dmdep.overWriteReleases=true
+}
+
+echo "fetching elasticsearch $ES_VERSION from Maven Central"
+copy "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
+unzip -q "$work/jars/elasticsearch-$ES_VERSION.zip" -d "$work/unpacked"
+server="$work/unpacked/elasticsearch-$ES_VERSION"
+
+# The reindex module and the runtime jars its pom lists (elasticsearch-core is
+# already in lib/: adding it twice would trip Elasticsearch's jar-hell check).
+module="$server/modules/reindex"
+mkdir -p "$module"
+for artifact in \
+  "org.elasticsearch.plugin:reindex-client:$ES_VERSION" \
+  "org.elasticsearch.client:elasticsearch-rest-client:$ES_VERSION" \
+  "org.elasticsearch:elasticsearch-ssl-config:$ES_VERSION" \
+  "org.apache.httpcomponents:httpclient:4.5.14" \
+  "org.apache.httpcomponents:httpcore:4.4.12" \
+  "org.apache.httpcomponents:httpasyncclient:4.1.4" \
+  "org.apache.httpcomponents:httpcore-nio:4.4.12" \
+  "commons-codec:commons-codec:1.15" \
+  "commons-logging:commons-logging:1.1.3"; do
+  copy "$artifact"
+done
+find "$work/jars" -name '*.jar' -exec cp {} "$module/" \;
+cat > "$module/plugin-descriptor.properties" <<PROPS
+description=Reindex, update by query and delete by query
+version=$ES_VERSION
+name=reindex
+classname=org.elasticsearch.reindex.ReindexPlugin
+java.version=1.8
+elasticsearch.version=$ES_VERSION
+extended.plugins=
+has.native.controller=false
+PROPS
+
+mkdir -p "$CACHE_DIR"
+rm -rf "$DEST"
+mv "$server" "$DEST"
+chmod -R a+rX "$CACHE_DIR"
+touch "$DEST/.complete"
+echo "elasticsearch $ES_VERSION cached in $DEST"

@@ -1,0 +1,59 @@
+// Runs the compiled test tiers named on the command line (unit, integration,
+// functional) with node's test runner, one file at a time so that tests which
+// start real services never compete for the machine's two cores, and ends
+// with the plain "N passed, N failed" line CI reads.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tiers = process.argv.slice(2);
+const only = process.env.TEST_ONLY; // substring filter on file names
+let passed = 0;
+let failed = 0;
+const failures = [];
+const tapFile = join(root, '.stack', 'last-test.tap');
+mkdirSync(join(root, '.stack'), { recursive: true });
+
+for (const tier of tiers) {
+  const dir = join(root, 'dist/test', tier);
+  if (!existsSync(dir)) continue;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.test.js'))
+    .filter((f) => !only || f.includes(only))
+    .sort();
+  for (const file of files) {
+    console.log(`\n=== ${tier}/${file}`);
+    const result = spawnSync(
+      process.execPath,
+      ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, join(dir, file)],
+      { stdio: 'inherit', env: process.env },
+    );
+    const counts = countTap(tapFile);
+    passed += counts.pass;
+    failed += counts.fail;
+    if (result.status !== 0 && counts.fail === 0) {
+      // A crash outside any test (e.g. a top-level error) still fails the run.
+      failed += 1;
+    }
+    if (result.status !== 0) failures.push(`${tier}/${file}`);
+  }
+}
+
+if (failures.length > 0) console.log(`\nfailing files: ${failures.join(', ')}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
+
+function countTap(file) {
+  let pass = 0;
+  let fail = 0;
+  if (!existsSync(file)) return { pass, fail };
+  // The TAP summary lines of the whole file: "# pass N" and "# fail N".
+  const text = readFileSync(file, 'utf8');
+  const p = /^# pass (\d+)$/m.exec(text);
+  const f = /^# fail (\d+)$/m.exec(text);
+  if (p) pass = Number(p[1]);
+  if (f) fail = Number(f[1]);
+  return { pass, fail };
+}
