@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process';
 import { freePort } from './ports';
-import { waitFor } from './wait';
+import { GiveUpError, waitFor } from './wait';
 
 /** A redis-server from the system's packages, started for one test run. */
 export interface RunningRedis {
@@ -50,7 +50,7 @@ export async function startRedis(runDir: string, options: { port?: number; name?
   });
   try {
     await waitFor(`${name} to answer PING`, async () => {
-      if (!proc.alive) throw new Error(proc.describeExit());
+      if (!proc.alive) throw new GiveUpError(proc.describeExit());
       return (await redisCommand(port, 'PING')) === '+PONG';
     }, { timeoutMs: 15_000 });
   } catch (error) {

@@ -10,12 +10,18 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Thrown by a check to stop waiting at once (e.g. the process being waited on died). */
+export class GiveUpError extends Error {
+  override readonly name = 'GiveUpError';
+}
+
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Polls `check` until it returns a value other than `undefined`/`false`, or
  * throws at the deadline. A check that throws counts as "not yet" and its last
- * error is reported on timeout. Tests wait on conditions, never on fixed sleeps.
+ * error is reported on timeout; a {@link GiveUpError} ends the wait at once.
+ * Tests wait on conditions, never on fixed sleeps.
  */
 export async function waitFor<T>(
   what: string,
@@ -29,6 +35,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (error) {
+      if (error instanceof GiveUpError) throw error;
       lastError = error;
     }
     if (Date.now() >= deadline) throw new WaitTimeoutError(what, timeoutMs, lastError);

@@ -1,0 +1,70 @@
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { ConfigError } from './errors';
+
+/** A resolved socket address: what to bind and what peers connect to. */
+export interface ResolvedBinding {
+  host: string;
+  port: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+const BINDING = /^tcp:\/\/(\[[^\]]+\]|[^:[\]]+):(\d+)$/;
+
+/**
+ * Resolves `tcp://[<interface|ip|_site_>:<ipv4|ipv6>]:<port>`, `tcp://<ip>:<port>`
+ * or `tcp://[<ipv6>]:<port>`. `_site_` stands for the first non-internal
+ * address of the machine; an interface name for that interface's address.
+ */
+export function resolveBinding(key: string, value: string, interfaces: Interfaces = networkInterfaces()): ResolvedBinding {
+  const match = BINDING.exec(value.trim());
+  if (!match) {
+    throw new ConfigError(key, `"${value}" is not of the form tcp://[<interface|ip|_site_>:<ipv4|ipv6>]:<port>`);
+  }
+  const [, hostPart = '', portText = ''] = match;
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(key, `port ${portText} is out of range`);
+  }
+  if (!hostPart.startsWith('[')) {
+    return { host: hostPart, port, family: 'ipv4' };
+  }
+  const inner = hostPart.slice(1, -1);
+  const familyMatch = /^(.+):(ipv4|ipv6)$/.exec(inner);
+  if (!familyMatch) {
+    // A bracketed IPv6 literal such as [::1].
+    return { host: inner, port, family: 'ipv6' };
+  }
+  const [, name = '', family = 'ipv4'] = familyMatch;
+  const wanted = family === 'ipv6' ? 'IPv6' : 'IPv4';
+  const host = findAddress(name, wanted, interfaces);
+  if (!host) {
+    throw new ConfigError(key, `no ${family} address found for "${name}"`);
+  }
+  return { host, port, family: family as 'ipv4' | 'ipv6' };
+}
+
+function findAddress(name: string, family: 'IPv4' | 'IPv6', interfaces: Interfaces): string | undefined {
+  const sameFamily = (info: NetworkInterfaceInfo): boolean => info.family === family;
+  if (name === '_site_') {
+    for (const infos of Object.values(interfaces)) {
+      const found = infos?.find((info) => sameFamily(info) && !info.internal);
+      if (found) return found.address;
+    }
+    return undefined;
+  }
+  const byInterface = interfaces[name]?.find(sameFamily);
+  if (byInterface) return byInterface.address;
+  // Not an interface: an IP literal given with its family.
+  for (const infos of Object.values(interfaces)) {
+    if (infos?.some((info) => info.address === name)) return name;
+  }
+  return /^[\d.]+$/.test(name) || name.includes(':') ? name : undefined;
+}
+
+/** The `tcp://` endpoint for a resolved binding, brackets around IPv6. */
+export function endpointOf(binding: Pick<ResolvedBinding, 'host' | 'port'>): string {
+  const host = binding.host.includes(':') ? `[${binding.host}]` : binding.host;
+  return `tcp://${host}:${binding.port}`;
+}

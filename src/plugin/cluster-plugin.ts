@@ -1,0 +1,102 @@
+import { ClusterController } from '../api/cluster-controller';
+import { ClusterNode } from '../cluster/cluster-node';
+import { parseOptions, type ClusterOptions, type RedisSettings } from '../config/options';
+import { ConfigError } from '../config/errors';
+import { RealtimeGlue } from './realtime-glue';
+import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
+import type { KuzzleLike, KuzzleRequestLike, PluginContextLike } from './kuzzle-types';
+import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
+
+type Handler = (...args: never[]) => unknown;
+
+/**
+ * The Kuzzle glue: declares hooks, pipes and routes, and hands every event to
+ * the cluster node. Kept thin on purpose: the logic lives in cluster/,
+ * membership/, state/, sync/ and transport/.
+ */
+export class ClusterPlugin {
+  config: ClusterOptions | undefined;
+  context: PluginContextLike | undefined;
+  hooks: Record<string, Handler> = {};
+  pipes: Record<string, Handler> = {};
+  api: Record<string, { actions: Record<string, { handler: Handler; http: Array<{ verb: string; path: string }> }> }> = {};
+  private node: ClusterNode | undefined;
+  private kuzzle: KuzzleLike | undefined;
+
+  async init(rawConfig: unknown, context: PluginContextLike): Promise<void> {
+    const kuzzle = context.accessors.kuzzle;
+    if (!kuzzle) {
+      throw new ConfigError('privileged', 'the cluster plugin must run in privileged mode: set "privileged: true" in plugins.cluster');
+    }
+    assertNoBuiltinCluster(kuzzle, kuzzle.version);
+    this.kuzzle = kuzzle;
+    this.context = context;
+    const config = parseOptions(rawConfig, (message) => context.log.warn(message));
+    this.config = config;
+    const redis = config.redis ?? redisSettingsOf(kuzzle.config.services.internalCache);
+    // Kuzzle's plugin logger already prefixes messages with the plugin name.
+    const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string): void =>
+      context.log[level](message.replace(/^\[cluster\] /, ''));
+    const node = new ClusterNode(config, redis, new KuzzleRealtimeHost(kuzzle, context), log, kuzzle.version);
+    this.node = node;
+    const realtime = new RealtimeGlue(node, kuzzle, context);
+    const controller = new ClusterController(() => this.node, context);
+
+    this.hooks = {
+      'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
+      'core:notify:user': (payload: never) => realtime.forwardUser(payload),
+      'kuzzle:shutdown': () => this.leaveBeforeExit(),
+    };
+    this.pipes = {
+      'kuzzle:state:live': async (payload: never) => {
+        await node.start();
+        return payload;
+      },
+      'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),
+      'core:realtime:user:join:after': (diff: never) => realtime.subscribed(diff),
+      'core:realtime:user:unsubscribe:after': (payload: never) => realtime.unsubscribed(payload),
+      'core:realtime:room:remove:before': (roomId: never) => realtime.beforeRoomRemove(roomId),
+      'realtime:beforeJoin': (request: never) => realtime.ensureLocalRoom(request),
+      'realtime:beforeCount': (request: never) => realtime.ensureLocalRoom(request),
+      'realtime:afterCount': (request: never) => realtime.clusterCount(request),
+      'realtime:afterList': (request: never) => realtime.clusterList(request),
+    };
+    // Kuzzle 2.11+ has a native "cluster" controller; the routes stay the same.
+    const controllerName = (await kuzzle.ask('kuzzle:api:funnel:controller:isNative', 'cluster')) ? 'cluster-plugin' : 'cluster';
+    this.api = {
+      [controllerName]: {
+        actions: {
+          status: { handler: async () => controller.status(), http: [{ verb: 'get', path: '/_plugin/cluster/status' }] },
+          health: { handler: async () => controller.health(), http: [{ verb: 'get', path: '/_plugin/cluster/health' }] },
+          reset: { handler: async () => controller.reset(), http: [{ verb: 'post', path: '/_plugin/cluster/reset' }] },
+        },
+      },
+    };
+  }
+
+  /**
+   * Kuzzle's shutdown exits as soon as no request is in flight, without
+   * awaiting hooks. Counting the leave as an in-flight request holds the exit
+   * (bounded by timers.leaveTimeout) until peers and Redis forget this node.
+   */
+  private leaveBeforeExit(): void {
+    const node = this.node;
+    const funnel = this.kuzzle?.funnel;
+    if (!node) return;
+    const hold = funnel && typeof funnel.concurrentRequests === 'number';
+    if (hold) funnel.concurrentRequests++;
+    const timeout = new Promise((resolve) => setTimeout(resolve, this.config?.timers.leaveTimeout ?? 3000).unref());
+    void Promise.race([node.stop(), timeout])
+      .catch((error: Error) => this.context?.log.error(`[cluster] leave failed: ${error.message}`))
+      .finally(() => {
+        if (hold) funnel.concurrentRequests--;
+      });
+  }
+}
+
+function redisSettingsOf(internalCache: Record<string, unknown>): RedisSettings {
+  const { node, nodes, database, options, clusterOptions } = internalCache as RedisSettings;
+  return { node, nodes, database, options, clusterOptions };
+}
+
+export type { KuzzleRequestLike };

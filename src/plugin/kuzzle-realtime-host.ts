@@ -1,0 +1,45 @@
+import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from '../sync/realtime-host';
+import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
+
+/** {@link RealtimeHost} over Kuzzle 2.10's Koncorde instance and realtime asks. */
+export class KuzzleRealtimeHost implements RealtimeHost {
+  constructor(private readonly kuzzle: KuzzleLike, private readonly context: PluginContextLike) {}
+
+  storeFilter(room: RoomDescriptor): void {
+    if (this.kuzzle.koncorde.hasFilter(room.roomId)) return;
+    this.kuzzle.koncorde.store({ index: room.index, collection: room.collection, normalized: room.filters, id: room.roomId });
+  }
+
+  removeFilter(roomId: string): void {
+    if (this.kuzzle.koncorde.hasFilter(roomId)) this.kuzzle.koncorde.remove(roomId);
+  }
+
+  hasFilter(roomId: string): boolean {
+    return this.kuzzle.koncorde.hasFilter(roomId);
+  }
+
+  filters(): Array<{ index: string; collection: string; roomId: string }> {
+    const { koncorde } = this.kuzzle;
+    const list: Array<{ index: string; collection: string; roomId: string }> = [];
+    for (const index of koncorde.getIndexes()) {
+      for (const collection of koncorde.getCollections(index)) {
+        for (const roomId of koncorde.getFilterIds(index, collection)) list.push({ index, collection, roomId });
+      }
+    }
+    return list;
+  }
+
+  async createLocalRoom(index: string, collection: string, roomId: string): Promise<void> {
+    await this.kuzzle.ask('core:realtime:room:create', index, collection, roomId);
+  }
+
+  async dispatchDocument(notice: DocumentNotice): Promise<void> {
+    const request = this.context.constructors.Request(notice.request.data, notice.request.options);
+    await this.kuzzle.ask('core:realtime:document:dispatch', notice.rooms, request, notice.scope, notice.action, notice.content);
+  }
+
+  async dispatchUser(notice: UserNotice): Promise<void> {
+    const request = this.context.constructors.Request(notice.request.data, notice.request.options);
+    await this.kuzzle.ask('core:realtime:user:sendMessage', notice.room, request, notice.scope, notice.content);
+  }
+}

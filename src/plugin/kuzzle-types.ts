@@ -1,0 +1,86 @@
+/**
+ * The narrow slice of Kuzzle 2.x the plugin touches, typed here so that the
+ * rest of the code never sees `any`. Verified against Kuzzle 2.10.4's lib/.
+ */
+
+/** A normalized Koncorde filter, opaque to the cluster. */
+export type NormalizedFilters = unknown;
+
+export interface KoncordeLike {
+  store(normalized: { index: string; collection: string; normalized: NormalizedFilters; id: string }): { id: string };
+  remove(filterId: string): void;
+  hasFilter(filterId: string): boolean;
+  getIndexes(): string[];
+  getCollections(index: string): string[];
+  getFilterIds(index: string, collection: string): string[];
+}
+
+export interface HotelClerkRoom {
+  id: string;
+  index: string;
+  collection: string;
+  customers: Set<string>;
+  channels: Record<string, { cluster: boolean }>;
+}
+
+export interface KuzzleRequestLike {
+  id: string;
+  input: {
+    controller: string;
+    action: string;
+    resource: { index?: string; collection?: string; _id?: string };
+    body: Record<string, unknown> | null;
+    args: Record<string, unknown>;
+  };
+  context: { user: { _id: string; isActionAllowed(request: KuzzleRequestLike): Promise<boolean> } | null };
+  result: unknown;
+  setResult(result: unknown, options?: { status?: number; headers?: Record<string, string>; raw?: boolean }): void;
+  serialize(): SerializedRequest;
+}
+
+/** What `request.serialize()` returns. */
+export interface SerializedRequest {
+  data: Record<string, unknown>;
+  headers?: unknown;
+  options: Record<string, unknown>;
+}
+
+export interface KuzzleLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** The global Kuzzle object, as a privileged plugin sees it. */
+export interface KuzzleLike {
+  id: string;
+  version?: string;
+  config: { cluster?: { enabled?: boolean }; services: { internalCache: Record<string, unknown> }; version?: string };
+  koncorde: KoncordeLike;
+  log: KuzzleLogger;
+  ask(event: string, ...args: unknown[]): Promise<unknown>;
+  onAsk(event: string, handler: (...args: unknown[]) => unknown): void;
+  hasAskAnswerer?(event: string): boolean;
+  emit(event: string, payload?: unknown): void;
+  realtime?: { hotelClerk?: { rooms: Map<string, HotelClerkRoom> } };
+  funnel?: { concurrentRequests: number };
+  state?: number;
+}
+
+export type KuzzleErrorClass = new (message: string, ...rest: unknown[]) => Error;
+
+export interface PluginContextLike {
+  accessors: { kuzzle?: KuzzleLike };
+  errors: {
+    BadRequestError: KuzzleErrorClass;
+    ForbiddenError: KuzzleErrorClass;
+    InternalError: KuzzleErrorClass;
+    ServiceUnavailableError?: KuzzleErrorClass;
+    PluginImplementationError: KuzzleErrorClass;
+    NotFoundError: KuzzleErrorClass;
+    KuzzleError: KuzzleErrorClass;
+  };
+  log: KuzzleLogger;
+  constructors: { Request: (data: Record<string, unknown>, options?: Record<string, unknown>) => KuzzleRequestLike };
+}

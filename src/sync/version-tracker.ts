@@ -1,0 +1,62 @@
+/**
+ * Tracks, per index/collection, the last state version this node has seen
+ * without a hole. A version further ahead means a message was missed (or is
+ * still on its way on another peer's socket): if the hole is still open after
+ * `gapWaitMs`, the collection is reloaded from Redis.
+ */
+export class VersionTracker {
+  private readonly known = new Map<string, number>();
+  private readonly highest = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Reloads triggered by a gap, for status and metrics. */
+  resyncs = 0;
+
+  constructor(
+    private readonly gapWaitMs: number,
+    private readonly reload: (index: string, collection: string) => Promise<void>,
+  ) {}
+
+  private static key(index: string, collection: string): string {
+    return JSON.stringify([index, collection]);
+  }
+
+  note(index: string, collection: string, version: number): void {
+    const key = VersionTracker.key(index, collection);
+    const known = this.known.get(key) ?? 0;
+    if (version <= known) return;
+    this.highest.set(key, Math.max(this.highest.get(key) ?? 0, version));
+    if (version === known + 1) {
+      this.known.set(key, version);
+      if ((this.highest.get(key) ?? 0) <= version) this.clearTimer(key);
+      return;
+    }
+    if (!this.timers.has(key)) {
+      const timer = setTimeout(() => {
+        this.timers.delete(key);
+        if ((this.known.get(key) ?? 0) >= (this.highest.get(key) ?? 0)) return;
+        this.resyncs++;
+        void this.reload(index, collection).catch(() => undefined);
+      }, this.gapWaitMs);
+      timer.unref();
+      this.timers.set(key, timer);
+    }
+  }
+
+  /** After a reload from Redis: the snapshot's version is known. */
+  reset(index: string, collection: string, version: number): void {
+    const key = VersionTracker.key(index, collection);
+    this.known.set(key, Math.max(this.known.get(key) ?? 0, version));
+    this.clearTimer(key);
+  }
+
+  private clearTimer(key: string): void {
+    const timer = this.timers.get(key);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(key);
+  }
+
+  stop(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,122 @@
+import { SendTimeoutError, TransportClosedError, isZmqError } from './errors';
+
+/** What {@link SendQueue} needs from a zeromq socket (any `Writable` fits). */
+export interface SendSocket {
+  send(frames: Buffer[]): Promise<void>;
+  sendTimeout: number;
+}
+
+/** Per-message options of {@link SendQueue.enqueue}. */
+export interface EnqueueOptions {
+  /** When aborted before its turn comes, the message is skipped, never sent. */
+  signal?: AbortSignal;
+  /**
+   * Epoch time (ms) by which the message must be handed to the socket. The
+   * socket's `sendTimeout` is set to the time left before sending, so a peer
+   * that is down cannot hold the queue longer than the caller cares to wait.
+   */
+  deadline?: number;
+}
+
+interface Item {
+  frames: Buffer[];
+  options: EnqueueOptions;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Serialises sends on one zeromq socket. zeromq v6 allows a single `send` in
+ * flight per socket (a concurrent one fails with EBUSY), while the transport
+ * sends from many independent callers; this queue makes them take turns.
+ */
+export class SendQueue {
+  private readonly items: Item[] = [];
+  private draining = false;
+  private closedWith: Error | undefined;
+  private readonly defaultSendTimeout: number;
+
+  /**
+   * @param socket Socket to send on; only this queue may send on it.
+   * @param defaultSendTimeout `sendTimeout` restored for messages without a
+   * deadline; defaults to the socket's value at construction.
+   */
+  constructor(
+    private readonly socket: SendSocket,
+    defaultSendTimeout?: number,
+  ) {
+    this.defaultSendTimeout = defaultSendTimeout ?? socket.sendTimeout;
+  }
+
+  /** Messages waiting for their turn (not counting the one being sent). */
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /**
+   * Queues a message. Resolves once the socket accepted it (queued by
+   * zeromq, not delivered); rejects with the socket's error, with a
+   * {@link SendTimeoutError} when its deadline passed, with the signal's
+   * reason when aborted, or with a {@link TransportClosedError} after close.
+   */
+  enqueue(frames: Buffer[], options: EnqueueOptions = {}): Promise<void> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    return new Promise<void>((resolve, reject) => {
+      this.items.push({ frames, options, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  /**
+   * Rejects every waiting message and any later one. A send already handed to
+   * zeromq ends when its socket is closed (or on its timeout). Idempotent.
+   */
+  close(error: Error = new TransportClosedError('send queue is closed')): void {
+    if (this.closedWith) return;
+    this.closedWith = error;
+    for (const item of this.items.splice(0)) item.reject(error);
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let item = this.items.shift(); item; item = this.items.shift()) {
+        try {
+          await this.sendOne(item);
+          item.resolve();
+        } catch (error) {
+          item.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async sendOne({ frames, options: { signal, deadline } }: Item): Promise<void> {
+    if (this.closedWith) throw this.closedWith;
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('send aborted');
+    let timeout = this.defaultSendTimeout;
+    if (deadline !== undefined) {
+      const left = Math.ceil(deadline - Date.now());
+      if (left <= 0) throw new SendTimeoutError('send deadline passed while the message was queued');
+      timeout = this.defaultSendTimeout < 0 ? left : Math.min(left, this.defaultSendTimeout);
+    }
+    if (this.socket.sendTimeout !== timeout) this.socket.sendTimeout = timeout;
+    try {
+      await this.socket.send(frames);
+    } catch (error) {
+      // EAGAIN is how zeromq reports that sendTimeout elapsed.
+      if (deadline !== undefined && isZmqError(error) && error.code === 'EAGAIN') {
+        throw new SendTimeoutError('socket did not accept the message before its deadline', error);
+      }
+      throw error;
+    }
+  }
+}

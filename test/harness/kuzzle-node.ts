@@ -1,0 +1,163 @@
+import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ManagedProcess } from './managed-process';
+import { freePort } from './ports';
+import { repoRoot } from './run-dir';
+import { GiveUpError, waitFor } from './wait';
+
+/** Where one Kuzzle node listens. */
+export interface KuzzleNodePorts {
+  http: number;
+  router: number;
+  pub: number;
+}
+
+export interface KuzzleNodeSettings {
+  /** 1-based node number, used in names and logs. */
+  index: number;
+  runDir: string;
+  esUrl: string;
+  redis: { host: string; port: number };
+  ports: KuzzleNodePorts;
+  /** Extra `plugins.cluster` options, merged over the stack's. */
+  clusterOptions?: Record<string, unknown>;
+  /** Extra Kuzzle configuration merged at the top level (shallow). */
+  kuzzleConfig?: Record<string, unknown>;
+}
+
+const kuzzleRoot = join(repoRoot, 'node_modules', 'kuzzle');
+
+/**
+ * Makes Kuzzle load this repository as the `cluster` plugin from
+ * `plugins/enabled/cluster`, exactly as users install a plugin.
+ */
+export function enableClusterPlugin(): void {
+  const enabled = join(kuzzleRoot, 'plugins', 'enabled');
+  const link = join(enabled, 'cluster');
+  mkdirSync(enabled, { recursive: true });
+  if (existsSync(link) || isSymlink(link)) {
+    if (isSymlink(link) && readlinkSync(link) === repoRoot) return;
+    rmSync(link, { recursive: true, force: true });
+  }
+  symlinkSync(repoRoot, link, 'dir');
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+export async function allocateNodePorts(): Promise<KuzzleNodePorts> {
+  return { http: await freePort(), router: await freePort(), pub: await freePort() };
+}
+
+/** One Kuzzle 2.10.4 process with the plugin, configured through its own rc file. */
+export class KuzzleNode {
+  process: ManagedProcess | undefined;
+  readonly name: string;
+  readonly logFile: string;
+  private readonly rcFile: string;
+
+  constructor(readonly settings: KuzzleNodeSettings) {
+    this.name = `kuzzle-${settings.index}`;
+    this.logFile = join(settings.runDir, `${this.name}.log`);
+    this.rcFile = join(settings.runDir, `${this.name}.kuzzlerc.json`);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.settings.ports.http}`;
+  }
+
+  get alive(): boolean {
+    return this.process?.alive ?? false;
+  }
+
+  private writeConfig(): void {
+    const { esUrl, redis, ports, clusterOptions, kuzzleConfig } = this.settings;
+    const config = {
+      server: { port: ports.http, protocols: { mqtt: { enabled: false } } },
+      services: {
+        storageEngine: { client: { node: esUrl }, commonMapping: { dynamic: 'true' } },
+        internalCache: { node: { host: redis.host, port: redis.port } },
+        memoryStorage: { node: { host: redis.host, port: redis.port } },
+      },
+      plugins: {
+        common: { initTimeout: 60_000, pipeWarnTime: 5_000 },
+        'kuzzle-plugin-logger': { services: { stdout: { level: 'info' } } },
+        cluster: {
+          privileged: true,
+          bindings: { router: `tcp://127.0.0.1:${ports.router}`, pub: `tcp://127.0.0.1:${ports.pub}` },
+          ...clusterOptions,
+        },
+      },
+      ...kuzzleConfig,
+    };
+    writeFileSync(this.rcFile, JSON.stringify(config, null, 2));
+  }
+
+  /** Starts the process (does not wait: see {@link waitReady}). */
+  start(): void {
+    if (this.alive) throw new Error(`${this.name} is already running`);
+    this.writeConfig();
+    this.process = new ManagedProcess({
+      name: this.name,
+      command: process.execPath,
+      args: [join(kuzzleRoot, 'bin', 'start-kuzzle-server')],
+      logFile: this.logFile,
+      cwd: this.settings.runDir,
+      env: {
+        ...process.env,
+        kuzzle_config: this.rcFile,
+        NODE_ENV: 'development',
+        DEBUG: process.env.KPC_KUZZLE_DEBUG ?? '',
+      },
+    });
+  }
+
+  /** Waits until Kuzzle answers and the plugin reports this node joined. */
+  async waitReady(timeoutMs = 120_000): Promise<void> {
+    try {
+      await waitFor(`${this.name} to be ready`, async () => {
+        if (!this.alive) throw new GiveUpError(this.process?.describeExit() ?? `${this.name} not started`);
+        const response = await fetch(`${this.url}/_plugin/cluster/status`);
+        if (!response.ok) return false;
+        const status = (await response.json()) as { result?: { node?: { ready?: boolean } } };
+        return status.result?.node?.ready === true;
+      }, { timeoutMs, intervalMs: 250 });
+    } catch (error) {
+      throw new Error(`${this.name} did not become ready: ${(error as Error).message}\n--- ${this.logFile} ---\n${this.logTail()}`);
+    }
+  }
+
+  logTail(lines = 60): string {
+    return this.process?.logTail(lines) ?? '(never started)';
+  }
+
+  /** Graceful stop: SIGTERM, as an operator's `kill` or Ctrl-C. */
+  async stop(graceMs = 15_000): Promise<void> {
+    await this.process?.stop(graceMs);
+  }
+
+  /** kill -9: a crash, with no chance to leave the cluster. */
+  async kill(): Promise<void> {
+    this.process?.signal('SIGKILL');
+    await this.process?.waitExit();
+  }
+
+  freeze(): void {
+    this.process?.signal('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.process?.signal('SIGCONT');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+    await this.waitReady();
+  }
+}

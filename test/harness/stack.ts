@@ -1,0 +1,147 @@
+import { Haproxy } from './haproxy';
+import { managedProcesses } from './managed-process';
+import { allocateNodePorts, enableClusterPlugin, KuzzleNode, type KuzzleNodePorts } from './kuzzle-node';
+import { startElasticsearch, type RunningElasticsearch } from './elasticsearch';
+import { freePort } from './ports';
+import { startRedis, type RunningRedis } from './redis-server';
+import { newRunDir } from './run-dir';
+
+export interface StackOptions {
+  /** Number of Kuzzle nodes (default 3). */
+  nodes?: number;
+  /** Folder for logs and data (default: a new `.stack/runs/…` folder). */
+  runDir?: string;
+  /** Load balancer port (default: a free port). */
+  lbPort?: number;
+  /** Use this Elasticsearch instead of starting one (also `KPC_ES_URL`). */
+  esUrl?: string;
+  /** `plugins.cluster` options for every node. */
+  clusterOptions?: Record<string, unknown>;
+  /** Fixed ports per node (dev.sh); free ports otherwise. */
+  nodePorts?: KuzzleNodePorts[];
+  log?: (message: string) => void;
+}
+
+/**
+ * Redis, Elasticsearch, N Kuzzle nodes with this plugin and HAProxy in front,
+ * all on loopback. `stop()` always stops everything it started, even after a
+ * partial start.
+ */
+export class Stack {
+  readonly nodes: KuzzleNode[] = [];
+  redis: RunningRedis | undefined;
+  es: RunningElasticsearch | undefined;
+  esUrl = '';
+  lb: Haproxy | undefined;
+  readonly runDir: string;
+  private readonly log: (message: string) => void;
+  private stopped = false;
+
+  constructor(readonly options: StackOptions = {}) {
+    this.runDir = options.runDir ?? newRunDir('stack');
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** Starts a whole stack; on failure stops what was started and rethrows. */
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const stack = new Stack(options);
+    try {
+      await stack.boot();
+      return stack;
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  }
+
+  /** Starts every service; on failure the caller must still call {@link stop}. */
+  async boot(): Promise<void> {
+    enableClusterPlugin();
+    this.log(`logs in ${this.runDir}`);
+    this.redis = await startRedis(this.runDir, { name: 'redis' });
+    this.log(`redis on 127.0.0.1:${this.redis.port}`);
+    const esUrl = this.options.esUrl ?? process.env.KPC_ES_URL;
+    if (esUrl) {
+      this.esUrl = esUrl;
+    } else {
+      this.es = await startElasticsearch(this.runDir);
+      this.esUrl = this.es.url;
+    }
+    this.log(`elasticsearch on ${this.esUrl}`);
+    const count = this.options.nodes ?? 3;
+    // The first node creates Kuzzle's internal index alone; the others then
+    // start side by side.
+    const first = await this.createNode();
+    first.start();
+    await first.waitReady();
+    this.log(`${first.name} ready on ${first.url}`);
+    const others: KuzzleNode[] = [];
+    for (let i = 1; i < count; i++) others.push(await this.createNode());
+    for (const node of others) node.start();
+    for (const node of others) {
+      await node.waitReady();
+      this.log(`${node.name} ready on ${node.url}`);
+    }
+    this.lb = new Haproxy(this.runDir, this.options.lbPort ?? (await freePort()));
+    await this.lb.start(this.backends());
+    this.log(`load balancer on ${this.lb.url}`);
+  }
+
+  private backends(): Array<{ name: string; port: number }> {
+    return this.nodes.map((node) => ({ name: node.name, port: node.settings.ports.http }));
+  }
+
+  private async createNode(): Promise<KuzzleNode> {
+    if (!this.redis) throw new Error('redis is not started');
+    if (this.stopped) throw new Error('stack stopped');
+    const index = this.nodes.length + 1;
+    const ports = this.options.nodePorts?.[index - 1] ?? (await allocateNodePorts());
+    const node = new KuzzleNode({
+      index,
+      runDir: this.runDir,
+      esUrl: this.esUrl,
+      redis: { host: this.redis.host, port: this.redis.port },
+      ports,
+      clusterOptions: this.options.clusterOptions,
+    });
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Adds a node to the running cluster and to the load balancer. */
+  async addNode(): Promise<KuzzleNode> {
+    const node = await this.createNode();
+    node.start();
+    await node.waitReady();
+    await this.lb?.start(this.backends());
+    this.log(`${node.name} added on ${node.url}`);
+    return node;
+  }
+
+  node(index: number): KuzzleNode {
+    const node = this.nodes[index - 1];
+    if (!node) throw new Error(`no node ${index}`);
+    return node;
+  }
+
+  /** Stops everything started, in reverse order; never throws. Safe during {@link boot}. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const attempts: Array<Promise<unknown>> = [];
+    attempts.push(this.lb?.stop() ?? Promise.resolve());
+    for (const node of this.nodes) attempts.push(node.stop(10_000));
+    await Promise.allSettled(attempts);
+    await Promise.allSettled([this.es?.stop() ?? Promise.resolve(), this.redis?.stop() ?? Promise.resolve()]);
+    // A service still starting when stop() was called is not assigned yet: reap it by its folder.
+    await Promise.allSettled(
+      managedProcesses()
+        .filter((proc) => proc.options.logFile.startsWith(this.runDir))
+        .map((proc) => proc.stop(5000)),
+    );
+  }
+
+  /** Log tails of every process, for a failure report. */
+  logTails(lines = 30): string {
+    return this.nodes.map((node) => `--- ${node.logFile} ---\n${node.logTail(lines)}`).join('\n');
+  }
+}

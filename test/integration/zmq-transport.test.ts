@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { Dealer, Publisher, Router } from 'zeromq';
+
+import { encodeEnvelope } from '../../src/transport/codec';
+import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
+import {
+  PeerNotConnectedError,
+  RemoteHandlerError,
+  RequestTimeoutError,
+  TransportClosedError,
+} from '../../src/transport/errors';
+import { ZmqTransport, type ZmqTransportOptions } from '../../src/transport/zmq-transport';
+import { waitFor } from '../harness/wait';
+
+interface Node {
+  transport: ZmqTransport;
+  addresses: NodeAddresses;
+  /** Broadcasts received, in arrival order. */
+  broadcasts: Envelope[];
+}
+
+const created: ZmqTransport[] = [];
+const rawSockets: Array<{ close(): void }> = [];
+let nextId = 0;
+
+async function startNode(overrides: Partial<ZmqTransportOptions> = {}, host = '127.0.0.1'): Promise<Node> {
+  nextId += 1;
+  const transport = new ZmqTransport({
+    nodeId: `node-${nextId}-${process.pid}`,
+    router: { host, port: 0 },
+    pub: { host, port: 0 },
+    ...overrides,
+  });
+  created.push(transport);
+  const broadcasts: Envelope[] = [];
+  transport.onBroadcast((envelope) => {
+    broadcasts.push(envelope);
+  });
+  const addresses = await transport.bind();
+  return { transport, addresses, broadcasts };
+}
+
+/** Connects `from` to `to` and waits until `to`'s broadcasts reach `from` (SUB slow joiner). */
+async function link(from: Node, to: Node): Promise<void> {
+  from.transport.connect(to.transport.nodeId, to.addresses);
+  await waitFor(
+    `broadcasts from ${to.transport.nodeId} to reach ${from.transport.nodeId}`,
+    async () => {
+      await to.transport.publish('probe', null);
+      return from.broadcasts.some((e) => e.type === 'probe' && e.from === to.transport.nodeId);
+    },
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
+}
+
+async function mesh(nodes: Node[]): Promise<void> {
+  for (const a of nodes) for (const b of nodes) if (a !== b) await link(a, b);
+}
+
+function echoHandler(node: Node): void {
+  node.transport.onRequest(async (request) => {
+    // A random delay so that replies come back out of order.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+    return { type: `${request.type}:reply`, body: { echo: request.body, by: node.transport.nodeId } };
+  });
+}
+
+async function ipv6LoopbackAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => server.close(() => resolve(true)));
+  });
+}
+
+after(async () => {
+  for (const socket of rawSockets) socket.close();
+  await Promise.all(created.map((transport) => transport.close()));
+});
+
+describe('ZmqTransport', () => {
+  it('refuses a wildcard bind host without advertisedHost, and advertises it when given', async () => {
+    assert.throws(
+      () => new ZmqTransport({ nodeId: 'w', router: { host: '0.0.0.0', port: 0 }, pub: { host: '0.0.0.0', port: 0 } }),
+      /advertisedHost/,
+    );
+    const node = await startNode({ advertisedHost: '127.0.0.1' }, '0.0.0.0');
+    assert.match(node.addresses.router, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(node.addresses.pub, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.notEqual(node.addresses.router, node.addresses.pub);
+    assert.deepEqual(await node.transport.bind(), node.addresses, 'bind() again returns the same addresses');
+    await node.transport.close();
+  });
+
+  describe('a three-node mesh', () => {
+    let nodes: Node[] = [];
+
+    it('connects in a full mesh', async () => {
+      nodes = [await startNode(), await startNode(), await startNode()];
+      for (const node of nodes) echoHandler(node);
+      await mesh(nodes);
+      for (const node of nodes) assert.equal(node.transport.peers().length, 2);
+    });
+
+    it('delivers 1000 broadcasts of each node to every peer, in order, without loss', async () => {
+      const count = 1000;
+      const firstSeq = new Map(nodes.map((n) => [n.transport.nodeId, n.transport.stats().published + 1]));
+      await Promise.all(
+        nodes.flatMap((n) => Array.from({ length: count }, (_, i) => n.transport.publish('data', { i }))),
+      );
+      for (const receiver of nodes) {
+        for (const sender of nodes) {
+          if (sender === receiver) continue;
+          const from = sender.transport.nodeId;
+          const data = await waitFor(
+            `${count} broadcasts from ${from} at ${receiver.transport.nodeId}`,
+            () => {
+              const got = receiver.broadcasts.filter((e) => e.type === 'data' && e.from === from);
+              return got.length >= count && got;
+            },
+            { timeoutMs: 15_000 },
+          );
+          assert.equal(data.length, count);
+          const start = firstSeq.get(from) ?? 0;
+          data.forEach((envelope, i) => {
+            assert.deepEqual(envelope.body, { i });
+            assert.equal(envelope.seq, start + i);
+          });
+        }
+      }
+      for (const node of nodes) assert.equal(node.transport.stats().malformed, 0);
+    });
+
+    it('answers 200 concurrent requests, each with its own reply', async () => {
+      const [a, b, c] = nodes;
+      const requests = Array.from({ length: 200 }, (_, i) => {
+        const target = i % 2 === 0 ? b : c;
+        return a.transport
+          .request(target.transport.nodeId, 'echo', { i }, 10_000)
+          .then((reply) => ({ reply, target, i }));
+      });
+      for (const { reply, target, i } of await Promise.all(requests)) {
+        assert.equal(reply.type, 'echo:reply');
+        assert.equal(reply.from, target.transport.nodeId);
+        assert.deepEqual(reply.body, { echo: { i }, by: target.transport.nodeId });
+      }
+      assert.ok(a.transport.stats().requestsSent >= 200);
+      assert.ok(b.transport.stats().requestsReceived >= 100);
+    });
+
+    it('rejects with RemoteHandlerError when the handler throws, and keeps serving', async () => {
+      const [a, b] = nodes;
+      b.transport.onRequest(async (request) => {
+        if (request.type === 'fail') throw new Error('handler exploded');
+        return { type: 'ok', body: null };
+      });
+      const failure = await a.transport.request(b.transport.nodeId, 'fail', null, 5_000).then(
+        () => assert.fail('should have been rejected'),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof RemoteHandlerError);
+      assert.match(failure.message, /handler exploded/);
+      assert.equal(failure.peerId, b.transport.nodeId);
+      assert.deepEqual(failure.reply.body, { message: 'handler exploded' });
+      assert.equal((await a.transport.request(b.transport.nodeId, 'other', null, 5_000)).type, 'ok');
+      echoHandler(b);
+    });
+
+    it('rejects a request to an unknown peer with PeerNotConnectedError', async () => {
+      await assert.rejects(nodes[0].transport.request('nobody', 'echo', null, 1_000), PeerNotConnectedError);
+    });
+
+    it('counts garbage sent to the ROUTER as malformed and keeps working', async () => {
+      const [a, b] = nodes;
+      const raw = new Dealer({ linger: 0 });
+      rawSockets.push(raw);
+      raw.connect(b.addresses.router);
+      const before = b.transport.stats().malformed;
+      const junk: Buffer[][] = [
+        [randomBytes(64)],
+        [Buffer.from('{"v":1,"type":"t","from":"x","seq":0,"body":null}')], // no rid
+        [Buffer.from('{}')],
+        [encodeEnvelope({ v: PROTOCOL_VERSION, type: 't', from: 'x', seq: 0, rid: 'r', body: null }), Buffer.from('extra')],
+        [Buffer.alloc(0)],
+      ];
+      for (const frames of junk) await raw.send(frames);
+      await waitFor('junk to be counted', () => b.transport.stats().malformed >= before + junk.length, {
+        timeoutMs: 5_000,
+      });
+      assert.equal(b.transport.stats().malformed, before + junk.length);
+      const reply = await a.transport.request(b.transport.nodeId, 'echo', 'still alive', 5_000);
+      assert.deepEqual(reply.body, { echo: 'still alive', by: b.transport.nodeId });
+    });
+
+    it('counts garbage on the SUB path as malformed and keeps receiving broadcasts', async () => {
+      const [a, b] = nodes;
+      const rawPub = new Publisher({ linger: 0 });
+      const rawRouter = new Router({ linger: 0 });
+      rawSockets.push(rawPub, rawRouter);
+      await rawPub.bind('tcp://127.0.0.1:*');
+      await rawRouter.bind('tcp://127.0.0.1:*');
+      b.transport.connect('junk-node', { router: rawRouter.lastEndpoint ?? '', pub: rawPub.lastEndpoint ?? '' });
+      // Slow joiner: publish valid probes until one arrives; after that, frames
+      // of this publisher arrive in order, so the counts below are exact.
+      await waitFor(
+        'the SUB to receive from the raw publisher',
+        async () => {
+          await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'sync', from: 'junk-node', seq: 1, body: null }));
+          return b.broadcasts.some((e) => e.type === 'sync');
+        },
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
+      const before = b.transport.stats().malformed;
+      await rawPub.send(randomBytes(32));
+      await rawPub.send(Buffer.from('not json'));
+      await rawPub.send([Buffer.from('two'), Buffer.from('frames')]);
+      await rawPub.send(Buffer.from(JSON.stringify({ v: 99, type: 't', from: 'junk-node', seq: 1, body: null })));
+      await rawPub.send(Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, type: 't', from: 'junk-node', seq: -1 })));
+      // Valid, but from a node b is not connected to: dropped, not malformed.
+      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'spoof', from: 'stranger', seq: 1, body: null }));
+      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'fine', from: 'junk-node', seq: 1, body: 7 }));
+      await waitFor('the valid junk-node broadcast', () => b.broadcasts.some((e) => e.type === 'fine'), {
+        timeoutMs: 5_000,
+      });
+      assert.equal(b.transport.stats().malformed, before + 5);
+      assert.ok(!b.broadcasts.some((e) => e.type === 'spoof'));
+
+      b.transport.disconnect('junk-node');
+      b.transport.disconnect('junk-node');
+      assert.ok(!b.transport.peers().includes('junk-node'));
+      const marker = `after-junk-${Date.now()}`;
+      await waitFor(
+        'broadcasts from a to still reach b',
+        async () => {
+          await a.transport.publish(marker, null);
+          return b.broadcasts.some((e) => e.type === marker);
+        },
+        { timeoutMs: 5_000 },
+      );
+    });
+
+    it('rejects pending requests of a peer on disconnect()', async () => {
+      const [a, b] = nodes;
+      b.transport.onRequest(() => new Promise(() => undefined));
+      const pending = a.transport.request(b.transport.nodeId, 'hang', null, 30_000);
+      await waitFor('b to get the request', () => b.transport.stats().requestsReceived > 0);
+      a.transport.disconnect(b.transport.nodeId);
+      await assert.rejects(pending, PeerNotConnectedError);
+      await assert.rejects(a.transport.request(b.transport.nodeId, 'echo', null, 1_000), PeerNotConnectedError);
+      echoHandler(b);
+      await link(a, b);
+      assert.deepEqual((await a.transport.request(b.transport.nodeId, 'echo', 1, 5_000)).body, {
+        echo: 1,
+        by: b.transport.nodeId,
+      });
+    });
+
+    it('times out requests to a closed peer within their timeout, without wedging later ones', async () => {
+      const [a] = nodes;
+      const dead = await startNode();
+      echoHandler(dead);
+      a.transport.connect(dead.transport.nodeId, dead.addresses);
+      await a.transport.request(dead.transport.nodeId, 'echo', null, 5_000);
+      await dead.transport.close();
+
+      const timeoutMs = 300;
+      const timeoutsBefore = a.transport.stats().timeouts;
+      const started = Date.now();
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => a.transport.request(dead.transport.nodeId, 'echo', null, timeoutMs)),
+      );
+      const elapsed = Date.now() - started;
+      for (const result of results) {
+        assert.equal(result.status, 'rejected');
+        assert.ok(result.reason instanceof RequestTimeoutError, String(result.reason));
+        assert.equal(result.reason.timeoutMs, timeoutMs);
+      }
+      assert.ok(elapsed < timeoutMs + 700, `took ${elapsed} ms`);
+      assert.equal(a.transport.stats().timeouts, timeoutsBefore + 20);
+      a.transport.disconnect(dead.transport.nodeId);
+      // The live peers are unaffected.
+      assert.ok(await a.transport.request(nodes[1].transport.nodeId, 'echo', null, 5_000));
+    });
+
+    it('close() is idempotent and rejects everything still pending', async () => {
+      const [a, b, c] = nodes;
+      c.transport.onRequest(() => new Promise(() => undefined));
+      const pending = a.transport.request(c.transport.nodeId, 'hang', null, 30_000);
+      const first = a.transport.close();
+      const second = a.transport.close();
+      assert.equal(first, second);
+      await assert.rejects(pending, TransportClosedError);
+      await first;
+      await a.transport.close();
+      await assert.rejects(a.transport.publish('x', null), TransportClosedError);
+      await assert.rejects(a.transport.request(b.transport.nodeId, 'x', null, 1_000), TransportClosedError);
+      await assert.rejects(a.transport.bind(), TransportClosedError);
+      assert.throws(() => a.transport.connect(b.transport.nodeId, b.addresses), TransportClosedError);
+      assert.deepEqual(a.transport.peers(), []);
+      await Promise.all([b.transport.close(), c.transport.close()]);
+    });
+  });
+
+  it('binds and talks over IPv6 loopback', async (t) => {
+    if (!(await ipv6LoopbackAvailable())) {
+      t.skip('no IPv6 loopback on this machine');
+      return;
+    }
+    const a = await startNode({}, '::1');
+    const b = await startNode({}, '[::1]');
+    assert.match(a.addresses.router, /^tcp:\/\/\[::1\]:\d+$/);
+    assert.match(b.addresses.pub, /^tcp:\/\/\[::1\]:\d+$/);
+    echoHandler(b);
+    await mesh([a, b]);
+    const reply = await a.transport.request(b.transport.nodeId, 'echo', 'v6', 5_000);
+    assert.deepEqual(reply.body, { echo: 'v6', by: b.transport.nodeId });
+    await Promise.all([a.transport.close(), b.transport.close()]);
+  });
+});

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StateKeys, collectionTag, encodeCollectionRef } from '../../src/state/keys';
+
+/** The hash tag Redis Cluster hashes: between the first `{` and the next `}`. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  assert.ok(open >= 0 && close > open + 1, `no hash tag in ${key}`);
+  return key.slice(open + 1, close);
+}
+
+describe('state keys', () => {
+  const keys = new StateKeys('kpc');
+
+  it('puts every key of a collection under one hash tag', () => {
+    const k = keys.collection('idx', 'col');
+    const tag = collectionTag('idx', 'col');
+    for (const key of [k.rooms, k.version, k.nodes, k.nodeTotals, k.room('r1'), k.room('a:{b}:c')]) {
+      assert.equal(hashTag(key), tag);
+      assert.ok(key.startsWith(`kpc:{${tag}}:`));
+    }
+    assert.equal(k.rooms, `kpc:{${tag}}:rooms`);
+    assert.equal(k.room('x:y'), `kpc:{${tag}}:room:x:y`);
+  });
+
+  it('never puts braces inside tags, whatever the names', () => {
+    for (const [index, collection] of [
+      ['{', '}'],
+      ['a{b}', 'c}d{'],
+      ['{{}}', ''],
+      ['ünï©ødé', '🙂'],
+    ] as const) {
+      const tag = collectionTag(index, collection);
+      assert.doesNotMatch(tag, /[{}]/);
+      assert.equal(hashTag(keys.collection(index, collection).room('{}')), tag);
+    }
+  });
+
+  it('gives distinct collections distinct tags', () => {
+    const pairs: Array<[string, string]> = [
+      ['a:b', 'c'],
+      ['a', 'b:c'],
+      ['a', 'bc'],
+      ['ab', 'c'],
+      ['', 'abc'],
+      ['abc', ''],
+    ];
+    const tags = new Set(pairs.map(([i, c]) => collectionTag(i, c)));
+    assert.equal(tags.size, pairs.length);
+  });
+
+  it('uses the {prefix} tag for global keys', () => {
+    const custom = new StateKeys('my:prefix');
+    assert.equal(custom.collections, 'my:prefix:{my:prefix}:collections');
+    assert.equal(custom.roomIndex, 'my:prefix:{my:prefix}:roomIndex');
+    assert.deepEqual(custom.globalKeys().map(hashTag), ['my:prefix', 'my:prefix']);
+    assert.equal(new StateKeys().prefix, 'kpc');
+  });
+
+  it('rejects prefixes that would move the hash tag', () => {
+    assert.throws(() => new StateKeys('a{b'), TypeError);
+    assert.throws(() => new StateKeys('a}b'), TypeError);
+    assert.throws(() => new StateKeys(''), TypeError);
+  });
+
+  it('encodes collection references as JSON pairs', () => {
+    assert.equal(encodeCollectionRef('i', 'c:d'), '["i","c:d"]');
+  });
+});
