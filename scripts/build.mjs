@@ -1,15 +1,21 @@
 // Compiles src/, test/ and bench/ with tsc, then copies the assets tsc does
 // not know about (Lua scripts) next to the compiled files that load them.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-rmSync(join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
-  stdio: 'inherit',
-});
+// dist/ is not wiped first: running Kuzzle nodes load the plugin from it.
+let failed = false;
+try {
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
+    stdio: 'inherit',
+  });
+} catch {
+  // tsc still emitted JavaScript; copy the assets, then report the failure.
+  failed = true;
+}
 
 function copyAssets(from, to) {
   if (!existsSync(from)) return;
@@ -20,3 +26,4 @@ function copyAssets(from, to) {
   }
 }
 copyAssets(join(root, 'src'), join(root, 'dist/src'));
+if (failed) process.exit(1);

@@ -90,11 +90,14 @@ export class ClusterNode {
     membership.on('peer:removed', (id, reason) => void this.peerRemoved(id, reason));
     membership.on('self:suspect', (why) => void this.rejoin(why));
 
-    await membership.start();
-    for (let attempt = 0; membership.size() < this.options.minimumNodes && attempt < this.options.retryJoin; attempt++) {
-      this.log('info', `[cluster] ${membership.size()}/${this.options.minimumNodes} nodes, retrying to join`);
+    // Peers listed in Redis that do not answer yet may still be starting:
+    // retry a few times before serving, so clients do not land on a node
+    // that misses part of the cluster.
+    let unanswered = await membership.start();
+    for (let attempt = 0; unanswered > 0 && attempt < this.options.retryJoin; attempt++) {
+      this.log('info', `[cluster] ${unanswered} known node(s) did not answer, retrying to join`);
       await new Promise((resolve) => setTimeout(resolve, timers.joinAttemptInterval));
-      await membership.discover(true);
+      unanswered = await membership.discover(true);
     }
     // A restart under the same id cannot happen (ids are fresh), but a reset
     // may have left rooms of ours: start from an exact picture.
@@ -196,14 +199,23 @@ export class ClusterNode {
     return { nodes, ghostsPurged: [...ghosts] };
   }
 
-  /** Graceful leave: peers and Redis forget this node before the process exits. */
+  /**
+   * Graceful leave: this node's subscribers are purged from Redis (peers are
+   * told which rooms are gone), then peers and Redis forget the node.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.ready = false;
+    try {
+      const removed = await this.sync?.purgeNode(this.id);
+      this.log('info', `[cluster] leaving: ${removed ?? 0} room(s) removed with this node's subscriptions`);
+    } catch (error) {
+      this.log('error', `[cluster] could not purge this node's subscriptions: ${(error as Error).message}`);
+    }
     this.sync?.stop();
-    await Promise.allSettled([this.membership?.stop(true), this.state.removeNode(this.id)]);
-    await this.transport.close();
+    await this.membership?.stop(true);
+    await this.transport.close({ flushMs: 500 });
     this.redis.disconnect();
   }
 }

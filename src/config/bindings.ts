@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { ConfigError } from './errors';
 
@@ -34,6 +35,7 @@ export function resolveBinding(key: string, value: string, interfaces: Interface
   const familyMatch = /^(.+):(ipv4|ipv6)$/.exec(inner);
   if (!familyMatch) {
     // A bracketed IPv6 literal such as [::1].
+    if (isIP(inner) !== 6) throw new ConfigError(key, `"${inner}" is neither an IPv6 address nor <interface|ip|_site_>:<ipv4|ipv6>`);
     return { host: inner, port, family: 'ipv6' };
   }
   const [, name = '', family = 'ipv4'] = familyMatch;
@@ -56,11 +58,8 @@ function findAddress(name: string, family: 'IPv4' | 'IPv6', interfaces: Interfac
   }
   const byInterface = interfaces[name]?.find(sameFamily);
   if (byInterface) return byInterface.address;
-  // Not an interface: an IP literal given with its family.
-  for (const infos of Object.values(interfaces)) {
-    if (infos?.some((info) => info.address === name)) return name;
-  }
-  return /^[\d.]+$/.test(name) || name.includes(':') ? name : undefined;
+  // Not an interface: an IP literal given with its family (and of that family).
+  return isIP(name) === (family === 'IPv4' ? 4 : 6) ? name : undefined;
 }
 
 /** The `tcp://` endpoint for a resolved binding, brackets around IPv6. */

@@ -118,23 +118,29 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (!card || card.id === this.self.id) throw new Error('malformed join request');
     if (card.protocol !== this.self.protocol) throw new Error(`protocol ${card.protocol} not supported`);
     const heard = this.waitHeard(card.id, this.options.discoverTimeoutMs);
+    // add() may throw before `heard` is awaited: never leave it unhandled.
+    heard.catch(() => undefined);
     this.add(card);
     await heard;
     return this.self;
   }
 
-  /** Registers this node, starts heartbeats and joins every peer found in Redis. */
-  async start(): Promise<void> {
+  /**
+   * Registers this node, starts heartbeats and joins every peer found in
+   * Redis. Resolves with the number of peers that did not answer.
+   */
+  async start(): Promise<number> {
     this.stopped = false;
     await this.registry.register(this.self);
     this.lastTick = Date.now();
     this.timer = setInterval(() => void this.tick(), Math.max(10, Math.floor(this.options.heartbeatMs / 2)));
-    await this.discover(true);
+    return this.discover(true);
   }
 
   /**
-   * Joins every card in Redis not yet a member. Returns the number of members.
-   * `force` ignores the per-peer retry interval.
+   * Joins every card in Redis not yet a member. Returns the number of cards
+   * that did not answer (peers still starting, or dead with a card not yet
+   * expired). `force` ignores the per-peer retry interval.
    */
   async discover(force = false): Promise<number> {
     const cards = await this.registry.list();
@@ -143,15 +149,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
       .filter((card) => card.id !== this.self.id && !this.members.has(card.id) && card.protocol === this.self.protocol)
       .filter((card) => force || now - (this.lastJoinAttempt.get(card.id) ?? 0) >= this.options.joinAttemptIntervalMs)
       .map((card) => this.join(card));
-    await Promise.all(joins);
-    return this.size();
+    const joined = await Promise.all(joins);
+    return joined.filter((ok) => !ok).length;
   }
 
-  private async join(card: NodeCard): Promise<void> {
+  private async join(card: NodeCard): Promise<boolean> {
     this.lastJoinAttempt.set(card.id, Date.now());
     this.transport.connect(card.id, card.addresses);
     // Our SUB needs a broadcast from the peer to be known to work (ZeroMQ slow joiner).
     const heard = this.waitHeard(card.id, this.options.discoverTimeoutMs);
+    // When the request fails, `heard` is never awaited; its rejection must
+    // not be unhandled (that would kill the process).
+    heard.catch(() => undefined);
     try {
       // Keep publishing while the peer's SUB connects, so it hears us and answers.
       const pinger = setInterval(() => void this.publishHeartbeat(), 50);
@@ -163,9 +172,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
       await heard;
       this.add(card);
       this.options.log('info', `[cluster] ${this.self.id} joined ${card.id}`);
+      return true;
     } catch (error) {
       if (!this.members.has(card.id)) this.transport.disconnect(card.id);
       this.options.log('debug', `[cluster] could not join ${card.id}: ${(error as Error).message}`);
+      return this.members.has(card.id);
     }
   }
 

@@ -2,6 +2,7 @@ import { ClusterController } from '../api/cluster-controller';
 import { ClusterNode } from '../cluster/cluster-node';
 import { parseOptions, type ClusterOptions, type RedisSettings } from '../config/options';
 import { ConfigError } from '../config/errors';
+import { KuzzleStateSync } from '../sync/kuzzle/kuzzle-state-sync';
 import { RealtimeGlue } from './realtime-glue';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import type { KuzzleLike, KuzzleRequestLike, PluginContextLike } from './kuzzle-types';
@@ -41,6 +42,7 @@ export class ClusterPlugin {
     this.node = node;
     const realtime = new RealtimeGlue(node, kuzzle, context);
     const controller = new ClusterController(() => this.node, context);
+    const kuzzleSync = new KuzzleStateSync(node, kuzzle, context);
 
     this.hooks = {
       'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
@@ -50,6 +52,8 @@ export class ClusterPlugin {
     this.pipes = {
       'kuzzle:state:live': async (payload: never) => {
         await node.start();
+        // Runtime strategies known to the cluster before the first login.
+        await kuzzleSync.start();
         return payload;
       },
       'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),
@@ -61,6 +65,8 @@ export class ClusterPlugin {
       'realtime:afterCount': (request: never) => realtime.clusterCount(request),
       'realtime:afterList': (request: never) => realtime.clusterList(request),
     };
+    this.hooks = mergeHandlers('hook', this.hooks, kuzzleSync.hooks);
+    this.pipes = mergeHandlers('pipe', this.pipes, kuzzleSync.pipes);
     // Kuzzle 2.11+ has a native "cluster" controller; the routes stay the same.
     const controllerName = (await kuzzle.ask('kuzzle:api:funnel:controller:isNative', 'cluster')) ? 'cluster-plugin' : 'cluster';
     this.api = {
@@ -92,6 +98,14 @@ export class ClusterPlugin {
         if (hold) funnel.concurrentRequests--;
       });
   }
+}
+
+/** Kuzzle takes one handler per event and plugin: two modules on one event is a bug. */
+function mergeHandlers(kind: string, base: Record<string, Handler>, extra: Record<string, Handler>): Record<string, Handler> {
+  for (const event of Object.keys(extra)) {
+    if (event in base) throw new Error(`[cluster] two ${kind}s declared on "${event}"`);
+  }
+  return { ...base, ...extra };
 }
 
 function redisSettingsOf(internalCache: Record<string, unknown>): RedisSettings {

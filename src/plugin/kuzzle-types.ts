@@ -84,3 +84,29 @@ export interface PluginContextLike {
   log: KuzzleLogger;
   constructors: { Request: (data: Record<string, unknown>, options?: Record<string, unknown>) => KuzzleRequestLike };
 }
+
+/**
+ * Kuzzle 2.10.4 internals the Kuzzle-wide state sync (src/sync/kuzzle) uses.
+ * All optional: each is checked before use, so a Kuzzle without one degrades
+ * to "not synchronised" instead of crashing.
+ */
+export interface KuzzleStateInternals {
+  /** lib/core/validation/validation.js */
+  validation?: { curateSpecification(): Promise<unknown> };
+  /** lib/core/plugin/pluginsManager.js */
+  pluginsManager?: {
+    readonly plugins: Array<{ name: string }>;
+    strategies: Record<string, { owner: string }>;
+    listStrategies(): string[];
+    registerStrategy(pluginName: string, strategyName: string, strategy: unknown): void;
+    unregisterStrategy(pluginName: string, strategyName: string): void;
+  };
+  /** lib/core/auth/tokenManager.js: which connection uses which token, per node. */
+  tokenManager?: {
+    tokens: { array: Array<{ _id: string; expiresAt: number; userId: string }> };
+    expire(token: { _id: string; expiresAt: number }): Promise<void>;
+  };
+  /** lib/kuzzle/kuzzle.js */
+  dump?(suffix: string): Promise<unknown>;
+  shutdown?(): Promise<void>;
+}

@@ -31,6 +31,8 @@ export interface RealtimeSyncOptions {
 export class RealtimeSync {
   private readonly local = new Map<string, LocalRoom>();
   private readonly versions: VersionTracker;
+  /** Set on leave: Kuzzle's own shutdown then unsubscribes everyone, which the cluster no longer needs to hear. */
+  private stopped = false;
   /** Dropped peer messages, by reason, for status and metrics. */
   readonly dropped = { malformed: 0 };
 
@@ -54,6 +56,7 @@ export class RealtimeSync {
 
   /** A connection subscribed (or joined) a room on this node. */
   async subscribed(room: RoomDescriptor, connectionId: string): Promise<void> {
+    if (this.stopped) return;
     let local = this.local.get(room.roomId);
     if (!local) {
       local = { ...room, customers: new Set() };
@@ -90,6 +93,7 @@ export class RealtimeSync {
 
   /** A connection left a room on this node. */
   async unsubscribed(roomId: string, connectionId: string): Promise<void> {
+    if (this.stopped) return;
     const local = this.local.get(roomId);
     if (!local?.customers.delete(connectionId)) return;
     if (local.customers.size === 0) this.local.delete(roomId);
@@ -126,6 +130,7 @@ export class RealtimeSync {
   }
 
   private async publish(type: string, body: unknown): Promise<void> {
+    if (this.stopped) return;
     await this.transport.publish(type, body);
   }
 
@@ -259,6 +264,7 @@ export class RealtimeSync {
   }
 
   stop(): void {
+    this.stopped = true;
     this.versions.stop();
   }
 }

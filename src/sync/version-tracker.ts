@@ -7,6 +7,8 @@
 export class VersionTracker {
   private readonly known = new Map<string, number>();
   private readonly highest = new Map<string, number>();
+  /** Versions received past a hole, so that filling the hole late closes it. */
+  private readonly ahead = new Map<string, Set<number>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Reloads triggered by a gap, for status and metrics. */
   resyncs = 0;
@@ -26,10 +28,13 @@ export class VersionTracker {
     if (version <= known) return;
     this.highest.set(key, Math.max(this.highest.get(key) ?? 0, version));
     if (version === known + 1) {
-      this.known.set(key, version);
-      if ((this.highest.get(key) ?? 0) <= version) this.clearTimer(key);
+      const reached = this.advance(key, version);
+      if ((this.highest.get(key) ?? 0) <= reached) this.clearTimer(key);
       return;
     }
+    const ahead = this.ahead.get(key) ?? new Set<number>();
+    ahead.add(version);
+    this.ahead.set(key, ahead);
     if (!this.timers.has(key)) {
       const timer = setTimeout(() => {
         this.timers.delete(key);
@@ -45,8 +50,21 @@ export class VersionTracker {
   /** After a reload from Redis: the snapshot's version is known. */
   reset(index: string, collection: string, version: number): void {
     const key = VersionTracker.key(index, collection);
-    this.known.set(key, Math.max(this.known.get(key) ?? 0, version));
+    this.advance(key, Math.max(this.known.get(key) ?? 0, version));
     this.clearTimer(key);
+  }
+
+  /** Records `version` as known, then every version already received right after it. */
+  private advance(key: string, version: number): number {
+    let reached = version;
+    const ahead = this.ahead.get(key);
+    if (ahead) {
+      while (ahead.delete(reached + 1)) reached++;
+      for (const v of ahead) if (v <= reached) ahead.delete(v);
+      if (ahead.size === 0) this.ahead.delete(key);
+    }
+    this.known.set(key, reached);
+    return reached;
   }
 
   private clearTimer(key: string): void {

@@ -44,6 +44,6 @@ export interface Transport {
   onBroadcast(handler: BroadcastHandler): void;
   onRequest(handler: RequestHandler): void;
   stats(): TransportStats;
-  /** Closes every socket; idempotent. */
-  close(): Promise<void>;
+  /** Closes every socket; idempotent. `flushMs`: time left to queued broadcasts. */
+  close(options?: { flushMs?: number }): Promise<void>;
 }

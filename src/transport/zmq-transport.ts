@@ -281,9 +281,11 @@ export class ZmqTransport implements Transport {
    * Closes every socket (linger 0: unsent frames are dropped), ends the
    * receive loops and rejects pending requests and sends with
    * {@link TransportClosedError}. Idempotent: later calls return the same promise.
+   * `flushMs` lets the broadcasts already queued (a leave announcement) go out
+   * for that long after the sockets are closed.
    */
-  close(): Promise<void> {
-    this.closing ??= this.doClose();
+  close(options: { flushMs?: number } = {}): Promise<void> {
+    this.closing ??= this.doClose(options.flushMs ?? 0);
     return this.closing;
   }
 
@@ -302,7 +304,7 @@ export class ZmqTransport implements Transport {
     return addresses;
   }
 
-  private async doClose(): Promise<void> {
+  private async doClose(flushMs: number): Promise<void> {
     this.closed = true;
     const error = new TransportClosedError();
     for (const rid of [...this.pending.keys()]) this.failRequest(rid, error);
@@ -318,6 +320,7 @@ export class ZmqTransport implements Transport {
     // zeromq forbids touching a socket while it binds: let bind() settle first.
     await this.binding?.catch(() => undefined);
     closeQuietly(this.router);
+    if (flushMs > 0) this.pub.linger = flushMs;
     closeQuietly(this.pub);
     closeQuietly(this.sub);
     await Promise.allSettled(loops);

@@ -1,0 +1,78 @@
+import type { ClusterNode } from '../../cluster/cluster-node';
+import type { KuzzleLike, KuzzleStateInternals, PluginContextLike } from '../../plugin/kuzzle-types';
+import { AdminSync } from './admin-sync';
+import { AppEvents } from './app-events';
+import { SyncChannel } from './channel';
+import { IndexCacheSync } from './index-cache-sync';
+import { SecuritySync } from './security-sync';
+import { StrategySync } from './strategy-sync';
+import { TokenSync } from './token-sync';
+import { ValidationSync } from './validation-sync';
+
+export type EventHandler = (...args: never[]) => unknown;
+
+/**
+ * Keeps Kuzzle's own per-node state (index cache, security caches,
+ * validation specs, token links, auth strategies) in step across nodes, makes
+ * admin actions cluster-wide and answers `app.cluster.*`. Declares the hooks
+ * and pipes it needs; the plugin glue merges them with the realtime ones.
+ * Each concern lives in its own module; this class only wires them.
+ */
+export class KuzzleStateSync {
+  readonly hooks: Record<string, EventHandler> = {};
+  readonly pipes: Record<string, EventHandler> = {};
+  readonly channel: SyncChannel;
+  readonly appEvents: AppEvents;
+  private readonly strategies: StrategySync;
+  private started: Promise<void> | undefined;
+
+  constructor(
+    readonly node: ClusterNode,
+    readonly kuzzle: KuzzleLike,
+    readonly context: PluginContextLike,
+  ) {
+    const internals: KuzzleStateInternals = kuzzle as KuzzleLike & KuzzleStateInternals;
+    const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string): void =>
+      context.log[level](message.replace(/^\[cluster\] /, ''));
+    this.channel = new SyncChannel(node, log);
+    const indexes = new IndexCacheSync(this.channel, kuzzle);
+    const security = new SecuritySync(this.channel, kuzzle);
+    const validation = new ValidationSync(this.channel, {
+      reload: async () => {
+        if (!internals.validation) throw new Error('this Kuzzle has no validation module');
+        await internals.validation.curateSpecification();
+      },
+    });
+    const tokens = new TokenSync(this.channel, internals);
+    this.strategies = new StrategySync(this.channel, node, internals);
+    const admin = new AdminSync(this.channel, node, internals, () => this.strategies.persistAgain());
+    this.appEvents = new AppEvents(this.channel, kuzzle);
+
+    for (const part of [indexes.hooks, security.hooks, validation.hooks, tokens.hooks, admin.hooks]) this.add(this.hooks, part);
+    for (const part of [admin.pipes, this.strategies.pipes]) this.add(this.pipes, part);
+    // `kuzzle:state:live` (where the node joins) belongs to the realtime glue;
+    // `kuzzle:state:ready` comes right after it, once the node is in the
+    // cluster. The glue may also call start() itself right after node.start().
+    this.add(this.pipes, {
+      'kuzzle:state:ready': async (payload: unknown) => {
+        await this.start();
+        return payload;
+      },
+    });
+  }
+
+  /** Loads the shared state a node must apply when it (re)joins. Idempotent. */
+  start(): Promise<void> {
+    this.started ??= this.strategies.start().catch((error: Error) => {
+      this.channel.log('error', `[cluster] could not apply the cluster's auth strategies: ${error.message}`);
+    });
+    return this.started;
+  }
+
+  private add(target: Record<string, EventHandler>, part: Record<string, EventHandler>): void {
+    for (const [event, handler] of Object.entries(part)) {
+      if (event in target) throw new Error(`[cluster] two handlers declared on "${event}"`);
+      target[event] = handler;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import type { KuzzleLike } from '../../plugin/kuzzle-types';
+import { isName, isObject, requestInput, type SyncChannel } from './channel';
+
+type Kind = 'role' | 'profile';
+
+/** Which objects to drop from the peers' caches; no ids means all of them. */
+export interface SecurityInvalidation {
+  kind: Kind | 'all';
+  ids?: string[];
+}
+
+export function parseSecurityInvalidation(body: unknown): SecurityInvalidation | undefined {
+  if (!isObject(body)) return undefined;
+  if (body.kind !== 'role' && body.kind !== 'profile' && body.kind !== 'all') return undefined;
+  if (body.ids !== undefined && !(Array.isArray(body.ids) && body.ids.every(isName))) return undefined;
+  return { kind: body.kind, ids: body.ids };
+}
+
+/** The single object an action changed, by the id in its request. */
+const single = (kind: Kind) => (request: unknown): SecurityInvalidation => {
+  const id = requestInput(request).resource._id;
+  return isName(id) ? { kind, ids: [id] } : { kind };
+};
+
+/** mDelete*: the ids are in the body; any doubt invalidates everything. */
+const many = (kind: Kind) => (request: unknown): SecurityInvalidation => {
+  const ids = requestInput(request).body.ids;
+  return Array.isArray(ids) && ids.every(isName) ? { kind, ids } : { kind };
+};
+
+const everything = (): SecurityInvalidation => ({ kind: 'all' });
+
+/**
+ * Roles and profiles are cached in each node's memory (users and tokens live
+ * in the shared internal Redis, so they need nothing). The repositories'
+ * `core:roleRepository:save`-style events fire before the write reaches
+ * Elasticsearch, so a peer reloading at once could cache the old object:
+ * the API after-events fire once the write is done, and only then do peers
+ * drop the object from their caches (the next use reloads it).
+ */
+export class SecuritySync {
+  readonly hooks: Record<string, (request: unknown) => Promise<void>> = {};
+
+  constructor(channel: SyncChannel, private readonly kuzzle: KuzzleLike) {
+    const events: Record<string, (request: unknown) => SecurityInvalidation> = {
+      'security:afterCreateRole': single('role'),
+      'security:afterCreateOrReplaceRole': single('role'),
+      'security:afterUpdateRole': single('role'),
+      'security:afterDeleteRole': single('role'),
+      'security:afterMDeleteRoles': many('role'),
+      'security:afterCreateProfile': single('profile'),
+      'security:afterCreateOrReplaceProfile': single('profile'),
+      'security:afterUpdateProfile': single('profile'),
+      'security:afterDeleteProfile': single('profile'),
+      'security:afterMDeleteProfiles': many('profile'),
+      // Both rewrite the default roles and profiles (reset) or load many at once.
+      'security:afterCreateFirstAdmin': everything,
+      'admin:afterLoadSecurities': everything,
+      'admin:afterResetSecurity': everything,
+    };
+    for (const [event, describe] of Object.entries(events)) {
+      this.hooks[event] = (request) => channel.publish('security:invalidate', describe(request));
+    }
+    channel.on('security:invalidate', parseSecurityInvalidation, (change) => this.invalidate(change));
+  }
+
+  private async invalidate({ kind, ids }: SecurityInvalidation): Promise<void> {
+    const kinds: Kind[] = kind === 'all' ? ['role', 'profile'] : [kind];
+    for (const k of kinds) {
+      if (!ids || kind === 'all') await this.kuzzle.ask(`core:security:${k}:invalidate`);
+      else for (const id of ids) await this.kuzzle.ask(`core:security:${k}:invalidate`, id);
+    }
+  }
+}

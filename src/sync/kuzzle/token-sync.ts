@@ -1,0 +1,71 @@
+import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
+import { isName, isObject, requestInput, type SyncChannel } from './channel';
+
+/** One revoked token, or every token of a user. */
+export type TokenRevocation = { token: { _id: string; expiresAt: number } } | { kuid: string };
+
+export function parseTokenRevocation(body: unknown): TokenRevocation | undefined {
+  if (!isObject(body)) return undefined;
+  if (isName(body.kuid)) return { kuid: body.kuid };
+  const token = body.token;
+  if (isObject(token) && isName(token._id) && typeof token.expiresAt === 'number') {
+    return { token: { _id: token._id, expiresAt: token.expiresAt } };
+  }
+  return undefined;
+}
+
+const isTrue = (value: unknown): boolean => value === true || value === 'true' || value === 1 || value === '';
+
+/**
+ * Tokens live in the shared internal Redis, so a token deleted through one
+ * node is refused by all. What is per node is Kuzzle's tokenManager: the
+ * link between a token and the connections (and so the subscriptions) that
+ * use it on that node. A revocation is therefore replayed on each peer's
+ * tokenManager, which drops that connection's subscriptions, exactly as the
+ * node that served the logout does for its own connections.
+ */
+export class TokenSync {
+  readonly hooks: Record<string, (request: unknown) => Promise<void>> = {
+    'auth:afterLogout': (request) => this.loggedOut(request),
+    'security:afterRevokeTokens': (request) => this.byResourceId(request),
+    'security:afterDeleteUser': (request) => this.byResourceId(request),
+    'security:afterMDeleteUsers': (request) => this.byBodyIds(request),
+  };
+
+  constructor(private readonly channel: SyncChannel, private readonly kuzzle: KuzzleStateInternals) {
+    channel.on('token:revoke', parseTokenRevocation, (revocation) => this.apply(revocation));
+  }
+
+  private loggedOut(request: unknown): Promise<void> {
+    const context = isObject(request) && isObject(request.context) ? request.context : {};
+    const user = isObject(context.user) ? context.user : {};
+    if (isTrue(requestInput(request).args.global) && isName(user._id)) {
+      return this.channel.publish('token:revoke', { kuid: user._id });
+    }
+    const revocation = parseTokenRevocation({ token: context.token });
+    return revocation ? this.channel.publish('token:revoke', revocation) : Promise.resolve();
+  }
+
+  private byResourceId(request: unknown): Promise<void> {
+    const kuid = requestInput(request).resource._id;
+    return isName(kuid) ? this.channel.publish('token:revoke', { kuid }) : Promise.resolve();
+  }
+
+  private async byBodyIds(request: unknown): Promise<void> {
+    const ids = requestInput(request).body.ids;
+    if (!Array.isArray(ids)) return;
+    for (const kuid of ids.filter(isName)) await this.channel.publish('token:revoke', { kuid });
+  }
+
+  private async apply(revocation: TokenRevocation): Promise<void> {
+    const manager = this.kuzzle.tokenManager;
+    if (!manager) return;
+    if ('token' in revocation) {
+      await manager.expire(revocation.token);
+      return;
+    }
+    // Copy: expire() removes entries from the array we walk.
+    const tokens = manager.tokens.array.filter((token) => token.userId === revocation.kuid);
+    for (const token of tokens) await manager.expire({ _id: token._id, expiresAt: token.expiresAt });
+  }
+}

@@ -1,0 +1,24 @@
+import { isObject, type SyncChannel } from './channel';
+
+export interface ValidationHost {
+  /** Re-reads every specification from the internal index (kuzzle.validation). */
+  reload(): Promise<void>;
+}
+
+/**
+ * Document specifications are compiled once per node (kuzzle.validation).
+ * `collection:updateSpecifications` / `deleteSpecifications` write them,
+ * refresh the internal index and recompile on the node that served the
+ * request only; their after-events tell the peers to recompile too.
+ * (`validateSpecifications` stores nothing, so it needs nothing.)
+ */
+export class ValidationSync {
+  readonly hooks = {
+    'collection:afterUpdateSpecifications': () => this.channel.publish('validation:reload', {}),
+    'collection:afterDeleteSpecifications': () => this.channel.publish('validation:reload', {}),
+  };
+
+  constructor(private readonly channel: SyncChannel, host: ValidationHost) {
+    channel.on('validation:reload', (body) => (isObject(body) ? body : undefined), () => host.reload());
+  }
+}

@@ -1,0 +1,271 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, readdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Kuzzle } from 'kuzzle-sdk';
+import { Redis } from 'ioredis';
+import { repoRoot } from '../harness/run-dir';
+import { waitFor } from '../harness/wait';
+import { ensureCollection, httpClient, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+
+// The fixture plugin (code that runs inside each node: app.cluster, runtime
+// auth strategy) must be in Kuzzle's plugins/enabled before the nodes start.
+const fixtureLink = join(repoRoot, 'node_modules', 'kuzzle', 'plugins', 'enabled', 'kpc-sync-fixture');
+const fixtureDir = join(repoRoot, 'test', 'functional', 'fixtures', 'kpc-sync-fixture');
+before(() => {
+  if (!isLink(fixtureLink)) symlinkSync(fixtureDir, fixtureLink, 'dir');
+});
+after(() => {
+  if (isLink(fixtureLink)) rmSync(fixtureLink);
+});
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+// admin:dump runs gcore on the whole process; `true` makes that a no-op
+// (Kuzzle reads kuzzle_* variables as configuration; the nodes inherit ours).
+process.env.kuzzle_dump__gcore = 'true';
+
+const getStack = useStack();
+
+/** Resolves with the error a call rejects with, or undefined when it succeeds. */
+async function failure(call: Promise<unknown>): Promise<Error | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+const fixture = (kuzzle: Kuzzle, action: string, args: Record<string, unknown> = {}, body?: Record<string, unknown>): Promise<unknown> =>
+  kuzzle.query({ controller: 'kpc-fixture', action, ...args, body }).then((response) => response.result);
+
+describe('Kuzzle state kept in step across nodes', () => {
+  const index = uniqueName('kpc-ks');
+  const clients: Kuzzle[] = [];
+  const node = (n: number): Kuzzle => {
+    const client = clients[n - 1];
+    if (!client) throw new Error(`no client for node ${n}`);
+    return client;
+  };
+
+  // A runtime strategy of the fixture plugin, added on node 1: the security
+  // and token tests log their users in with it (any kuid, one password).
+  const strategy = uniqueName('kpc-strat');
+  const stratUser = uniqueName('kpc-strat-user');
+
+  before(async () => {
+    const stack = getStack();
+    for (let n = 1; n <= 3; n++) clients.push(await wsClient(portOf(stack, n)));
+    await fixture(node(1), 'addStrategy', { name: strategy });
+  });
+
+  it('index cache: an index and collection created on node 1 are usable at once on nodes 2 and 3, and forgotten when deleted', async () => {
+    const own = `${index}-cache`;
+    await node(1).index.create(own);
+    await node(1).collection.create(own, 'c1', {});
+    for (const n of [2, 3]) {
+      await waitFor(`node ${n} to list ${own}`, async () => (await node(n).index.list()).includes(own));
+      await waitFor(`node ${n} to accept documents in ${own}/c1`, async () => Boolean(await node(n).document.create(own, 'c1', { n })));
+    }
+    await node(1).index.delete(own);
+    for (const n of [2, 3]) {
+      await waitFor(`node ${n} to forget ${own}`, async () => !(await node(n).index.list()).includes(own));
+    }
+  });
+
+  it('security: a role or profile changed on node 1 applies at once on nodes 2 and 3', async () => {
+    const collection = 'sec';
+    await ensureCollection(node(1), index, collection);
+    const role = uniqueName('kpc-role');
+    const open = uniqueName('kpc-open');
+    const profile = uniqueName('kpc-profile');
+    const user = uniqueName('kpc-user');
+    const controllers = (create: boolean) => ({
+      controllers: { document: { actions: { create, get: true } }, auth: { actions: { '*': true } }, realtime: { actions: { '*': true } } },
+    });
+    await node(1).security.createRole(role, controllers(true), { refresh: 'wait_for' });
+    await node(1).security.createRole(open, controllers(true), { refresh: 'wait_for' });
+    await node(1).security.createProfile(profile, { policies: [{ roleId: role }] }, { refresh: 'wait_for' });
+    await node(1).security.createUser(user, { content: { profileIds: [profile] } }, { refresh: 'wait_for' });
+    const users: Kuzzle[] = [];
+    for (const n of [2, 3]) {
+      const client = await httpClient(portOf(getStack(), n));
+      await waitFor(`login on node ${n}`, () => client.auth.login(strategy, { username: user, password: 'open-sesame' }));
+      // Loads role and profile into this node's cache.
+      await waitFor(`node ${n} to let ${user} create`, async () => Boolean(await client.document.create(index, collection, { by: user })));
+      users.push(client);
+    }
+    await node(1).security.createOrReplaceRole(role, controllers(false), { refresh: 'wait_for' });
+    for (const [i, client] of users.entries()) {
+      await waitFor(`node ${i + 2} to refuse document:create after the role change`, async () => {
+        const error = await failure(client.document.create(index, collection, { by: user }));
+        return error !== undefined && /forbidden|not allowed|insufficient/i.test(error.message);
+      });
+    }
+    await node(1).security.createOrReplaceProfile(profile, { policies: [{ roleId: open }] }, { refresh: 'wait_for' });
+    for (const [i, client] of users.entries()) {
+      await waitFor(`node ${i + 2} to allow document:create after the profile change`, async () => {
+        return (await failure(client.document.create(index, collection, { by: user }))) === undefined;
+      });
+    }
+  });
+
+  it('validation: specifications updated or deleted on node 1 apply on nodes 2 and 3', async () => {
+    const collection = 'valid';
+    await ensureCollection(node(1), index, collection);
+    for (const n of [2, 3]) await waitFor(`node ${n} to accept`, async () => Boolean(await node(n).document.create(index, collection, { name: 'x' })));
+    await node(1).collection.updateSpecifications(index, collection, {
+      strict: true,
+      fields: { age: { type: 'integer', mandatory: true } },
+    });
+    for (const n of [2, 3]) {
+      await waitFor(`node ${n} to enforce the specifications`, async () => {
+        const error = await failure(node(n).document.create(index, collection, { name: 'x' }));
+        return error !== undefined && /age|mandatory|validation|specification/i.test(error.message);
+      });
+      assert.ok(await node(n).document.create(index, collection, { age: 3 }));
+    }
+    await node(1).collection.deleteSpecifications(index, collection);
+    for (const n of [2, 3]) {
+      await waitFor(`node ${n} to drop the specifications`, async () => (await failure(node(n).document.create(index, collection, { name: 'x' }))) === undefined);
+    }
+  });
+
+  it('app.cluster: broadcast on node 1 reaches the listeners of nodes 2 and 3, not its own (as Kuzzle 2.11+); once fires once', async () => {
+    const event = uniqueName('kpc-event');
+    for (let n = 1; n <= 3; n++) await fixture(node(n), 'listen', { event });
+    await fixture(node(1), 'broadcast', { event }, { hello: 'world' });
+    const receivedBy = async (n: number) => ((await fixture(node(n), 'received')) as Array<{ event: string; payload: unknown }>).filter((entry) => entry.event === event);
+    for (const n of [2, 3]) {
+      const got = await waitFor(`node ${n} listener`, async () => {
+        const list = await receivedBy(n);
+        return list.length > 0 ? list : undefined;
+      });
+      assert.deepEqual(got, [{ event, payload: { hello: 'world' } }]);
+    }
+    // Node 1's listener was never called: the broadcast reached 2 and 3,
+    // which got it after node 1 would have, had it been a local emit.
+    assert.deepEqual(await receivedBy(1), []);
+
+    const once = uniqueName('kpc-once');
+    await fixture(node(2), 'listen', { event: once, once: true });
+    await fixture(node(1), 'listen', { event: once });
+    await fixture(node(3), 'broadcast', { event: once }, { n: 1 });
+    await fixture(node(3), 'broadcast', { event: once }, { n: 2 });
+    const onNode = async (n: number) => ((await fixture(node(n), 'received')) as Array<{ event: string }>).filter((entry) => entry.event === once);
+    await waitFor('node 1 to get both broadcasts', async () => (await onNode(1)).length === 2);
+    assert.equal((await onNode(2)).length, 1, 'a once listener is called once');
+  });
+
+  it('tokens: a logout on node 1 stops the subscriptions made with that token on node 2, and nodes 2 and 3 refuse it', async () => {
+    const collection = 'tokens';
+    await ensureCollection(node(1), index, collection);
+    const user = uniqueName('kpc-tok');
+    await node(1).security.createUser(user, { content: { profileIds: ['default'] } }, { refresh: 'wait_for' });
+    const subscriber = await wsClient(portOf(getStack(), 2));
+    const jwt = await waitFor('login on node 2', () => subscriber.auth.login(strategy, { username: user, password: 'open-sesame' }));
+    const logged = new Recorder();
+    await subscriber.realtime.subscribe(index, collection, {}, logged.callback);
+    // A sentinel (anonymous) on the same node and collection tells when a
+    // notification has been delivered there.
+    const sentinel = new Recorder();
+    await node(2).realtime.subscribe(index, collection, {}, sentinel.callback);
+    await node(3).document.create(index, collection, { step: 1 });
+    await logged.waitCount(1);
+    await sentinel.waitCount(1);
+
+    const other = await httpClient(portOf(getStack(), 1));
+    other.jwt = jwt;
+    await other.auth.logout();
+    for (const n of [2, 3]) {
+      await waitFor(`node ${n} to refuse the token`, async () => !(await node(n).auth.checkToken(jwt)).valid);
+    }
+    // The peers dropped the subscriptions of that token: wait until the
+    // subscriber's room counts only the sentinel, then publish.
+    await node(3).document.create(index, collection, { step: 2 });
+    await sentinel.waitCount(2);
+    assert.equal(logged.items.length, 1, 'no notification after the token was revoked on another node');
+  });
+
+  it('admin:dump on node 1 makes every node dump', async () => {
+    const stack = getStack();
+    const suffix = uniqueName('kpcdump');
+    const dumpDir = join(stack.runDir, 'dump');
+    await node(1).query({ controller: 'admin', action: 'dump', suffix });
+    try {
+      const dumps = await waitFor('3 complete dumps', () => {
+        if (!existsSync(dumpDir)) return undefined;
+        const done = readdirSync(dumpDir).filter((dir) => dir.includes(suffix) && existsSync(join(dumpDir, dir, 'statistics.json')));
+        return done.length >= 3 ? done : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 500 });
+      assert.equal(dumps.length, 3);
+    } finally {
+      if (existsSync(dumpDir)) for (const dir of readdirSync(dumpDir)) if (dir.includes(suffix)) rmSync(join(dumpDir, dir), { recursive: true, force: true });
+    }
+  });
+
+  it('strategies: a strategy added at run time on node 1 can be used on nodes 2 and 3', async () => {
+    await node(1).security.createUser(stratUser, { content: { profileIds: ['default'] } }, { refresh: 'wait_for' });
+    for (const n of [2, 3]) {
+      const client = await httpClient(portOf(getStack(), n));
+      await waitFor(`node ${n} to log in with ${strategy}`, async () => Boolean(await client.auth.login(strategy, { username: stratUser, password: 'open-sesame' })));
+    }
+  });
+
+  it('admin:resetCache on node 1 does not break the cluster: counts, subscriptions and runtime state are restored', async () => {
+    const collection = 'reset';
+    await ensureCollection(node(1), index, collection);
+    const recorder = new Recorder();
+    const roomId = await node(2).realtime.subscribe(index, collection, {}, recorder.callback);
+    await waitFor('count 1 seen from node 3', async () => (await node(3).realtime.count(roomId)) === 1);
+    await node(1).query({ controller: 'admin', action: 'resetCache', database: 'internalCache' });
+    await waitFor('count 1 seen from node 3 after the reset', async () => (await node(3).realtime.count(roomId)) === 1);
+    const stack = getStack();
+    const redis = new Redis(stack.redis?.port ?? 0, stack.redis?.host ?? '127.0.0.1', { lazyConnect: true });
+    try {
+      await redis.connect();
+      await waitFor('the runtime strategies back in Redis', async () => (await redis.hexists('kpc:kuzzle:kuzzle:strategies', strategy)) === 1);
+    } finally {
+      redis.disconnect();
+    }
+    await node(3).document.create(index, collection, { after: 'reset' });
+    await recorder.waitCount(1);
+  });
+
+  it('strategies: survive a node restart; a removal on node 1 applies everywhere and local stays', async () => {
+    const stack = getStack();
+    await stack.node(2).restart();
+    const restarted = await httpClient(portOf(stack, 2));
+    await waitFor('the restarted node 2 to know the strategy', async () => Boolean(await restarted.auth.login(strategy, { username: stratUser, password: 'open-sesame' })));
+    await fixture(node(1), 'removeStrategy', { name: strategy });
+    const third = await httpClient(portOf(stack, 3));
+    for (const client of [restarted, third]) {
+      await waitFor('the strategy to be gone', async () => !(await client.auth.getStrategies()).includes(strategy));
+      assert.ok((await client.auth.getStrategies()).includes('local'));
+    }
+  });
+
+  it('admin:shutdown on node 1 shuts every node down, each leaving the cluster cleanly', async () => {
+    const stack = getStack();
+    const lb = await httpClient(portOf(stack, 1));
+    await lb.query({ controller: 'admin', action: 'shutdown' });
+    for (let n = 1; n <= 3; n++) {
+      await waitFor(`node ${n} to exit`, () => !stack.node(n).alive, { timeoutMs: 60_000, intervalMs: 250 });
+      assert.match(stack.node(n).process?.describeExit() ?? '', /code 0$/);
+    }
+    const redis = new Redis(stack.redis?.port ?? 0, stack.redis?.host ?? '127.0.0.1', { lazyConnect: true });
+    try {
+      await redis.connect();
+      // A node that left cleanly removed its card; one found dead would linger until its TTL.
+      assert.deepEqual(await redis.keys('kpc:kuzzle:*card*'), []);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { Kuzzle } from 'kuzzle-sdk';
+import { ScopeOption, UserOption } from 'kuzzle-sdk';
+import { waitFor } from '../harness/wait';
+import { ensureCollection, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+
+interface DocNotification {
+  type: string;
+  action: string;
+  scope: string;
+  result: { _id: string; _source: Record<string, unknown> };
+  volatile?: Record<string, unknown>;
+}
+interface UserNotification {
+  type: string;
+  user: string;
+  result: { count: number };
+}
+
+describe('realtime across nodes', () => {
+  const stack = useStack({ nodes: 3 });
+  const index = uniqueName('rt');
+  const collection = 'items';
+  let a: Kuzzle;
+  let b: Kuzzle;
+  let c: Kuzzle;
+
+  before(async () => {
+    a = await wsClient(portOf(stack(), 1));
+    b = await wsClient(portOf(stack(), 2));
+    c = await wsClient(portOf(stack(), 3));
+    await ensureCollection(c, index, collection);
+  });
+
+  it('a subscriber on A gets every matching change made through B and C, exactly once', async () => {
+    const recorder = new Recorder<DocNotification>();
+    const roomId = await a.realtime.subscribe(index, collection, { equals: { color: 'red' } }, recorder.callback, { scope: ScopeOption.all });
+    await b.document.create(index, collection, { color: 'red', n: 1 }, 'd1');
+    await c.document.create(index, collection, { color: 'blue', n: 2 }, 'd2'); // no match
+    await c.document.update(index, collection, 'd1', { n: 3 });
+    await b.document.replace(index, collection, 'd1', { color: 'red', n: 4 });
+    await c.document.mCreate(index, collection, [{ _id: 'm1', body: { color: 'red' } }, { _id: 'm2', body: { color: 'green' } }]);
+    await b.document.delete(index, collection, 'd1');
+    await c.document.mDelete(index, collection, ['m1', 'm2']);
+    // d1: create, update, replace, delete; m1: create, delete (m2 and d2 never match)
+    await recorder.waitCount(6);
+    const seen = recorder.items.map((n) => `${n.action}:${n.result._id}`);
+    assert.deepEqual(seen.sort(), ['create:d1', 'create:m1', 'delete:d1', 'delete:m1', 'replace:d1', 'update:d1'].sort());
+    // A non-matching change after them: if it were delivered it would arrive before this marker.
+    await c.document.create(index, collection, { color: 'blue' }, 'after');
+    await c.document.create(index, collection, { color: 'red' }, 'marker');
+    await recorder.waitCount(7);
+    assert.equal(recorder.items.length, 7);
+    assert.equal(recorder.items[6]?.result._id, 'marker');
+    assert.equal(recorder.items[0]?.type, 'document');
+    await a.realtime.unsubscribe(roomId);
+  });
+
+  it('realtime:publish through C reaches a subscriber on A with its volatile data', async () => {
+    const recorder = new Recorder<DocNotification>();
+    const roomId = await a.realtime.subscribe(index, collection, { equals: { kind: 'msg' } }, recorder.callback);
+    await c.realtime.publish(index, collection, { kind: 'msg', text: 'hello' }, { volatile: { from: 'C' } } as never);
+    await recorder.waitCount(1);
+    assert.equal(recorder.items[0]?.action, 'publish');
+    assert.equal(recorder.items[0]?.result._source.text, 'hello');
+    assert.equal(recorder.items[0]?.volatile?.from, 'C');
+    await a.realtime.unsubscribe(roomId);
+  });
+
+  it('user notifications: A sees clients entering and leaving the room on B', async () => {
+    const users = new Recorder<UserNotification>();
+    const filters = { equals: { topic: 'presence' } };
+    const roomA = await a.realtime.subscribe(index, collection, filters, users.callback, { users: UserOption.all });
+    const roomB = await b.realtime.subscribe(index, collection, filters, () => undefined);
+    assert.equal(roomB, roomA, 'same filters, same room id on every node');
+    await users.waitCount(1, 'user notifications');
+    assert.equal(users.items[0]?.type, 'user');
+    assert.equal(users.items[0]?.user, 'in');
+    await b.realtime.unsubscribe(roomB);
+    await users.waitCount(2, 'user notifications');
+    assert.equal(users.items[1]?.user, 'out');
+    await a.realtime.unsubscribe(roomA);
+  });
+
+  it('realtime:join with a room id created on another node, and cluster-wide count from any node', async () => {
+    const recorder = new Recorder<DocNotification>();
+    const roomId = await a.realtime.subscribe(index, collection, { equals: { joined: true } }, () => undefined);
+    const joined = (await b.query({ controller: 'realtime', action: 'join', body: { roomId } })) as { result: { roomId: string; channel: string } };
+    assert.equal(joined.result.roomId, roomId);
+    for (const client of [a, b, c]) {
+      assert.equal(await client.realtime.count(roomId), 2);
+    }
+    // The joined client is notified like a subscriber.
+    const roomC = await c.realtime.subscribe(index, collection, { equals: { joined: true } }, recorder.callback);
+    assert.equal(roomC, roomId);
+    await waitFor('count 3 everywhere', async () => {
+      for (const client of [a, b, c]) if ((await client.realtime.count(roomId)) !== 3) return false;
+      return true;
+    });
+    await a.document.create(index, collection, { joined: true });
+    await recorder.waitCount(1);
+    await a.realtime.unsubscribe(roomId);
+    await c.realtime.unsubscribe(roomC);
+    await waitFor('count 1 everywhere', async () => {
+      for (const client of [a, b, c]) if ((await client.realtime.count(roomId)) !== 1) return false;
+      return true;
+    });
+  });
+
+  it('realtime:list answers cluster-wide, and the last subscriber leaving removes the room everywhere', async () => {
+    const roomId = await a.realtime.subscribe(index, collection, { equals: { listed: 1 } }, () => undefined);
+    const extra = await wsClient(portOf(stack(), 2));
+    await extra.realtime.subscribe(index, collection, { equals: { listed: 1 } }, () => undefined);
+    const listOn = async (client: Kuzzle): Promise<Record<string, Record<string, Record<string, number>>>> =>
+      ((await client.query({ controller: 'realtime', action: 'list' })) as { result: Record<string, Record<string, Record<string, number>>> }).result;
+    for (const client of [a, b, c]) {
+      assert.equal((await listOn(client))[index]?.[collection]?.[roomId], 2);
+    }
+    // One leaves by unsubscribing, the other by disconnecting.
+    await a.realtime.unsubscribe(roomId);
+    extra.disconnect();
+    await waitFor('the room to be gone from every node', async () => {
+      for (const client of [a, b, c]) if ((await listOn(client))[index]?.[collection]?.[roomId] !== undefined) return false;
+      return true;
+    });
+    // A change now matches no room anywhere: nothing is delivered to a new subscriber on other filters.
+    const recorder = new Recorder<DocNotification>();
+    const other = await b.realtime.subscribe(index, collection, { equals: { listed: 2 } }, recorder.callback);
+    await c.document.create(index, collection, { listed: 1 });
+    await c.document.create(index, collection, { listed: 2 });
+    await recorder.waitCount(1);
+    assert.equal(recorder.items[0]?.result._source.listed, 2);
+    await b.realtime.unsubscribe(other);
+  });
+});

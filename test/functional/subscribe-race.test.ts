@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { Kuzzle } from 'kuzzle-sdk';
+import { waitFor } from '../harness/wait';
+import { ensureCollection, portOf, uniqueName, useStack, wsClient } from './support/fixture';
+
+/**
+ * The guarantee: once subscribe() has resolved on one node, a change made
+ * through any other node is notified. The subscribing node holds the answer
+ * until every peer has stored the room's filter.
+ */
+describe('a subscription is live cluster-wide when subscribe() resolves', () => {
+  const stack = useStack({ nodes: 3 });
+  const index = uniqueName('race');
+  const collection = 'c';
+  let a: Kuzzle;
+  let b: Kuzzle;
+  let c: Kuzzle;
+
+  before(async () => {
+    a = await wsClient(portOf(stack(), 1));
+    b = await wsClient(portOf(stack(), 2));
+    c = await wsClient(portOf(stack(), 3));
+    await ensureCollection(a, index, collection);
+  });
+
+  it('300 subscribe → immediate publish on another node: zero misses', { timeout: 300_000 }, async () => {
+    const rounds = 300;
+    const received = new Set<number>();
+    const rooms: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      // A new room each round (new filter), subscribed on A, published through B or C at once.
+      const roomId = await a.realtime.subscribe(index, collection, { equals: { round: i } }, (n: unknown) => {
+        const round = (n as { result: { _source: { round: number } } }).result._source.round;
+        received.add(round);
+      });
+      rooms.push(roomId);
+      await (i % 2 === 0 ? b : c).realtime.publish(index, collection, { round: i });
+    }
+    await waitFor(`${rounds} notifications`, () => received.size >= rounds, { timeoutMs: 15_000 }).catch(() => undefined);
+    const misses = [...Array(rounds).keys()].filter((i) => !received.has(i));
+    assert.deepEqual(misses, [], `${misses.length} notification(s) missed`);
+    for (const roomId of rooms) await a.realtime.unsubscribe(roomId);
+  });
+});

@@ -1,0 +1,93 @@
+import { after, before } from 'node:test';
+import { Http, Kuzzle, WebSocket } from 'kuzzle-sdk';
+import { killManagedProcessesOnSignal } from '../../harness/managed-process';
+import { Stack, type StackOptions } from '../../harness/stack';
+import { waitFor } from '../../harness/wait';
+
+killManagedProcessesOnSignal();
+
+/**
+ * Starts a stack (Redis, Elasticsearch unless KPC_ES_URL is set, N Kuzzle
+ * nodes, HAProxy) before the file's tests and stops it after them, even when
+ * they fail. On a failure, the nodes' log tails are printed.
+ */
+export function useStack(options: StackOptions = {}): () => Stack {
+  let stack: Stack | undefined;
+  const clients: Kuzzle[] = [];
+  before(async () => {
+    stack = new Stack({ log: (message) => console.log(`# [stack] ${message}`), ...options });
+    try {
+      await stack.boot();
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  }, { timeout: 300_000 });
+  after(async () => {
+    for (const client of clients) client.disconnect();
+    await stack?.stop();
+  }, { timeout: 120_000 });
+  trackedClients = clients;
+  return () => {
+    if (!stack) throw new Error('stack not started');
+    return stack;
+  };
+}
+
+let trackedClients: Kuzzle[] = [];
+
+/** A kuzzle-sdk client over WebSocket to a port (a node, or the load balancer), closed after the file. */
+export async function wsClient(port: number): Promise<Kuzzle> {
+  const kuzzle = new Kuzzle(new WebSocket('127.0.0.1', { port }), { autoResubscribe: false });
+  await kuzzle.connect();
+  trackedClients.push(kuzzle);
+  return kuzzle;
+}
+
+/** A kuzzle-sdk client over HTTP. */
+export async function httpClient(port: number): Promise<Kuzzle> {
+  const kuzzle = new Kuzzle(new Http('127.0.0.1', { port }));
+  await kuzzle.connect();
+  trackedClients.push(kuzzle);
+  return kuzzle;
+}
+
+export function portOf(stack: Stack, node: number): number {
+  return stack.node(node).settings.ports.http;
+}
+
+/** Creates index and collection if missing (through any node). */
+export async function ensureCollection(kuzzle: Kuzzle, index: string, collection: string): Promise<void> {
+  if (!(await kuzzle.index.exists(index))) {
+    try {
+      await kuzzle.index.create(index);
+    } catch (error) {
+      if (!/already exists/i.test((error as Error).message)) throw error;
+    }
+  }
+  await kuzzle.collection.create(index, collection, {});
+}
+
+/** Unique names so test files sharing one Elasticsearch never collide. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** Collects notifications of one subscription. */
+export class Recorder<T = Record<string, unknown>> {
+  readonly items: T[] = [];
+  /** Typed loosely so that it fits the SDK's callback type; the test names what it expects. */
+  readonly callback = (notification: unknown): void => {
+    this.items.push(notification as T);
+  };
+
+  async waitCount(count: number, what = 'notifications', timeoutMs = 10_000): Promise<void> {
+    await waitFor(`${count} ${what} (got ${this.items.length})`, () => this.items.length >= count, { timeoutMs });
+  }
+}
+
+/** Raw HTTP call to a node, for routes the SDK has no method for. */
+export async function httpJson(url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, init);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { ConfigError } from '../../src/config/errors';
+import { DEFAULT_OPTIONS, parseOptions } from '../../src/config/options';
+
+/** Runs parseOptions and collects its warnings. */
+function parse(raw: unknown): { options: ReturnType<typeof parseOptions>; warnings: string[] } {
+  const warnings: string[] = [];
+  const options = parseOptions(raw, (message) => warnings.push(message));
+  return { options, warnings };
+}
+
+/** Asserts that parsing `raw` throws a ConfigError about `key`. */
+function assertRejects(raw: unknown, key: string): void {
+  assert.throws(
+    () => parseOptions(raw),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+      assert.equal(error.key, key);
+      assert.ok(error.message.includes(`"${key}"`), `message "${error.message}" should name ${key}`);
+      return true;
+    },
+    `expected ${JSON.stringify(raw)} to be rejected on ${key}`,
+  );
+}
+
+const redis = { node: { host: 'localhost', port: 6379 } };
+
+describe('parseOptions', () => {
+  it('returns the defaults for undefined, null and {}', () => {
+    for (const raw of [undefined, null, {}]) {
+      const { options, warnings } = parse(raw);
+      assert.deepEqual(options, DEFAULT_OPTIONS);
+      assert.deepEqual(warnings, []);
+    }
+  });
+
+  it('does not share objects with the defaults', () => {
+    const { options } = parse({});
+    options.timers.heartbeat = 1;
+    options.bindings.pub = 'x';
+    assert.equal(DEFAULT_OPTIONS.timers.heartbeat, 500);
+    assert.equal(DEFAULT_OPTIONS.bindings.pub, 'tcp://[_site_:ipv4]:7511');
+    assert.equal(parse({}).options.timers.heartbeat, 500);
+  });
+
+  it('merges timers: setting one keeps the others', () => {
+    const { options } = parse({ timers: { heartbeat: 100 } });
+    assert.deepEqual(options.timers, { ...DEFAULT_OPTIONS.timers, heartbeat: 100 });
+  });
+
+  it('merges bindings: setting router keeps pub', () => {
+    const { options } = parse({ bindings: { router: 'tcp://127.0.0.1:9000' } });
+    assert.deepEqual(options.bindings, { router: 'tcp://127.0.0.1:9000', pub: DEFAULT_OPTIONS.bindings.pub });
+    const other = parse({ bindings: { pub: 'tcp://127.0.0.1:9001' } }).options;
+    assert.deepEqual(other.bindings, { router: DEFAULT_OPTIONS.bindings.router, pub: 'tcp://127.0.0.1:9001' });
+  });
+
+  it('accepts every valid option', () => {
+    const { options, warnings } = parse({
+      bindings: { router: 'tcp://[eth0:ipv4]:7000', pub: 'tcp://[eth0:ipv4]:7001' },
+      minimumNodes: 3,
+      retryJoin: 0,
+      clusterName: 'prod',
+      timers: { heartbeat: 200, heartbeatTimeout: 1000, discoverTimeout: 1, joinAttemptInterval: 10, waitForMissingRooms: 5, leaveTimeout: 7 },
+      redis: { nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], database: 0, options: { password: 'x' }, clusterOptions: {} },
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(options.minimumNodes, 3);
+    assert.equal(options.retryJoin, 0);
+    assert.equal(options.clusterName, 'prod');
+    assert.deepEqual(options.timers, { heartbeat: 200, heartbeatTimeout: 1000, discoverTimeout: 1, joinAttemptInterval: 10, waitForMissingRooms: 5, leaveTimeout: 7 });
+    assert.deepEqual(options.redis, {
+      nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }],
+      database: 0,
+      options: { password: 'x' },
+      clusterOptions: {},
+    });
+  });
+
+  it('accepts numbers given as strings (environment variables)', () => {
+    const { options } = parse({
+      minimumNodes: '2',
+      retryJoin: ' 5 ',
+      timers: { heartbeat: '100', heartbeatTimeout: '400' },
+      redis: { node: { host: 'h', port: '6380' }, database: '3' },
+    });
+    assert.equal(options.minimumNodes, 2);
+    assert.equal(options.retryJoin, 5);
+    assert.equal(options.timers.heartbeat, 100);
+    assert.equal(options.timers.heartbeatTimeout, 400);
+    assert.deepEqual(options.redis, { node: { host: 'h', port: 6380 }, database: 3 });
+  });
+
+  it('rejects every invalid value with a ConfigError naming the key', () => {
+    const cases: Array<[unknown, string]> = [
+      ['nope', 'plugins.cluster'],
+      [[1], 'plugins.cluster'],
+      [42, 'plugins.cluster'],
+      [{ timers: { heartbeat: 0 } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: -5 } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: 1.5 } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: 'abc' } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: '' } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: null } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: true } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: Number.NaN } }, 'timers.heartbeat'],
+      [{ timers: { heartbeat: Number.POSITIVE_INFINITY } }, 'timers.heartbeat'],
+      [{ timers: { discoverTimeout: '1e' } }, 'timers.discoverTimeout'],
+      [{ timers: { leaveTimeout: [] } }, 'timers.leaveTimeout'],
+      [{ timers: 'fast' }, 'timers'],
+      [{ timers: [] }, 'timers'],
+      [{ timers: null }, 'timers'],
+      [{ minimumNodes: 0 }, 'minimumNodes'],
+      [{ minimumNodes: '0' }, 'minimumNodes'],
+      [{ minimumNodes: 'two' }, 'minimumNodes'],
+      [{ minimumNodes: 2.5 }, 'minimumNodes'],
+      [{ retryJoin: -1 }, 'retryJoin'],
+      [{ clusterName: '' }, 'clusterName'],
+      [{ clusterName: '   ' }, 'clusterName'],
+      [{ clusterName: 3 }, 'clusterName'],
+      [{ bindings: 'tcp://x:1' }, 'bindings'],
+      [{ bindings: { pub: '' } }, 'bindings.pub'],
+      [{ bindings: { pub: 7511 } }, 'bindings.pub'],
+      [{ bindings: { router: null } }, 'bindings.router'],
+      [{ redis: 'localhost' }, 'redis'],
+      [{ redis: {} }, 'redis'],
+      [{ redis: { database: 1 } }, 'redis'],
+      [{ redis: { node: 'localhost:6379' } }, 'redis.node'],
+      [{ redis: { node: { host: 'h' } } }, 'redis.node.port'],
+      [{ redis: { node: { host: '', port: 1 } } }, 'redis.node.host'],
+      [{ redis: { node: { host: 'h', port: 0 } } }, 'redis.node.port'],
+      [{ redis: { nodes: [] } }, 'redis.nodes'],
+      [{ redis: { nodes: { host: 'h', port: 1 } } }, 'redis.nodes'],
+      [{ redis: { nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 'x' }] } }, 'redis.nodes[1].port'],
+      [{ redis: { nodes: [{ host: 'a', port: 1 }, null] } }, 'redis.nodes[1]'],
+      [{ redis: { ...redis, database: -1 } }, 'redis.database'],
+      [{ redis: { ...redis, options: 'x' } }, 'redis.options'],
+      [{ redis: { ...redis, clusterOptions: [] } }, 'redis.clusterOptions'],
+      [{ timers: { joinAttemptIntervall: 0 } }, 'timers.joinAttemptIntervall'],
+    ];
+    for (const [raw, key] of cases) assertRejects(raw, key);
+  });
+
+  it('rejects heartbeatTimeout <= heartbeat', () => {
+    assertRejects({ timers: { heartbeat: 500, heartbeatTimeout: 500 } }, 'timers.heartbeatTimeout');
+    assertRejects({ timers: { heartbeat: 500, heartbeatTimeout: 100 } }, 'timers.heartbeatTimeout');
+    // Against the default heartbeat too.
+    assertRejects({ timers: { heartbeatTimeout: 400 } }, 'timers.heartbeatTimeout');
+    assertRejects({ timers: { heartbeat: 3000 } }, 'timers.heartbeatTimeout');
+    assert.equal(parse({ timers: { heartbeat: 500, heartbeatTimeout: 501 } }).options.timers.heartbeatTimeout, 501);
+  });
+
+  it('warns about unknown keys, naming them, and ignores them', () => {
+    const { options, warnings } = parse({
+      foo: 1,
+      bindings: { router: 'tcp://1.2.3.4:1', extra: 'x' },
+      timers: { heartbeat: 100, tick: 5 },
+    });
+    assert.equal(warnings.length, 3);
+    assert.ok(warnings.some((w) => w.includes('"foo"')), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.includes('"bindings.extra"')), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.includes('"timers.tick"')), warnings.join('\n'));
+    assert.equal('foo' in options, false);
+    assert.equal('extra' in options.bindings, false);
+    assert.equal('tick' in options.timers, false);
+    assert.equal(options.timers.heartbeat, 100);
+  });
+
+  it('does not warn about the keys Kuzzle adds to every plugin configuration', () => {
+    const { options, warnings } = parse({ privileged: true, initTimeout: 10000, pipeWarnTime: 500, pipeTimeout: 1000 });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(options, DEFAULT_OPTIONS);
+  });
+
+  it('accepts the old timers.joinAttemptIntervall with a deprecation warning', () => {
+    const { options, warnings } = parse({ timers: { joinAttemptIntervall: 250 } });
+    assert.equal(options.timers.joinAttemptInterval, 250);
+    assert.equal('joinAttemptIntervall' in options.timers, false);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /joinAttemptIntervall/);
+    assert.match(warnings[0] ?? '', /deprecated/);
+    assert.match(warnings[0] ?? '', /joinAttemptInterval"/);
+  });
+
+  it('accepts redis with a single node', () => {
+    assert.deepEqual(parse({ redis }).options.redis, { node: { host: 'localhost', port: 6379 } });
+  });
+});

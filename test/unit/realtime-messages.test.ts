@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import {
+  parseDocumentNotice,
+  parseRoomDescriptor,
+  parseRoomVersion,
+  parseUserNotice,
+} from '../../src/sync/realtime-messages';
+
+type Obj = Record<string, unknown>;
+
+/** Values that are not a non-empty string. */
+const NOT_STRINGS: unknown[] = [undefined, null, '', 0, 1, true, [], ['a'], {}, { a: 1 }];
+/** Values that are not a plain object. */
+const NOT_OBJECTS: unknown[] = [undefined, null, '', 'x', 0, 1, true, [], [{}], () => undefined];
+const GARBAGE: unknown[] = [undefined, null, '', 'garbage', 0, -1, Number.NaN, true, false, [], [1, 2], {}, { foo: 'bar' }, Symbol('s')];
+
+const request = (): Obj => ({ data: { index: 'idx', collection: 'col', _id: 'doc1' }, options: { connection: { protocol: 'websocket' } } });
+
+const validRoom = (): Obj => ({ index: 'idx', collection: 'col', roomId: 'room1', filters: [[{ equals: { name: 'x' } }]] });
+const validVersion = (): Obj => ({ index: 'idx', collection: 'col', roomId: 'room1', version: 3 });
+const validDocument = (): Obj => ({ rooms: ['r1', 'r2'], request: request(), scope: 'in', action: 'create', content: { _id: 'doc1' } });
+const validUser = (): Obj => ({ room: 'r1', request: request(), scope: 'in', content: { count: 2 } });
+
+/** Every body obtained by replacing one field of `valid` with each bad value (or deleting it). */
+function* mutations(valid: () => Obj, field: string, badValues: unknown[]): Generator<[string, Obj]> {
+  for (const bad of badValues) {
+    const body = valid();
+    if (bad === undefined) delete body[field];
+    else body[field] = bad;
+    yield [`${field}=${typeof bad === 'function' ? 'function' : JSON.stringify(bad)}`, body];
+  }
+}
+
+function assertAllRejected(parse: (body: unknown) => unknown, cases: Iterable<[string, unknown]>): void {
+  for (const [label, body] of cases) {
+    assert.equal(parse(body), undefined, `expected ${label} to be rejected`);
+  }
+}
+
+const garbageCases = (): Array<[string, unknown]> => GARBAGE.map((g) => [`garbage ${String(typeof g === 'symbol' ? 'symbol' : JSON.stringify(g))}`, g]);
+
+describe('parseRoomDescriptor', () => {
+  it('accepts a valid body', () => {
+    assert.deepEqual(parseRoomDescriptor(validRoom()), validRoom());
+    assert.deepEqual(parseRoomDescriptor({ ...validRoom(), filters: [] }), { ...validRoom(), filters: [] });
+  });
+
+  it('drops unknown fields', () => {
+    assert.deepEqual(parseRoomDescriptor({ ...validRoom(), extra: 1 }), validRoom());
+  });
+
+  it('rejects malformed bodies', () => {
+    assertAllRejected(parseRoomDescriptor, garbageCases());
+    assertAllRejected(parseRoomDescriptor, [['array of room', [validRoom()]]]);
+    for (const field of ['index', 'collection', 'roomId']) assertAllRejected(parseRoomDescriptor, mutations(validRoom, field, NOT_STRINGS));
+    assertAllRejected(parseRoomDescriptor, mutations(validRoom, 'filters', [undefined, null, 'x', 1, {}, { equals: {} }]));
+  });
+});
+
+describe('parseRoomVersion', () => {
+  it('accepts a valid body, with or without roomId', () => {
+    assert.deepEqual(parseRoomVersion(validVersion()), validVersion());
+    const withoutRoom = validVersion();
+    delete withoutRoom.roomId;
+    assert.deepEqual(parseRoomVersion(withoutRoom), { ...withoutRoom, roomId: undefined });
+    assert.deepEqual(parseRoomVersion({ ...validVersion(), version: 0 }), { ...validVersion(), version: 0 });
+  });
+
+  it('rejects malformed bodies', () => {
+    assertAllRejected(parseRoomVersion, garbageCases());
+    assertAllRejected(parseRoomVersion, [['array', [validVersion()]]]);
+    for (const field of ['index', 'collection']) assertAllRejected(parseRoomVersion, mutations(validVersion, field, NOT_STRINGS));
+    assertAllRejected(
+      parseRoomVersion,
+      mutations(validVersion, 'version', [undefined, null, '3', -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, [], {}, true]),
+    );
+    assertAllRejected(parseRoomVersion, mutations(validVersion, 'roomId', [null, '', 0, [], {}, true]));
+  });
+});
+
+describe('parseDocumentNotice', () => {
+  it('accepts a valid body', () => {
+    assert.deepEqual(parseDocumentNotice(validDocument()), validDocument());
+    // content may be anything, including absent.
+    const noContent = validDocument();
+    delete noContent.content;
+    assert.deepEqual(parseDocumentNotice(noContent), { ...noContent, content: undefined });
+    assert.deepEqual(parseDocumentNotice({ ...validDocument(), rooms: [] }), { ...validDocument(), rooms: [] });
+  });
+
+  it('keeps only data and options of the request', () => {
+    const body = { ...validDocument(), request: { ...request(), headers: { authorization: 'Bearer x' } } };
+    assert.deepEqual(parseDocumentNotice(body)?.request, request());
+  });
+
+  it('rejects malformed bodies', () => {
+    assertAllRejected(parseDocumentNotice, garbageCases());
+    assertAllRejected(parseDocumentNotice, [['array', [validDocument()]]]);
+    assertAllRejected(parseDocumentNotice, mutations(validDocument, 'rooms', [undefined, null, 'r1', {}, ['r1', 2], [''], [null], [['r1']]]));
+    for (const field of ['scope', 'action']) assertAllRejected(parseDocumentNotice, mutations(validDocument, field, NOT_STRINGS));
+    assertAllRejected(parseDocumentNotice, mutations(validDocument, 'request', NOT_OBJECTS));
+    const badRequests: unknown[] = [
+      { options: {} },
+      { data: {} },
+      { data: null, options: {} },
+      { data: {}, options: null },
+      { data: [], options: {} },
+      { data: {}, options: [] },
+      { data: 'x', options: {} },
+    ];
+    assertAllRejected(parseDocumentNotice, mutations(validDocument, 'request', badRequests));
+  });
+});
+
+describe('parseUserNotice', () => {
+  it('accepts a valid body', () => {
+    assert.deepEqual(parseUserNotice(validUser()), validUser());
+  });
+
+  it('rejects malformed bodies', () => {
+    assertAllRejected(parseUserNotice, garbageCases());
+    assertAllRejected(parseUserNotice, [['array', [validUser()]]]);
+    for (const field of ['room', 'scope']) assertAllRejected(parseUserNotice, mutations(validUser, field, NOT_STRINGS));
+    assertAllRejected(parseUserNotice, mutations(validUser, 'request', NOT_OBJECTS));
+    assertAllRejected(parseUserNotice, mutations(validUser, 'request', [{ data: {} }, { options: {} }, { data: [], options: {} }]));
+  });
+});
+
+/** A small deterministic PRNG, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FIELD_NAMES = ['index', 'collection', 'roomId', 'filters', 'version', 'rooms', 'room', 'request', 'data', 'options', 'scope', 'action', 'content', 'x'];
+
+function randomJson(random: () => number, depth: number): unknown {
+  const pick = Math.floor(random() * (depth > 3 ? 5 : 7));
+  switch (pick) {
+    case 0:
+      return null;
+    case 1:
+      return random() < 0.5;
+    case 2:
+      return [0, -1, 1, 1.5, 3, Number.MAX_SAFE_INTEGER, -0][Math.floor(random() * 7)];
+    case 3:
+      return ['', 'a', 'idx', 'col', 'room1', '__proto__', 'constructor'][Math.floor(random() * 7)];
+    case 4:
+      return undefined;
+    case 5: {
+      const length = Math.floor(random() * 4);
+      return Array.from({ length }, () => randomJson(random, depth + 1));
+    }
+    default: {
+      const object: Obj = {};
+      const count = Math.floor(random() * 6);
+      for (let i = 0; i < count; i++) {
+        const name = FIELD_NAMES[Math.floor(random() * FIELD_NAMES.length)] ?? 'x';
+        object[name] = randomJson(random, depth + 1);
+      }
+      return object;
+    }
+  }
+}
+
+describe('realtime message parsers (fuzz)', () => {
+  it('never throw on random JSON values, and only return objects', () => {
+    const random = prng(0xc0ffee);
+    const parsers = [parseRoomDescriptor, parseRoomVersion, parseDocumentNotice, parseUserNotice];
+    for (let i = 0; i < 5000; i++) {
+      const value = randomJson(random, 0);
+      // Also through JSON, as values really arrive.
+      const text = JSON.stringify(value);
+      const roundTripped: unknown = text === undefined ? undefined : JSON.parse(text);
+      for (const parse of parsers) {
+        for (const body of [value, roundTripped]) {
+          let result: unknown;
+          assert.doesNotThrow(() => {
+            result = parse(body);
+          }, `parser ${parse.name} threw on ${text}`);
+          assert.ok(result === undefined || (typeof result === 'object' && result !== null), `${parse.name} returned ${String(result)}`);
+        }
+      }
+    }
+  });
+
+  it('never throw on valid bodies with one field replaced by a random value', () => {
+    const random = prng(42);
+    const cases: Array<[(body: unknown) => unknown, () => Obj]> = [
+      [parseRoomDescriptor, validRoom],
+      [parseRoomVersion, validVersion],
+      [parseDocumentNotice, validDocument],
+      [parseUserNotice, validUser],
+    ];
+    for (let i = 0; i < 2000; i++) {
+      for (const [parse, valid] of cases) {
+        const body = valid();
+        const fields = Object.keys(body);
+        const field = fields[Math.floor(random() * fields.length)] ?? 'x';
+        body[field] = randomJson(random, 1);
+        assert.doesNotThrow(() => parse(body));
+      }
+    }
+  });
+});
