@@ -16,6 +16,32 @@ const failures = [];
 const tapFile = join(root, '.stack', 'last-test.tap');
 mkdirSync(join(root, '.stack'), { recursive: true });
 
+// Functional test files each start their own Redis, Kuzzle nodes and HAProxy
+// but share one Elasticsearch (they use unique index names): it is the slowest
+// service to start. Failing to start it fails the run, with its log.
+let sharedEs;
+if (tiers.includes('functional') && !process.env.KPC_ES_URL) {
+  const { startElasticsearch } = await import(join(root, 'dist/test/harness/elasticsearch.js'));
+  const { newRunDir } = await import(join(root, 'dist/test/harness/run-dir.js'));
+  try {
+    sharedEs = await startElasticsearch(newRunDir('shared-es'));
+    process.env.KPC_ES_URL = sharedEs.url;
+    console.log(`shared Elasticsearch on ${sharedEs.url}`);
+  } catch (error) {
+    console.log(`\nElasticsearch could not be started: ${error.message}`);
+    failed += 1;
+    failures.push('functional (Elasticsearch)');
+    tiers.splice(tiers.indexOf('functional'), 1);
+  }
+}
+const stopSharedEs = async () => {
+  if (sharedEs) await sharedEs.stop();
+  sharedEs = undefined;
+};
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => void stopSharedEs().then(() => process.exit(130)));
+}
+
 for (const tier of tiers) {
   const dir = join(root, 'dist/test', tier);
   if (!existsSync(dir)) continue;
@@ -41,6 +67,7 @@ for (const tier of tiers) {
   }
 }
 
+await stopSharedEs();
 if (failures.length > 0) console.log(`\nfailing files: ${failures.join(', ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

@@ -1,6 +1,7 @@
 import { v4 as uuid } from 'uuid';
 import type { Cluster, Redis } from 'ioredis';
 import { resolveBinding } from '../config/bindings';
+import type { Log } from '../log';
 import type { ClusterOptions, RedisSettings } from '../config/options';
 import { Membership } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
@@ -13,7 +14,6 @@ import { PROTOCOL_VERSION, type Envelope } from '../transport/envelope';
 import type { Reply } from '../transport/transport';
 import { ZmqTransport } from '../transport/zmq-transport';
 
-type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
 /** A request handler another module (e.g. Kuzzle-wide sync) plugs in. */
 export type ExtraRequestHandler = (envelope: Envelope) => Promise<Reply> | undefined;

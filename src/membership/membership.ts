@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
+import type { Log } from '../log';
 import type { Envelope } from '../transport/envelope';
 import type { Transport } from '../transport/transport';
 import { parseNodeCard, type NodeCard } from './node-card';
@@ -21,7 +22,7 @@ export interface MembershipOptions {
   heartbeatTimeoutMs: number;
   discoverTimeoutMs: number;
   joinAttemptIntervalMs: number;
-  log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  log: Log;
 }
 
 /** Why a peer left this node's view. */

@@ -6,6 +6,7 @@ import { KuzzleStateSync } from '../sync/kuzzle/kuzzle-state-sync';
 import { RealtimeGlue } from './realtime-glue';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import type { KuzzleLike, KuzzleRequestLike, PluginContextLike } from './kuzzle-types';
+import { pluginLog } from './plugin-log';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
 
 type Handler = (...args: never[]) => unknown;
@@ -35,9 +36,7 @@ export class ClusterPlugin {
     const config = parseOptions(rawConfig, (message) => context.log.warn(message));
     this.config = config;
     const redis = config.redis ?? redisSettingsOf(kuzzle.config.services.internalCache);
-    // Kuzzle's plugin logger already prefixes messages with the plugin name.
-    const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string): void =>
-      context.log[level](message.replace(/^\[cluster\] /, ''));
+    const log = pluginLog(context);
     const node = new ClusterNode(config, redis, new KuzzleRealtimeHost(kuzzle, context), log, kuzzle.version);
     this.node = node;
     const realtime = new RealtimeGlue(node, kuzzle, context);

@@ -1,3 +1,4 @@
+import type { Log } from '../log';
 import type { Envelope } from '../transport/envelope';
 import type { Reply, Transport } from '../transport/transport';
 import type { CollectionSnapshot, RealtimeState } from '../state/realtime-state';
@@ -19,7 +20,7 @@ export interface RealtimeSyncOptions {
   /** How long a version gap may stay open before the collection is reloaded from Redis. */
   gapWaitMs: number;
   peers: () => string[];
-  log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  log: Log;
 }
 
 /**

@@ -1,6 +1,7 @@
 import createDebug from 'debug';
 import { v4 as uuidv4 } from 'uuid';
 import { Dealer, Publisher, Router, Subscriber, type SocketOptions } from 'zeromq';
+import type { Log, LogLevel } from '../log';
 
 import { MAX_FRAME_BYTES, MAX_ID_LENGTH, decodeEnvelope, encodeEnvelope } from './codec';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope';
@@ -16,7 +17,6 @@ import type { BroadcastHandler, RequestHandler, Transport, TransportStats } from
 
 const debugLog = createDebug('kuzzle-plugin-cluster:transport');
 
-export type TransportLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Where a socket binds. `host` is an IP literal (IPv6 with or without brackets), `*`, `0.0.0.0` or `::`. */
 export interface BindEndpoint {
@@ -46,7 +46,7 @@ export interface ZmqTransportOptions {
   /** ZMQ_RCVHWM of every socket; defaults to `sendHighWaterMark`. */
   receiveHighWaterMark?: number;
   /** Log sink; messages are prefixed with the node id. Defaults to the `debug` package. */
-  log?: (level: TransportLogLevel, message: string) => void;
+  log?: Log;
   // CURVE encryption hook (not implemented yet): add e.g.
   // `curve?: { publicKey: string; secretKey: string; serverKey: string }` and
   // apply it in routerOptions()/pubOptions() (curveServer, curveSecretKey)
@@ -514,7 +514,7 @@ export class ZmqTransport implements Transport {
     return this.options.receiveHighWaterMark ?? this.sendHighWaterMark();
   }
 
-  private log(level: TransportLogLevel, message: string): void {
+  private log(level: LogLevel, message: string): void {
     const line = `[${this.nodeId}] ${message}`;
     if (this.options.log) this.options.log(level, line);
     else debugLog(`${level}: ${line}`);

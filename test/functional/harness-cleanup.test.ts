@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isListening } from '../harness/ports';
@@ -9,20 +9,31 @@ import { waitFor } from '../harness/wait';
 
 const fixture = join(__dirname, '..', 'fixtures', 'failing-stack.fixture.js');
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+/** Live (non-zombie) processes of a process group, read from /proc. */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name: state, ppid, pgrp, …
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
+    } catch {
+      // the process ended while we read it
+    }
   }
+  return members;
 }
 
 async function runFixture(mode: 'fail' | 'hang'): Promise<{ code: number | null; report: { processGroups: number[]; ports: number[] } }> {
-  const reportFile = join(newRunDir(`cleanup-${mode}`), 'report.json');
+  const runDir = newRunDir(`cleanup-${mode}`);
+  const reportFile = join(runDir, 'report.json');
+  // The fixture's own (deliberately failing) report goes to a file, not to this run's output.
+  const output = openSync(join(runDir, 'fixture-output.log'), 'a');
   const child = spawn(process.execPath, [fixture], {
     env: { ...process.env, KPC_CLEANUP_REPORT: reportFile, KPC_FIXTURE_MODE: mode },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', output, output],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   if (mode === 'hang') {
@@ -36,7 +47,10 @@ async function runFixture(mode: 'fail' | 'hang'): Promise<{ code: number | null;
 
 async function assertAllGone(report: { processGroups: number[]; ports: number[] }): Promise<void> {
   assert.ok(report.processGroups.length >= 3, 'the fixture started redis, kuzzle and haproxy at least');
-  for (const pgid of report.processGroups) assert.equal(groupAlive(pgid), false, `process group ${pgid} still alive`);
+  // SIGKILL is delivered asynchronously: give the kernel a moment, no more.
+  for (const pgid of report.processGroups) {
+    await waitFor(`process group ${pgid} to be gone (left: ${groupMembers(pgid).join(', ')})`, () => groupMembers(pgid).length === 0, { timeoutMs: 10_000 });
+  }
   for (const port of report.ports) assert.equal(await isListening(port), false, `port ${port} still listening`);
 }
 

@@ -1,8 +1,9 @@
 import { createInterface } from 'node:readline';
 import { Stack } from './stack';
+import { rebuildOnChange } from './watch-rebuild';
 
 /**
- * `node dist/test/harness/cli.js start [--nodes N] [--lb-port P]`: starts the
+ * `node dist/test/harness/cli.js start [--nodes N] [--lb-port P] [--watch]`: starts the
  * stack and reads commands on stdin until `stop`, Ctrl-C or SIGTERM:
  *   status | kill N | freeze N | thaw N | stop-node N | start-node N | restart N | add | stop
  * Everything started is stopped on exit.
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   if (args[0] !== 'start') {
-    console.log('usage: cli.js start [--nodes N] [--lb-port PORT]');
+    console.log('usage: cli.js start [--nodes N] [--lb-port PORT] [--watch]');
     process.exit(2);
   }
   const stack = new Stack({
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     await stop();
     throw error;
   }
+  if (args.includes('--watch')) rebuildOnChange(stack, (message) => console.log(`[stack] ${message}`));
   console.log(`[stack] ready: ${stack.lb?.url}/_plugin/cluster/status (commands: status, kill N, freeze N, thaw N, restart N, add, stop)`);
   if (process.env.KPC_STACK_READY_FILE) {
     const { writeFileSync } = await import('node:fs');

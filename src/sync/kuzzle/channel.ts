@@ -1,7 +1,6 @@
 import type { ClusterNode } from '../../cluster/cluster-node';
+import type { Log } from '../../log';
 import type { Envelope } from '../../transport/envelope';
-
-type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
 /** Parses a received body; undefined means malformed (dropped and counted). */
 export type BodyParser<T> = (body: unknown) => T | undefined;

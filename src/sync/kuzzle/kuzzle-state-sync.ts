@@ -1,5 +1,6 @@
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { KuzzleLike, KuzzleStateInternals, PluginContextLike } from '../../plugin/kuzzle-types';
+import { pluginLog } from '../../plugin/plugin-log';
 import { AdminSync } from './admin-sync';
 import { AppEvents } from './app-events';
 import { SyncChannel } from './channel';
@@ -32,8 +33,7 @@ export class KuzzleStateSync {
     readonly context: PluginContextLike,
   ) {
     const internals: KuzzleStateInternals = kuzzle as KuzzleLike & KuzzleStateInternals;
-    const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string): void =>
-      context.log[level](message.replace(/^\[cluster\] /, ''));
+    const log = pluginLog(context);
     this.channel = new SyncChannel(node, log);
     const indexes = new IndexCacheSync(this.channel, kuzzle);
     const security = new SecuritySync(this.channel, kuzzle);
