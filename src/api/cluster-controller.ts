@@ -16,6 +16,8 @@ export class ClusterController {
         addresses: membership?.self.addresses,
         ready: node.ready,
         since: node.readySince,
+        resyncing: node.resyncing,
+        rejoins: node.rejoins,
       },
       peers: (membership?.peers() ?? []).map((peer) => ({
         id: peer.card.id,

@@ -36,6 +36,8 @@ export class ClusterNode {
   private readonly extraRequests: ExtraRequestHandler[] = [];
   private readonly extraBroadcasts: ExtraBroadcastHandler[] = [];
   private rejoining: Promise<void> | undefined;
+  /** Times this node had to join again after being presumed dead. */
+  rejoins = 0;
   private stopped = false;
   /** Broadcasts of a type nobody handles. */
   unknownMessages = 0;
@@ -53,6 +55,11 @@ export class ClusterNode {
     const router = resolveBinding('bindings.router', options.bindings.router);
     const pub = resolveBinding('bindings.pub', options.bindings.pub);
     this.transport = new ZmqTransport({ nodeId: this.id, router, pub, log });
+  }
+
+  /** True while this node joins again and writes its subscriptions back. */
+  get resyncing(): boolean {
+    return this.rejoining !== undefined;
   }
 
   onRequest(handler: ExtraRequestHandler): void {
@@ -161,6 +168,7 @@ export class ClusterNode {
       const membership = this.membership;
       const sync = this.sync;
       this.log('warn', `[cluster] ${this.id} resyncing: ${why}`);
+      this.rejoins++;
       this.rejoining = (async () => {
         try {
           for (const id of membership.peerIds()) membership.remove(id, 'evicted');

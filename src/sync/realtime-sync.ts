@@ -164,11 +164,16 @@ export class RealtimeSync {
         return true;
       }
       case 'state:versions': {
+        // A node rewrote its part of these collections (rejoin, reset): reload them now.
         const list = (envelope.body as { collections?: unknown } | null)?.collections;
         if (!Array.isArray(list)) return this.malformed(envelope);
         for (const item of list) {
           const change = parseRoomVersion(item);
-          if (change) this.versions.note(change.index, change.collection, change.version);
+          if (change && this.versions.isBehind(change.index, change.collection, change.version)) {
+            void this.resyncCollection(change.index, change.collection).catch((error: Error) =>
+              this.options.log('warn', `[cluster] reload of ${change.index}/${change.collection} failed: ${error.message}`),
+            );
+          }
         }
         return true;
       }
@@ -238,6 +243,15 @@ export class RealtimeSync {
   async reassert(): Promise<{ rooms: number; subscribers: number }> {
     const rooms = this.localRooms();
     const changes = await this.state.replaceNode(this.options.nodeId, rooms);
+    // Rooms this node brings back get the same guarantee as a new subscription.
+    await Promise.all(
+      changes.flatMap((change) =>
+        change.addedRooms.flatMap((roomId) => {
+          const room = this.local.get(roomId);
+          return room ? [this.announceRoom(room, change.version)] : [];
+        }),
+      ),
+    );
     await this.publish('state:versions', {
       collections: changes.map(({ index, collection, version }) => ({ index, collection, version })),
     });
@@ -252,6 +266,7 @@ export class RealtimeSync {
     const changes = await this.state.removeNode(nodeId);
     let removed = 0;
     for (const change of changes) {
+      this.versions.note(change.index, change.collection, change.version);
       for (const roomId of change.removedRooms) {
         removed++;
         if (!this.local.has(roomId)) this.host.removeFilter(roomId);

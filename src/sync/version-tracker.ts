@@ -47,6 +47,11 @@ export class VersionTracker {
     }
   }
 
+  /** True when `version` is newer than what this node has seen without a hole. */
+  isBehind(index: string, collection: string, version: number): boolean {
+    return version > (this.known.get(VersionTracker.key(index, collection)) ?? 0);
+  }
+
   /** After a reload from Redis: the snapshot's version is known. */
   reset(index: string, collection: string, version: number): void {
     const key = VersionTracker.key(index, collection);

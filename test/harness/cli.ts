@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { managedProcesses } from './managed-process';
 import { Stack } from './stack';
 import { rebuildOnChange } from './watch-rebuild';
 
@@ -42,7 +43,16 @@ async function main(): Promise<void> {
   console.log(`[stack] ready: ${stack.lb?.url}/_plugin/cluster/status (commands: status, kill N, freeze N, thaw N, restart N, add, stop)`);
   if (process.env.KPC_STACK_READY_FILE) {
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(process.env.KPC_STACK_READY_FILE, JSON.stringify({ lb: stack.lb?.url, nodes: stack.nodes.map((n) => n.url) }));
+    const ports = stack.nodes.flatMap((n) => [n.settings.ports.http, n.settings.ports.router, n.settings.ports.pub]);
+    writeFileSync(
+      process.env.KPC_STACK_READY_FILE,
+      JSON.stringify({
+        lb: stack.lb?.url,
+        nodes: stack.nodes.map((n) => n.url),
+        processGroups: managedProcesses().map((p) => p.pid),
+        ports: [...ports, stack.redis?.port, stack.lb?.port].filter((p) => p !== undefined),
+      }),
+    );
   }
   const input = createInterface({ input: process.stdin });
   input.on('line', (line) => void run(stack, line.trim()).catch((error: Error) => console.log(`[stack] ${error.message}`)));

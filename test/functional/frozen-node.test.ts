@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { Kuzzle } from 'kuzzle-sdk';
+import { waitFor } from '../harness/wait';
+import { ensureCollection, httpJson, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+
+type RoomList = Record<string, Record<string, Record<string, number>>>;
+
+/**
+ * A node that was only slow (here: frozen with SIGSTOP longer than the
+ * heartbeat timeout) is evicted, then comes back: it must join again, write
+ * its live subscriptions back, and be notified again.
+ */
+describe('a frozen node is evicted, then rejoins with its subscriptions', () => {
+  const stack = useStack({ nodes: 3, clusterOptions: { timers: { heartbeat: 250, heartbeatTimeout: 1500 } } });
+  const index = uniqueName('frozen');
+  const collection = 'c';
+  let watcher: Kuzzle;
+  let sleeper: Kuzzle;
+
+  const members = async (node: number): Promise<number> =>
+    ((await httpJson(`http://127.0.0.1:${portOf(stack(), node)}/_plugin/cluster/status`)).body.result as { members: number }).members;
+  const countOn1 = async (roomId: string): Promise<number | undefined> =>
+    ((await watcher.query({ controller: 'realtime', action: 'list' })) as { result: RoomList }).result[index]?.[collection]?.[roomId];
+
+  before(async () => {
+    watcher = await wsClient(portOf(stack(), 1));
+    sleeper = await wsClient(portOf(stack(), 3));
+    await ensureCollection(watcher, index, collection);
+  });
+
+  it('evicts it while frozen, takes it back when it wakes up', { timeout: 120_000 }, async () => {
+    const recorder = new Recorder();
+    const roomId = await sleeper.realtime.subscribe(index, collection, { equals: { wake: true } }, recorder.callback);
+    await waitFor('the room counted on node 1', async () => (await countOn1(roomId)) === 1);
+
+    stack().node(3).freeze();
+    try {
+      await waitFor('node 3 evicted by node 1', async () => (await members(1)) === 2, { timeoutMs: 10_000 });
+      await waitFor('node 3 subscriptions purged', async () => (await countOn1(roomId)) === undefined, { timeoutMs: 10_000 });
+    } finally {
+      stack().node(3).thaw();
+    }
+
+    await waitFor('node 3 back in the cluster', async () => (await members(1)) === 3 && (await members(3)) === 3, { timeoutMs: 15_000 });
+    // Node 3 reports when it has rejoined and written its subscriptions back.
+    await waitFor('node 3 rejoined and resynced', async () => {
+      const status = (await httpJson(`http://127.0.0.1:${portOf(stack(), 3)}/_plugin/cluster/status`)).body.result as {
+        node: { rejoins: number; resyncing: boolean };
+      };
+      return status.node.rejoins >= 1 && !status.node.resyncing;
+    }, { timeoutMs: 15_000 });
+    assert.equal(await countOn1(roomId), 1, 'its subscription written back');
+    await watcher.realtime.publish(index, collection, { wake: true });
+    await recorder.waitCount(1);
+    assert.equal(recorder.items.length, 1);
+  });
+});
