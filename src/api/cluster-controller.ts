@@ -3,7 +3,12 @@ import type { PluginContextLike } from '../plugin/kuzzle-types';
 
 /** The operators' routes: status, health (for load balancers) and reset. */
 export class ClusterController {
-  constructor(private readonly node: () => ClusterNode | undefined, private readonly context: PluginContextLike) {}
+  constructor(
+    private readonly node: () => ClusterNode | undefined,
+    private readonly context: PluginContextLike,
+    /** Counters of messages dropped by modules the node does not own (Kuzzle-wide sync). */
+    private readonly moreDropped: () => Record<string, number> = () => ({}),
+  ) {}
 
   status(): Record<string, unknown> {
     const node = this.node();
@@ -29,7 +34,7 @@ export class ClusterController {
       members: membership?.size() ?? 1,
       minimumNodes: node.options.minimumNodes,
       transport: node.transport.stats(),
-      droppedMessages: { realtime: node.sync?.dropped.malformed ?? 0, unknownType: node.unknownMessages },
+      droppedMessages: { realtime: node.sync?.dropped.malformed ?? 0, unknownType: node.unknownMessages, ...this.moreDropped() },
     };
   }
 

@@ -6,6 +6,7 @@ import type { ClusterOptions, RedisSettings } from '../config/options';
 import { Membership } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
 import { NodeRegistry } from '../membership/node-registry';
+import { clusterPrefix } from '../state/keys';
 import { RealtimeState } from '../state/realtime-state';
 import { createRedisClient } from '../state/redis-client';
 import type { RealtimeHost } from '../sync/realtime-host';
@@ -51,7 +52,7 @@ export class ClusterNode {
   ) {
     this.id = `knode-${uuid()}`;
     this.redis = createRedisClient(redisSettings, (message) => log('warn', `[cluster] redis: ${message}`));
-    this.state = new RealtimeState(this.redis, { prefix: `kpc:${options.clusterName}` });
+    this.state = new RealtimeState(this.redis, { prefix: clusterPrefix(options.clusterName) });
     const router = resolveBinding('bindings.router', options.bindings.router);
     const pub = resolveBinding('bindings.pub', options.bindings.pub);
     this.transport = new ZmqTransport({ nodeId: this.id, router, pub, log });
@@ -76,7 +77,7 @@ export class ClusterNode {
     const addresses = await this.transport.bind();
     const card: NodeCard = { id: this.id, addresses, startedAt: Date.now(), protocol: PROTOCOL_VERSION, kuzzleVersion: this.kuzzleVersion };
     const { timers } = this.options;
-    const registry = new NodeRegistry(this.redis, `kpc:${this.options.clusterName}`, timers.heartbeatTimeout * 2);
+    const registry = new NodeRegistry(this.redis, clusterPrefix(this.options.clusterName), timers.heartbeatTimeout * 2);
     const membership = new Membership(card, this.transport, registry, {
       heartbeatMs: timers.heartbeat,
       heartbeatTimeoutMs: timers.heartbeatTimeout,
@@ -124,14 +125,18 @@ export class ClusterNode {
   }
 
   private dispatchRequest(envelope: Envelope): Promise<Reply> {
-    this.membership?.noteAlive(envelope.from);
+    const membership = this.membership;
+    if (!membership) return Promise.reject(new Error('not started'));
+    membership.noteAlive(envelope.from);
+    if (envelope.type === 'join') {
+      return membership.acceptJoin(envelope.body).then((card) => ({ type: 'joined', body: { card } }));
+    }
+    // Only members may change this node's state: a stranger must join first.
+    if (!membership.has(envelope.from)) {
+      this.unknownMessages++;
+      return Promise.reject(new Error(`${envelope.from} is not a member of this cluster`));
+    }
     switch (envelope.type) {
-      case 'join':
-        if (!this.membership) return Promise.reject(new Error('not started'));
-        return this.membership.acceptJoin(envelope.body).then((card) => ({ type: 'joined', body: { card } }));
-      case 'rejoin':
-        void this.rejoin(`asked by ${envelope.from}`);
-        return Promise.resolve({ type: 'rejoining', body: {} });
       case 'reset:local':
         if (!this.sync) return Promise.reject(new Error('not started'));
         return this.sync.reassert().then((summary) => ({ type: 'reset:done', body: summary }));
@@ -171,8 +176,7 @@ export class ClusterNode {
       this.rejoins++;
       this.rejoining = (async () => {
         try {
-          for (const id of membership.peerIds()) membership.remove(id, 'evicted');
-          await membership.discover(true);
+          await membership.rejoinAll();
           await sync.reassert();
           await sync.resyncAll();
         } catch (error) {
@@ -215,6 +219,7 @@ export class ClusterNode {
     if (this.stopped) return;
     this.stopped = true;
     this.ready = false;
+    this.sync?.beginLeave();
     try {
       const removed = await this.sync?.purgeNode(this.id);
       this.log('info', `[cluster] leaving: ${removed ?? 0} room(s) removed with this node's subscriptions`);

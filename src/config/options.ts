@@ -2,10 +2,15 @@ import { ConfigError } from './errors';
 
 /** Redis connection settings, the shape of Kuzzle's `services.internalCache`. */
 export interface RedisSettings {
+  /** A standalone server (used when `nodes` is absent). */
   node?: { host: string; port: number };
+  /** Seed nodes of a Redis Cluster. */
   nodes?: Array<{ host: string; port: number }>;
+  /** Database number (standalone only: a cluster has only database 0). */
   database?: number;
+  /** ioredis options: password, tls, ... */
   options?: Record<string, unknown>;
+  /** ioredis Cluster options (cluster mode only). */
   clusterOptions?: Record<string, unknown>;
 }
 

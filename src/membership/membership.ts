@@ -51,6 +51,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly lastJoinAttempt = new Map<string, number>();
   private readonly heardFrom = new Map<string, Array<() => void>>();
   private stopped = false;
+  /** The card renewal and discovery in flight, if any. */
+  private discovery: Promise<void> | undefined;
+  private publishedAtLastTick = 0;
 
   constructor(
     readonly self: NodeCard,
@@ -76,11 +79,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
   /** Number of nodes in the cluster, this one included. */
   size(): number {
     return this.members.size + 1;
-  }
-
-  /** Records a publish by this node: the next heartbeat can wait. */
-  notePublished(): void {
-    this.lastPublish = Date.now();
   }
 
   /** Called for every envelope received, whatever its type. */
@@ -143,26 +141,37 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * that did not answer (peers still starting, or dead with a card not yet
    * expired). `force` ignores the per-peer retry interval.
    */
-  async discover(force = false): Promise<number> {
+  async discover(force = false, includeMembers = false): Promise<number> {
     const cards = await this.registry.list();
     const now = Date.now();
     const joins = cards
-      .filter((card) => card.id !== this.self.id && !this.members.has(card.id) && card.protocol === this.self.protocol)
+      .filter((card) => card.id !== this.self.id && card.protocol === this.self.protocol)
+      .filter((card) => includeMembers || !this.members.has(card.id))
       .filter((card) => force || now - (this.lastJoinAttempt.get(card.id) ?? 0) >= this.options.joinAttemptIntervalMs)
       .map((card) => this.join(card));
     const joined = await Promise.all(joins);
     return joined.filter((ok) => !ok).length;
   }
 
+  /**
+   * Joins every node listed in Redis again, members included: after this
+   * node was presumed dead, peers that evicted it take it back. Members are
+   * not dropped meanwhile (dropping them would purge their subscriptions).
+   */
+  rejoinAll(): Promise<number> {
+    return this.discover(true, true);
+  }
+
   private async join(card: NodeCard): Promise<boolean> {
     this.lastJoinAttempt.set(card.id, Date.now());
-    this.transport.connect(card.id, card.addresses);
-    // Our SUB needs a broadcast from the peer to be known to work (ZeroMQ slow joiner).
-    const heard = this.waitHeard(card.id, this.options.discoverTimeoutMs);
-    // When the request fails, `heard` is never awaited; its rejection must
-    // not be unhandled (that would kill the process).
-    heard.catch(() => undefined);
     try {
+      // Inside the try: a card with an address ZeroMQ refuses must not stop the others.
+      this.transport.connect(card.id, card.addresses);
+      // Our SUB needs a broadcast from the peer to be known to work (ZeroMQ slow joiner).
+      const heard = this.waitHeard(card.id, this.options.discoverTimeoutMs);
+      // When the request fails, `heard` is never awaited; its rejection must
+      // not be unhandled (that would kill the process).
+      heard.catch(() => undefined);
       // Keep publishing while the peer's SUB connects, so it hears us and answers.
       const pinger = setInterval(() => void this.publishHeartbeat(), 50);
       try {
@@ -231,6 +240,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
+    // Any broadcast sent (notifications, state changes) is a proof of life: it postpones the heartbeat.
+    const published = this.transport.stats().published;
+    if (published !== this.publishedAtLastTick) {
+      this.publishedAtLastTick = published;
+      this.lastPublish = now;
+    }
     const late = now - this.lastTick > this.options.heartbeatTimeoutMs;
     this.lastTick = now;
     if (late) {
@@ -239,12 +254,24 @@ export class Membership extends EventEmitter<MembershipEvents> {
       for (const peer of this.members.values()) peer.lastSeen = now;
       this.emit('self:suspect', 'event loop was blocked longer than the heartbeat timeout');
     }
-    if (now - this.lastPublish >= this.options.heartbeatMs) await this.publishHeartbeat();
     for (const peer of [...this.members.values()]) {
       if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) this.remove(peer.card.id, 'timeout');
     }
+    this.discovery ??= this.renewAndDiscover().finally(() => {
+      this.discovery = undefined;
+    });
+    if (now - this.lastPublish >= this.options.heartbeatMs) await this.publishHeartbeat();
+  }
+
+  /** Renews this node's card and joins new cards; slow (Redis, joins), so never two at once. */
+  private async renewAndDiscover(): Promise<void> {
     try {
       await this.registry.register(this.self);
+      if (this.stopped) {
+        // The leave unregistered the card while this renewal was in flight.
+        await this.registry.unregister(this.self.id);
+        return;
+      }
       await this.discover();
     } catch (error) {
       this.options.log('warn', `[cluster] ${this.self.id}: Redis unreachable for membership: ${(error as Error).message}`);
@@ -253,11 +280,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Announces a clean leave and stops; peers forget this node at once. */
   async stop(announce: boolean): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (announce) {
       await Promise.allSettled([this.transport.publish('node:leave', {}), this.registry.unregister(this.self.id)]);
     }
-    this.stopped = true;
   }
 }

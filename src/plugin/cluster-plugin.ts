@@ -6,10 +6,9 @@ import { KuzzleStateSync } from '../sync/kuzzle/kuzzle-state-sync';
 import { RealtimeGlue } from './realtime-glue';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import type { KuzzleLike, KuzzleRequestLike, PluginContextLike } from './kuzzle-types';
+import { mergeHandlers, type EventHandler } from './merge-handlers';
 import { pluginLog } from './plugin-log';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
-
-type Handler = (...args: never[]) => unknown;
 
 /**
  * The Kuzzle glue: declares hooks, pipes and routes, and hands every event to
@@ -19,9 +18,9 @@ type Handler = (...args: never[]) => unknown;
 export class ClusterPlugin {
   config: ClusterOptions | undefined;
   context: PluginContextLike | undefined;
-  hooks: Record<string, Handler> = {};
-  pipes: Record<string, Handler> = {};
-  api: Record<string, { actions: Record<string, { handler: Handler; http: Array<{ verb: string; path: string }> }> }> = {};
+  hooks: Record<string, EventHandler> = {};
+  pipes: Record<string, EventHandler> = {};
+  api: Record<string, { actions: Record<string, { handler: EventHandler; http: Array<{ verb: string; path: string }> }> }> = {};
   private node: ClusterNode | undefined;
   private kuzzle: KuzzleLike | undefined;
 
@@ -37,11 +36,15 @@ export class ClusterPlugin {
     this.config = config;
     const redis = config.redis ?? redisSettingsOf(kuzzle.config.services.internalCache);
     const log = pluginLog(context);
-    const node = new ClusterNode(config, redis, new KuzzleRealtimeHost(kuzzle, context), log, kuzzle.version);
+    const host = new KuzzleRealtimeHost(kuzzle, context);
+    const node = new ClusterNode(config, redis, host, log, kuzzle.version);
     this.node = node;
-    const realtime = new RealtimeGlue(node, kuzzle, context);
-    const controller = new ClusterController(() => this.node, context);
+    const realtime = new RealtimeGlue(node, host, context);
     const kuzzleSync = new KuzzleStateSync(node, kuzzle, context);
+    const controller = new ClusterController(() => this.node, context, () => ({
+      kuzzleState: [...kuzzleSync.channel.malformed.values()].reduce((sum, n) => sum + n, 0),
+      kuzzleStateFailures: kuzzleSync.channel.failures,
+    }));
 
     this.hooks = {
       'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
@@ -60,8 +63,8 @@ export class ClusterPlugin {
       'core:realtime:user:unsubscribe:after': (payload: never) => realtime.unsubscribed(payload),
       'core:realtime:room:remove:before': (roomId: never) => realtime.beforeRoomRemove(roomId),
       'realtime:beforeJoin': (request: never) => realtime.ensureLocalRoom(request),
-      'realtime:beforeCount': (request: never) => realtime.ensureLocalRoom(request),
       'realtime:afterCount': (request: never) => realtime.clusterCount(request),
+      'realtime:errorCount': (request: never) => realtime.countOfRemoteRoom(request),
       'realtime:afterList': (request: never) => realtime.clusterList(request),
     };
     this.hooks = mergeHandlers('hook', this.hooks, kuzzleSync.hooks);
@@ -97,14 +100,6 @@ export class ClusterPlugin {
         if (hold) funnel.concurrentRequests--;
       });
   }
-}
-
-/** Kuzzle takes one handler per event and plugin: two modules on one event is a bug. */
-function mergeHandlers(kind: string, base: Record<string, Handler>, extra: Record<string, Handler>): Record<string, Handler> {
-  for (const event of Object.keys(extra)) {
-    if (event in base) throw new Error(`[cluster] two ${kind}s declared on "${event}"`);
-  }
-  return { ...base, ...extra };
 }
 
 function redisSettingsOf(internalCache: Record<string, unknown>): RedisSettings {

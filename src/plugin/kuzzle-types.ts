@@ -34,6 +34,8 @@ export interface KuzzleRequestLike {
   };
   context: { user: { _id: string; isActionAllowed(request: KuzzleRequestLike): Promise<boolean> } | null };
   result: unknown;
+  error: { id?: string } | null;
+  clearError(): void;
   setResult(result: unknown, options?: { status?: number; headers?: Record<string, string>; raw?: boolean }): void;
   serialize(): SerializedRequest;
 }

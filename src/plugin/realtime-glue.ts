@@ -1,5 +1,6 @@
 import type { ClusterNode } from '../cluster/cluster-node';
-import type { KuzzleLike, KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
+import type { RealtimeHost } from '../sync/realtime-host';
+import type { KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
 
 /** Payload of `core:realtime:user:subscribe:after` and `…:join:after`. */
 interface SubscriptionDiff {
@@ -22,7 +23,11 @@ interface UnsubscriptionPayload {
  * answer for the whole cluster.
  */
 export class RealtimeGlue {
-  constructor(private readonly node: ClusterNode, private readonly kuzzle: KuzzleLike, private readonly context: PluginContextLike) {}
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly host: RealtimeHost,
+    private readonly context: PluginContextLike,
+  ) {}
 
   private get sync(): NonNullable<ClusterNode['sync']> {
     if (!this.node.sync) throw new Error('[cluster] node not started');
@@ -34,7 +39,12 @@ export class RealtimeGlue {
     if (filters === undefined) {
       // A join does not carry the filters: the room exists, Redis has them.
       const snapshot = await this.node.state.getCollection(diff.index, diff.collection);
-      filters = snapshot.rooms.find((room) => room.roomId === diff.roomId)?.filters ?? [];
+      filters = snapshot.rooms.find((room) => room.roomId === diff.roomId)?.filters;
+      if (filters === undefined) {
+        // Only local subscribers that do not propagate (cluster: false) hold this room.
+        this.context.log.warn(`room ${diff.roomId} joined on this node only: it has no cluster-wide filter`);
+        return diff;
+      }
     }
     await this.sync.subscribed({ index: diff.index, collection: diff.collection, roomId: diff.roomId, filters }, diff.connectionId);
     return diff;
@@ -61,23 +71,42 @@ export class RealtimeGlue {
     return this.sync.forwardUser(payload);
   }
 
-  /** A room created on another node must exist locally before it can be joined or counted. */
+  /**
+   * A room created on another node must exist in Kuzzle's local room list
+   * before it can be joined (the join then adds its subscriber at once).
+   */
   async ensureLocalRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
-    if (typeof roomId === 'string' && !this.sync.hasLocalSubscribers(roomId)) {
+    if (typeof roomId === 'string' && !this.sync.hasLocalSubscribers(roomId) && this.host.hasFilter(roomId)) {
       const location = await this.node.state.locateRoom(roomId);
-      if (location && this.kuzzle.koncorde.hasFilter(roomId)) {
-        await this.kuzzle.ask('core:realtime:room:create', location.index, location.collection, roomId);
-      }
+      if (location) await this.host.createLocalRoom(location.index, location.collection, roomId);
     }
     return request;
   }
 
+  /** `realtime:count` answers with the cluster-wide count. */
   async clusterCount(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
     if (typeof roomId === 'string') {
       const count = await this.node.state.countRoom(roomId);
       if (count !== undefined) request.setResult({ count }, { status: 200 });
+    }
+    return request;
+  }
+
+  /**
+   * Kuzzle answers `room_not_found` for a room with no local subscriber:
+   * recover with the cluster-wide count when the cluster knows the room.
+   * (Creating the room locally instead would leave an empty room in Kuzzle
+   * that makes it skip Koncorde for later subscriptions.)
+   */
+  async countOfRemoteRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
+    const roomId = request.input.body?.roomId;
+    if (typeof roomId !== 'string' || request.error?.id !== 'core.realtime.room_not_found') return request;
+    const count = await this.node.state.countRoom(roomId);
+    if (count !== undefined) {
+      request.clearError();
+      request.setResult({ count }, { status: 200 });
     }
     return request;
   }

@@ -9,6 +9,11 @@
 /** Default key prefix. */
 export const DEFAULT_PREFIX = 'kpc';
 
+/** Prefix of every key of one cluster: several clusters can share a Redis. */
+export function clusterPrefix(clusterName: string): string {
+  return `${DEFAULT_PREFIX}:${clusterName}`;
+}
+
 /** Keys of one index/collection pair; all of them hash to the same slot. */
 export interface CollectionKeys {
   readonly index: string;

@@ -1,18 +1,8 @@
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisSettings } from '../config/options';
 
 /** Connection settings, shaped like Kuzzle's `services.internalCache` config. */
-export interface RedisConnectionOptions {
-  /** A standalone server (used when `nodes` is absent). */
-  node?: { host: string; port: number };
-  /** Seed nodes of a Redis Cluster. */
-  nodes?: Array<{ host: string; port: number }>;
-  /** Database number (standalone only: a cluster has only database 0). */
-  database?: number;
-  /** ioredis options: password, tls, ... */
-  options?: Record<string, unknown>;
-  /** ioredis Cluster options (cluster mode only). */
-  clusterOptions?: Record<string, unknown>;
-}
+export type RedisConnectionOptions = RedisSettings;
 
 /** Defaults: a bounded retry count so that commands fail instead of queuing forever while Redis is away. */
 const DEFAULT_REDIS_OPTIONS: RedisOptions = {

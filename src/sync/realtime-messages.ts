@@ -1,4 +1,5 @@
 import type { SerializedRequest } from '../plugin/kuzzle-types';
+import { isNonEmptyString as isString, isObject } from '../util/guards';
 import type { DocumentNotice, RoomDescriptor, UserNotice } from './realtime-host';
 
 /**
@@ -6,10 +7,6 @@ import type { DocumentNotice, RoomDescriptor, UserNotice } from './realtime-host
  * returns undefined on a malformed body, which the caller drops and counts.
  */
 
-type Obj = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 function parseRequest(value: unknown): SerializedRequest | undefined {
   if (!isObject(value) || !isObject(value.data) || !isObject(value.options)) return undefined;
@@ -41,4 +38,17 @@ export function parseUserNotice(body: unknown): UserNotice | undefined {
   const request = parseRequest(body.request);
   if (!request) return undefined;
   return { room: body.room, request, scope: body.scope, content: body.content };
+}
+
+/** Body of `state:rewritten`: the collections a node rewrote. */
+export function parseRewritten(body: unknown): Array<{ index: string; collection: string }> | undefined {
+  const list = isObject(body) ? body.collections : undefined;
+  if (!Array.isArray(list)) return undefined;
+  const collections: Array<{ index: string; collection: string }> = [];
+  for (const item of list) {
+    const change = parseRoomVersion(item);
+    if (!change) return undefined;
+    collections.push({ index: change.index, collection: change.collection });
+  }
+  return collections;
 }

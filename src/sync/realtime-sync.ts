@@ -1,17 +1,14 @@
 import type { Log } from '../log';
+import type { SerializedRequest } from '../plugin/kuzzle-types';
+import type { RealtimeState } from '../state/realtime-state';
 import type { Envelope } from '../transport/envelope';
 import type { Reply, Transport } from '../transport/transport';
-import type { CollectionSnapshot, RealtimeState } from '../state/realtime-state';
+import { LocalRooms, type LocalRoom } from './local-rooms';
 import type { RealtimeHost, RoomDescriptor } from './realtime-host';
-import { parseDocumentNotice, parseRoomDescriptor, parseRoomVersion, parseUserNotice } from './realtime-messages';
+import { parseDocumentNotice, parseRewritten, parseRoomDescriptor, parseRoomVersion, parseUserNotice } from './realtime-messages';
+import { RealtimeRepair } from './realtime-repair';
 import { stripRequest } from './strip-request';
-import type { SerializedRequest } from '../plugin/kuzzle-types';
 import { VersionTracker } from './version-tracker';
-
-interface LocalRoom extends RoomDescriptor {
-  /** Connection ids subscribed to the room on this node. */
-  customers: Set<string>;
-}
 
 export interface RealtimeSyncOptions {
   nodeId: string;
@@ -30,9 +27,14 @@ export interface RealtimeSyncOptions {
  * that hold the subscribers.
  */
 export class RealtimeSync {
-  private readonly local = new Map<string, LocalRoom>();
+  private readonly local: LocalRooms;
   private readonly versions: VersionTracker;
-  /** Set on leave: Kuzzle's own shutdown then unsubscribes everyone, which the cluster no longer needs to hear. */
+  private readonly repair: RealtimeRepair;
+  /**
+   * Set when the node leaves: Kuzzle's own shutdown then unsubscribes every
+   * client, which the cluster no longer needs to hear (the leave purges them).
+   */
+  private leaving = false;
   private stopped = false;
   /** Dropped peer messages, by reason, for status and metrics. */
   readonly dropped = { malformed: 0 };
@@ -43,34 +45,70 @@ export class RealtimeSync {
     private readonly host: RealtimeHost,
     private readonly options: RealtimeSyncOptions,
   ) {
-    this.versions = new VersionTracker(options.gapWaitMs, (index, collection) => this.resyncCollection(index, collection));
+    this.local = new LocalRooms(host);
+    this.versions = new VersionTracker(options.gapWaitMs, (index, collection) => this.repair.resyncCollection(index, collection));
+    this.repair = new RealtimeRepair(state, host, this.local, this.versions, {
+      nodeId: options.nodeId,
+      publish: (type, body) => this.publish(type, body),
+      announce: (roomId, version) => {
+        const room = this.local.get(roomId);
+        return room ? this.announceRoom(room, version) : Promise.resolve();
+      },
+    });
   }
 
-  /** Rooms with subscribers on this node and their counts. */
-  localRooms(): Array<RoomDescriptor & { count: number }> {
-    return [...this.local.values()].map(({ customers, ...room }) => ({ ...room, count: customers.size }));
+  /** Reloads triggered by version gaps. */
+  get resyncs(): number {
+    return this.versions.resyncs;
   }
 
   hasLocalSubscribers(roomId: string): boolean {
     return this.local.has(roomId);
   }
 
-  /** A connection subscribed (or joined) a room on this node. */
+  /**
+   * A connection subscribed (or joined) a room on this node. Resolves once
+   * the room is live cluster-wide; on failure this node's view is rolled back
+   * and the error reaches the client.
+   */
   async subscribed(room: RoomDescriptor, connectionId: string): Promise<void> {
-    if (this.stopped) return;
-    let local = this.local.get(room.roomId);
-    if (!local) {
-      local = { ...room, customers: new Set() };
-      this.local.set(room.roomId, local);
+    if (this.leaving) return;
+    const existing = this.local.get(room.roomId);
+    if (!existing) {
+      const local = this.local.create(room, connectionId);
+      // Kuzzle skips Koncorde when it already lists the room (e.g. created
+      // for a join): make sure the filter is there.
+      this.host.storeFilter(local);
+      local.announced = this.firstSubscriber(local, connectionId);
+      return local.announced;
     }
-    if (local.customers.has(connectionId)) return;
-    local.customers.add(connectionId);
-    const result = await this.state.addSubscriber(local, this.options.nodeId);
-    this.versions.note(room.index, room.collection, result.version);
-    if (local.customers.size === 1) {
+    if (existing.customers.has(connectionId)) return existing.announced;
+    existing.customers.add(connectionId);
+    const announcedBefore = await existing.announced.then(() => true, () => false);
+    try {
+      const result = await this.state.addSubscriber(existing, this.options.nodeId);
+      this.versions.note(room.index, room.collection, result.version);
+      if (announcedBefore) {
+        await this.publish('room:count', { index: room.index, collection: room.collection, roomId: room.roomId, version: result.version });
+      } else {
+        // The first subscriber failed to announce the room: this one does.
+        existing.announced = this.announceRoom(existing, result.version);
+        await existing.announced;
+      }
+    } catch (error) {
+      this.local.removeCustomer(room.roomId, connectionId);
+      throw error;
+    }
+  }
+
+  private async firstSubscriber(local: LocalRoom, connectionId: string): Promise<void> {
+    try {
+      const result = await this.state.addSubscriber(local, this.options.nodeId);
+      this.versions.note(local.index, local.collection, result.version);
       await this.announceRoom(local, result.version);
-    } else {
-      await this.publish('room:count', { index: room.index, collection: room.collection, roomId: room.roomId, version: result.version });
+    } catch (error) {
+      this.local.removeCustomer(local.roomId, connectionId);
+      throw error;
     }
   }
 
@@ -94,19 +132,23 @@ export class RealtimeSync {
 
   /** A connection left a room on this node. */
   async unsubscribed(roomId: string, connectionId: string): Promise<void> {
-    if (this.stopped) return;
-    const local = this.local.get(roomId);
-    if (!local?.customers.delete(connectionId)) return;
-    if (local.customers.size === 0) this.local.delete(roomId);
+    if (this.leaving) return;
+    const local = this.local.removeCustomer(roomId, connectionId);
+    if (!local) return;
     const result = await this.state.removeSubscriber(local.index, local.collection, roomId, this.options.nodeId);
     this.versions.note(local.index, local.collection, result.version);
     const body = { index: local.index, collection: local.collection, roomId, version: result.version };
     if (result.removed) {
-      if (!this.local.has(roomId)) this.host.removeFilter(roomId);
+      this.local.dropFilterIfUnused(roomId);
       await this.publish('room:remove', body);
-    } else {
-      await this.publish('room:count', body);
+      return;
     }
+    if (!this.local.has(roomId)) {
+      // Kuzzle may have dropped the filter just before a peer subscribed
+      // (between our check and its removal): other nodes still need it here.
+      this.host.storeFilter(local);
+    }
+    await this.publish('room:count', body);
   }
 
   /**
@@ -141,13 +183,13 @@ export class RealtimeSync {
       case 'notify:document': {
         const notice = parseDocumentNotice(envelope.body);
         if (!notice) return this.malformed(envelope);
-        void this.host.dispatchDocument(notice).catch((error: Error) => this.options.log('error', `[cluster] dispatch failed: ${error.message}`));
+        this.background(this.host.dispatchDocument(notice), 'dispatch');
         return true;
       }
       case 'notify:user': {
         const notice = parseUserNotice(envelope.body);
         if (!notice) return this.malformed(envelope);
-        void this.host.dispatchUser(notice).catch((error: Error) => this.options.log('error', `[cluster] dispatch failed: ${error.message}`));
+        this.background(this.host.dispatchUser(notice), 'dispatch');
         return true;
       }
       case 'room:count': {
@@ -158,28 +200,29 @@ export class RealtimeSync {
       }
       case 'room:remove': {
         const change = parseRoomVersion(envelope.body);
-        if (!change || change.roomId === undefined) return this.malformed(envelope);
-        if (!this.local.has(change.roomId)) this.host.removeFilter(change.roomId);
+        if (!change?.roomId) return this.malformed(envelope);
         this.versions.note(change.index, change.collection, change.version);
+        this.background(this.roomRemoved(change.roomId), 'room removal');
         return true;
       }
-      case 'state:versions': {
-        // A node rewrote its part of these collections (rejoin, reset): reload them now.
-        const list = (envelope.body as { collections?: unknown } | null)?.collections;
-        if (!Array.isArray(list)) return this.malformed(envelope);
-        for (const item of list) {
-          const change = parseRoomVersion(item);
-          if (change && this.versions.isBehind(change.index, change.collection, change.version)) {
-            void this.resyncCollection(change.index, change.collection).catch((error: Error) =>
-              this.options.log('warn', `[cluster] reload of ${change.index}/${change.collection} failed: ${error.message}`),
-            );
-          }
-        }
+      case 'state:rewritten': {
+        const collections = parseRewritten(envelope.body);
+        if (!collections) return this.malformed(envelope);
+        this.background(this.repair.reloadRewritten(collections), 'reload');
         return true;
       }
       default:
         return false;
     }
+  }
+
+  /**
+   * A peer says a room is gone. `room:remove` (broadcast) and `room:add`
+   * (request) travel on different sockets: if the room was created again
+   * meanwhile, Redis knows it and the filter stays.
+   */
+  private async roomRemoved(roomId: string): Promise<void> {
+    if ((await this.state.countRoom(roomId)) === undefined) this.local.dropFilterIfUnused(roomId);
   }
 
   /** Handles realtime requests from peers; undefined for other types. */
@@ -196,90 +239,35 @@ export class RealtimeSync {
     return Promise.resolve({ type: 'room:added', body: { roomId: room.roomId } });
   }
 
+  private background(work: Promise<unknown>, what: string): void {
+    work.catch((error: Error) => this.options.log('error', `[cluster] ${what} failed: ${error.message}`));
+  }
+
   private malformed(envelope: Envelope): true {
     this.dropped.malformed++;
     this.options.log('debug', `[cluster] dropped malformed ${envelope.type} from ${envelope.from}`);
     return true;
   }
 
-  /** Loads every room of Redis into the local Koncorde; drops filters Redis no longer has. */
-  async resyncAll(): Promise<number> {
-    const snapshots = await this.state.getAll();
-    const known = new Set<string>();
-    for (const snapshot of snapshots) {
-      this.apply(snapshot);
-      for (const room of snapshot.rooms) known.add(room.roomId);
-    }
-    for (const filter of this.host.filters()) {
-      if (!known.has(filter.roomId) && !this.local.has(filter.roomId)) this.host.removeFilter(filter.roomId);
-    }
-    return known.size;
+  resyncAll(): Promise<number> {
+    return this.repair.resyncAll();
   }
 
-  async resyncCollection(index: string, collection: string): Promise<void> {
-    this.apply(await this.state.getCollection(index, collection));
+  reassert(): Promise<{ rooms: number; subscribers: number }> {
+    return this.repair.reassert();
   }
 
-  private apply(snapshot: CollectionSnapshot): void {
-    const inRedis = new Set<string>();
-    for (const room of snapshot.rooms) {
-      inRedis.add(room.roomId);
-      if (!this.host.hasFilter(room.roomId)) {
-        this.host.storeFilter({ index: snapshot.index, collection: snapshot.collection, roomId: room.roomId, filters: room.filters });
-      }
-    }
-    for (const filter of this.host.filters()) {
-      if (filter.index !== snapshot.index || filter.collection !== snapshot.collection) continue;
-      if (!inRedis.has(filter.roomId) && !this.local.has(filter.roomId)) this.host.removeFilter(filter.roomId);
-    }
-    this.versions.reset(snapshot.index, snapshot.collection, snapshot.version);
+  purgeNode(nodeId: string): Promise<number> {
+    return this.repair.purgeNode(nodeId);
   }
 
-  /**
-   * Writes this node's live subscriptions back to Redis, exactly, and tells
-   * the peers which collections changed (they reload them). Used after this
-   * node was presumed dead, and by a reset.
-   */
-  async reassert(): Promise<{ rooms: number; subscribers: number }> {
-    const rooms = this.localRooms();
-    const changes = await this.state.replaceNode(this.options.nodeId, rooms);
-    // Rooms this node brings back get the same guarantee as a new subscription.
-    await Promise.all(
-      changes.flatMap((change) =>
-        change.addedRooms.flatMap((roomId) => {
-          const room = this.local.get(roomId);
-          return room ? [this.announceRoom(room, change.version)] : [];
-        }),
-      ),
-    );
-    await this.publish('state:versions', {
-      collections: changes.map(({ index, collection, version }) => ({ index, collection, version })),
-    });
-    for (const change of changes) {
-      for (const roomId of change.removedRooms) if (!this.local.has(roomId)) this.host.removeFilter(roomId);
-    }
-    return { rooms: rooms.length, subscribers: rooms.reduce((sum, room) => sum + room.count, 0) };
-  }
-
-  /** Removes a dead node's subscribers from Redis and tells the peers which rooms are gone. */
-  async purgeNode(nodeId: string): Promise<number> {
-    const changes = await this.state.removeNode(nodeId);
-    let removed = 0;
-    for (const change of changes) {
-      this.versions.note(change.index, change.collection, change.version);
-      for (const roomId of change.removedRooms) {
-        removed++;
-        if (!this.local.has(roomId)) this.host.removeFilter(roomId);
-        await this.publish('room:remove', { index: change.index, collection: change.collection, roomId, version: change.version });
-      }
-      if (change.removedRooms.length === 0) {
-        await this.publish('room:count', { index: change.index, collection: change.collection, version: change.version });
-      }
-    }
-    return removed;
+  /** First step of a leave: local subscription changes are no longer sent to Redis. */
+  beginLeave(): void {
+    this.leaving = true;
   }
 
   stop(): void {
+    this.leaving = true;
     this.stopped = true;
     this.versions.stop();
   }

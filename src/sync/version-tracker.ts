@@ -47,15 +47,23 @@ export class VersionTracker {
     }
   }
 
-  /** True when `version` is newer than what this node has seen without a hole. */
-  isBehind(index: string, collection: string, version: number): boolean {
-    return version > (this.known.get(VersionTracker.key(index, collection)) ?? 0);
-  }
-
   /** After a reload from Redis: the snapshot's version is known. */
   reset(index: string, collection: string, version: number): void {
     const key = VersionTracker.key(index, collection);
     this.advance(key, Math.max(this.known.get(key) ?? 0, version));
+    this.clearTimer(key);
+  }
+
+  /**
+   * Forgets what is known of a collection, before reloading it after its
+   * state was rewritten (a reset, or Redis flushed by `admin:resetCache`,
+   * which starts versions over).
+   */
+  forget(index: string, collection: string): void {
+    const key = VersionTracker.key(index, collection);
+    this.known.delete(key);
+    this.highest.delete(key);
+    this.ahead.delete(key);
     this.clearTimer(key);
   }
 

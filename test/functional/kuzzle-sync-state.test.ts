@@ -171,7 +171,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     const subscriber = await wsClient(portOf(getStack(), 2));
     const jwt = await waitFor('login on node 2', () => subscriber.auth.login(strategy, { username: user, password: 'open-sesame' }));
     const logged = new Recorder();
-    await subscriber.realtime.subscribe(index, collection, {}, logged.callback);
+    const roomId = await subscriber.realtime.subscribe(index, collection, {}, logged.callback);
     // A sentinel (anonymous) on the same node and collection tells when a
     // notification has been delivered there.
     const sentinel = new Recorder();
@@ -188,6 +188,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     }
     // The peers dropped the subscriptions of that token: wait until the
     // subscriber's room counts only the sentinel, then publish.
+    await waitFor('the revoked subscription to be gone', async () => (await node(3).realtime.count(roomId)) === 1);
     await node(3).document.create(index, collection, { step: 2 });
     await sentinel.waitCount(2);
     assert.equal(logged.items.length, 1, 'no notification after the token was revoked on another node');

@@ -133,4 +133,30 @@ describe('realtime across nodes', () => {
     assert.equal(recorder.items[0]?.result._source.listed, 2);
     await b.realtime.unsubscribe(other);
   });
+
+  it('realtime:list only shows rooms of collections the caller may subscribe to', async () => {
+    const hiddenIndex = uniqueName('rt-hidden');
+    await ensureCollection(c, hiddenIndex, collection);
+    const visible = await a.realtime.subscribe(index, collection, { equals: { rights: 1 } }, () => undefined);
+    const hidden = await b.realtime.subscribe(hiddenIndex, collection, { equals: { rights: 1 } }, () => undefined);
+    const name = uniqueName('lister');
+    await a.security.createRole(name, {
+      controllers: { realtime: { actions: { list: true, subscribe: true } }, auth: { actions: { '*': true } } },
+    });
+    await a.security.createProfile(name, { policies: [{ roleId: name, restrictedTo: [{ index }] }] });
+    await a.security.createUser(name, {
+      content: { profileIds: [name] },
+      credentials: { local: { username: name, password: 'lister-password' } },
+    });
+    const user = await wsClient(portOf(stack(), 3));
+    await user.auth.login('local', { username: name, password: 'lister-password' });
+    const list = ((await user.query({ controller: 'realtime', action: 'list' })) as { result: Record<string, Record<string, Record<string, number>>> }).result;
+    assert.equal(list[index]?.[collection]?.[visible], 1);
+    assert.equal(list[hiddenIndex], undefined, 'rooms of a forbidden index are not listed');
+    // Anonymous (all rights in this test setup) sees both, through another node.
+    const all = ((await b.query({ controller: 'realtime', action: 'list' })) as { result: Record<string, Record<string, Record<string, number>>> }).result;
+    assert.equal(all[hiddenIndex]?.[collection]?.[hidden], 1);
+    await a.realtime.unsubscribe(visible);
+    await b.realtime.unsubscribe(hidden);
+  });
 });

@@ -42,4 +42,47 @@ describe('a subscription is live cluster-wide when subscribe() resolves', () => 
     assert.deepEqual(misses, [], `${misses.length} notification(s) missed`);
     for (const roomId of rooms) await a.realtime.unsubscribe(roomId);
   });
+
+  it('two connections subscribing to the same new room at once are both live when they resolve', { timeout: 300_000 }, async () => {
+    const other = await wsClient(portOf(stack(), 1));
+    const rounds = 100;
+    const received = [new Set<number>(), new Set<number>()];
+    for (let i = 0; i < rounds; i++) {
+      const filters = { equals: { pair: i } };
+      const rooms = await Promise.all(
+        [a, other].map((client, k) =>
+          client.realtime.subscribe(index, collection, filters, (n: unknown) => {
+            received[k]?.add((n as { result: { _source: { pair: number } } }).result._source.pair);
+          }),
+        ),
+      );
+      assert.equal(rooms[0], rooms[1]);
+      await (i % 2 === 0 ? b : c).realtime.publish(index, collection, { pair: i });
+    }
+    await waitFor('every pair notified twice', () => received.every((set) => set.size >= rounds), { timeoutMs: 15_000 }).catch(() => undefined);
+    const misses = received.map((set) => [...Array(rounds).keys()].filter((i) => !set.has(i)));
+    assert.deepEqual(misses, [[], []]);
+  });
+
+  it('counting a room on a node that has no subscriber does not break later subscriptions there', async () => {
+    const filters = { equals: { counted: true } };
+    const roomId = await a.realtime.subscribe(index, collection, filters, () => undefined);
+    assert.equal(await c.realtime.count(roomId), 1);
+    await a.realtime.unsubscribe(roomId);
+    await waitFor('the room gone', async () => {
+      try {
+        return (await c.realtime.count(roomId)) === 0;
+      } catch {
+        return true; // room_not_found
+      }
+    });
+    const received: unknown[] = [];
+    const again = await c.realtime.subscribe(index, collection, filters, (n: unknown) => {
+      received.push(n);
+    });
+    assert.equal(again, roomId);
+    await b.realtime.publish(index, collection, { counted: true });
+    await c.realtime.publish(index, collection, { counted: true });
+    await waitFor('both notifications', () => received.length >= 2);
+  });
 });

@@ -1,6 +1,7 @@
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { Log } from '../../log';
 import type { Envelope } from '../../transport/envelope';
+import { isObject, type PlainObject } from '../../util/guards';
 
 /** Parses a received body; undefined means malformed (dropped and counted). */
 export type BodyParser<T> = (body: unknown) => T | undefined;
@@ -66,10 +67,8 @@ export class SyncChannel {
   }
 }
 
-type Obj = Record<string, unknown>;
-
-export const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
-export const isName = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+export { isObject, isNonEmptyString as isName } from '../../util/guards';
+type Obj = PlainObject;
 
 /** Reads what an API after-event hook receives (a Kuzzle Request), defensively. */
 export function requestInput(request: unknown): { args: Obj; resource: Obj; body: Obj } {

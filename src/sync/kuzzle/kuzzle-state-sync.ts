@@ -1,5 +1,6 @@
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { KuzzleLike, KuzzleStateInternals, PluginContextLike } from '../../plugin/kuzzle-types';
+import { mergeHandlers, type EventHandler } from '../../plugin/merge-handlers';
 import { pluginLog } from '../../plugin/plugin-log';
 import { AdminSync } from './admin-sync';
 import { AppEvents } from './app-events';
@@ -10,7 +11,6 @@ import { StrategySync } from './strategy-sync';
 import { TokenSync } from './token-sync';
 import { ValidationSync } from './validation-sync';
 
-export type EventHandler = (...args: never[]) => unknown;
 
 /**
  * Keeps Kuzzle's own per-node state (index cache, security caches,
@@ -20,8 +20,8 @@ export type EventHandler = (...args: never[]) => unknown;
  * Each concern lives in its own module; this class only wires them.
  */
 export class KuzzleStateSync {
-  readonly hooks: Record<string, EventHandler> = {};
-  readonly pipes: Record<string, EventHandler> = {};
+  readonly hooks: Record<string, EventHandler>;
+  readonly pipes: Record<string, EventHandler>;
   readonly channel: SyncChannel;
   readonly appEvents: AppEvents;
   private readonly strategies: StrategySync;
@@ -48,17 +48,8 @@ export class KuzzleStateSync {
     const admin = new AdminSync(this.channel, node, internals, () => this.strategies.persistAgain());
     this.appEvents = new AppEvents(this.channel, kuzzle);
 
-    for (const part of [indexes.hooks, security.hooks, validation.hooks, tokens.hooks, admin.hooks]) this.add(this.hooks, part);
-    for (const part of [admin.pipes, this.strategies.pipes]) this.add(this.pipes, part);
-    // `kuzzle:state:live` (where the node joins) belongs to the realtime glue;
-    // `kuzzle:state:ready` comes right after it, once the node is in the
-    // cluster. The glue may also call start() itself right after node.start().
-    this.add(this.pipes, {
-      'kuzzle:state:ready': async (payload: unknown) => {
-        await this.start();
-        return payload;
-      },
-    });
+    this.hooks = mergeHandlers('hook', indexes.hooks, security.hooks, validation.hooks, tokens.hooks, admin.hooks);
+    this.pipes = mergeHandlers('pipe', admin.pipes, this.strategies.pipes);
   }
 
   /** Loads the shared state a node must apply when it (re)joins. Idempotent. */
@@ -67,12 +58,5 @@ export class KuzzleStateSync {
       this.channel.log('error', `[cluster] could not apply the cluster's auth strategies: ${error.message}`);
     });
     return this.started;
-  }
-
-  private add(target: Record<string, EventHandler>, part: Record<string, EventHandler>): void {
-    for (const [event, handler] of Object.entries(part)) {
-      if (event in target) throw new Error(`[cluster] two handlers declared on "${event}"`);
-      target[event] = handler;
-    }
   }
 }

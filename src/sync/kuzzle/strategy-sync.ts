@@ -1,4 +1,5 @@
 import type { ClusterNode } from '../../cluster/cluster-node';
+import { clusterPrefix } from '../../state/keys';
 import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
 import { isName, isObject, type SyncChannel } from './channel';
 
@@ -45,7 +46,7 @@ export class StrategySync {
   private runtime: StrategyChange[] = [];
 
   constructor(private readonly channel: SyncChannel, private readonly node: ClusterNode, private readonly kuzzle: KuzzleStateInternals) {
-    this.key = `kpc:${node.options.clusterName}:kuzzle:strategies`;
+    this.key = `${clusterPrefix(node.options.clusterName)}:kuzzle:strategies`;
     channel.on('strategy:add', parseStrategyChange, (change) => this.register(change));
     channel.on('strategy:remove', parseStrategyChange, (change) => this.unregister(change));
   }

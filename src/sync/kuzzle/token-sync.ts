@@ -1,16 +1,19 @@
+import { createHash } from 'node:crypto';
 import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
 import { isName, isObject, requestInput, type SyncChannel } from './channel';
 
-/** One revoked token, or every token of a user. */
-export type TokenRevocation = { token: { _id: string; expiresAt: number } } | { kuid: string };
+/**
+ * One revoked token, or every token of a user. A token's id embeds the JWT
+ * (`<kuid>#<jwt>` in Kuzzle 2.10): only its hash travels between nodes.
+ */
+export type TokenRevocation = { tokenHash: string } | { kuid: string };
+
+export const hashTokenId = (id: string): string => createHash('sha256').update(id).digest('hex');
 
 export function parseTokenRevocation(body: unknown): TokenRevocation | undefined {
   if (!isObject(body)) return undefined;
   if (isName(body.kuid)) return { kuid: body.kuid };
-  const token = body.token;
-  if (isObject(token) && isName(token._id) && typeof token.expiresAt === 'number') {
-    return { token: { _id: token._id, expiresAt: token.expiresAt } };
-  }
+  if (typeof body.tokenHash === 'string' && /^[0-9a-f]{64}$/.test(body.tokenHash)) return { tokenHash: body.tokenHash };
   return undefined;
 }
 
@@ -42,8 +45,8 @@ export class TokenSync {
     if (isTrue(requestInput(request).args.global) && isName(user._id)) {
       return this.channel.publish('token:revoke', { kuid: user._id });
     }
-    const revocation = parseTokenRevocation({ token: context.token });
-    return revocation ? this.channel.publish('token:revoke', revocation) : Promise.resolve();
+    const token = isObject(context.token) ? context.token : {};
+    return isName(token._id) ? this.channel.publish('token:revoke', { tokenHash: hashTokenId(token._id) }) : Promise.resolve();
   }
 
   private byResourceId(request: unknown): Promise<void> {
@@ -60,12 +63,10 @@ export class TokenSync {
   private async apply(revocation: TokenRevocation): Promise<void> {
     const manager = this.kuzzle.tokenManager;
     if (!manager) return;
-    if ('token' in revocation) {
-      await manager.expire(revocation.token);
-      return;
-    }
     // Copy: expire() removes entries from the array we walk.
-    const tokens = manager.tokens.array.filter((token) => token.userId === revocation.kuid);
+    const tokens = manager.tokens.array.filter((token) =>
+      'kuid' in revocation ? token.userId === revocation.kuid : hashTokenId(token._id) === revocation.tokenHash,
+    );
     for (const token of tokens) await manager.expire({ _id: token._id, expiresAt: token.expiresAt });
   }
 }
