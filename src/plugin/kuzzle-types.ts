@@ -105,8 +105,8 @@ export interface KuzzleStateInternals {
   };
   /** lib/core/auth/tokenManager.js: which connection uses which token, per node. */
   tokenManager?: {
-    tokens: { array: Array<{ _id: string; expiresAt: number; userId: string }> };
-    expire(token: { _id: string; expiresAt: number }): Promise<void>;
+    tokens: { array: Array<{ idx: string; _id: string | null; expiresAt: number; userId: string }> };
+    expire(token: { _id: string | null; expiresAt: number }): Promise<void>;
   };
   /** lib/kuzzle/kuzzle.js */
   dump?(suffix: string): Promise<unknown>;

@@ -1,63 +1,34 @@
 import createDebug from 'debug';
 import { v4 as uuidv4 } from 'uuid';
-import { Dealer, Publisher, Router, Subscriber, type SocketOptions } from 'zeromq';
-import type { Log, LogLevel } from '../log';
+import { Dealer, Publisher, Router, Subscriber } from 'zeromq';
+import type { LogLevel } from '../log';
 
-import { MAX_FRAME_BYTES, MAX_ID_LENGTH, decodeEnvelope, encodeEnvelope } from './codec';
+import { decodeEnvelope, encodeEnvelope } from './codec';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope';
-import {
-  PeerNotConnectedError,
-  RemoteHandlerError,
-  RequestTimeoutError,
-  SendTimeoutError,
-  TransportClosedError,
-} from './errors';
+import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
+import { PendingRequests } from './pending-requests';
+import { replyFrame } from './reply-frame';
+import { closeQuietly, describe, receiveLoop, type ReceiveLoopContext } from './receive-loop';
 import { SendQueue } from './send-queue';
+import {
+  DEFAULT_HIGH_WATER_MARK,
+  advertisedEndpoint,
+  dealerOptions,
+  endpointOf,
+  highWaterMarks,
+  pubOptions,
+  routerOptions,
+  subOptions,
+} from './socket-options';
 import type { BroadcastHandler, RequestHandler, Transport, TransportStats } from './transport';
+import { isId, validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
+
+// Re-exported so that this module keeps its public API: callers import the
+// transport, its options and its defaults from here.
+export { DEFAULT_HIGH_WATER_MARK };
+export type { BindEndpoint, ZmqTransportOptions } from './zmq-transport-options';
 
 const debugLog = createDebug('kuzzle-plugin-cluster:transport');
-
-
-/** Where a socket binds. `host` is an IP literal (IPv6 with or without brackets), `*`, `0.0.0.0` or `::`. */
-export interface BindEndpoint {
-  host: string;
-  /** 0 binds a free port (tests); the real one is then read back from the socket. */
-  port: number;
-}
-
-/** Options of {@link ZmqTransport}. */
-export interface ZmqTransportOptions {
-  nodeId: string;
-  router: BindEndpoint;
-  pub: BindEndpoint;
-  /**
-   * Host written into the {@link NodeAddresses} peers connect to. Defaults to
-   * the bind host; required when that is a wildcard (0.0.0.0, ::, *), since
-   * peers cannot connect to a wildcard.
-   */
-  advertisedHost?: string;
-  /**
-   * ZMQ_SNDHWM of every socket, in messages per peer; default
-   * {@link DEFAULT_HIGH_WATER_MARK}. zeromq's own default (1000) would drop
-   * broadcasts on a burst (PUB drops silently past it), and a cluster would
-   * rather spend memory than miss a state change; 0 means unlimited.
-   */
-  sendHighWaterMark?: number;
-  /** ZMQ_RCVHWM of every socket; defaults to `sendHighWaterMark`. */
-  receiveHighWaterMark?: number;
-  /** Log sink; messages are prefixed with the node id. Defaults to the `debug` package. */
-  log?: Log;
-  // CURVE encryption hook (not implemented yet): add e.g.
-  // `curve?: { publicKey: string; secretKey: string; serverKey: string }` and
-  // apply it in routerOptions()/pubOptions() (curveServer, curveSecretKey)
-  // and subOptions()/dealerOptions() (curveServerKey, curvePublicKey,
-  // curveSecretKey). The single SUB connects to every peer
-  // with one curveServerKey, so this implies a cluster-wide server keypair, or
-  // one SUB per peer.
-}
-
-/** Default high water mark, see {@link ZmqTransportOptions.sendHighWaterMark}. */
-export const DEFAULT_HIGH_WATER_MARK = 100_000;
 
 interface Peer {
   readonly id: string;
@@ -66,17 +37,6 @@ interface Peer {
   readonly queue: SendQueue;
   readonly loop: Promise<void>;
 }
-
-interface PendingRequest {
-  readonly peerId: string;
-  readonly type: string;
-  readonly resolve: (reply: Envelope) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
-  readonly abort: AbortController;
-}
-
-const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::']);
 
 /**
  * {@link Transport} over ZeroMQ: a ROUTER answers requests and a PUB carries
@@ -95,15 +55,15 @@ export class ZmqTransport implements Transport {
   private readonly routerQueue: SendQueue;
   private readonly pubQueue: SendQueue;
   private readonly peersById = new Map<string, Peer>();
-  private readonly pending = new Map<string, PendingRequest>();
+  private readonly pending = new PendingRequests();
   private readonly loops: Promise<void>[] = [];
-  private readonly counters: TransportStats = {
+  // `timeouts` is counted by `pending`, where requests time out.
+  private readonly counters: Omit<TransportStats, 'timeouts'> = {
     published: 0,
     received: 0,
     requestsSent: 0,
     requestsReceived: 0,
     malformed: 0,
-    timeouts: 0,
   };
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
@@ -112,23 +72,19 @@ export class ZmqTransport implements Transport {
   private closed = false;
   private binding: Promise<NodeAddresses> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly loopContext: ReceiveLoopContext = {
+    log: (level, message) => this.log(level, message),
+    isClosed: () => this.closed,
+  };
 
   /** @throws Error on an invalid node id, port, or a wildcard bind host without `advertisedHost`. */
   constructor(options: ZmqTransportOptions) {
-    if (!isId(options.nodeId)) throw new Error(`invalid node id "${options.nodeId}"`);
-    for (const [name, endpoint] of [['router', options.router], ['pub', options.pub]] as const) {
-      if (!Number.isInteger(endpoint.port) || endpoint.port < 0 || endpoint.port > 65535) {
-        throw new Error(`invalid ${name} port ${endpoint.port}`);
-      }
-      if (isWildcard(endpoint.host) && options.advertisedHost === undefined) {
-        throw new Error(`${name} binds to wildcard host "${endpoint.host}": advertisedHost is required`);
-      }
-    }
+    validateOptions(options);
     this.options = options;
     this.nodeId = options.nodeId;
-    this.router = new Router(this.routerOptions());
-    this.pub = new Publisher(this.pubOptions());
-    this.sub = new Subscriber(this.subOptions());
+    this.router = new Router(routerOptions(options.router.host, highWaterMarks(options)));
+    this.pub = new Publisher(pubOptions(options.pub.host, highWaterMarks(options)));
+    this.sub = new Subscriber(subOptions(highWaterMarks(options)));
     this.sub.subscribe();
     // Neither ROUTER (non-mandatory) nor PUB ever block a send: the queues
     // only keep zeromq from seeing two sends at once.
@@ -170,7 +126,7 @@ export class ZmqTransport implements Transport {
       this.dropPeer(existing, new PeerNotConnectedError(peerId, 'reconnected to new addresses'));
     }
 
-    const dealer = new Dealer(this.dealerOptions());
+    const dealer = new Dealer(dealerOptions(highWaterMarks(this.options)));
     try {
       dealer.connect(addresses.router);
       this.sub.connect(addresses.pub);
@@ -240,22 +196,19 @@ export class ZmqTransport implements Transport {
       return Promise.reject(error);
     }
 
-    return new Promise<Envelope>((resolve, reject) => {
-      const abort = new AbortController();
-      const timer = setTimeout(() => this.failRequest(rid, new RequestTimeoutError(peerId, type, timeoutMs)), timeoutMs);
-      this.pending.set(rid, { peerId, type, resolve, reject, timer, abort });
-      this.counters.requestsSent += 1;
-      peer.queue.enqueue([frame], { signal: abort.signal, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
-        this.failRequest(
-          rid,
-          error instanceof SendTimeoutError
-            ? new RequestTimeoutError(peerId, type, timeoutMs, error)
-            : error instanceof Error
-              ? error
-              : new Error(String(error)),
-        );
-      });
+    const { reply, signal } = this.pending.track(rid, peerId, type, timeoutMs);
+    this.counters.requestsSent += 1;
+    peer.queue.enqueue([frame], { signal, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
+      this.pending.fail(
+        rid,
+        error instanceof SendTimeoutError
+          ? new RequestTimeoutError(peerId, type, timeoutMs, error)
+          : error instanceof Error
+            ? error
+            : new Error(String(error)),
+      );
     });
+    return reply;
   }
 
   /** Sets the broadcast handler (replaces any previous one). A handler that throws is logged, not fatal. */
@@ -274,7 +227,7 @@ export class ZmqTransport implements Transport {
 
   /** A copy of the counters. */
   stats(): TransportStats {
-    return { ...this.counters };
+    return { ...this.counters, timeouts: this.pending.timeouts };
   }
 
   /**
@@ -295,8 +248,8 @@ export class ZmqTransport implements Transport {
     await this.pub.bind(endpointOf(pub.host, pub.port));
     if (this.closed) throw new TransportClosedError('transport closed while binding');
     const addresses = {
-      router: this.advertise(this.router.lastEndpoint, router.host),
-      pub: this.advertise(this.pub.lastEndpoint, pub.host),
+      router: advertisedEndpoint(this.router.lastEndpoint, this.options.advertisedHost ?? router.host),
+      pub: advertisedEndpoint(this.pub.lastEndpoint, this.options.advertisedHost ?? pub.host),
     };
     this.loops.push(this.routerLoop());
     this.ensureSubLoop();
@@ -307,7 +260,7 @@ export class ZmqTransport implements Transport {
   private async doClose(flushMs: number): Promise<void> {
     this.closed = true;
     const error = new TransportClosedError();
-    for (const rid of [...this.pending.keys()]) this.failRequest(rid, error);
+    this.pending.failAll(error);
     this.routerQueue.close(error);
     this.pubQueue.close(error);
     const loops = [...this.loops];
@@ -336,21 +289,8 @@ export class ZmqTransport implements Transport {
     }
     peer.queue.close(error);
     closeQuietly(peer.dealer);
-    for (const [rid, request] of [...this.pending]) {
-      if (request.peerId === peer.id) this.failRequest(rid, error);
-    }
+    this.pending.failPeer(peer.id, error);
     this.log('debug', `disconnected from peer ${peer.id}`);
-  }
-
-  private failRequest(rid: string, error: Error): void {
-    const request = this.pending.get(rid);
-    if (!request) return;
-    this.pending.delete(rid);
-    clearTimeout(request.timer);
-    // A request still waiting in the send queue is skipped: nobody awaits its reply.
-    request.abort.abort(error);
-    if (error instanceof RequestTimeoutError) this.counters.timeouts += 1;
-    request.reject(error);
   }
 
   private ensureSubLoop(): void {
@@ -360,7 +300,7 @@ export class ZmqTransport implements Transport {
   }
 
   private async subLoop(): Promise<void> {
-    await this.receiveLoop('SUB', this.sub, (frames) => {
+    await receiveLoop('SUB', this.sub, (frames) => {
       const envelope = frames.length === 1 ? decodeEnvelope(frames[0]) : undefined;
       if (!envelope) return this.malformed('SUB', frames);
       // SUB disconnects asynchronously: frames of a dropped peer may still trickle in.
@@ -379,73 +319,32 @@ export class ZmqTransport implements Transport {
       } catch (error) {
         this.handlerFailed('broadcast', envelope, error);
       }
-    });
+    }, this.loopContext);
   }
 
   private async routerLoop(): Promise<void> {
-    await this.receiveLoop('ROUTER', this.router, (frames) => {
+    await receiveLoop('ROUTER', this.router, (frames) => {
       const envelope = frames.length === 2 ? decodeEnvelope(frames[1]) : undefined;
       if (!envelope || envelope.rid === undefined) return this.malformed('ROUTER', frames);
       this.counters.requestsReceived += 1;
       void this.answer(frames[0], envelope, envelope.rid);
-    });
+    }, this.loopContext);
   }
 
   private async dealerLoop(peerId: string, dealer: Dealer): Promise<void> {
-    await this.receiveLoop(`DEALER(${peerId})`, dealer, (frames) => {
+    await receiveLoop(`DEALER(${peerId})`, dealer, (frames) => {
       const reply = frames.length === 1 ? decodeEnvelope(frames[0]) : undefined;
       if (!reply || reply.re === undefined) return this.malformed(`DEALER(${peerId})`, frames);
-      const request = this.pending.get(reply.re);
-      if (!request || request.peerId !== peerId) {
+      if (!this.pending.settle(peerId, reply.re, reply)) {
         this.log('debug', `dropped late or unknown reply ${reply.re} from ${peerId}`);
-        return;
       }
-      this.pending.delete(reply.re);
-      clearTimeout(request.timer);
-      if (reply.error === true) request.reject(new RemoteHandlerError(peerId, request.type, reply));
-      else request.resolve(reply);
-    });
-  }
-
-  /** Runs `onFrames` for every message until the socket closes; nothing it throws ends the loop. */
-  private async receiveLoop(
-    name: string,
-    socket: AsyncIterable<Buffer[]> & { readonly closed: boolean },
-    onFrames: (frames: Buffer[]) => void,
-  ): Promise<void> {
-    try {
-      for await (const frames of socket) {
-        try {
-          onFrames(frames);
-        } catch (error) {
-          this.log('error', `${name} receive loop: unexpected error: ${describe(error)}`);
-        }
-      }
-    } catch (error) {
-      if (!this.closed && !socket.closed) this.log('error', `${name} receive loop ended: ${describe(error)}`);
-    }
+    }, this.loopContext);
   }
 
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
-    let frame: Buffer;
-    try {
-      const handler = this.requestHandler;
-      if (!handler) throw new Error(`node ${this.nodeId} has no request handler`);
-      const reply = await handler(request);
-      if (!isId(reply.type)) throw new Error(`handler returned an invalid reply type "${String(reply.type)}"`);
-      frame = encodeEnvelope({ v: PROTOCOL_VERSION, type: reply.type, from: this.nodeId, seq: 0, re: rid, body: reply.body });
-    } catch (error) {
-      this.handlerFailed('request', request, error);
-      frame = encodeEnvelope({
-        v: PROTOCOL_VERSION,
-        type: request.type,
-        from: this.nodeId,
-        seq: 0,
-        re: rid,
-        error: true,
-        body: { message: describe(error) },
-      });
-    }
+    const frame = await replyFrame(this.nodeId, this.requestHandler, request, rid, (error) =>
+      this.handlerFailed('request', request, error),
+    );
     if (this.closed) return;
     try {
       await this.routerQueue.enqueue([identity, frame]);
@@ -464,93 +363,9 @@ export class ZmqTransport implements Transport {
     this.log('warn', `${kind} handler failed on "${envelope.type}" from ${envelope.from}: ${describe(error)}`);
   }
 
-  private advertise(lastEndpoint: string | null, bindHost: string): string {
-    const port = lastEndpoint ? /:(\d+)$/.exec(lastEndpoint)?.[1] : undefined;
-    if (port === undefined) throw new Error(`cannot read the bound port from endpoint "${lastEndpoint}"`);
-    return endpointOf(this.options.advertisedHost ?? bindHost, Number(port));
-  }
-
-  // Socket options are set here only, before any bind/connect as zeromq
-  // requires; the CURVE hook (see ZmqTransportOptions) belongs here too.
-  private routerOptions(): SocketOptions<Router> {
-    return {
-      linger: 0,
-      ipv6: isIpv6Host(this.options.router.host),
-      mandatory: false,
-      sendHighWaterMark: this.sendHighWaterMark(),
-      receiveHighWaterMark: this.receiveHighWaterMark(),
-      maxMessageSize: MAX_FRAME_BYTES,
-    };
-  }
-
-  private pubOptions(): SocketOptions<Publisher> {
-    return { linger: 0, ipv6: isIpv6Host(this.options.pub.host), sendHighWaterMark: this.sendHighWaterMark() };
-  }
-
-  // Connecting sockets get ipv6 so that they reach IPv4 and IPv6 peers alike.
-  private subOptions(): SocketOptions<Subscriber> {
-    return { linger: 0, ipv6: true, receiveHighWaterMark: this.receiveHighWaterMark(), maxMessageSize: MAX_FRAME_BYTES };
-  }
-
-  private dealerOptions(): SocketOptions<Dealer> {
-    return {
-      linger: 0,
-      ipv6: true,
-      // Queue requests only on a completed connection: a peer that is down
-      // makes send() wait (bounded by each request's deadline) instead of
-      // piling stale requests up for whenever it comes back.
-      immediate: true,
-      sendHighWaterMark: this.sendHighWaterMark(),
-      receiveHighWaterMark: this.receiveHighWaterMark(),
-      maxMessageSize: MAX_FRAME_BYTES,
-    };
-  }
-
-  private sendHighWaterMark(): number {
-    return this.options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  }
-
-  private receiveHighWaterMark(): number {
-    return this.options.receiveHighWaterMark ?? this.sendHighWaterMark();
-  }
-
   private log(level: LogLevel, message: string): void {
     const line = `[${this.nodeId}] ${message}`;
     if (this.options.log) this.options.log(level, line);
     else debugLog(`${level}: ${line}`);
   }
-}
-
-function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
-}
-
-function stripBrackets(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-function isIpv6Host(host: string): boolean {
-  return stripBrackets(host).includes(':');
-}
-
-function isWildcard(host: string): boolean {
-  return WILDCARD_HOSTS.has(stripBrackets(host));
-}
-
-/** `tcp://host:port`, with IPv6 hosts in brackets as zeromq expects. */
-function endpointOf(host: string, port: number): string {
-  const bare = stripBrackets(host);
-  return `tcp://${bare.includes(':') ? `[${bare}]` : bare}:${port === 0 ? '*' : port}`;
-}
-
-function closeQuietly(socket: { close(): void }): void {
-  try {
-    socket.close();
-  } catch {
-    // Already closed or being torn down: nothing left to release.
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

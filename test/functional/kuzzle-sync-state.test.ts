@@ -252,6 +252,20 @@ describe('Kuzzle state kept in step across nodes', () => {
     }
   });
 
+  it('admin:resetSecurity on node 1 resets the rights of every node', async () => {
+    // Forbid server:now to anonymous through node 1: nodes 2 and 3 enforce it at once.
+    await node(1).security.updateRole('anonymous', {
+      controllers: { '*': { actions: { '*': true } }, server: { actions: { now: false } } },
+    });
+    for (const n of [2, 3]) {
+      assert.ok(await failure(node(n).server.now({})), `node ${n} still allows server:now`);
+    }
+    await node(1).query({ controller: 'admin', action: 'resetSecurity' });
+    for (const n of [2, 3]) {
+      await waitFor(`node ${n} to allow server:now again`, async () => (await failure(node(n).server.now({}))) === undefined);
+    }
+  });
+
   it('admin:shutdown on node 1 shuts every node down, each leaving the cluster cleanly', async () => {
     const stack = getStack();
     const lb = await httpClient(portOf(stack, 1));

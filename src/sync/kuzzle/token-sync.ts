@@ -4,11 +4,13 @@ import { isName, isObject, requestInput, type SyncChannel } from './channel';
 
 /**
  * One revoked token, or every token of a user. A token's id embeds the JWT
- * (`<kuid>#<jwt>` in Kuzzle 2.10): only its hash travels between nodes.
+ * (`<kuid>#<jwt>` in Kuzzle 2.10): only a hash of the token's index in
+ * Kuzzle's token manager (`<expiresAt>;<id>`) travels between nodes.
  */
 export type TokenRevocation = { tokenHash: string } | { kuid: string };
 
-export const hashTokenId = (id: string): string => createHash('sha256').update(id).digest('hex');
+/** Hash of the key Kuzzle's token manager files a token under. */
+export const hashTokenIndex = (index: string): string => createHash('sha256').update(index).digest('hex');
 
 export function parseTokenRevocation(body: unknown): TokenRevocation | undefined {
   if (!isObject(body)) return undefined;
@@ -46,7 +48,8 @@ export class TokenSync {
       return this.channel.publish('token:revoke', { kuid: user._id });
     }
     const token = isObject(context.token) ? context.token : {};
-    return isName(token._id) ? this.channel.publish('token:revoke', { tokenHash: hashTokenId(token._id) }) : Promise.resolve();
+    if (!isName(token._id) || typeof token.expiresAt !== 'number') return Promise.resolve();
+    return this.channel.publish('token:revoke', { tokenHash: hashTokenIndex(`${token.expiresAt};${token._id}`) });
   }
 
   private byResourceId(request: unknown): Promise<void> {
@@ -65,8 +68,11 @@ export class TokenSync {
     if (!manager) return;
     // Copy: expire() removes entries from the array we walk.
     const tokens = manager.tokens.array.filter((token) =>
-      'kuid' in revocation ? token.userId === revocation.kuid : hashTokenId(token._id) === revocation.tokenHash,
+      'kuid' in revocation
+        ? token.userId === revocation.kuid
+        : hashTokenIndex(token.idx) === revocation.tokenHash,
     );
-    for (const token of tokens) await manager.expire({ _id: token._id, expiresAt: token.expiresAt });
+    // The entry itself: expire() finds it by the same index.
+    for (const token of tokens) await manager.expire(token);
   }
 }

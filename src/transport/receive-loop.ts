@@ -1,0 +1,50 @@
+import type { LogLevel } from '../log';
+
+/** What {@link receiveLoop} needs from a zeromq socket (any `Readable` fits). */
+export type ReceiveSocket = AsyncIterable<Buffer[]> & { readonly closed: boolean };
+
+/** Hooks of {@link receiveLoop} into its transport. */
+export interface ReceiveLoopContext {
+  log(level: LogLevel, message: string): void;
+  /** Whether the transport is closing; the loop then ends silently. */
+  isClosed(): boolean;
+}
+
+/**
+ * Runs `onFrames` for every message until the socket closes; nothing it
+ * throws ends the loop, since one bad message must not stop a node from
+ * hearing its peers.
+ */
+export async function receiveLoop(
+  name: string,
+  socket: ReceiveSocket,
+  onFrames: (frames: Buffer[]) => void,
+  context: ReceiveLoopContext,
+): Promise<void> {
+  try {
+    for await (const frames of socket) {
+      try {
+        onFrames(frames);
+      } catch (error) {
+        context.log('error', `${name} receive loop: unexpected error: ${describe(error)}`);
+      }
+    }
+  } catch (error) {
+    // Closing the socket ends the iteration with an error: that is no news.
+    if (!context.isClosed() && !socket.closed) context.log('error', `${name} receive loop ended: ${describe(error)}`);
+  }
+}
+
+/** Closes a socket during teardown, where a failure to close must not stop the rest. */
+export function closeQuietly(socket: { close(): void }): void {
+  try {
+    socket.close();
+  } catch {
+    // Already closed or being torn down: nothing left to release.
+  }
+}
+
+/** The message of an error, or the thrown value itself, for log lines and error replies. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,98 @@
+import type { Dealer, Publisher, Router, SocketOptions, Subscriber } from 'zeromq';
+
+import { MAX_FRAME_BYTES } from './codec';
+
+/** Default high water mark, see `ZmqTransportOptions.sendHighWaterMark`. */
+export const DEFAULT_HIGH_WATER_MARK = 100_000;
+
+/** Resolved ZMQ_SNDHWM / ZMQ_RCVHWM shared by every socket of a transport. */
+export interface HighWaterMarks {
+  readonly send: number;
+  readonly receive: number;
+}
+
+const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::']);
+
+/**
+ * Applies the defaults: send falls back to {@link DEFAULT_HIGH_WATER_MARK},
+ * receive to the send value.
+ */
+export function highWaterMarks(options: { sendHighWaterMark?: number; receiveHighWaterMark?: number }): HighWaterMarks {
+  const send = options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  return { send, receive: options.receiveHighWaterMark ?? send };
+}
+
+// Socket options are built here only, and applied at construction, because
+// zeromq requires them before any bind/connect; the CURVE hook (see
+// ZmqTransportOptions) belongs here too.
+
+/** Options of the ROUTER bound on `bindHost`. */
+export function routerOptions(bindHost: string, marks: HighWaterMarks): SocketOptions<Router> {
+  return {
+    linger: 0,
+    ipv6: isIpv6Host(bindHost),
+    mandatory: false,
+    sendHighWaterMark: marks.send,
+    receiveHighWaterMark: marks.receive,
+    maxMessageSize: MAX_FRAME_BYTES,
+  };
+}
+
+/** Options of the PUB bound on `bindHost`. */
+export function pubOptions(bindHost: string, marks: HighWaterMarks): SocketOptions<Publisher> {
+  return { linger: 0, ipv6: isIpv6Host(bindHost), sendHighWaterMark: marks.send };
+}
+
+// Connecting sockets get ipv6 so that they reach IPv4 and IPv6 peers alike.
+
+/** Options of the SUB connected to every peer's PUB. */
+export function subOptions(marks: HighWaterMarks): SocketOptions<Subscriber> {
+  return { linger: 0, ipv6: true, receiveHighWaterMark: marks.receive, maxMessageSize: MAX_FRAME_BYTES };
+}
+
+/** Options of a DEALER connected to one peer's ROUTER. */
+export function dealerOptions(marks: HighWaterMarks): SocketOptions<Dealer> {
+  return {
+    linger: 0,
+    ipv6: true,
+    // Queue requests only on a completed connection: a peer that is down
+    // makes send() wait (bounded by each request's deadline) instead of
+    // piling stale requests up for whenever it comes back.
+    immediate: true,
+    sendHighWaterMark: marks.send,
+    receiveHighWaterMark: marks.receive,
+    maxMessageSize: MAX_FRAME_BYTES,
+  };
+}
+
+/** Whether `host` (bracketed or not) is an IPv6 literal; zeromq binds those only with `ipv6` set. */
+export function isIpv6Host(host: string): boolean {
+  return stripBrackets(host).includes(':');
+}
+
+/** Whether `host` is a wildcard bind address, which peers cannot connect to. */
+export function isWildcard(host: string): boolean {
+  return WILDCARD_HOSTS.has(stripBrackets(host));
+}
+
+/** `tcp://host:port`, with IPv6 hosts in brackets as zeromq expects; port 0 binds a free port. */
+export function endpointOf(host: string, port: number): string {
+  const bare = stripBrackets(host);
+  return `tcp://${bare.includes(':') ? `[${bare}]` : bare}:${port === 0 ? '*' : port}`;
+}
+
+/**
+ * The endpoint peers connect to: `host` with the port actually bound, read
+ * back from the socket's `lastEndpoint` (it differs from the asked one for 0).
+ *
+ * @throws Error when `lastEndpoint` carries no port.
+ */
+export function advertisedEndpoint(lastEndpoint: string | null, host: string): string {
+  const port = lastEndpoint ? /:(\d+)$/.exec(lastEndpoint)?.[1] : undefined;
+  if (port === undefined) throw new Error(`cannot read the bound port from endpoint "${lastEndpoint}"`);
+  return endpointOf(host, Number(port));
+}
+
+function stripBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}

@@ -1,0 +1,65 @@
+import type { Log } from '../log';
+
+import { MAX_ID_LENGTH } from './codec';
+import { isWildcard } from './socket-options';
+
+/** Where a socket binds. `host` is an IP literal (IPv6 with or without brackets), `*`, `0.0.0.0` or `::`. */
+export interface BindEndpoint {
+  host: string;
+  /** 0 binds a free port (tests); the real one is then read back from the socket. */
+  port: number;
+}
+
+/** Options of `ZmqTransport`. */
+export interface ZmqTransportOptions {
+  nodeId: string;
+  router: BindEndpoint;
+  pub: BindEndpoint;
+  /**
+   * Host written into the `NodeAddresses` peers connect to. Defaults to
+   * the bind host; required when that is a wildcard (0.0.0.0, ::, *), since
+   * peers cannot connect to a wildcard.
+   */
+  advertisedHost?: string;
+  /**
+   * ZMQ_SNDHWM of every socket, in messages per peer; default
+   * `DEFAULT_HIGH_WATER_MARK` (100 000). zeromq's own default (1000) would drop
+   * broadcasts on a burst (PUB drops silently past it), and a cluster would
+   * rather spend memory than miss a state change; 0 means unlimited.
+   */
+  sendHighWaterMark?: number;
+  /** ZMQ_RCVHWM of every socket; defaults to `sendHighWaterMark`. */
+  receiveHighWaterMark?: number;
+  /** Log sink; messages are prefixed with the node id. Defaults to the `debug` package. */
+  log?: Log;
+  // CURVE encryption hook (not implemented yet): add e.g.
+  // `curve?: { publicKey: string; secretKey: string; serverKey: string }` and
+  // apply it in routerOptions()/pubOptions() (curveServer, curveSecretKey)
+  // and subOptions()/dealerOptions() (curveServerKey, curvePublicKey,
+  // curveSecretKey) of socket-options.ts. The single SUB connects to every peer
+  // with one curveServerKey, so this implies a cluster-wide server keypair, or
+  // one SUB per peer.
+}
+
+/**
+ * Checks options before any socket is created, so a bad configuration fails
+ * at construction rather than at bind time or, worse, on the peers.
+ *
+ * @throws Error on an invalid node id, port, or a wildcard bind host without `advertisedHost`.
+ */
+export function validateOptions(options: ZmqTransportOptions): void {
+  if (!isId(options.nodeId)) throw new Error(`invalid node id "${options.nodeId}"`);
+  for (const [name, endpoint] of [['router', options.router], ['pub', options.pub]] as const) {
+    if (!Number.isInteger(endpoint.port) || endpoint.port < 0 || endpoint.port > 65535) {
+      throw new Error(`invalid ${name} port ${endpoint.port}`);
+    }
+    if (isWildcard(endpoint.host) && options.advertisedHost === undefined) {
+      throw new Error(`${name} binds to wildcard host "${endpoint.host}": advertisedHost is required`);
+    }
+  }
+}
+
+/** Whether `value` is usable as a node id or message type: a non-empty string the codec accepts. */
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+}
