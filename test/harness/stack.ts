@@ -3,6 +3,7 @@ import { managedProcesses } from './managed-process';
 import { allocateNodePorts, enableClusterPlugin, KuzzleNode, type KuzzleNodePorts } from './kuzzle-node';
 import { startElasticsearch, type RunningElasticsearch } from './elasticsearch';
 import { freePort } from './ports';
+import { startRedisCluster, type RunningRedisCluster } from './redis-cluster';
 import { startRedis, type RunningRedis } from './redis-server';
 import { newRunDir } from './run-dir';
 
@@ -17,6 +18,11 @@ export interface StackOptions {
   esUrl?: string;
   /** `plugins.cluster` options for every node. */
   clusterOptions?: Record<string, unknown>;
+  /**
+   * Give the plugin its own Redis Cluster (3 masters) through its `redis`
+   * option, while Kuzzle keeps the standalone Redis.
+   */
+  pluginRedisCluster?: boolean;
   /** Fixed ports per node (dev.sh); free ports otherwise. */
   nodePorts?: KuzzleNodePorts[];
   log?: (message: string) => void;
@@ -30,6 +36,7 @@ export interface StackOptions {
 export class Stack {
   readonly nodes: KuzzleNode[] = [];
   redis: RunningRedis | undefined;
+  redisCluster: RunningRedisCluster | undefined;
   es: RunningElasticsearch | undefined;
   esUrl = '';
   lb: Haproxy | undefined;
@@ -60,6 +67,10 @@ export class Stack {
     this.log(`logs in ${this.runDir}`);
     this.redis = await startRedis(this.runDir, { name: 'redis' });
     this.log(`redis on 127.0.0.1:${this.redis.port}`);
+    if (this.options.pluginRedisCluster) {
+      this.redisCluster = await startRedisCluster(this.runDir);
+      this.log(`redis cluster for the plugin on ${this.redisCluster.nodes.map((n) => n.port).join(', ')}`);
+    }
     const esUrl = this.options.esUrl ?? process.env.KPC_ES_URL;
     if (esUrl) {
       this.esUrl = esUrl;
@@ -102,7 +113,9 @@ export class Stack {
       esUrl: this.esUrl,
       redis: { host: this.redis.host, port: this.redis.port },
       ports,
-      clusterOptions: this.options.clusterOptions,
+      clusterOptions: this.redisCluster
+        ? { redis: { nodes: this.redisCluster.nodes }, ...this.options.clusterOptions }
+        : this.options.clusterOptions,
     });
     this.nodes.push(node);
     return node;
@@ -131,7 +144,11 @@ export class Stack {
     attempts.push(this.lb?.stop() ?? Promise.resolve());
     for (const node of this.nodes) attempts.push(node.stop(10_000));
     await Promise.allSettled(attempts);
-    await Promise.allSettled([this.es?.stop() ?? Promise.resolve(), this.redis?.stop() ?? Promise.resolve()]);
+    await Promise.allSettled([
+      this.es?.stop() ?? Promise.resolve(),
+      this.redis?.stop() ?? Promise.resolve(),
+      this.redisCluster?.stop() ?? Promise.resolve(),
+    ]);
     // A service still starting when stop() was called is not assigned yet: reap it by its folder.
     await Promise.allSettled(
       managedProcesses()
