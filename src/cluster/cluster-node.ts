@@ -36,6 +36,7 @@ export class ClusterNode {
   readySince: number | undefined;
   private readonly extraRequests: ExtraRequestHandler[] = [];
   private readonly extraBroadcasts: ExtraBroadcastHandler[] = [];
+  private readonly rejoinListeners: Array<() => Promise<void>> = [];
   private rejoining: Promise<void> | undefined;
   /** Times this node had to join again after being presumed dead. */
   rejoins = 0;
@@ -61,6 +62,11 @@ export class ClusterNode {
   /** True while this node joins again and writes its subscriptions back. */
   get resyncing(): boolean {
     return this.rejoining !== undefined;
+  }
+
+  /** Called after this node joined again (it may have missed broadcasts meanwhile). */
+  onRejoined(listener: () => Promise<void>): void {
+    this.rejoinListeners.push(listener);
   }
 
   onRequest(handler: ExtraRequestHandler): void {
@@ -179,6 +185,7 @@ export class ClusterNode {
           await membership.rejoinAll();
           await sync.reassert();
           await sync.resyncAll();
+          for (const listener of this.rejoinListeners) await listener();
         } catch (error) {
           this.log('error', `[cluster] resync failed: ${(error as Error).message}`);
         } finally {

@@ -39,7 +39,7 @@ export class ClusterPlugin {
     const host = new KuzzleRealtimeHost(kuzzle, context);
     const node = new ClusterNode(config, redis, host, log, kuzzle.version);
     this.node = node;
-    const realtime = new RealtimeGlue(node, host, context);
+    const realtime = new RealtimeGlue(node, host, kuzzle, context);
     const kuzzleSync = new KuzzleStateSync(node, kuzzle, context);
     const controller = new ClusterController(() => this.node, context, () => ({
       kuzzleState: [...kuzzleSync.channel.malformed.values()].reduce((sum, n) => sum + n, 0),

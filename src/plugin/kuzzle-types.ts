@@ -98,6 +98,8 @@ export interface KuzzleStateInternals {
   /** lib/core/plugin/pluginsManager.js */
   pluginsManager?: {
     readonly plugins: Array<{ name: string }>;
+    /** The Backend application, which `plugins` leaves out. */
+    readonly application?: { name: string };
     strategies: Record<string, { owner: string }>;
     listStrategies(): string[];
     registerStrategy(pluginName: string, strategyName: string, strategy: unknown): void;

@@ -1,6 +1,6 @@
 import type { ClusterNode } from '../cluster/cluster-node';
 import type { RealtimeHost } from '../sync/realtime-host';
-import type { KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
+import type { KuzzleLike, KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
 
 /** Payload of `core:realtime:user:subscribe:after` and `…:join:after`. */
 interface SubscriptionDiff {
@@ -26,6 +26,7 @@ export class RealtimeGlue {
   constructor(
     private readonly node: ClusterNode,
     private readonly host: RealtimeHost,
+    private readonly kuzzle: KuzzleLike,
     private readonly context: PluginContextLike,
   ) {}
 
@@ -46,7 +47,14 @@ export class RealtimeGlue {
         return diff;
       }
     }
-    await this.sync.subscribed({ index: diff.index, collection: diff.collection, roomId: diff.roomId, filters }, diff.connectionId);
+    try {
+      await this.sync.subscribed({ index: diff.index, collection: diff.collection, roomId: diff.roomId, filters }, diff.connectionId);
+    } catch (error) {
+      // Kuzzle already subscribed the connection: undo it, or it would be
+      // notified locally while the cluster does not count it.
+      await this.kuzzle.ask('core:realtime:unsubscribe', diff.connectionId, diff.roomId, false).catch(() => undefined);
+      throw error;
+    }
     return diff;
   }
 

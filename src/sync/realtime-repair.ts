@@ -30,20 +30,20 @@ export class RealtimeRepair {
     const snapshots = await this.state.getAll();
     const known = new Set<string>();
     for (const snapshot of snapshots) {
-      this.apply(snapshot);
+      await this.apply(snapshot);
       for (const room of snapshot.rooms) known.add(room.roomId);
     }
     for (const filter of this.host.filters()) {
-      if (!known.has(filter.roomId)) this.local.dropFilterIfUnused(filter.roomId);
+      if (!known.has(filter.roomId)) await this.dropIfGone(filter.roomId);
     }
     return known.size;
   }
 
   async resyncCollection(index: string, collection: string): Promise<void> {
-    this.apply(await this.state.getCollection(index, collection));
+    await this.apply(await this.state.getCollection(index, collection));
   }
 
-  private apply(snapshot: CollectionSnapshot): void {
+  private async apply(snapshot: CollectionSnapshot): Promise<void> {
     const inRedis = new Set<string>();
     for (const room of snapshot.rooms) {
       inRedis.add(room.roomId);
@@ -51,9 +51,17 @@ export class RealtimeRepair {
     }
     for (const filter of this.host.filters()) {
       if (filter.index !== snapshot.index || filter.collection !== snapshot.collection) continue;
-      if (!inRedis.has(filter.roomId)) this.local.dropFilterIfUnused(filter.roomId);
+      if (!inRedis.has(filter.roomId)) await this.dropIfGone(filter.roomId);
     }
     this.versions.reset(snapshot.index, snapshot.collection, snapshot.version);
+  }
+
+  /**
+   * A filter missing from a snapshot may belong to a room created after the
+   * snapshot was read (its `room:add` already stored it): ask Redis again.
+   */
+  private async dropIfGone(roomId: string): Promise<void> {
+    if ((await this.state.countRoom(roomId)) === undefined) this.local.dropFilterIfUnused(roomId);
   }
 
   /**

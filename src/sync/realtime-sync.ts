@@ -123,11 +123,13 @@ export class RealtimeSync {
     const results = await Promise.allSettled(
       this.options.peers().map((peer) => this.transport.request(peer, 'room:add', body, this.options.ackTimeoutMs)),
     );
-    for (const result of results) {
-      if (result.status === 'rejected') {
-        this.options.log('warn', `[cluster] room ${room.roomId} not acknowledged by a peer: ${(result.reason as Error).message}`);
-      }
+    const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed.length === 0) return;
+    for (const result of failed) {
+      this.options.log('warn', `[cluster] room ${room.roomId} not acknowledged by a peer: ${(result.reason as Error).message}`);
     }
+    // A slow peer reloads the collection from Redis when this reaches it; a dead one is evicted.
+    await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection, version }] });
   }
 
   /** A connection left a room on this node. */

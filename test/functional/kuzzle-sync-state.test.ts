@@ -69,13 +69,24 @@ describe('Kuzzle state kept in step across nodes', () => {
     const own = `${index}-cache`;
     await node(1).index.create(own);
     await node(1).collection.create(own, 'c1', {});
+    // The very next request on nodes 2 and 3 knows the new index and collection.
     for (const n of [2, 3]) {
-      await waitFor(`node ${n} to list ${own}`, async () => (await node(n).index.list()).includes(own));
-      await waitFor(`node ${n} to accept documents in ${own}/c1`, async () => Boolean(await node(n).document.create(own, 'c1', { n })));
+      assert.ok((await node(n).index.list()).includes(own), `node ${n} lists ${own}`);
+      assert.ok(await node(n).document.create(own, 'c1', { n }), `node ${n} accepts documents in ${own}/c1`);
     }
+    // Another collection, then deleted (in 2.10.4 collection:update refuses an unknown collection).
+    await node(1).collection.create(own, 'c2', { properties: { n: { type: 'integer' } } });
+    await waitFor('node 3 to accept documents in c2', async () => Boolean(await node(3).document.create(own, 'c2', { n: 1 })));
+    await node(1).collection.delete(own, 'c2');
+    await waitFor('node 2 to refuse documents in the deleted c2', async () => {
+      const error = await failure(node(2).document.create(own, 'c2', { n: 2 }));
+      return error !== undefined && /collection/i.test(error.message);
+    });
     await node(1).index.delete(own);
     for (const n of [2, 3]) {
       await waitFor(`node ${n} to forget ${own}`, async () => !(await node(n).index.list()).includes(own));
+      const error = await failure(node(n).document.create(own, 'c1', { n }));
+      assert.match(error?.message ?? 'accepted', /index/i, `node ${n} must answer the normal unknown-index error`);
     }
   });
 
@@ -101,18 +112,15 @@ describe('Kuzzle state kept in step across nodes', () => {
       await waitFor(`node ${n} to let ${user} create`, async () => Boolean(await client.document.create(index, collection, { by: user })));
       users.push(client);
     }
+    // The very next request on nodes 2 and 3 sees the change: no waiting.
     await node(1).security.createOrReplaceRole(role, controllers(false), { refresh: 'wait_for' });
     for (const [i, client] of users.entries()) {
-      await waitFor(`node ${i + 2} to refuse document:create after the role change`, async () => {
-        const error = await failure(client.document.create(index, collection, { by: user }));
-        return error !== undefined && /forbidden|not allowed|insufficient/i.test(error.message);
-      });
+      const error = await failure(client.document.create(index, collection, { by: user }));
+      assert.match(error?.message ?? 'allowed', /forbidden|not allowed|insufficient/i, `node ${i + 2} after the role change`);
     }
     await node(1).security.createOrReplaceProfile(profile, { policies: [{ roleId: open }] }, { refresh: 'wait_for' });
     for (const [i, client] of users.entries()) {
-      await waitFor(`node ${i + 2} to allow document:create after the profile change`, async () => {
-        return (await failure(client.document.create(index, collection, { by: user }))) === undefined;
-      });
+      assert.equal(await failure(client.document.create(index, collection, { by: user })), undefined, `node ${i + 2} after the profile change`);
     }
   });
 

@@ -2,8 +2,13 @@ import type { ClusterNode } from '../../cluster/cluster-node';
 import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
 import { isName, isObject, requestInput, type SyncChannel } from './channel';
 
+/** A suffix becomes part of a folder name: no separators, no `..`. */
+const SAFE_SUFFIX = /^[\w-][\w.-]{0,99}$/;
+
 export function parseDumpRequest(body: unknown): { suffix: string } | undefined {
-  return isObject(body) && isName(body.suffix) ? { suffix: body.suffix } : undefined;
+  return isObject(body) && isName(body.suffix) && SAFE_SUFFIX.test(body.suffix) && !body.suffix.includes('..')
+    ? { suffix: body.suffix }
+    : undefined;
 }
 
 /**
@@ -46,7 +51,7 @@ export class AdminSync {
   private dumped(request: unknown): Promise<void> {
     const suffix = requestInput(request).args.suffix;
     // Kuzzle's default suffix when the request names none.
-    return this.channel.publish('admin:dump', { suffix: isName(suffix) ? suffix : 'manual-api-action' });
+    return this.channel.publish('admin:dump', parseDumpRequest({ suffix }) ?? { suffix: 'manual-api-action' });
   }
 
   private async dump(suffix: string): Promise<void> {

@@ -1,6 +1,7 @@
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { Log } from '../../log';
 import type { Envelope } from '../../transport/envelope';
+import type { Reply } from '../../transport/transport';
 import { isObject, type PlainObject } from '../../util/guards';
 
 /** Parses a received body; undefined means malformed (dropped and counted). */
@@ -23,9 +24,14 @@ export class SyncChannel {
   /** Handlers that failed while applying a peer's change. */
   failures = 0;
   private readonly routes = new Map<string, Route>();
+  private readonly queries = new Map<string, () => Promise<unknown>>();
+
+  /** Acknowledged sends not settled yet (see {@link settled}). */
+  private readonly outstanding = new Set<Promise<void>>();
 
   constructor(private readonly node: ClusterNode, readonly log: Log) {
     node.onBroadcast((envelope) => this.dispatch(envelope));
+    node.onRequest((envelope) => this.answer(envelope));
   }
 
   on<T>(type: string, parse: BodyParser<T>, handle: (body: T, from: string) => Promise<void> | void): void {
@@ -46,13 +52,83 @@ export class SyncChannel {
     }
   }
 
+  /**
+   * Tells every member and waits until each has applied the change (or
+   * failed to answer within `timers.waitForMissingRooms`). Used where the
+   * next request may land on any node: rights, tokens, specifications,
+   * indexes. Never rejects.
+   */
+  send(type: string, body: unknown): Promise<void> {
+    const peers = this.node.membership?.peerIds() ?? [];
+    const timeoutMs = this.node.options.timers.waitForMissingRooms;
+    const sending = Promise.allSettled(peers.map((peer) => this.node.transport.request(peer, `kuzzle:${type}`, body, timeoutMs))).then(
+      (results) => {
+        results.forEach((result, i) => {
+          if (result.status === 'rejected') {
+            this.log('warn', `[cluster] ${peers[i] ?? '?'} did not apply kuzzle:${type}: ${(result.reason as Error).message}`);
+          }
+        });
+      },
+    );
+    this.outstanding.add(sending);
+    void sending.finally(() => this.outstanding.delete(sending));
+    return sending;
+  }
+
+  /** Resolves once every acknowledged send started so far has settled. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.outstanding]);
+  }
+
+  /** Answers a peer's question (see {@link query}) with `answer`'s result. */
+  onQuery(type: string, answer: () => Promise<unknown>): void {
+    this.queries.set(`kuzzle:${type}`, answer);
+  }
+
+  /** Asks one member (any) a question; undefined when no member answers. */
+  async query(type: string, body: unknown): Promise<unknown> {
+    const timeoutMs = this.node.options.timers.discoverTimeout;
+    for (const peer of this.node.membership?.peerIds() ?? []) {
+      try {
+        return (await this.node.transport.request(peer, `kuzzle:${type}`, body, timeoutMs)).body;
+      } catch (error) {
+        this.log('warn', `[cluster] ${peer} did not answer kuzzle:${type}: ${(error as Error).message}`);
+      }
+    }
+    return undefined;
+  }
+
+  /** A peer's acknowledged send: apply it, then answer. */
+  private answer(envelope: Envelope): Promise<Reply> | undefined {
+    const query = this.queries.get(envelope.type);
+    if (query) return query().then((body) => ({ type: 'answer', body }));
+    const route = this.routes.get(envelope.type);
+    if (!route) return undefined;
+    const body = route.parse(envelope.body);
+    if (body === undefined) {
+      this.countMalformed(envelope);
+      return Promise.reject(new Error(`malformed ${envelope.type}`));
+    }
+    return Promise.resolve(route.handle(body, envelope.from)).then(
+      () => ({ type: 'applied', body: {} }),
+      (error: Error) => {
+        this.failures++;
+        throw error;
+      },
+    );
+  }
+
+  private countMalformed(envelope: Envelope): void {
+    this.malformed.set(envelope.type, (this.malformed.get(envelope.type) ?? 0) + 1);
+    this.log('warn', `[cluster] dropped a malformed ${envelope.type} from ${envelope.from}`);
+  }
+
   private dispatch(envelope: Envelope): boolean {
     const route = this.routes.get(envelope.type);
     if (!route) return false;
     const body = route.parse(envelope.body);
     if (body === undefined) {
-      this.malformed.set(envelope.type, (this.malformed.get(envelope.type) ?? 0) + 1);
-      this.log('warn', `[cluster] dropped a malformed ${envelope.type} from ${envelope.from}`);
+      this.countMalformed(envelope);
       return true;
     }
     void (async () => {

@@ -25,6 +25,8 @@ export class KuzzleStateSync {
   readonly channel: SyncChannel;
   readonly appEvents: AppEvents;
   private readonly strategies: StrategySync;
+  private readonly indexes: IndexCacheSync;
+  private readonly reloadValidation: () => Promise<void>;
   private started: Promise<void> | undefined;
 
   constructor(
@@ -36,27 +38,48 @@ export class KuzzleStateSync {
     const log = pluginLog(context);
     this.channel = new SyncChannel(node, log);
     const indexes = new IndexCacheSync(this.channel, kuzzle);
+    this.indexes = indexes;
     const security = new SecuritySync(this.channel, kuzzle);
-    const validation = new ValidationSync(this.channel, {
-      reload: async () => {
-        if (!internals.validation) throw new Error('this Kuzzle has no validation module');
-        await internals.validation.curateSpecification();
-      },
-    });
+    this.reloadValidation = async () => {
+      if (!internals.validation) throw new Error('this Kuzzle has no validation module');
+      await internals.validation.curateSpecification();
+    };
+    const validation = new ValidationSync(this.channel, { reload: this.reloadValidation });
     const tokens = new TokenSync(this.channel, internals);
     this.strategies = new StrategySync(this.channel, node, internals);
     const admin = new AdminSync(this.channel, node, internals, () => this.strategies.persistAgain());
     this.appEvents = new AppEvents(this.channel, kuzzle);
 
-    this.hooks = mergeHandlers('hook', indexes.hooks, security.hooks, validation.hooks, tokens.hooks, admin.hooks);
-    this.pipes = mergeHandlers('pipe', admin.pipes, this.strategies.pipes);
+    this.hooks = mergeHandlers('hook', indexes.hooks, admin.hooks);
+    this.pipes = mergeHandlers('pipe', indexes.pipes, security.pipes, validation.pipes, tokens.pipes, admin.pipes, this.strategies.pipes);
+    node.onRejoined(() => this.catchUp());
   }
 
-  /** Loads the shared state a node must apply when it (re)joins. Idempotent. */
+  /** Loads the shared state a node must apply when it joins. Idempotent. */
   start(): Promise<void> {
-    this.started ??= this.strategies.start().catch((error: Error) => {
-      this.channel.log('error', `[cluster] could not apply the cluster's auth strategies: ${error.message}`);
-    });
+    this.started ??= this.catchUp();
     return this.started;
+  }
+
+  /**
+   * What this node may have missed before it joined, or while it was cut
+   * off: runtime strategies (from Redis), indexes created meanwhile (from a
+   * peer), and rights and specifications (reloaded from Elasticsearch).
+   */
+  private async catchUp(): Promise<void> {
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['auth strategies', () => this.strategies.start()],
+      ['index cache', () => this.indexes.catchUp()],
+      ['roles', () => this.kuzzle.ask('core:security:role:invalidate')],
+      ['profiles', () => this.kuzzle.ask('core:security:profile:invalidate')],
+      ['validation specifications', () => this.reloadValidation()],
+    ];
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        this.channel.log('error', `[cluster] could not catch up on ${what}: ${(error as Error).message}`);
+      }
+    }
   }
 }

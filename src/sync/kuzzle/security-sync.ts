@@ -3,6 +3,9 @@ import { isName, isObject, requestInput, type SyncChannel } from './channel';
 
 type Kind = 'role' | 'profile';
 
+/** Longer than an Elasticsearch read of a role or profile takes. */
+const SECOND_INVALIDATION_MS = 1000;
+
 /** Which objects to drop from the peers' caches; no ids means all of them. */
 export interface SecurityInvalidation {
   kind: Kind | 'all';
@@ -39,7 +42,19 @@ const everything = (): SecurityInvalidation => ({ kind: 'all' });
  * drop the object from their caches (the next use reloads it).
  */
 export class SecuritySync {
-  readonly hooks: Record<string, (request: unknown) => Promise<void>> = {};
+  /**
+   * Pipes, not hooks: the client's answer waits until every peer has
+   * dropped the changed roles/profiles, so the very next request, on any
+   * node, is checked against the stored rights.
+   */
+  readonly pipes: Record<string, (request: unknown) => Promise<unknown>> = {
+    // An answer before the load is written would let peers reload the old rights.
+    'admin:beforeLoadSecurities': async (request) => {
+      const args = requestInput(request).args;
+      args.refresh = 'wait_for';
+      return request;
+    },
+  };
 
   constructor(channel: SyncChannel, private readonly kuzzle: KuzzleLike) {
     const events: Record<string, (request: unknown) => SecurityInvalidation> = {
@@ -59,12 +74,25 @@ export class SecuritySync {
       'admin:afterResetSecurity': everything,
     };
     for (const [event, describe] of Object.entries(events)) {
-      this.hooks[event] = (request) => channel.publish('security:invalidate', describe(request));
+      this.pipes[event] = async (request) => {
+        await channel.send('security:invalidate', describe(request));
+        return request;
+      };
     }
     channel.on('security:invalidate', parseSecurityInvalidation, (change) => this.invalidate(change));
   }
 
-  private async invalidate({ kind, ids }: SecurityInvalidation): Promise<void> {
+  /**
+   * Drops the cached objects, and again a moment later: a read already in
+   * flight on this node when the change arrived would otherwise put the old
+   * object back in Kuzzle's cache.
+   */
+  private async invalidate(change: SecurityInvalidation): Promise<void> {
+    await this.drop(change);
+    setTimeout(() => void this.drop(change).catch(() => undefined), SECOND_INVALIDATION_MS).unref();
+  }
+
+  private async drop({ kind, ids }: SecurityInvalidation): Promise<void> {
     const kinds: Kind[] = kind === 'all' ? ['role', 'profile'] : [kind];
     for (const k of kinds) {
       if (!ids || kind === 'all') await this.kuzzle.ask(`core:security:${k}:invalidate`);

@@ -53,7 +53,14 @@ export class StrategySync {
 
   /** Applies the strategies other nodes added while this one was away. */
   async start(): Promise<void> {
-    for (const change of await this.stored()) this.register(change);
+    for (const change of await this.stored()) {
+      // One strategy Kuzzle refuses must not keep the others out.
+      try {
+        this.register(change);
+      } catch (error) {
+        this.channel.log('error', `[cluster] strategy "${change.name}" could not be registered: ${(error as Error).message}`);
+      }
+    }
   }
 
   /** Writes this node's runtime strategies back after Redis lost them (admin:resetCache). */
@@ -99,7 +106,9 @@ export class StrategySync {
   private register(change: StrategyChange): void {
     const manager = this.kuzzle.pluginsManager;
     if (!manager || !change.strategy || PROTECTED.has(change.name)) return;
-    if (!manager.plugins.some((plugin) => plugin.name === change.pluginName.toLowerCase())) {
+    const owner = change.pluginName.toLowerCase();
+    const loaded = manager.plugins.some((plugin) => plugin.name === owner) || manager.application?.name === owner;
+    if (!loaded) {
       this.channel.log('warn', `[cluster] strategy "${change.name}" skipped: plugin "${change.pluginName}" is not loaded on this node`);
       return;
     }

@@ -30,37 +30,41 @@ const isTrue = (value: unknown): boolean => value === true || value === 'true' |
  * node that served the logout does for its own connections.
  */
 export class TokenSync {
-  readonly hooks: Record<string, (request: unknown) => Promise<void>> = {
-    'auth:afterLogout': (request) => this.loggedOut(request),
-    'security:afterRevokeTokens': (request) => this.byResourceId(request),
-    'security:afterDeleteUser': (request) => this.byResourceId(request),
-    'security:afterMDeleteUsers': (request) => this.byBodyIds(request),
+  /** Pipes: the client's answer waits until every peer has dropped what the token fed. */
+  readonly pipes: Record<string, (request: unknown) => Promise<unknown>> = {
+    'auth:afterLogout': (request) => this.revoke(request, this.loggedOut(request)),
+    'security:afterRevokeTokens': (request) => this.revoke(request, this.byResourceId(request)),
+    'security:afterDeleteUser': (request) => this.revoke(request, this.byResourceId(request)),
+    'security:afterMDeleteUsers': (request) => this.revoke(request, this.deletedUsers(request)),
   };
 
   constructor(private readonly channel: SyncChannel, private readonly kuzzle: KuzzleStateInternals) {
     channel.on('token:revoke', parseTokenRevocation, (revocation) => this.apply(revocation));
   }
 
-  private loggedOut(request: unknown): Promise<void> {
+  private async revoke(request: unknown, revocations: TokenRevocation[]): Promise<unknown> {
+    await Promise.all(revocations.map((revocation) => this.channel.send('token:revoke', revocation)));
+    return request;
+  }
+
+  private loggedOut(request: unknown): TokenRevocation[] {
     const context = isObject(request) && isObject(request.context) ? request.context : {};
     const user = isObject(context.user) ? context.user : {};
-    if (isTrue(requestInput(request).args.global) && isName(user._id)) {
-      return this.channel.publish('token:revoke', { kuid: user._id });
-    }
+    if (isTrue(requestInput(request).args.global) && isName(user._id)) return [{ kuid: user._id }];
     const token = isObject(context.token) ? context.token : {};
-    if (!isName(token._id) || typeof token.expiresAt !== 'number') return Promise.resolve();
-    return this.channel.publish('token:revoke', { tokenHash: hashTokenIndex(`${token.expiresAt};${token._id}`) });
+    if (!isName(token._id) || typeof token.expiresAt !== 'number') return [];
+    return [{ tokenHash: hashTokenIndex(`${token.expiresAt};${token._id}`) }];
   }
 
-  private byResourceId(request: unknown): Promise<void> {
+  private byResourceId(request: unknown): TokenRevocation[] {
     const kuid = requestInput(request).resource._id;
-    return isName(kuid) ? this.channel.publish('token:revoke', { kuid }) : Promise.resolve();
+    return isName(kuid) ? [{ kuid }] : [];
   }
 
-  private async byBodyIds(request: unknown): Promise<void> {
-    const ids = requestInput(request).body.ids;
-    if (!Array.isArray(ids)) return;
-    for (const kuid of ids.filter(isName)) await this.channel.publish('token:revoke', { kuid });
+  /** Only the users actually deleted: a partial failure leaves the others' tokens valid. */
+  private deletedUsers(request: unknown): TokenRevocation[] {
+    const result = isObject(request) ? request.result : undefined;
+    return Array.isArray(result) ? result.filter(isName).map((kuid) => ({ kuid })) : [];
   }
 
   private async apply(revocation: TokenRevocation): Promise<void> {

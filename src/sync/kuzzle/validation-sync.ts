@@ -13,10 +13,16 @@ export interface ValidationHost {
  * (`validateSpecifications` stores nothing, so it needs nothing.)
  */
 export class ValidationSync {
-  readonly hooks = {
-    'collection:afterUpdateSpecifications': () => this.channel.publish('validation:reload', {}),
-    'collection:afterDeleteSpecifications': () => this.channel.publish('validation:reload', {}),
+  /** Pipes: the client's answer waits until every peer validates with the new specifications. */
+  readonly pipes = {
+    'collection:afterUpdateSpecifications': (request: unknown) => this.reloadEverywhere(request),
+    'collection:afterDeleteSpecifications': (request: unknown) => this.reloadEverywhere(request),
   };
+
+  private async reloadEverywhere(request: unknown): Promise<unknown> {
+    await this.channel.send('validation:reload', {});
+    return request;
+  }
 
   constructor(private readonly channel: SyncChannel, host: ValidationHost) {
     channel.on('validation:reload', (body) => (isObject(body) ? body : undefined), () => host.reload());
