@@ -113,9 +113,6 @@ export class ClusterNode {
       await new Promise((resolve) => setTimeout(resolve, timers.joinAttemptInterval));
       unanswered = await membership.discover(true);
     }
-    // A restart under the same id cannot happen (ids are fresh), but a reset
-    // may have left rooms of ours: start from an exact picture.
-    await this.sync.reassert();
     const rooms = await this.sync.resyncAll();
     this.ready = true;
     this.readySince = Date.now();

@@ -5,7 +5,7 @@ import { ConfigError } from '../config/errors';
 import { KuzzleStateSync } from '../sync/kuzzle/kuzzle-state-sync';
 import { RealtimeGlue } from './realtime-glue';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
-import type { KuzzleLike, KuzzleRequestLike, PluginContextLike } from './kuzzle-types';
+import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
 import { mergeHandlers, type EventHandler } from './merge-handlers';
 import { pluginLog } from './plugin-log';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
@@ -46,15 +46,15 @@ export class ClusterPlugin {
       kuzzleStateFailures: kuzzleSync.channel.failures,
     }));
 
-    this.hooks = {
+    const realtimeHooks = {
       'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
       'kuzzle:shutdown': () => this.leaveBeforeExit(),
     };
-    this.pipes = {
+    const realtimePipes = {
       'kuzzle:state:live': async (payload: never) => {
         await node.start();
-        // Runtime strategies known to the cluster before the first login.
+        // Before the first client request: what the node missed while starting.
         await kuzzleSync.start();
         return payload;
       },
@@ -67,8 +67,8 @@ export class ClusterPlugin {
       'realtime:errorCount': (request: never) => realtime.countOfRemoteRoom(request),
       'realtime:afterList': (request: never) => realtime.clusterList(request),
     };
-    this.hooks = mergeHandlers('hook', this.hooks, kuzzleSync.hooks);
-    this.pipes = mergeHandlers('pipe', this.pipes, kuzzleSync.pipes);
+    this.hooks = mergeHandlers('hook', realtimeHooks, kuzzleSync.hooks);
+    this.pipes = mergeHandlers('pipe', realtimePipes, kuzzleSync.pipes);
     // Kuzzle 2.11+ has a native "cluster" controller; the routes stay the same.
     const controllerName = (await kuzzle.ask('kuzzle:api:funnel:controller:isNative', 'cluster')) ? 'cluster-plugin' : 'cluster';
     this.api = {
@@ -107,4 +107,3 @@ function redisSettingsOf(internalCache: Record<string, unknown>): RedisSettings 
   return { node, nodes, database, options, clusterOptions };
 }
 
-export type { KuzzleRequestLike };

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { ScopeOption, UserOption } from 'kuzzle-sdk';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, portOf, Recorder, uniqueName, useStack, wsClient, wsClientsOnNodes } from './support/fixture';
 
 interface DocNotification {
   type: string;
@@ -27,9 +27,7 @@ describe('realtime across nodes', () => {
   let c: Kuzzle;
 
   before(async () => {
-    a = await wsClient(portOf(stack(), 1));
-    b = await wsClient(portOf(stack(), 2));
-    c = await wsClient(portOf(stack(), 3));
+    [a, b, c] = await wsClientsOnNodes(stack(), 3);
     await ensureCollection(c, index, collection);
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, portOf, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, portOf, uniqueName, useStack, wsClient, wsClientsOnNodes } from './support/fixture';
 
 /**
  * The guarantee: once subscribe() has resolved on one node, a change made
@@ -18,9 +18,7 @@ describe('a subscription is live cluster-wide when subscribe() resolves', () => 
   let c: Kuzzle;
 
   before(async () => {
-    a = await wsClient(portOf(stack(), 1));
-    b = await wsClient(portOf(stack(), 2));
-    c = await wsClient(portOf(stack(), 3));
+    [a, b, c] = await wsClientsOnNodes(stack(), 3);
     await ensureCollection(a, index, collection);
   });
 

@@ -44,6 +44,13 @@ export async function wsClient(port: number): Promise<Kuzzle> {
   return kuzzle;
 }
 
+/** One WebSocket client per node, nodes 1 to `count`, in order. */
+export async function wsClientsOnNodes(stack: Stack, count: number): Promise<Kuzzle[]> {
+  const clients: Kuzzle[] = [];
+  for (let node = 1; node <= count; node++) clients.push(await wsClient(portOf(stack, node)));
+  return clients;
+}
+
 /** A kuzzle-sdk client over HTTP. */
 export async function httpClient(port: number): Promise<Kuzzle> {
   const kuzzle = new Kuzzle(new Http('127.0.0.1', { port }));
