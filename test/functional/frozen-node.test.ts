@@ -15,6 +15,7 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
   const stack = useStack({ nodes: 3, clusterOptions: { timers: { heartbeat: 250, heartbeatTimeout: 1500 } } });
   const index = uniqueName('frozen');
   const collection = 'c';
+  const missedIndex = uniqueName('missed');
   let watcher: Kuzzle;
   let sleeper: Kuzzle;
 
@@ -38,6 +39,9 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     try {
       await waitFor('node 3 evicted by node 1', async () => (await members(1)) === 2, { timeoutMs: 10_000 });
       await waitFor('node 3 subscriptions purged', async () => (await countOn1(roomId)) === undefined, { timeoutMs: 10_000 });
+      // Created while node 3 cannot hear about it: it must catch up when it comes back.
+      await watcher.index.create(missedIndex);
+      await watcher.collection.create(missedIndex, 'c', {});
     } finally {
       stack().node(3).thaw();
     }
@@ -54,5 +58,6 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     await watcher.realtime.publish(index, collection, { wake: true });
     await recorder.waitCount(1);
     assert.equal(recorder.items.length, 1);
+    assert.ok(await sleeper.document.create(missedIndex, 'c', { caughtUp: true }), 'node 3 knows the index created while it was away');
   });
 });
