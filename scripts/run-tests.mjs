@@ -3,13 +3,14 @@
 // start real services never compete for the machine's two cores, and ends
 // with the plain "N passed, N failed" line CI reads.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tiers = process.argv.slice(2);
 const only = process.env.TEST_ONLY; // substring filter on file names
+const FILE_TIMEOUT_MS = 15 * 60_000;
 let passed = 0;
 let failed = 0;
 const failures = [];
@@ -51,11 +52,14 @@ for (const tier of tiers) {
     .sort();
   for (const file of files) {
     console.log(`\n=== ${tier}/${file}`);
+    rmSync(tapFile, { force: true }); // never count the previous file's report
     const result = spawnSync(
       process.execPath,
       ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, join(dir, file)],
-      { stdio: 'inherit', env: process.env },
+      // A hung file must not eat CI's whole budget; SIGTERM lets it stop its services.
+      { stdio: 'inherit', env: process.env, timeout: FILE_TIMEOUT_MS, killSignal: 'SIGTERM' },
     );
+    if (result.error) console.log(`\n${tier}/${file}: ${result.error.message}`);
     const counts = countTap(tapFile);
     passed += counts.pass;
     failed += counts.fail;
