@@ -85,29 +85,36 @@ export class RealtimeSync {
     if (existing.customers.has(connectionId)) return existing.announced;
     existing.customers.add(connectionId);
     const announcedBefore = await existing.announced.then(() => true, () => false);
-    try {
-      const result = await this.state.addSubscriber(existing, this.options.nodeId);
-      this.versions.note(room.index, room.collection, result.version);
-      if (announcedBefore) {
-        await this.publish('room:count', { index: room.index, collection: room.collection, roomId: room.roomId, version: result.version });
-      } else {
-        // The first subscriber failed to announce the room: this one does.
-        existing.announced = this.announceRoom(existing, result.version);
-        await existing.announced;
-      }
-    } catch (error) {
-      this.local.removeCustomer(room.roomId, connectionId);
-      throw error;
+    const version = await this.countInRedis(existing, connectionId);
+    if (announcedBefore) {
+      await this.publish('room:count', { index: room.index, collection: room.collection, roomId: room.roomId, version }).catch((error: Error) =>
+        this.options.log('warn', `[cluster] count change of room ${room.roomId} not broadcast: ${error.message}`),
+      );
+    } else {
+      // The first subscriber failed to announce the room: this one does.
+      existing.announced = this.announceRoom(existing, version);
+      await existing.announced;
     }
   }
 
   private async firstSubscriber(local: LocalRoom, connectionId: string): Promise<void> {
+    const version = await this.countInRedis(local, connectionId);
+    await this.announceRoom(local, version);
+  }
+
+  /**
+   * Counts the subscriber in Redis; if that fails, this node forgets it and
+   * the error reaches the client. Once counted, the subscription stands:
+   * later failures (telling peers) are logged and repaired, never undone
+   * half-way.
+   */
+  private async countInRedis(room: LocalRoom, connectionId: string): Promise<number> {
     try {
-      const result = await this.state.addSubscriber(local, this.options.nodeId);
-      this.versions.note(local.index, local.collection, result.version);
-      await this.announceRoom(local, result.version);
+      const result = await this.state.addSubscriber(room, this.options.nodeId);
+      this.versions.note(room.index, room.collection, result.version);
+      return result.version;
     } catch (error) {
-      this.local.removeCustomer(local.roomId, connectionId);
+      this.local.removeCustomer(room.roomId, connectionId);
       throw error;
     }
   }
@@ -126,10 +133,12 @@ export class RealtimeSync {
     const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed.length === 0) return;
     for (const result of failed) {
-      this.options.log('warn', `[cluster] room ${room.roomId} not acknowledged by a peer: ${(result.reason as Error).message}`);
+      this.options.log('warn', `[cluster] room ${room.roomId} not acknowledged by a peer: ${describeError(result.reason)}`);
     }
     // A slow peer reloads the collection from Redis when this reaches it; a dead one is evicted.
-    await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection, version }] });
+    await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection, version }] }).catch((error: unknown) =>
+      this.options.log('warn', `[cluster] reload request for ${room.index}/${room.collection} not broadcast: ${describeError(error)}`),
+    );
   }
 
   /** A connection left a room on this node. */
@@ -273,4 +282,8 @@ export class RealtimeSync {
     this.stopped = true;
     this.versions.stop();
   }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
