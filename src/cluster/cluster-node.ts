@@ -1,3 +1,4 @@
+import { describeError } from '../util/describe-error';
 import { v4 as uuid } from 'uuid';
 import type { Cluster, Redis } from 'ioredis';
 import { resolveBinding } from '../config/bindings';
@@ -12,6 +13,7 @@ import { createRedisClient } from '../state/redis-client';
 import type { RealtimeHost } from '../sync/realtime-host';
 import { RealtimeSync } from '../sync/realtime-sync';
 import { PROTOCOL_VERSION, type Envelope } from '../transport/envelope';
+import { requestEach } from '../transport/request-each';
 import type { Reply } from '../transport/transport';
 import { ZmqTransport } from '../transport/zmq-transport';
 
@@ -165,7 +167,7 @@ export class ClusterNode {
         await this.transport.publish('node:evicted', { id });
       }
     } catch (error) {
-      this.log('error', `[cluster] could not purge ${id}: ${(error as Error).message}`);
+      this.log('error', `[cluster] could not purge ${id}: ${describeError(error)}`);
     }
   }
 
@@ -184,7 +186,7 @@ export class ClusterNode {
           await sync.resyncAll();
           for (const listener of this.rejoinListeners) await listener();
         } catch (error) {
-          this.log('error', `[cluster] resync failed: ${(error as Error).message}`);
+          this.log('error', `[cluster] resync failed: ${describeError(error)}`);
         } finally {
           this.rejoining = undefined;
         }
@@ -204,13 +206,10 @@ export class ClusterNode {
     for (const ghost of ghosts) await this.sync.purgeNode(ghost);
     const own = await this.sync.reassert();
     const nodes: Array<{ id: string; rooms?: number; subscribers?: number; error?: string }> = [{ id: this.id, ...own }];
-    const peers = this.membership.peerIds();
-    const replies = await Promise.allSettled(peers.map((peer) => this.transport.request(peer, 'reset:local', {}, 10_000)));
-    replies.forEach((reply, i) => {
-      const id = peers[i] ?? '?';
-      if (reply.status === 'fulfilled') nodes.push({ id, ...(reply.value.body as { rooms: number; subscribers: number }) });
-      else nodes.push({ id, error: (reply.reason as Error).message });
-    });
+    for (const answer of await requestEach(this.transport, this.membership.peerIds(), 'reset:local', {}, 10_000)) {
+      if (answer.reply) nodes.push({ id: answer.peer, ...(answer.reply.body as { rooms: number; subscribers: number }) });
+      else nodes.push({ id: answer.peer, error: answer.error });
+    }
     await this.sync.resyncAll();
     return { nodes, ghostsPurged: [...ghosts] };
   }
@@ -228,7 +227,7 @@ export class ClusterNode {
       const removed = await this.sync?.purgeNode(this.id);
       this.log('info', `[cluster] leaving: ${removed ?? 0} room(s) removed with this node's subscriptions`);
     } catch (error) {
-      this.log('error', `[cluster] could not purge this node's subscriptions: ${(error as Error).message}`);
+      this.log('error', `[cluster] could not purge this node's subscriptions: ${describeError(error)}`);
     }
     this.sync?.stop();
     await this.membership?.stop(true);

@@ -1,3 +1,4 @@
+import { describeError } from '../util/describe-error';
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import type { Log } from '../log';
@@ -185,7 +186,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       return true;
     } catch (error) {
       if (!this.members.has(card.id)) this.transport.disconnect(card.id);
-      this.options.log('debug', `[cluster] could not join ${card.id}: ${(error as Error).message}`);
+      this.options.log('debug', `[cluster] could not join ${card.id}: ${describeError(error)}`);
       return this.members.has(card.id);
     }
   }
@@ -233,7 +234,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     try {
       await this.transport.publish('heartbeat', {});
     } catch (error) {
-      debug('%s heartbeat failed: %s', this.self.id, (error as Error).message);
+      debug('%s heartbeat failed: %s', this.self.id, describeError(error));
     }
   }
 
@@ -274,7 +275,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       }
       await this.discover();
     } catch (error) {
-      this.options.log('warn', `[cluster] ${this.self.id}: Redis unreachable for membership: ${(error as Error).message}`);
+      this.options.log('warn', `[cluster] ${this.self.id}: Redis unreachable for membership: ${describeError(error)}`);
     }
   }
 

@@ -1,3 +1,5 @@
+import { describeError } from '../util/describe-error';
+
 /**
  * Errors of the shared realtime state. Lua scripts report domain failures as
  * `redis.error_reply('KPC_<CODE> <details>')`; {@link translateScriptError} is
@@ -81,6 +83,6 @@ export function parseStoredJson(text: string, key: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new CorruptStateError(`malformed JSON stored in ${key}: ${(error as Error).message}`, key, error);
+    throw new CorruptStateError(`malformed JSON stored in ${key}: ${describeError(error)}`, key, error);
   }
 }

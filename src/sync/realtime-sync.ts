@@ -9,6 +9,8 @@ import { parseDocumentNotice, parseRewritten, parseRoomDescriptor, parseRoomVers
 import { RealtimeRepair } from './realtime-repair';
 import { stripRequest } from './strip-request';
 import { VersionTracker } from './version-tracker';
+import { requestEach } from '../transport/request-each';
+import { describeError } from '../util/describe-error';
 
 export interface RealtimeSyncOptions {
   nodeId: string;
@@ -127,13 +129,11 @@ export class RealtimeSync {
    */
   private async announceRoom(room: RoomDescriptor, version: number): Promise<void> {
     const body = { index: room.index, collection: room.collection, roomId: room.roomId, filters: room.filters, version };
-    const results = await Promise.allSettled(
-      this.options.peers().map((peer) => this.transport.request(peer, 'room:add', body, this.options.ackTimeoutMs)),
-    );
-    const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    const answers = await requestEach(this.transport, this.options.peers(), 'room:add', body, this.options.ackTimeoutMs);
+    const failed = answers.filter((answer) => answer.error !== undefined);
     if (failed.length === 0) return;
-    for (const result of failed) {
-      this.options.log('warn', `[cluster] room ${room.roomId} not acknowledged by a peer: ${describeError(result.reason)}`);
+    for (const { peer, error } of failed) {
+      this.options.log('warn', `[cluster] room ${room.roomId} not acknowledged by ${peer}: ${error}`);
     }
     // A slow peer reloads the collection from Redis when this reaches it; a dead one is evicted.
     await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection, version }] }).catch((error: unknown) =>
@@ -282,8 +282,4 @@ export class RealtimeSync {
     this.stopped = true;
     this.versions.stop();
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

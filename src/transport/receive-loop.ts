@@ -1,3 +1,4 @@
+import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../log';
 
 /** What {@link receiveLoop} needs from a zeromq socket (any `Readable` fits). */
@@ -26,12 +27,12 @@ export async function receiveLoop(
       try {
         onFrames(frames);
       } catch (error) {
-        context.log('error', `${name} receive loop: unexpected error: ${describe(error)}`);
+        context.log('error', `${name} receive loop: unexpected error: ${describeError(error)}`);
       }
     }
   } catch (error) {
     // Closing the socket ends the iteration with an error: that is no news.
-    if (!context.isClosed() && !socket.closed) context.log('error', `${name} receive loop ended: ${describe(error)}`);
+    if (!context.isClosed() && !socket.closed) context.log('error', `${name} receive loop ended: ${describeError(error)}`);
   }
 }
 
@@ -42,9 +43,4 @@ export function closeQuietly(socket: { close(): void }): void {
   } catch {
     // Already closed or being torn down: nothing left to release.
   }
-}
-
-/** The message of an error, or the thrown value itself, for log lines and error replies. */
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,6 @@
 import { encodeEnvelope } from './codec';
 import { PROTOCOL_VERSION, type Envelope } from './envelope';
-import { describe } from './receive-loop';
+import { describeError } from '../util/describe-error';
 import type { RequestHandler } from './transport';
 import { isId } from './zmq-transport-options';
 
@@ -31,7 +31,7 @@ export async function replyFrame(
       seq: 0,
       re: rid,
       error: true,
-      body: { message: describe(error) },
+      body: { message: describeError(error) },
     });
   }
 }

@@ -8,7 +8,8 @@ import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope'
 import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
 import { PendingRequests } from './pending-requests';
 import { replyFrame } from './reply-frame';
-import { closeQuietly, describe, receiveLoop, type ReceiveLoopContext } from './receive-loop';
+import { closeQuietly, receiveLoop, type ReceiveLoopContext } from './receive-loop';
+import { describeError } from '../util/describe-error';
 import { SendQueue } from './send-queue';
 import {
   DEFAULT_HIGH_WATER_MARK,
@@ -285,7 +286,7 @@ export class ZmqTransport implements Transport {
     try {
       this.sub.disconnect(peer.addresses.pub);
     } catch (disconnectError) {
-      this.log('warn', `cannot unsubscribe from ${peer.addresses.pub}: ${describe(disconnectError)}`);
+      this.log('warn', `cannot unsubscribe from ${peer.addresses.pub}: ${describeError(disconnectError)}`);
     }
     peer.queue.close(error);
     closeQuietly(peer.dealer);
@@ -349,7 +350,7 @@ export class ZmqTransport implements Transport {
     try {
       await this.routerQueue.enqueue([identity, frame]);
     } catch (error) {
-      if (!this.closed) this.log('warn', `cannot reply to "${request.type}" from ${request.from}: ${describe(error)}`);
+      if (!this.closed) this.log('warn', `cannot reply to "${request.type}" from ${request.from}: ${describeError(error)}`);
     }
   }
 
@@ -360,7 +361,7 @@ export class ZmqTransport implements Transport {
   }
 
   private handlerFailed(kind: 'broadcast' | 'request', envelope: Envelope, error: unknown): void {
-    this.log('warn', `${kind} handler failed on "${envelope.type}" from ${envelope.from}: ${describe(error)}`);
+    this.log('warn', `${kind} handler failed on "${envelope.type}" from ${envelope.from}: ${describeError(error)}`);
   }
 
   private log(level: LogLevel, message: string): void {

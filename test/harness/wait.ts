@@ -1,13 +1,11 @@
+import { describeError } from '../../src/util/describe-error';
+
 /** Error raised when a condition polled by {@link waitFor} is still false at its deadline. */
 export class WaitTimeoutError extends Error {
   override readonly name = 'WaitTimeoutError';
   constructor(what: string, timeoutMs: number, readonly lastError?: unknown) {
-    super(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${describe(lastError)}` : ''}`);
+    super(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${describeError(lastError)}` : ''}`);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Thrown by a check to stop waiting at once (e.g. the process being waited on died). */

@@ -1,3 +1,4 @@
+import { describeError } from '../../util/describe-error';
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
 import { isName, isObject, requestInput, type SyncChannel } from './channel';
@@ -72,7 +73,7 @@ export class AdminSync {
       if (failed.length > 0) this.channel.log('warn', `[cluster] after resetCache, ${failed.length} node(s) could not write their state back`);
       await this.afterReset();
     } catch (error) {
-      this.channel.log('error', `[cluster] could not restore the cluster state after resetCache: ${(error as Error).message}`);
+      this.channel.log('error', `[cluster] could not restore the cluster state after resetCache: ${describeError(error)}`);
     }
   }
 }

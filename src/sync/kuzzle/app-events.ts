@@ -1,3 +1,4 @@
+import { describeError } from '../../util/describe-error';
 import type { KuzzleLike } from '../../plugin/kuzzle-types';
 import { isName, isObject, type SyncChannel } from './channel';
 
@@ -76,7 +77,7 @@ export class AppEvents {
         await fn(payload);
       } catch (error) {
         this.listenerErrors++;
-        this.channel.log('error', `[cluster] app.cluster listener of "${event}" failed: ${(error as Error).message}`);
+        this.channel.log('error', `[cluster] app.cluster listener of "${event}" failed: ${describeError(error)}`);
       }
     }));
   }

@@ -1,6 +1,8 @@
+import { describeError } from '../../util/describe-error';
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { Log } from '../../log';
 import type { Envelope } from '../../transport/envelope';
+import { requestEach } from '../../transport/request-each';
 import type { Reply } from '../../transport/transport';
 import { isObject, type PlainObject } from '../../util/guards';
 
@@ -48,7 +50,7 @@ export class SyncChannel {
     try {
       await this.node.transport.publish(`kuzzle:${type}`, body);
     } catch (error) {
-      this.log('error', `[cluster] could not broadcast kuzzle:${type}: ${(error as Error).message}`);
+      this.log('error', `[cluster] could not broadcast kuzzle:${type}: ${describeError(error)}`);
     }
   }
 
@@ -61,15 +63,11 @@ export class SyncChannel {
   send(type: string, body: unknown): Promise<void> {
     const peers = this.node.membership?.peerIds() ?? [];
     const timeoutMs = this.node.options.timers.waitForMissingRooms;
-    const sending = Promise.allSettled(peers.map((peer) => this.node.transport.request(peer, `kuzzle:${type}`, body, timeoutMs))).then(
-      (results) => {
-        results.forEach((result, i) => {
-          if (result.status === 'rejected') {
-            this.log('warn', `[cluster] ${peers[i] ?? '?'} did not apply kuzzle:${type}: ${(result.reason as Error).message}`);
-          }
-        });
-      },
-    );
+    const sending = requestEach(this.node.transport, peers, `kuzzle:${type}`, body, timeoutMs).then((answers) => {
+      for (const { peer, error } of answers) {
+        if (error !== undefined) this.log('warn', `[cluster] ${peer} did not apply kuzzle:${type}: ${error}`);
+      }
+    });
     this.outstanding.add(sending);
     void sending.finally(() => this.outstanding.delete(sending));
     return sending;
@@ -92,7 +90,7 @@ export class SyncChannel {
       try {
         return (await this.node.transport.request(peer, `kuzzle:${type}`, body, timeoutMs)).body;
       } catch (error) {
-        this.log('warn', `[cluster] ${peer} did not answer kuzzle:${type}: ${(error as Error).message}`);
+        this.log('warn', `[cluster] ${peer} did not answer kuzzle:${type}: ${describeError(error)}`);
       }
     }
     return undefined;
@@ -136,7 +134,7 @@ export class SyncChannel {
         await route.handle(body, envelope.from);
       } catch (error) {
         this.failures++;
-        this.log('error', `[cluster] applying ${envelope.type} from ${envelope.from} failed: ${(error as Error).message}`);
+        this.log('error', `[cluster] applying ${envelope.type} from ${envelope.from} failed: ${describeError(error)}`);
       }
     })();
     return true;

@@ -1,3 +1,4 @@
+import { describeError } from '../../util/describe-error';
 import type { ClusterNode } from '../../cluster/cluster-node';
 import type { KuzzleLike, KuzzleStateInternals, PluginContextLike } from '../../plugin/kuzzle-types';
 import { mergeHandlers, type EventHandler } from '../../plugin/merge-handlers';
@@ -78,7 +79,7 @@ export class KuzzleStateSync {
       try {
         await step();
       } catch (error) {
-        this.channel.log('error', `[cluster] could not catch up on ${what}: ${(error as Error).message}`);
+        this.channel.log('error', `[cluster] could not catch up on ${what}: ${describeError(error)}`);
       }
     }
   }

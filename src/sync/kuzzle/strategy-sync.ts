@@ -1,3 +1,4 @@
+import { describeError } from '../../util/describe-error';
 import type { ClusterNode } from '../../cluster/cluster-node';
 import { clusterPrefix } from '../../state/keys';
 import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
@@ -58,7 +59,7 @@ export class StrategySync {
       try {
         this.register(change);
       } catch (error) {
-        this.channel.log('error', `[cluster] strategy "${change.name}" could not be registered: ${(error as Error).message}`);
+        this.channel.log('error', `[cluster] strategy "${change.name}" could not be registered: ${describeError(error)}`);
       }
     }
   }
