@@ -1,64 +1,36 @@
-import type { ClusterNode } from '../cluster/cluster-node';
-import type { PluginContextLike } from '../plugin/kuzzle-types';
+import type { ClusterNode, ResetSummary } from '../cluster/cluster-node';
+import type { ClusterStatus } from '../cluster/cluster-status';
+
+/** What the routes need from the cluster node. */
+export type ControllerPort = Pick<ClusterNode, 'status' | 'unhealthy' | 'reset' | 'members' | 'minimumNodes' | 'isReady'>;
+
+/** Builds the error Kuzzle answers with 503 (Service Unavailable). */
+export type UnavailableError = (message: string) => Error;
 
 /** The operators' routes: status, health (for load balancers) and reset. */
 export class ClusterController {
   constructor(
-    private readonly node: () => ClusterNode | undefined,
-    private readonly context: PluginContextLike,
-    /** Counters of messages dropped by modules the node does not own (Kuzzle-wide sync). */
-    private readonly moreDropped: () => Record<string, number> = () => ({}),
+    private readonly node: ControllerPort,
+    private readonly unavailable: UnavailableError,
   ) {}
 
-  status(): Record<string, unknown> {
-    const node = this.node();
-    if (!node) return { node: { ready: false } };
-    const membership = node.membership;
-    const now = Date.now();
-    return {
-      node: {
-        id: node.id,
-        addresses: membership?.self.addresses,
-        ready: node.ready,
-        since: node.readySince,
-        resyncing: node.resyncing,
-        rejoins: node.rejoins,
-      },
-      peers: (membership?.peers() ?? []).map((peer) => ({
-        id: peer.card.id,
-        addresses: peer.card.addresses,
-        kuzzleVersion: peer.card.kuzzleVersion,
-        lastHeartbeatAgeMs: now - peer.lastSeen,
-        memberSinceMs: now - peer.since,
-      })),
-      members: membership?.size() ?? 1,
-      minimumNodes: node.options.minimumNodes,
-      transport: node.transport.stats(),
-      droppedMessages: { realtime: node.sync?.dropped.malformed ?? 0, unknownType: node.unknownMessages, ...this.moreDropped() },
-    };
+  status(): ClusterStatus {
+    return this.node.status();
   }
 
   /**
-   * 200 when this node has joined and the cluster has at least `minimumNodes`
-   * members; otherwise 503 (Service Unavailable), so load balancers skip it.
+   * 200 when this node has joined, is not shutting down, reaches the shared
+   * state and the cluster has at least `minimumNodes` members; otherwise 503
+   * (Service Unavailable) with the reason, so that load balancers skip it.
    */
-  health(): Record<string, unknown> {
-    const node = this.node();
-    const members = node?.membership?.size() ?? 0;
-    const minimumNodes = node?.options.minimumNodes ?? 1;
-    if (!node?.ready) throw this.unavailable('this node has not joined the cluster yet');
-    if (members < minimumNodes) throw this.unavailable(`${members} node(s) in the cluster, ${minimumNodes} required`);
-    return { ok: true, members, minimumNodes };
+  health(): { ok: true; members: number; minimumNodes: number } {
+    const reason = this.node.unhealthy();
+    if (reason !== undefined) throw this.unavailable(reason);
+    return { ok: true, members: this.node.members, minimumNodes: this.node.minimumNodes };
   }
 
-  async reset(): Promise<Record<string, unknown>> {
-    const node = this.node();
-    if (!node?.ready) throw this.unavailable('this node has not joined the cluster yet');
-    return node.reset();
-  }
-
-  private unavailable(message: string): Error {
-    const ErrorClass = this.context.errors.ServiceUnavailableError ?? this.context.errors.InternalError;
-    return new ErrorClass(`[cluster] ${message}`);
+  async reset(): Promise<ResetSummary> {
+    if (!this.node.isReady) throw this.unavailable('this node has not joined the cluster yet');
+    return this.node.reset();
   }
 }

@@ -1,237 +1,340 @@
-import { describeError } from '../util/describe-error';
-import { v4 as uuid } from 'uuid';
 import type { Cluster, Redis } from 'ioredis';
+import { MessageBus } from '../bus/message-bus';
+import type { Handlers, MessageMap } from '../bus/message-spec';
 import { resolveBinding } from '../config/bindings';
-import type { Log } from '../log';
 import type { ClusterOptions, RedisSettings } from '../config/options';
-import { Membership } from '../membership/membership';
-import type { NodeCard } from '../membership/node-card';
-import { NodeRegistry } from '../membership/node-registry';
-import { clusterPrefix } from '../state/keys';
-import { RealtimeState } from '../state/realtime-state';
+import { Membership, type PeerRemovalReason } from '../membership/membership';
+import { ownerOf, type NodeCard } from '../membership/node-card';
+import { RedisEpoch } from '../state/epoch';
+import { clusterPrefix, StateKeys } from '../state/keys';
+import { RedisCardStore } from '../state/node-cards';
 import { createRedisClient } from '../state/redis-client';
+import { RedisRealtimeStore } from '../state/redis-realtime-store';
+import { RedisSharedRecords, type SharedRecords } from '../state/shared-records';
 import type { RealtimeHost } from '../sync/realtime-host';
 import { RealtimeSync } from '../sync/realtime-sync';
-import { PROTOCOL_VERSION, type Envelope } from '../transport/envelope';
-import { requestEach } from '../transport/request-each';
-import type { Reply } from '../transport/transport';
+import { PROTOCOL_VERSION } from '../transport/envelope';
 import { ZmqTransport } from '../transport/zmq-transport';
+import { ClusterError } from '../util/cluster-error';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+import { buildStatus, unhealthyReason, type ClusterStatus } from './cluster-status';
+import { MemberChannel } from './member-channel';
+import type { RealtimePort } from './realtime-port';
+import { SelfRepair } from './self-repair';
 
+export interface ClusterNodeSettings {
+  /** The node's id: Kuzzle's own node id, so that logs and answers name nodes one way. */
+  id: string;
+  kuzzleVersion?: string;
+  options: ClusterOptions;
+  redis: RedisSettings;
+  host: RealtimeHost;
+  log: Log;
+}
 
-/** A request handler another module (e.g. Kuzzle-wide sync) plugs in. */
-export type ExtraRequestHandler = (envelope: Envelope) => Promise<Reply> | undefined;
-export type ExtraBroadcastHandler = (envelope: Envelope) => boolean;
+/** What `POST /_plugin/cluster/reset` answers. */
+export interface ResetSummary {
+  nodes: Array<{ id: string; rooms?: number; subscribers?: number; error?: string }>;
+  ghostsPurged: string[];
+}
+
+type CatchUpListener = (reason: string) => Promise<void>;
 
 /**
- * One cluster member: owns the Redis connection, the ZeroMQ transport, the
- * membership and the realtime sync, and wires messages between them. Knows
- * nothing of Kuzzle beyond the {@link RealtimeHost} it is given.
+ * One member of the cluster: wires the transport, the message bus, the
+ * membership, the shared state and the realtime sync, and keeps them right
+ * when things go wrong (rejoin under a new incarnation, purge of removed
+ * peers, self-repair). The Kuzzle glue sees only its methods: the realtime
+ * port, `register` for its own messages, shared records, status and
+ * lifecycle.
  */
 export class ClusterNode {
   readonly id: string;
-  readonly redis: Redis | Cluster;
-  readonly state: RealtimeState;
-  readonly transport: ZmqTransport;
-  membership: Membership | undefined;
-  sync: RealtimeSync | undefined;
-  ready = false;
-  readySince: number | undefined;
-  private readonly extraRequests: ExtraRequestHandler[] = [];
-  private readonly extraBroadcasts: ExtraBroadcastHandler[] = [];
-  private readonly rejoinListeners: Array<() => Promise<void>> = [];
-  private rejoining: Promise<void> | undefined;
-  /** Times this node had to join again after being presumed dead. */
-  rejoins = 0;
+  private readonly options: ClusterOptions;
+  private readonly log: Log;
+  private readonly redis: Redis | Cluster;
+  private readonly keys: StateKeys;
+  private readonly transport: ZmqTransport;
+  private readonly bus: MessageBus;
+  private readonly cards: RedisCardStore;
+  private readonly membership: Membership;
+  private readonly sync: RealtimeSync;
+  private readonly repair: SelfRepair;
+  private readonly catchUpListeners: CatchUpListener[] = [];
+  private readonly stateLostListeners: Array<() => Promise<void>> = [];
+  private readonly evictions: Record<string, number> = {};
+  private ready = false;
+  private draining = false;
   private stopped = false;
-  /** Broadcasts of a type nobody handles. */
-  unknownMessages = 0;
+  private readySince: number | undefined;
+  private rejoins = 0;
+  private rejoining: Promise<void> | undefined;
+  private rejoinAgain = false;
+  private catchUpError: string | undefined;
 
-  constructor(
-    readonly options: ClusterOptions,
-    redisSettings: RedisSettings,
-    private readonly host: RealtimeHost,
-    private readonly log: Log,
-    private readonly kuzzleVersion?: string,
-  ) {
-    this.id = `knode-${uuid()}`;
-    this.redis = createRedisClient(redisSettings, (message) => log('warn', `[cluster] redis: ${message}`));
-    this.state = new RealtimeState(this.redis, { prefix: clusterPrefix(options.clusterName) });
+  constructor(settings: ClusterNodeSettings) {
+    const { options, log } = settings;
+    this.id = settings.id;
+    this.options = options;
+    this.log = log;
+    this.redis = createRedisClient(settings.redis, (message) => log('warn', `redis: ${message}`));
+    this.keys = new StateKeys(clusterPrefix(options.clusterName));
     const router = resolveBinding('bindings.router', options.bindings.router);
     const pub = resolveBinding('bindings.pub', options.bindings.pub);
-    this.transport = new ZmqTransport({ nodeId: this.id, router, pub, log });
-  }
-
-  /** True while this node joins again and writes its subscriptions back. */
-  get resyncing(): boolean {
-    return this.rejoining !== undefined;
-  }
-
-  /** Called after this node joined again (it may have missed broadcasts meanwhile). */
-  onRejoined(listener: () => Promise<void>): void {
-    this.rejoinListeners.push(listener);
-  }
-
-  onRequest(handler: ExtraRequestHandler): void {
-    this.extraRequests.push(handler);
-  }
-
-  onBroadcast(handler: ExtraBroadcastHandler): void {
-    this.extraBroadcasts.push(handler);
-  }
-
-  /** Binds, joins every peer found in Redis and loads the shared state. */
-  async start(): Promise<void> {
-    await this.state.init();
-    const addresses = await this.transport.bind();
-    const card: NodeCard = { id: this.id, addresses, startedAt: Date.now(), protocol: PROTOCOL_VERSION, kuzzleVersion: this.kuzzleVersion };
-    const { timers } = this.options;
-    const registry = new NodeRegistry(this.redis, clusterPrefix(this.options.clusterName), timers.heartbeatTimeout * 2);
-    const membership = new Membership(card, this.transport, registry, {
+    this.transport = new ZmqTransport({ nodeId: this.id, router, pub, maxFrameBytes: options.maxFrameBytes, log });
+    this.bus = new MessageBus(this.transport, log);
+    this.cards = new RedisCardStore(this.redis, this.keys, options.timers.cardTtl);
+    const card: NodeCard = {
+      id: this.id,
+      addresses: { router: '', pub: '' },
+      incarnation: 0,
+      startedAt: Date.now(),
+      protocol: PROTOCOL_VERSION,
+      kuzzleVersion: settings.kuzzleVersion,
+    };
+    const { timers } = options;
+    this.membership = new Membership(card, this.bus, this.cards, {
       heartbeatMs: timers.heartbeat,
       heartbeatTimeoutMs: timers.heartbeatTimeout,
       discoverTimeoutMs: timers.discoverTimeout,
       joinAttemptIntervalMs: timers.joinAttemptInterval,
-      log: this.log,
+      log,
     });
-    this.membership = membership;
-    this.sync = new RealtimeSync(this.state, this.transport, this.host, {
-      nodeId: this.id,
+    const store = new RedisRealtimeStore(this.redis, this.keys);
+    this.sync = new RealtimeSync(store, this.bus, settings.host, {
+      owner: () => ownerOf(this.membership.self),
+      peers: () => this.membership.peerIds(),
       ackTimeoutMs: timers.waitForMissingRooms,
-      gapWaitMs: timers.waitForMissingRooms,
-      peers: () => membership.peerIds(),
-      log: this.log,
+      log,
     });
-    this.transport.onBroadcast((envelope) => this.dispatchBroadcast(envelope));
-    this.transport.onRequest((envelope) => this.dispatchRequest(envelope));
-    membership.on('peer:removed', (id, reason) => void this.peerRemoved(id, reason));
-    membership.on('self:suspect', (why) => void this.rejoin(why));
+    this.repair = new SelfRepair(new RedisEpoch(this.redis, this.keys), store, this.sync, this.membership, {
+      stateLost: () => this.runAll(this.stateLostListeners.map((listener) => () => listener())),
+      catchUp: (reason) => this.catchUp(reason),
+    }, {
+      epochMs: timers.heartbeat,
+      antiEntropyMs: timers.antiEntropy,
+      isLive: (owner) => this.isLive(owner),
+      log,
+    });
+    this.transport.onGap((peerId, expected, received) => this.repair.gap(peerId, received - expected));
+    this.membership.on('peer:removed', (removed, reason) => void this.peerRemoved(removed, reason));
+    this.membership.on('peer:added', (peer, { returning }) => {
+      if (returning && this.ready) void this.peerReturned(peer.card.id);
+    });
+    this.membership.on('self:suspect', (why) => this.rejoin(why));
+  }
 
+  /** Binds, joins every peer found in Redis and loads the shared realtime state. */
+  async start(): Promise<void> {
+    const addresses = await this.transport.bind();
     // Peers listed in Redis that do not answer yet may still be starting:
-    // retry a few times before serving, so clients do not land on a node
-    // that misses part of the cluster.
-    let unanswered = await membership.start();
+    // retry a few times before serving, so that clients do not land on a
+    // node that misses part of the cluster.
+    let unanswered = await this.membership.start(addresses);
     for (let attempt = 0; unanswered > 0 && attempt < this.options.retryJoin; attempt++) {
-      this.log('info', `[cluster] ${unanswered} known node(s) did not answer, retrying to join`);
-      await new Promise((resolve) => setTimeout(resolve, timers.joinAttemptInterval));
-      unanswered = await membership.discover(true);
+      this.log('info', `${unanswered} known node(s) did not answer, retrying to join`);
+      await delay(this.options.timers.joinAttemptInterval);
+      unanswered = await this.membership.discover(true);
     }
     const rooms = await this.sync.resyncAll();
+    await this.repair.start();
     this.ready = true;
     this.readySince = Date.now();
-    this.log('info', `[cluster] node ${this.id} ready: ${membership.size()} node(s), ${rooms} room(s) loaded`);
+    this.log('info', `node ready: incarnation ${this.membership.self.incarnation}, ${this.membership.size()} node(s), ${rooms} room(s) loaded`);
   }
 
-  private dispatchBroadcast(envelope: Envelope): void {
-    this.membership?.noteAlive(envelope.from);
-    if (this.membership?.handleBroadcast(envelope)) return;
-    if (this.sync?.handleBroadcast(envelope)) return;
-    if (this.extraBroadcasts.some((handler) => handler(envelope))) return;
-    this.unknownMessages++;
+  /** The realtime operations the Kuzzle glue forwards its events to. */
+  get realtime(): RealtimePort {
+    return this.sync;
   }
 
-  private dispatchRequest(envelope: Envelope): Promise<Reply> {
-    const membership = this.membership;
-    if (!membership) return Promise.reject(new Error('not started'));
-    membership.noteAlive(envelope.from);
-    if (envelope.type === 'join') {
-      return membership.acceptJoin(envelope.body).then((card) => ({ type: 'joined', body: { card } }));
-    }
-    // Only members may change this node's state: a stranger must join first.
-    if (!membership.has(envelope.from)) {
-      this.unknownMessages++;
-      return Promise.reject(new Error(`${envelope.from} is not a member of this cluster`));
-    }
-    switch (envelope.type) {
-      case 'reset:local':
-        if (!this.sync) return Promise.reject(new Error('not started'));
-        return this.sync.reassert().then((summary) => ({ type: 'reset:done', body: summary }));
-      default: {
-        const fromSync = this.sync?.handleRequest(envelope);
-        if (fromSync) return fromSync;
-        for (const handler of this.extraRequests) {
-          const reply = handler(envelope);
-          if (reply) return reply;
-        }
-        this.unknownMessages++;
-        return Promise.reject(new Error(`unknown request type ${envelope.type}`));
-      }
-    }
+  /** Registers the glue's own message types; requests of the returned channel go to current members. */
+  register<M extends MessageMap>(messages: M, handlers: Handlers<M>): MemberChannel<M> {
+    return new MemberChannel(this.bus.register(messages, handlers), () => this.membership.peerIds());
   }
 
-  private async peerRemoved(id: string, reason: string): Promise<void> {
-    if (this.stopped || !this.sync) return;
-    try {
-      const removed = await this.sync.purgeNode(id);
-      this.log('info', `[cluster] purged ${id} (${reason}): ${removed} room(s) removed`);
-      if (reason === 'timeout') {
-        await this.transport.publish('node:evicted', { id });
-      }
-    } catch (error) {
-      this.log('error', `[cluster] could not purge ${id}: ${describeError(error)}`);
-    }
+  /** A named set of records kept in the shared state (survives node restarts). */
+  records(name: string): SharedRecords {
+    return new RedisSharedRecords(this.redis, this.keys, name);
   }
 
-  /** After being presumed dead: join everyone again and restore our subscriptions. */
-  private rejoin(why: string): Promise<void> {
-    if (this.stopped || !this.membership || !this.sync) return Promise.resolve();
-    if (!this.rejoining) {
-      const membership = this.membership;
-      const sync = this.sync;
-      this.log('warn', `[cluster] ${this.id} resyncing: ${why}`);
-      this.rejoins++;
-      this.rejoining = (async () => {
-        try {
-          await membership.rejoinAll();
-          await sync.reassert();
-          await sync.resyncAll();
-          for (const listener of this.rejoinListeners) await listener();
-        } catch (error) {
-          this.log('error', `[cluster] resync failed: ${describeError(error)}`);
-        } finally {
-          this.rejoining = undefined;
-        }
-      })();
-    }
-    return this.rejoining;
+  /** Called after this node may have missed Kuzzle-wide changes: it joined again, a peer came back, broadcasts were lost. */
+  onCatchUp(listener: CatchUpListener): void {
+    this.catchUpListeners.push(listener);
   }
 
-  /** Asks every peer to write its live subscriptions back to Redis; ghosts are purged. */
-  async reset(): Promise<{ nodes: Array<{ id: string; rooms?: number; subscribers?: number; error?: string }>; ghostsPurged: string[] }> {
-    if (!this.sync || !this.membership) throw new Error('not started');
-    const live = new Set([this.id, ...this.membership.peerIds()]);
-    const ghosts = new Set<string>();
-    for (const snapshot of await this.state.getAll()) {
-      for (const room of snapshot.rooms) for (const nodeId of Object.keys(room.counts)) if (!live.has(nodeId)) ghosts.add(nodeId);
-    }
-    for (const ghost of ghosts) await this.sync.purgeNode(ghost);
-    const own = await this.sync.reassert();
-    const nodes: Array<{ id: string; rooms?: number; subscribers?: number; error?: string }> = [{ id: this.id, ...own }];
-    for (const answer of await requestEach(this.transport, this.membership.peerIds(), 'reset:local', {}, 10_000)) {
-      if (answer.reply) nodes.push({ id: answer.peer, ...(answer.reply.body as { rooms: number; subscribers: number }) });
-      else nodes.push({ id: answer.peer, error: answer.error });
+  /** Called after Redis lost the cluster's state and the realtime state was written back. */
+  onStateLost(listener: () => Promise<void>): void {
+    this.stateLostListeners.push(listener);
+  }
+
+  /** The glue reports how its last catch-up went, for status. */
+  reportCatchUp(error: string | undefined): void {
+    this.catchUpError = error;
+  }
+
+  status(): ClusterStatus {
+    return buildStatus(this.statusSources());
+  }
+
+  /** Why this node must not get traffic now; undefined when healthy. */
+  unhealthy(): string | undefined {
+    return unhealthyReason(this.statusSources());
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  get minimumNodes(): number {
+    return this.options.minimumNodes;
+  }
+
+  get members(): number {
+    return this.membership.size();
+  }
+
+  /** Rebuilds the shared realtime state from every live node's subscriptions; purges leftovers of gone nodes. */
+  async reset(): Promise<ResetSummary> {
+    if (!this.ready) throw new ClusterError('KPC_NOT_READY', 'this node has not joined the cluster yet');
+    const ghostsPurged = await this.repair.sweepGhosts();
+    const own = await this.sync.rewrite();
+    const nodes: ResetSummary['nodes'] = [{ id: this.id, ...own }];
+    for (const answer of await this.sync.resetPeers(10_000)) {
+      nodes.push(answer.reply ? { id: answer.peer, ...answer.reply } : { id: answer.peer, error: describeError(answer.error) });
     }
     await this.sync.resyncAll();
-    return { nodes, ghostsPurged: [...ghosts] };
+    return { nodes, ghostsPurged };
+  }
+
+  /** First step of a graceful stop: health turns 503 so that balancers move traffic away; everything else goes on. */
+  drain(): void {
+    if (!this.draining) this.log('info', 'draining: health answers 503, changes are still forwarded until in-flight requests are done');
+    this.draining = true;
   }
 
   /**
-   * Graceful leave: this node's subscribers are purged from Redis (peers are
-   * told which rooms are gone), then peers and Redis forget the node.
+   * Graceful leave: this node's subscribers are purged from Redis (peers
+   * are told which rooms are gone), then peers and Redis forget the node.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.draining = true;
     this.ready = false;
-    this.sync?.beginLeave();
+    this.sync.beginLeave();
+    this.repair.stop();
     try {
-      const removed = await this.sync?.purgeNode(this.id);
-      this.log('info', `[cluster] leaving: ${removed ?? 0} room(s) removed with this node's subscriptions`);
+      const removed = await this.sync.purgeOwner(ownerOf(this.membership.self));
+      this.log('info', `leaving: ${removed} room(s) removed with this node's subscriptions`);
     } catch (error) {
-      this.log('error', `[cluster] could not purge this node's subscriptions: ${describeError(error)}`);
+      this.log('error', `could not purge this node's subscriptions: ${describeError(error)}`);
     }
-    this.sync?.stop();
-    await this.membership?.stop(true);
+    this.sync.stop();
+    await this.membership.stop(true);
     await this.transport.close({ flushMs: 500 });
     this.redis.disconnect();
   }
+
+  private statusSources(): Parameters<typeof buildStatus>[0] {
+    return {
+      card: this.membership.self,
+      peers: this.membership.peers(),
+      ready: this.ready,
+      draining: this.draining,
+      readySince: this.readySince,
+      resyncing: this.rejoining !== undefined,
+      rejoins: this.rejoins,
+      catchUpError: this.catchUpError,
+      minimumNodes: this.options.minimumNodes,
+      transport: this.transport.stats(),
+      bus: this.bus.stats(),
+      repair: { ...this.repair.stats },
+      evictions: { ...this.evictions },
+    };
+  }
+
+  private async peerRemoved(card: NodeCard, reason: PeerRemovalReason): Promise<void> {
+    this.evictions[reason] = (this.evictions[reason] ?? 0) + 1;
+    if (this.stopped) return;
+    try {
+      const removed = await this.sync.purgeOwner(ownerOf(card));
+      this.log('info', `purged ${ownerOf(card)} (${reason}): ${removed} room(s) removed`);
+    } catch (error) {
+      this.log('error', `could not purge ${ownerOf(card)} (the anti-entropy sweep will retry): ${describeError(error)}`);
+    }
+  }
+
+  /** A peer this node had removed is back: what happened meanwhile may have been missed on either side. */
+  private async peerReturned(peerId: string): Promise<void> {
+    try {
+      await this.sync.resyncAll();
+      await this.catchUp(`${peerId} came back`);
+    } catch (error) {
+      this.log('error', `could not reconcile with ${peerId}: ${describeError(error)}`);
+    }
+  }
+
+  /**
+   * After being presumed dead: a new incarnation, a join of everyone, this
+   * node's subscriptions written back under the new incarnation (the old
+   * one purged), the shared state reloaded and Kuzzle-wide state caught up.
+   * A suspicion arriving meanwhile runs another pass after this one.
+   */
+  private rejoin(why: string): void {
+    if (this.stopped) return;
+    if (this.rejoining) {
+      this.rejoinAgain = true;
+      return;
+    }
+    this.rejoins++;
+    this.log('warn', `joining the cluster again: ${why}`);
+    this.rejoining = (async () => {
+      do {
+        this.rejoinAgain = false;
+        const started = Date.now();
+        const previous = ownerOf(this.membership.self);
+        try {
+          await this.membership.rejoin();
+          const written = await this.sync.rewrite(previous);
+          await this.sync.resyncAll();
+          await this.catchUp(`joined again: ${why}`);
+          this.log('info', `joined again in ${Date.now() - started} ms (incarnation ${this.membership.self.incarnation}): ${written.rooms} room(s), ${written.subscribers} subscriber(s) written back`);
+        } catch (error) {
+          this.log('error', `joining again failed, retrying: ${describeError(error)}`);
+          this.rejoinAgain = true;
+          await delay(this.options.timers.joinAttemptInterval);
+        }
+      } while (this.rejoinAgain && !this.stopped);
+    })().finally(() => {
+      this.rejoining = undefined;
+    });
+  }
+
+  private async catchUp(reason: string): Promise<void> {
+    await this.runAll(this.catchUpListeners.map((listener) => () => listener(reason)));
+  }
+
+  private async runAll(tasks: Array<() => Promise<void>>): Promise<void> {
+    for (const task of tasks) {
+      try {
+        await task();
+      } catch (error) {
+        this.log('error', `catching up failed: ${describeError(error)}`);
+      }
+    }
+  }
+
+  /** Whether an owner in the shared state belongs to a live node (see SelfRepair.sweepGhosts). */
+  private async isLive(owner: string): Promise<boolean> {
+    const at = owner.lastIndexOf('#');
+    const id = owner.slice(0, at);
+    const incarnation = Number(owner.slice(at + 1));
+    if (id === this.id) return incarnation === this.membership.self.incarnation || this.rejoining !== undefined;
+    if (this.membership.has(id)) return true;
+    return (await this.cards.get(id)) !== undefined;
+  }
 }
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

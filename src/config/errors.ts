@@ -1,7 +1,9 @@
+import { ClusterError } from '../util/cluster-error';
+
 /** A plugin option has a bad value; the message names the key. */
-export class ConfigError extends Error {
+export class ConfigError extends ClusterError {
   override readonly name = 'ConfigError';
   constructor(readonly key: string, message: string) {
-    super(`[cluster] invalid configuration "${key}": ${message}`);
+    super('KPC_BAD_CONFIG', `invalid configuration "${key}": ${message}`);
   }
 }

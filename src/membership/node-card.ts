@@ -1,9 +1,12 @@
+import { isId } from '../transport/codec';
 import type { NodeAddresses } from '../transport/envelope';
 
 /** What a node publishes about itself in Redis so that peers can find it. */
 export interface NodeCard {
   id: string;
   addresses: NodeAddresses;
+  /** Grows each time the node starts or joins again after being presumed dead. */
+  incarnation: number;
   /** Epoch ms when the node's plugin started. */
   startedAt: number;
   /** Wire protocol version; nodes of another version are ignored. */
@@ -12,28 +15,44 @@ export interface NodeCard {
   kuzzleVersion?: string;
 }
 
+/** The key a node's realtime entries are stored under in Redis: one per incarnation. */
+export function ownerOf(card: Pick<NodeCard, 'id' | 'incarnation'>): string {
+  return `${card.id}#${card.incarnation}`;
+}
+
+const isAddress = (value: unknown): value is string => typeof value === 'string' && /^tcp:\/\/\S{1,300}$/.test(value);
+
 /** Parses a card read from Redis or received from a peer; undefined if malformed. */
 export function parseNodeCard(value: unknown): NodeCard | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const card = value as Record<string, unknown>;
   const addresses = card.addresses as Record<string, unknown> | undefined;
   if (
-    typeof card.id !== 'string' ||
-    card.id === '' ||
+    !isId(card.id) ||
+    card.id.includes('#') ||
     typeof card.startedAt !== 'number' ||
     typeof card.protocol !== 'number' ||
+    typeof card.incarnation !== 'number' ||
+    !Number.isSafeInteger(card.incarnation) ||
+    card.incarnation < 1 ||
     typeof addresses !== 'object' ||
     addresses === null ||
-    typeof addresses.router !== 'string' ||
-    typeof addresses.pub !== 'string'
+    !isAddress(addresses.router) ||
+    !isAddress(addresses.pub)
   ) {
     return undefined;
   }
   return {
     id: card.id,
     addresses: { router: addresses.router, pub: addresses.pub },
+    incarnation: card.incarnation,
     startedAt: card.startedAt,
     protocol: card.protocol,
-    kuzzleVersion: typeof card.kuzzleVersion === 'string' ? card.kuzzleVersion : undefined,
+    kuzzleVersion: typeof card.kuzzleVersion === 'string' ? card.kuzzleVersion.slice(0, 50) : undefined,
   };
+}
+
+/** Whether two cards point at the same sockets (a node restarted on the same ports). */
+export function sameAddresses(a: NodeCard, b: NodeCard): boolean {
+  return a.addresses.router === b.addresses.router || a.addresses.pub === b.addresses.pub;
 }

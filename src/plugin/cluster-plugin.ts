@@ -1,55 +1,60 @@
 import { ClusterController } from '../api/cluster-controller';
 import { ClusterNode } from '../cluster/cluster-node';
-import { parseOptions, type ClusterOptions, type RedisSettings } from '../config/options';
 import { ConfigError } from '../config/errors';
-import { KuzzleStateSync } from '../sync/kuzzle/kuzzle-state-sync';
-import { RealtimeGlue } from './realtime-glue';
+import { parseOptions, type ClusterOptions } from '../config/options';
+import { redisSettingsOf } from '../config/redis-settings';
+import { leaveGracefully } from './graceful-leave';
+import { mergeHandlers, type EventHandler } from './handlers';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
-import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
-import { mergeHandlers, type EventHandler } from './merge-handlers';
+import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
+import type { KuzzleLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
 import { pluginLog } from './plugin-log';
+import { RealtimeGlue } from './realtime-glue';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
 
+type ApiDefinition = Record<string, { actions: Record<string, { handler: EventHandler; http: Array<{ verb: string; path: string }> }> }>;
+
 /**
- * The Kuzzle glue: declares hooks, pipes and routes, and hands every event to
- * the cluster node. Kept thin on purpose: the logic lives in cluster/,
- * membership/, state/, sync/ and transport/.
+ * The Kuzzle glue: declares hooks, pipes and routes, and hands every event
+ * to the cluster node. Kept thin on purpose: the logic lives in cluster/,
+ * membership/, state/, sync/, transport/ and plugin/kuzzle-sync/.
  */
 export class ClusterPlugin {
   config: ClusterOptions | undefined;
-  context: PluginContextLike | undefined;
   hooks: Record<string, EventHandler> = {};
   pipes: Record<string, EventHandler> = {};
-  api: Record<string, { actions: Record<string, { handler: EventHandler; http: Array<{ verb: string; path: string }> }> }> = {};
-  private node: ClusterNode | undefined;
-  private kuzzle: KuzzleLike | undefined;
+  api: ApiDefinition = {};
 
   async init(rawConfig: unknown, context: PluginContextLike): Promise<void> {
-    const kuzzle = context.accessors.kuzzle;
+    const kuzzle = context.accessors.kuzzle as (KuzzleLike & KuzzleStateInternals) | undefined;
     if (!kuzzle) {
       throw new ConfigError('privileged', 'the cluster plugin must run in privileged mode: set "privileged: true" in plugins.cluster');
     }
     assertNoBuiltinCluster(kuzzle, kuzzle.version);
-    this.kuzzle = kuzzle;
-    this.context = context;
-    const config = parseOptions(rawConfig, (message) => context.log.warn(message));
+    const log = pluginLog(context.log, kuzzle.id);
+    const config = parseOptions(rawConfig, (message) => log('warn', message));
     this.config = config;
-    const redis = config.redis ?? redisSettingsOf(kuzzle.config.services.internalCache);
-    const log = pluginLog(context);
     const host = new KuzzleRealtimeHost(kuzzle, context);
-    const node = new ClusterNode(config, redis, host, log, kuzzle.version);
-    this.node = node;
-    const realtime = new RealtimeGlue(node, host, kuzzle, context);
-    const kuzzleSync = new KuzzleStateSync(node, kuzzle, context);
-    const controller = new ClusterController(() => this.node, context, () => ({
-      kuzzleState: [...kuzzleSync.channel.malformed.values()].reduce((sum, n) => sum + n, 0),
-      kuzzleStateFailures: kuzzleSync.channel.failures,
-    }));
+    const node = new ClusterNode({
+      id: kuzzle.id,
+      kuzzleVersion: kuzzle.version,
+      options: config,
+      redis: config.redis ?? redisSettingsOf(kuzzle.config.services.internalCache),
+      host,
+      log,
+    });
+    const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
+    const kuzzleSync = new KuzzleStateSync(node, kuzzle, log, {
+      stateAckMs: config.timers.stateAck,
+      questionMs: config.timers.discoverTimeout,
+    });
+    const ServiceUnavailable = context.errors.ServiceUnavailableError ?? context.errors.InternalError;
+    const controller = new ClusterController(node, (message) => new ServiceUnavailable(message));
 
     const realtimeHooks = {
       'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
-      'kuzzle:shutdown': () => this.leaveBeforeExit(),
+      'kuzzle:shutdown': () => void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log),
     };
     const realtimePipes = {
       'kuzzle:state:live': async (payload: never) => {
@@ -81,29 +86,4 @@ export class ClusterPlugin {
       },
     };
   }
-
-  /**
-   * Kuzzle's shutdown exits as soon as no request is in flight, without
-   * awaiting hooks. Counting the leave as an in-flight request holds the exit
-   * (bounded by timers.leaveTimeout) until peers and Redis forget this node.
-   */
-  private leaveBeforeExit(): void {
-    const node = this.node;
-    const funnel = this.kuzzle?.funnel;
-    if (!node) return;
-    const hold = funnel && typeof funnel.concurrentRequests === 'number';
-    if (hold) funnel.concurrentRequests++;
-    const timeout = new Promise((resolve) => setTimeout(resolve, this.config?.timers.leaveTimeout ?? 3000).unref());
-    void Promise.race([node.stop(), timeout])
-      .catch((error: Error) => this.context?.log.error(`[cluster] leave failed: ${error.message}`))
-      .finally(() => {
-        if (hold) funnel.concurrentRequests--;
-      });
-  }
 }
-
-function redisSettingsOf(internalCache: Record<string, unknown>): RedisSettings {
-  const { node, nodes, database, options, clusterOptions } = internalCache as RedisSettings;
-  return { node, nodes, database, options, clusterOptions };
-}
-

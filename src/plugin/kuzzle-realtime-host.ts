@@ -3,7 +3,10 @@ import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
 
 /** {@link RealtimeHost} over Kuzzle 2.10's Koncorde instance and realtime asks. */
 export class KuzzleRealtimeHost implements RealtimeHost {
-  constructor(private readonly kuzzle: KuzzleLike, private readonly context: PluginContextLike) {}
+  constructor(
+    private readonly kuzzle: KuzzleLike,
+    private readonly context: PluginContextLike,
+  ) {}
 
   storeFilter(room: RoomDescriptor): void {
     if (this.kuzzle.koncorde.hasFilter(room.roomId)) return;
@@ -29,6 +32,7 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     return list;
   }
 
+  /** Creates a room in Kuzzle's local room list (for a join or count of a peer's room). */
   async createLocalRoom(index: string, collection: string, roomId: string): Promise<void> {
     await this.kuzzle.ask('core:realtime:room:create', index, collection, roomId);
   }

@@ -3,11 +3,8 @@
  * rest of the code never sees `any`. Verified against Kuzzle 2.10.4's lib/.
  */
 
-/** A normalized Koncorde filter, opaque to the cluster. */
-export type NormalizedFilters = unknown;
-
 export interface KoncordeLike {
-  store(normalized: { index: string; collection: string; normalized: NormalizedFilters; id: string }): { id: string };
+  store(normalized: { index: string; collection: string; normalized: unknown; id: string }): { id: string };
   remove(filterId: string): void;
   hasFilter(filterId: string): boolean;
   getIndexes(): string[];
@@ -66,7 +63,7 @@ export interface KuzzleLike {
   hasAskAnswerer?(event: string): boolean;
   emit(event: string, payload?: unknown): void;
   realtime?: { hotelClerk?: { rooms: Map<string, HotelClerkRoom> } };
-  funnel?: { concurrentRequests: number };
+  funnel?: { concurrentRequests: number; readonly remainingRequests?: number };
   state?: number;
 }
 
@@ -88,7 +85,7 @@ export interface PluginContextLike {
 }
 
 /**
- * Kuzzle 2.10.4 internals the Kuzzle-wide state sync (src/sync/kuzzle) uses.
+ * Kuzzle 2.10.4 internals the Kuzzle-wide state sync (plugin/kuzzle-sync) uses.
  * All optional: each is checked before use, so a Kuzzle without one degrades
  * to "not synchronised" instead of crashing.
  */

@@ -1,7 +1,17 @@
-import type { Log } from '../log';
-import type { PluginContextLike } from './kuzzle-types';
+import createDebug from 'debug';
+import type { Log } from '../util/log';
+import type { KuzzleLogger } from './kuzzle-types';
 
-/** Logs through Kuzzle's plugin logger, which already prefixes the plugin name. */
-export function pluginLog(context: PluginContextLike): Log {
-  return (level, message) => context.log[level](message.replace(/^\[cluster\] /, ''));
+const debug = createDebug('kuzzle:cluster');
+
+/**
+ * Logs through Kuzzle's plugin logger, which already prefixes Kuzzle's node
+ * id (also the cluster's id for the node) and the plugin's name; `debug`
+ * lines go to the `debug` package (`DEBUG=kuzzle:cluster*`), with the id.
+ */
+export function pluginLog(logger: KuzzleLogger, nodeId: string): Log {
+  return (level, message) => {
+    if (level === 'debug') debug('[%s] %s', nodeId, message);
+    else logger[level](message);
+  };
 }

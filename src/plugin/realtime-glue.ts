@@ -1,6 +1,7 @@
-import type { ClusterNode } from '../cluster/cluster-node';
-import type { RealtimeHost } from '../sync/realtime-host';
+import type { RealtimePort } from '../cluster/realtime-port';
+import type { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import type { KuzzleLike, KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
+import { stripRequest } from './strip-request';
 
 /** Payload of `core:realtime:user:subscribe:after` and `…:join:after`. */
 interface SubscriptionDiff {
@@ -19,28 +20,22 @@ interface UnsubscriptionPayload {
 
 /**
  * Translates Kuzzle's realtime events into calls on the cluster's realtime
- * sync, and makes `realtime:count`, `realtime:list` and `realtime:join`
+ * port, and makes `realtime:count`, `realtime:list` and `realtime:join`
  * answer for the whole cluster.
  */
 export class RealtimeGlue {
   constructor(
-    private readonly node: ClusterNode,
-    private readonly host: RealtimeHost,
+    private readonly realtime: RealtimePort,
+    private readonly host: KuzzleRealtimeHost,
     private readonly kuzzle: KuzzleLike,
     private readonly context: PluginContextLike,
   ) {}
 
-  private get sync(): NonNullable<ClusterNode['sync']> {
-    if (!this.node.sync) throw new Error('[cluster] node not started');
-    return this.node.sync;
-  }
-
   async subscribed(diff: SubscriptionDiff): Promise<SubscriptionDiff> {
     let filters = diff.filters;
     if (filters === undefined) {
-      // A join does not carry the filters: the room exists, Redis has them.
-      const snapshot = await this.node.state.getCollection(diff.index, diff.collection);
-      filters = snapshot.rooms.find((room) => room.roomId === diff.roomId)?.filters;
+      // A join does not carry the filters: the room exists, the shared state has them.
+      filters = (await this.realtime.findRoom(diff.roomId))?.filters;
       if (filters === undefined) {
         // Only local subscribers that do not propagate (cluster: false) hold this room.
         this.context.log.warn(`room ${diff.roomId} joined on this node only: it has no cluster-wide filter`);
@@ -48,7 +43,7 @@ export class RealtimeGlue {
       }
     }
     try {
-      await this.sync.subscribed({ index: diff.index, collection: diff.collection, roomId: diff.roomId, filters }, diff.connectionId);
+      await this.realtime.subscribed({ index: diff.index, collection: diff.collection, roomId: diff.roomId, filters }, diff.connectionId);
     } catch (error) {
       // Kuzzle already subscribed the connection: undo it, or it would be
       // notified locally while the cluster does not count it.
@@ -59,24 +54,24 @@ export class RealtimeGlue {
   }
 
   async unsubscribed(payload: UnsubscriptionPayload): Promise<UnsubscriptionPayload> {
-    await this.sync.unsubscribed(payload.room.id, payload.requestContext.connection.id);
+    await this.realtime.unsubscribed(payload.room.id, payload.requestContext.connection.id);
     return payload;
   }
 
   /** Keeps the filter in Koncorde while other nodes still have subscribers (a throwing pipe keeps it). */
   async beforeRoomRemove(roomId: string): Promise<string> {
-    if (!(await this.sync.mayDropFilter(roomId))) {
-      throw new Error(`[cluster] room ${roomId} still has subscribers on other nodes`);
+    if (!(await this.realtime.mayDropFilter(roomId))) {
+      throw new Error(`room ${roomId} still has subscribers on other nodes`);
     }
     return roomId;
   }
 
   forwardDocument(payload: { rooms: string[]; request: SerializedRequest; scope: string; action: string; content: unknown }): Promise<void> {
-    return this.sync.forwardDocument(payload);
+    return this.realtime.forwardDocument({ ...payload, request: stripRequest(payload.request) });
   }
 
   forwardUser(payload: { room: string; request: SerializedRequest; scope: string; content: unknown }): Promise<void> {
-    return this.sync.forwardUser(payload);
+    return this.realtime.forwardUser({ ...payload, request: stripRequest(payload.request) });
   }
 
   /**
@@ -85,9 +80,9 @@ export class RealtimeGlue {
    */
   async ensureLocalRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
-    if (typeof roomId === 'string' && !this.sync.hasLocalSubscribers(roomId) && this.host.hasFilter(roomId)) {
-      const location = await this.node.state.locateRoom(roomId);
-      if (location) await this.host.createLocalRoom(location.index, location.collection, roomId);
+    if (typeof roomId === 'string' && !this.realtime.hasLocalSubscribers(roomId) && this.host.hasFilter(roomId)) {
+      const room = await this.realtime.findRoom(roomId);
+      if (room) await this.host.createLocalRoom(room.index, room.collection, roomId);
     }
     return request;
   }
@@ -96,7 +91,7 @@ export class RealtimeGlue {
   async clusterCount(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
     if (typeof roomId === 'string') {
-      const count = await this.node.state.countRoom(roomId);
+      const count = await this.realtime.countRoom(roomId);
       if (count !== undefined) request.setResult({ count }, { status: 200 });
     }
     return request;
@@ -111,7 +106,7 @@ export class RealtimeGlue {
   async countOfRemoteRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
     if (typeof roomId !== 'string' || request.error?.id !== 'core.realtime.room_not_found') return request;
-    const count = await this.node.state.countRoom(roomId);
+    const count = await this.realtime.countRoom(roomId);
     if (count !== undefined) {
       request.clearError();
       request.setResult({ count }, { status: 200 });
@@ -123,22 +118,9 @@ export class RealtimeGlue {
   async clusterList(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const user = request.context.user;
     if (!user) return request;
-    const list: Record<string, Record<string, Record<string, number>>> = {};
-    for (const snapshot of await this.node.state.getAll()) {
-      const check = this.context.constructors.Request({
-        controller: 'realtime',
-        action: 'subscribe',
-        index: snapshot.index,
-        collection: snapshot.collection,
-      });
-      if (!(await user.isActionAllowed(check))) continue;
-      for (const room of snapshot.rooms) {
-        if (room.total <= 0) continue;
-        const collections = (list[snapshot.index] ??= {});
-        const rooms = (collections[snapshot.collection] ??= {});
-        rooms[room.roomId] = room.total;
-      }
-    }
+    const list = await this.realtime.listRooms(({ index, collection }) =>
+      user.isActionAllowed(this.context.constructors.Request({ controller: 'realtime', action: 'subscribe', index, collection })),
+    );
     request.setResult(list, { status: 200 });
     return request;
   }

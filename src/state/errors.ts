@@ -1,65 +1,37 @@
+import { ClusterError } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
 
 /**
- * Errors of the shared realtime state. Lua scripts report domain failures as
- * `redis.error_reply('KPC_<CODE> <details>')`; {@link translateScriptError} is
- * the one place turning those codes into classes.
+ * Errors of the shared state. Lua scripts report domain failures as
+ * `redis.error_reply('KPC_<CODE> <details>')`; {@link translateScriptError}
+ * is the one place turning those codes into classes.
  */
-
-/** Base class of every realtime state error. */
-export class RealtimeStateError extends Error {
-  override readonly name: string = 'RealtimeStateError';
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-}
-
-/**
- * The room list given to a multi-room script misses rooms created meanwhile
- * (the script cannot look keys up itself without breaking cluster rules).
- * The caller re-reads the list and retries.
- */
-export class StaleRoomListError extends RealtimeStateError {
-  override readonly name = 'StaleRoomListError';
-  constructor(message: string) {
-    super(message, 'KPC_STALE_ROOMS');
-  }
-}
 
 /** A subscriber count that is not a positive integer (or >= 0 where allowed). */
-export class InvalidCountError extends RealtimeStateError {
+export class InvalidCountError extends ClusterError {
   override readonly name = 'InvalidCountError';
   constructor(message: string) {
-    super(message, 'KPC_INVALID_COUNT');
+    super('KPC_INVALID_COUNT', message);
   }
 }
 
 /** A room had to be created but no filters were given for it. */
-export class MissingFiltersError extends RealtimeStateError {
+export class MissingFiltersError extends ClusterError {
   override readonly name = 'MissingFiltersError';
   constructor(message: string) {
-    super(message, 'KPC_MISSING_FILTERS');
+    super('KPC_MISSING_FILTERS', message);
   }
 }
 
 /** Stored data (JSON or script reply) does not have the expected shape. */
-export class CorruptStateError extends RealtimeStateError {
+export class CorruptStateError extends ClusterError {
   override readonly name = 'CorruptStateError';
-  constructor(message: string, readonly key?: string, readonly cause?: unknown) {
-    super(message, 'KPC_CORRUPT_STATE');
+  constructor(message: string, readonly key?: string, cause?: unknown) {
+    super('KPC_CORRUPT_STATE', message, { cause });
   }
 }
 
-/** A multi-room operation kept racing with room creations. */
-export class TooManyRetriesError extends RealtimeStateError {
-  override readonly name = 'TooManyRetriesError';
-  constructor(message: string) {
-    super(message, 'KPC_TOO_MANY_RETRIES');
-  }
-}
-
-const byCode: Record<string, (message: string) => RealtimeStateError> = {
-  KPC_STALE_ROOMS: (m) => new StaleRoomListError(m),
+const byCode: Record<string, (message: string) => ClusterError> = {
   KPC_INVALID_COUNT: (m) => new InvalidCountError(m),
   KPC_MISSING_FILTERS: (m) => new MissingFiltersError(m),
   KPC_CORRUPT_STATE: (m) => new CorruptStateError(m),

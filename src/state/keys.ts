@@ -1,40 +1,37 @@
 /**
- * Key layout of the shared realtime state in Redis.
+ * Every Redis key of the plugin, built here only.
  *
  * Every key of one collection shares one hash tag, so that a Lua script
- * touching a collection stays in a single Redis Cluster slot. The global keys
- * (collections set, room index) use their own tag, `{<prefix>}`.
+ * touching a collection stays in a single Redis Cluster slot. Global keys
+ * (the collections set, the room index, who wrote where) share the tag
+ * `{<prefix>}`; node cards and the epoch share `{<prefix>:nodes}`; state kept
+ * for Kuzzle-wide sync shares `{<prefix>:kuzzle}`.
  */
-
-/** Default key prefix. */
-export const DEFAULT_PREFIX = 'kpc';
 
 /** Prefix of every key of one cluster: several clusters can share a Redis. */
 export function clusterPrefix(clusterName: string): string {
-  return `${DEFAULT_PREFIX}:${clusterName}`;
+  return `kpc:${clusterName}`;
 }
 
 /** Keys of one index/collection pair; all of them hash to the same slot. */
 export interface CollectionKeys {
   readonly index: string;
   readonly collection: string;
-  /** The hash tag, without braces. */
-  readonly tag: string;
+  /** JSON `[index, collection]`: how global keys refer to the collection. */
+  readonly ref: string;
   /** Hash roomId → JSON `{ filters }`. */
   readonly rooms: string;
-  /** Integer bumped on every change of the collection. */
-  readonly version: string;
-  /** Set of node ids holding subscribers in the collection. */
-  readonly nodes: string;
-  /**
-   * Hash nodeId → subscribers of that node over the whole collection. Not in
-   * the original layout: it lets an unsubscription know in O(1) whether the
-   * node still has subscribers in the collection, and lets multi-room scripts
-   * check that the room list they were given is complete for a node.
-   */
-  readonly nodeTotals: string;
-  /** Hash nodeId → subscriber count of one room. */
-  room(roomId: string): string;
+  /** Hash roomId → cluster-wide subscriber count. */
+  readonly counts: string;
+  /** Hash owner → that owner's subscribers over the whole collection. */
+  readonly owners: string;
+  /** Hash roomId → subscribers of one owner (a node incarnation) in the room. */
+  ownerRooms(owner: string): string;
+}
+
+/** base64url without padding, written out: Node 12 has no 'base64url' encoding. */
+function base64url(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /**
@@ -42,48 +39,68 @@ export interface CollectionKeys {
  * the pair keeps ("a:b", "c") and ("a", "b:c") apart.
  */
 export function collectionTag(index: string, collection: string): string {
-  return Buffer.from(JSON.stringify([index, collection]), 'utf8').toString('base64url');
+  return base64url(JSON.stringify([index, collection]));
 }
 
-/** Member of the global collections set / value of the room index. */
+/** Member of the global sets / value of the room index. */
 export function encodeCollectionRef(index: string, collection: string): string {
   return JSON.stringify([index, collection]);
 }
 
-/** Builds every key of the realtime state for one prefix. */
+/** Builds every key for one prefix. */
 export class StateKeys {
-  /** Set of JSON `[index, collection]` that ever had rooms. */
+  /** Set of collection refs that have rooms (a stale member is harmless). */
   readonly collections: string;
-  /** Hash roomId → JSON `[index, collection]`. */
+  /** Hash roomId → collection ref (a stale entry is harmless: the collection is checked). */
   readonly roomIndex: string;
+  /** Set of every owner that wrote subscribers: how ghosts are found. */
+  readonly allOwners: string;
+  /** Hash node id → JSON card. */
+  readonly cards: string;
+  /** Sorted set node id → expiry (epoch ms) of its card. */
+  readonly cardExpiry: string;
+  /** Counter behind incarnations. */
+  readonly incarnations: string;
+  /** Random token written once: when it is gone or changed, Redis lost the cluster's state. */
+  readonly epoch: string;
 
-  constructor(readonly prefix: string = DEFAULT_PREFIX) {
+  constructor(readonly prefix: string) {
     // A brace in the prefix would move the hash tag Redis Cluster uses.
     if (prefix.length === 0 || /[{}]/.test(prefix)) {
-      throw new TypeError(`invalid realtime state prefix ${JSON.stringify(prefix)}: must be non-empty, without "{" or "}"`);
+      throw new TypeError(`invalid key prefix ${JSON.stringify(prefix)}: must be non-empty, without "{" or "}"`);
     }
-    this.collections = `${prefix}:{${prefix}}:collections`;
-    this.roomIndex = `${prefix}:{${prefix}}:roomIndex`;
+    const global = `${prefix}:{${prefix}}`;
+    this.collections = `${global}:collections`;
+    this.roomIndex = `${global}:roomIndex`;
+    this.allOwners = `${global}:owners`;
+    const nodes = `${prefix}:{${prefix}:nodes}`;
+    this.cards = `${nodes}:cards`;
+    this.cardExpiry = `${nodes}:expiry`;
+    this.incarnations = `${nodes}:incarnations`;
+    this.epoch = `${nodes}:epoch`;
+  }
+
+  /** Set of the collection refs where one owner has subscribers (a stale member is harmless). */
+  ownerCollections(owner: string): string {
+    return `${this.prefix}:{${this.prefix}}:ownerCollections:${owner}`;
+  }
+
+  /** Hash of JSON records kept for Kuzzle-wide sync (e.g. "strategies"). */
+  records(name: string): string {
+    return `${this.prefix}:{${this.prefix}:kuzzle}:${name}`;
   }
 
   /** Keys of one collection. */
   collection(index: string, collection: string): CollectionKeys {
-    const tag = collectionTag(index, collection);
-    const base = `${this.prefix}:{${tag}}`;
+    const base = `${this.prefix}:{${collectionTag(index, collection)}}`;
     return {
       index,
       collection,
-      tag,
+      ref: encodeCollectionRef(index, collection),
       rooms: `${base}:rooms`,
-      version: `${base}:version`,
-      nodes: `${base}:nodes`,
-      nodeTotals: `${base}:nodeTotals`,
-      room: (roomId: string) => `${base}:room:${roomId}`,
+      counts: `${base}:counts`,
+      owners: `${base}:owners`,
+      ownerRooms: (owner: string) => `${base}:owner:${owner}`,
     };
-  }
-
-  /** Global keys, which share the `{<prefix>}` tag. */
-  globalKeys(): string[] {
-    return [this.collections, this.roomIndex];
   }
 }

@@ -4,6 +4,8 @@ import type { RealtimeHost, RoomDescriptor } from './realtime-host';
 export interface LocalRoom extends RoomDescriptor {
   /** Connection ids subscribed to the room on this node. */
   customers: Set<string>;
+  /** Whether this node's subscribers of the room are counted in the shared state (and the room indexed). */
+  counted: boolean;
   /**
    * Settles once the peers have acknowledged the room (or failed to):
    * later local subscribers wait on it, so that none is answered before the
@@ -13,9 +15,9 @@ export interface LocalRoom extends RoomDescriptor {
 }
 
 /**
- * This node's rooms and subscribers, as Kuzzle's pipes reported them
- * (Kuzzle 2.10 keeps its own room list private), and the one rule for
- * dropping a filter from the local Koncorde.
+ * This node's rooms and subscribers, as the host's events reported them
+ * (Kuzzle 2.10 keeps its own room list private): the local truth that is
+ * written back to the shared state whenever that is in doubt.
  */
 export class LocalRooms {
   private readonly rooms = new Map<string, LocalRoom>();
@@ -32,16 +34,16 @@ export class LocalRooms {
 
   /** Creates the room with its first subscriber; the caller sets `announced`. */
   create(room: RoomDescriptor, connectionId: string): LocalRoom {
-    const local: LocalRoom = { ...room, customers: new Set([connectionId]), announced: Promise.resolve() };
+    const local: LocalRoom = { ...room, customers: new Set([connectionId]), counted: false, announced: Promise.resolve() };
     this.rooms.set(room.roomId, local);
     return local;
   }
 
-  /** Removes a subscriber; the room goes with its last one. False if it was not subscribed. */
+  /** Removes a subscriber; the room goes with its last one. Undefined if it was not subscribed. */
   removeCustomer(roomId: string, connectionId: string): LocalRoom | undefined {
     const local = this.rooms.get(roomId);
     if (!local?.customers.delete(connectionId)) return undefined;
-    if (local.customers.size === 0 && this.rooms.get(roomId) === local) this.rooms.delete(roomId);
+    if (local.customers.size === 0) this.rooms.delete(roomId);
     return local;
   }
 
@@ -49,7 +51,20 @@ export class LocalRooms {
     return [...this.rooms.values()];
   }
 
-  /** Drops a room's filter from the local Koncorde unless local subscribers still need it. */
+  /** Subscribers and rooms per collection, for drift checks. */
+  digest(): Map<string, { index: string; collection: string; rooms: number; subscribers: number }> {
+    const byCollection = new Map<string, { index: string; collection: string; rooms: number; subscribers: number }>();
+    for (const room of this.rooms.values()) {
+      const key = JSON.stringify([room.index, room.collection]);
+      const entry = byCollection.get(key) ?? { index: room.index, collection: room.collection, rooms: 0, subscribers: 0 };
+      entry.rooms += 1;
+      entry.subscribers += room.customers.size;
+      byCollection.set(key, entry);
+    }
+    return byCollection;
+  }
+
+  /** Drops a room's filter from the local engine unless local subscribers still need it. */
   dropFilterIfUnused(roomId: string): void {
     if (!this.rooms.has(roomId)) this.host.removeFilter(roomId);
   }

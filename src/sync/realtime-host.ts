@@ -1,43 +1,54 @@
-import type { NormalizedFilters, SerializedRequest } from '../plugin/kuzzle-types';
-
 /** A room as the cluster shares it. */
 export interface RoomDescriptor {
   index: string;
   collection: string;
   roomId: string;
-  filters: NormalizedFilters;
+  /** Normalized filters, opaque to the cluster (the host knows their format). */
+  filters: unknown;
 }
 
-/** A document notification as a peer receives it (no JWT, no headers). */
+/**
+ * What a notification built on a peer needs from the request that caused
+ * it. The host strips everything else (tokens, headers, user) before the
+ * cluster sees it.
+ */
+export interface NoticeRequest {
+  data: Record<string, unknown>;
+  options: Record<string, unknown>;
+}
+
+/** A document notification, as forwarded to peers. */
 export interface DocumentNotice {
   rooms: string[];
-  request: SerializedRequest;
+  request: NoticeRequest;
   scope: string;
   action: string;
   content: unknown;
 }
 
-/** A user (join/leave) notification as a peer receives it. */
+/** A user (join/leave) notification, as forwarded to peers. */
 export interface UserNotice {
   room: string;
-  request: SerializedRequest;
+  request: NoticeRequest;
   scope: string;
   content: unknown;
 }
 
 /**
- * What the realtime sync needs from the local Kuzzle: its Koncorde filters and
- * its delivery to local subscribers. The plugin glue implements it over
+ * What the realtime sync needs from the local server: its filter engine
+ * and its delivery to local subscribers. The plugin implements it over
  * Kuzzle's internals; unit tests use a small double.
  */
 export interface RealtimeHost {
+  /**
+   * Stores a room's filters (a no-op when already stored).
+   * @throws when the filters are not something the engine can store.
+   */
   storeFilter(room: RoomDescriptor): void;
   removeFilter(roomId: string): void;
   hasFilter(roomId: string): boolean;
-  /** Every room in the local Koncorde. */
+  /** Every room in the local filter engine. */
   filters(): Array<{ index: string; collection: string; roomId: string }>;
-  /** Creates the room in Kuzzle's local room list (for join/count of a peer's room). */
-  createLocalRoom(index: string, collection: string, roomId: string): Promise<void>;
   dispatchDocument(notice: DocumentNotice): Promise<void>;
   dispatchUser(notice: UserNotice): Promise<void>;
 }

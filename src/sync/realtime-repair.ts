@@ -1,37 +1,46 @@
-import type { CollectionSnapshot, RealtimeState } from '../state/realtime-state';
+import type { CollectionChange, CollectionRef, RealtimeStore } from '../state/realtime-store';
+import { MAX_ROOMS_PER_MESSAGE } from './messages';
 import type { LocalRooms } from './local-rooms';
 import type { RealtimeHost } from './realtime-host';
-import type { VersionTracker } from './version-tracker';
+import type { ReadWriteLock } from './rw-lock';
 
 /** What the repair needs from the realtime sync that owns it. */
 export interface RepairContext {
-  nodeId: string;
-  publish(type: string, body: unknown): Promise<void>;
+  owner(): string;
+  publishRemoved(ref: CollectionRef, roomIds: string[]): Promise<void>;
+  publishRewritten(collections: CollectionRef[]): Promise<void>;
   /** Asks every peer to store a room's filter and waits for their acknowledgement. */
-  announce(roomId: string, version: number): Promise<void>;
+  announce(roomId: string): Promise<void>;
 }
 
+/** A collection where this node's local truth and the shared state disagree. */
+export interface Drift extends CollectionRef {
+  local: { rooms: number; subscribers: number };
+  stored: { rooms: number; subscribers: number };
+}
+
+const refKey = (ref: CollectionRef): string => JSON.stringify([ref.index, ref.collection]);
+
 /**
- * Brings a node's view and Redis back in line: reloads collections from
- * Redis into the local Koncorde, writes this node's live subscriptions back
- * (after an eviction or a reset), and purges a dead node.
+ * Brings a node's view and the shared state back in line: loads filters
+ * from the shared state into the local engine, writes this node's live
+ * subscriptions back (after an eviction, a reset, a lost Redis, or drift),
+ * and purges dead owners.
  */
 export class RealtimeRepair {
   constructor(
-    private readonly state: RealtimeState,
+    private readonly store: RealtimeStore,
     private readonly host: RealtimeHost,
     private readonly local: LocalRooms,
-    private readonly versions: VersionTracker,
+    private readonly lock: ReadWriteLock,
     private readonly context: RepairContext,
   ) {}
 
-  /** Loads every room of Redis into the local Koncorde; drops filters Redis no longer has. */
+  /** Loads every room of the shared state into the local engine; drops filters it no longer has. */
   async resyncAll(): Promise<number> {
-    const snapshots = await this.state.getAll();
     const known = new Set<string>();
-    for (const snapshot of snapshots) {
-      await this.apply(snapshot);
-      for (const room of snapshot.rooms) known.add(room.roomId);
+    for (const ref of await this.store.collections()) {
+      for (const roomId of await this.loadCollection(ref)) known.add(roomId);
     }
     for (const filter of this.host.filters()) {
       if (!known.has(filter.roomId)) await this.dropIfGone(filter.roomId);
@@ -39,76 +48,95 @@ export class RealtimeRepair {
     return known.size;
   }
 
-  async resyncCollection(index: string, collection: string): Promise<void> {
-    await this.apply(await this.state.getCollection(index, collection));
+  /** Reloads some collections (a peer rewrote them). */
+  async reload(collections: readonly CollectionRef[]): Promise<void> {
+    for (const ref of collections) {
+      const known = new Set(await this.loadCollection(ref));
+      for (const filter of this.host.filters()) {
+        if (filter.index === ref.index && filter.collection === ref.collection && !known.has(filter.roomId)) await this.dropIfGone(filter.roomId);
+      }
+    }
   }
 
-  private async apply(snapshot: CollectionSnapshot): Promise<void> {
-    const inRedis = new Set<string>();
-    for (const room of snapshot.rooms) {
-      inRedis.add(room.roomId);
-      this.host.storeFilter({ index: snapshot.index, collection: snapshot.collection, roomId: room.roomId, filters: room.filters });
-    }
-    for (const filter of this.host.filters()) {
-      if (filter.index !== snapshot.index || filter.collection !== snapshot.collection) continue;
-      if (!inRedis.has(filter.roomId)) await this.dropIfGone(filter.roomId);
-    }
-    this.versions.reset(snapshot.index, snapshot.collection, snapshot.version);
-  }
-
-  /**
-   * A filter missing from a snapshot may belong to a room created after the
-   * snapshot was read (its `room:add` already stored it): ask Redis again.
-   */
-  private async dropIfGone(roomId: string): Promise<void> {
-    if ((await this.state.countRoom(roomId)) === undefined) this.local.dropFilterIfUnused(roomId);
-  }
-
-  /**
-   * Writes this node's live subscriptions back to Redis, exactly. Rooms it
-   * brings back are announced like new subscriptions (acknowledged); the
-   * peers reload every collection whose state was rewritten.
-   */
-  async reassert(): Promise<{ rooms: number; subscribers: number }> {
-    const rooms = this.local.list().map(({ customers, announced: _announced, ...room }) => ({ ...room, count: customers.size }));
-    const changes = await this.state.replaceNode(this.context.nodeId, rooms);
-    await Promise.all(changes.flatMap((change) => change.addedRooms.map((roomId) => this.context.announce(roomId, change.version))));
-    for (const change of changes) {
-      for (const roomId of change.removedRooms) this.local.dropFilterIfUnused(roomId);
-      // Versions may have started over (Redis flushed): the next reload sets them.
-      this.versions.forget(change.index, change.collection);
-    }
-    await this.context.publish('state:rewritten', {
-      collections: changes.map(({ index, collection, version }) => ({ index, collection, version })),
+  private async loadCollection(ref: CollectionRef): Promise<string[]> {
+    const ids: string[] = [];
+    await this.store.scanRooms(ref, (rooms) => {
+      for (const room of rooms) {
+        ids.push(room.roomId);
+        this.host.storeFilter({ index: ref.index, collection: ref.collection, roomId: room.roomId, filters: room.filters });
+      }
     });
-    return { rooms: rooms.length, subscribers: rooms.reduce((sum, room) => sum + room.count, 0) };
+    return ids;
   }
 
-  /** A peer rewrote these collections: forget their versions and reload them. */
-  reloadRewritten(collections: Array<{ index: string; collection: string }>): Promise<unknown> {
-    return Promise.all(
-      collections.map(({ index, collection }) => {
-        this.versions.forget(index, collection);
-        return this.resyncCollection(index, collection);
-      }),
-    );
+  /**
+   * A filter missing from a scan may belong to a room created after the
+   * scan passed (its `room:add` already stored it): ask again.
+   */
+  async dropIfGone(roomId: string): Promise<void> {
+    if ((await this.store.countRoom(roomId)) === undefined) this.local.dropFilterIfUnused(roomId);
   }
 
-  /** Removes a dead node's subscribers from Redis and tells the peers which rooms are gone. */
-  async purgeNode(nodeId: string): Promise<number> {
-    const changes = await this.state.removeNode(nodeId);
+  /**
+   * Writes this node's live subscriptions back, exactly, under the current
+   * owner, in `scope` (default: everywhere), then purges `previousOwner` if
+   * the owner changed. Rooms brought back are announced like new
+   * subscriptions (acknowledged); peers reload the rewritten collections.
+   */
+  async rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<{ rooms: number; subscribers: number }> {
+    return this.lock.write(async () => {
+      const owner = this.context.owner();
+      const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));
+      const changes = await this.store.replaceOwner(owner, rooms, scope);
+      if (previousOwner !== undefined && previousOwner !== owner) changes.push(...(await this.store.purgeOwner(previousOwner)));
+      for (const room of this.local.list()) room.counted = true;
+      await this.applyChanges(changes);
+      const inScope = scope ? new Set(scope.map(refKey)) : undefined;
+      const written = inScope ? rooms.filter((room) => inScope.has(refKey(room))) : rooms;
+      return { rooms: written.length, subscribers: written.reduce((sum, room) => sum + room.count, 0) };
+    });
+  }
+
+  /** Removes a dead owner's subscribers and tells the peers which rooms are gone. Returns the rooms removed. */
+  async purgeOwner(owner: string): Promise<number> {
+    const changes = await this.store.purgeOwner(owner);
     let removed = 0;
     for (const change of changes) {
-      this.versions.note(change.index, change.collection, change.version);
-      for (const roomId of change.removedRooms) {
-        removed++;
-        this.local.dropFilterIfUnused(roomId);
-        await this.context.publish('room:remove', { index: change.index, collection: change.collection, roomId, version: change.version });
-      }
-      if (change.removedRooms.length === 0) {
-        await this.context.publish('room:count', { index: change.index, collection: change.collection, version: change.version });
+      removed += change.removedRooms.length;
+      for (const roomId of change.removedRooms) this.local.dropFilterIfUnused(roomId);
+      for (let i = 0; i < change.removedRooms.length; i += MAX_ROOMS_PER_MESSAGE) {
+        await this.context.publishRemoved(change, change.removedRooms.slice(i, i + MAX_ROOMS_PER_MESSAGE));
       }
     }
     return removed;
+  }
+
+  /** Compares what this node holds with what the shared state says it holds, per collection. */
+  async findDrift(): Promise<Drift[]> {
+    const local = this.local.digest();
+    const stored = await this.store.ownerDigest(this.context.owner());
+    const drift: Drift[] = [];
+    const seen = new Set<string>();
+    for (const entry of stored) {
+      const key = refKey(entry);
+      seen.add(key);
+      const mine = local.get(key) ?? { rooms: 0, subscribers: 0 };
+      if (mine.rooms !== entry.rooms || mine.subscribers !== entry.subscribers) {
+        drift.push({ index: entry.index, collection: entry.collection, local: { rooms: mine.rooms, subscribers: mine.subscribers }, stored: { rooms: entry.rooms, subscribers: entry.subscribers } });
+      }
+    }
+    for (const [key, mine] of local) {
+      if (seen.has(key)) continue;
+      drift.push({ index: mine.index, collection: mine.collection, local: { rooms: mine.rooms, subscribers: mine.subscribers }, stored: { rooms: 0, subscribers: 0 } });
+    }
+    return drift;
+  }
+
+  private async applyChanges(changes: CollectionChange[]): Promise<void> {
+    await Promise.all(changes.flatMap((change) => change.addedRooms.filter((id) => this.local.has(id)).map((roomId) => this.context.announce(roomId))));
+    for (const change of changes) {
+      for (const roomId of change.removedRooms) this.local.dropFilterIfUnused(roomId);
+    }
+    if (changes.length > 0) await this.context.publishRewritten(changes.map(({ index, collection }) => ({ index, collection })));
   }
 }

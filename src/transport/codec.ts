@@ -1,29 +1,25 @@
 import { PROTOCOL_VERSION, type Envelope } from './envelope';
+import { FrameTooLargeError } from './errors';
+
+/** Default largest frame a node accepts (16 MiB); see the `maxFrameBytes` option. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
- * Largest frame a node accepts (64 MiB). Also given to the receiving sockets
- * as ZMQ_MAXMSGSIZE, so an oversized frame is refused by libzmq before it is
- * ever buffered whole in the JavaScript heap.
+ * Longest accepted `type`, `from`, `rid` and `re` strings. Node ids are also
+ * ZeroMQ routing ids, which libzmq limits to 255 bytes.
  */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-
-/** Longest accepted `type`, `from`, `rid` and `re` strings. */
-export const MAX_ID_LENGTH = 256;
+export const MAX_ID_LENGTH = 200;
 
 /**
  * Serialises an envelope to a single UTF-8 JSON frame.
  *
  * @throws TypeError when `body` cannot be serialised (cycle, BigInt), and
- * RangeError when the frame would exceed {@link MAX_FRAME_BYTES}: peers would
+ * FrameTooLargeError when the frame would exceed `maxBytes`: peers would
  * drop it, so the sender must hear about it instead.
  */
-export function encodeEnvelope(envelope: Envelope): Buffer {
+export function encodeEnvelope(envelope: Envelope, maxBytes = DEFAULT_MAX_FRAME_BYTES): Buffer {
   const frame = Buffer.from(JSON.stringify(envelope), 'utf8');
-  if (frame.length > MAX_FRAME_BYTES) {
-    throw new RangeError(
-      `envelope of type "${envelope.type}" is ${frame.length} bytes, over the ${MAX_FRAME_BYTES} bytes limit`,
-    );
-  }
+  if (frame.length > maxBytes) throw new FrameTooLargeError(envelope.type, frame.length, maxBytes);
   return frame;
 }
 
@@ -35,8 +31,8 @@ export function encodeEnvelope(envelope: Envelope): Buffer {
  * Only the known fields are copied into the result (unknown ones are
  * dropped), and a missing `body` becomes `null`.
  */
-export function decodeEnvelope(frame: Buffer): Envelope | undefined {
-  if (!Buffer.isBuffer(frame) || frame.length === 0 || frame.length > MAX_FRAME_BYTES) return undefined;
+export function decodeEnvelope(frame: Buffer, maxBytes = DEFAULT_MAX_FRAME_BYTES): Envelope | undefined {
+  if (!Buffer.isBuffer(frame) || frame.length === 0 || frame.length > maxBytes) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.toString('utf8'));
@@ -48,7 +44,7 @@ export function decodeEnvelope(frame: Buffer): Envelope | undefined {
 
   if (raw.v !== PROTOCOL_VERSION) return undefined;
   if (!isId(raw.type) || !isId(raw.from)) return undefined;
-  if (typeof raw.seq !== 'number' || !Number.isSafeInteger(raw.seq) || raw.seq < 0) return undefined;
+  if (!isCounter(raw.seq) || !isCounter(raw.inc)) return undefined;
   if (raw.rid !== undefined && !isId(raw.rid)) return undefined;
   if (raw.re !== undefined && !isId(raw.re)) return undefined;
   if (raw.error !== undefined && typeof raw.error !== 'boolean') return undefined;
@@ -57,6 +53,7 @@ export function decodeEnvelope(frame: Buffer): Envelope | undefined {
     v: PROTOCOL_VERSION,
     type: raw.type,
     from: raw.from,
+    inc: raw.inc,
     seq: raw.seq,
     body: raw.body === undefined ? null : raw.body,
   };
@@ -66,6 +63,11 @@ export function decodeEnvelope(frame: Buffer): Envelope | undefined {
   return envelope;
 }
 
-function isId(value: unknown): value is string {
+/** Whether `value` is usable as a node id, message type or request id. */
+export function isId(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+}
+
+function isCounter(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -1,10 +1,13 @@
-/** Version of the wire protocol; a node drops frames of any other version. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the wire protocol; a node drops frames of any other version.
+ * 2: incarnation (`inc`) on every envelope, error replies carry a code.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /**
  * What travels between nodes, on PUB/SUB (broadcasts) and DEALER/ROUTER
  * (requests and their replies). The transport only checks this envelope; the
- * membership and sync layers validate `body` for each `type` they handle.
+ * message bus validates `body` against the type's declared parser.
  */
 export interface Envelope {
   /** Protocol version, {@link PROTOCOL_VERSION}. */
@@ -14,6 +17,11 @@ export interface Envelope {
   /** Id of the sending node. */
   from: string;
   /**
+   * Incarnation of the sender: a number that grows each time the node
+   * starts or joins again after being presumed dead (0 before it has one).
+   */
+  inc: number;
+  /**
    * Per-sender sequence number of broadcasts (starts at 1, +1 per publish), so
    * a receiver can see a gap; 0 on requests and replies.
    */
@@ -22,9 +30,15 @@ export interface Envelope {
   rid?: string;
   /** On a reply: the `rid` of the request it answers. */
   re?: string;
-  /** On a reply: set when the handler failed; `body` is then `{ message }`. */
+  /** On a reply: set when the handler failed; `body` is then a {@link ErrorBody}. */
   error?: boolean;
   body: unknown;
+}
+
+/** Body of an error reply. */
+export interface ErrorBody {
+  code: string;
+  message: string;
 }
 
 /** ZeroMQ endpoints of a node, as peers connect to them: `tcp://host:port`. */

@@ -1,63 +1,67 @@
-import type { Envelope } from './envelope';
+import { ClusterError } from '../util/cluster-error';
+import type { ErrorBody } from './envelope';
 
 /** Raised by any operation attempted on, or interrupted by, a closed transport. */
-export class TransportClosedError extends Error {
+export class TransportClosedError extends ClusterError {
   override readonly name = 'TransportClosedError';
   constructor(message = 'transport is closed') {
-    super(message);
+    super('KPC_TRANSPORT_CLOSED', message);
   }
 }
 
 /** A request got no reply within its timeout. */
-export class RequestTimeoutError extends Error {
+export class RequestTimeoutError extends ClusterError {
   override readonly name = 'RequestTimeoutError';
-  /** Underlying failure, e.g. the socket could not hand the request over in time. */
-  readonly cause?: unknown;
   constructor(
     readonly peerId: string,
     readonly type: string,
     readonly timeoutMs: number,
     cause?: unknown,
   ) {
-    super(`request "${type}" to node ${peerId} got no reply within ${timeoutMs} ms`);
-    if (cause !== undefined) this.cause = cause;
+    super('KPC_REQUEST_TIMEOUT', `request "${type}" to node ${peerId} got no reply within ${timeoutMs} ms`, { cause });
   }
 }
 
 /** A request targets a peer the transport is not (or no longer) connected to. */
-export class PeerNotConnectedError extends Error {
+export class PeerNotConnectedError extends ClusterError {
   override readonly name = 'PeerNotConnectedError';
   constructor(
     readonly peerId: string,
     reason = 'is not connected',
   ) {
-    super(`node ${peerId} ${reason}`);
-  }
-}
-
-/** The peer answered, but its request handler failed (reply with `error: true`). */
-export class RemoteHandlerError extends Error {
-  override readonly name = 'RemoteHandlerError';
-  constructor(
-    readonly peerId: string,
-    readonly type: string,
-    /** The error reply as received; its `body` is `{ message }`. */
-    readonly reply: Envelope,
-  ) {
-    super(`node ${peerId} failed to handle request "${type}": ${remoteMessage(reply.body)}`);
+    super('KPC_PEER_NOT_CONNECTED', `node ${peerId} ${reason}`);
   }
 }
 
 /**
- * A send could not be handed to its socket before its deadline; raised by
- * {@link SendQueue} so callers can tell it from other socket failures.
+ * The peer answered, but its request handler failed (reply with `error:
+ * true`): `code` is the peer's error code, so that the failure can be
+ * handled as if it had happened here.
  */
-export class SendTimeoutError extends Error {
+export class RemoteHandlerError extends ClusterError {
+  override readonly name = 'RemoteHandlerError';
+  constructor(
+    readonly peerId: string,
+    readonly type: string,
+    body: ErrorBody,
+  ) {
+    super(body.code, `node ${peerId} failed to handle request "${type}": ${body.message}`);
+  }
+}
+
+/** A send could not be handed to its socket before its deadline. */
+export class SendTimeoutError extends ClusterError {
   override readonly name = 'SendTimeoutError';
-  readonly cause?: unknown;
   constructor(message: string, cause?: unknown) {
-    super(message);
-    if (cause !== undefined) this.cause = cause;
+    super('KPC_SEND_TIMEOUT', message, { cause });
+  }
+}
+
+/** A message is bigger than `maxFrameBytes`: peers would drop it. */
+export class FrameTooLargeError extends ClusterError {
+  override readonly name = 'FrameTooLargeError';
+  constructor(type: string, bytes: number, maxBytes: number) {
+    super('KPC_FRAME_TOO_LARGE', `message "${type}" is ${bytes} bytes, over the ${maxBytes} bytes limit (maxFrameBytes)`);
   }
 }
 
@@ -66,9 +70,10 @@ export function isZmqError(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
 }
 
-function remoteMessage(body: unknown): string {
-  if (typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string') {
-    return (body as { message: string }).message;
-  }
-  return 'unknown error';
+/** Reads the `{ code, message }` body of an error reply; anything else becomes a generic one. */
+export function parseErrorBody(body: unknown): ErrorBody {
+  const value = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const code = typeof value.code === 'string' && /^KPC_[A-Z_]{1,60}$/.test(value.code) ? value.code : 'KPC_REMOTE_ERROR';
+  const message = typeof value.message === 'string' ? value.message.slice(0, 2000) : 'unknown error';
+  return { code, message };
 }

@@ -1,5 +1,6 @@
 import type { Envelope } from './envelope';
-import { RemoteHandlerError, RequestTimeoutError } from './errors';
+import { parseErrorBody, RemoteHandlerError, RequestTimeoutError } from './errors';
+import type { Cancellation } from './send-queue';
 
 interface PendingRequest {
   readonly peerId: string;
@@ -7,7 +8,7 @@ interface PendingRequest {
   readonly resolve: (reply: Envelope) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
-  readonly abort: AbortController;
+  readonly cancellation: { cancelled: boolean; reason?: Error };
 }
 
 /** What {@link PendingRequests.track} hands back for one request. */
@@ -15,10 +16,10 @@ export interface TrackedRequest {
   /** Settles with the reply, or rejects on timeout, disconnect, close or a remote failure. */
   readonly reply: Promise<Envelope>;
   /**
-   * Aborted as soon as the request fails, so that a request still waiting in
-   * a send queue is skipped: nobody awaits its reply any more.
+   * Cancelled as soon as the request fails, so that a request still waiting
+   * in a send queue is skipped: nobody awaits its reply any more.
    */
-  readonly signal: AbortSignal;
+  readonly cancellation: Cancellation;
 }
 
 /**
@@ -31,9 +32,14 @@ export class PendingRequests {
   private readonly byRid = new Map<string, PendingRequest>();
   private timeoutCount = 0;
 
-  /** Requests that failed with a {@link RequestTimeoutError}, for `stats().timeouts`. */
+  /** Requests that failed with a {@link RequestTimeoutError}. */
   get timeouts(): number {
     return this.timeoutCount;
+  }
+
+  /** Requests awaiting their reply. */
+  get size(): number {
+    return this.byRid.size;
   }
 
   /**
@@ -41,12 +47,12 @@ export class PendingRequests {
    * with a {@link RequestTimeoutError} after `timeoutMs`.
    */
   track(rid: string, peerId: string, type: string, timeoutMs: number): TrackedRequest {
-    const abort = new AbortController();
+    const cancellation: { cancelled: boolean; reason?: Error } = { cancelled: false };
     const reply = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(rid, new RequestTimeoutError(peerId, type, timeoutMs)), timeoutMs);
-      this.byRid.set(rid, { peerId, type, resolve, reject, timer, abort });
+      this.byRid.set(rid, { peerId, type, resolve, reject, timer, cancellation });
     });
-    return { reply, signal: abort.signal };
+    return { reply, cancellation };
   }
 
   /**
@@ -62,7 +68,7 @@ export class PendingRequests {
     if (!request || request.peerId !== peerId) return false;
     this.byRid.delete(rid);
     clearTimeout(request.timer);
-    if (reply.error === true) request.reject(new RemoteHandlerError(peerId, request.type, reply));
+    if (reply.error === true) request.reject(new RemoteHandlerError(peerId, request.type, parseErrorBody(reply.body)));
     else request.resolve(reply);
     return true;
   }
@@ -73,8 +79,8 @@ export class PendingRequests {
     if (!request) return;
     this.byRid.delete(rid);
     clearTimeout(request.timer);
-    // A request still waiting in the send queue is skipped: nobody awaits its reply.
-    request.abort.abort(error);
+    request.cancellation.cancelled = true;
+    request.cancellation.reason = error;
     if (error instanceof RequestTimeoutError) this.timeoutCount += 1;
     request.reject(error);
   }

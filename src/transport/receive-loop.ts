@@ -1,5 +1,5 @@
 import { describeError } from '../util/describe-error';
-import type { LogLevel } from '../log';
+import type { LogLevel } from '../util/log';
 
 /** What {@link receiveLoop} needs from a zeromq socket (any `Readable` fits). */
 export type ReceiveSocket = AsyncIterable<Buffer[]> & { readonly closed: boolean };

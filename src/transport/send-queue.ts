@@ -6,10 +6,16 @@ export interface SendSocket {
   sendTimeout: number;
 }
 
+/** Lets a caller give up on a queued message (Node 12 has no AbortSignal). */
+export interface Cancellation {
+  readonly cancelled: boolean;
+  readonly reason?: Error;
+}
+
 /** Per-message options of {@link SendQueue.enqueue}. */
 export interface EnqueueOptions {
-  /** When aborted before its turn comes, the message is skipped, never sent. */
-  signal?: AbortSignal;
+  /** When cancelled before its turn comes, the message is skipped, never sent. */
+  cancellation?: Cancellation;
   /**
    * Epoch time (ms) by which the message must be handed to the socket. The
    * socket's `sendTimeout` is set to the time left before sending, so a peer
@@ -61,8 +67,8 @@ export class SendQueue {
   /**
    * Queues a message. Resolves once the socket accepted it (queued by
    * zeromq, not delivered); rejects with the socket's error, with a
-   * {@link SendTimeoutError} when its deadline passed, with the signal's
-   * reason when aborted, or with a {@link TransportClosedError} after close.
+   * {@link SendTimeoutError} when its deadline passed, with the cancellation's
+   * reason, or with a {@link TransportClosedError} after close.
    */
   enqueue(frames: Buffer[], options: EnqueueOptions = {}): Promise<void> {
     if (this.closedWith) return Promise.reject(this.closedWith);
@@ -99,9 +105,9 @@ export class SendQueue {
     }
   }
 
-  private async sendOne({ frames, options: { signal, deadline } }: Item): Promise<void> {
+  private async sendOne({ frames, options: { cancellation, deadline } }: Item): Promise<void> {
     if (this.closedWith) throw this.closedWith;
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('send aborted');
+    if (cancellation?.cancelled) throw cancellation.reason ?? new Error('send cancelled');
     let timeout = this.defaultSendTimeout;
     if (deadline !== undefined) {
       const left = Math.ceil(deadline - Date.now());

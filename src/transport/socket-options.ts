@@ -1,67 +1,66 @@
 import type { Dealer, Publisher, Router, SocketOptions, Subscriber } from 'zeromq';
 
-import { MAX_FRAME_BYTES } from './codec';
-
 /** Default high water mark, see `ZmqTransportOptions.sendHighWaterMark`. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
 
-/** Resolved ZMQ_SNDHWM / ZMQ_RCVHWM shared by every socket of a transport. */
-export interface HighWaterMarks {
+/** What every socket of one transport shares. */
+export interface SocketLimits {
+  /** ZMQ_SNDHWM. */
   readonly send: number;
+  /** ZMQ_RCVHWM. */
   readonly receive: number;
+  /** ZMQ_MAXMSGSIZE of receiving sockets: a bigger frame is refused before it is buffered. */
+  readonly maxFrameBytes: number;
 }
 
 const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::']);
 
-/**
- * Applies the defaults: send falls back to {@link DEFAULT_HIGH_WATER_MARK},
- * receive to the send value.
- */
-export function highWaterMarks(options: { sendHighWaterMark?: number; receiveHighWaterMark?: number }): HighWaterMarks {
-  const send = options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  return { send, receive: options.receiveHighWaterMark ?? send };
-}
-
 // Socket options are built here only, and applied at construction, because
-// zeromq requires them before any bind/connect; the CURVE hook (see
-// ZmqTransportOptions) belongs here too.
+// zeromq requires them before any bind/connect.
 
 /** Options of the ROUTER bound on `bindHost`. */
-export function routerOptions(bindHost: string, marks: HighWaterMarks): SocketOptions<Router> {
+export function routerOptions(bindHost: string, limits: SocketLimits): SocketOptions<Router> {
   return {
     linger: 0,
     ipv6: isIpv6Host(bindHost),
     mandatory: false,
-    sendHighWaterMark: marks.send,
-    receiveHighWaterMark: marks.receive,
-    maxMessageSize: MAX_FRAME_BYTES,
+    // A peer reconnecting its DEALER (new addresses, or a restarted process
+    // reusing an id) takes its routing id over from the stale connection.
+    handover: true,
+    sendHighWaterMark: limits.send,
+    receiveHighWaterMark: limits.receive,
+    maxMessageSize: limits.maxFrameBytes,
   };
 }
 
 /** Options of the PUB bound on `bindHost`. */
-export function pubOptions(bindHost: string, marks: HighWaterMarks): SocketOptions<Publisher> {
-  return { linger: 0, ipv6: isIpv6Host(bindHost), sendHighWaterMark: marks.send };
+export function pubOptions(bindHost: string, limits: SocketLimits): SocketOptions<Publisher> {
+  return { linger: 0, ipv6: isIpv6Host(bindHost), sendHighWaterMark: limits.send };
 }
 
 // Connecting sockets get ipv6 so that they reach IPv4 and IPv6 peers alike.
 
-/** Options of the SUB connected to every peer's PUB. */
-export function subOptions(marks: HighWaterMarks): SocketOptions<Subscriber> {
-  return { linger: 0, ipv6: true, receiveHighWaterMark: marks.receive, maxMessageSize: MAX_FRAME_BYTES };
+/** Options of the SUB connected to one peer's PUB. */
+export function subOptions(limits: SocketLimits): SocketOptions<Subscriber> {
+  return { linger: 0, ipv6: true, receiveHighWaterMark: limits.receive, maxMessageSize: limits.maxFrameBytes };
 }
 
-/** Options of a DEALER connected to one peer's ROUTER. */
-export function dealerOptions(marks: HighWaterMarks): SocketOptions<Dealer> {
+/**
+ * Options of a DEALER connected to one peer's ROUTER. Its routing id is this
+ * node's id: the peer's ROUTER checks every request's `from` against it.
+ */
+export function dealerOptions(nodeId: string, limits: SocketLimits): SocketOptions<Dealer> {
   return {
     linger: 0,
     ipv6: true,
+    routingId: nodeId,
     // Queue requests only on a completed connection: a peer that is down
     // makes send() wait (bounded by each request's deadline) instead of
     // piling stale requests up for whenever it comes back.
     immediate: true,
-    sendHighWaterMark: marks.send,
-    receiveHighWaterMark: marks.receive,
-    maxMessageSize: MAX_FRAME_BYTES,
+    sendHighWaterMark: limits.send,
+    receiveHighWaterMark: limits.receive,
+    maxMessageSize: limits.maxFrameBytes,
   };
 }
 

@@ -1,15 +1,29 @@
 import type { Envelope, NodeAddresses } from './envelope';
 
+/** Why the transport dropped a frame before any handler saw it. */
+export type TransportDropReason =
+  /** Not a valid envelope of this protocol version (or too big). */
+  | 'malformed'
+  /** `from` differs from the peer the socket is bound to (spoofed, or an address reused by another node). */
+  | 'foreignSender'
+  /** A broadcast whose `seq` is not newer than the last one of its sender (replayed or duplicated). */
+  | 'replayed';
+
 /** Counters a transport keeps for status and metrics. */
 export interface TransportStats {
   published: number;
   received: number;
   requestsSent: number;
   requestsReceived: number;
-  /** Frames dropped because they could not be decoded or had a bad envelope. */
-  malformed: number;
+  bytesSent: number;
+  bytesReceived: number;
   /** Requests that got no reply in time. */
   timeouts: number;
+  /** Requests awaiting their reply. */
+  pendingRequests: number;
+  dropped: Record<TransportDropReason, number>;
+  /** Broadcasts missed (sequence gaps), per peer, since it was connected. */
+  gaps: Record<string, number>;
 }
 
 /** A reply produced by a request handler. */
@@ -18,19 +32,28 @@ export interface Reply {
   body: unknown;
 }
 
+/**
+ * Receives each broadcast of a connected peer, in order; `envelope.from` is
+ * the peer the broadcast came from (the transport drops any other).
+ */
 export type BroadcastHandler = (envelope: Envelope) => void;
+/** Answers a request; `envelope.from` is the sender's routing id. */
 export type RequestHandler = (envelope: Envelope) => Promise<Reply>;
+/** A connected peer's broadcasts were lost between `expected` and `received - 1`. */
+export type GapHandler = (peerId: string, expected: number, received: number) => void;
 
 /**
  * How nodes talk: a broadcast channel (every peer receives every publish of
- * this node, in order) and request/reply to one peer. The membership core and
- * the sync handlers only see this interface, so tests can run several nodes
- * in one process, and a fault-injecting decorator can wrap the real one.
+ * this node, in order) and request/reply to one peer. The layers above only
+ * see this interface, so tests can run several nodes in one process, and a
+ * fault-injecting decorator can wrap the real one.
  */
 export interface Transport {
   readonly nodeId: string;
   /** Binds the ROUTER and PUB sockets; resolves with the addresses peers use. */
   bind(): Promise<NodeAddresses>;
+  /** Stamped on every envelope sent from now on. */
+  setIncarnation(incarnation: number): void;
   /** Subscribes to a peer's broadcasts and opens a request channel to it. Idempotent. */
   connect(peerId: string, addresses: NodeAddresses): void;
   /** Forgets a peer: no more broadcasts from it, pending requests rejected. Idempotent. */
@@ -43,6 +66,7 @@ export interface Transport {
   request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope>;
   onBroadcast(handler: BroadcastHandler): void;
   onRequest(handler: RequestHandler): void;
+  onGap(handler: GapHandler): void;
   stats(): TransportStats;
   /** Closes every socket; idempotent. `flushMs`: time left to queued broadcasts. */
   close(options?: { flushMs?: number }): Promise<void>;

@@ -1,6 +1,5 @@
-import type { Log } from '../log';
-
-import { MAX_ID_LENGTH } from './codec';
+import type { Log } from '../util/log';
+import { isId } from './codec';
 import { isWildcard } from './socket-options';
 
 /** Where a socket binds. `host` is an IP literal (IPv6 with or without brackets), `*`, `0.0.0.0` or `::`. */
@@ -30,15 +29,10 @@ export interface ZmqTransportOptions {
   sendHighWaterMark?: number;
   /** ZMQ_RCVHWM of every socket; defaults to `sendHighWaterMark`. */
   receiveHighWaterMark?: number;
-  /** Log sink; messages are prefixed with the node id. Defaults to the `debug` package. */
+  /** Largest frame sent or accepted; default `DEFAULT_MAX_FRAME_BYTES`. */
+  maxFrameBytes?: number;
+  /** Log sink. Defaults to the `debug` package. */
   log?: Log;
-  // CURVE encryption hook (not implemented yet): add e.g.
-  // `curve?: { publicKey: string; secretKey: string; serverKey: string }` and
-  // apply it in routerOptions()/pubOptions() (curveServer, curveSecretKey)
-  // and subOptions()/dealerOptions() (curveServerKey, curvePublicKey,
-  // curveSecretKey) of socket-options.ts. The single SUB connects to every peer
-  // with one curveServerKey, so this implies a cluster-wide server keypair, or
-  // one SUB per peer.
 }
 
 /**
@@ -57,9 +51,4 @@ export function validateOptions(options: ZmqTransportOptions): void {
       throw new Error(`${name} binds to wildcard host "${endpoint.host}": advertisedHost is required`);
     }
   }
-}
-
-/** Whether `value` is usable as a node id or message type: a non-empty string the codec accepts. */
-export function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
 }

@@ -1,75 +1,68 @@
-import createDebug from 'debug';
 import { v4 as uuidv4 } from 'uuid';
-import { Dealer, Publisher, Router, Subscriber } from 'zeromq';
-import type { LogLevel } from '../log';
-
-import { decodeEnvelope, encodeEnvelope } from './codec';
+import createDebug from 'debug';
+import { Publisher, Router } from 'zeromq';
+import { describeError } from '../util/describe-error';
+import type { LogLevel } from '../util/log';
+import { decodeEnvelope, DEFAULT_MAX_FRAME_BYTES, encodeEnvelope, isId } from './codec';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope';
 import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
+import { PeerLink } from './peer-link';
 import { PendingRequests } from './pending-requests';
-import { replyFrame } from './reply-frame';
 import { closeQuietly, receiveLoop, type ReceiveLoopContext } from './receive-loop';
-import { describeError } from '../util/describe-error';
+import { replyFrame } from './reply-frame';
 import { SendQueue } from './send-queue';
 import {
   DEFAULT_HIGH_WATER_MARK,
   advertisedEndpoint,
-  dealerOptions,
   endpointOf,
-  highWaterMarks,
   pubOptions,
   routerOptions,
-  subOptions,
+  type SocketLimits,
 } from './socket-options';
-import type { BroadcastHandler, RequestHandler, Transport, TransportStats } from './transport';
-import { isId, validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
+import type { BroadcastHandler, GapHandler, RequestHandler, Transport, TransportDropReason, TransportStats } from './transport';
+import { validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
 
-// Re-exported so that this module keeps its public API: callers import the
-// transport, its options and its defaults from here.
-export { DEFAULT_HIGH_WATER_MARK };
-export type { BindEndpoint, ZmqTransportOptions } from './zmq-transport-options';
+const debugLog = createDebug('kuzzle:cluster:transport');
 
-const debugLog = createDebug('kuzzle-plugin-cluster:transport');
-
-interface Peer {
-  readonly id: string;
-  readonly addresses: NodeAddresses;
-  readonly dealer: Dealer;
-  readonly queue: SendQueue;
-  readonly loop: Promise<void>;
-}
+type Counters = Omit<TransportStats, 'timeouts' | 'pendingRequests' | 'gaps' | 'dropped'>;
 
 /**
  * {@link Transport} over ZeroMQ: a ROUTER answers requests and a PUB carries
- * broadcasts; one SUB is connected to every peer's PUB and one DEALER per
- * peer to its ROUTER. Frames are single JSON envelopes (see codec.ts); a frame
- * that does not decode is counted in `stats().malformed` and dropped.
- * `stats().received` counts broadcasts delivered from connected peers.
+ * broadcasts; each peer gets its own SUB (on its PUB) and DEALER (on its
+ * ROUTER), see {@link PeerLink}. Frames are single JSON envelopes (see
+ * codec.ts). A frame is dropped and counted, never handled, when it does
+ * not decode, when its `from` is not the peer its socket belongs to (the
+ * DEALER's routing id for requests), or when a broadcast replays an old
+ * sequence number; a sequence gap is reported to the gap handler.
  */
 export class ZmqTransport implements Transport {
   readonly nodeId: string;
 
   private readonly options: ZmqTransportOptions;
+  private readonly limits: SocketLimits;
   private readonly router: Router;
   private readonly pub: Publisher;
-  private readonly sub: Subscriber;
   private readonly routerQueue: SendQueue;
   private readonly pubQueue: SendQueue;
-  private readonly peersById = new Map<string, Peer>();
+  private readonly links = new Map<string, PeerLink>();
   private readonly pending = new PendingRequests();
   private readonly loops: Promise<void>[] = [];
-  // `timeouts` is counted by `pending`, where requests time out.
-  private readonly counters: Omit<TransportStats, 'timeouts'> = {
+  private readonly counters: Counters = {
     published: 0,
     received: 0,
     requestsSent: 0,
     requestsReceived: 0,
-    malformed: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
   };
+  private readonly dropped: Record<TransportDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
+  /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
+  private readonly gaps = new Map<string, number>();
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
+  private gapHandler: GapHandler | undefined;
+  private incarnation = 0;
   private seq = 0;
-  private subLoopStarted = false;
   private closed = false;
   private binding: Promise<NodeAddresses> | undefined;
   private closing: Promise<void> | undefined;
@@ -83,10 +76,14 @@ export class ZmqTransport implements Transport {
     validateOptions(options);
     this.options = options;
     this.nodeId = options.nodeId;
-    this.router = new Router(routerOptions(options.router.host, highWaterMarks(options)));
-    this.pub = new Publisher(pubOptions(options.pub.host, highWaterMarks(options)));
-    this.sub = new Subscriber(subOptions(highWaterMarks(options)));
-    this.sub.subscribe();
+    const send = options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.limits = {
+      send,
+      receive: options.receiveHighWaterMark ?? send,
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    };
+    this.router = new Router(routerOptions(options.router.host, this.limits));
+    this.pub = new Publisher(pubOptions(options.pub.host, this.limits));
     // Neither ROUTER (non-mandatory) nor PUB ever block a send: the queues
     // only keep zeromq from seeing two sends at once.
     this.routerQueue = new SendQueue(this.router);
@@ -104,14 +101,15 @@ export class ZmqTransport implements Transport {
     return this.binding;
   }
 
+  setIncarnation(incarnation: number): void {
+    this.incarnation = incarnation;
+  }
+
   /**
    * Subscribes to the peer's broadcasts and opens a DEALER to its ROUTER.
    * Connecting again with the same addresses does nothing; with other
-   * addresses the old connection is dropped first (its pending requests
-   * fail with {@link PeerNotConnectedError}).
-   *
-   * Broadcasts are only delivered from connected peers, so `peerId` must be
-   * the peer's node id (the `from` of its envelopes).
+   * addresses the old link is dropped first (its pending requests fail with
+   * {@link PeerNotConnectedError}).
    *
    * @throws TransportClosedError after {@link close}; Error on an invalid
    * peer id, on the own node id, or on an endpoint zeromq rejects.
@@ -120,42 +118,27 @@ export class ZmqTransport implements Transport {
     if (this.closed) throw new TransportClosedError();
     if (!isId(peerId)) throw new Error(`invalid peer id "${peerId}"`);
     if (peerId === this.nodeId) throw new Error('a node cannot connect to itself');
-    const existing = this.peersById.get(peerId);
+    const existing = this.links.get(peerId);
     if (existing) {
-      if (existing.addresses.router === addresses.router && existing.addresses.pub === addresses.pub) return;
+      if (existing.sameAddresses(addresses)) return;
       this.log('info', `peer ${peerId} moved to ${addresses.router} / ${addresses.pub}, reconnecting`);
-      this.dropPeer(existing, new PeerNotConnectedError(peerId, 'reconnected to new addresses'));
+      this.dropLink(existing, new PeerNotConnectedError(peerId, 'reconnected to new addresses'));
     }
-
-    const dealer = new Dealer(dealerOptions(highWaterMarks(this.options)));
-    try {
-      dealer.connect(addresses.router);
-      this.sub.connect(addresses.pub);
-    } catch (error) {
-      dealer.close();
-      throw error;
-    }
-    this.ensureSubLoop();
-    const addressesCopy = { router: addresses.router, pub: addresses.pub };
-    this.peersById.set(peerId, {
-      id: peerId,
-      addresses: addressesCopy,
-      dealer,
-      queue: new SendQueue(dealer),
-      loop: this.dealerLoop(peerId, dealer),
-    });
+    const link = new PeerLink(peerId, { router: addresses.router, pub: addresses.pub }, this.nodeId, this.limits);
+    link.loops.push(this.subLoop(link), this.dealerLoop(link));
+    this.links.set(peerId, link);
     this.log('debug', `connected to peer ${peerId} (${addresses.router}, ${addresses.pub})`);
   }
 
-  /** Drops a peer: unsubscribes from it, closes its DEALER and fails its pending requests. Idempotent. */
+  /** Drops a peer: closes its SUB and DEALER and fails its pending requests. Idempotent. */
   disconnect(peerId: string): void {
-    const peer = this.peersById.get(peerId);
-    if (peer) this.dropPeer(peer, new PeerNotConnectedError(peerId, 'was disconnected'));
+    const link = this.links.get(peerId);
+    if (link) this.dropLink(link, new PeerNotConnectedError(peerId, 'was disconnected'));
   }
 
   /** Ids of the connected peers. */
   peers(): string[] {
-    return [...this.peersById.keys()];
+    return [...this.links.keys()];
   }
 
   /**
@@ -165,12 +148,13 @@ export class ZmqTransport implements Transport {
    */
   async publish(type: string, body: unknown): Promise<void> {
     if (this.closed) throw new TransportClosedError();
-    const frame = encodeEnvelope({ v: PROTOCOL_VERSION, type, from: this.nodeId, seq: this.seq + 1, body });
+    const frame = this.encode({ type, seq: this.seq + 1, body });
     // The sequence only advances for frames that will actually be sent, so a
     // body that fails to encode does not look like a lost broadcast.
     this.seq += 1;
     await this.pubQueue.enqueue([frame]);
     this.counters.published += 1;
+    this.counters.bytesSent += frame.length;
   }
 
   /**
@@ -187,19 +171,20 @@ export class ZmqTransport implements Transport {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       return Promise.reject(new RangeError(`invalid request timeout ${timeoutMs}`));
     }
-    const peer = this.peersById.get(peerId);
-    if (!peer) return Promise.reject(new PeerNotConnectedError(peerId));
+    const link = this.links.get(peerId);
+    if (!link) return Promise.reject(new PeerNotConnectedError(peerId));
     const rid = uuidv4();
     let frame: Buffer;
     try {
-      frame = encodeEnvelope({ v: PROTOCOL_VERSION, type, from: this.nodeId, seq: 0, rid, body });
+      frame = this.encode({ type, seq: 0, rid, body });
     } catch (error) {
       return Promise.reject(error);
     }
 
-    const { reply, signal } = this.pending.track(rid, peerId, type, timeoutMs);
+    const { reply, cancellation } = this.pending.track(rid, peerId, type, timeoutMs);
     this.counters.requestsSent += 1;
-    peer.queue.enqueue([frame], { signal, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
+    this.counters.bytesSent += frame.length;
+    link.queue.enqueue([frame], { cancellation, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
       this.pending.fail(
         rid,
         error instanceof SendTimeoutError
@@ -226,9 +211,19 @@ export class ZmqTransport implements Transport {
     this.requestHandler = handler;
   }
 
+  onGap(handler: GapHandler): void {
+    this.gapHandler = handler;
+  }
+
   /** A copy of the counters. */
   stats(): TransportStats {
-    return { ...this.counters, timeouts: this.pending.timeouts };
+    return {
+      ...this.counters,
+      timeouts: this.pending.timeouts,
+      pendingRequests: this.pending.size,
+      dropped: { ...this.dropped },
+      gaps: Object.fromEntries(this.gaps),
+    };
   }
 
   /**
@@ -243,6 +238,10 @@ export class ZmqTransport implements Transport {
     return this.closing;
   }
 
+  private encode(fields: Omit<Envelope, 'v' | 'from' | 'inc'>): Buffer {
+    return encodeEnvelope({ v: PROTOCOL_VERSION, from: this.nodeId, inc: this.incarnation, ...fields }, this.limits.maxFrameBytes);
+  }
+
   private async doBind(): Promise<NodeAddresses> {
     const { router, pub } = this.options;
     await this.router.bind(endpointOf(router.host, router.port));
@@ -253,7 +252,6 @@ export class ZmqTransport implements Transport {
       pub: advertisedEndpoint(this.pub.lastEndpoint, this.options.advertisedHost ?? pub.host),
     };
     this.loops.push(this.routerLoop());
-    this.ensureSubLoop();
     this.log('info', `bound ROUTER ${this.router.lastEndpoint} and PUB ${this.pub.lastEndpoint}`);
     return addresses;
   }
@@ -265,99 +263,103 @@ export class ZmqTransport implements Transport {
     this.routerQueue.close(error);
     this.pubQueue.close(error);
     const loops = [...this.loops];
-    for (const peer of this.peersById.values()) {
-      peer.queue.close(error);
-      closeQuietly(peer.dealer);
-      loops.push(peer.loop);
+    for (const link of this.links.values()) {
+      link.close(error);
+      loops.push(...link.loops);
     }
-    this.peersById.clear();
+    this.links.clear();
     // zeromq forbids touching a socket while it binds: let bind() settle first.
     await this.binding?.catch(() => undefined);
     closeQuietly(this.router);
     if (flushMs > 0) this.pub.linger = flushMs;
     closeQuietly(this.pub);
-    closeQuietly(this.sub);
     await Promise.allSettled(loops);
-    this.log('info', 'closed');
+    this.log('debug', 'closed');
   }
 
-  private dropPeer(peer: Peer, error: Error): void {
-    this.peersById.delete(peer.id);
-    try {
-      this.sub.disconnect(peer.addresses.pub);
-    } catch (disconnectError) {
-      this.log('warn', `cannot unsubscribe from ${peer.addresses.pub}: ${describeError(disconnectError)}`);
-    }
-    peer.queue.close(error);
-    closeQuietly(peer.dealer);
-    this.pending.failPeer(peer.id, error);
-    this.log('debug', `disconnected from peer ${peer.id}`);
+  private dropLink(link: PeerLink, error: Error): void {
+    if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
+    link.close(error);
+    this.pending.failPeer(link.peerId, error);
+    this.log('debug', `disconnected from peer ${link.peerId}`);
   }
 
-  private ensureSubLoop(): void {
-    if (this.subLoopStarted) return;
-    this.subLoopStarted = true;
-    this.loops.push(this.subLoop());
-  }
-
-  private async subLoop(): Promise<void> {
-    await receiveLoop('SUB', this.sub, (frames) => {
-      const envelope = frames.length === 1 ? decodeEnvelope(frames[0]) : undefined;
-      if (!envelope) return this.malformed('SUB', frames);
-      // SUB disconnects asynchronously: frames of a dropped peer may still trickle in.
-      if (!this.peersById.has(envelope.from)) {
-        this.log('debug', `dropped broadcast "${envelope.type}" from unconnected node ${envelope.from}`);
-        return;
+  private async subLoop(link: PeerLink): Promise<void> {
+    await receiveLoop(`SUB(${link.peerId})`, link.sub, (frames) => {
+      const envelope = this.decode(frames, 1, 0);
+      if (!envelope) return;
+      if (envelope.from !== link.peerId) return this.drop('foreignSender', `broadcast from ${envelope.from} on ${link.peerId}'s socket`);
+      const verdict = link.checkSeq(envelope.seq);
+      if (verdict.kind === 'replayed') return this.drop('replayed', `broadcast #${envelope.seq} of ${link.peerId}`);
+      if (verdict.kind === 'gap') {
+        this.gaps.set(link.peerId, link.missed);
+        this.gapHandler?.(link.peerId, verdict.expected, envelope.seq);
       }
       this.counters.received += 1;
-      const handler = this.broadcastHandler;
-      if (!handler) return;
-      try {
-        const result: unknown = handler(envelope);
-        if (result instanceof Promise) {
-          result.catch((error: unknown) => this.handlerFailed('broadcast', envelope, error));
-        }
-      } catch (error) {
-        this.handlerFailed('broadcast', envelope, error);
-      }
+      this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));
     }, this.loopContext);
   }
 
   private async routerLoop(): Promise<void> {
     await receiveLoop('ROUTER', this.router, (frames) => {
-      const envelope = frames.length === 2 ? decodeEnvelope(frames[1]) : undefined;
-      if (!envelope || envelope.rid === undefined) return this.malformed('ROUTER', frames);
+      const envelope = this.decode(frames, 2, 1);
+      if (!envelope) return;
+      const identity = frames[0] as Buffer;
+      if (envelope.rid === undefined) return this.drop('malformed', `request "${envelope.type}" without a request id`);
+      // The DEALER's routing id is its node id: a request cannot speak for another node.
+      if (identity.toString('utf8') !== envelope.from) return this.drop('foreignSender', `request from ${envelope.from} on another node's connection`);
       this.counters.requestsReceived += 1;
-      void this.answer(frames[0], envelope, envelope.rid);
+      void this.answer(identity, envelope, envelope.rid);
     }, this.loopContext);
   }
 
-  private async dealerLoop(peerId: string, dealer: Dealer): Promise<void> {
-    await receiveLoop(`DEALER(${peerId})`, dealer, (frames) => {
-      const reply = frames.length === 1 ? decodeEnvelope(frames[0]) : undefined;
-      if (!reply || reply.re === undefined) return this.malformed(`DEALER(${peerId})`, frames);
-      if (!this.pending.settle(peerId, reply.re, reply)) {
-        this.log('debug', `dropped late or unknown reply ${reply.re} from ${peerId}`);
+  private async dealerLoop(link: PeerLink): Promise<void> {
+    await receiveLoop(`DEALER(${link.peerId})`, link.dealer, (frames) => {
+      const reply = this.decode(frames, 1, 0);
+      if (!reply) return;
+      if (reply.re === undefined) return this.drop('malformed', `reply without "re" from ${link.peerId}`);
+      if (reply.from !== link.peerId) return this.drop('foreignSender', `reply from ${reply.from} on ${link.peerId}'s connection`);
+      if (!this.pending.settle(link.peerId, reply.re, reply)) {
+        this.log('debug', `dropped late or unknown reply ${reply.re} from ${link.peerId}`);
       }
     }, this.loopContext);
   }
 
+  /** Decodes the frame at `at` of a message that must have `count` frames; counts what it drops. */
+  private decode(frames: Buffer[], count: number, at: number): Envelope | undefined {
+    const size = frames.reduce((total, frame) => total + frame.length, 0);
+    this.counters.bytesReceived += size;
+    const frame = frames.length === count ? frames[at] : undefined;
+    const envelope = frame ? decodeEnvelope(frame, this.limits.maxFrameBytes) : undefined;
+    if (!envelope) this.drop('malformed', `${frames.length} frame(s), ${size} bytes`);
+    return envelope;
+  }
+
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
-    const frame = await replyFrame(this.nodeId, this.requestHandler, request, rid, (error) =>
+    const frame = await replyFrame(this.encode.bind(this), this.requestHandler, request, rid, (error) =>
       this.handlerFailed('request', request, error),
     );
     if (this.closed) return;
     try {
       await this.routerQueue.enqueue([identity, frame]);
+      this.counters.bytesSent += frame.length;
     } catch (error) {
       if (!this.closed) this.log('warn', `cannot reply to "${request.type}" from ${request.from}: ${describeError(error)}`);
     }
   }
 
-  private malformed(where: string, frames: Buffer[]): void {
-    this.counters.malformed += 1;
-    const size = frames.reduce((total, frame) => total + frame.length, 0);
-    this.log('debug', `dropped malformed message on ${where} (${frames.length} frames, ${size} bytes)`);
+  private handle(kind: 'broadcast', envelope: Envelope, run: () => unknown): void {
+    try {
+      const result = run();
+      if (result instanceof Promise) result.catch((error: unknown) => this.handlerFailed(kind, envelope, error));
+    } catch (error) {
+      this.handlerFailed(kind, envelope, error);
+    }
+  }
+
+  private drop(reason: TransportDropReason, what: string): void {
+    this.dropped[reason] += 1;
+    this.log('debug', `dropped (${reason}): ${what}`);
   }
 
   private handlerFailed(kind: 'broadcast' | 'request', envelope: Envelope, error: unknown): void {
@@ -365,8 +367,7 @@ export class ZmqTransport implements Transport {
   }
 
   private log(level: LogLevel, message: string): void {
-    const line = `[${this.nodeId}] ${message}`;
-    if (this.options.log) this.options.log(level, line);
-    else debugLog(`${level}: ${line}`);
+    if (this.options.log) this.options.log(level, `transport: ${message}`);
+    else debugLog(`${level}: [${this.nodeId}] ${message}`);
   }
 }

@@ -239,7 +239,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     const redis = new Redis(stack.redis?.port ?? 0, stack.redis?.host ?? '127.0.0.1', { lazyConnect: true });
     try {
       await redis.connect();
-      await waitFor('the runtime strategies back in Redis', async () => (await redis.hexists('kpc:kuzzle:kuzzle:strategies', strategy)) === 1);
+      await waitFor('the runtime strategies back in Redis', async () => (await redis.hexists('kpc:kuzzle:{kpc:kuzzle:kuzzle}:strategies', strategy)) === 1);
     } finally {
       redis.disconnect();
     }

@@ -3,9 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
 
+import { MessageBus } from '../../src/bus/message-bus';
 import { Membership, type PeerRemovalReason } from '../../src/membership/membership';
 import type { NodeCard } from '../../src/membership/node-card';
-import { NodeRegistry } from '../../src/membership/node-registry';
+import { StateKeys } from '../../src/state/keys';
+import { RedisCardStore } from '../../src/state/node-cards';
 import { createRedisClient } from '../../src/state/redis-client';
 import { PROTOCOL_VERSION } from '../../src/transport/envelope';
 import { RemoteHandlerError } from '../../src/transport/errors';
@@ -14,34 +16,33 @@ import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedis, type RunningRedis } from '../harness/redis-server';
 import { newRunDir } from '../harness/run-dir';
 import { waitFor } from '../harness/wait';
+import { FaultyTransport } from '../support/faulty-transport';
 
 killManagedProcessesOnSignal();
 
 const TIMERS = { heartbeatMs: 100, heartbeatTimeoutMs: 500, discoverTimeoutMs: 2000, joinAttemptIntervalMs: 200 };
-/** As ClusterNode does: a card outlives two heartbeat timeouts. */
-const CARD_TTL_MS = TIMERS.heartbeatTimeoutMs * 2;
+const CARD_TTL_MS = 1000;
 /** Slack for the event loop and the sockets on a loaded CI machine. */
 const MARGIN_MS = 1500;
 
 interface TestNode {
   id: string;
-  card: NodeCard;
-  transport: ZmqTransport;
+  transport: FaultyTransport;
+  zmq: ZmqTransport;
   redis: Redis | Cluster;
-  registry: NodeRegistry;
+  cards: RedisCardStore;
   membership: Membership;
-  added: string[];
-  removed: Array<{ id: string; reason: PeerRemovalReason; at: number }>;
-  logs: string[];
+  added: Array<{ id: string; returning: boolean }>;
+  removed: Array<{ id: string; incarnation: number; reason: PeerRemovalReason; at: number }>;
+  suspicions: string[];
 }
 
 describe('Membership (real Redis, real ZeroMQ)', () => {
   let server: RunningRedis | undefined;
-  const prefix = `kpc-test-${randomUUID()}`;
+  const keys = new StateKeys(`kpc-test-${randomUUID()}`);
   const nodes: TestNode[] = [];
-  /** Nodes still members of the cluster (not crashed, not stopped). */
-  const live = (): TestNode[] => nodes.filter((n) => !crashedOrLeft.has(n.id));
-  const crashedOrLeft = new Set<string>();
+  const gone = new Set<string>();
+  const live = (): TestNode[] => nodes.filter((n) => !gone.has(n.id));
 
   before(async () => {
     server = await startRedis(newRunDir('membership'));
@@ -54,208 +55,206 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     await server?.stop();
   });
 
-  function registryOf(redis: Redis | Cluster): NodeRegistry {
-    return new NodeRegistry(redis, prefix, CARD_TTL_MS);
-  }
-
-  /** Builds a node wired like ClusterNode does, without starting its membership. */
-  async function createNode(name: string): Promise<TestNode> {
+  /** A node wired as ClusterNode does, started; `ports` reuses another node's sockets. */
+  async function startNode(name: string, ports?: { router: number; pub: number }): Promise<TestNode> {
     assert.ok(server, 'redis is running');
     const id = `${name}-${randomUUID()}`;
-    const transport = new ZmqTransport({ nodeId: id, router: { host: '127.0.0.1', port: 0 }, pub: { host: '127.0.0.1', port: 0 } });
+    const zmq = new ZmqTransport({
+      nodeId: id,
+      router: { host: '127.0.0.1', port: ports?.router ?? 0 },
+      pub: { host: '127.0.0.1', port: ports?.pub ?? 0 },
+    });
+    const transport = new FaultyTransport(zmq);
     const redis = createRedisClient({ node: { host: server.host, port: server.port } }, () => undefined);
-    const partial = { id, transport, redis, added: [] as string[], removed: [] as TestNode['removed'], logs: [] as string[] };
-    try {
-      const addresses = await transport.bind();
-      const card: NodeCard = { id, addresses, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
-      const registry = registryOf(redis);
-      const membership = new Membership(card, transport, registry, {
-        ...TIMERS,
-        log: (level, message) => partial.logs.push(`${level}: ${message}`),
-      });
-      const node: TestNode = { ...partial, card, registry, membership };
-      nodes.push(node);
-      transport.onBroadcast((envelope) => {
-        membership.noteAlive(envelope.from);
-        membership.handleBroadcast(envelope);
-      });
-      transport.onRequest((envelope) => {
-        membership.noteAlive(envelope.from);
-        if (envelope.type === 'join') return membership.acceptJoin(envelope.body).then((joined) => ({ type: 'joined', body: { card: joined } }));
-        return Promise.reject(new Error(`unknown request type ${envelope.type}`));
-      });
-      membership.on('peer:added', (peer) => node.added.push(peer.card.id));
-      membership.on('peer:removed', (peerId, reason) => node.removed.push({ id: peerId, reason, at: Date.now() }));
-      return node;
-    } catch (error) {
-      await transport.close();
-      redis.disconnect();
-      throw error;
-    }
-  }
-
-  async function startNode(name: string): Promise<TestNode> {
-    const node = await createNode(name);
-    await node.membership.start();
+    const cards = new RedisCardStore(redis, keys, CARD_TTL_MS);
+    const bus = new MessageBus(transport, () => undefined);
+    const card: NodeCard = { id, addresses: { router: '', pub: '' }, incarnation: 0, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
+    const membership = new Membership(card, bus, cards, { ...TIMERS, log: () => undefined });
+    const node: TestNode = { id, transport, zmq, redis, cards, membership, added: [], removed: [], suspicions: [] };
+    membership.on('peer:added', (peer, { returning }) => node.added.push({ id: peer.card.id, returning }));
+    membership.on('peer:removed', (removed, reason) => node.removed.push({ id: removed.id, incarnation: removed.incarnation, reason, at: Date.now() }));
+    membership.on('self:suspect', (why) => node.suspicions.push(why));
+    nodes.push(node);
+    await membership.start(await transport.bind());
     return node;
   }
 
-  /** Sorted ids of the peers a node sees. */
   const peerIdsOf = (node: TestNode): string[] => node.membership.peerIds().sort();
   const othersOf = (node: TestNode, among: TestNode[]): string[] => among.filter((n) => n !== node).map((n) => n.id).sort();
+  const removalsOf = (node: TestNode, id: string) => node.removed.filter((r) => r.id === id);
 
   async function waitFullMesh(among: TestNode[], timeoutMs = 15_000): Promise<void> {
     await waitFor(
       `each of ${among.length} nodes to see the ${among.length - 1} others`,
-      () => {
-        for (const node of among) assert.deepEqual(peerIdsOf(node), othersOf(node, among), `peers of ${node.id}`);
-        return true;
-      },
+      () => among.every((node) => JSON.stringify(peerIdsOf(node)) === JSON.stringify(othersOf(node, among))),
       { timeoutMs, intervalMs: 20 },
     );
   }
 
-  const removalsOf = (node: TestNode, id: string): TestNode['removed'] => node.removed.filter((r) => r.id === id);
-
-  it('(a) nodes started one after the other all see each other', async () => {
+  it('(a) nodes started one after the other all see each other, each with its own incarnation', async () => {
     for (const name of ['a', 'b', 'c']) await startNode(name);
     await waitFullMesh(nodes);
     for (const node of nodes) {
       assert.equal(node.membership.size(), 3);
-      assert.deepEqual([...new Set(node.added)].sort(), othersOf(node, nodes), `peer:added of ${node.id}`);
-      assert.equal(node.added.length, 2, `peer:added fired once per peer on ${node.id}`);
+      assert.deepEqual(node.added.map((a) => a.id).sort(), othersOf(node, nodes), `peer:added once per peer on ${node.id}`);
+      assert.ok(node.added.every((a) => !a.returning));
       assert.deepEqual(node.removed, []);
     }
-    const cards = (await nodes[0]?.registry.list())?.map((card) => card.id).sort();
-    assert.deepEqual(cards, nodes.map((n) => n.id).sort());
+    const incarnations = new Set(nodes.map((n) => n.membership.self.incarnation));
+    assert.equal(incarnations.size, 3, 'incarnations are unique cluster-wide');
+    assert.deepEqual((await nodes[0]?.cards.list())?.map((card) => card.id).sort(), nodes.map((n) => n.id).sort());
   });
 
-  it('(b) a 4th node joins a running cluster and everyone sees 4', async () => {
+  it('(b) a 4th node joins a running cluster; nobody is evicted over three heartbeat timeouts', async () => {
     await startNode('d');
-    assert.equal(nodes.length, 4);
     await waitFullMesh(nodes);
-    for (const node of nodes) assert.equal(node.membership.size(), 4);
-    // Stays stable over a few heartbeat timeouts: nobody is evicted by mistake.
     const since = Date.now();
-    await waitFor('three heartbeat timeouts to pass', () => Date.now() - since > TIMERS.heartbeatTimeoutMs * 3, { intervalMs: 50 });
-    for (const node of nodes) {
-      assert.deepEqual(node.removed, [], `no removal on ${node.id}`);
-      assert.deepEqual(peerIdsOf(node), othersOf(node, nodes));
-    }
+    await waitFor('three heartbeat timeouts', () => Date.now() - since > TIMERS.heartbeatTimeoutMs * 3, { intervalMs: 50 });
+    for (const node of nodes) assert.deepEqual(node.removed, [], `no removal on ${node.id}`);
   });
 
-  it('(f) malformed join requests are rejected without crashing the node', async () => {
+  it('(c) joins that are malformed, forged or not registered are refused with a code, and change nothing', async () => {
     const target = nodes[0];
     assert.ok(target);
     const prober = new ZmqTransport({ nodeId: `prober-${randomUUID()}`, router: { host: '127.0.0.1', port: 0 }, pub: { host: '127.0.0.1', port: 0 } });
     try {
-      await prober.bind();
-      prober.connect(target.id, target.card.addresses);
-      const valid: NodeCard = { ...target.card, id: prober.nodeId };
-      const bodies: unknown[] = [
-        null,
-        'garbage',
-        42,
-        [],
-        {},
-        { card: null },
-        { card: 'card' },
-        { card: [] },
-        { card: { id: '' } },
-        { card: { ...valid, id: 7 } },
-        { card: { ...valid, addresses: null } },
-        { card: { ...valid, addresses: { router: 'tcp://127.0.0.1:1' } } },
-        { card: { ...valid, startedAt: 'now' } },
-        { card: { ...valid, protocol: PROTOCOL_VERSION + 1 } },
-        { card: target.card }, // its own card
+      const addresses = await prober.bind();
+      prober.setIncarnation(1);
+      prober.connect(target.id, target.membership.self.addresses);
+      const unregistered: NodeCard = { id: prober.nodeId, addresses, incarnation: 1, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
+      const cases: Array<[unknown, string]> = [
+        [null, 'KPC_MALFORMED'],
+        ['garbage', 'KPC_MALFORMED'],
+        [{ card: { id: '' } }, 'KPC_MALFORMED'],
+        [{ card: { ...unregistered, protocol: PROTOCOL_VERSION + 1 } }, 'KPC_PROTOCOL'],
+        [{ card: target.membership.self }, 'KPC_FOREIGN_CARD'],
+        [{ card: { ...unregistered, id: nodes[1]?.id } }, 'KPC_FOREIGN_CARD'],
+        [{ card: unregistered }, 'KPC_UNKNOWN_CARD'],
       ];
-      for (const body of bodies) {
+      for (const [body, code] of cases) {
         await assert.rejects(
           prober.request(target.id, 'join', body, 5000),
-          (error: unknown) => error instanceof RemoteHandlerError,
-          `join with ${JSON.stringify(body)} should be rejected`,
+          (error: unknown) => error instanceof RemoteHandlerError && error.code === code,
+          `join with ${JSON.stringify(body)} should be refused with ${code}`,
         );
       }
+      await assert.rejects(
+        prober.request(target.id, 'node:evicted', { id: nodes[1]?.id, incarnation: 1 }, 5000),
+        (error: unknown) => error instanceof RemoteHandlerError && error.code === 'KPC_WRONG_KIND',
+      );
     } finally {
       await prober.close();
     }
     assert.equal(target.membership.has(prober.nodeId), false);
-    // The cluster is untouched.
-    await waitFullMesh(nodes, 5000);
+    await waitFullMesh(live(), 5000);
     for (const node of nodes) assert.deepEqual(node.removed, []);
   });
 
-  it('(c) a crashed node is removed by every other node with reason "timeout"', async () => {
+  it('(d) a silent node is evicted by every other node; it learns it and rejoins under a new incarnation', async () => {
+    const silent = nodes[3];
+    assert.ok(silent);
+    const before = silent.membership.self.incarnation;
+    silent.membership.on('self:suspect', () => void silent.membership.rejoin());
+    silent.transport.silent = true;
+    const others = live().filter((n) => n !== silent);
+    await waitFor('every other node to evict it', () => others.every((n) => removalsOf(n, silent.id).length === 1), {
+      timeoutMs: TIMERS.heartbeatTimeoutMs + MARGIN_MS * 2,
+    });
+    for (const node of others) assert.equal(removalsOf(node, silent.id)[0]?.reason, 'timeout');
+    await waitFor('the silent node to hear of its eviction', () => silent.suspicions.length > 0);
+    silent.transport.silent = false;
+    await waitFullMesh(live());
+    assert.ok(silent.membership.self.incarnation > before, 'a new incarnation');
+    for (const node of others) {
+      assert.ok(node.added.some((a) => a.id === silent.id && a.returning), `${node.id} saw it come back`);
+    }
+  });
+
+  it('(e) a partition of one link: both ends evict each other, the node in the middle relays, both rejoin', async () => {
+    const [a, b, c] = nodes;
+    assert.ok(a && b && c);
+    for (const n of [a, b, c]) n.membership.on('self:suspect', () => void n.membership.rejoin().catch(() => undefined));
+    const suspicionsBefore = { a: a.suspicions.length, c: c.suspicions.length };
+    a.transport.cut.add(c.id);
+    c.transport.cut.add(a.id);
+    await waitFor('a and c to evict each other', () => !a.membership.has(c.id) && !c.membership.has(a.id), { timeoutMs: 10_000 });
+    await waitFor('b to relay the accusations', () => a.suspicions.length > suspicionsBefore.a && c.suspicions.length > suspicionsBefore.c, {
+      timeoutMs: 10_000,
+    });
+    assert.ok(b.membership.has(a.id) && b.membership.has(c.id), 'b keeps both: it hears them');
+    assert.ok(a.suspicions.some((why) => why.includes(`accused by ${b.id}`)), a.suspicions.join(' / '));
+    a.transport.cut.delete(c.id);
+    c.transport.cut.delete(a.id);
+    await waitFullMesh(live());
+  });
+
+  it('(f) a crashed node is removed with reason "timeout" within the heartbeat timeout', async () => {
     const crashed = nodes[3];
     assert.ok(crashed);
-    crashedOrLeft.add(crashed.id);
+    gone.add(crashed.id);
     const survivors = live();
+    const counts = new Map(survivors.map((n) => [n.id, removalsOf(n, crashed.id).length]));
     const crashedAt = Date.now();
     await crashed.membership.stop(false);
     await crashed.transport.close();
-    await waitFor(
-      `every survivor to remove ${crashed.id}`,
-      () => survivors.every((node) => !node.membership.has(crashed.id)),
-      { timeoutMs: TIMERS.heartbeatTimeoutMs + MARGIN_MS * 4, intervalMs: 20 },
-    );
+    await waitFor(`every survivor to remove ${crashed.id}`, () => survivors.every((n) => !n.membership.has(crashed.id)), {
+      timeoutMs: TIMERS.heartbeatTimeoutMs + MARGIN_MS * 4,
+      intervalMs: 20,
+    });
     for (const node of survivors) {
       const removals = removalsOf(node, crashed.id);
-      assert.equal(removals.length, 1, `peer:removed fired once on ${node.id}`);
-      const [removal] = removals;
-      assert.equal(removal?.reason, 'timeout');
-      const elapsed = (removal?.at ?? Infinity) - crashedAt;
-      // The crashed node's last heartbeat may precede the crash by up to 1.5
-      // heartbeat (heartbeats are checked every half heartbeat): removal
-      // cannot come earlier than the timeout counted from there.
-      assert.ok(elapsed >= TIMERS.heartbeatTimeoutMs - 1.5 * TIMERS.heartbeatMs, `removed after ${elapsed} ms: too early`);
+      assert.equal(removals.length, (counts.get(node.id) ?? 0) + 1, `peer:removed fired once more on ${node.id}`);
+      assert.equal(removals.at(-1)?.reason, 'timeout');
+      const elapsed = (removals.at(-1)?.at ?? Infinity) - crashedAt;
       assert.ok(elapsed <= TIMERS.heartbeatTimeoutMs + MARGIN_MS, `removed after ${elapsed} ms: too late`);
-      assert.deepEqual(peerIdsOf(node), othersOf(node, survivors));
     }
+    await waitFor(`${crashed.id} card to expire`, async () => !(await survivors[0]?.cards.list())?.some((card) => card.id === crashed.id), {
+      timeoutMs: CARD_TTL_MS + MARGIN_MS * 2,
+    });
   });
 
-  it('(e) the crashed node card expires from the registry', async () => {
-    const crashed = nodes[3];
-    const observer = nodes[0];
-    assert.ok(crashed && observer);
-    await waitFor(
-      `${crashed.id} card to expire`,
-      async () => !(await observer.registry.list()).some((card) => card.id === crashed.id),
-      { timeoutMs: CARD_TTL_MS + MARGIN_MS * 2, intervalMs: 50 },
-    );
-    const ids = (await observer.registry.list()).map((card) => card.id).sort();
-    assert.deepEqual(ids, live().map((n) => n.id).sort());
-    // Survivors kept retrying to join the dead node's card without ever adding it back.
-    for (const node of live()) {
-      assert.equal(node.membership.has(crashed.id), false);
-      assert.equal(removalsOf(node, crashed.id).length, 1, `peer:removed still fired once on ${node.id}`);
-      assert.equal(node.added.filter((id) => id === crashed.id).length, 1, `${crashed.id} was not re-added on ${node.id}`);
-    }
+  it('(g) a node restarted on the same ports under a new id replaces the old member at once', async () => {
+    const old = nodes[2];
+    assert.ok(old);
+    const ports = {
+      router: Number(/:(\d+)$/.exec(old.membership.self.addresses.router)?.[1]),
+      pub: Number(/:(\d+)$/.exec(old.membership.self.addresses.pub)?.[1]),
+    };
+    gone.add(old.id);
+    await old.membership.stop(false); // a crash: no leave
+    await old.transport.close();
+    // libzmq releases a closed socket's port asynchronously: retry the bind briefly.
+    const restarted = await waitFor('the old ports to be free', async () => {
+      try {
+        return await startNode('c2', ports);
+      } catch (error) {
+        const failed = nodes.pop();
+        await failed?.transport.close();
+        failed?.redis.disconnect();
+        if (!/in use/i.test(String(error))) throw error;
+        return undefined;
+      }
+    }, { timeoutMs: 5000, intervalMs: 50 });
+    const survivors = live().filter((n) => n !== restarted);
+    await waitFor('the old member replaced', () => survivors.every((n) => removalsOf(n, old.id).some((r) => r.reason === 'replaced')), {
+      timeoutMs: 5000,
+    });
+    await waitFullMesh(live());
   });
 
-  it('(d) a node stopping with stop(true) is removed at once with reason "left"', async () => {
-    const leaving = nodes[2];
+  it('(h) a node stopping with stop(true) is removed at once with reason "left", its card unregistered', async () => {
+    const leaving = nodes[1];
     assert.ok(leaving);
-    crashedOrLeft.add(leaving.id);
+    gone.add(leaving.id);
     const survivors = live();
     const leftAt = Date.now();
-    // As ClusterNode.stop(): announce, then close the sockets.
     await leaving.membership.stop(true);
-    assert.equal((await leaving.registry.list()).some((card) => card.id === leaving.id), false, 'card unregistered at once');
+    assert.equal((await leaving.cards.list()).some((card) => card.id === leaving.id), false, 'card unregistered at once');
     await leaving.transport.close();
-    await waitFor(
-      `every survivor to remove ${leaving.id}`,
-      () => survivors.every((node) => removalsOf(node, leaving.id).length > 0),
-      { timeoutMs: TIMERS.heartbeatTimeoutMs + MARGIN_MS * 4, intervalMs: 10 },
-    );
-    for (const node of survivors) {
-      const removals = removalsOf(node, leaving.id);
-      assert.equal(removals.length, 1, `peer:removed fired once on ${node.id}`);
-      assert.equal(removals[0]?.reason, 'left', `reason on ${node.id}`);
-      const elapsed = (removals[0]?.at ?? Infinity) - leftAt;
-      assert.ok(elapsed < TIMERS.heartbeatTimeoutMs, `removed after ${elapsed} ms: not at once`);
-      assert.deepEqual(peerIdsOf(node), othersOf(node, survivors));
-    }
-    const ids = (await survivors[0]?.registry.list())?.map((card) => card.id).sort();
-    assert.deepEqual(ids, survivors.map((n) => n.id).sort());
+    await waitFor(`every survivor to remove ${leaving.id}`, () => survivors.every((n) => removalsOf(n, leaving.id).some((r) => r.reason === 'left')), {
+      timeoutMs: TIMERS.heartbeatTimeoutMs,
+      intervalMs: 10,
+    });
+    for (const node of survivors) assert.ok((removalsOf(node, leaving.id).at(-1)?.at ?? Infinity) - leftAt < TIMERS.heartbeatTimeoutMs);
   });
 });

@@ -12,7 +12,8 @@ import {
   RequestTimeoutError,
   TransportClosedError,
 } from '../../src/transport/errors';
-import { ZmqTransport, type ZmqTransportOptions } from '../../src/transport/zmq-transport';
+import { ZmqTransport } from '../../src/transport/zmq-transport';
+import type { ZmqTransportOptions } from '../../src/transport/zmq-transport-options';
 import { waitFor } from '../harness/wait';
 
 interface Node {
@@ -131,7 +132,7 @@ describe('ZmqTransport', () => {
           });
         }
       }
-      for (const node of nodes) assert.equal(node.transport.stats().malformed, 0);
+      for (const node of nodes) assert.equal(node.transport.stats().dropped.malformed, 0);
     });
 
     it('answers 200 concurrent requests, each with its own reply', async () => {
@@ -164,7 +165,7 @@ describe('ZmqTransport', () => {
       assert.ok(failure instanceof RemoteHandlerError);
       assert.match(failure.message, /handler exploded/);
       assert.equal(failure.peerId, b.transport.nodeId);
-      assert.deepEqual(failure.reply.body, { message: 'handler exploded' });
+      assert.equal(failure.code, 'KPC_INTERNAL', 'a plain error travels with the generic code');
       assert.equal((await a.transport.request(b.transport.nodeId, 'other', null, 5_000)).type, 'ok');
       echoHandler(b);
     });
@@ -178,19 +179,19 @@ describe('ZmqTransport', () => {
       const raw = new Dealer({ linger: 0 });
       rawSockets.push(raw);
       raw.connect(b.addresses.router);
-      const before = b.transport.stats().malformed;
+      const before = b.transport.stats().dropped.malformed;
       const junk: Buffer[][] = [
         [randomBytes(64)],
-        [Buffer.from('{"v":1,"type":"t","from":"x","seq":0,"body":null}')], // no rid
+        [Buffer.from('{"v":2,"type":"t","from":"x","inc":0,"seq":0,"body":null}')], // no rid
         [Buffer.from('{}')],
-        [encodeEnvelope({ v: PROTOCOL_VERSION, type: 't', from: 'x', seq: 0, rid: 'r', body: null }), Buffer.from('extra')],
+        [encodeEnvelope({ v: PROTOCOL_VERSION, type: 't', from: 'x', inc: 0, seq: 0, rid: 'r', body: null }), Buffer.from('extra')],
         [Buffer.alloc(0)],
       ];
       for (const frames of junk) await raw.send(frames);
-      await waitFor('junk to be counted', () => b.transport.stats().malformed >= before + junk.length, {
+      await waitFor('junk to be counted', () => b.transport.stats().dropped.malformed >= before + junk.length, {
         timeoutMs: 5_000,
       });
-      assert.equal(b.transport.stats().malformed, before + junk.length);
+      assert.equal(b.transport.stats().dropped.malformed, before + junk.length);
       const reply = await a.transport.request(b.transport.nodeId, 'echo', 'still alive', 5_000);
       assert.deepEqual(reply.body, { echo: 'still alive', by: b.transport.nodeId });
     });
@@ -203,30 +204,41 @@ describe('ZmqTransport', () => {
       await rawPub.bind('tcp://127.0.0.1:*');
       await rawRouter.bind('tcp://127.0.0.1:*');
       b.transport.connect('junk-node', { router: rawRouter.lastEndpoint ?? '', pub: rawPub.lastEndpoint ?? '' });
+      let probeSeq = 1;
       // Slow joiner: publish valid probes until one arrives; after that, frames
       // of this publisher arrive in order, so the counts below are exact.
       await waitFor(
         'the SUB to receive from the raw publisher',
         async () => {
-          await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'sync', from: 'junk-node', seq: 1, body: null }));
+          await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'sync', from: 'junk-node', inc: 1, seq: probeSeq++, body: null }));
           return b.broadcasts.some((e) => e.type === 'sync');
         },
         { timeoutMs: 10_000, intervalMs: 20 },
       );
-      const before = b.transport.stats().malformed;
+      const before = b.transport.stats().dropped.malformed;
       await rawPub.send(randomBytes(32));
       await rawPub.send(Buffer.from('not json'));
       await rawPub.send([Buffer.from('two'), Buffer.from('frames')]);
-      await rawPub.send(Buffer.from(JSON.stringify({ v: 99, type: 't', from: 'junk-node', seq: 1, body: null })));
-      await rawPub.send(Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, type: 't', from: 'junk-node', seq: -1 })));
-      // Valid, but from a node b is not connected to: dropped, not malformed.
-      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'spoof', from: 'stranger', seq: 1, body: null }));
-      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'fine', from: 'junk-node', seq: 1, body: 7 }));
+      await rawPub.send(Buffer.from(JSON.stringify({ v: 99, type: 't', from: 'junk-node', inc: 1, seq: probeSeq, body: null })));
+      await rawPub.send(Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, type: 't', from: 'junk-node', inc: 1, seq: -1 })));
+      const dropped = { ...b.transport.stats().dropped };
+      const gaps: Array<[string, number, number]> = [];
+      b.transport.onGap((peer, expected, received) => gaps.push([peer, expected, received]));
+      // Valid, but not from the node this socket belongs to: dropped as a foreign sender.
+      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'spoof', from: 'stranger', inc: 1, seq: probeSeq + 1, body: null }));
+      // A replayed sequence number is dropped; a jump is reported as a gap and delivered.
+      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'replayed', from: 'junk-node', inc: 1, seq: probeSeq - 1, body: null }));
+      await rawPub.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'fine', from: 'junk-node', inc: 1, seq: probeSeq + 5, body: 7 }));
       await waitFor('the valid junk-node broadcast', () => b.broadcasts.some((e) => e.type === 'fine'), {
         timeoutMs: 5_000,
       });
-      assert.equal(b.transport.stats().malformed, before + 5);
-      assert.ok(!b.broadcasts.some((e) => e.type === 'spoof'));
+      const after = b.transport.stats();
+      assert.equal(after.dropped.malformed, before + 5);
+      assert.equal(after.dropped.foreignSender, dropped.foreignSender + 1);
+      assert.equal(after.dropped.replayed, dropped.replayed + 1);
+      assert.deepEqual(gaps, [['junk-node', probeSeq, probeSeq + 5]]);
+      assert.equal(after.gaps['junk-node'], 5);
+      assert.ok(!b.broadcasts.some((e) => e.type === 'spoof' || e.type === 'replayed'));
 
       b.transport.disconnect('junk-node');
       b.transport.disconnect('junk-node');
@@ -240,6 +252,17 @@ describe('ZmqTransport', () => {
         },
         { timeoutMs: 5_000 },
       );
+    });
+
+    it('drops a request whose sender is not the connection it came on (routing id)', async () => {
+      const [, b] = nodes;
+      const raw = new Dealer({ linger: 0, routingId: 'intruder' });
+      rawSockets.push(raw);
+      raw.connect(b.addresses.router);
+      const before = b.transport.stats().dropped.foreignSender;
+      const forged = encodeEnvelope({ v: PROTOCOL_VERSION, type: 'echo', from: nodes[0]?.transport.nodeId ?? 'x', inc: 1, seq: 0, rid: 'r1', body: null });
+      await raw.send(forged);
+      await waitFor('the forged request to be dropped', () => b.transport.stats().dropped.foreignSender === before + 1, { timeoutMs: 5_000 });
     });
 
     it('rejects pending requests of a peer on disconnect()', async () => {

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { MAX_FRAME_BYTES, decodeEnvelope, encodeEnvelope } from '../../src/transport/codec';
+import { DEFAULT_MAX_FRAME_BYTES, decodeEnvelope, encodeEnvelope } from '../../src/transport/codec';
+import { FrameTooLargeError } from '../../src/transport/errors';
 import { PROTOCOL_VERSION, type Envelope } from '../../src/transport/envelope';
 
-const valid: Envelope = { v: PROTOCOL_VERSION, type: 'room:add', from: 'node-a', seq: 3, body: { room: 'r1', n: [1, 2] } };
+const valid: Envelope = { v: PROTOCOL_VERSION, type: 'room:add', from: 'node-a', inc: 7, seq: 3, body: { room: 'r1', n: [1, 2] } };
 
 function frameOf(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
@@ -14,15 +15,15 @@ function frameOf(value: unknown): Buffer {
 describe('codec', () => {
   it('round-trips broadcasts, requests and replies', () => {
     const request: Envelope = { ...valid, seq: 0, rid: 'b8a4f3f0-1', body: 'é🙂' };
-    const reply: Envelope = { ...valid, seq: 0, re: 'b8a4f3f0-1', error: true, body: { message: 'boom' } };
+    const reply: Envelope = { ...valid, seq: 0, re: 'b8a4f3f0-1', error: true, body: { code: 'KPC_X', message: 'boom' } };
     for (const envelope of [valid, request, reply]) {
       assert.deepEqual(decodeEnvelope(encodeEnvelope(envelope)), envelope);
     }
   });
 
   it('turns a missing body into null and drops unknown fields', () => {
-    const decoded = decodeEnvelope(frameOf({ v: PROTOCOL_VERSION, type: 't', from: 'n', seq: 0, extra: 1 }));
-    assert.deepEqual(decoded, { v: PROTOCOL_VERSION, type: 't', from: 'n', seq: 0, body: null });
+    const decoded = decodeEnvelope(frameOf({ v: PROTOCOL_VERSION, type: 't', from: 'n', inc: 1, seq: 0, extra: 1 }));
+    assert.deepEqual(decoded, { v: PROTOCOL_VERSION, type: 't', from: 'n', inc: 1, seq: 0, body: null });
   });
 
   it('rejects frames that are not JSON objects', () => {
@@ -39,18 +40,20 @@ describe('codec', () => {
 
   it('rejects a type or from that is not a bounded non-empty string', () => {
     for (const field of ['type', 'from'] as const) {
-      for (const value of [undefined, '', 1, null, {}, ['a'], 'x'.repeat(257)]) {
+      for (const value of [undefined, '', 1, null, {}, ['a'], 'x'.repeat(201)]) {
         assert.equal(decodeEnvelope(frameOf({ ...valid, [field]: value })), undefined, `${field}=${String(value)}`);
       }
-      assert.ok(decodeEnvelope(frameOf({ ...valid, [field]: 'x'.repeat(256) })));
+      assert.ok(decodeEnvelope(frameOf({ ...valid, [field]: 'x'.repeat(200) })));
     }
   });
 
-  it('rejects a seq that is not a non-negative integer', () => {
-    for (const seq of [undefined, -1, 1.5, '1', null, Number.MAX_SAFE_INTEGER + 2]) {
-      assert.equal(decodeEnvelope(frameOf({ ...valid, seq })), undefined, String(seq));
+  it('rejects a seq or inc that is not a non-negative integer', () => {
+    for (const field of ['seq', 'inc'] as const) {
+      for (const value of [undefined, -1, 1.5, '1', null, Number.MAX_SAFE_INTEGER + 2]) {
+        assert.equal(decodeEnvelope(frameOf({ ...valid, [field]: value })), undefined, `${field}=${String(value)}`);
+      }
+      assert.ok(decodeEnvelope(frameOf({ ...valid, [field]: 0 })));
     }
-    assert.ok(decodeEnvelope(frameOf({ ...valid, seq: 0 })));
   });
 
   it('rejects rid, re and error of the wrong type', () => {
@@ -59,7 +62,7 @@ describe('codec', () => {
       ['rid', ''],
       ['rid', null],
       ['re', {}],
-      ['re', 'x'.repeat(257)],
+      ['re', 'x'.repeat(201)],
       ['error', 'yes'],
       ['error', 1],
     ] as const) {
@@ -67,11 +70,15 @@ describe('codec', () => {
     }
   });
 
-  it('rejects frames over MAX_FRAME_BYTES, and refuses to encode them', () => {
-    assert.equal(MAX_FRAME_BYTES, 64 * 1024 * 1024);
-    const big = Buffer.alloc(MAX_FRAME_BYTES + 1, 0x20);
+  it('rejects frames over the size limit, and refuses to encode them', () => {
+    assert.equal(DEFAULT_MAX_FRAME_BYTES, 16 * 1024 * 1024);
+    const big = Buffer.alloc(DEFAULT_MAX_FRAME_BYTES + 1, 0x20);
     assert.equal(decodeEnvelope(big), undefined);
-    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(MAX_FRAME_BYTES) }), RangeError);
+    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) }), FrameTooLargeError);
+    // A smaller configured limit applies both ways.
+    const frame = encodeEnvelope({ ...valid, body: 'x'.repeat(2000) });
+    assert.equal(decodeEnvelope(frame, 1024), undefined);
+    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(2000) }, 1024), /maxFrameBytes/);
   });
 
   it('never throws on random garbage or mutated envelopes', () => {

@@ -8,6 +8,7 @@ type Obj = Record<string, unknown>;
 const valid = (): Obj => ({
   id: 'knode-1',
   addresses: { router: 'tcp://10.0.0.1:7510', pub: 'tcp://10.0.0.1:7511' },
+  incarnation: 4,
   startedAt: 1732480000000,
   protocol: 1,
   kuzzleVersion: '2.31.0',
@@ -28,6 +29,7 @@ describe('parseNodeCard', () => {
     const expected: NodeCard = {
       id: 'knode-1',
       addresses: { router: 'tcp://10.0.0.1:7510', pub: 'tcp://10.0.0.1:7511' },
+      incarnation: 4,
       startedAt: 1732480000000,
       protocol: 1,
       kuzzleVersion: undefined,
@@ -52,10 +54,11 @@ describe('parseNodeCard', () => {
 
   it('rejects a card with a missing or mistyped field', () => {
     const bad: Array<[string, unknown[]]> = [
-      ['id', [undefined, null, '', 1, {}, []]],
+      ['id', [undefined, null, '', 1, {}, [], 'has#hash', 'x'.repeat(201)]],
+      ['incarnation', [undefined, null, 0, -1, 1.5, '1']],
       ['startedAt', [undefined, null, '1', {}, []]],
       ['protocol', [undefined, null, '1', {}, []]],
-      ['addresses', [undefined, null, 'tcp://x:1', 1, {}, { router: 'tcp://x:1' }, { pub: 'tcp://x:2' }, { router: 1, pub: 'tcp://x:2' }, { router: 'tcp://x:1', pub: null }]],
+      ['addresses', [undefined, null, 'tcp://x:1', 1, {}, { router: 'tcp://x:1' }, { pub: 'tcp://x:2' }, { router: 1, pub: 'tcp://x:2' }, { router: 'tcp://x:1', pub: null }, { router: 'udp://x:1', pub: 'tcp://x:2' }]],
     ];
     for (const [field, values] of bad) {
       for (const value of values) {

@@ -3,6 +3,9 @@ import { describe, it } from 'node:test';
 
 import { ConfigError } from '../../src/config/errors';
 import { DEFAULT_OPTIONS, parseOptions } from '../../src/config/options';
+import { renderOptionsTable, TABLE_END, TABLE_START } from '../../src/config/options-table';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Runs parseOptions and collects its warnings. */
 function parse(raw: unknown): { options: ReturnType<typeof parseOptions>; warnings: string[] } {
@@ -58,19 +61,32 @@ describe('parseOptions', () => {
   });
 
   it('accepts every valid option', () => {
+    const timers = {
+      heartbeat: 200,
+      heartbeatTimeout: 1000,
+      cardTtl: 3000,
+      discoverTimeout: 1,
+      joinAttemptInterval: 10,
+      waitForMissingRooms: 5,
+      stateAck: 6,
+      antiEntropy: 9,
+      leaveTimeout: 7,
+    };
     const { options, warnings } = parse({
       bindings: { router: 'tcp://[eth0:ipv4]:7000', pub: 'tcp://[eth0:ipv4]:7001' },
       minimumNodes: 3,
       retryJoin: 0,
       clusterName: 'prod',
-      timers: { heartbeat: 200, heartbeatTimeout: 1000, discoverTimeout: 1, joinAttemptInterval: 10, waitForMissingRooms: 5, leaveTimeout: 7 },
+      maxFrameBytes: 1_048_576,
+      timers,
       redis: { nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], database: 0, options: { password: 'x' }, clusterOptions: {} },
     });
     assert.deepEqual(warnings, []);
     assert.equal(options.minimumNodes, 3);
     assert.equal(options.retryJoin, 0);
     assert.equal(options.clusterName, 'prod');
-    assert.deepEqual(options.timers, { heartbeat: 200, heartbeatTimeout: 1000, discoverTimeout: 1, joinAttemptInterval: 10, waitForMissingRooms: 5, leaveTimeout: 7 });
+    assert.equal(options.maxFrameBytes, 1_048_576);
+    assert.deepEqual(options.timers, timers);
     assert.deepEqual(options.redis, {
       nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }],
       database: 0,
@@ -182,6 +198,18 @@ describe('parseOptions', () => {
     assert.match(warnings[0] ?? '', /joinAttemptIntervall/);
     assert.match(warnings[0] ?? '', /deprecated/);
     assert.match(warnings[0] ?? '', /joinAttemptInterval"/);
+  });
+
+  it('rejects a card TTL that the heartbeat could not renew in time', () => {
+    assertRejects({ timers: { heartbeat: 500, cardTtl: 500 } }, 'timers.cardTtl');
+  });
+
+  it('README shows exactly the table generated from the schema', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const start = readme.indexOf(TABLE_START);
+    const end = readme.indexOf(TABLE_END);
+    assert.ok(start >= 0 && end > start, 'README has the options table markers');
+    assert.equal(readme.slice(start + TABLE_START.length, end).trim(), renderOptionsTable(), 'run `npm run docs` to update README');
   });
 
   it('accepts redis with a single node', () => {

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
+  MAX_ROOMS_PER_MESSAGE,
   parseDocumentNotice,
+  parseRewritten,
   parseRoomDescriptor,
-  parseRoomVersion,
+  parseRoomsRemoved,
   parseUserNotice,
-} from '../../src/sync/realtime-messages';
+} from '../../src/sync/messages';
 
 type Obj = Record<string, unknown>;
 
@@ -19,7 +21,7 @@ const GARBAGE: unknown[] = [undefined, null, '', 'garbage', 0, -1, Number.NaN, t
 const request = (): Obj => ({ data: { index: 'idx', collection: 'col', _id: 'doc1' }, options: { connection: { protocol: 'websocket' } } });
 
 const validRoom = (): Obj => ({ index: 'idx', collection: 'col', roomId: 'room1', filters: [[{ equals: { name: 'x' } }]] });
-const validVersion = (): Obj => ({ index: 'idx', collection: 'col', roomId: 'room1', version: 3 });
+const validRemoved = (): Obj => ({ index: 'idx', collection: 'col', roomIds: ['room1', 'room2'] });
 const validDocument = (): Obj => ({ rooms: ['r1', 'r2'], request: request(), scope: 'in', action: 'create', content: { _id: 'doc1' } });
 const validUser = (): Obj => ({ room: 'r1', request: request(), scope: 'in', content: { count: 2 } });
 
@@ -59,24 +61,25 @@ describe('parseRoomDescriptor', () => {
   });
 });
 
-describe('parseRoomVersion', () => {
-  it('accepts a valid body, with or without roomId', () => {
-    assert.deepEqual(parseRoomVersion(validVersion()), validVersion());
-    const withoutRoom = validVersion();
-    delete withoutRoom.roomId;
-    assert.deepEqual(parseRoomVersion(withoutRoom), { ...withoutRoom, roomId: undefined });
-    assert.deepEqual(parseRoomVersion({ ...validVersion(), version: 0 }), { ...validVersion(), version: 0 });
+describe('parseRoomsRemoved', () => {
+  it('accepts a valid body', () => {
+    assert.deepEqual(parseRoomsRemoved(validRemoved()), validRemoved());
   });
 
-  it('rejects malformed bodies', () => {
-    assertAllRejected(parseRoomVersion, garbageCases());
-    assertAllRejected(parseRoomVersion, [['array', [validVersion()]]]);
-    for (const field of ['index', 'collection']) assertAllRejected(parseRoomVersion, mutations(validVersion, field, NOT_STRINGS));
-    assertAllRejected(
-      parseRoomVersion,
-      mutations(validVersion, 'version', [undefined, null, '3', -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, [], {}, true]),
-    );
-    assertAllRejected(parseRoomVersion, mutations(validVersion, 'roomId', [null, '', 0, [], {}, true]));
+  it('rejects malformed bodies, empty and oversized lists', () => {
+    assertAllRejected(parseRoomsRemoved, garbageCases());
+    for (const field of ['index', 'collection']) assertAllRejected(parseRoomsRemoved, mutations(validRemoved, field, NOT_STRINGS));
+    const tooMany = Array.from({ length: MAX_ROOMS_PER_MESSAGE + 1 }, (_, i) => `r${i}`);
+    assertAllRejected(parseRoomsRemoved, mutations(validRemoved, 'roomIds', [undefined, null, 'room1', [], [''], [1], tooMany]));
+  });
+});
+
+describe('parseRewritten', () => {
+  it('accepts a list of collections, and rejects anything else', () => {
+    assert.deepEqual(parseRewritten({ collections: [{ index: 'i', collection: 'c' }] }), { collections: [{ index: 'i', collection: 'c' }] });
+    assert.deepEqual(parseRewritten({ collections: [] }), { collections: [] });
+    assertAllRejected(parseRewritten, garbageCases());
+    assertAllRejected(parseRewritten, [['bad item', { collections: [{ index: 'i' }] }], ['not a list', { collections: 'c' }]]);
   });
 });
 
@@ -174,7 +177,7 @@ function randomJson(random: () => number, depth: number): unknown {
 describe('realtime message parsers (fuzz)', () => {
   it('never throw on random JSON values, and only return objects', () => {
     const random = prng(0xc0ffee);
-    const parsers = [parseRoomDescriptor, parseRoomVersion, parseDocumentNotice, parseUserNotice];
+    const parsers = [parseRoomDescriptor, parseRoomsRemoved, parseRewritten, parseDocumentNotice, parseUserNotice];
     for (let i = 0; i < 5000; i++) {
       const value = randomJson(random, 0);
       // Also through JSON, as values really arrive.
@@ -196,7 +199,7 @@ describe('realtime message parsers (fuzz)', () => {
     const random = prng(42);
     const cases: Array<[(body: unknown) => unknown, () => Obj]> = [
       [parseRoomDescriptor, validRoom],
-      [parseRoomVersion, validVersion],
+      [parseRoomsRemoved, validRemoved],
       [parseDocumentNotice, validDocument],
       [parseUserNotice, validUser],
     ];

@@ -1,724 +1,291 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
-import type { LogLevel } from '../../src/log';
-import type { CollectionSnapshot, RealtimeState, RoomDescription } from '../../src/state/realtime-state';
+import { MessageBus } from '../../src/bus/message-bus';
 import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from '../../src/sync/realtime-host';
 import { RealtimeSync } from '../../src/sync/realtime-sync';
-import type { Envelope, NodeAddresses } from '../../src/transport/envelope';
-import type { BroadcastHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
+import type { LogLevel } from '../../src/util/log';
+import { waitFor } from '../harness/wait';
+import { MemoryRealtimeStore } from '../support/memory-realtime-store';
+import { MemoryNetwork, type MemoryTransport } from '../support/memory-transport';
 
-const NODE_ID = 'node-A';
-const ACK_TIMEOUT_MS = 1234;
+const ACK_TIMEOUT_MS = 300;
 
-// ---------------------------------------------------------------------------
-// Doubles
-// ---------------------------------------------------------------------------
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets every pending microtask and I/O callback run. */
-async function flush(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Tracks whether a promise settled, without leaving a rejection unhandled. */
-function track(promise: Promise<void>): { settled: () => boolean; promise: Promise<void> } {
-  let done = false;
-  promise.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  return { settled: () => done, promise };
-}
-
-interface SentRequest {
-  peer: string;
-  type: string;
-  body: unknown;
-  timeoutMs: number;
-  reply: Deferred<Envelope>;
-}
-
-type ReplyPolicy = 'auto' | 'manual' | Error;
-
-/** Records publishes and requests; replies according to a per-peer policy. */
-class FakeTransport implements Transport {
-  readonly nodeId = NODE_ID;
-  readonly published: Array<{ type: string; body: unknown }> = [];
-  readonly requests: SentRequest[] = [];
-  /** Policy by peer; peers not listed use `defaultPolicy`. */
-  readonly policies = new Map<string, ReplyPolicy>();
-  defaultPolicy: ReplyPolicy = 'auto';
-  publishError: Error | undefined;
-
-  bind(): Promise<NodeAddresses> {
-    return Promise.reject(new Error('not used'));
-  }
-  connect(): void {}
-  disconnect(): void {}
-  peers(): string[] {
-    return [];
-  }
-  publish(type: string, body: unknown): Promise<void> {
-    if (this.publishError) return Promise.reject(this.publishError);
-    this.published.push({ type, body });
-    return Promise.resolve();
-  }
-  request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
-    const reply = deferred<Envelope>();
-    this.requests.push({ peer: peerId, type, body, timeoutMs, reply });
-    const policy = this.policies.get(peerId) ?? this.defaultPolicy;
-    if (policy === 'auto') reply.resolve(replyFrom(peerId, body));
-    else if (policy instanceof Error) reply.reject(policy);
-    return reply.promise;
-  }
-  onBroadcast(_handler: BroadcastHandler): void {}
-  onRequest(_handler: RequestHandler): void {}
-  stats(): TransportStats {
-    return { published: this.published.length, received: 0, requestsSent: this.requests.length, requestsReceived: 0, malformed: 0, timeouts: 0 };
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Replies to every pending request sent to `peer`. */
-  ack(peer: string): void {
-    for (const request of this.requests) if (request.peer === peer) request.reply.resolve(replyFrom(peer, request.body));
-  }
-
-  typesPublished(): string[] {
-    return this.published.map((p) => p.type);
-  }
-}
-
-function replyFrom(peer: string, body: unknown): Envelope {
-  const roomId = typeof body === 'object' && body !== null && 'roomId' in body ? body.roomId : undefined;
-  return { v: 1, type: 'room:added', from: peer, seq: 0, body: { roomId } };
-}
-
-/** A Koncorde stand-in: the filters it holds, and every call made to it. */
+/** The host's filter engine and deliveries, in memory. */
 class FakeHost implements RealtimeHost {
-  readonly koncorde = new Map<string, RoomDescriptor>();
-  readonly stored: RoomDescriptor[] = [];
-  readonly removed: string[] = [];
+  readonly stored = new Map<string, RoomDescriptor>();
   readonly documents: DocumentNotice[] = [];
   readonly users: UserNotice[] = [];
-  dispatchError: Error | undefined;
+  failDispatch = false;
 
   storeFilter(room: RoomDescriptor): void {
-    this.stored.push(room);
-    this.koncorde.set(room.roomId, { index: room.index, collection: room.collection, roomId: room.roomId, filters: room.filters });
+    if (!this.stored.has(room.roomId)) this.stored.set(room.roomId, room);
   }
+
   removeFilter(roomId: string): void {
-    this.removed.push(roomId);
-    this.koncorde.delete(roomId);
+    this.stored.delete(roomId);
   }
+
   hasFilter(roomId: string): boolean {
-    return this.koncorde.has(roomId);
+    return this.stored.has(roomId);
   }
+
   filters(): Array<{ index: string; collection: string; roomId: string }> {
-    return [...this.koncorde.values()].map(({ index, collection, roomId }) => ({ index, collection, roomId }));
+    return [...this.stored.values()].map(({ index, collection, roomId }) => ({ index, collection, roomId }));
   }
-  createLocalRoom(): Promise<void> {
-    return Promise.resolve();
-  }
-  dispatchDocument(notice: DocumentNotice): Promise<void> {
+
+  async dispatchDocument(notice: DocumentNotice): Promise<void> {
+    if (this.failDispatch) throw new Error('dispatch failed');
     this.documents.push(notice);
-    return this.dispatchError ? Promise.reject(this.dispatchError) : Promise.resolve();
   }
-  dispatchUser(notice: UserNotice): Promise<void> {
+
+  async dispatchUser(notice: UserNotice): Promise<void> {
     this.users.push(notice);
-    return this.dispatchError ? Promise.reject(this.dispatchError) : Promise.resolve();
   }
 }
 
-interface StoredRoom {
-  index: string;
-  collection: string;
-  filters: unknown;
-  nodes: Map<string, number>;
-}
-
-/** An in-memory RealtimeState with only what RealtimeSync calls. */
-class FakeState {
-  readonly rooms = new Map<string, StoredRoom>();
-  readonly versions = new Map<string, number>();
-  readonly calls: Array<{ method: string; args: unknown[] }> = [];
-  /** Makes the next addSubscriber call fail (once). */
-  failNextAdd: Error | undefined;
-  /** When set, addSubscriber waits for it before answering. */
-  addGate: Promise<void> | undefined;
-
-  private bump(index: string, collection: string): number {
-    const key = `${index}/${collection}`;
-    const version = (this.versions.get(key) ?? 0) + 1;
-    this.versions.set(key, version);
-    return version;
-  }
-
-  private total(room: StoredRoom): number {
-    let sum = 0;
-    for (const count of room.nodes.values()) sum += count;
-    return sum;
-  }
-
-  /** Subscribers of other nodes, written directly (no version bump seen by the sync). */
-  seed(room: RoomDescriptor, nodeId: string, count: number): void {
-    const stored = this.rooms.get(room.roomId) ?? { index: room.index, collection: room.collection, filters: room.filters, nodes: new Map<string, number>() };
-    stored.nodes.set(nodeId, (stored.nodes.get(nodeId) ?? 0) + count);
-    this.rooms.set(room.roomId, stored);
-  }
-
-  countOf(roomId: string, nodeId: string): number {
-    return this.rooms.get(roomId)?.nodes.get(nodeId) ?? 0;
-  }
-
-  called(method: string): Array<unknown[]> {
-    return this.calls.filter((call) => call.method === method).map((call) => call.args);
-  }
-
-  async addSubscriber(room: RoomDescription, nodeId: string, count = 1): Promise<{ version: number; total: number; created: boolean }> {
-    this.calls.push({ method: 'addSubscriber', args: [room.roomId, nodeId] });
-    const failure = this.failNextAdd;
-    this.failNextAdd = undefined;
-    if (this.addGate) await this.addGate;
-    if (failure) throw failure;
-    const existing = this.rooms.get(room.roomId);
-    const stored = existing ?? { index: room.index, collection: room.collection, filters: room.filters, nodes: new Map<string, number>() };
-    stored.nodes.set(nodeId, (stored.nodes.get(nodeId) ?? 0) + count);
-    this.rooms.set(room.roomId, stored);
-    return { version: this.bump(room.index, room.collection), total: this.total(stored), created: !existing };
-  }
-
-  async removeSubscriber(
-    index: string,
-    collection: string,
-    roomId: string,
-    nodeId: string,
-    count = 1,
-  ): Promise<{ version: number; total: number; removed: boolean }> {
-    this.calls.push({ method: 'removeSubscriber', args: [index, collection, roomId, nodeId] });
-    const stored = this.rooms.get(roomId);
-    if (stored) {
-      const left = (stored.nodes.get(nodeId) ?? 0) - count;
-      if (left > 0) stored.nodes.set(nodeId, left);
-      else stored.nodes.delete(nodeId);
-    }
-    const total = stored ? this.total(stored) : 0;
-    const removed = stored !== undefined && total === 0;
-    if (removed) this.rooms.delete(roomId);
-    return { version: this.bump(index, collection), total, removed };
-  }
-
-  async countRoom(roomId: string): Promise<number | undefined> {
-    this.calls.push({ method: 'countRoom', args: [roomId] });
-    const stored = this.rooms.get(roomId);
-    return stored ? this.total(stored) : undefined;
-  }
-
-  async getCollection(index: string, collection: string): Promise<CollectionSnapshot> {
-    this.calls.push({ method: 'getCollection', args: [index, collection] });
-    const rooms = [...this.rooms.entries()]
-      .filter(([, room]) => room.index === index && room.collection === collection)
-      .map(([roomId, room]) => ({ roomId, filters: room.filters, counts: Object.fromEntries(room.nodes), total: this.total(room) }));
-    return { index, collection, version: this.versions.get(`${index}/${collection}`) ?? 0, rooms };
-  }
-}
-
-interface Fixture {
-  sync: RealtimeSync;
-  state: FakeState;
-  transport: FakeTransport;
+interface TestNode {
+  id: string;
+  owner: string;
+  transport: MemoryTransport;
+  bus: MessageBus;
   host: FakeHost;
-  logs: Array<{ level: LogLevel; message: string }>;
+  sync: RealtimeSync;
+  logs: string[];
 }
 
-const live: RealtimeSync[] = [];
-
-function setup(peers: string[] = ['node-B', 'node-C']): Fixture {
-  const state = new FakeState();
-  const transport = new FakeTransport();
-  const host = new FakeHost();
-  const logs: Array<{ level: LogLevel; message: string }> = [];
-  // The one cast: the double implements only the methods RealtimeSync calls.
-  const sync = new RealtimeSync(state as unknown as RealtimeState, transport, host, {
-    nodeId: NODE_ID,
-    ackTimeoutMs: ACK_TIMEOUT_MS,
-    gapWaitMs: 60_000,
-    peers: () => peers,
-    log: (level, message) => logs.push({ level, message }),
+/** Nodes sharing one in-memory store and network, each knowing the others as members. */
+function cluster(count: number, store = new MemoryRealtimeStore()) {
+  const network = new MemoryNetwork();
+  const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  const nodes: TestNode[] = ids.map((id) => {
+    const transport = network.transport(id);
+    const logs: string[] = [];
+    const log = (level: LogLevel, message: string) => logs.push(`${level}: ${message}`);
+    const bus = new MessageBus(transport, log);
+    bus.setMemberGate((sender) => ids.includes(sender.id));
+    const host = new FakeHost();
+    const node: TestNode = { id, owner: `${id}#1`, transport, bus, host, logs, sync: undefined as unknown as RealtimeSync };
+    node.sync = new RealtimeSync(store, bus, host, {
+      owner: () => node.owner,
+      peers: () => ids.filter((other) => other !== id),
+      ackTimeoutMs: ACK_TIMEOUT_MS,
+      log,
+    });
+    return node;
   });
-  live.push(sync);
-  return { sync, state, transport, host, logs };
+  for (const a of nodes) for (const b of nodes) if (a !== b) a.transport.connect(b.id);
+  const at = (i: number): TestNode => {
+    const node = nodes[i - 1];
+    if (!node) throw new Error(`no node ${i}`);
+    return node;
+  };
+  return { network, store, nodes, at };
 }
 
-const FILTERS = [[{ equals: { name: 'x' } }]];
-const room = (roomId = 'room1'): RoomDescriptor => ({ index: 'idx', collection: 'col', roomId, filters: FILTERS });
-const envelope = (type: string, body: unknown, from = 'node-B'): Envelope => ({ v: 1, type, from, seq: 1, body });
-const request = (): { data: Record<string, unknown>; options: Record<string, unknown> } => ({
-  data: { index: 'idx', collection: 'col', _id: 'doc1' },
-  options: { connection: { protocol: 'websocket' } },
-});
+const room = (roomId: string, collection = 'col'): RoomDescriptor => ({ index: 'idx', collection, roomId, filters: [[{ equals: { roomId } }]] });
+const sentTypes = (node: TestNode): string[] => node.transport.sent.map((e) => e.type);
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
 
-afterEach(() => {
-  for (const sync of live.splice(0)) sync.stop();
-});
-
-// ---------------------------------------------------------------------------
-// Tests
-// ---------------------------------------------------------------------------
-
-describe('RealtimeSync.subscribed', () => {
-  it('first local subscriber: adds to Redis, sends room:add to every peer and waits for every reply', async () => {
-    const { sync, state, transport, host } = setup();
-    transport.defaultPolicy = 'manual';
-
-    const first = track(sync.subscribed(room(), 'conn1'));
-    await flush();
-
-    assert.deepEqual(state.called('addSubscriber'), [['room1', NODE_ID]]);
-    assert.equal(host.koncorde.has('room1'), true);
-    assert.deepEqual(
-      transport.requests.map(({ peer, type, body, timeoutMs }) => ({ peer, type, body, timeoutMs })),
-      ['node-B', 'node-C'].map((peer) => ({
-        peer,
-        type: 'room:add',
-        body: { index: 'idx', collection: 'col', roomId: 'room1', filters: FILTERS, version: 1 },
-        timeoutMs: ACK_TIMEOUT_MS,
-      })),
-    );
-    assert.equal(first.settled(), false, 'must wait for the acknowledgements');
-
-    transport.ack('node-B');
-    await flush();
-    assert.equal(first.settled(), false, 'must wait for every peer, not the first one');
-
-    transport.ack('node-C');
-    await first.promise;
-    assert.deepEqual(transport.published, [], 'a fully acknowledged room needs no broadcast');
-    assert.equal(sync.hasLocalSubscribers('room1'), true);
+describe('RealtimeSync: subscriptions', () => {
+  it('the first local subscriber is counted, and every peer stores the filter before subscribed() resolves', async () => {
+    const { at, store } = cluster(3);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    assert.equal(await store.countRoom('r1'), 1);
+    assert.ok(at(1).host.hasFilter('r1'));
+    assert.ok(at(2).host.hasFilter('r1'), 'node 2 stored the filter before the answer');
+    assert.ok(at(3).host.hasFilter('r1'), 'node 3 stored the filter before the answer');
+    assert.deepEqual(sentTypes(at(1)), ['room:add', 'room:add']);
   });
 
-  it('with no peers: resolves at once after the Redis write, sends nothing', async () => {
-    const { sync, state, transport, host } = setup([]);
-    await sync.subscribed(room(), 'conn1');
-    assert.equal(state.countOf('room1', NODE_ID), 1);
-    assert.deepEqual(transport.requests, []);
-    assert.deepEqual(transport.published, []);
-    assert.equal(host.koncorde.has('room1'), true);
+  it('alone in the cluster: counted, nothing sent', async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    assert.equal(await store.countRoom('r1'), 1);
+    assert.deepEqual(sentTypes(at(1)), []);
   });
 
-  it('a second connection joining while acknowledgements are pending waits for them, then publishes room:count', async () => {
-    const { sync, state, transport } = setup();
-    transport.defaultPolicy = 'manual';
-
-    const first = track(sync.subscribed(room(), 'conn1'));
-    await flush();
-    const second = track(sync.subscribed(room(), 'conn2'));
-    await flush();
-
-    assert.equal(first.settled(), false);
-    assert.equal(second.settled(), false, 'the second subscriber must not be answered before the room is live');
-    assert.equal(state.called('addSubscriber').length, 1, 'the second waits for the announcement before counting');
-
-    transport.ack('node-B');
-    transport.ack('node-C');
-    await Promise.all([first.promise, second.promise]);
-
-    assert.deepEqual(state.called('addSubscriber'), [
-      ['room1', NODE_ID],
-      ['room1', NODE_ID],
-    ]);
-    assert.equal(transport.requests.length, 2, 'one room:add per peer, no second announcement');
-    assert.deepEqual(transport.published, [{ type: 'room:count', body: { index: 'idx', collection: 'col', roomId: 'room1', version: 2 } }]);
-    assert.equal(state.countOf('room1', NODE_ID), 2);
+  it('a second local subscriber is counted without announcing the room again; the same connection twice counts once', async () => {
+    const { at, store } = cluster(2);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.subscribed(room('r1'), 'conn-2');
+    await at(1).sync.subscribed(room('r1'), 'conn-2');
+    assert.equal(await store.countRoom('r1'), 2);
+    assert.deepEqual(sentTypes(at(1)), ['room:add']);
   });
 
-  it('the same connection subscribing twice is counted once', async () => {
-    const { sync, state, transport } = setup();
-    await sync.subscribed(room(), 'conn1');
-    await sync.subscribed(room(), 'conn1');
-    assert.equal(state.called('addSubscriber').length, 1);
-    assert.equal(transport.requests.length, 2);
-    assert.deepEqual(transport.published, []);
+  it('a peer that does not acknowledge: resolves after the timeout, logs it, asks for a reload', async () => {
+    const { at, network } = cluster(3);
+    network.cutLink('n1', 'n2');
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    assert.ok(at(3).host.hasFilter('r1'));
+    assert.ok(at(1).logs.some((line) => line.includes('room r1 not acknowledged by n2')), at(1).logs.join('\n'));
+    assert.deepEqual(sentTypes(at(1)), ['room:add', 'room:add', 'state:rewritten']);
   });
 
-  it('a peer that rejects or times out: still resolves, logs a warning, broadcasts state:rewritten', async () => {
-    const { sync, transport, logs, host } = setup();
-    transport.policies.set('node-C', new Error('request room:add to node-C timed out'));
-
-    await sync.subscribed(room(), 'conn1');
-
-    const warnings = logs.filter((entry) => entry.level === 'warn');
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]?.message ?? '', /room1/);
-    assert.match(warnings[0]?.message ?? '', /timed out/);
-    assert.deepEqual(transport.published, [{ type: 'state:rewritten', body: { collections: [{ index: 'idx', collection: 'col', version: 1 }] } }]);
-    assert.equal(sync.hasLocalSubscribers('room1'), true);
-    assert.equal(host.koncorde.has('room1'), true);
+  it('concurrent first subscribers: the second waits for the announcement of the first', async () => {
+    const { at, store } = cluster(2);
+    await Promise.all([at(1).sync.subscribed(room('r1'), 'conn-1'), at(1).sync.subscribed(room('r1'), 'conn-2')]);
+    assert.equal(await store.countRoom('r1'), 2);
+    assert.ok(at(2).host.hasFilter('r1'));
+    assert.equal(sentTypes(at(1)).filter((t) => t === 'room:add').length, 1);
   });
 
-  it('every peer failing: one warning per peer, a single state:rewritten', async () => {
-    const { sync, transport, logs } = setup(['node-B', 'node-C', 'node-D']);
-    transport.defaultPolicy = new Error('gone');
-    await sync.subscribed(room(), 'conn1');
-    assert.equal(logs.filter((entry) => entry.level === 'warn').length, 3);
-    assert.deepEqual(transport.typesPublished(), ['state:rewritten']);
+  it('the shared state refusing the subscriber: subscribed() rejects, the node forgets it', async () => {
+    const { at, store } = cluster(2);
+    store.failures.set('addSubscriber', new Error('redis down'));
+    await assert.rejects(at(1).sync.subscribed(room('r1'), 'conn-1'), /redis down/);
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
+    assert.equal(await store.countRoom('r1'), undefined);
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.deepEqual(sentTypes(at(1)), [], 'nothing announced, nothing removed');
   });
 
-  it('addSubscriber failing: rejects, forgets the local room, a later unsubscribed() does nothing', async () => {
-    const { sync, state, transport } = setup();
-    state.failNextAdd = new Error('redis down');
-
-    await assert.rejects(sync.subscribed(room(), 'conn1'), /redis down/);
-    assert.equal(sync.hasLocalSubscribers('room1'), false);
-    assert.deepEqual(transport.requests, [], 'nothing announced for a room Redis does not hold');
-    assert.deepEqual(transport.published, []);
-
-    await sync.unsubscribed('room1', 'conn1');
-    assert.deepEqual(state.called('removeSubscriber'), []);
-    assert.deepEqual(transport.published, []);
-  });
-
-  it('a second subscriber whose addSubscriber fails is rolled back alone', async () => {
-    const { sync, state, transport } = setup();
-    await sync.subscribed(room(), 'conn1');
-    state.failNextAdd = new Error('redis down');
-
-    await assert.rejects(sync.subscribed(room(), 'conn2'), /redis down/);
-    assert.equal(sync.hasLocalSubscribers('room1'), true, 'conn1 still holds the room');
-
-    await sync.unsubscribed('room1', 'conn2');
-    assert.deepEqual(state.called('removeSubscriber'), [], 'conn2 was never counted');
-    assert.deepEqual(transport.published, []);
-  });
-
-  it('the first subscriber failing while a second waits: the second announces the room itself', async () => {
-    const { sync, state, transport } = setup();
-    const gate = deferred<void>();
-    state.addGate = gate.promise;
-    state.failNextAdd = new Error('redis down');
-
-    const first = track(sync.subscribed(room(), 'conn1'));
-    await flush();
-    const second = track(sync.subscribed(room(), 'conn2'));
-    await flush();
-
-    assert.equal(second.settled(), false);
-    gate.resolve();
-    await assert.rejects(first.promise, /redis down/);
-    await second.promise;
-
-    assert.equal(sync.hasLocalSubscribers('room1'), true);
-    assert.equal(state.countOf('room1', NODE_ID), 1);
-    assert.deepEqual(
-      transport.requests.map((r) => [r.peer, r.type]),
-      [
-        ['node-B', 'room:add'],
-        ['node-C', 'room:add'],
-      ],
-    );
-    assert.deepEqual(transport.published, []);
+  it('the first subscriber failing while a second one waits: the second announces the room', async () => {
+    const { at, store } = cluster(2);
+    store.failures.set('addSubscriber', new Error('redis blip'));
+    const first = at(1).sync.subscribed(room('r1'), 'conn-1');
+    const second = at(1).sync.subscribed(room('r1'), 'conn-2');
+    await assert.rejects(first, /redis blip/);
+    await second;
+    assert.equal(await store.countRoom('r1'), 1);
+    assert.ok(at(2).host.hasFilter('r1'), 'announced by the second subscriber');
   });
 });
 
-describe('RealtimeSync.unsubscribed', () => {
-  it('last local subscriber, Redis removes the room: filter dropped, room:remove published', async () => {
-    const { sync, state, transport, host } = setup();
-    await sync.subscribed(room(), 'conn1');
-
-    await sync.unsubscribed('room1', 'conn1');
-
-    assert.deepEqual(state.called('removeSubscriber'), [['idx', 'col', 'room1', NODE_ID]]);
-    assert.deepEqual(host.removed, ['room1']);
-    assert.equal(host.koncorde.has('room1'), false);
-    assert.equal(sync.hasLocalSubscribers('room1'), false);
-    assert.deepEqual(transport.published, [{ type: 'room:remove', body: { index: 'idx', collection: 'col', roomId: 'room1', version: 2 } }]);
+describe('RealtimeSync: unsubscriptions', () => {
+  it('the last subscriber anywhere: the room is removed from the state and from every node', async () => {
+    const { at, store } = cluster(3);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.equal(await store.countRoom('r1'), undefined);
+    assert.equal(at(1).host.hasFilter('r1'), false);
+    await waitFor('peers to drop the filter', () => !at(2).host.hasFilter('r1') && !at(3).host.hasFilter('r1'));
   });
 
-  it('last local subscriber, other nodes still subscribed: filter kept (stored again), room:count published', async () => {
-    const { sync, state, transport, host } = setup();
-    state.seed(room(), 'node-B', 1);
-    await sync.subscribed(room(), 'conn1');
-    const storesBefore = host.stored.length;
-    // Kuzzle may have dropped the filter itself before the pipe ran.
-    host.koncorde.delete('room1');
-
-    await sync.unsubscribed('room1', 'conn1');
-
-    assert.equal(host.stored.length, storesBefore + 1, 'storeFilter called again');
-    assert.equal(host.stored.at(-1)?.roomId, 'room1');
-    assert.deepEqual(host.koncorde.get('room1'), room());
-    assert.deepEqual(host.removed, []);
-    assert.deepEqual(transport.published, [{ type: 'room:count', body: { index: 'idx', collection: 'col', roomId: 'room1', version: 2 } }]);
+  it('the last local subscriber while other nodes subscribe: the filter stays here, nothing is broadcast', async () => {
+    const { at, store } = cluster(2);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    at(1).host.removeFilter('r1'); // as Kuzzle does when its last local subscriber leaves
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.equal(await store.countRoom('r1'), 1);
+    assert.ok(at(1).host.hasFilter('r1'), 'stored again: changes made through node 1 must reach node 2');
+    assert.deepEqual(sentTypes(at(1)), ['room:add']);
   });
 
-  it('not the last local subscriber: room:count, the room stays local, no extra storeFilter', async () => {
-    const { sync, transport, host } = setup();
-    await sync.subscribed(room(), 'conn1');
-    await sync.subscribed(room(), 'conn2');
-    const storesBefore = host.stored.length;
-    transport.published.length = 0;
-
-    await sync.unsubscribed('room1', 'conn1');
-
-    assert.equal(sync.hasLocalSubscribers('room1'), true);
-    assert.equal(host.stored.length, storesBefore);
-    assert.deepEqual(host.removed, []);
-    assert.deepEqual(transport.typesPublished(), ['room:count']);
+  it('an unknown room or connection changes nothing', async () => {
+    const { at, store } = cluster(2);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.unsubscribed('r1', 'nobody');
+    await at(1).sync.unsubscribed('nothing', 'conn-1');
+    assert.equal(await store.countRoom('r1'), 1);
   });
 
-  it('an unknown connection or room does nothing', async () => {
-    const { sync, state, transport } = setup();
-    await sync.subscribed(room(), 'conn1');
-    await sync.unsubscribed('room1', 'other');
-    await sync.unsubscribed('nope', 'conn1');
-    assert.deepEqual(state.called('removeSubscriber'), []);
-    assert.deepEqual(transport.published, []);
+  it('mayDropFilter: only when no other node has subscribers', async () => {
+    const { at } = cluster(2);
+    await at(1).sync.subscribed(room('mine'), 'conn-1');
+    await at(2).sync.subscribed(room('both'), 'conn-2');
+    await at(1).sync.subscribed(room('both'), 'conn-3');
+    assert.equal(await at(1).sync.mayDropFilter('mine'), true);
+    assert.equal(await at(1).sync.mayDropFilter('both'), false);
+    assert.equal(await at(1).sync.mayDropFilter('unknown'), true);
+  });
+
+  it('room:remove keeps a filter whose room was created again meanwhile', async () => {
+    const { at, store } = cluster(2);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await store.addSubscriber(room('r1'), 'n3#1'); // another node re-creates it
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    await flush();
+    assert.ok(at(2).host.hasFilter('r1'));
   });
 });
 
-describe('RealtimeSync.mayDropFilter', () => {
-  it('true when the Redis total equals the local count', async () => {
-    const { sync } = setup();
-    await sync.subscribed(room(), 'conn1');
-    await sync.subscribed(room(), 'conn2');
-    assert.equal(await sync.mayDropFilter('room1'), true);
+describe('RealtimeSync: notifications', () => {
+  it('forwards document and user notifications, delivered by every peer', async () => {
+    const { at } = cluster(3);
+    const request = { data: { index: 'idx' }, options: {} };
+    await at(1).sync.forwardDocument({ rooms: ['r1'], request, scope: 'in', action: 'create', content: { a: 1 } });
+    await at(1).sync.forwardUser({ room: 'r1', request, scope: 'in', content: { count: 1 } });
+    await waitFor('deliveries', () => at(2).host.documents.length === 1 && at(3).host.users.length === 1);
+    assert.deepEqual(at(3).host.documents[0]?.content, { a: 1 });
   });
 
-  it('false when other nodes have subscribers', async () => {
-    const { sync, state } = setup();
-    state.seed(room(), 'node-B', 2);
-    await sync.subscribed(room(), 'conn1');
-    assert.equal(await sync.mayDropFilter('room1'), false);
+  it('a failing delivery is counted and logged, never thrown', async () => {
+    const { at } = cluster(2);
+    at(2).host.failDispatch = true;
+    await at(1).sync.forwardDocument({ rooms: ['r1'], request: { data: {}, options: {} }, scope: 'in', action: 'create', content: {} });
+    await waitFor('the failure counted', () => at(2).bus.stats().dropped.handlerFailed === 1);
+    assert.ok(at(2).logs.some((line) => line.includes('dispatch failed')));
   });
 
-  it('false for a room only other nodes hold; true for a room Redis does not know', async () => {
-    const { sync, state } = setup();
-    state.seed(room('remote'), 'node-B', 1);
-    assert.equal(await sync.mayDropFilter('remote'), false);
-    assert.equal(await sync.mayDropFilter('unknown'), true);
-  });
-});
-
-describe('RealtimeSync.handleBroadcast', () => {
-  const validDocument = (): Record<string, unknown> => ({
-    rooms: ['room1', 'room2'],
-    request: request(),
-    scope: 'in',
-    action: 'create',
-    content: { _id: 'doc1' },
+  it('malformed bodies are counted and dropped', async () => {
+    const { at } = cluster(2);
+    await at(1).transport.publish('notify:document', { rooms: 'r1' });
+    await at(1).transport.publish('room:remove', { index: 'idx' });
+    await waitFor('both counted', () => at(2).bus.stats().dropped.malformed === 2);
+    assert.deepEqual(at(2).host.documents, []);
   });
 
-  it('notify:document with a valid body is dispatched', async () => {
-    const { sync, host } = setup();
-    assert.equal(sync.handleBroadcast(envelope('notify:document', { ...validDocument(), jwt: 'secret' })), true);
-    await flush();
-    assert.deepEqual(host.documents, [validDocument()]);
-    assert.equal(sync.dropped.malformed, 0);
-  });
-
-  it('notify:user with a valid body is dispatched', async () => {
-    const { sync, host } = setup();
-    const body = { room: 'room1', request: request(), scope: 'in', content: { count: 2 } };
-    assert.equal(sync.handleBroadcast(envelope('notify:user', body)), true);
-    await flush();
-    assert.deepEqual(host.users, [body]);
-  });
-
-  it('a failing dispatch is logged, never thrown', async () => {
-    const { sync, host, logs } = setup();
-    host.dispatchError = new Error('boom');
-    assert.equal(sync.handleBroadcast(envelope('notify:document', validDocument())), true);
-    await flush();
-    assert.ok(logs.some((entry) => entry.level === 'error' && /boom/.test(entry.message)));
-  });
-
-  it('malformed bodies are counted, dropped and never throw', () => {
-    const { sync, host, logs } = setup();
-    const bad: Array<[string, unknown]> = [
-      ['notify:document', undefined],
-      ['notify:document', null],
-      ['notify:document', 'garbage'],
-      ['notify:document', []],
-      ['notify:document', { ...validDocument(), rooms: 'room1' }],
-      ['notify:document', { ...validDocument(), rooms: [1] }],
-      ['notify:document', { ...validDocument(), request: undefined }],
-      ['notify:document', { ...validDocument(), request: { data: {} } }],
-      ['notify:document', { ...validDocument(), scope: '' }],
-      ['notify:document', { ...validDocument(), action: 42 }],
-      ['notify:user', { room: 'room1', scope: 'in' }],
-      ['room:count', { index: 'idx', collection: 'col', version: -1 }],
-      ['room:count', { index: 'idx', collection: 'col', version: 1.5 }],
-      ['room:remove', { index: 'idx', collection: 'col', version: 1 }],
-      ['room:remove', { index: 'idx', collection: 'col', roomId: 7, version: 1 }],
-      ['state:rewritten', { collections: 'idx' }],
-      ['state:rewritten', { collections: [{ index: 'idx' }] }],
-    ];
-    for (const [type, body] of bad) {
-      assert.doesNotThrow(() => assert.equal(sync.handleBroadcast(envelope(type, body)), true), `${type} ${JSON.stringify(body)}`);
-    }
-    assert.equal(sync.dropped.malformed, bad.length);
-    assert.deepEqual(host.documents, []);
-    assert.deepEqual(host.users, []);
-    assert.equal(logs.filter((entry) => entry.level === 'debug').length, bad.length);
-  });
-
-  it('unknown types are not handled', () => {
-    const { sync } = setup();
-    assert.equal(sync.handleBroadcast(envelope('heartbeat', {})), false);
-    assert.equal(sync.handleBroadcast(envelope('room:add', { index: 'idx' })), false);
-    assert.equal(sync.dropped.malformed, 0);
-  });
-
-  it('room:count with a valid body is accepted', () => {
-    const { sync } = setup();
-    assert.equal(sync.handleBroadcast(envelope('room:count', { index: 'idx', collection: 'col', roomId: 'room1', version: 1 })), true);
-    assert.equal(sync.dropped.malformed, 0);
+  it('nothing is sent once stopped', async () => {
+    const { at } = cluster(2);
+    at(1).sync.stop();
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.forwardDocument({ rooms: ['r1'], request: { data: {}, options: {} }, scope: 'in', action: 'create', content: {} });
+    assert.deepEqual(sentTypes(at(1)), []);
   });
 });
 
-describe('RealtimeSync room:remove broadcast', () => {
-  const removal = (version = 1): Envelope => envelope('room:remove', { index: 'idx', collection: 'col', roomId: 'room1', version });
-
-  it('drops the filter when Redis does not know the room', async () => {
-    const { sync, host, state } = setup();
-    host.storeFilter(room());
-    assert.equal(sync.handleBroadcast(removal()), true);
-    await flush();
-    assert.deepEqual(state.called('countRoom'), [['room1']]);
-    assert.deepEqual(host.removed, ['room1']);
-    assert.equal(host.koncorde.has('room1'), false);
+describe('RealtimeSync: repair', () => {
+  it('rewrite under a new owner writes every live subscription, purges the old owner, peers reload', async () => {
+    const { at, store } = cluster(2);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.subscribed(room('r1'), 'conn-2');
+    await at(1).sync.subscribed(room('r2', 'other'), 'conn-3');
+    // Node 2 was told the rooms are gone (node 1 was evicted and purged).
+    await store.purgeOwner('n1#1');
+    at(2).host.removeFilter('r1');
+    at(2).host.removeFilter('r2');
+    at(1).owner = 'n1#2';
+    const written = await at(1).sync.rewrite('n1#1');
+    assert.deepEqual(written, { rooms: 2, subscribers: 3 });
+    assert.equal(await store.countRoom('r1'), 2);
+    assert.deepEqual(await store.owners(), ['n1#2']);
+    await waitFor('node 2 to have the filters back', () => at(2).host.hasFilter('r1') && at(2).host.hasFilter('r2'));
   });
 
-  it('keeps the filter when the room was created again meanwhile', async () => {
-    const { sync, host, state } = setup();
-    host.storeFilter(room());
-    state.seed(room(), 'node-C', 1);
-    sync.handleBroadcast(removal());
-    await flush();
-    assert.deepEqual(host.removed, []);
-    assert.equal(host.koncorde.has('room1'), true);
+  it('finds drift between local subscriptions and the shared state, and a scoped rewrite repairs it', async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.subscribed(room('r2', 'other'), 'conn-2');
+    await store.removeSubscriber(room('r1'), 'r1', 'n1#1'); // lost behind our back
+    const drift = await at(1).sync.findDrift();
+    assert.deepEqual(drift, [{ index: 'idx', collection: 'col', local: { rooms: 1, subscribers: 1 }, stored: { rooms: 0, subscribers: 0 } }]);
+    await at(1).sync.rewrite(undefined, drift);
+    assert.deepEqual(await at(1).sync.findDrift(), []);
+    assert.equal(await store.countRoom('r1'), 1);
   });
 
-  it('keeps the filter while the room has local subscribers', async () => {
-    const { sync, host, state } = setup();
-    await sync.subscribed(room(), 'conn1');
-    // Redis lost the room (e.g. flushed): only the local subscriber keeps the filter.
-    state.rooms.delete('room1');
-    sync.handleBroadcast(removal(2));
-    await flush();
-    assert.deepEqual(host.removed, []);
-    assert.equal(host.koncorde.has('room1'), true);
-  });
-});
-
-describe('RealtimeSync.handleRequest', () => {
-  const addBody = (): Record<string, unknown> => ({ index: 'idx', collection: 'col', roomId: 'room1', filters: FILTERS, version: 1 });
-
-  it('room:add stores the filter and replies', async () => {
-    const { sync, host } = setup();
-    const reply = sync.handleRequest(envelope('room:add', addBody()));
-    assert.ok(reply);
-    assert.deepEqual(await reply, { type: 'room:added', body: { roomId: 'room1' } });
-    assert.deepEqual(host.koncorde.get('room1'), room());
-    assert.equal(sync.dropped.malformed, 0);
+  it('purging a dead owner removes the rooms only it held, here and on the peers', async () => {
+    const { at, store } = cluster(3);
+    await at(2).sync.subscribed(room('r1'), 'conn-1');
+    await at(3).sync.subscribed(room('r2'), 'conn-2');
+    await at(2).sync.subscribed(room('r2'), 'conn-3');
+    assert.equal(await at(1).sync.purgeOwner('n2#1'), 1);
+    assert.equal(await store.countRoom('r1'), undefined);
+    assert.equal(await store.countRoom('r2'), 1);
+    assert.equal(at(1).host.hasFilter('r1'), false);
+    await waitFor('node 3 to drop r1', () => !at(3).host.hasFilter('r1'));
+    assert.ok(at(3).host.hasFilter('r2'));
   });
 
-  it('a malformed room:add rejects, is counted and stores nothing', async () => {
-    const { sync, host } = setup();
-    const bodies: unknown[] = [
-      null,
-      'garbage',
-      { ...addBody(), version: undefined },
-      { ...addBody(), version: -3 },
-      { ...addBody(), filters: undefined },
-      { ...addBody(), filters: { equals: {} } },
-      { ...addBody(), roomId: '' },
-    ];
-    for (const body of bodies) {
-      const reply = sync.handleRequest(envelope('room:add', body));
-      assert.ok(reply);
-      await assert.rejects(reply, /malformed room:add/);
-    }
-    assert.equal(sync.dropped.malformed, bodies.length);
-    assert.deepEqual(host.stored, []);
-  });
-
-  it('other request types are not handled', () => {
-    const { sync } = setup();
-    assert.equal(sync.handleRequest(envelope('ping', {})), undefined);
-  });
-});
-
-describe('RealtimeSync.stop', () => {
-  it('subscribed and unsubscribed do nothing and publish nothing after stop()', async () => {
-    const { sync, state, transport, host } = setup();
-    await sync.subscribed(room(), 'conn1');
-    const callsBefore = state.calls.length;
-    const requestsBefore = transport.requests.length;
-    const storedBefore = host.stored.length;
-
-    sync.stop();
-    await sync.subscribed(room('room2'), 'conn2');
-    await sync.subscribed(room(), 'conn3');
-    await sync.unsubscribed('room1', 'conn1');
-
-    assert.equal(state.calls.length, callsBefore);
-    assert.equal(transport.requests.length, requestsBefore);
-    assert.equal(host.stored.length, storedBefore);
-    assert.equal(host.koncorde.has('room2'), false);
-    assert.deepEqual(host.removed, []);
-    assert.deepEqual(transport.published, []);
-  });
-
-  it('forwarded notifications are not published after stop()', async () => {
-    const { sync, transport } = setup();
-    sync.stop();
-    await sync.forwardDocument({ rooms: ['room1'], request: request(), scope: 'in', action: 'create', content: {} });
-    await sync.forwardUser({ room: 'room1', request: request(), scope: 'in', content: {} });
-    assert.deepEqual(transport.published, []);
-  });
-});
-
-describe('RealtimeSync once the subscriber is counted in Redis', () => {
-  it('a failed broadcast after a failed acknowledgement does not undo the subscription half-way', async () => {
-    const { sync, state, transport } = setup();
-    transport.policies.set('node-C', new Error('timed out'));
-    transport.publishError = new Error('send queue is closed');
-
-    await sync.subscribed(room(), 'conn1');
-    assert.equal(sync.hasLocalSubscribers('room1'), true);
-    assert.equal(state.countOf('room1', NODE_ID), 1);
-    transport.publishError = undefined;
-    await sync.unsubscribed('room1', 'conn1');
-    assert.equal(state.countOf('room1', NODE_ID), 0);
-  });
-
-  it('a failed room:count broadcast does not undo the second subscription half-way', async () => {
-    const { sync, state, transport } = setup();
-    await sync.subscribed(room(), 'conn1');
-    transport.publishError = new Error('send queue is closed');
-
-    await sync.subscribed(room(), 'conn2');
-    assert.equal(state.countOf('room1', NODE_ID), 2);
-    transport.publishError = undefined;
-    await sync.unsubscribed('room1', 'conn2');
-    assert.equal(state.countOf('room1', NODE_ID), 1);
+  it('resyncAll loads every room of the shared state', async () => {
+    const { at, store } = cluster(1);
+    for (let i = 0; i < 20; i++) await store.addSubscriber(room(`r${i}`, `c${i % 3}`), 'other#1');
+    assert.equal(await at(1).sync.resyncAll(), 20);
+    assert.equal(at(1).host.stored.size, 20);
   });
 });

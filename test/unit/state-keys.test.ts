@@ -16,12 +16,13 @@ describe('state keys', () => {
   it('puts every key of a collection under one hash tag', () => {
     const k = keys.collection('idx', 'col');
     const tag = collectionTag('idx', 'col');
-    for (const key of [k.rooms, k.version, k.nodes, k.nodeTotals, k.room('r1'), k.room('a:{b}:c')]) {
+    for (const key of [k.rooms, k.counts, k.owners, k.ownerRooms('n1#1'), k.ownerRooms('a:{b}:c#2')]) {
       assert.equal(hashTag(key), tag);
       assert.ok(key.startsWith(`kpc:{${tag}}:`));
     }
     assert.equal(k.rooms, `kpc:{${tag}}:rooms`);
-    assert.equal(k.room('x:y'), `kpc:{${tag}}:room:x:y`);
+    assert.equal(k.ownerRooms('x:y#3'), `kpc:{${tag}}:owner:x:y#3`);
+    assert.equal(k.ref, '["idx","col"]');
   });
 
   it('never puts braces inside tags, whatever the names', () => {
@@ -33,7 +34,7 @@ describe('state keys', () => {
     ] as const) {
       const tag = collectionTag(index, collection);
       assert.doesNotMatch(tag, /[{}]/);
-      assert.equal(hashTag(keys.collection(index, collection).room('{}')), tag);
+      assert.equal(hashTag(keys.collection(index, collection).ownerRooms('{}')), tag);
     }
   });
 
@@ -50,12 +51,22 @@ describe('state keys', () => {
     assert.equal(tags.size, pairs.length);
   });
 
-  it('uses the {prefix} tag for global keys', () => {
+  it('uses the {prefix} tag for global keys, {prefix:nodes} for cards, {prefix:kuzzle} for records', () => {
     const custom = new StateKeys('my:prefix');
     assert.equal(custom.collections, 'my:prefix:{my:prefix}:collections');
     assert.equal(custom.roomIndex, 'my:prefix:{my:prefix}:roomIndex');
-    assert.deepEqual(custom.globalKeys().map(hashTag), ['my:prefix', 'my:prefix']);
-    assert.equal(new StateKeys().prefix, 'kpc');
+    for (const key of [custom.collections, custom.roomIndex, custom.allOwners, custom.ownerCollections('n{1}#2')]) {
+      assert.equal(hashTag(key), 'my:prefix');
+    }
+    for (const key of [custom.cards, custom.cardExpiry, custom.incarnations, custom.epoch]) assert.equal(hashTag(key), 'my:prefix:nodes');
+    assert.equal(custom.records('strategies'), 'my:prefix:{my:prefix:kuzzle}:strategies');
+  });
+
+  it('matches Node 15+ base64url for tags (Node 12 has no such encoding)', () => {
+    const text = JSON.stringify(['idx?>', 'col~~~ü']);
+    const expected = Buffer.from(text, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    assert.equal(collectionTag('idx?>', 'col~~~ü'), expected);
+    assert.doesNotMatch(expected, /[+/=]/);
   });
 
   it('rejects prefixes that would move the hash tag', () => {

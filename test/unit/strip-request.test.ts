@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { SerializedRequest } from '../../src/plugin/kuzzle-types';
-import { stripRequest } from '../../src/sync/strip-request';
+import { stripRequest } from '../../src/plugin/strip-request';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJfaWQiOiJhZG1pbiJ9.c2VjcmV0LXNpZ25hdHVyZQ';
 

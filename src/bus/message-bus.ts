@@ -1,0 +1,223 @@
+import { ClusterError } from '../util/cluster-error';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+import type { Envelope } from '../transport/envelope';
+import type { Reply, Transport } from '../transport/transport';
+import { MalformedReplyError, NotMemberError } from './errors';
+import type {
+  BodyOf,
+  BroadcastTypes,
+  Handlers,
+  MessageMap,
+  MessageSpec,
+  ReplyOf,
+  RequestTypes,
+  Sender,
+} from './message-spec';
+
+/** Why the bus dropped a message the transport delivered. */
+export type BusDropReason = 'unknownType' | 'wrongKind' | 'notMember' | 'malformed' | 'handlerFailed';
+
+export interface BusStats {
+  /** Messages received (broadcasts and requests) per type. */
+  receivedByType: Record<string, number>;
+  /** Messages sent (broadcasts, and requests counted once per peer) per type. */
+  sentByType: Record<string, number>;
+  dropped: Record<BusDropReason, number>;
+}
+
+/** One peer's answer to {@link Channel.requestEach}: its reply, or why there is none. */
+export type PeerAnswer<R> = { peer: string; reply: R; error?: undefined } | { peer: string; reply?: undefined; error: Error };
+
+/**
+ * Decides whether a sender counts as a member (see `SenderPolicy`). A
+ * request may be judged later (a join in flight); a broadcast is judged at
+ * once, to keep each sender's broadcasts in order.
+ */
+export type MemberGate = (sender: Sender, kind: 'broadcast' | 'request') => boolean | Promise<boolean>;
+
+interface Route {
+  readonly spec: MessageSpec;
+  readonly handle: (body: unknown, sender: Sender) => unknown;
+}
+
+/**
+ * Typed messaging over a {@link Transport}. Each layer registers its message
+ * map with a complete handler table and gets a {@link Channel} to send its
+ * own types. Every incoming message is checked against its declaration:
+ * known type, right direction, allowed sender, valid body; anything else is
+ * dropped and counted (a refused request gets an error reply with its code).
+ */
+export class MessageBus {
+  private readonly routes = new Map<string, Route>();
+  private readonly droppedCounts: Record<BusDropReason, number> = {
+    unknownType: 0,
+    wrongKind: 0,
+    notMember: 0,
+    malformed: 0,
+    handlerFailed: 0,
+  };
+  private readonly received = new Map<string, number>();
+  private readonly sent = new Map<string, number>();
+  private isMember: MemberGate = () => false;
+  private readonly seenListeners: Array<(sender: Sender, kind: 'broadcast' | 'request') => void> = [];
+
+  constructor(
+    readonly transport: Transport,
+    private readonly log: Log,
+  ) {
+    transport.onBroadcast((envelope) => this.dispatch('broadcast', envelope));
+    transport.onRequest((envelope) => this.dispatch('request', envelope));
+  }
+
+  /** Sets who counts as a member; until then, only `anyone` messages are accepted. */
+  setMemberGate(gate: MemberGate): void {
+    this.isMember = gate;
+  }
+
+  /** Called with the sender of every message accepted past the sender check: proof of life. */
+  onSeen(listener: (sender: Sender, kind: 'broadcast' | 'request') => void): void {
+    this.seenListeners.push(listener);
+  }
+
+  /**
+   * Registers message types and their handlers.
+   *
+   * @throws Error when a type is already registered (two layers claiming one name).
+   */
+  register<M extends MessageMap>(messages: M, handlers: Handlers<M>): Channel<M> {
+    for (const type of Object.keys(messages)) {
+      if (this.routes.has(type)) throw new Error(`message type "${type}" is registered twice`);
+    }
+    for (const [type, spec] of Object.entries(messages)) {
+      const handle = (handlers as Record<string, (body: unknown, sender: Sender) => unknown>)[type];
+      if (!handle) throw new Error(`no handler for message type "${type}"`);
+      this.routes.set(type, { spec, handle });
+    }
+    return new Channel<M>(this, messages);
+  }
+
+  stats(): BusStats {
+    return {
+      receivedByType: Object.fromEntries(this.received),
+      sentByType: Object.fromEntries(this.sent),
+      dropped: { ...this.droppedCounts },
+    };
+  }
+
+  /** @internal used by {@link Channel} */
+  countSent(type: string, count = 1): void {
+    this.sent.set(type, (this.sent.get(type) ?? 0) + count);
+  }
+
+  private dispatch(kind: 'broadcast', envelope: Envelope): void;
+  private dispatch(kind: 'request', envelope: Envelope): Promise<Reply>;
+  private dispatch(kind: 'broadcast' | 'request', envelope: Envelope): Promise<Reply> | void {
+    const route = this.routes.get(envelope.type);
+    if (!route) return this.refuse(kind, envelope, 'unknownType', new ClusterError('KPC_UNKNOWN_TYPE', `unknown message type "${envelope.type}"`));
+    if (route.spec.kind !== kind) {
+      return this.refuse(kind, envelope, 'wrongKind', new ClusterError('KPC_WRONG_KIND', `"${envelope.type}" is a ${route.spec.kind}, not a ${kind}`));
+    }
+    const sender: Sender = { id: envelope.from, incarnation: envelope.inc };
+    const admitted = route.spec.sender === 'anyone' || this.isMember(sender, kind);
+    if (kind === 'broadcast') {
+      if (admitted === true) this.deliverBroadcast(route, envelope, sender);
+      else this.refuse(kind, envelope, 'notMember', new NotMemberError(envelope.from));
+      return;
+    }
+    return Promise.resolve(admitted).then((ok) =>
+      ok ? this.deliverRequest(route, envelope, sender) : this.refuse('request', envelope, 'notMember', new NotMemberError(envelope.from)),
+    );
+  }
+
+  /** Parses an admitted message's body; counts it, or counts it as malformed. */
+  private accept(route: Route, envelope: Envelope, sender: Sender): { body: unknown } | undefined {
+    for (const listener of this.seenListeners) listener(sender, route.spec.kind);
+    const body = route.spec.parse(envelope.body);
+    if (body === undefined) return undefined;
+    this.received.set(envelope.type, (this.received.get(envelope.type) ?? 0) + 1);
+    return { body };
+  }
+
+  private deliverBroadcast(route: Route, envelope: Envelope, sender: Sender): void {
+    const accepted = this.accept(route, envelope, sender);
+    if (!accepted) return this.refuse('broadcast', envelope, 'malformed', malformed(envelope));
+    try {
+      const result = route.handle(accepted.body, sender);
+      if (result instanceof Promise) result.catch((error: unknown) => this.handlerFailed(envelope, error));
+    } catch (error) {
+      this.handlerFailed(envelope, error);
+    }
+  }
+
+  private async deliverRequest(route: Route, envelope: Envelope, sender: Sender): Promise<Reply> {
+    const accepted = this.accept(route, envelope, sender);
+    if (!accepted) return this.refuse('request', envelope, 'malformed', malformed(envelope));
+    const reply = await route.handle(accepted.body, sender);
+    return { type: `${envelope.type}:reply`, body: reply === undefined ? null : reply };
+  }
+
+  /** Counts a refused message; a refused request is answered with the error (and its code). */
+  private refuse(kind: 'broadcast', envelope: Envelope, reason: BusDropReason, error: ClusterError): void;
+  private refuse(kind: 'request', envelope: Envelope, reason: BusDropReason, error: ClusterError): Promise<never>;
+  private refuse(kind: 'broadcast' | 'request', envelope: Envelope, reason: BusDropReason, error: ClusterError): Promise<never> | void;
+  private refuse(kind: 'broadcast' | 'request', envelope: Envelope, reason: BusDropReason, error: ClusterError): Promise<never> | void {
+    this.droppedCounts[reason] += 1;
+    this.log('debug', `dropped "${envelope.type}" from ${envelope.from} (${reason}): ${error.message}`);
+    if (kind === 'request') return Promise.reject(error);
+  }
+
+  private handlerFailed(envelope: Envelope, error: unknown): void {
+    this.droppedCounts.handlerFailed += 1;
+    this.log('warn', `applying "${envelope.type}" from ${envelope.from} failed: ${describeError(error)}`);
+  }
+}
+
+function malformed(envelope: Envelope): ClusterError {
+  return new ClusterError('KPC_MALFORMED', `malformed "${envelope.type}" body`);
+}
+
+/** Sends the message types of one registered map, with their declared body and reply types. */
+export class Channel<M extends MessageMap> {
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly messages: M,
+  ) {}
+
+  async publish<T extends BroadcastTypes<M>>(type: T, body: BodyOf<M[T]>): Promise<void> {
+    await this.bus.transport.publish(type, body);
+    this.bus.countSent(type);
+  }
+
+  /**
+   * Sends a request and resolves with the peer's reply body, checked against
+   * the declared reply parser.
+   *
+   * @throws the transport's errors (timeout, peer not connected, closed), a
+   * RemoteHandlerError carrying the peer's error code, or MalformedReplyError.
+   */
+  async request<T extends RequestTypes<M>>(peer: string, type: T, body: BodyOf<M[T]>, timeoutMs: number): Promise<ReplyOf<M[T]>> {
+    this.bus.countSent(type);
+    const envelope = await this.bus.transport.request(peer, type, body, timeoutMs);
+    const spec = this.messages[type];
+    const reply = spec?.kind === 'request' ? spec.parseReply(envelope.body) : undefined;
+    if (reply === undefined) throw new MalformedReplyError(peer, type);
+    return reply as ReplyOf<M[T]>;
+  }
+
+  /** Sends one request to each peer at once and waits for every answer or failure. Never rejects. */
+  async requestEach<T extends RequestTypes<M>>(
+    peers: readonly string[],
+    type: T,
+    body: BodyOf<M[T]>,
+    timeoutMs: number,
+  ): Promise<Array<PeerAnswer<ReplyOf<M[T]>>>> {
+    const results = await Promise.allSettled(peers.map((peer) => this.request(peer, type, body, timeoutMs)));
+    return results.map((result, i) => {
+      const peer = peers[i] ?? '?';
+      if (result.status === 'fulfilled') return { peer, reply: result.value };
+      const error = result.reason instanceof Error ? result.reason : new Error(describeError(result.reason));
+      return { peer, error };
+    });
+  }
+}

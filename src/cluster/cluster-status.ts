@@ -1,0 +1,96 @@
+import type { BusStats } from '../bus/message-bus';
+import type { Peer } from '../membership/membership';
+import type { NodeCard } from '../membership/node-card';
+import type { TransportStats } from '../transport/transport';
+import type { RepairStats } from './self-repair';
+
+/** What `GET /_plugin/cluster/status` shows. Nothing secret: ids, addresses, counters. */
+export interface ClusterStatus {
+  node: {
+    id: string;
+    incarnation: number;
+    addresses: NodeCard['addresses'];
+    ready: boolean;
+    draining: boolean;
+    since: number | undefined;
+    resyncing: boolean;
+    rejoins: number;
+    /** The last catch-up on Kuzzle-wide state that found no member to answer, if any. */
+    catchUpError: string | undefined;
+  };
+  peers: Array<{
+    id: string;
+    incarnation: number;
+    addresses: NodeCard['addresses'];
+    kuzzleVersion: string | undefined;
+    lastHeartbeatAgeMs: number;
+    memberSinceMs: number;
+    missedBroadcasts: number;
+  }>;
+  members: number;
+  minimumNodes: number;
+  /** Why health answers 503, if it does. */
+  unhealthy: string | undefined;
+  transport: TransportStats;
+  messages: BusStats;
+  repair: RepairStats;
+  evictions: Record<string, number>;
+}
+
+export interface StatusSources {
+  card: NodeCard;
+  peers: Peer[];
+  ready: boolean;
+  draining: boolean;
+  readySince: number | undefined;
+  resyncing: boolean;
+  rejoins: number;
+  catchUpError: string | undefined;
+  minimumNodes: number;
+  transport: TransportStats;
+  bus: BusStats;
+  repair: RepairStats;
+  evictions: Record<string, number>;
+}
+
+/** Why this node must not receive traffic now, or undefined when it may. */
+export function unhealthyReason(sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'minimumNodes' | 'repair'>): string | undefined {
+  const members = sources.peers.length + 1;
+  if (!sources.ready) return 'this node has not joined the cluster yet';
+  if (sources.draining) return 'this node is shutting down';
+  if (sources.repair.stateUnreachable !== undefined) return `the shared state (Redis) is unreachable: ${sources.repair.stateUnreachable}`;
+  if (members < sources.minimumNodes) return `${members} node(s) in the cluster, ${sources.minimumNodes} required`;
+  return undefined;
+}
+
+export function buildStatus(sources: StatusSources, now = Date.now()): ClusterStatus {
+  return {
+    node: {
+      id: sources.card.id,
+      incarnation: sources.card.incarnation,
+      addresses: sources.card.addresses,
+      ready: sources.ready,
+      draining: sources.draining,
+      since: sources.readySince,
+      resyncing: sources.resyncing,
+      rejoins: sources.rejoins,
+      catchUpError: sources.catchUpError,
+    },
+    peers: sources.peers.map((peer) => ({
+      id: peer.card.id,
+      incarnation: peer.card.incarnation,
+      addresses: peer.card.addresses,
+      kuzzleVersion: peer.card.kuzzleVersion,
+      lastHeartbeatAgeMs: now - peer.lastSeen,
+      memberSinceMs: now - peer.since,
+      missedBroadcasts: sources.transport.gaps[peer.card.id] ?? 0,
+    })),
+    members: sources.peers.length + 1,
+    minimumNodes: sources.minimumNodes,
+    unhealthy: unhealthyReason(sources),
+    transport: sources.transport,
+    messages: sources.bus,
+    repair: sources.repair,
+    evictions: sources.evictions,
+  };
+}

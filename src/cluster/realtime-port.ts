@@ -1,0 +1,16 @@
+import type { CollectionRef } from '../state/realtime-store';
+import type { DocumentNotice, RoomDescriptor, UserNotice } from '../sync/realtime-host';
+import type { RoomList } from '../sync/realtime-sync';
+
+/** What the Kuzzle glue calls for realtime: its events in, cluster-wide answers out. */
+export interface RealtimePort {
+  subscribed(room: RoomDescriptor, connectionId: string): Promise<void>;
+  unsubscribed(roomId: string, connectionId: string): Promise<void>;
+  mayDropFilter(roomId: string): Promise<boolean>;
+  hasLocalSubscribers(roomId: string): boolean;
+  forwardDocument(notice: DocumentNotice): Promise<void>;
+  forwardUser(notice: UserNotice): Promise<void>;
+  countRoom(roomId: string): Promise<number | undefined>;
+  findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined>;
+  listRooms(allowed: (ref: CollectionRef) => Promise<boolean>): Promise<RoomList>;
+}

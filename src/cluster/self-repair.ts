@@ -1,0 +1,130 @@
+import type { Membership } from '../membership/membership';
+import { ownerOf } from '../membership/node-card';
+import type { RedisEpoch } from '../state/epoch';
+import type { RealtimeStore } from '../state/realtime-store';
+import type { RealtimeSync } from '../sync/realtime-sync';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+
+/** What self-repair found and did, for status and metrics. */
+export interface RepairStats {
+  /** Times Redis was found to have lost the cluster's state (epoch gone or changed). */
+  stateLosses: number;
+  /** Collections where this node's subscriptions drifted from the shared state (then rewritten). */
+  drifts: number;
+  /** Leftovers of nodes that are gone, purged by the sweep. */
+  ghostsPurged: number;
+  /** Repairs run after broadcasts were missed. */
+  gapRepairs: number;
+  /** Why the shared state is unreachable now, if it is. */
+  stateUnreachable: string | undefined;
+}
+
+export interface SelfRepairHooks {
+  /** After Redis lost its data and this node wrote its subscriptions back: what else to write back. */
+  stateLost(): Promise<void>;
+  /** Broadcasts from a peer were lost: catch up on what they may have carried. */
+  catchUp(reason: string): Promise<void>;
+}
+
+/**
+ * The checks that let the cluster repair itself without a manual reset:
+ * - every heartbeat, the Redis epoch (lost state → write everything back;
+ *   unreachable → reported, health 503);
+ * - every `antiEntropyMs`, this node's subscriptions against what the shared
+ *   state holds for it (drift → rewrite those collections), and the owners
+ *   in the shared state against the live nodes (leftovers → purged);
+ * - on a sequence gap, a reload of the shared state and a catch-up.
+ */
+export class SelfRepair {
+  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, stateUnreachable: undefined };
+  private epochTimer: NodeJS.Timeout | undefined;
+  private entropyTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private gapRepairQueued = false;
+
+  constructor(
+    private readonly epoch: RedisEpoch,
+    private readonly store: RealtimeStore,
+    private readonly sync: RealtimeSync,
+    private readonly membership: Membership,
+    private readonly hooks: SelfRepairHooks,
+    private readonly options: { epochMs: number; antiEntropyMs: number; isLive(ownerId: string): Promise<boolean>; log: Log },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.epoch.check();
+    this.epochTimer = setInterval(() => void this.checkEpoch(), this.options.epochMs);
+    this.entropyTimer = setInterval(() => this.serially('anti-entropy', () => this.antiEntropy()), this.options.antiEntropyMs);
+  }
+
+  stop(): void {
+    if (this.epochTimer) clearInterval(this.epochTimer);
+    if (this.entropyTimer) clearInterval(this.entropyTimer);
+  }
+
+  /** Broadcasts of `peerId` were lost: reload the shared state and catch up (at most one repair queued). */
+  gap(peerId: string, missed: number): void {
+    this.options.log('warn', `${missed} broadcast(s) of ${peerId} were lost: reloading the shared state`);
+    if (this.gapRepairQueued) return;
+    this.gapRepairQueued = true;
+    this.serially('gap repair', async () => {
+      this.gapRepairQueued = false;
+      this.stats.gapRepairs++;
+      await this.sync.resyncAll();
+      await this.hooks.catchUp(`broadcasts of ${peerId} were lost`);
+    });
+  }
+
+  private async checkEpoch(): Promise<void> {
+    let lost: boolean;
+    try {
+      lost = await this.epoch.check();
+    } catch (error) {
+      if (this.stats.stateUnreachable === undefined) this.options.log('error', `shared state unreachable: ${describeError(error)}`);
+      this.stats.stateUnreachable = describeError(error);
+      return;
+    }
+    if (this.stats.stateUnreachable !== undefined) this.options.log('info', 'shared state reachable again');
+    this.stats.stateUnreachable = undefined;
+    if (!lost) return;
+    this.stats.stateLosses++;
+    this.options.log('warn', 'Redis lost the cluster state (epoch gone or changed): writing this node\'s state back');
+    this.serially('state restore', async () => {
+      const written = await this.sync.rewrite();
+      await this.hooks.stateLost();
+      this.options.log('info', `state restored: ${written.rooms} room(s), ${written.subscribers} subscriber(s) written back`);
+    });
+  }
+
+  private async antiEntropy(): Promise<void> {
+    const drift = await this.sync.findDrift();
+    if (drift.length > 0) {
+      this.stats.drifts += drift.length;
+      for (const d of drift) {
+        this.options.log('warn', `drift in ${d.index}/${d.collection}: this node holds ${d.local.rooms} room(s) / ${d.local.subscribers} subscriber(s), the shared state ${d.stored.rooms} / ${d.stored.subscribers}: rewriting`);
+      }
+      await this.sync.rewrite(undefined, drift);
+    }
+    await this.sweepGhosts();
+  }
+
+  /** Purges owners whose node is no longer live (a purge that failed or never ran). */
+  async sweepGhosts(): Promise<string[]> {
+    const self = ownerOf(this.membership.self);
+    const purged: string[] = [];
+    for (const owner of await this.store.owners()) {
+      if (owner === self || (await this.options.isLive(owner))) continue;
+      const removed = await this.sync.purgeOwner(owner);
+      this.stats.ghostsPurged++;
+      purged.push(owner);
+      this.options.log('warn', `purged leftovers of ${owner}, no longer a live node: ${removed} room(s) removed`);
+    }
+    return purged;
+  }
+
+  /** Runs repairs one at a time; a failure is logged, the next run tries again. */
+  private serially(what: string, work: () => Promise<void>): void {
+    this.running = this.running.then(work).catch((error: unknown) => this.options.log('error', `${what} failed: ${describeError(error)}`));
+  }
+}

@@ -1,0 +1,100 @@
+import { parseRedisSettings, type RedisSettings } from './redis-settings';
+import { integer, nonEmptyString } from './values';
+
+/**
+ * The one description of the plugin's options: each leaf holds its default,
+ * its validation and the sentence README shows. The options type, the
+ * defaults and the README table (see `options-table.ts`) are all derived
+ * from this tree, so they cannot drift apart.
+ */
+
+/** One option: default, parser (raw value from .kuzzlerc or the environment) and documentation. */
+export interface Leaf<T> {
+  readonly leaf: true;
+  readonly default: T;
+  /** README's text for this key (Markdown, one line). */
+  readonly doc: string;
+  /** How README shows the default when it is not a plain value. */
+  readonly shownDefault?: string;
+  /** Former names still accepted, with a deprecation warning. */
+  readonly aliases?: readonly string[];
+  parse(key: string, raw: unknown): T;
+}
+
+/** A group of options (an object in the configuration). */
+export type Group = { readonly [key: string]: Leaf<unknown> | Group };
+
+/** The options type a schema tree describes. */
+export type OptionsOf<S extends Group> = {
+  -readonly [K in keyof S]: S[K] extends Leaf<infer T> ? T : S[K] extends Group ? OptionsOf<S[K]> : never;
+};
+
+export function isLeaf(node: Leaf<unknown> | Group): node is Leaf<unknown> {
+  return (node as { leaf?: unknown }).leaf === true;
+}
+
+function leaf<T>(spec: Omit<Leaf<T>, 'leaf'>): Leaf<T> {
+  return { leaf: true, ...spec };
+}
+
+const integerLeaf = (value: number, min: number, doc: string, aliases?: readonly string[]): Leaf<number> =>
+  leaf({ default: value, doc, aliases, parse: (key, raw) => integer(key, raw, min) });
+
+const stringLeaf = (value: string, doc: string): Leaf<string> => leaf({ default: value, doc, parse: nonEmptyString });
+
+export const OPTION_SCHEMA = {
+  bindings: {
+    router: stringLeaf(
+      'tcp://[_site_:ipv4]:7510',
+      'where the ROUTER socket (requests: join, acknowledgements, reset) binds and what peers connect to',
+    ),
+    pub: stringLeaf('tcp://[_site_:ipv4]:7511', 'where the PUB socket (broadcasts: heartbeats, notifications, state changes) binds'),
+  },
+  minimumNodes: integerLeaf(1, 1, '`GET /_plugin/cluster/health` answers 503 while the cluster has fewer members'),
+  retryJoin: integerLeaf(
+    30,
+    0,
+    'at start, how many times a node retries peers listed in Redis that do not answer yet (still starting) before it serves anyway',
+  ),
+  clusterName: stringLeaf('kuzzle', 'prefix of every Redis key (`kpc:<clusterName>:…`): several clusters can share one Redis'),
+  maxFrameBytes: integerLeaf(
+    16 * 1024 * 1024,
+    1024,
+    'largest message a node sends or accepts on the cluster ports; bigger frames are refused by ZeroMQ before they are buffered',
+  ),
+  timers: {
+    heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any message sent counts as one'),
+    heartbeatTimeout: integerLeaf(
+      2500,
+      1,
+      'ms without any message from a peer before it is evicted and its subscriptions purged (must be greater than `heartbeat`)',
+    ),
+    cardTtl: integerLeaf(
+      5000,
+      1,
+      "ms a node's card stays in Redis without being renewed (renewed every `heartbeat`): a crashed node is no longer looked for after it",
+    ),
+    discoverTimeout: integerLeaf(3000, 1, 'ms a node waits for a peer to answer its join, or a catch-up question'),
+    joinAttemptInterval: integerLeaf(1000, 1, 'ms between two join attempts to the same peer', ['joinAttemptIntervall']),
+    waitForMissingRooms: integerLeaf(2000, 1, "ms a new subscription waits for every peer's acknowledgement before Kuzzle answers it"),
+    stateAck: integerLeaf(
+      2000,
+      1,
+      'ms an action that changes Kuzzle-wide state (rights, tokens, indexes, specifications) waits for every peer to apply it',
+    ),
+    antiEntropy: integerLeaf(
+      10000,
+      1,
+      "ms between two checks of this node's subscriptions against the shared state (drift is rewritten) and of the shared state for dead nodes' leftovers (purged)",
+    ),
+    leaveTimeout: integerLeaf(3000, 1, 'upper bound of the graceful leave during shutdown, once in-flight requests are done'),
+  },
+  redis: leaf<RedisSettings | undefined>({
+    default: undefined,
+    shownDefault: "Kuzzle's `services.internalCache`",
+    doc: '`{ node: { host, port } }` or `{ nodes: [...] }` (Redis Cluster), plus `database`, `options` (ioredis options: `password`, `tls`, …) and `clusterOptions`',
+    parse: parseRedisSettings,
+  }),
+} as const;
+
+export type OptionSchema = typeof OPTION_SCHEMA;

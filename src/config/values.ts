@@ -1,0 +1,27 @@
+import { ConfigError } from './errors';
+
+/** Validators of raw configuration values; each error names the key. */
+
+export function asObject(key: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(key, `expected an object, got ${JSON.stringify(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An integer in [min, max]; strings are accepted since environment variables reach Kuzzle's config as strings. */
+export function integer(key: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(key, `expected an integer ${range}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+export function nonEmptyString(key: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ConfigError(key, `expected a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

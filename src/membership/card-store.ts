@@ -1,0 +1,18 @@
+import type { NodeCard } from './node-card';
+
+/**
+ * Where nodes find each other: every node keeps its card there, renewed
+ * every heartbeat, and the cards of crashed nodes expire by themselves.
+ * Implemented over Redis in `state/`; membership only needs this port.
+ */
+export interface CardStore {
+  /** Writes or renews a card. */
+  register(card: NodeCard): Promise<void>;
+  unregister(id: string): Promise<void>;
+  /** Every live card. */
+  list(): Promise<NodeCard[]>;
+  /** The live card of one node, if any. */
+  get(id: string): Promise<NodeCard | undefined>;
+  /** A number never handed out before, cluster-wide: a node's next incarnation. */
+  nextIncarnation(): Promise<number>;
+}

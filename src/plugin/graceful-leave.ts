@@ -1,0 +1,51 @@
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+
+/** How often the drain looks at Kuzzle's in-flight requests. */
+const DRAIN_POLL_MS = 50;
+
+/** What the graceful leave needs from Kuzzle 2.10's funnel. */
+export interface FunnelLike {
+  concurrentRequests: number;
+  readonly remainingRequests?: number;
+}
+
+/**
+ * Kuzzle's shutdown exits as soon as no request is in flight, without
+ * awaiting hooks. Counting the leave as one more in-flight request holds the
+ * exit until it is done: first the node drains (health 503, every change of
+ * the requests still running is forwarded to peers), then it leaves
+ * (bounded by `leaveTimeoutMs`), then Kuzzle may exit.
+ */
+export async function leaveGracefully(
+  funnel: FunnelLike | undefined,
+  node: { drain(): void; stop(): Promise<void> },
+  leaveTimeoutMs: number,
+  log: Log,
+): Promise<void> {
+  const hold = funnel !== undefined && typeof funnel.concurrentRequests === 'number';
+  if (hold) funnel.concurrentRequests++;
+  try {
+    node.drain();
+    if (hold) {
+      const started = Date.now();
+      while ((funnel.remainingRequests ?? funnel.concurrentRequests) > 1) await delay(DRAIN_POLL_MS);
+      log('info', `drained in ${Date.now() - started} ms: leaving the cluster`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        log('warn', `leave not finished after ${leaveTimeoutMs} ms: exiting anyway (peers will evict this node)`);
+        resolve();
+      }, leaveTimeoutMs);
+    });
+    await Promise.race([node.stop(), timeout]);
+    if (timer) clearTimeout(timer);
+  } catch (error) {
+    log('error', `leave failed: ${describeError(error)}`);
+  } finally {
+    if (hold) funnel.concurrentRequests--;
+  }
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,118 @@
+import type { Handlers } from '../../bus/message-spec';
+import type { KuzzleLike } from '../kuzzle-types';
+import type { KuzzleChannel } from './kuzzle-channel';
+import { parseIndexCacheChange, type IndexCacheChange, type KuzzleMessages } from './messages';
+
+/** How long a catch-up keeps asking members for their index cache. */
+const CATCH_UP_DEADLINE_MS = 10_000;
+
+/**
+ * Each node keeps its own index/collection cache and refuses an index it
+ * does not know: an index created through one node must be known by all.
+ * Kuzzle emits `core:storage:cache:add|remove:after` on a local change; peers
+ * apply it with the `core:storage:<scope>:cache:add|remove` asks, which emit
+ * nothing, so a change never echoes back.
+ */
+export class IndexCacheSync {
+  /** Kuzzle emits cache changes as events: each is sent to the peers with acknowledgement… */
+  readonly hooks = {
+    'core:storage:cache:add:after': (payload: unknown) => this.forward('kuzzle:index:add', payload),
+    'core:storage:cache:remove:after': (payload: unknown) => this.forward('kuzzle:index:remove', payload),
+  };
+
+  /** …and the API actions that cause them answer once every peer has applied them. */
+  readonly pipes: Record<string, (request: unknown) => Promise<unknown>> = Object.fromEntries(
+    [
+      'index:afterCreate',
+      'index:afterDelete',
+      'index:afterMDelete',
+      'collection:afterCreate',
+      'collection:afterUpdate',
+      'collection:afterDelete',
+      'admin:afterResetDatabase',
+      'admin:afterLoadMappings',
+    ].map((event) => [
+      event,
+      async (request: unknown) => {
+        await this.channel.settled();
+        return request;
+      },
+    ]),
+  );
+
+  readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:index:add' | 'kuzzle:index:remove' | 'kuzzle:index:snapshot'> = {
+    'kuzzle:index:add': async (change) => {
+      await this.apply('add', change);
+      return {};
+    },
+    'kuzzle:index:remove': async (change) => {
+      await this.apply('remove', change);
+      return {};
+    },
+    'kuzzle:index:snapshot': () => this.snapshot(),
+  };
+
+  constructor(
+    private readonly channel: KuzzleChannel,
+    private readonly kuzzle: KuzzleLike,
+  ) {}
+
+  /** This node's public index cache, for a peer catching up. */
+  private async snapshot(): Promise<{ indexes: Record<string, string[]> }> {
+    const indexes: Record<string, string[]> = {};
+    for (const index of (await this.kuzzle.ask('core:storage:public:index:list')) as string[]) {
+      indexes[index] = (await this.kuzzle.ask('core:storage:public:collection:list', index)) as string[];
+    }
+    return { indexes };
+  }
+
+  /**
+   * Kuzzle filled this node's cache from Elasticsearch before the node joined
+   * (or while it was cut off): indexes and collections created meanwhile are
+   * learned from a peer's cache, and those deleted meanwhile are forgotten.
+   */
+  async catchUp(): Promise<void> {
+    const snapshot = await this.channel.ask('kuzzle:index:snapshot', {}, CATCH_UP_DEADLINE_MS);
+    if (!snapshot) return;
+    const mine = await this.snapshot();
+    for (const [index, collections] of Object.entries(snapshot.indexes)) {
+      await this.kuzzle.ask('core:storage:public:cache:add', index);
+      for (const collection of collections) await this.kuzzle.ask('core:storage:public:cache:add', index, collection);
+    }
+    // What this node knows but the peer does not was deleted while this node
+    // was cut off, unless Elasticsearch still has it.
+    const stored = await this.storedCollections();
+    for (const [index, collections] of Object.entries(mine.indexes)) {
+      const theirs = snapshot.indexes[index];
+      if (theirs === undefined) {
+        if (!stored.has(index)) await this.kuzzle.ask('core:storage:public:cache:remove', index);
+        continue;
+      }
+      for (const collection of collections) {
+        if (!theirs.includes(collection) && !stored.get(index)?.has(collection)) {
+          await this.kuzzle.ask('core:storage:public:cache:remove', index, collection);
+        }
+      }
+    }
+  }
+
+  /**
+   * Indexes and collections Elasticsearch holds (its stats, not the cache).
+   * An index without any collection does not show there, so it is kept only
+   * if a peer knows it.
+   */
+  private async storedCollections(): Promise<Map<string, Set<string>>> {
+    const stats = (await this.kuzzle.ask('core:storage:public:index:stats')) as { indexes?: Array<{ name: string; collections: Array<{ name: string }> }> };
+    return new Map((stats.indexes ?? []).map((index) => [index.name, new Set(index.collections.map((c) => c.name))]));
+  }
+
+  private forward(type: 'kuzzle:index:add' | 'kuzzle:index:remove', payload: unknown): Promise<void> {
+    const change = parseIndexCacheChange(payload);
+    if (!change) return Promise.resolve();
+    return this.channel.send(type, change);
+  }
+
+  private async apply(kind: 'add' | 'remove', { scope, index, collection }: IndexCacheChange): Promise<void> {
+    await this.kuzzle.ask(`core:storage:${scope}:cache:${kind}`, index, collection);
+  }
+}

@@ -1,0 +1,133 @@
+import type { Handlers } from '../../bus/message-spec';
+import type { ClusterNode } from '../../cluster/cluster-node';
+import { describeError } from '../../util/describe-error';
+import type { Log } from '../../util/log';
+import type { EventHandler } from '../handlers';
+import { mergeHandlers } from '../handlers';
+import type { KuzzleLike, KuzzleStateInternals } from '../kuzzle-types';
+import { AdminSync } from './admin-sync';
+import { AppEvents } from './app-events';
+import { IndexCacheSync } from './index-cache-sync';
+import { KuzzleChannel } from './kuzzle-channel';
+import { KUZZLE_MESSAGES, type KuzzleMessages } from './messages';
+import { SecuritySync } from './security-sync';
+import { StrategySync } from './strategy-sync';
+import { TokenSync } from './token-sync';
+import { ValidationSync } from './validation-sync';
+
+/** Delay before a catch-up that failed is tried again. */
+const CATCH_UP_RETRY_MS = 5000;
+
+/** What this module needs from the cluster node. */
+type ClusterPort = Pick<ClusterNode, 'id' | 'register' | 'records' | 'onCatchUp' | 'onStateLost' | 'reportCatchUp' | 'reset'>;
+
+/**
+ * Keeps Kuzzle's own per-node state (index cache, security caches,
+ * validation specs, token links, auth strategies) in step across nodes, makes
+ * admin actions cluster-wide and answers `app.cluster.*`. Declares the hooks
+ * and pipes it needs; the plugin merges them with the realtime ones. Each
+ * concern lives in its own module; this class wires them and registers their
+ * message handlers in one table (a missing one does not compile).
+ */
+export class KuzzleStateSync {
+  readonly hooks: Record<string, EventHandler>;
+  readonly pipes: Record<string, EventHandler>;
+  private readonly channel: KuzzleChannel;
+  private readonly strategies: StrategySync;
+  private readonly indexes: IndexCacheSync;
+  private readonly security: SecuritySync;
+  private readonly validation: ValidationSync;
+  private started: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly node: ClusterPort,
+    kuzzle: KuzzleLike & KuzzleStateInternals,
+    log: Log,
+    timers: { stateAckMs: number; questionMs: number },
+  ) {
+    this.channel = new KuzzleChannel(log, timers);
+    this.indexes = new IndexCacheSync(this.channel, kuzzle);
+    this.security = new SecuritySync(this.channel, kuzzle);
+    this.validation = new ValidationSync(this.channel, async () => {
+      if (!kuzzle.validation) throw new Error('this Kuzzle has no validation module');
+      await kuzzle.validation.curateSpecification();
+    });
+    const tokens = new TokenSync(this.channel, kuzzle);
+    this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
+    const admin = new AdminSync(this.channel, node.id, kuzzle);
+    const appEvents = new AppEvents(this.channel, kuzzle);
+
+    const handlers: Handlers<KuzzleMessages> = {
+      ...this.indexes.handlers,
+      ...this.security.handlers,
+      ...this.validation.handlers,
+      ...tokens.handlers,
+      ...this.strategies.handlers,
+      ...admin.handlers,
+      ...appEvents.handlers,
+    };
+    this.channel.bind(node.register(KUZZLE_MESSAGES, handlers));
+
+    const resetCache = {
+      // Flushing Kuzzle's cache flushes the cluster's keys too (same Redis by
+      // default): the action answers once every node wrote its state back.
+      'admin:afterResetCache': async (request: unknown) => {
+        await this.restoreAfterFlush();
+        return request;
+      },
+    };
+    this.hooks = mergeHandlers('hook', this.indexes.hooks, admin.hooks);
+    this.pipes = mergeHandlers('pipe', this.indexes.pipes, this.security.pipes, this.validation.pipes, tokens.pipes, admin.pipes, this.strategies.pipes, resetCache);
+    node.onCatchUp((reason) => this.catchUp(reason));
+    node.onStateLost(() => this.strategies.persistAgain());
+  }
+
+  /** Loads the Kuzzle-wide state a node must apply when it joins. Idempotent. */
+  start(): Promise<void> {
+    this.started ??= this.catchUp('joined the cluster');
+    return this.started;
+  }
+
+  private async restoreAfterFlush(): Promise<void> {
+    try {
+      await this.node.reset();
+      await this.strategies.persistAgain();
+    } catch (error) {
+      this.channel.log('error', `could not restore the cluster state after resetCache: ${describeError(error)}`);
+    }
+  }
+
+  /**
+   * What this node may have missed before it joined, or while it was cut
+   * off: runtime strategies (from the shared state), indexes created or
+   * deleted meanwhile (from a peer), and rights and specifications (reloaded
+   * from Elasticsearch). A step that found no member to answer is reported
+   * in status and tried again at the next catch-up.
+   */
+  private async catchUp(reason: string): Promise<void> {
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['auth strategies', () => this.strategies.catchUp()],
+      ['index cache', () => this.indexes.catchUp()],
+      ['roles and profiles', () => this.security.invalidate({ kind: 'all' })],
+      ['validation specifications', () => this.validation.reload()],
+    ];
+    const failures: string[] = [];
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        failures.push(`${what}: ${describeError(error)}`);
+        this.channel.log('error', `could not catch up on ${what} (${reason}): ${describeError(error)}`);
+      }
+    }
+    this.node.reportCatchUp(failures.length > 0 ? failures.join('; ') : undefined);
+    if (failures.length > 0 && !this.retry) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        void this.catchUp(`retry after: ${reason}`);
+      }, CATCH_UP_RETRY_MS);
+      this.retry.unref();
+    }
+  }
+}

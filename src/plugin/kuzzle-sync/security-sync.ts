@@ -1,0 +1,98 @@
+import type { Handlers } from '../../bus/message-spec';
+import { isNonEmptyString as isName } from '../../util/guards';
+import type { KuzzleLike } from '../kuzzle-types';
+import type { KuzzleChannel } from './kuzzle-channel';
+import type { KuzzleMessages, SecurityInvalidation } from './messages';
+import { requestInput } from './request-input';
+
+type Kind = 'role' | 'profile';
+
+/** Longer than an Elasticsearch read of a role or profile takes. */
+const SECOND_INVALIDATION_MS = 1000;
+
+/** The single object an action changed, by the id in its request. */
+const single = (kind: Kind) => (request: unknown): SecurityInvalidation => {
+  const id = requestInput(request).resource._id;
+  return isName(id) ? { kind, ids: [id] } : { kind };
+};
+
+/** mDelete*: the ids are in the body; any doubt invalidates everything. */
+const many = (kind: Kind) => (request: unknown): SecurityInvalidation => {
+  const ids = requestInput(request).body.ids;
+  return Array.isArray(ids) && ids.every(isName) ? { kind, ids } : { kind };
+};
+
+const everything = (): SecurityInvalidation => ({ kind: 'all' });
+
+/**
+ * Roles and profiles are cached in each node's memory (users and tokens live
+ * in the shared internal Redis, so they need nothing). The repositories'
+ * `core:roleRepository:save`-style events fire before the write reaches
+ * Elasticsearch, so a peer reloading at once could cache the old object:
+ * the API after-events fire once the write is done, and only then do peers
+ * drop the object from their caches (the next use reloads it).
+ */
+export class SecuritySync {
+  /**
+   * Pipes, not hooks: the client's answer waits until every peer has
+   * dropped the changed roles/profiles, so the very next request, on any
+   * node, is checked against the stored rights.
+   */
+  readonly pipes: Record<string, (request: unknown) => Promise<unknown>> = {
+    // An answer before the load is written would let peers reload the old rights.
+    'admin:beforeLoadSecurities': async (request) => {
+      requestInput(request).args.refresh = 'wait_for';
+      return request;
+    },
+  };
+
+  readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:security:invalidate'> = {
+    'kuzzle:security:invalidate': async (change) => {
+      await this.invalidate(change);
+      return {};
+    },
+  };
+
+  constructor(channel: KuzzleChannel, private readonly kuzzle: KuzzleLike) {
+    const events: Record<string, (request: unknown) => SecurityInvalidation> = {
+      'security:afterCreateRole': single('role'),
+      'security:afterCreateOrReplaceRole': single('role'),
+      'security:afterUpdateRole': single('role'),
+      'security:afterDeleteRole': single('role'),
+      'security:afterMDeleteRoles': many('role'),
+      'security:afterCreateProfile': single('profile'),
+      'security:afterCreateOrReplaceProfile': single('profile'),
+      'security:afterUpdateProfile': single('profile'),
+      'security:afterDeleteProfile': single('profile'),
+      'security:afterMDeleteProfiles': many('profile'),
+      // Both rewrite the default roles and profiles (reset) or load many at once.
+      'security:afterCreateFirstAdmin': everything,
+      'admin:afterLoadSecurities': everything,
+      'admin:afterResetSecurity': everything,
+    };
+    for (const [event, describe] of Object.entries(events)) {
+      this.pipes[event] = async (request) => {
+        await channel.send('kuzzle:security:invalidate', describe(request));
+        return request;
+      };
+    }
+  }
+
+  /**
+   * Drops the cached objects, and again a moment later: a read already in
+   * flight on this node when the change arrived would otherwise put the old
+   * object back in Kuzzle's cache.
+   */
+  async invalidate(change: SecurityInvalidation): Promise<void> {
+    await this.drop(change);
+    setTimeout(() => void this.drop(change).catch(() => undefined), SECOND_INVALIDATION_MS).unref();
+  }
+
+  private async drop({ kind, ids }: SecurityInvalidation): Promise<void> {
+    const kinds: Kind[] = kind === 'all' ? ['role', 'profile'] : [kind];
+    for (const k of kinds) {
+      if (!ids || kind === 'all') await this.kuzzle.ask(`core:security:${k}:invalidate`);
+      else for (const id of ids) await this.kuzzle.ask(`core:security:${k}:invalidate`, id);
+    }
+  }
+}

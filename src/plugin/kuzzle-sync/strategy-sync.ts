@@ -1,0 +1,101 @@
+import type { Handlers } from '../../bus/message-spec';
+import type { SharedRecords } from '../../state/shared-records';
+import { describeError } from '../../util/describe-error';
+import type { KuzzleStateInternals } from '../kuzzle-types';
+import type { KuzzleChannel } from './kuzzle-channel';
+import { parseStrategyChange, type KuzzleMessages, type StrategyChange } from './messages';
+
+/** Strategies that come with Kuzzle itself: never removed by the cluster. */
+const PROTECTED = new Set(['local']);
+
+/**
+ * Authentication strategies a plugin adds or removes at run time
+ * (`context.accessors.strategies.add/remove`, which fire the
+ * `core:auth:strategyAdded|Removed` pipes). A strategy is a plain description
+ * naming methods of its plugin, so it can only be registered again on a node
+ * where that plugin is loaded too; elsewhere it is skipped with a warning.
+ * The list is kept in the shared state as well, so that a node that
+ * (re)starts later applies it at start.
+ */
+export class StrategySync {
+  readonly pipes: Record<string, (payload: unknown) => Promise<unknown>> = {
+    'core:auth:strategyAdded': async (payload) => {
+      const change = parseStrategyChange(payload);
+      if (change?.strategy) await this.added(change);
+      return payload;
+    },
+    'core:auth:strategyRemoved': async (payload) => {
+      const change = parseStrategyChange(payload);
+      if (change) await this.removed(change);
+      return payload;
+    },
+  };
+
+  readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:strategy:add' | 'kuzzle:strategy:remove'> = {
+    'kuzzle:strategy:add': (change) => this.register(change),
+    'kuzzle:strategy:remove': (change) => this.unregister(change),
+  };
+
+  /** Runtime-added strategies this node knows of, as last stored or received. */
+  private runtime = new Map<string, StrategyChange>();
+
+  constructor(
+    private readonly channel: KuzzleChannel,
+    private readonly records: SharedRecords,
+    private readonly kuzzle: KuzzleStateInternals,
+  ) {}
+
+  /** Applies the strategies other nodes added while this one was away. */
+  async catchUp(): Promise<void> {
+    for (const { value } of await this.records.all()) {
+      const change = parseStrategyChange(value);
+      if (!change?.strategy) continue;
+      // One strategy Kuzzle refuses must not keep the others out.
+      try {
+        this.register(change);
+      } catch (error) {
+        this.channel.log('error', `strategy "${change.name}" could not be registered: ${describeError(error)}`);
+      }
+    }
+  }
+
+  /** Writes this node's runtime strategies back after the shared state lost them. */
+  async persistAgain(): Promise<void> {
+    for (const change of this.runtime.values()) await this.records.set(change.name, change);
+  }
+
+  private async added(change: StrategyChange): Promise<void> {
+    this.runtime.set(change.name, change);
+    await this.records.set(change.name, change);
+    await this.channel.publish('kuzzle:strategy:add', change);
+  }
+
+  private async removed(change: StrategyChange): Promise<void> {
+    this.runtime.delete(change.name);
+    await this.records.delete(change.name);
+    await this.channel.publish('kuzzle:strategy:remove', change);
+  }
+
+  private register(change: StrategyChange): void {
+    const manager = this.kuzzle.pluginsManager;
+    if (!manager || !change.strategy || PROTECTED.has(change.name)) return;
+    const owner = change.pluginName.toLowerCase();
+    const loaded = manager.plugins.some((plugin) => plugin.name === owner) || manager.application?.name === owner;
+    if (!loaded) {
+      this.channel.log('warn', `strategy "${change.name}" skipped: plugin "${change.pluginName}" is not loaded on this node`);
+      return;
+    }
+    // registerStrategy does not fire core:auth:strategyAdded: no echo.
+    manager.registerStrategy(change.pluginName, change.name, change.strategy);
+    this.runtime.set(change.name, change);
+  }
+
+  private unregister(change: StrategyChange): void {
+    this.runtime.delete(change.name);
+    const manager = this.kuzzle.pluginsManager;
+    if (!manager || PROTECTED.has(change.name)) return;
+    const owner = manager.strategies[change.name]?.owner;
+    if (owner !== change.pluginName.toLowerCase()) return;
+    manager.unregisterStrategy(owner, change.name);
+  }
+}

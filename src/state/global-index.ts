@@ -1,0 +1,90 @@
+import type { Cluster, Redis } from 'ioredis';
+import { execAll } from './exec';
+import type { CollectionKeys, StateKeys } from './keys';
+import type { CollectionRef } from './realtime-store';
+import { decodeCollectionRef } from './replies';
+
+/**
+ * The keys that span collections, in the `{<prefix>}` slot: which
+ * collections have rooms, in which collection each room lives, where each
+ * owner has subscribers, and which owners exist. They cannot be written in
+ * the same script as a collection (another slot), so the order of writes
+ * keeps them safe: entries are added before the collection script and
+ * removed after it, then re-checked, so that an entry may be stale (and is
+ * checked against the collection when read) but is never missing.
+ */
+export class GlobalIndex {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly keys: StateKeys,
+  ) {}
+
+  /** Before rooms are written: the collection, the rooms and the owner are listed. */
+  async add(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
+    const multi = this.redis.multi().sadd(this.keys.collections, k.ref).sadd(this.keys.ownerCollections(owner), k.ref).sadd(this.keys.allOwners, owner);
+    for (const roomId of roomIds) multi.hset(this.keys.roomIndex, roomId, k.ref);
+    await execAll(multi);
+  }
+
+  /**
+   * After rooms were deleted: their entries go, then come back for any room
+   * created again meanwhile (its own index write may have come first).
+   */
+  async removeRooms(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
+    if (roomIds.length === 0) return;
+    await this.redis.hdel(this.keys.roomIndex, ...roomIds);
+    const exists = await this.redis.hmget(k.rooms, ...roomIds);
+    const recreated = roomIds.filter((_, i) => exists[i] !== null);
+    if (recreated.length > 0) {
+      const multi = this.redis.multi();
+      for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
+      await execAll(multi);
+    }
+    if ((await this.redis.hlen(k.rooms)) === 0) {
+      await this.redis.srem(this.keys.collections, k.ref);
+      if ((await this.redis.hlen(k.rooms)) > 0) await this.redis.sadd(this.keys.collections, k.ref);
+    }
+  }
+
+  /**
+   * After an owner's last subscriber left a collection: the collection is
+   * unlisted for the owner, and the owner itself once it has none left; each
+   * is listed again if a subscriber came back meanwhile (its own writes
+   * list it first).
+   */
+  async removeOwnerCollection(k: CollectionKeys, owner: string): Promise<void> {
+    const collections = this.keys.ownerCollections(owner);
+    await this.redis.srem(collections, k.ref);
+    if ((await this.redis.hexists(k.owners, owner)) === 1) await this.redis.sadd(collections, k.ref);
+    if ((await this.redis.scard(collections)) > 0) return;
+    await this.redis.srem(this.keys.allOwners, owner);
+    if ((await this.redis.scard(collections)) > 0) await this.redis.sadd(this.keys.allOwners, owner);
+  }
+
+  /** After an owner was purged from every collection. */
+  async forgetOwner(owner: string): Promise<void> {
+    await execAll(this.redis.multi().del(this.keys.ownerCollections(owner)).srem(this.keys.allOwners, owner));
+  }
+
+  async ownerCollections(owner: string): Promise<CollectionRef[]> {
+    return this.decodeRefs(await this.redis.smembers(this.keys.ownerCollections(owner)), this.keys.ownerCollections(owner));
+  }
+
+  async collections(): Promise<CollectionRef[]> {
+    return this.decodeRefs(await this.redis.smembers(this.keys.collections), this.keys.collections);
+  }
+
+  owners(): Promise<string[]> {
+    return this.redis.smembers(this.keys.allOwners);
+  }
+
+  /** The collection of a room; undefined when the index has no entry. */
+  async locate(roomId: string): Promise<CollectionRef | undefined> {
+    const ref = await this.redis.hget(this.keys.roomIndex, roomId);
+    return ref === null ? undefined : decodeCollectionRef(ref, this.keys.roomIndex);
+  }
+
+  private decodeRefs(refs: string[], key: string): CollectionRef[] {
+    return refs.map((ref) => decodeCollectionRef(ref, key));
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The shared realtime state, as the realtime sync sees it: rooms with their
+ * filters, and how many subscribers each owner (a node incarnation, see
+ * `ownerOf`) has in each room. Implemented over Redis by
+ * `RedisRealtimeStore`; tests of the sync use an in-memory double that
+ * passes the same contract tests.
+ */
+
+/** A realtime room: a Koncorde filter on one index/collection. */
+export interface RoomRecord {
+  index: string;
+  collection: string;
+  roomId: string;
+  /** Normalized filters, stored as JSON, opaque to the store. */
+  filters: unknown;
+}
+
+/** A room with one owner's subscriber count. */
+export interface OwnerRoom extends RoomRecord {
+  count: number;
+}
+
+/** One room as stored: its filters and cluster-wide subscriber count. */
+export interface StoredRoom {
+  roomId: string;
+  filters: unknown;
+  total: number;
+}
+
+export interface CollectionRef {
+  index: string;
+  collection: string;
+}
+
+/** What a write changed in one collection. */
+export interface CollectionChange extends CollectionRef {
+  /** Rooms that did not exist before. */
+  addedRooms: string[];
+  /** Rooms deleted because nobody is left in them. */
+  removedRooms: string[];
+}
+
+/** What an owner holds in one collection, for drift checks. */
+export interface OwnerDigest extends CollectionRef {
+  rooms: number;
+  subscribers: number;
+}
+
+export interface RealtimeStore {
+  /**
+   * Adds `count` subscribers of `owner` to a room, creating it if needed.
+   * `ownerHasRoom`: the owner already counts subscribers in this room, so the
+   * room's index entries exist and need no write.
+   */
+  addSubscriber(room: RoomRecord, owner: string, count?: number, ownerHasRoom?: boolean): Promise<{ total: number; created: boolean }>;
+  /** Removes up to `count` subscribers of `owner` from a room; the room goes at 0. */
+  removeSubscriber(ref: CollectionRef, roomId: string, owner: string, count?: number): Promise<{ total: number; removed: boolean }>;
+  /**
+   * Makes `owner`'s contribution exactly `rooms` in `scope` (these
+   * collections; all the owner's collections and those of `rooms` when
+   * omitted). Counts of one room id are summed; 0 means absent.
+   */
+  replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]>;
+  /** Removes everything of an owner (a dead or replaced node incarnation). */
+  purgeOwner(owner: string): Promise<CollectionChange[]>;
+  /** Cluster-wide subscribers of a room; undefined when the room does not exist. */
+  countRoom(roomId: string): Promise<number | undefined>;
+  /** Where a room lives and its filters; undefined when it does not exist. */
+  findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined>;
+  /** Collections that may have rooms. */
+  collections(): Promise<CollectionRef[]>;
+  /** Walks the rooms of a collection in batches (never the whole collection at once). */
+  scanRooms(ref: CollectionRef, onBatch: (rooms: StoredRoom[]) => Promise<void> | void): Promise<void>;
+  /** Every owner that has written subscribers and not been purged. */
+  owners(): Promise<string[]>;
+  /** What `owner` holds per collection. */
+  ownerDigest(owner: string): Promise<OwnerDigest[]>;
+}

@@ -1,0 +1,225 @@
+import Bluebird from 'bluebird';
+import type { Cluster, Redis } from 'ioredis';
+import { InvalidCountError } from './errors';
+import { GlobalIndex } from './global-index';
+import { type CollectionKeys, type StateKeys } from './keys';
+import type {
+  CollectionChange,
+  CollectionRef,
+  OwnerDigest,
+  OwnerRoom,
+  RealtimeStore,
+  RoomRecord,
+  StoredRoom,
+} from './realtime-store';
+import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies';
+import { defineScripts, runScript } from './scripts';
+
+/** Rooms per script call or scan step: each Redis call stays short whatever the collection holds. */
+const BATCH = 500;
+/** Collections handled in parallel by walks over several collections. */
+const PARALLELISM = 8;
+
+function checkCount(count: number, min: number): void {
+  if (!Number.isSafeInteger(count) || count < min) throw new InvalidCountError(`KPC_INVALID_COUNT: ${count} (integer >= ${min} expected)`);
+}
+
+/** Lets heartbeats and requests run between two batches of a long walk. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * {@link RealtimeStore} over Redis. Each change of a collection is one Lua
+ * script (atomic, one slot); the global index lives in another slot and is
+ * written so that a failure between the two steps leaves only harmless
+ * stale entries (see {@link GlobalIndex}). No call's argument count grows
+ * with the number of rooms: large writes, purges and scans go in batches.
+ */
+export class RedisRealtimeStore implements RealtimeStore {
+  private readonly index: GlobalIndex;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly keys: StateKeys,
+  ) {
+    defineScripts(redis);
+    this.index = new GlobalIndex(redis, keys);
+  }
+
+  async addSubscriber(room: RoomRecord, owner: string, count = 1, ownerHasRoom = false): Promise<{ total: number; created: boolean }> {
+    checkCount(count, 1);
+    const k = this.keys.collection(room.index, room.collection);
+    // The index first: if the script then fails, a stale entry is harmless.
+    if (!ownerHasRoom) await this.index.add(k, [room.roomId], owner);
+    const [total, created] = asArray(
+      await runScript(this.redis, 'addSubscriber', this.scriptKeys(k, owner), [room.roomId, owner, count, encodeRoom(room.filters)]),
+      'addSubscriber',
+    );
+    return { total: asInteger(total, 'addSubscriber'), created: asInteger(created, 'addSubscriber') === 1 };
+  }
+
+  async removeSubscriber(ref: CollectionRef, roomId: string, owner: string, count = 1): Promise<{ total: number; removed: boolean }> {
+    checkCount(count, 1);
+    const k = this.keys.collection(ref.index, ref.collection);
+    const [total, removed, ownerLeft] = asArray(
+      await runScript(this.redis, 'removeSubscriber', this.scriptKeys(k, owner), [roomId, owner, count]),
+      'removeSubscriber',
+    ).map((value) => asInteger(value, 'removeSubscriber'));
+    if (removed === 1) await this.index.removeRooms(k, [roomId]);
+    if (ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);
+    return { total: total ?? 0, removed: removed === 1 };
+  }
+
+  async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]> {
+    const wanted = new Map<string, { keys: CollectionKeys; rooms: Map<string, { count: number; json: string }> }>();
+    const entryOf = (k: CollectionKeys) => {
+      let entry = wanted.get(k.ref);
+      if (!entry) wanted.set(k.ref, (entry = { keys: k, rooms: new Map() }));
+      return entry;
+    };
+    const inScope = scope ? new Set(scope.map((ref) => this.keys.collection(ref.index, ref.collection).ref)) : undefined;
+    for (const room of rooms) {
+      checkCount(room.count, 0);
+      const k = this.keys.collection(room.index, room.collection);
+      if (inScope && !inScope.has(k.ref)) continue;
+      const entry = entryOf(k);
+      const previous = entry.rooms.get(room.roomId)?.count ?? 0;
+      entry.rooms.set(room.roomId, { count: previous + room.count, json: encodeRoom(room.filters) });
+    }
+    const others = scope ?? (await this.index.ownerCollections(owner));
+    for (const ref of others) entryOf(this.keys.collection(ref.index, ref.collection));
+    const changes = await Bluebird.map([...wanted.values()], ({ keys: k, rooms: counts }) => this.replaceInCollection(k, owner, counts), {
+      concurrency: PARALLELISM,
+    });
+    return changes.filter((change) => change.addedRooms.length > 0 || change.removedRooms.length > 0);
+  }
+
+  /** Sets the wanted counts batch by batch, then zeroes the owner's rooms that are not wanted. */
+  private async replaceInCollection(
+    k: CollectionKeys,
+    owner: string,
+    counts: Map<string, { count: number; json: string }>,
+  ): Promise<CollectionChange> {
+    const change: CollectionChange = { index: k.index, collection: k.collection, addedRooms: [], removedRooms: [] };
+    const entries = [...counts].filter(([, want]) => want.count > 0);
+    for (let i = 0; i < entries.length; i += BATCH) {
+      const batch = entries.slice(i, i + BATCH);
+      await this.index.add(k, batch.map(([roomId]) => roomId), owner);
+      await this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change);
+    }
+    const stale: string[] = [];
+    await this.scanHash(k.ownerRooms(owner), (pairs) => {
+      for (let i = 0; i < pairs.length; i += 2) {
+        const roomId = pairs[i] as string;
+        if ((counts.get(roomId)?.count ?? 0) === 0) stale.push(roomId);
+      }
+    });
+    for (let i = 0; i < stale.length; i += BATCH) {
+      await this.setOwnerCounts(k, owner, stale.slice(i, i + BATCH).map((roomId) => [roomId, 0, '']), change);
+    }
+    if (change.removedRooms.length > 0) await this.index.removeRooms(k, change.removedRooms);
+    if (entries.length === 0) await this.index.removeOwnerCollection(k, owner);
+    return change;
+  }
+
+  private async setOwnerCounts(
+    k: CollectionKeys,
+    owner: string,
+    triples: Array<[string, number, string]>,
+    change: CollectionChange,
+  ): Promise<void> {
+    const args: Array<string | number> = [owner];
+    for (const triple of triples) args.push(...triple);
+    const [added, removed] = asArray(await runScript(this.redis, 'setOwnerCounts', this.scriptKeys(k, owner), args), 'setOwnerCounts');
+    change.addedRooms.push(...asStrings(added, 'setOwnerCounts'));
+    change.removedRooms.push(...asStrings(removed, 'setOwnerCounts'));
+  }
+
+  async purgeOwner(owner: string): Promise<CollectionChange[]> {
+    const refs = await this.index.ownerCollections(owner);
+    const changes = await Bluebird.map(refs, async (ref) => {
+      const k = this.keys.collection(ref.index, ref.collection);
+      const change: CollectionChange = { index: k.index, collection: k.collection, addedRooms: [], removedRooms: [] };
+      // A full cursor walk sees every entry present when it started; one more
+      // walk runs if entries were added meanwhile (done stays 0).
+      for (let cursor = '0', done = false; !done; ) {
+        const [removed, next, finished] = asArray(
+          await runScript(this.redis, 'purgeOwner', this.scriptKeys(k, owner), [owner, BATCH, cursor]),
+          'purgeOwner',
+        );
+        change.removedRooms.push(...asStrings(removed, 'purgeOwner'));
+        cursor = String(next);
+        done = asInteger(finished, 'purgeOwner') === 1;
+        if (!done) await yieldToEventLoop();
+      }
+      if (change.removedRooms.length > 0) await this.index.removeRooms(k, change.removedRooms);
+      return change;
+    }, { concurrency: PARALLELISM });
+    // Last: until here, a failure leaves the owner listed, so a later sweep finishes the job.
+    await this.index.forgetOwner(owner);
+    return changes.filter((change) => change.removedRooms.length > 0);
+  }
+
+  async countRoom(roomId: string): Promise<number | undefined> {
+    const ref = await this.index.locate(roomId);
+    if (!ref) return undefined;
+    const total = await this.redis.hget(this.keys.collection(ref.index, ref.collection).counts, roomId);
+    return total === null ? undefined : asInteger(total, 'countRoom');
+  }
+
+  async findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined> {
+    const ref = await this.index.locate(roomId);
+    if (!ref) return undefined;
+    const k = this.keys.collection(ref.index, ref.collection);
+    const json = await this.redis.hget(k.rooms, roomId);
+    return json === null ? undefined : { ...ref, filters: decodeRoom(json, k.rooms).filters };
+  }
+
+  collections(): Promise<CollectionRef[]> {
+    return this.index.collections();
+  }
+
+  async scanRooms(ref: CollectionRef, onBatch: (rooms: StoredRoom[]) => Promise<void> | void): Promise<void> {
+    const k = this.keys.collection(ref.index, ref.collection);
+    await this.scanHash(k.rooms, async (pairs) => {
+      const ids = pairs.filter((_, i) => i % 2 === 0);
+      if (ids.length === 0) return;
+      const totals = await this.redis.hmget(k.counts, ...ids);
+      const rooms: StoredRoom[] = [];
+      ids.forEach((roomId, i) => {
+        const total = totals[i];
+        // Removed between the two reads: not a room any more.
+        if (total === null || total === undefined) return;
+        rooms.push({ roomId, filters: decodeRoom(pairs[2 * i + 1] as string, k.rooms).filters, total: asInteger(total, 'scanRooms') });
+      });
+      await onBatch(rooms);
+    });
+  }
+
+  owners(): Promise<string[]> {
+    return this.index.owners();
+  }
+
+  async ownerDigest(owner: string): Promise<OwnerDigest[]> {
+    const refs = await this.index.ownerCollections(owner);
+    return Bluebird.map(refs, async (ref) => {
+      const k = this.keys.collection(ref.index, ref.collection);
+      const [subscribers, rooms] = await Promise.all([this.redis.hget(k.owners, owner), this.redis.hlen(k.ownerRooms(owner))]);
+      return { ...ref, rooms, subscribers: subscribers === null ? 0 : asInteger(subscribers, 'ownerDigest') };
+    }, { concurrency: PARALLELISM });
+  }
+
+  private scriptKeys(k: CollectionKeys, owner: string): string[] {
+    return [k.rooms, k.counts, k.ownerRooms(owner), k.owners];
+  }
+
+  /** HSCAN in steps, yielding to the event loop between them. */
+  private async scanHash(key: string, onPairs: (pairs: string[]) => Promise<void> | void): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, pairs] = await this.redis.hscan(key, cursor, 'COUNT', BATCH);
+      cursor = next;
+      await onPairs(pairs);
+      if (cursor !== '0') await yieldToEventLoop();
+    } while (cursor !== '0');
+  }
+}

@@ -1,0 +1,73 @@
+import { broadcast, parseEmpty, request } from '../bus/message-spec';
+import { isNonEmptyString as isString, isObject } from '../util/guards';
+import type { CollectionRef } from '../state/realtime-store';
+import type { DocumentNotice, NoticeRequest, RoomDescriptor, UserNotice } from './realtime-host';
+
+/** Longest list of room ids in one message: removals of more rooms are split. */
+export const MAX_ROOMS_PER_MESSAGE = 1000;
+
+function parseRequest(value: unknown): NoticeRequest | undefined {
+  if (!isObject(value) || !isObject(value.data) || !isObject(value.options)) return undefined;
+  return { data: value.data, options: value.options };
+}
+
+const isRoomList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.length > 0 && value.length <= MAX_ROOMS_PER_MESSAGE && value.every(isString);
+
+const parseRef = (value: unknown): CollectionRef | undefined =>
+  isObject(value) && isString(value.index) && isString(value.collection) ? { index: value.index, collection: value.collection } : undefined;
+
+export function parseRoomDescriptor(body: unknown): RoomDescriptor | undefined {
+  const ref = parseRef(body);
+  if (!ref || !isObject(body) || !isString(body.roomId) || !Array.isArray(body.filters)) return undefined;
+  return { ...ref, roomId: body.roomId, filters: body.filters };
+}
+
+export function parseRoomsRemoved(body: unknown): (CollectionRef & { roomIds: string[] }) | undefined {
+  const ref = parseRef(body);
+  return ref && isObject(body) && isRoomList(body.roomIds) ? { ...ref, roomIds: body.roomIds } : undefined;
+}
+
+export function parseDocumentNotice(body: unknown): DocumentNotice | undefined {
+  if (!isObject(body) || !Array.isArray(body.rooms) || !body.rooms.every(isString)) return undefined;
+  const request = parseRequest(body.request);
+  if (!request || !isString(body.scope) || !isString(body.action)) return undefined;
+  return { rooms: body.rooms, request, scope: body.scope, action: body.action, content: body.content };
+}
+
+export function parseUserNotice(body: unknown): UserNotice | undefined {
+  if (!isObject(body) || !isString(body.room) || !isString(body.scope)) return undefined;
+  const request = parseRequest(body.request);
+  if (!request) return undefined;
+  return { room: body.room, request, scope: body.scope, content: body.content };
+}
+
+/** Body of `state:rewritten`: the collections a node rewrote. */
+export function parseRewritten(body: unknown): { collections: CollectionRef[] } | undefined {
+  const list = isObject(body) ? body.collections : undefined;
+  if (!Array.isArray(list)) return undefined;
+  const collections = list.map(parseRef);
+  return collections.every((ref): ref is CollectionRef => ref !== undefined) ? { collections } : undefined;
+}
+
+const parseAck = (body: unknown): { roomId: string } | undefined =>
+  isObject(body) && isString(body.roomId) ? { roomId: body.roomId } : undefined;
+
+const parseResetSummary = (body: unknown): { rooms: number; subscribers: number } | undefined =>
+  isObject(body) && typeof body.rooms === 'number' && typeof body.subscribers === 'number'
+    ? { rooms: body.rooms, subscribers: body.subscribers }
+    : undefined;
+
+/** The realtime protocol. */
+export const REALTIME_MESSAGES = {
+  /** A room got its first subscriber on the sender: store its filters, then answer. */
+  'room:add': request(parseRoomDescriptor, parseAck),
+  /** Rooms deleted from the shared state (no subscriber left anywhere). */
+  'room:remove': broadcast(parseRoomsRemoved),
+  'notify:document': broadcast(parseDocumentNotice),
+  'notify:user': broadcast(parseUserNotice),
+  /** The sender rewrote its subscriptions in these collections: reload them from the shared state. */
+  'state:rewritten': broadcast(parseRewritten),
+  /** Write your live subscriptions back to the shared state (POST /_plugin/cluster/reset). */
+  'reset:local': request(parseEmpty, parseResetSummary),
+} as const;

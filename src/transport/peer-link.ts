@@ -1,0 +1,68 @@
+import { Dealer, Subscriber } from 'zeromq';
+import type { NodeAddresses } from './envelope';
+import { closeQuietly } from './receive-loop';
+import { SendQueue } from './send-queue';
+import { dealerOptions, subOptions, type SocketLimits } from './socket-options';
+
+/** Where a broadcast's sequence number stands against the last one received from its peer. */
+export type SeqVerdict = { kind: 'next' } | { kind: 'gap'; expected: number } | { kind: 'replayed' };
+
+/**
+ * The sockets bound to one peer: a SUB on its PUB (so its broadcasts are
+ * attributed to it, and disconnecting it never touches another peer's
+ * connection) and a DEALER on its ROUTER, with the peer's broadcast sequence.
+ */
+export class PeerLink {
+  readonly dealer: Dealer;
+  readonly sub: Subscriber;
+  readonly queue: SendQueue;
+  readonly loops: Promise<void>[] = [];
+  /** Broadcasts missed since this link was opened. */
+  missed = 0;
+  private lastSeq: number | undefined;
+
+  /** @throws Error when zeromq refuses an endpoint (the sockets are closed first). */
+  constructor(
+    readonly peerId: string,
+    readonly addresses: NodeAddresses,
+    nodeId: string,
+    limits: SocketLimits,
+  ) {
+    this.dealer = new Dealer(dealerOptions(nodeId, limits));
+    this.sub = new Subscriber(subOptions(limits));
+    try {
+      this.sub.subscribe();
+      this.dealer.connect(addresses.router);
+      this.sub.connect(addresses.pub);
+    } catch (error) {
+      closeQuietly(this.dealer);
+      closeQuietly(this.sub);
+      throw error;
+    }
+    this.queue = new SendQueue(this.dealer);
+  }
+
+  /**
+   * Checks a broadcast's sequence number and records it. The first broadcast
+   * heard sets the baseline (what was sent before this link existed is the
+   * join's business); a number not above the last one is a replay.
+   */
+  checkSeq(seq: number): SeqVerdict {
+    const last = this.lastSeq;
+    if (last !== undefined && seq <= last) return { kind: 'replayed' };
+    this.lastSeq = seq;
+    if (last === undefined || seq === last + 1) return { kind: 'next' };
+    this.missed += seq - last - 1;
+    return { kind: 'gap', expected: last + 1 };
+  }
+
+  sameAddresses(addresses: NodeAddresses): boolean {
+    return this.addresses.router === addresses.router && this.addresses.pub === addresses.pub;
+  }
+
+  close(error?: Error): void {
+    this.queue.close(error);
+    closeQuietly(this.dealer);
+    closeQuietly(this.sub);
+  }
+}

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Cluster, Redis } from 'ioredis';
+import { StateKeys } from '../../src/state/keys';
+import { createRedisClient } from '../../src/state/redis-client';
+import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
+import { killManagedProcessesOnSignal } from '../harness/managed-process';
+import { startRedisCluster, type RunningRedisCluster } from '../harness/redis-cluster';
+import { newRunDir } from '../harness/run-dir';
+import { realtimeStoreContract, room } from '../support/realtime-store-contract';
+
+killManagedProcessesOnSignal();
+
+let cluster: RunningRedisCluster | undefined;
+let client: Redis | Cluster;
+
+before(async () => {
+  cluster = await startRedisCluster(newRunDir('store-cluster'));
+  client = createRedisClient({ nodes: cluster.nodes });
+});
+
+after(async () => {
+  client?.disconnect();
+  await cluster?.stop();
+});
+
+const fresh = (): RedisRealtimeStore => new RedisRealtimeStore(client, new StateKeys(`t${randomUUID()}`));
+
+// Through a cluster client, any script or transaction touching two slots fails with CROSSSLOT.
+realtimeStoreContract('Redis Cluster', async () => fresh());
+
+describe('RedisRealtimeStore (Redis Cluster)', () => {
+  it('spreads collections over every master, and keeps working across them', async () => {
+    const store = fresh();
+    const collections = Array.from({ length: 24 }, (_, i) => `col-${i}`);
+    for (const [i, collection] of collections.entries()) await store.addSubscriber(room(`r${i}`, collection), `n${i % 3}#1`, i + 1);
+    const masters = new Set<string>();
+    const keys = new StateKeys('probe');
+    for (const collection of collections) {
+      const slot = Number(await (client as Cluster).cluster('KEYSLOT', keys.collection('idx', collection).rooms));
+      const node = (client as Cluster).slots[slot]?.[0];
+      if (node) masters.add(node);
+    }
+    assert.equal(masters.size, 3, 'collections land on all 3 masters');
+    for (const [i] of collections.entries()) assert.equal(await store.countRoom(`r${i}`), i + 1);
+    for (const owner of ['n0#1', 'n1#1', 'n2#1']) await store.purgeOwner(owner);
+    for (const [i] of collections.entries()) assert.equal(await store.countRoom(`r${i}`), undefined);
+    assert.deepEqual(await store.collections(), []);
+  });
+});

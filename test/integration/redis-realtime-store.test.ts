@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Cluster, Redis } from 'ioredis';
+import { CorruptStateError } from '../../src/state/errors';
+import { StateKeys } from '../../src/state/keys';
+import { createRedisClient } from '../../src/state/redis-client';
+import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
+import { loadScripts } from '../../src/state/scripts';
+import { killManagedProcessesOnSignal } from '../harness/managed-process';
+import { startRedis, type RunningRedis } from '../harness/redis-server';
+import { newRunDir } from '../harness/run-dir';
+import { realtimeStoreContract, room } from '../support/realtime-store-contract';
+
+killManagedProcessesOnSignal();
+
+let server: RunningRedis | undefined;
+let client: Redis | Cluster;
+
+before(async () => {
+  server = await startRedis(newRunDir('store'));
+  client = createRedisClient({ node: { host: server.host, port: server.port } });
+});
+
+after(async () => {
+  client?.disconnect();
+  await server?.stop();
+});
+
+function fresh(): { store: RedisRealtimeStore; keys: StateKeys } {
+  const keys = new StateKeys(`t${randomUUID()}`);
+  return { store: new RedisRealtimeStore(client, keys), keys };
+}
+
+const keysOf = async (keys: StateKeys): Promise<string[]> => (await client.keys(`${keys.prefix}:*`)).sort();
+
+realtimeStoreContract('Redis', async () => fresh().store);
+
+describe('RedisRealtimeStore (standalone Redis)', () => {
+  it('resolves Lua includes: every script is self-contained', () => {
+    for (const script of loadScripts().values()) {
+      assert.doesNotMatch(script.lua, /--- @include/, `${script.name} still has an include`);
+      assert.match(script.lua, /local function adjustRoom/, `${script.name} got the shared fragment`);
+    }
+  });
+
+  it('leaves no key behind once every subscriber is gone (no version or empty-collection leftovers)', async () => {
+    const { store, keys } = fresh();
+    for (let i = 0; i < 20; i++) await store.addSubscriber(room(`r${i}`, `c${i % 4}`), `n${i % 2}#1`);
+    for (let i = 0; i < 10; i++) await store.removeSubscriber(room(`r${i}`, `c${i % 4}`), `r${i}`, `n${i % 2}#1`);
+    await store.purgeOwner('n0#1');
+    await store.replaceOwner('n1#1', []);
+    assert.deepEqual(await keysOf(keys), []);
+  });
+
+  it('finds nothing through a stale index entry (a write that failed half-way)', async () => {
+    const { store, keys } = fresh();
+    await client.hset(keys.roomIndex, 'ghost', JSON.stringify(['idx', 'col']));
+    assert.equal(await store.countRoom('ghost'), undefined);
+    assert.equal(await store.findRoom('ghost'), undefined);
+    await store.addSubscriber(room('ghost'), 'n1#1');
+    assert.equal(await store.countRoom('ghost'), 1, 'a real room of that id is found');
+  });
+
+  it('purges and rewrites 20,000 rooms of one collection without a call whose arguments grow with the rooms', async () => {
+    const { store, keys } = fresh();
+    const rooms = Array.from({ length: 20_000 }, (_, i) => ({ ...room(`big${i}`), count: 1 + (i % 3) }));
+    await store.replaceOwner('n1#1', rooms);
+    assert.equal(await store.countRoom('big19999'), 2);
+    assert.deepEqual(await store.ownerDigest('n1#1'), [{ index: 'idx', collection: 'col', rooms: 20_000, subscribers: 39_999 }]);
+    await store.replaceOwner('n1#1', rooms.slice(0, 5_000));
+    assert.equal(await store.countRoom('big19999'), undefined);
+    const changes = await store.purgeOwner('n1#1');
+    assert.equal(changes[0]?.removedRooms.length, 5_000);
+    assert.deepEqual(await keysOf(keys), []);
+  });
+
+  it('reports malformed stored JSON as a named error', async () => {
+    const { store, keys } = fresh();
+    await store.addSubscriber(room('r1'), 'n1#1');
+    await client.hset(keys.collection('idx', 'col').rooms, 'r1', '{not json');
+    await assert.rejects(store.findRoom('r1'), CorruptStateError);
+  });
+});
