@@ -21,7 +21,8 @@ mkdirSync(join(root, '.stack'), { recursive: true });
 // but share one Elasticsearch (they use unique index names): it is the slowest
 // service to start. Failing to start it fails the run, with its log.
 let sharedEs;
-if (tiers.includes('functional') && !process.env.KPC_ES_URL) {
+const usesStack = tiers.some((tier) => tier === 'functional' || tier === 'faults');
+if (usesStack && !process.env.KPC_ES_URL) {
   const { startElasticsearch } = await import(join(root, 'dist/test/harness/elasticsearch.js'));
   const { newRunDir } = await import(join(root, 'dist/test/harness/run-dir.js'));
   try {
@@ -31,8 +32,8 @@ if (tiers.includes('functional') && !process.env.KPC_ES_URL) {
   } catch (error) {
     console.log(`\nElasticsearch could not be started: ${error.message}`);
     failed += 1;
-    failures.push('functional (Elasticsearch)');
-    tiers.splice(tiers.indexOf('functional'), 1);
+    failures.push('functional and faults (Elasticsearch)');
+    for (const tier of ['functional', 'faults']) if (tiers.includes(tier)) tiers.splice(tiers.indexOf(tier), 1);
   }
 }
 const stopSharedEs = async () => {

@@ -82,7 +82,14 @@ export class ClusterNode {
     this.keys = new StateKeys(clusterPrefix(options.clusterName));
     const router = resolveBinding('bindings.router', options.bindings.router);
     const pub = resolveBinding('bindings.pub', options.bindings.pub);
-    this.transport = new ZmqTransport({ nodeId: this.id, router, pub, maxFrameBytes: options.maxFrameBytes, log });
+    this.transport = new ZmqTransport({
+      nodeId: this.id,
+      router,
+      pub,
+      maxFrameBytes: options.maxFrameBytes,
+      sendHighWaterMark: options.highWaterMark,
+      log,
+    });
     this.bus = new MessageBus(this.transport, log);
     this.cards = new RedisCardStore(this.redis, this.keys, options.timers.cardTtl);
     const card: NodeCard = {

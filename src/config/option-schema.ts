@@ -62,6 +62,11 @@ export const OPTION_SCHEMA = {
     1024,
     'largest message a node sends or accepts on the cluster ports; bigger frames are refused by ZeroMQ before they are buffered',
   ),
+  highWaterMark: integerLeaf(
+    100_000,
+    1,
+    'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and reloads the shared state',
+  ),
   timers: {
     heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any message sent counts as one'),
     heartbeatTimeout: integerLeaf(

@@ -90,7 +90,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
       heartbeat: () => undefined,
       'node:leave': (_body, sender) => this.removeIfCurrent(sender, 'left'),
       'node:evicted': (accused, sender) => this.onEvicted(accused, sender),
-      'node:accused': (accused, sender) => {
+      'node:accused': async (accused, sender) => {
+        // From a member, or from a node that registered itself where the cluster keeps its cards.
+        if (!this.members.has(sender.id) && (await this.cards.get(sender.id))?.incarnation !== sender.incarnation) {
+          throw new ClusterError('KPC_UNKNOWN_CARD', `${sender.id} is neither a member nor registered`);
+        }
         this.onAccused(accused, `accused by ${sender.id}`);
         return {};
       },

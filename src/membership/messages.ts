@@ -27,6 +27,10 @@ export const MEMBERSHIP_MESSAGES = {
   'node:leave': broadcast(parseEmpty),
   /** The sender stopped hearing this node (incarnation) and purged it. A suspicion for the others. */
   'node:evicted': broadcast(parseNodeRef),
-  /** Relayed to a node that a peer evicted while this node still hears it: it must join again. */
-  'node:accused': request(parseNodeRef, parseEmpty),
+  /**
+   * "You were evicted under this incarnation: join again." Relayed by a
+   * member that still hears the accused, or sent by a node that evicted it
+   * and finds it again (then not a member: the accuser must be registered).
+   */
+  'node:accused': request(parseNodeRef, parseEmpty, 'anyone'),
 } as const;

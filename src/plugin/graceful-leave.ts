@@ -3,6 +3,12 @@ import type { Log } from '../util/log';
 
 /** How often the drain looks at Kuzzle's in-flight requests. */
 const DRAIN_POLL_MS = 50;
+/**
+ * How long no request may be in flight before the node leaves: Kuzzle counts
+ * a request only once its rights are checked, so one accepted just before
+ * the shutdown may not be counted yet.
+ */
+const DRAIN_QUIET_MS = 300;
 
 /** What the graceful leave needs from Kuzzle 2.10's funnel. */
 export interface FunnelLike {
@@ -29,7 +35,11 @@ export async function leaveGracefully(
     node.drain();
     if (hold) {
       const started = Date.now();
-      while ((funnel.remainingRequests ?? funnel.concurrentRequests) > 1) await delay(DRAIN_POLL_MS);
+      for (let quietSince = Date.now(); Date.now() - quietSince < DRAIN_QUIET_MS; ) {
+        await delay(DRAIN_POLL_MS);
+        // Only the leave itself may be left.
+        if ((funnel.remainingRequests ?? funnel.concurrentRequests) > 1) quietSince = Date.now();
+      }
       log('info', `drained in ${Date.now() - started} ms: leaving the cluster`);
     }
     let timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,13 @@ import { Dealer, Subscriber } from 'zeromq';
 import type { NodeAddresses } from './envelope';
 import { closeQuietly } from './receive-loop';
 import { SendQueue } from './send-queue';
-import { dealerOptions, subOptions, type SocketLimits } from './socket-options';
+import { dealerOptions, endpointOf, subOptions, type SocketLimits } from './socket-options';
+
+/** ZeroMQ's `tcp://source:0;host:port` form, which fixes the local address of a connection. */
+function withSource(endpoint: string, sourceHost: string | undefined): string {
+  if (sourceHost === undefined) return endpoint;
+  return `${endpointOf(sourceHost, 0).replace(/\*$/, '0')};${endpoint.replace(/^tcp:\/\//, '')}`;
+}
 
 /** Where a broadcast's sequence number stands against the last one received from its peer. */
 export type SeqVerdict = { kind: 'next' } | { kind: 'gap'; expected: number } | { kind: 'replayed' };
@@ -27,13 +33,15 @@ export class PeerLink {
     readonly addresses: NodeAddresses,
     nodeId: string,
     limits: SocketLimits,
+    /** Local address outgoing connections leave from; undefined lets the OS choose. */
+    sourceHost?: string,
   ) {
     this.dealer = new Dealer(dealerOptions(nodeId, limits));
     this.sub = new Subscriber(subOptions(limits));
     try {
       this.sub.subscribe();
-      this.dealer.connect(addresses.router);
-      this.sub.connect(addresses.pub);
+      this.dealer.connect(withSource(addresses.router, sourceHost));
+      this.sub.connect(withSource(addresses.pub, sourceHost));
     } catch (error) {
       closeQuietly(this.dealer);
       closeQuietly(this.sub);

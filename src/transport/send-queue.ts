@@ -78,6 +78,14 @@ export class SendQueue {
     });
   }
 
+  /** Resolves once nothing is waiting or being sent, or after `timeoutMs`. */
+  async idle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.draining || this.items.length > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   /**
    * Rejects every waiting message and any later one. A send already handed to
    * zeromq ends when its socket is closed (or on its timeout). Idempotent.

@@ -15,6 +15,7 @@ import {
   DEFAULT_HIGH_WATER_MARK,
   advertisedEndpoint,
   endpointOf,
+  isWildcard,
   pubOptions,
   routerOptions,
   type SocketLimits,
@@ -61,6 +62,12 @@ export class ZmqTransport implements Transport {
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
   private gapHandler: GapHandler | undefined;
+  /**
+   * Outgoing connections leave from the address the ROUTER binds (not a
+   * wildcard): cluster traffic stays on the interface chosen for it, and
+   * firewall rules can name a node by its address.
+   */
+  private readonly sourceHost: string | undefined;
   private incarnation = 0;
   private seq = 0;
   private closed = false;
@@ -82,6 +89,7 @@ export class ZmqTransport implements Transport {
       receive: options.receiveHighWaterMark ?? send,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     };
+    this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
     this.router = new Router(routerOptions(options.router.host, this.limits));
     this.pub = new Publisher(pubOptions(options.pub.host, this.limits));
     // Neither ROUTER (non-mandatory) nor PUB ever block a send: the queues
@@ -124,7 +132,7 @@ export class ZmqTransport implements Transport {
       this.log('info', `peer ${peerId} moved to ${addresses.router} / ${addresses.pub}, reconnecting`);
       this.dropLink(existing, new PeerNotConnectedError(peerId, 'reconnected to new addresses'));
     }
-    const link = new PeerLink(peerId, { router: addresses.router, pub: addresses.pub }, this.nodeId, this.limits);
+    const link = new PeerLink(peerId, { router: addresses.router, pub: addresses.pub }, this.nodeId, this.limits, this.sourceHost);
     link.loops.push(this.subLoop(link), this.dealerLoop(link));
     this.links.set(peerId, link);
     this.log('debug', `connected to peer ${peerId} (${addresses.router}, ${addresses.pub})`);
@@ -257,6 +265,8 @@ export class ZmqTransport implements Transport {
   }
 
   private async doClose(flushMs: number): Promise<void> {
+    // Broadcasts already accepted (the last notifications, the leave) go out first.
+    if (flushMs > 0) await this.pubQueue.idle(flushMs);
     this.closed = true;
     const error = new TransportClosedError();
     this.pending.failAll(error);

@@ -1,30 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { Redis } from 'ioredis';
-import { repoRoot } from '../harness/run-dir';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, httpClient, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, fixtureAction as fixture, httpClient, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from './support/fixture';
 
-// The fixture plugin (code that runs inside each node: app.cluster, runtime
-// auth strategy) must be in Kuzzle's plugins/enabled before the nodes start.
-const fixtureLink = join(repoRoot, 'node_modules', 'kuzzle', 'plugins', 'enabled', 'kpc-sync-fixture');
-const fixtureDir = join(repoRoot, 'test', 'functional', 'fixtures', 'kpc-sync-fixture');
-before(() => {
-  if (!isLink(fixtureLink)) symlinkSync(fixtureDir, fixtureLink, 'dir');
-});
-after(() => {
-  if (isLink(fixtureLink)) rmSync(fixtureLink);
-});
-function isLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
+useFixturePlugin();
 
 // admin:dump runs gcore on the whole process; `true` makes that a no-op
 // (Kuzzle reads kuzzle_* variables as configuration; the nodes inherit ours).
@@ -41,9 +24,6 @@ async function failure(call: Promise<unknown>): Promise<Error | undefined> {
     return error as Error;
   }
 }
-
-const fixture = (kuzzle: Kuzzle, action: string, args: Record<string, unknown> = {}, body?: Record<string, unknown>): Promise<unknown> =>
-  kuzzle.query({ controller: 'kpc-fixture', action, ...args, body }).then((response) => response.result);
 
 describe('Kuzzle state kept in step across nodes', () => {
   const index = uniqueName('kpc-ks');

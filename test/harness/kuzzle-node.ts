@@ -19,6 +19,8 @@ export interface KuzzleNodeSettings {
   esUrl: string;
   redis: { host: string; port: number };
   ports: KuzzleNodePorts;
+  /** Loopback address the cluster sockets bind and connect from (default 127.0.0.1): a firewall rule can name the node by it. */
+  clusterHost?: string;
   /** Extra `plugins.cluster` options, merged over the stack's. */
   clusterOptions?: Record<string, unknown>;
   /** Extra Kuzzle configuration merged at the top level (shallow). */
@@ -67,6 +69,11 @@ export class KuzzleNode {
     this.rcFile = join(settings.runDir, `${this.name}.kuzzlerc.json`);
   }
 
+  /** The address of this node's cluster sockets. */
+  get clusterHost(): string {
+    return this.settings.clusterHost ?? '127.0.0.1';
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.settings.ports.http}`;
   }
@@ -77,6 +84,7 @@ export class KuzzleNode {
 
   private writeConfig(): void {
     const { esUrl, redis, ports, clusterOptions, kuzzleConfig } = this.settings;
+    const host = this.clusterHost;
     const config = {
       server: { port: ports.http, protocols: { mqtt: { enabled: false } } },
       services: {
@@ -89,7 +97,7 @@ export class KuzzleNode {
         'kuzzle-plugin-logger': { services: { stdout: { level: 'info' } } },
         cluster: {
           privileged: true,
-          bindings: { router: `tcp://127.0.0.1:${ports.router}`, pub: `tcp://127.0.0.1:${ports.pub}` },
+          bindings: { router: `tcp://${host}:${ports.router}`, pub: `tcp://${host}:${ports.pub}` },
           ...clusterOptions,
         },
       },

@@ -23,6 +23,11 @@ export interface StackOptions {
    * option, while Kuzzle keeps the standalone Redis.
    */
   pluginRedisCluster?: boolean;
+  /**
+   * Node N binds its cluster sockets on 127.0.0.(10+N) instead of 127.0.0.1,
+   * so that the firewall can cut the link between two nodes.
+   */
+  distinctClusterHosts?: boolean;
   /** Fixed ports per node (dev.sh); free ports otherwise. */
   nodePorts?: KuzzleNodePorts[];
   log?: (message: string) => void;
@@ -113,6 +118,7 @@ export class Stack {
       esUrl: this.esUrl,
       redis: { host: this.redis.host, port: this.redis.port },
       ports,
+      clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
       clusterOptions: this.redisCluster
         ? { redis: { nodes: this.redisCluster.nodes }, ...this.options.clusterOptions }
         : this.options.clusterOptions,
@@ -129,6 +135,18 @@ export class Stack {
     await this.lb?.start(this.backends());
     this.log(`${node.name} added on ${node.url}`);
     return node;
+  }
+
+  /**
+   * Redis dies (kill -9) and comes back on the same port with no data (it
+   * keeps nothing on disk), as after a crash of a Redis without persistence.
+   */
+  async restartRedisEmpty(): Promise<void> {
+    const redis = this.redis;
+    if (!redis) throw new Error('redis is not started');
+    redis.process.signal('SIGKILL');
+    await redis.process.waitExit();
+    this.redis = await startRedis(this.runDir, { name: 'redis', port: redis.port });
   }
 
   node(index: number): KuzzleNode {

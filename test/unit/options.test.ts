@@ -78,6 +78,7 @@ describe('parseOptions', () => {
       retryJoin: 0,
       clusterName: 'prod',
       maxFrameBytes: 1_048_576,
+      highWaterMark: 10,
       timers,
       redis: { nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], database: 0, options: { password: 'x' }, clusterOptions: {} },
     });

@@ -1,6 +1,9 @@
+import { lstatSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { Http, Kuzzle, WebSocket } from 'kuzzle-sdk';
 import { killManagedProcessesOnSignal } from '../../harness/managed-process';
+import { repoRoot } from '../../harness/run-dir';
 import { Stack, type StackOptions } from '../../harness/stack';
 import { waitFor } from '../../harness/wait';
 
@@ -36,9 +39,13 @@ export function useStack(options: StackOptions = {}): () => Stack {
 
 let trackedClients: Kuzzle[] = [];
 
-/** A kuzzle-sdk client over WebSocket to a port (a node, or the load balancer), closed after the file. */
-export async function wsClient(port: number): Promise<Kuzzle> {
-  const kuzzle = new Kuzzle(new WebSocket('127.0.0.1', { port }), { autoResubscribe: false });
+/**
+ * A kuzzle-sdk client over WebSocket to a port (a node, or the load
+ * balancer), closed after the file. `pingInterval`: the SDK drops a
+ * connection whose node does not answer its ping within that time.
+ */
+export async function wsClient(port: number, options: { pingInterval?: number } = {}): Promise<Kuzzle> {
+  const kuzzle = new Kuzzle(new WebSocket('127.0.0.1', { port, ...options }), { autoResubscribe: false });
   await kuzzle.connect();
   trackedClients.push(kuzzle);
   return kuzzle;
@@ -98,3 +105,30 @@ export async function httpJson(url: string, init?: RequestInit): Promise<{ statu
   const response = await fetch(url, init);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+/**
+ * Loads the fixture plugin (code that runs inside each node: app.cluster, a
+ * runtime auth strategy, a heavy request) on the nodes of this file's stack:
+ * it must be in Kuzzle's plugins/enabled before the nodes start.
+ */
+export function useFixturePlugin(): void {
+  const link = join(repoRoot, 'node_modules', 'kuzzle', 'plugins', 'enabled', 'kpc-sync-fixture');
+  const dir = join(repoRoot, 'test', 'functional', 'fixtures', 'kpc-sync-fixture');
+  const isLink = (): boolean => {
+    try {
+      return lstatSync(link).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  };
+  before(() => {
+    if (!isLink()) symlinkSync(dir, link, 'dir');
+  });
+  after(() => {
+    if (isLink()) rmSync(link);
+  });
+}
+
+/** Calls an action of the fixture plugin's controller. */
+export const fixtureAction = (kuzzle: Kuzzle, action: string, args: Record<string, unknown> = {}, body?: Record<string, unknown>): Promise<unknown> =>
+  kuzzle.query({ controller: 'kpc-fixture', action, ...args, body }).then((response) => response.result);
