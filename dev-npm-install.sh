@@ -14,6 +14,8 @@ command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 command -v haproxy >/dev/null || packages+=(haproxy)
 command -v unzip >/dev/null || packages+=(unzip)
+# Fault tests cut links between nodes with iptables.
+command -v iptables >/dev/null || packages+=(iptables)
 command -v mvn >/dev/null || packages+=(maven)
 command -v curl >/dev/null || packages+=(curl)
 command -v make >/dev/null || packages+=(make)
