@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
-import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { isIP } from 'net';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'os';
 import { ConfigError } from './errors';
 
 /** A resolved socket address: what to bind and what peers connect to. */

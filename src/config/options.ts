@@ -1,3 +1,4 @@
+import { cloneDeep } from 'lodash';
 import { ConfigError } from './errors';
 
 /** Redis connection settings, the shape of Kuzzle's `services.internalCache`. */
@@ -68,7 +69,7 @@ type Warn = (message: string) => void;
  */
 export function parseOptions(raw: unknown, warn: Warn = () => undefined): ClusterOptions {
   const input = raw === undefined || raw === null ? {} : asObject('plugins.cluster', raw);
-  const options: ClusterOptions = structuredClone(DEFAULT_OPTIONS);
+  const options: ClusterOptions = cloneDeep(DEFAULT_OPTIONS);
   for (const [key, value] of Object.entries(input)) {
     switch (key) {
       case 'bindings':

@@ -1,5 +1,5 @@
 import { describeError } from '../util/describe-error';
-import { EventEmitter } from 'node:events';
+import { EventEmitter } from 'events';
 import createDebug from 'debug';
 import type { Log } from '../log';
 import type { Envelope } from '../transport/envelope';

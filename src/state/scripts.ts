@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync, readFileSync } from 'fs';
+import path from 'path';
 import type { Cluster, Redis } from 'ioredis';
 import { translateScriptError } from './errors';
 

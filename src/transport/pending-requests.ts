@@ -1,5 +1,6 @@
 import type { Envelope } from './envelope';
 import { RemoteHandlerError, RequestTimeoutError } from './errors';
+import type { SendCancel } from './send-queue';
 
 interface PendingRequest {
   readonly peerId: string;
@@ -7,7 +8,7 @@ interface PendingRequest {
   readonly resolve: (reply: Envelope) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
-  readonly abort: AbortController;
+  readonly cancel: { aborted: boolean; reason?: Error };
 }
 
 /** What {@link PendingRequests.track} hands back for one request. */
@@ -18,7 +19,7 @@ export interface TrackedRequest {
    * Aborted as soon as the request fails, so that a request still waiting in
    * a send queue is skipped: nobody awaits its reply any more.
    */
-  readonly signal: AbortSignal;
+  readonly signal: SendCancel;
 }
 
 /**
@@ -41,12 +42,12 @@ export class PendingRequests {
    * with a {@link RequestTimeoutError} after `timeoutMs`.
    */
   track(rid: string, peerId: string, type: string, timeoutMs: number): TrackedRequest {
-    const abort = new AbortController();
+    const cancel: { aborted: boolean; reason?: Error } = { aborted: false };
     const reply = new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(rid, new RequestTimeoutError(peerId, type, timeoutMs)), timeoutMs);
-      this.byRid.set(rid, { peerId, type, resolve, reject, timer, abort });
+      this.byRid.set(rid, { peerId, type, resolve, reject, timer, cancel });
     });
-    return { reply, signal: abort.signal };
+    return { reply, signal: cancel };
   }
 
   /**
@@ -74,7 +75,8 @@ export class PendingRequests {
     this.byRid.delete(rid);
     clearTimeout(request.timer);
     // A request still waiting in the send queue is skipped: nobody awaits its reply.
-    request.abort.abort(error);
+    request.cancel.reason = error;
+    request.cancel.aborted = true;
     if (error instanceof RequestTimeoutError) this.timeoutCount += 1;
     request.reject(error);
   }

@@ -6,10 +6,19 @@ export interface SendSocket {
   sendTimeout: number;
 }
 
+/**
+ * Cancels a queued message: a plain flag rather than an AbortSignal, which
+ * Node 12 lacks (AbortController is global from Node 15).
+ */
+export interface SendCancel {
+  readonly aborted: boolean;
+  readonly reason?: Error;
+}
+
 /** Per-message options of {@link SendQueue.enqueue}. */
 export interface EnqueueOptions {
   /** When aborted before its turn comes, the message is skipped, never sent. */
-  signal?: AbortSignal;
+  signal?: SendCancel;
   /**
    * Epoch time (ms) by which the message must be handed to the socket. The
    * socket's `sendTimeout` is set to the time left before sending, so a peer
@@ -101,7 +110,7 @@ export class SendQueue {
 
   private async sendOne({ frames, options: { signal, deadline } }: Item): Promise<void> {
     if (this.closedWith) throw this.closedWith;
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('send aborted');
+    if (signal?.aborted) throw signal.reason ?? new Error('send aborted');
     let timeout = this.defaultSendTimeout;
     if (deadline !== undefined) {
       const left = Math.ceil(deadline - Date.now());

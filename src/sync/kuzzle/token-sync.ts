@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash } from 'crypto';
 import type { KuzzleStateInternals } from '../../plugin/kuzzle-types';
 import { isName, isObject, requestInput, type SyncChannel } from './channel';
 
