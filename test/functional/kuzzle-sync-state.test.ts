@@ -1,30 +1,22 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { Redis } from 'ioredis';
+import { installTestPlugin } from '../harness/kuzzle-node';
 import { repoRoot } from '../harness/run-dir';
 import { waitFor } from '../harness/wait';
 import { ensureCollection, httpClient, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
 
 // The fixture plugin (code that runs inside each node: app.cluster, runtime
 // auth strategy) must be in Kuzzle's plugins/enabled before the nodes start.
-const fixtureLink = join(repoRoot, 'node_modules', 'kuzzle', 'plugins', 'enabled', 'kpc-sync-fixture');
 const fixtureDir = join(repoRoot, 'test', 'functional', 'fixtures', 'kpc-sync-fixture');
+let removeFixture: (() => void) | undefined;
 before(() => {
-  if (!isLink(fixtureLink)) symlinkSync(fixtureDir, fixtureLink, 'dir');
+  removeFixture = installTestPlugin('kpc-sync-fixture', fixtureDir);
 });
-after(() => {
-  if (isLink(fixtureLink)) rmSync(fixtureLink);
-});
-function isLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
+after(() => removeFixture?.());
 
 // admin:dump runs gcore on the whole process; `true` makes that a no-op
 // (Kuzzle reads kuzzle_* variables as configuration; the nodes inherit ours).
