@@ -29,14 +29,16 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const cacheDir = process.env.KPC_CACHE_DIR ?? '/var/cache/kuzzle-plugin-cluster';
 /** Bump when the way the Kuzzle copy is made changes: older copies are then ignored. */
-const RECIPE = '2';
+const RECIPE = '3';
 
 /**
  * Packages of Kuzzle 2.10.4's tree whose locked (newest) version cannot run on
- * an older Node, and the version used there instead. A Kuzzle 2.10.4
- * application on that Node must pin them the same way (npm `overrides`):
- * - re2 1.18+ uses v8::RegExp::kHasIndices (V8 9, Node 16), and from 1.20
- *   needs C++17 (abseil) while Node 12's headers impose C++14;
+ * an older Node, and the version used there instead (the first entry whose
+ * `belowMajor` is above the Node major). A Kuzzle 2.10.4 application on that
+ * Node must pin them the same way (npm `overrides`):
+ * - re2 1.18+ uses v8::RegExp::kHasIndices (V8 9, Node 16); from 1.20 it
+ *   vendors abseil, which needs C++17, while the headers of Node 12 to 16
+ *   impose C++14 (-std=gnu++14 in their common.gypi): 1.19.2 on Node 16;
  * - murmurhash-native 3.5.1 finds its binary through @mapbox/node-pre-gyp 2,
  *   whose dependencies (nopt 8, consola 3) use `?.`/`??` (Node 14) and which
  *   declares Node 18; 3.5.0 uses node-pre-gyp 0.14;
@@ -45,11 +47,19 @@ const RECIPE = '2';
  * - kuzzle-vault 2.1.0 uses yaml 2 (`?.`, Node 14); 2.0.4 uses yaml 1.
  */
 export const OLDER_NODE_REPLACEMENTS = {
-  re2: { belowMajor: 16, version: '1.17.7' },
-  'murmurhash-native': { belowMajor: 18, version: '3.5.0' },
-  '@dabh/diagnostics': { belowMajor: 15, version: '2.0.3' },
-  'kuzzle-vault': { belowMajor: 14, version: '2.0.4' },
+  re2: [
+    { belowMajor: 16, version: '1.17.7' },
+    { belowMajor: 18, version: '1.19.2' },
+  ],
+  'murmurhash-native': [{ belowMajor: 18, version: '3.5.0' }],
+  '@dabh/diagnostics': [{ belowMajor: 15, version: '2.0.3' }],
+  'kuzzle-vault': [{ belowMajor: 14, version: '2.0.4' }],
 };
+
+/** The version of package `name` to use on Node `major` instead of the locked one, if any. */
+function replacementFor(name, major) {
+  return (OLDER_NODE_REPLACEMENTS[name] ?? []).find((r) => major < r.belowMajor)?.version;
+}
 
 const log = (message) => console.log(`[node-runtime] ${message}`);
 const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
@@ -82,6 +92,15 @@ function publish(tmp, dest, meta) {
   writeFileSync(join(tmp, '.complete'), `${JSON.stringify(meta, null, 2)}\n`);
   rmSync(dest, { recursive: true, force: true });
   renameSync(tmp, dest);
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Unpacks the npm package `spec` (e.g. "re2@1.17.7") into `dir`. */
@@ -227,6 +246,8 @@ function buildNative(dir, version, nodeDir) {
     const gyp = join(dirname(run(process.execPath, ['-p', "require.resolve('node-gyp/package.json')"], { cwd: root }).trim()), 'bin', 'node-gyp.js');
     run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`, `--jobs=${jobs}`], { cwd: dir, env });
   }
+  // Object files are not needed to load the module (re2's weigh 70 MB).
+  for (const scratch of ['obj.target', '.deps', 'obj']) rmSync(join(dir, 'build', 'Release', scratch), { recursive: true, force: true });
   const tmp = staging(cached);
   for (const output of outputs) {
     if (existsSync(join(dir, output))) cpSync(join(dir, output), join(tmp, output), { recursive: true });
@@ -252,7 +273,7 @@ function needsBuild(dir) {
 export function ensureKuzzle(version, nodeDir = ensureNode(version)) {
   const { text, packages } = installedTree();
   const major = Number(version.split('.')[0]);
-  const replacements = Object.entries(OLDER_NODE_REPLACEMENTS).filter(([, r]) => major < r.belowMajor);
+  const replacements = Object.keys(OLDER_NODE_REPLACEMENTS).map((name) => [name, replacementFor(name, major)]).filter(([, v]) => v);
   const hash = sha(RECIPE, JSON.stringify(replacements), text);
   const dest = join(cacheDir, 'kuzzle', `${version}-${hash}`);
   const kuzzleRoot = join(dest, 'node_modules', 'kuzzle');
@@ -279,11 +300,11 @@ export function ensureKuzzle(version, nodeDir = ensureNode(version)) {
     const replaced = [];
     for (const path of paths) {
       const name = packageName(path);
-      const replacement = OLDER_NODE_REPLACEMENTS[name];
-      if (!replacement || major >= replacement.belowMajor) continue;
-      replacePackage(name, replacement.version, join(tmp, path), join(tmp, '.replacement'));
-      replaced.push(`${name}@${replacement.version} (locked: ${packages[path].version})`);
-      log(`  ${name}@${replacement.version} instead of ${packages[path].version} for node ${version}`);
+      const replacement = replacementFor(name, major);
+      if (!replacement) continue;
+      replacePackage(name, replacement, join(tmp, path), join(tmp, '.replacement'));
+      replaced.push(`${name}@${replacement} (locked: ${packages[path].version})`);
+      log(`  ${name}@${replacement} instead of ${packages[path].version} for node ${version}`);
     }
     const natives = [];
     const built = [];
@@ -306,6 +327,13 @@ export function ensureKuzzle(version, nodeDir = ensureNode(version)) {
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
     throw error;
+  }
+  // Copies made from an older package-lock for this version are of no more use.
+  for (const entry of readdirSync(dirname(dest))) {
+    if (!entry.startsWith(`${version}-`) || join(dirname(dest), entry) === dest) continue;
+    const pid = /\.tmp-(\d+)$/.exec(entry)?.[1];
+    if (pid && isAlive(Number(pid))) continue; // another run is making it
+    rmSync(join(dirname(dest), entry), { recursive: true, force: true });
   }
   log(`Kuzzle for node ${version} ready in ${seconds(started)}`);
   return kuzzleRoot;

@@ -111,6 +111,7 @@ for (const [version, runtime] of runtimes) {
 }
 
 await stopAll();
+results.sort((a, b) => versions.indexOf(a.version) - versions.indexOf(b.version));
 console.log('\nnode version   runtime ready   tests      passed  failed');
 for (const r of results) {
   console.log(
