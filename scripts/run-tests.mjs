@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tiers = process.argv.slice(2);
-const only = process.env.TEST_ONLY; // substring filter on file names
+// Substring filter on file names; several, comma-separated, match any.
+const only = process.env.TEST_ONLY ? process.env.TEST_ONLY.split(',').map((part) => part.trim()).filter(Boolean) : undefined;
 const FILE_TIMEOUT_MS = 15 * 60_000;
 let passed = 0;
 let failed = 0;
@@ -49,7 +50,7 @@ for (const tier of tiers) {
   if (!existsSync(dir)) continue;
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.test.js'))
-    .filter((f) => !only || f.includes(only))
+    .filter((f) => !only || only.some((part) => f.includes(part)))
     .sort();
   for (const file of files) {
     console.log(`\n=== ${tier}/${file}`);

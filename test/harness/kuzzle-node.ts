@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process';
 import { freePort } from './ports';
@@ -27,7 +27,17 @@ export interface KuzzleNodeSettings {
   kuzzleConfig?: Record<string, unknown>;
 }
 
-const kuzzleRoot = join(repoRoot, 'node_modules', 'kuzzle');
+/**
+ * The Kuzzle install the nodes run: this repository's own by default, or one
+ * whose native modules are built for another Node.js (`KPC_KUZZLE_ROOT`, a
+ * `…/node_modules/kuzzle` folder made by scripts/node-runtime.mjs).
+ */
+export const kuzzleRoot = process.env.KPC_KUZZLE_ROOT ?? join(repoRoot, 'node_modules', 'kuzzle');
+/**
+ * The Node.js binary the Kuzzle nodes run on (`KPC_KUZZLE_NODE`); the tests
+ * and the harness itself always run on the Node that started them.
+ */
+export const kuzzleNodeBinary = process.env.KPC_KUZZLE_NODE ?? process.execPath;
 
 /**
  * Makes Kuzzle load this repository as the `cluster` plugin from
@@ -42,6 +52,18 @@ export function enableClusterPlugin(): void {
     rmSync(link, { recursive: true, force: true });
   }
   symlinkSync(repoRoot, link, 'dir');
+}
+
+/**
+ * Copies a test plugin folder into Kuzzle's `plugins/enabled/<name>` (a copy,
+ * not a link: its `require('kuzzle/…')` must find the Kuzzle that runs it,
+ * whatever {@link kuzzleRoot} is). Returns the function that removes it.
+ */
+export function installTestPlugin(name: string, dir: string): () => void {
+  const target = join(kuzzleRoot, 'plugins', 'enabled', name);
+  rmSync(target, { recursive: true, force: true });
+  cpSync(dir, target, { recursive: true });
+  return () => rmSync(target, { recursive: true, force: true });
 }
 
 function isSymlink(path: string): boolean {
@@ -112,7 +134,7 @@ export class KuzzleNode {
     this.writeConfig();
     this.process = new ManagedProcess({
       name: this.name,
-      command: process.execPath,
+      command: kuzzleNodeBinary,
       args: [join(kuzzleRoot, 'bin', 'start-kuzzle-server')],
       logFile: this.logFile,
       cwd: this.settings.runDir,

@@ -98,9 +98,26 @@ export class Stack {
       await node.waitReady();
       this.log(`${node.name} ready on ${node.url}`);
     }
+    await this.checkNodeVersion();
     this.lb = new Haproxy(this.runDir, this.options.lbPort ?? (await freePort()));
     await this.lb.start(this.backends());
     this.log(`load balancer on ${this.lb.url}`);
+  }
+
+  /**
+   * With `KPC_KUZZLE_NODE_VERSION` set (the Node-versions tier), fails the
+   * boot unless every node reports that Node.js version in `server:info`.
+   */
+  private async checkNodeVersion(): Promise<void> {
+    const expected = process.env.KPC_KUZZLE_NODE_VERSION;
+    if (!expected) return;
+    for (const node of this.nodes) {
+      const response = await fetch(`${node.url}/_serverInfo`);
+      const info = (await response.json()) as { result?: { serverInfo?: { kuzzle?: { nodeVersion?: string } } } };
+      const actual = info.result?.serverInfo?.kuzzle?.nodeVersion;
+      if (actual !== `v${expected}`) throw new Error(`${node.name} runs on node ${String(actual)}, not v${expected}`);
+      this.log(`${node.name} runs on node ${actual}`);
+    }
   }
 
   private backends(): Array<{ name: string; port: number }> {

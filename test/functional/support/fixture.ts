@@ -1,7 +1,7 @@
-import { lstatSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { Http, Kuzzle, WebSocket } from 'kuzzle-sdk';
+import { installTestPlugin } from '../../harness/kuzzle-node';
 import { killManagedProcessesOnSignal } from '../../harness/managed-process';
 import { repoRoot } from '../../harness/run-dir';
 import { Stack, type StackOptions } from '../../harness/stack';
@@ -109,24 +109,15 @@ export async function httpJson(url: string, init?: RequestInit): Promise<{ statu
 /**
  * Loads the fixture plugin (code that runs inside each node: app.cluster, a
  * runtime auth strategy, a heavy request) on the nodes of this file's stack:
- * it must be in Kuzzle's plugins/enabled before the nodes start.
+ * it must be in Kuzzle's plugins/enabled before the nodes start (copied, so
+ * that its `require('kuzzle/…')` finds the Kuzzle that runs it).
  */
 export function useFixturePlugin(): void {
-  const link = join(repoRoot, 'node_modules', 'kuzzle', 'plugins', 'enabled', 'kpc-sync-fixture');
-  const dir = join(repoRoot, 'test', 'functional', 'fixtures', 'kpc-sync-fixture');
-  const isLink = (): boolean => {
-    try {
-      return lstatSync(link).isSymbolicLink();
-    } catch {
-      return false;
-    }
-  };
+  let remove: (() => void) | undefined;
   before(() => {
-    if (!isLink()) symlinkSync(dir, link, 'dir');
+    remove = installTestPlugin('kpc-sync-fixture', join(repoRoot, 'test', 'functional', 'fixtures', 'kpc-sync-fixture'));
   });
-  after(() => {
-    if (isLink()) rmSync(link);
-  });
+  after(() => remove?.());
 }
 
 /** Calls an action of the fixture plugin's controller. */
