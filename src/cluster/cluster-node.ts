@@ -19,6 +19,7 @@ import { ClusterError } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { buildStatus, unhealthyReason, type ClusterStatus } from './cluster-status';
+import { checkExposure, curveKeysOf } from './exposure';
 import { MemberChannel } from './member-channel';
 import type { RealtimePort } from './realtime-port';
 import { SelfRepair } from './self-repair';
@@ -78,14 +79,16 @@ export class ClusterNode {
     this.id = settings.id;
     this.options = options;
     this.log = log;
-    this.redis = createRedisClient(settings.redis, (message) => log('warn', `redis: ${message}`));
-    this.keys = new StateKeys(clusterPrefix(options.clusterName));
     const router = resolveBinding('bindings.router', options.bindings.router);
     const pub = resolveBinding('bindings.pub', options.bindings.pub);
+    checkExposure([['bindings.router', router], ['bindings.pub', pub]], options.curve, options.insecure, log);
+    this.redis = createRedisClient(settings.redis, (message) => log('warn', `redis: ${message}`));
+    this.keys = new StateKeys(clusterPrefix(options.clusterName));
     this.transport = new ZmqTransport({
       nodeId: this.id,
       router,
       pub,
+      curve: options.curve ? curveKeysOf(options.curve) : undefined,
       maxFrameBytes: options.maxFrameBytes,
       sendHighWaterMark: options.highWaterMark,
       log,

@@ -1,5 +1,6 @@
 import { parseRedisSettings, type RedisSettings } from './redis-settings';
-import { integer, nonEmptyString } from './values';
+import { parseCurveSettings, type CurveSettings } from './curve-settings';
+import { boolean, integer, nonEmptyString } from './values';
 
 /**
  * The one description of the plugin's options: each leaf holds its default,
@@ -94,6 +95,17 @@ export const OPTION_SCHEMA = {
     ),
     leaveTimeout: integerLeaf(3000, 1, 'upper bound of the graceful leave during shutdown, once in-flight requests are done'),
   },
+  curve: leaf<CurveSettings | undefined>({
+    default: undefined,
+    shownDefault: "Kuzzle's vault secret `cluster.curve`, if any",
+    doc: '`{ secretKey, accept }`: the cluster\'s CURVE secret key (Z85, from `npx kuzzle-plugin-cluster keygen`), the same on every node, and public keys also accepted while rolling a new key over (see Security). Every cluster socket is then encrypted and only nodes holding the key can connect. Never logged, never shown by `status`',
+    parse: parseCurveSettings,
+  }),
+  insecure: leaf<boolean>({
+    default: false,
+    doc: 'without `curve`, the cluster ports may only bind loopback addresses; `true` allows binding other addresses unauthenticated and unencrypted (a warning is logged at every start): only on a network where every host is trusted',
+    parse: boolean,
+  }),
   redis: leaf<RedisSettings | undefined>({
     default: undefined,
     shownDefault: "Kuzzle's `services.internalCache`",

@@ -25,3 +25,10 @@ export function nonEmptyString(key: string, value: unknown): string {
   }
   return value;
 }
+
+/** A boolean; "true" and "false" are accepted as environment variables give them. */
+export function boolean(key: string, value: unknown): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigError(key, `expected true or false, got ${JSON.stringify(value)}`);
+}

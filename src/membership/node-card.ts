@@ -1,4 +1,5 @@
 import { isId } from '../transport/codec';
+import { isCurveKey } from '../transport/curve-keys';
 import type { NodeAddresses } from '../transport/envelope';
 
 /** What a node publishes about itself in Redis so that peers can find it. */
@@ -42,9 +43,10 @@ export function parseNodeCard(value: unknown): NodeCard | undefined {
   ) {
     return undefined;
   }
+  if (addresses.curveKey !== undefined && !isCurveKey(addresses.curveKey)) return undefined;
   return {
     id: card.id,
-    addresses: { router: addresses.router, pub: addresses.pub },
+    addresses: { router: addresses.router, pub: addresses.pub, ...(addresses.curveKey === undefined ? {} : { curveKey: addresses.curveKey }) },
     incarnation: card.incarnation,
     startedAt: card.startedAt,
     protocol: card.protocol,

@@ -3,16 +3,20 @@ import { ClusterNode } from '../cluster/cluster-node';
 import { ConfigError } from '../config/errors';
 import { parseOptions, type ClusterOptions } from '../config/options';
 import { redisSettingsOf } from '../config/redis-settings';
+import { curveFromVault } from './vault';
 import { leaveGracefully } from './graceful-leave';
 import { mergeHandlers, type EventHandler } from './handlers';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
-import type { KuzzleLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
+import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
 import { pluginLog } from './plugin-log';
 import { RealtimeGlue } from './realtime-glue';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
 
-type ApiDefinition = Record<string, { actions: Record<string, { handler: EventHandler; http: Array<{ verb: string; path: string }> }> }>;
+type ApiDefinition = Record<string, { actions: Record<string, { handler: (request: KuzzleRequestLike) => Promise<unknown>; http: Array<{ verb: string; path: string }> }> }>;
+
+/** Kuzzle's id for requests without a signed-in user. */
+const ANONYMOUS_KUID = '-1';
 
 /**
  * The Kuzzle glue: declares hooks, pipes and routes, and hands every event
@@ -33,6 +37,7 @@ export class ClusterPlugin {
     assertNoBuiltinCluster(kuzzle, kuzzle.version);
     const log = pluginLog(context.log, kuzzle.id);
     const config = parseOptions(rawConfig, (message) => log('warn', message));
+    config.curve ??= curveFromVault(kuzzle);
     this.config = config;
     const host = new KuzzleRealtimeHost(kuzzle, context);
     const node = new ClusterNode({
@@ -49,6 +54,12 @@ export class ClusterPlugin {
       questionMs: config.timers.discoverTimeout,
     });
     const ServiceUnavailable = context.errors.ServiceUnavailableError ?? context.errors.InternalError;
+    const Unauthorized = context.errors.UnauthorizedError ?? context.errors.ForbiddenError;
+    // Node ids, addresses and counters are for operators: anonymous users get health only.
+    const signedIn = (request: KuzzleRequestLike): void => {
+      const user = request.context.user;
+      if (!user || user._id === ANONYMOUS_KUID) throw new Unauthorized('the cluster status and reset routes need a signed-in user with the right to call them');
+    };
     const controller = new ClusterController(node, (message) => new ServiceUnavailable(message));
 
     const realtimeHooks = {
@@ -79,9 +90,21 @@ export class ClusterPlugin {
     this.api = {
       [controllerName]: {
         actions: {
-          status: { handler: async () => controller.status(), http: [{ verb: 'get', path: '/_plugin/cluster/status' }] },
+          status: {
+            handler: async (request: KuzzleRequestLike) => {
+              signedIn(request);
+              return controller.status();
+            },
+            http: [{ verb: 'get', path: '/_plugin/cluster/status' }],
+          },
           health: { handler: async () => controller.health(), http: [{ verb: 'get', path: '/_plugin/cluster/health' }] },
-          reset: { handler: async () => controller.reset(), http: [{ verb: 'post', path: '/_plugin/cluster/reset' }] },
+          reset: {
+            handler: async (request: KuzzleRequestLike) => {
+              signedIn(request);
+              return controller.reset();
+            },
+            http: [{ verb: 'post', path: '/_plugin/cluster/reset' }],
+          },
         },
       },
     };

@@ -1,4 +1,6 @@
 import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from '../sync/realtime-host';
+import { ClusterError } from '../util/cluster-error';
+import { isNormalizedFilter } from './koncorde-filters';
 import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
 
 /** {@link RealtimeHost} over Kuzzle 2.10's Koncorde instance and realtime asks. */
@@ -8,8 +10,12 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     private readonly context: PluginContextLike,
   ) {}
 
+  /** @throws ClusterError KPC_BAD_FILTER when the filters are not what Koncorde can store. */
   storeFilter(room: RoomDescriptor): void {
     if (this.kuzzle.koncorde.hasFilter(room.roomId)) return;
+    if (!isNormalizedFilter(room.filters)) {
+      throw new ClusterError('KPC_BAD_FILTER', `room ${room.roomId}: its filters are not a normalized Koncorde filter, refused`);
+    }
     this.kuzzle.koncorde.store({ index: room.index, collection: room.collection, normalized: room.filters, id: room.roomId });
   }
 

@@ -64,6 +64,8 @@ export interface KuzzleLike {
   emit(event: string, payload?: unknown): void;
   realtime?: { hotelClerk?: { rooms: Map<string, HotelClerkRoom> } };
   funnel?: { concurrentRequests: number; readonly remainingRequests?: number };
+  /** Kuzzle's vault: `secrets` holds the decrypted secrets file. */
+  vault?: { secrets?: unknown } | null;
   state?: number;
 }
 
@@ -74,6 +76,7 @@ export interface PluginContextLike {
   errors: {
     BadRequestError: KuzzleErrorClass;
     ForbiddenError: KuzzleErrorClass;
+    UnauthorizedError?: KuzzleErrorClass;
     InternalError: KuzzleErrorClass;
     ServiceUnavailableError?: KuzzleErrorClass;
     PluginImplementationError: KuzzleErrorClass;

@@ -11,6 +11,8 @@ export interface RepairContext {
   publishRewritten(collections: CollectionRef[]): Promise<void>;
   /** Asks every peer to store a room's filter and waits for their acknowledgement. */
   announce(roomId: string): Promise<void>;
+  /** A room of the shared state whose filters the host refused. */
+  badFilter(roomId: string, error: unknown): void;
 }
 
 /** A collection where this node's local truth and the shared state disagree. */
@@ -63,7 +65,12 @@ export class RealtimeRepair {
     await this.store.scanRooms(ref, (rooms) => {
       for (const room of rooms) {
         ids.push(room.roomId);
-        this.host.storeFilter({ index: ref.index, collection: ref.collection, roomId: room.roomId, filters: room.filters });
+        try {
+          this.host.storeFilter({ index: ref.index, collection: ref.collection, roomId: room.roomId, filters: room.filters });
+        } catch (error) {
+          // One bad room must not keep the others out.
+          this.context.badFilter(room.roomId, error);
+        }
       }
     });
     return ids;

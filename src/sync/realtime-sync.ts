@@ -42,6 +42,8 @@ export class RealtimeSync {
    */
   private leaving = false;
   private stopped = false;
+  /** Rooms of the shared state whose filters the host refused. */
+  badFilters = 0;
 
   constructor(
     private readonly store: RealtimeStore,
@@ -57,6 +59,10 @@ export class RealtimeSync {
       announce: (roomId) => {
         const room = this.local.get(roomId);
         return room ? this.announceRoom(room) : Promise.resolve();
+      },
+      badFilter: (roomId, error) => {
+        this.badFilters++;
+        options.log('error', `room ${roomId} of the shared state not loaded: ${describeError(error)}`);
       },
     });
     this.channel = bus.register(REALTIME_MESSAGES, {

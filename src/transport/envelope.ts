@@ -41,8 +41,10 @@ export interface ErrorBody {
   message: string;
 }
 
-/** ZeroMQ endpoints of a node, as peers connect to them: `tcp://host:port`. */
+/** How peers reach a node: its ZeroMQ endpoints (`tcp://host:port`), and the CURVE key it serves with. */
 export interface NodeAddresses {
   router: string;
   pub: string;
+  /** Public key the node's ROUTER and PUB serve with (Z85); absent when the cluster runs without CURVE. */
+  curveKey?: string;
 }

@@ -2,7 +2,8 @@ import { Dealer, Subscriber } from 'zeromq';
 import type { NodeAddresses } from './envelope';
 import { closeQuietly } from './receive-loop';
 import { SendQueue } from './send-queue';
-import { dealerOptions, endpointOf, subOptions, type SocketLimits } from './socket-options';
+import type { CurveKeys } from './curve-keys';
+import { curveClientOptions, dealerOptions, endpointOf, subOptions, type SocketLimits } from './socket-options';
 
 /** ZeroMQ's `tcp://source:0;host:port` form, which fixes the local address of a connection. */
 function withSource(endpoint: string, sourceHost: string | undefined): string {
@@ -35,9 +36,11 @@ export class PeerLink {
     limits: SocketLimits,
     /** Local address outgoing connections leave from; undefined lets the OS choose. */
     sourceHost?: string,
+    curve?: CurveKeys,
   ) {
-    this.dealer = new Dealer(dealerOptions(nodeId, limits));
-    this.sub = new Subscriber(subOptions(limits));
+    const security = curveClientOptions(curve, addresses.curveKey);
+    this.dealer = new Dealer({ ...dealerOptions(nodeId, limits), ...security });
+    this.sub = new Subscriber({ ...subOptions(limits), ...security });
     try {
       this.sub.subscribe();
       this.dealer.connect(withSource(addresses.router, sourceHost));
@@ -65,7 +68,7 @@ export class PeerLink {
   }
 
   sameAddresses(addresses: NodeAddresses): boolean {
-    return this.addresses.router === addresses.router && this.addresses.pub === addresses.pub;
+    return this.addresses.router === addresses.router && this.addresses.pub === addresses.pub && this.addresses.curveKey === addresses.curveKey;
   }
 
   close(error?: Error): void {

@@ -1,4 +1,5 @@
 import type { Dealer, Publisher, Router, SocketOptions, Subscriber } from 'zeromq';
+import type { CurveKeys } from './curve-keys';
 
 /** Default high water mark, see `ZmqTransportOptions.sendHighWaterMark`. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
@@ -17,6 +18,21 @@ const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::']);
 
 // Socket options are built here only, and applied at construction, because
 // zeromq requires them before any bind/connect.
+
+/**
+ * CURVE server side (ROUTER, PUB): encrypted, and every client's key is
+ * checked by the ZAP handler of `zapDomain`; with no handler, nobody gets in.
+ */
+export function curveServerOptions(curve: CurveKeys | undefined, zapDomain: string) {
+  if (!curve) return {};
+  return { curveServer: true, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey, zapDomain, zapEnforceDomain: true };
+}
+
+/** CURVE client side (SUB, DEALER): presents the cluster's key to a peer serving with `serverKey`. */
+export function curveClientOptions(curve: CurveKeys | undefined, serverKey: string | undefined) {
+  if (!curve) return {};
+  return { curveServerKey: serverKey ?? curve.publicKey, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey };
+}
 
 /** Options of the ROUTER bound on `bindHost`. */
 export function routerOptions(bindHost: string, limits: SocketLimits): SocketOptions<Router> {

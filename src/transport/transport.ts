@@ -7,7 +7,9 @@ export type TransportDropReason =
   /** `from` differs from the peer the socket is bound to (spoofed, or an address reused by another node). */
   | 'foreignSender'
   /** A broadcast whose `seq` is not newer than the last one of its sender (replayed or duplicated). */
-  | 'replayed';
+  | 'replayed'
+  /** A connection refused: the peer did not present an accepted CURVE key. */
+  | 'unauthenticated';
 
 /** Counters a transport keeps for status and metrics. */
 export interface TransportStats {

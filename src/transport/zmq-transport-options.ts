@@ -1,4 +1,5 @@
 import type { Log } from '../util/log';
+import type { CurveKeys } from './curve-keys';
 import { isId } from './codec';
 import { isWildcard } from './socket-options';
 
@@ -29,6 +30,12 @@ export interface ZmqTransportOptions {
   sendHighWaterMark?: number;
   /** ZMQ_RCVHWM of every socket; defaults to `sendHighWaterMark`. */
   receiveHighWaterMark?: number;
+  /**
+   * CURVE keys: every socket encrypted, and only peers presenting an
+   * accepted key can connect. Without it, the sockets are open to anyone
+   * who reaches the ports.
+   */
+  curve?: CurveKeys;
   /** Largest frame sent or accepted; default `DEFAULT_MAX_FRAME_BYTES`. */
   maxFrameBytes?: number;
   /** Log sink. Defaults to the `debug` package. */

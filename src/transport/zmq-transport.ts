@@ -14,6 +14,7 @@ import { SendQueue } from './send-queue';
 import {
   DEFAULT_HIGH_WATER_MARK,
   advertisedEndpoint,
+  curveServerOptions,
   endpointOf,
   isWildcard,
   pubOptions,
@@ -22,6 +23,7 @@ import {
 } from './socket-options';
 import type { BroadcastHandler, GapHandler, RequestHandler, Transport, TransportDropReason, TransportStats } from './transport';
 import { validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
+import { zapHandler } from './zap-handler';
 
 const debugLog = createDebug('kuzzle:cluster:transport');
 
@@ -56,7 +58,7 @@ export class ZmqTransport implements Transport {
     bytesSent: 0,
     bytesReceived: 0,
   };
-  private readonly dropped: Record<TransportDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
+  private readonly dropped: Record<TransportDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0, unauthenticated: 0 };
   /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
   private readonly gaps = new Map<string, number>();
   private broadcastHandler: BroadcastHandler | undefined;
@@ -90,8 +92,16 @@ export class ZmqTransport implements Transport {
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     };
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
-    this.router = new Router(routerOptions(options.router.host, this.limits));
-    this.pub = new Publisher(pubOptions(options.pub.host, this.limits));
+    const security = curveServerOptions(options.curve, this.zapDomain);
+    this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...security });
+    this.pub = new Publisher({ ...pubOptions(options.pub.host, this.limits), ...security });
+    // A connection that fails its handshake (no key, a wrong key) never
+    // reaches a receive loop: count it here.
+    for (const [name, socket] of [['ROUTER', this.router], ['PUB', this.pub]] as const) {
+      for (const type of ['handshake:error:auth', 'handshake:error:protocol'] as const) {
+        socket.events.on(type, (event) => this.drop('unauthenticated', `${name} handshake refused (${type}) from ${event.address}`));
+      }
+    }
     // Neither ROUTER (non-mandatory) nor PUB ever block a send: the queues
     // only keep zeromq from seeing two sends at once.
     this.routerQueue = new SendQueue(this.router);
@@ -132,7 +142,7 @@ export class ZmqTransport implements Transport {
       this.log('info', `peer ${peerId} moved to ${addresses.router} / ${addresses.pub}, reconnecting`);
       this.dropLink(existing, new PeerNotConnectedError(peerId, 'reconnected to new addresses'));
     }
-    const link = new PeerLink(peerId, { router: addresses.router, pub: addresses.pub }, this.nodeId, this.limits, this.sourceHost);
+    const link = new PeerLink(peerId, { ...addresses }, this.nodeId, this.limits, this.sourceHost, this.options.curve);
     link.loops.push(this.subLoop(link), this.dealerLoop(link));
     this.links.set(peerId, link);
     this.log('debug', `connected to peer ${peerId} (${addresses.router}, ${addresses.pub})`);
@@ -250,15 +260,23 @@ export class ZmqTransport implements Transport {
     return encodeEnvelope({ v: PROTOCOL_VERSION, from: this.nodeId, inc: this.incarnation, ...fields }, this.limits.maxFrameBytes);
   }
 
+  /** The ZAP domain of this transport's server sockets (one handler serves the whole process). */
+  private get zapDomain(): string {
+    return `kpc:${this.nodeId}`;
+  }
+
   private async doBind(): Promise<NodeAddresses> {
-    const { router, pub } = this.options;
+    const { router, pub, curve } = this.options;
+    // Before any socket binds: a handshake with no handler to ask is refused.
+    if (curve) await zapHandler.register(this.zapDomain, curve.accepted);
     await this.router.bind(endpointOf(router.host, router.port));
     await this.pub.bind(endpointOf(pub.host, pub.port));
     if (this.closed) throw new TransportClosedError('transport closed while binding');
-    const addresses = {
+    const addresses: NodeAddresses = {
       router: advertisedEndpoint(this.router.lastEndpoint, this.options.advertisedHost ?? router.host),
       pub: advertisedEndpoint(this.pub.lastEndpoint, this.options.advertisedHost ?? pub.host),
     };
+    if (curve) addresses.curveKey = curve.publicKey;
     this.loops.push(this.routerLoop());
     this.log('info', `bound ROUTER ${this.router.lastEndpoint} and PUB ${this.pub.lastEndpoint}`);
     return addresses;
@@ -283,6 +301,7 @@ export class ZmqTransport implements Transport {
     closeQuietly(this.router);
     if (flushMs > 0) this.pub.linger = flushMs;
     closeQuietly(this.pub);
+    if (this.options.curve) zapHandler.unregister(this.zapDomain);
     await Promise.allSettled(loops);
     this.log('debug', 'closed');
   }

@@ -50,8 +50,7 @@ describe('joining, leaving, crashing, health and reset', () => {
     for (const node of [1, 2, 3]) {
       await waitFor(`health 200 on node ${node}`, async () => (await httpJson(url(node, '/_plugin/cluster/health'))).status === 200);
     }
-    const status = await httpJson(url(3, '/_plugin/cluster/status'));
-    assert.equal((status.body.result as { members: number }).members, 3);
+    assert.equal((await stack().clusterStatus<{ members: number }>(3)).members, 3);
     const client = await wsClient(third.settings.ports.http);
     const rooms = await list(client);
     assert.equal(Object.keys(rooms).length, 2 * SUBSCRIPTIONS_PER_NODE);
@@ -71,8 +70,7 @@ describe('joining, leaving, crashing, health and reset', () => {
     await stack().node(2).stop();
     const client = await httpClient(portOf(stack(), 1));
     await waitFor('node 2 gone from the status of node 1', async () => {
-      const status = await httpJson(url(1, '/_plugin/cluster/status'));
-      return (status.body.result as { members: number }).members === 2;
+      return (await stack().clusterStatus<{ members: number }>(1)).members === 2;
     }, { timeoutMs: 5000 });
     await waitFor('node 2 subscriptions gone', async () => {
       const rooms = await list(client);
@@ -90,8 +88,7 @@ describe('joining, leaving, crashing, health and reset', () => {
     await waitFor('the room visible from node 1', async () => (await list(survivor))[ghostRoom] === 1);
     await third.kill();
     await waitFor('the crashed node purged', async () => (await list(survivor))[ghostRoom] === undefined, { timeoutMs: 10_000 });
-    const status = await httpJson(url(1, '/_plugin/cluster/status'));
-    assert.equal((status.body.result as { members: number }).members, 1);
+    assert.equal((await stack().clusterStatus<{ members: number }>(1)).members, 1);
   });
 
   it('reset rebuilds the shared state from the live subscriptions after Redis lost it', { timeout: 120_000 }, async () => {
@@ -101,12 +98,22 @@ describe('joining, leaving, crashing, health and reset', () => {
     execFileSync('redis-cli', ['-p', redisPort, 'DEL', ...keys]);
     const client = await httpClient(portOf(stack(), 1));
     assert.deepEqual(await list(client), {});
-    const { status, body } = await httpJson(url(1, '/_plugin/cluster/reset'), { method: 'POST' });
+    const { status, body } = await httpJson(url(1, '/_plugin/cluster/reset'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await stack().adminToken()}` },
+    });
     assert.equal(status, 200);
     const result = body.result as { nodes: Array<{ rooms: number }> };
     assert.ok(result.nodes[0] && result.nodes[0].rooms >= SUBSCRIPTIONS_PER_NODE);
     const rooms = await list(client);
     assert.ok((roomsByNode.get(1) ?? []).every((roomId) => rooms[roomId] === 1));
+  });
+
+  it('anonymous users may call health only: status and reset answer 401', async () => {
+    // Answered (503 here: one node was killed above, and minimumNodes is 3), not refused.
+    assert.equal((await httpJson(url(1, '/_plugin/cluster/health'))).status, 503);
+    assert.equal((await httpJson(url(1, '/_plugin/cluster/status'))).status, 401);
+    assert.equal((await httpJson(url(1, '/_plugin/cluster/reset'), { method: 'POST' })).status, 401);
   });
 
   it('reset is refused to a user whose rights do not allow it', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, httpJson, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
 
 type RoomList = Record<string, Record<string, Record<string, number>>>;
 
@@ -20,7 +20,7 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
   let sleeper: Kuzzle;
 
   const members = async (node: number): Promise<number> =>
-    ((await httpJson(`http://127.0.0.1:${portOf(stack(), node)}/_plugin/cluster/status`)).body.result as { members: number }).members;
+    (await stack().clusterStatus<{ members: number }>(node)).members;
   const countOn1 = async (roomId: string): Promise<number | undefined> =>
     ((await watcher.query({ controller: 'realtime', action: 'list' })) as { result: RoomList }).result[index]?.[collection]?.[roomId];
 
@@ -49,9 +49,7 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     await waitFor('node 3 back in the cluster', async () => (await members(1)) === 3 && (await members(3)) === 3, { timeoutMs: 15_000 });
     // Node 3 reports when it has rejoined and written its subscriptions back.
     await waitFor('node 3 rejoined and resynced', async () => {
-      const status = (await httpJson(`http://127.0.0.1:${portOf(stack(), 3)}/_plugin/cluster/status`)).body.result as {
-        node: { rejoins: number; resyncing: boolean };
-      };
+      const status = await stack().clusterStatus<{ node: { rejoins: number; resyncing: boolean } }>(3);
       return status.node.rejoins >= 1 && !status.node.resyncing;
     }, { timeoutMs: 15_000 });
     assert.equal(await countOn1(roomId), 1, 'its subscription written back');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, httpJson, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
 
 /**
  * The plugin's shared state on a real Redis Cluster (3 masters), given
@@ -24,8 +24,7 @@ describe('the plugin on a Redis Cluster', () => {
 
   it('nodes find each other, and notifications and counts work across nodes', async () => {
     for (let n = 1; n <= 3; n++) {
-      const { body } = await httpJson(`http://127.0.0.1:${portOf(stack(), n)}/_plugin/cluster/status`);
-      assert.equal((body.result as { members: number }).members, 3);
+      assert.equal((await stack().clusterStatus<{ members: number }>(n)).members, 3);
     }
     const recorder = new Recorder();
     const rooms: string[] = [];
@@ -36,8 +35,7 @@ describe('the plugin on a Redis Cluster', () => {
     assert.equal(await c.realtime.count(rooms[7] ?? ''), 1);
     await stack().node(2).kill();
     await waitFor('node 2 evicted', async () => {
-      const { body } = await httpJson(`http://127.0.0.1:${portOf(stack(), 1)}/_plugin/cluster/status`);
-      return (body.result as { members: number }).members === 2;
+      return (await stack().clusterStatus<{ members: number }>(1)).members === 2;
     }, { timeoutMs: 15_000 });
   });
 });

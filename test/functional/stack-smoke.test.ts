@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { httpClient, httpJson, portOf, useStack } from './support/fixture';
+import { httpClient, httpJson, useStack } from './support/fixture';
 
 describe('local stack: 3 Kuzzle nodes with the plugin behind HAProxy', () => {
   const stack = useStack({ nodes: 3 });
@@ -17,9 +17,7 @@ describe('local stack: 3 Kuzzle nodes with the plugin behind HAProxy', () => {
   it('every node reports the same 3 members', async () => {
     const ids = new Set<string>();
     for (let i = 1; i <= 3; i++) {
-      const { status, body } = await httpJson(`http://127.0.0.1:${portOf(stack(), i)}/_plugin/cluster/status`);
-      assert.equal(status, 200);
-      const result = body.result as { node: { id: string; ready: boolean }; members: number; peers: unknown[] };
+      const result = await stack().clusterStatus<{ node: { id: string; ready: boolean }; members: number; peers: unknown[] }>(i);
       assert.equal(result.node.ready, true);
       assert.equal(result.members, 3);
       assert.equal(result.peers.length, 2);
@@ -33,9 +31,7 @@ describe('local stack: 3 Kuzzle nodes with the plugin behind HAProxy', () => {
     assert.ok(lb);
     const seen = new Set<string>();
     for (let i = 0; i < 12 && seen.size < 3; i++) {
-      const { status, body } = await httpJson(`${lb.url}/_plugin/cluster/status`);
-      assert.equal(status, 200);
-      seen.add((body.result as { node: { id: string } }).node.id);
+      seen.add((await stack().clusterStatus<{ node: { id: string } }>('lb')).node.id);
     }
     assert.equal(seen.size, 3, 'round robin over the three nodes');
     const health = await httpJson(`${lb.url}/_plugin/cluster/health`);

@@ -23,6 +23,8 @@ export interface KuzzleNodeSettings {
   clusterHost?: string;
   /** Extra `plugins.cluster` options, merged over the stack's. */
   clusterOptions?: Record<string, unknown>;
+  /** Extra environment variables of the Kuzzle process (e.g. its vault key and secrets file). */
+  env?: Record<string, string>;
   /** Extra Kuzzle configuration merged at the top level (shallow). */
   kuzzleConfig?: Record<string, unknown>;
 }
@@ -143,19 +145,25 @@ export class KuzzleNode {
         kuzzle_config: this.rcFile,
         NODE_ENV: 'development',
         DEBUG: process.env.KPC_KUZZLE_DEBUG ?? '',
+        ...this.settings.env,
       },
     });
   }
 
-  /** Waits until Kuzzle answers and the plugin reports this node joined. */
+  /**
+   * Waits until Kuzzle answers and the plugin reports this node joined: its
+   * health route answers 200, or 503 for another reason than not having
+   * joined (fewer nodes than minimumNodes). Health is the one route
+   * anonymous users may call.
+   */
   async waitReady(timeoutMs = 120_000): Promise<void> {
     try {
       await waitFor(`${this.name} to be ready`, async () => {
         if (!this.alive) throw new GiveUpError(this.process?.describeExit() ?? `${this.name} not started`);
-        const response = await fetch(`${this.url}/_plugin/cluster/status`);
-        if (!response.ok) return false;
-        const status = (await response.json()) as { result?: { node?: { ready?: boolean } } };
-        return status.result?.node?.ready === true;
+        const response = await fetch(`${this.url}/_plugin/cluster/health`);
+        if (response.status === 200) return true;
+        const body = (await response.json()) as { error?: { message?: string } };
+        return response.status === 503 && !/not joined/.test(body.error?.message ?? 'not joined');
       }, { timeoutMs, intervalMs: 250 });
     } catch (error) {
       throw new Error(`${this.name} did not become ready: ${(error as Error).message}\n--- ${this.logFile} ---\n${this.logTail()}`);

@@ -1,3 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cryptonomicon } from 'kuzzle-vault';
+import { curveKeyPair } from 'zeromq';
+import { adminToken } from './admin';
 import { Haproxy } from './haproxy';
 import { managedProcesses } from './managed-process';
 import { allocateNodePorts, enableClusterPlugin, KuzzleNode, type KuzzleNodePorts } from './kuzzle-node';
@@ -28,6 +34,13 @@ export interface StackOptions {
    * so that the firewall can cut the link between two nodes.
    */
   distinctClusterHosts?: boolean;
+  /**
+   * CURVE on the cluster ports (default true): the stack generates a key
+   * pair and gives every node its secret key: in its configuration, or
+   * with 'vault' in Kuzzle's vault (an encrypted secrets file). `false` runs
+   * the nodes without keys (allowed on loopback only).
+   */
+  curve?: boolean | 'vault';
   /** Fixed ports per node (dev.sh); free ports otherwise. */
   nodePorts?: KuzzleNodePorts[];
   log?: (message: string) => void;
@@ -48,10 +61,15 @@ export class Stack {
   readonly runDir: string;
   private readonly log: (message: string) => void;
   private stopped = false;
+  private token: Promise<string> | undefined;
+  private vault: Record<string, string> | undefined;
+  /** The cluster's CURVE key pair, when the stack uses CURVE. */
+  readonly curveKeys: { publicKey: string; secretKey: string } | undefined;
 
   constructor(readonly options: StackOptions = {}) {
     this.runDir = options.runDir ?? newRunDir('stack');
     this.log = options.log ?? (() => undefined);
+    this.curveKeys = options.curve === false ? undefined : curveKeyPair();
   }
 
   /** Starts a whole stack; on failure stops what was started and rethrows. */
@@ -124,6 +142,16 @@ export class Stack {
     return this.nodes.map((node) => ({ name: node.name, port: node.settings.ports.http }));
   }
 
+  /**
+   * A node with the stack's settings plus `overrides` of its cluster options,
+   * created but not started (for tests of nodes that must refuse to start).
+   */
+  async createNodeWith(overrides: Record<string, unknown>): Promise<KuzzleNode> {
+    const node = await this.createNode();
+    node.settings.clusterOptions = { ...node.settings.clusterOptions, ...overrides };
+    return node;
+  }
+
   private async createNode(): Promise<KuzzleNode> {
     if (!this.redis) throw new Error('redis is not started');
     if (this.stopped) throw new Error('stack stopped');
@@ -136,9 +164,12 @@ export class Stack {
       redis: { host: this.redis.host, port: this.redis.port },
       ports,
       clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
-      clusterOptions: this.redisCluster
-        ? { redis: { nodes: this.redisCluster.nodes }, ...this.options.clusterOptions }
-        : this.options.clusterOptions,
+      env: this.vaultEnv(),
+      clusterOptions: {
+        ...(this.curveKeys && this.options.curve !== 'vault' ? { curve: { secretKey: this.curveKeys.secretKey } } : {}),
+        ...(this.redisCluster ? { redis: { nodes: this.redisCluster.nodes } } : {}),
+        ...this.options.clusterOptions,
+      },
     });
     this.nodes.push(node);
     return node;
@@ -164,6 +195,43 @@ export class Stack {
     redis.process.signal('SIGKILL');
     await redis.process.waitExit();
     this.redis = await startRedis(this.runDir, { name: 'redis', port: redis.port });
+  }
+
+  /** In 'vault' mode: the secrets file holding the cluster's key, and the key that decrypts it (one per stack). */
+  private vaultEnv(): Record<string, string> | undefined {
+    if (this.options.curve !== 'vault' || !this.curveKeys) return undefined;
+    if (this.vault) return this.vault;
+    const vaultKey = randomBytes(24).toString('hex');
+    const file = join(this.runDir, 'secrets.enc.json');
+    const secrets = new Cryptonomicon(vaultKey).encryptObject({ cluster: { curve: { secretKey: this.curveKeys.secretKey } } }) as unknown;
+    writeFileSync(file, JSON.stringify(secrets));
+    this.vault = { KUZZLE_VAULT_KEY: vaultKey, KUZZLE_SECRETS_FILE: file };
+    return this.vault;
+  }
+
+  /** A JWT of the test administrator (created on first use), for the routes anonymous users may not call. */
+  async adminToken(): Promise<string> {
+    const live = this.nodes.find((node) => node.alive);
+    if (!live) throw new Error('no node is running');
+    this.token ??= adminToken(live.url).catch((error: unknown) => {
+      this.token = undefined;
+      throw error;
+    });
+    return this.token;
+  }
+
+  /** `GET /_plugin/cluster/status` of node `index` (or of the balancer), as the administrator. */
+  async clusterStatus<T = Record<string, unknown>>(index: number | 'lb'): Promise<T> {
+    const url = index === 'lb' ? this.lb?.url : this.node(index).url;
+    let response = await fetch(`${url}/_plugin/cluster/status`, { headers: { authorization: `Bearer ${await this.adminToken()}` } });
+    if (response.status === 401) {
+      // Tokens live in Redis: a test that emptied it took ours too.
+      this.token = undefined;
+      response = await fetch(`${url}/_plugin/cluster/status`, { headers: { authorization: `Bearer ${await this.adminToken()}` } });
+    }
+    const body = (await response.json()) as { result?: T; error?: unknown };
+    if (response.status !== 200 || !body.result) throw new Error(`status of ${index}: ${response.status} ${JSON.stringify(body.error)}`);
+    return body.result;
   }
 
   node(index: number): KuzzleNode {

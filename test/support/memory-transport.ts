@@ -130,7 +130,7 @@ export class MemoryTransport implements Transport {
       bytesSent: 0,
       bytesReceived: 0,
       pendingRequests: 0,
-      dropped: { malformed: 0, foreignSender: 0, replayed: 0 },
+      dropped: { malformed: 0, foreignSender: 0, replayed: 0, unauthenticated: 0 },
       gaps: {},
     };
   }

@@ -15,8 +15,8 @@ export interface NodeStatus {
   evictions: Record<string, number>;
 }
 
-export async function statusOf(stack: Stack, node: number): Promise<NodeStatus> {
-  return (await httpJson(`http://127.0.0.1:${portOf(stack, node)}/_plugin/cluster/status`)).body.result as NodeStatus;
+export function statusOf(stack: Stack, node: number): Promise<NodeStatus> {
+  return stack.clusterStatus<NodeStatus>(node);
 }
 
 export async function healthOf(stack: Stack, node: number): Promise<number> {

@@ -1,0 +1,6 @@
+/** The part of Koncorde 3 (Kuzzle 2.10's filter engine) the tests use. */
+declare module 'koncorde' {
+  export default class Koncorde {
+    normalize(index: string, collection: string, filter: unknown): Promise<{ index: string; collection: string; id: string; normalized: unknown }>;
+  }
+}
