@@ -16,7 +16,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 copy() { # group:artifact:version[:type]
-  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+  mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
     -Dartifact="$1" -DoutputDirectory="$work/jars" -Dmdep.overWriteReleases=true
 }
 

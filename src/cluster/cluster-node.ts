@@ -18,6 +18,7 @@ import { ZmqTransport } from '../transport/zmq-transport';
 import { ClusterError } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
+import type { ClusterMetrics } from './cluster-metrics';
 import { buildStatus, unhealthyReason, type ClusterStatus } from './cluster-status';
 import { checkExposure, curveKeysOf } from './exposure';
 import { MemberChannel } from './member-channel';
@@ -61,6 +62,7 @@ export class ClusterNode {
   private readonly cards: RedisCardStore;
   private readonly membership: Membership;
   private readonly sync: RealtimeSync;
+  private readonly store: RedisRealtimeStore;
   private readonly repair: SelfRepair;
   private readonly catchUpListeners: CatchUpListener[] = [];
   private readonly stateLostListeners: Array<() => Promise<void>> = [];
@@ -112,6 +114,7 @@ export class ClusterNode {
       log,
     });
     const store = new RedisRealtimeStore(this.redis, this.keys);
+    this.store = store;
     this.sync = new RealtimeSync(store, this.bus, settings.host, {
       owner: () => ownerOf(this.membership.self),
       peers: () => this.membership.peerIds(),
@@ -186,6 +189,17 @@ export class ClusterNode {
 
   status(): ClusterStatus {
     return buildStatus(this.statusSources());
+  }
+
+  /** The status, plus the counts and latencies that cost a Redis call or a walk of local rooms. */
+  async metrics(): Promise<ClusterMetrics> {
+    return {
+      status: this.status(),
+      local: this.sync.localCounts(),
+      clusterRooms: await this.store.countRooms().catch(() => undefined),
+      scriptLatency: this.store.scriptLatency(),
+      badFilters: this.sync.badFilters,
+    };
   }
 
   /** Why this node must not get traffic now; undefined when healthy. */

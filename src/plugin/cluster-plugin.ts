@@ -1,4 +1,5 @@
 import { ClusterController } from '../api/cluster-controller';
+import { renderMetrics } from '../api/prometheus';
 import { ClusterNode } from '../cluster/cluster-node';
 import { ConfigError } from '../config/errors';
 import { parseOptions, type ClusterOptions } from '../config/options';
@@ -82,6 +83,7 @@ export class ClusterPlugin {
       'realtime:afterCount': (request: never) => realtime.clusterCount(request),
       'realtime:errorCount': (request: never) => realtime.countOfRemoteRoom(request),
       'realtime:afterList': (request: never) => realtime.clusterList(request),
+      'notify:user': (notification: never) => realtime.userNotification(notification),
     };
     this.hooks = mergeHandlers('hook', realtimeHooks, kuzzleSync.hooks);
     this.pipes = mergeHandlers('pipe', realtimePipes, kuzzleSync.pipes);
@@ -98,6 +100,16 @@ export class ClusterPlugin {
             http: [{ verb: 'get', path: '/_plugin/cluster/status' }],
           },
           health: { handler: async () => controller.health(), http: [{ verb: 'get', path: '/_plugin/cluster/health' }] },
+          metrics: {
+            handler: async (request: KuzzleRequestLike) => {
+              signedIn(request);
+              const text = renderMetrics(await node.metrics());
+              // Prometheus reads plain text, not Kuzzle's JSON envelope.
+              request.setResult(text, { raw: true, headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' } });
+              return text;
+            },
+            http: [{ verb: 'get', path: '/_plugin/cluster/metrics' }],
+          },
           reset: {
             handler: async (request: KuzzleRequestLike) => {
               signedIn(request);

@@ -23,6 +23,11 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     if (this.kuzzle.koncorde.hasFilter(roomId)) this.kuzzle.koncorde.remove(roomId);
   }
 
+  /** The normalized filters Koncorde holds for a room, if any. */
+  storedFilters(roomId: string): unknown {
+    return this.kuzzle.koncorde.storage?.filters?.get(roomId)?.filters;
+  }
+
   hasFilter(roomId: string): boolean {
     return this.kuzzle.koncorde.hasFilter(roomId);
   }

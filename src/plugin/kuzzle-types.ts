@@ -10,6 +10,8 @@ export interface KoncordeLike {
   getIndexes(): string[];
   getCollections(index: string): string[];
   getFilterIds(index: string, collection: string): string[];
+  /** Koncorde 3's storage: the normalized filters of each stored room. */
+  storage?: { filters?: Map<string, { filters: unknown }> };
 }
 
 export interface HotelClerkRoom {

@@ -2,6 +2,7 @@ import type { RealtimePort } from '../cluster/realtime-port';
 import type { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import type { KuzzleLike, KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
 import { stripRequest } from './strip-request';
+import { isObject } from '../util/guards';
 
 /** Payload of `core:realtime:user:subscribe:after` and `…:join:after`. */
 interface SubscriptionDiff {
@@ -24,6 +25,9 @@ interface UnsubscriptionPayload {
  * answer for the whole cluster.
  */
 export class RealtimeGlue {
+  /** User notifications whose cluster-wide count is being computed, by their content object. */
+  private readonly countsInFlight = new WeakMap<object, Promise<void>>();
+
   constructor(
     private readonly realtime: RealtimePort,
     private readonly host: KuzzleRealtimeHost,
@@ -70,8 +74,47 @@ export class RealtimeGlue {
     return this.realtime.forwardDocument({ ...payload, request: stripRequest(payload.request) });
   }
 
-  forwardUser(payload: { room: string; request: SerializedRequest; scope: string; content: unknown }): Promise<void> {
-    return this.realtime.forwardUser({ ...payload, request: stripRequest(payload.request) });
+  /**
+   * A user entered or left a room on this node (Kuzzle calls this before it
+   * records the subscription): the subscriber is counted in the shared state
+   * now, so that the notification, here and on every peer, carries the
+   * room's cluster-wide count right after this event, as one Kuzzle would.
+   * The content object is the notification's result: it is updated in place
+   * and the `notify:user` pipe waits for it.
+   */
+  async forwardUser(payload: { room: string; request: SerializedRequest; scope: string; content: unknown }): Promise<void> {
+    const counted = this.countUserEvent(payload);
+    if (counted && isObject(payload.content)) {
+      const content = payload.content;
+      // Not counted (the shared state refused it): the subscription itself reports the error; the count stays local.
+      const update = counted.then(
+        (count) => {
+          if (count !== undefined) content.count = count;
+        },
+        () => undefined,
+      );
+      this.countsInFlight.set(content, update);
+      await update;
+    }
+    await this.realtime.forwardUser({ ...payload, request: stripRequest(payload.request) });
+  }
+
+  /** Pipe `notify:user`: the notification goes out once its cluster-wide count is known. */
+  async userNotification(notification: { result?: unknown }): Promise<unknown> {
+    const result = notification.result;
+    if (isObject(result)) await this.countsInFlight.get(result);
+    return notification;
+  }
+
+  private countUserEvent(payload: { room: string; request: SerializedRequest; scope: string }): Promise<number | undefined> | undefined {
+    const connection = payload.request.options.connection;
+    const connectionId = isObject(connection) && typeof connection.id === 'string' ? connection.id : undefined;
+    if (!connectionId) return undefined;
+    if (payload.scope === 'out') return this.realtime.leave(payload.room, connectionId).counted;
+    const { index, collection } = payload.request.data;
+    const filters = this.host.storedFilters(payload.room);
+    if (typeof index !== 'string' || typeof collection !== 'string' || filters === undefined) return undefined;
+    return this.realtime.enter({ index, collection, roomId: payload.room, filters }, connectionId).counted;
   }
 
   /**

@@ -74,6 +74,10 @@ export class GlobalIndex {
     return this.decodeRefs(await this.redis.smembers(this.keys.collections), this.keys.collections);
   }
 
+  countRooms(): Promise<number> {
+    return this.redis.hlen(this.keys.roomIndex);
+  }
+
   owners(): Promise<string[]> {
     return this.redis.smembers(this.keys.allOwners);
   }

@@ -13,7 +13,8 @@ import type {
   StoredRoom,
 } from './realtime-store';
 import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies';
-import { defineScripts, runScript } from './scripts';
+import { Histogram, type HistogramSnapshot } from '../util/histogram';
+import { defineScripts, runScript, type ScriptName } from './scripts';
 
 /** Rooms per script call or scan step: each Redis call stays short whatever the collection holds. */
 const BATCH = 500;
@@ -36,6 +37,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  */
 export class RedisRealtimeStore implements RealtimeStore {
   private readonly index: GlobalIndex;
+  private readonly latency = new Map<ScriptName, Histogram>();
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -51,7 +53,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     // The index first: if the script then fails, a stale entry is harmless.
     if (!ownerHasRoom) await this.index.add(k, [room.roomId], owner);
     const [total, created] = asArray(
-      await runScript(this.redis, 'addSubscriber', this.scriptKeys(k, owner), [room.roomId, owner, count, encodeRoom(room.filters)]),
+      await this.run('addSubscriber', this.scriptKeys(k, owner), [room.roomId, owner, count, encodeRoom(room.filters)]),
       'addSubscriber',
     );
     return { total: asInteger(total, 'addSubscriber'), created: asInteger(created, 'addSubscriber') === 1 };
@@ -61,7 +63,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     checkCount(count, 1);
     const k = this.keys.collection(ref.index, ref.collection);
     const [total, removed, ownerLeft] = asArray(
-      await runScript(this.redis, 'removeSubscriber', this.scriptKeys(k, owner), [roomId, owner, count]),
+      await this.run('removeSubscriber', this.scriptKeys(k, owner), [roomId, owner, count]),
       'removeSubscriber',
     ).map((value) => asInteger(value, 'removeSubscriber'));
     if (removed === 1) await this.index.removeRooms(k, [roomId]);
@@ -129,7 +131,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   ): Promise<void> {
     const args: Array<string | number> = [owner];
     for (const triple of triples) args.push(...triple);
-    const [added, removed] = asArray(await runScript(this.redis, 'setOwnerCounts', this.scriptKeys(k, owner), args), 'setOwnerCounts');
+    const [added, removed] = asArray(await this.run('setOwnerCounts', this.scriptKeys(k, owner), args), 'setOwnerCounts');
     change.addedRooms.push(...asStrings(added, 'setOwnerCounts'));
     change.removedRooms.push(...asStrings(removed, 'setOwnerCounts'));
   }
@@ -143,7 +145,7 @@ export class RedisRealtimeStore implements RealtimeStore {
       // walk runs if entries were added meanwhile (done stays 0).
       for (let cursor = '0', done = false; !done; ) {
         const [removed, next, finished] = asArray(
-          await runScript(this.redis, 'purgeOwner', this.scriptKeys(k, owner), [owner, BATCH, cursor]),
+          await this.run('purgeOwner', this.scriptKeys(k, owner), [owner, BATCH, cursor]),
           'purgeOwner',
         );
         change.removedRooms.push(...asStrings(removed, 'purgeOwner'));
@@ -206,6 +208,31 @@ export class RedisRealtimeStore implements RealtimeStore {
       const [subscribers, rooms] = await Promise.all([this.redis.hget(k.owners, owner), this.redis.hlen(k.ownerRooms(owner))]);
       return { ...ref, rooms, subscribers: subscribers === null ? 0 : asInteger(subscribers, 'ownerDigest') };
     }, { concurrency: PARALLELISM });
+  }
+
+  /** Rooms of the whole cluster (entries of the room index; a stale one is rare and short-lived). */
+  countRooms(): Promise<number> {
+    return this.index.countRooms();
+  }
+
+  /** How long each Lua script took, per script. */
+  scriptLatency(): Record<string, HistogramSnapshot> {
+    const latency: Record<string, HistogramSnapshot> = {};
+    for (const [name, histogram] of this.latency) latency[name] = histogram.snapshot();
+    return latency;
+  }
+
+  /** Runs a script and records how long it took. */
+  private async run(name: ScriptName, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const started = process.hrtime();
+    try {
+      return await runScript(this.redis, name, keys, args);
+    } finally {
+      const [seconds, nanoseconds] = process.hrtime(started);
+      let histogram = this.latency.get(name);
+      if (!histogram) this.latency.set(name, (histogram = new Histogram()));
+      histogram.observe(seconds + nanoseconds / 1e9);
+    }
   }
 
   private scriptKeys(k: CollectionKeys, owner: string): string[] {

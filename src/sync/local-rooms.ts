@@ -47,6 +47,13 @@ export class LocalRooms {
     return local;
   }
 
+  /** Rooms and subscribers of this node. */
+  counts(): { rooms: number; subscribers: number } {
+    let subscribers = 0;
+    for (const room of this.rooms.values()) subscribers += room.customers.size;
+    return { rooms: this.rooms.size, subscribers };
+  }
+
   list(): LocalRoom[] {
     return [...this.rooms.values()];
   }

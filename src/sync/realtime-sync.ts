@@ -12,6 +12,18 @@ import { ReadWriteLock } from './rw-lock';
 
 type Messages = typeof REALTIME_MESSAGES;
 
+/** A subscription or unsubscription, in two steps (see {@link RealtimeSync.enter}). */
+export interface UserEvent {
+  /** The room's cluster-wide count right after this event; undefined when it could not be counted. */
+  counted: Promise<number | undefined>;
+  done: Promise<void>;
+}
+
+/** How long an event seen early waits for its second call. */
+const PENDING_EVENT_MS = 60_000;
+
+const eventKey = (roomId: string, connectionId: string): string => `${roomId}\n${connectionId}`;
+
 export interface RealtimeSyncOptions {
   /** The owner this node's subscribers are stored under (its id and incarnation). */
   owner: () => string;
@@ -42,6 +54,8 @@ export class RealtimeSync {
    */
   private leaving = false;
   private stopped = false;
+  /** Events seen early (from a user notification), kept for their second call. */
+  private readonly pending = new Map<string, UserEvent>();
   /** Rooms of the shared state whose filters the host refused. */
   badFilters = 0;
 
@@ -78,21 +92,34 @@ export class RealtimeSync {
     });
   }
 
+  /** Rooms and subscribers of this node. */
+  localCounts(): { rooms: number; subscribers: number } {
+    return this.local.counts();
+  }
+
   hasLocalSubscribers(roomId: string): boolean {
     return this.local.has(roomId);
   }
 
   /**
-   * A connection subscribed (or joined) a room on this node. Resolves once
-   * the room is live cluster-wide; when the shared state cannot count it,
-   * this node forgets it and the error reaches the caller.
+   * A connection enters a room on this node. Two steps: `counted` resolves
+   * with the room's cluster-wide count once this subscriber is counted (the
+   * count a user notification must carry: each event gets its own, in the
+   * order the shared state applied them, as one Kuzzle would); `done` once
+   * the room is live cluster-wide. When the shared state cannot count it,
+   * this node forgets it and `done` rejects. Called early by the user
+   * notification of the subscription, and again by the subscription itself:
+   * the second call gets the same steps.
    */
-  async subscribed(room: RoomDescriptor, connectionId: string): Promise<void> {
-    if (this.leaving) return;
+  enter(room: RoomDescriptor, connectionId: string): UserEvent {
+    const key = eventKey(room.roomId, connectionId);
+    const pending = this.pending.get(key);
+    if (pending) return pending;
+    if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     let announce: ((outcome: Promise<void>) => void) | undefined;
-    const local = await this.lock.read(async () => {
+    const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
-      if (existing?.customers.has(connectionId)) return existing;
+      if (existing?.customers.has(connectionId)) return { local: existing, total: await this.store.countRoom(room.roomId) };
       const target = existing ?? this.local.create(room, connectionId);
       if (!existing) {
         // Later local subscribers wait for this first one's announcement.
@@ -106,26 +133,83 @@ export class RealtimeSync {
       }
       target.customers.add(connectionId);
       try {
-        await this.store.addSubscriber(target, this.options.owner(), 1, target.counted);
+        const { total } = await this.store.addSubscriber(target, this.options.owner(), 1, target.counted);
         target.counted = true;
+        return { local: target, total };
       } catch (error) {
         this.local.removeCustomer(room.roomId, connectionId);
         announce?.(Promise.reject(error));
         throw error;
       }
-      return target;
     });
-    if (announce) {
-      announce(this.announceRoom(local));
-      return local.announced;
-    }
-    // Answered once the room is live everywhere; if the first subscriber
-    // failed before announcing, this one announces it.
-    const announced = await local.announced.then(() => true, () => false);
-    if (!announced) {
-      local.announced = this.announceRoom(local);
-      await local.announced;
-    }
+    const done = counting.then(async ({ local }) => {
+      if (announce) {
+        announce(this.announceRoom(local));
+        return local.announced;
+      }
+      // Answered once the room is live everywhere; if the first subscriber
+      // failed before announcing, this one announces it.
+      const announced = await local.announced.then(() => true, () => false);
+      if (!announced) {
+        local.announced = this.announceRoom(local);
+        await local.announced;
+      }
+    });
+    return this.track(key, { counted: counting.then(({ total }) => total), done });
+  }
+
+  /** The subscription of a connection to a room is done on this node: resolves once the room is live cluster-wide. */
+  subscribed(room: RoomDescriptor, connectionId: string): Promise<void> {
+    const event = this.enter(room, connectionId);
+    this.pending.delete(eventKey(room.roomId, connectionId));
+    return event.done;
+  }
+
+  /**
+   * A connection leaves a room on this node; as {@link enter}, `counted`
+   * resolves with the count left cluster-wide once it is no longer counted.
+   */
+  leave(roomId: string, connectionId: string): UserEvent {
+    const key = eventKey(roomId, connectionId);
+    const pending = this.pending.get(key);
+    if (pending) return pending;
+    if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
+    const counting = this.lock.read(async () => {
+      const local = this.local.removeCustomer(roomId, connectionId);
+      if (!local) return { local, total: await this.store.countRoom(roomId), removed: false };
+      if (!local.counted) return { local, total: undefined, removed: false };
+      return { local, ...(await this.store.removeSubscriber(local, roomId, this.options.owner())) };
+    });
+    const done = counting.then(async ({ local, removed }) => {
+      if (!local) return;
+      if (removed) {
+        this.local.dropFilterIfUnused(roomId);
+        await this.publish('room:remove', { index: local.index, collection: local.collection, roomIds: [roomId] });
+      } else if (!this.local.has(roomId)) {
+        // The host may have dropped the filter just before a peer subscribed:
+        // other nodes still need it here for changes made through this node.
+        this.host.storeFilter(local);
+      }
+    });
+    return this.track(key, { counted: counting.then(({ total }) => total), done });
+  }
+
+  /** A connection left a room on this node. */
+  unsubscribed(roomId: string, connectionId: string): Promise<void> {
+    const event = this.leave(roomId, connectionId);
+    this.pending.delete(eventKey(roomId, connectionId));
+    return event.done;
+  }
+
+  /** Keeps an event for the second call; one that never comes is forgotten after a while. */
+  private track(key: string, event: UserEvent): UserEvent {
+    event.counted.catch(() => undefined);
+    event.done.catch(() => undefined);
+    this.pending.set(key, event);
+    setTimeout(() => {
+      if (this.pending.get(key) === event) this.pending.delete(key);
+    }, PENDING_EVENT_MS).unref();
+    return event;
   }
 
   /**
@@ -143,27 +227,6 @@ export class RealtimeSync {
     await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection }] }).catch((error: unknown) =>
       this.options.log('warn', `reload request for ${room.index}/${room.collection} not broadcast: ${describeError(error)}`),
     );
-  }
-
-  /** A connection left a room on this node. */
-  async unsubscribed(roomId: string, connectionId: string): Promise<void> {
-    if (this.leaving) return;
-    const result = await this.lock.read(async () => {
-      const local = this.local.removeCustomer(roomId, connectionId);
-      if (!local) return undefined;
-      if (!local.counted) return { local, removed: false };
-      return { local, ...(await this.store.removeSubscriber(local, roomId, this.options.owner())) };
-    });
-    if (!result) return;
-    const { local } = result;
-    if (result.removed) {
-      this.local.dropFilterIfUnused(roomId);
-      await this.publish('room:remove', { index: local.index, collection: local.collection, roomIds: [roomId] });
-    } else if (!this.local.has(roomId)) {
-      // The host may have dropped the filter just before a peer subscribed:
-      // other nodes still need it here for changes made through this node.
-      this.host.storeFilter(local);
-    }
   }
 
   /**

@@ -24,6 +24,8 @@ export interface TransportStats {
   /** Requests awaiting their reply. */
   pendingRequests: number;
   dropped: Record<TransportDropReason, number>;
+  /** Bytes of frames sent and received, per message type (replies under their request's type). */
+  bytesByType: { sent: Record<string, number>; received: Record<string, number> };
   /** Broadcasts missed (sequence gaps), per peer, since it was connected. */
   gaps: Record<string, number>;
 }

@@ -27,7 +27,10 @@ import { zapHandler } from './zap-handler';
 
 const debugLog = createDebug('kuzzle:cluster:transport');
 
-type Counters = Omit<TransportStats, 'timeouts' | 'pendingRequests' | 'gaps' | 'dropped'>;
+/** Message types counted separately; a peer sending made-up types cannot grow the counters without bound. */
+const MAX_TYPES_COUNTED = 100;
+
+type Counters = Omit<TransportStats, 'timeouts' | 'pendingRequests' | 'gaps' | 'dropped' | 'bytesByType'>;
 
 /**
  * {@link Transport} over ZeroMQ: a ROUTER answers requests and a PUB carries
@@ -59,6 +62,8 @@ export class ZmqTransport implements Transport {
     bytesReceived: 0,
   };
   private readonly dropped: Record<TransportDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0, unauthenticated: 0 };
+  private readonly bytesSent = new Map<string, number>();
+  private readonly bytesReceived = new Map<string, number>();
   /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
   private readonly gaps = new Map<string, number>();
   private broadcastHandler: BroadcastHandler | undefined;
@@ -172,7 +177,7 @@ export class ZmqTransport implements Transport {
     this.seq += 1;
     await this.pubQueue.enqueue([frame]);
     this.counters.published += 1;
-    this.counters.bytesSent += frame.length;
+    this.countBytes('sent', type, frame.length);
   }
 
   /**
@@ -201,7 +206,7 @@ export class ZmqTransport implements Transport {
 
     const { reply, cancellation } = this.pending.track(rid, peerId, type, timeoutMs);
     this.counters.requestsSent += 1;
-    this.counters.bytesSent += frame.length;
+    this.countBytes('sent', type, frame.length);
     link.queue.enqueue([frame], { cancellation, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
       this.pending.fail(
         rid,
@@ -240,6 +245,7 @@ export class ZmqTransport implements Transport {
       timeouts: this.pending.timeouts,
       pendingRequests: this.pending.size,
       dropped: { ...this.dropped },
+      bytesByType: { sent: Object.fromEntries(this.bytesSent), received: Object.fromEntries(this.bytesReceived) },
       gaps: Object.fromEntries(this.gaps),
     };
   }
@@ -357,11 +363,25 @@ export class ZmqTransport implements Transport {
   /** Decodes the frame at `at` of a message that must have `count` frames; counts what it drops. */
   private decode(frames: Buffer[], count: number, at: number): Envelope | undefined {
     const size = frames.reduce((total, frame) => total + frame.length, 0);
-    this.counters.bytesReceived += size;
     const frame = frames.length === count ? frames[at] : undefined;
     const envelope = frame ? decodeEnvelope(frame, this.limits.maxFrameBytes) : undefined;
-    if (!envelope) this.drop('malformed', `${frames.length} frame(s), ${size} bytes`);
+    if (!envelope) {
+      this.counters.bytesReceived += size;
+      this.drop('malformed', `${frames.length} frame(s), ${size} bytes`);
+    } else {
+      // Replies are counted under their request's type.
+      this.countBytes('received', envelope.type.replace(/:reply$/, ''), size);
+    }
     return envelope;
+  }
+
+  /** Counts bytes per message type and in total; types are bounded by the message maps (unknown ones share one key). */
+  private countBytes(direction: 'sent' | 'received', type: string, bytes: number): void {
+    const byType = direction === 'sent' ? this.bytesSent : this.bytesReceived;
+    if (direction === 'sent') this.counters.bytesSent += bytes;
+    else this.counters.bytesReceived += bytes;
+    const key = byType.has(type) || byType.size < MAX_TYPES_COUNTED ? type : 'other';
+    byType.set(key, (byType.get(key) ?? 0) + bytes);
   }
 
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
@@ -371,7 +391,7 @@ export class ZmqTransport implements Transport {
     if (this.closed) return;
     try {
       await this.routerQueue.enqueue([identity, frame]);
-      this.counters.bytesSent += frame.length;
+      this.countBytes('sent', request.type, frame.length);
     } catch (error) {
       if (!this.closed) this.log('warn', `cannot reply to "${request.type}" from ${request.from}: ${describeError(error)}`);
     }

@@ -55,20 +55,22 @@ async function assertAllGone(report: { processGroups: number[]; ports: number[] 
 }
 
 describe('the harness cleans up after a failing test', () => {
-  it('dev.sh\'s stack CLI stopped with Ctrl-C (SIGINT) leaves no process behind', { timeout: 400_000 }, async () => {
-    const runDir = newRunDir('cleanup-cli');
-    const readyFile = join(runDir, 'ready.json');
-    const output = openSync(join(runDir, 'cli-output.log'), 'a');
-    const cli = spawn(process.execPath, [join(__dirname, '..', 'harness', 'cli.js'), 'start', '--nodes', '1'], {
-      env: { ...process.env, KPC_STACK_READY_FILE: readyFile },
-      stdio: ['pipe', output, output],
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    it(`dev.sh's stack CLI stopped by ${signal} (Ctrl-C, kill, a closed terminal) leaves no process behind`, { timeout: 400_000 }, async () => {
+      const runDir = newRunDir('cleanup-cli');
+      const readyFile = join(runDir, 'ready.json');
+      const output = openSync(join(runDir, 'cli-output.log'), 'a');
+      const cli = spawn(process.execPath, [join(__dirname, '..', 'harness', 'cli.js'), 'start', '--nodes', '1'], {
+        env: { ...process.env, KPC_STACK_READY_FILE: readyFile },
+        stdio: ['pipe', output, output],
+      });
+      const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+      await waitFor('the CLI stack to be up', () => existsSync(readyFile), { timeoutMs: 300_000, intervalMs: 250 });
+      cli.kill(signal);
+      assert.equal(await exited, 0);
+      await assertAllGone(JSON.parse(readFileSync(readyFile, 'utf8')) as { processGroups: number[]; ports: number[] });
     });
-    const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
-    await waitFor('the CLI stack to be up', () => existsSync(readyFile), { timeoutMs: 300_000, intervalMs: 250 });
-    cli.kill('SIGINT');
-    assert.equal(await exited, 0);
-    await assertAllGone(JSON.parse(readFileSync(readyFile, 'utf8')) as { processGroups: number[]; ports: number[] });
-  });
+  }
 
   it('a failed assertion still stops every service it started', { timeout: 400_000 }, async () => {
     const { code, report } = await runFixture('fail');

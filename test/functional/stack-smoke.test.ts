@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { httpClient, httpJson, useStack } from './support/fixture';
+import { httpClient, httpJson, useStack, wsClient } from './support/fixture';
 
 describe('local stack: 3 Kuzzle nodes with the plugin behind HAProxy', () => {
   const stack = useStack({ nodes: 3 });
@@ -37,5 +37,48 @@ describe('local stack: 3 Kuzzle nodes with the plugin behind HAProxy', () => {
     const health = await httpJson(`${lb.url}/_plugin/cluster/health`);
     assert.equal(health.status, 200);
     assert.deepEqual((health.body.result as { ok: boolean }).ok, true);
+  });
+});
+
+describe('metrics for Prometheus', () => {
+  const stack = useStack({ nodes: 2 });
+
+  /** Parses the text format into `name{labels}` → value, checking every line on the way. */
+  async function scrape(node: number): Promise<Map<string, number>> {
+    const response = await fetch(`${stack().node(node).url}/_plugin/cluster/metrics`, { headers: { authorization: `Bearer ${await stack().adminToken()}` } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const samples = new Map<string, number>();
+    for (const line of (await response.text()).split('\n')) {
+      if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+      const match = /^([a-z_]+(?:\{[^}]*\})?) (-?[0-9.e+-]+|NaN)$/.exec(line);
+      assert.ok(match, `not a Prometheus sample: ${line}`);
+      samples.set(match[1] ?? '', Number(match[2]));
+    }
+    return samples;
+  }
+
+  it('are refused to anonymous users, and their counters move with the traffic', async () => {
+    assert.equal((await httpJson(`${stack().node(1).url}/_plugin/cluster/metrics`)).status, 401);
+    const before = await scrape(1);
+    assert.equal(before.get('kpc_members'), 2);
+    assert.equal(before.get('kpc_ready'), 1);
+    assert.equal(before.get('kpc_healthy'), 1);
+    const client = await httpClient(stack().node(1).settings.ports.http);
+    const ws = await wsClient(stack().node(1).settings.ports.http);
+    const index = `metrics-${Date.now()}`;
+    await client.index.create(index);
+    await client.collection.create(index, 'c', {});
+    await ws.realtime.subscribe(index, 'c', { equals: { a: 1 } }, () => undefined);
+    await client.realtime.publish(index, 'c', { a: 1 });
+    const after = await scrape(1);
+    const grew = (name: string): boolean => (after.get(name) ?? 0) > (before.get(name) ?? 0);
+    assert.ok(grew('kpc_messages_sent_total{type="room:add"}'), 'room announcements counted');
+    assert.ok(grew('kpc_bytes_sent_total{type="notify:document"}'), 'notification bytes counted');
+    assert.ok(grew('kpc_messages_sent_total{type="kuzzle:index:add"}'), 'index changes counted');
+    assert.ok(grew('kpc_redis_script_duration_seconds_count{script="addSubscriber"}'), 'script latency observed');
+    assert.equal(after.get('kpc_subscriptions{scope="local"}'), 1);
+    assert.ok((after.get('kpc_rooms{scope="cluster"}') ?? 0) >= 1);
+    assert.ok(after.has(`kpc_peer_heartbeat_age_seconds{peer="${(await stack().clusterStatus<{ peers: Array<{ id: string }> }>(1)).peers[0]?.id}"}`));
   });
 });

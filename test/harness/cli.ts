@@ -5,7 +5,7 @@ import { rebuildOnChange } from './watch-rebuild';
 
 /**
  * `node dist/test/harness/cli.js start [--nodes N] [--lb-port P] [--watch]`: starts the
- * stack and reads commands on stdin until `stop`, Ctrl-C or SIGTERM:
+ * stack and reads commands on stdin until `stop`, Ctrl-C, SIGTERM or SIGHUP:
  *   status | kill N | freeze N | thaw N | stop-node N | start-node N | restart N | add | stop
  * Everything started is stopped on exit.
  */
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     return stopping;
   };
   // Installed before booting: Ctrl-C during start-up stops what was started.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP too: closing the terminal of dev.sh must not leave the stack running.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => void stop().then(() => process.exit(0)));
   }
   try {

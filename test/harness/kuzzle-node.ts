@@ -23,6 +23,8 @@ export interface KuzzleNodeSettings {
   clusterHost?: string;
   /** Extra `plugins.cluster` options, merged over the stack's. */
   clusterOptions?: Record<string, unknown>;
+  /** Runs {@link kuzzleWithoutCluster}'s copy: one Kuzzle without the plugin. */
+  withoutPlugin?: string;
   /** Extra environment variables of the Kuzzle process (e.g. its vault key and secrets file). */
   env?: Record<string, string>;
   /** Extra Kuzzle configuration merged at the top level (shallow). */
@@ -74,6 +76,19 @@ function isSymlink(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A copy of the Kuzzle install without the cluster plugin (its dependencies
+ * resolve from the repository's node_modules, above it): one Kuzzle as users
+ * run it without the plugin, for comparisons.
+ */
+export function kuzzleWithoutCluster(): string {
+  const copy = join(repoRoot, '.stack', 'kuzzle-without-cluster');
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(kuzzleRoot, copy, { recursive: true, dereference: false, filter: (source) => !source.startsWith(join(kuzzleRoot, 'plugins', 'enabled')) });
+  mkdirSync(join(copy, 'plugins', 'enabled'), { recursive: true });
+  return copy;
 }
 
 export async function allocateNodePorts(): Promise<KuzzleNodePorts> {
@@ -137,7 +152,7 @@ export class KuzzleNode {
     this.process = new ManagedProcess({
       name: this.name,
       command: kuzzleNodeBinary,
-      args: [join(kuzzleRoot, 'bin', 'start-kuzzle-server')],
+      args: [join(this.settings.withoutPlugin ?? kuzzleRoot, 'bin', 'start-kuzzle-server')],
       logFile: this.logFile,
       cwd: this.settings.runDir,
       env: {
@@ -160,6 +175,8 @@ export class KuzzleNode {
     try {
       await waitFor(`${this.name} to be ready`, async () => {
         if (!this.alive) throw new GiveUpError(this.process?.describeExit() ?? `${this.name} not started`);
+        // Without the plugin, Kuzzle answering is enough.
+        if (this.settings.withoutPlugin !== undefined) return (await fetch(`${this.url}/_now`)).status === 200;
         const response = await fetch(`${this.url}/_plugin/cluster/health`);
         if (response.status === 200) return true;
         const body = (await response.json()) as { error?: { message?: string } };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Options of a process started by the test harness. */
@@ -29,15 +29,16 @@ export class ManagedProcess {
 
   constructor(readonly options: ManagedProcessOptions) {
     mkdirSync(dirname(options.logFile), { recursive: true });
-    const log = createWriteStream(options.logFile, { flags: 'a' });
+    // The child writes to its log file itself: no pipe through this process,
+    // which could die first and leave the child writing into a closed pipe.
+    const log = openSync(options.logFile, 'a');
     this.child = spawn(options.command, options.args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', log, log],
     });
-    this.child.stdout?.pipe(log);
-    this.child.stderr?.pipe(log);
+    closeSync(log);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitCode = code ?? (signal ? -1 : null);
@@ -45,7 +46,7 @@ export class ManagedProcess {
         resolve();
       });
       this.child.once('error', (error) => {
-        log.write(`\n[harness] failed to start ${options.command}: ${error.message}\n`);
+        appendFileSync(options.logFile, `\n[harness] failed to start ${options.command}: ${error.message}\n`);
         this.exitCode = -1;
         running.delete(this);
         resolve();
@@ -117,12 +118,12 @@ export function killAllManagedProcesses(): void {
 process.once('exit', killAllManagedProcesses);
 
 /**
- * For test processes: a SIGINT/SIGTERM (Ctrl-C, the test runner's timeout)
+ * For test processes: a SIGINT/SIGTERM/SIGHUP (Ctrl-C, the test runner's timeout, a closed terminal)
  * kills every tracked process before exiting. Interactive tools that stop
  * their services gracefully install their own handlers instead.
  */
 export function killManagedProcessesOnSignal(): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       killAllManagedProcesses();
       process.exit(130);

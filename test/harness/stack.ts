@@ -6,7 +6,7 @@ import { curveKeyPair } from 'zeromq';
 import { adminToken } from './admin';
 import { Haproxy } from './haproxy';
 import { managedProcesses } from './managed-process';
-import { allocateNodePorts, enableClusterPlugin, KuzzleNode, type KuzzleNodePorts } from './kuzzle-node';
+import { allocateNodePorts, enableClusterPlugin, KuzzleNode, kuzzleWithoutCluster, type KuzzleNodePorts } from './kuzzle-node';
 import { startElasticsearch, type RunningElasticsearch } from './elasticsearch';
 import { freePort } from './ports';
 import { startRedisCluster, type RunningRedisCluster } from './redis-cluster';
@@ -29,6 +29,8 @@ export interface StackOptions {
    * option, while Kuzzle keeps the standalone Redis.
    */
   pluginRedisCluster?: boolean;
+  /** `false`: the nodes run Kuzzle without the cluster plugin (a single node to compare with). */
+  plugin?: boolean;
   /**
    * Node N binds its cluster sockets on 127.0.0.(10+N) instead of 127.0.0.1,
    * so that the firewall can cut the link between two nodes.
@@ -63,6 +65,7 @@ export class Stack {
   private stopped = false;
   private token: Promise<string> | undefined;
   private vault: Record<string, string> | undefined;
+  private plainKuzzle: string | undefined;
   /** The cluster's CURVE key pair, when the stack uses CURVE. */
   readonly curveKeys: { publicKey: string; secretKey: string } | undefined;
 
@@ -164,6 +167,7 @@ export class Stack {
       redis: { host: this.redis.host, port: this.redis.port },
       ports,
       clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
+      withoutPlugin: this.options.plugin === false ? (this.plainKuzzle ??= kuzzleWithoutCluster()) : undefined,
       env: this.vaultEnv(),
       clusterOptions: {
         ...(this.curveKeys && this.options.curve !== 'vault' ? { curve: { secretKey: this.curveKeys.secretKey } } : {}),

@@ -131,6 +131,7 @@ export class MemoryTransport implements Transport {
       bytesReceived: 0,
       pendingRequests: 0,
       dropped: { malformed: 0, foreignSender: 0, replayed: 0, unauthenticated: 0 },
+      bytesByType: { sent: {}, received: {} },
       gaps: {},
     };
   }

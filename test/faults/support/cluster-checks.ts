@@ -11,6 +11,7 @@ export interface NodeStatus {
   unhealthy?: string;
   peers: Array<{ id: string; missedBroadcasts: number }>;
   transport: { dropped: Record<string, number>; gaps: Record<string, number> };
+  messages: { dropped: Record<string, number> };
   repair: { stateLosses: number; drifts: number; ghostsPurged: number; gapRepairs: number; stateUnreachable?: string };
   evictions: Record<string, number>;
 }
