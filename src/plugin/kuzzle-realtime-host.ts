@@ -23,9 +23,10 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     if (this.kuzzle.koncorde.hasFilter(roomId)) this.kuzzle.koncorde.remove(roomId);
   }
 
-  /** The normalized filters Koncorde holds for a room, if any. */
-  storedFilters(roomId: string): unknown {
-    return this.kuzzle.koncorde.storage?.filters?.get(roomId)?.filters;
+  /** A room as Koncorde holds it (its collection and normalized filters), if it does. */
+  storedRoom(roomId: string): RoomDescriptor | undefined {
+    const stored = this.kuzzle.koncorde.storage?.filters?.get(roomId);
+    return stored ? { index: stored.index, collection: stored.collection, roomId, filters: stored.filters } : undefined;
   }
 
   hasFilter(roomId: string): boolean {

@@ -11,7 +11,7 @@ export interface KoncordeLike {
   getCollections(index: string): string[];
   getFilterIds(index: string, collection: string): string[];
   /** Koncorde 3's storage: the normalized filters of each stored room. */
-  storage?: { filters?: Map<string, { filters: unknown }> };
+  storage?: { filters?: Map<string, { index: string; collection: string; filters: unknown }> };
 }
 
 export interface HotelClerkRoom {
@@ -112,6 +112,8 @@ export interface KuzzleStateInternals {
     tokens: { array: Array<{ idx: string; _id: string | null; expiresAt: number; userId: string }> };
     expire(token: { _id: string | null; expiresAt: number }): Promise<void>;
   };
+  /** lib/kuzzle/internalIndexHandler.js: Kuzzle's private index (users, rights, API keys). */
+  internalIndex?: { index: string };
   /** lib/kuzzle/kuzzle.js */
   dump?(suffix: string): Promise<unknown>;
   shutdown?(): Promise<void>;

@@ -111,10 +111,9 @@ export class RealtimeGlue {
     const connectionId = isObject(connection) && typeof connection.id === 'string' ? connection.id : undefined;
     if (!connectionId) return undefined;
     if (payload.scope === 'out') return this.realtime.leave(payload.room, connectionId).counted;
-    const { index, collection } = payload.request.data;
-    const filters = this.host.storedFilters(payload.room);
-    if (typeof index !== 'string' || typeof collection !== 'string' || filters === undefined) return undefined;
-    return this.realtime.enter({ index, collection, roomId: payload.room, filters }, connectionId).counted;
+    // A join names only the room: its collection and filters come from Koncorde.
+    const room = this.host.storedRoom(payload.room);
+    return room ? this.realtime.enter(room, connectionId).counted : undefined;
   }
 
   /**

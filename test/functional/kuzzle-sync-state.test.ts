@@ -182,6 +182,63 @@ describe('Kuzzle state kept in step across nodes', () => {
     assert.equal(logged.items.length, 1, 'no notification after the token was revoked on another node');
   });
 
+  it('API keys: deleting a key on node 1 stops the subscriptions made with it on node 2 before the deletion answers', async () => {
+    const collection = 'apikeys';
+    await ensureCollection(node(1), index, collection);
+    const user = uniqueName('kpc-key');
+    await node(1).security.createUser(user, { content: { profileIds: ['default'] } }, { refresh: 'wait_for' });
+    const key = (await node(1).security.createApiKey(user, 'cluster test', { refresh: 'wait_for' })) as unknown as { _id: string; _source: { token: string } };
+    const subscriber = await wsClient(portOf(getStack(), 2));
+    subscriber.jwt = key._source.token;
+    const received = new Recorder();
+    const roomId = await subscriber.realtime.subscribe(index, collection, {}, received.callback);
+    const sentinel = new Recorder();
+    await node(2).realtime.subscribe(index, collection, {}, sentinel.callback);
+    await node(3).document.create(index, collection, { step: 1 });
+    await received.waitCount(1);
+    await node(1).security.deleteApiKey(user, key._id, { refresh: 'wait_for' });
+    // Answered once every node dropped what the key fed: counted at once.
+    assert.equal(await node(3).realtime.count(roomId), 1, 'only the sentinel is left');
+    await node(3).document.create(index, collection, { step: 2 });
+    await sentinel.waitCount(2);
+    assert.equal(received.items.length, 1, 'no notification after the key was deleted on another node');
+  });
+
+  it('roles written through Kuzzle\'s internals by a plugin (no API event) apply on every node within seconds', async () => {
+    const role = uniqueName('kpc-internal-role');
+    const allowed = { controllers: { auth: { actions: { '*': true } }, server: { actions: { now: true } } } };
+    await node(1).security.createRole(role, allowed, { refresh: 'wait_for' });
+    await node(1).security.createProfile(role, { policies: [{ roleId: role }] }, { refresh: 'wait_for' });
+    const user = uniqueName('kpc-internal-user');
+    await node(1).security.createUser(user, { content: { profileIds: [role] } }, { refresh: 'wait_for' });
+    const clientsOf = await Promise.all([2, 3].map(async (n) => {
+      const client = await httpClient(portOf(getStack(), n));
+      await waitFor(`login on node ${n}`, () => client.auth.login(strategy, { username: user, password: 'open-sesame' }));
+      assert.ok(await client.server.now({}));
+      return client;
+    }));
+    await fixture(node(1), 'updateRoleInternally', { name: role }, { controllers: { auth: { actions: { '*': true } }, server: { actions: { now: false } } } });
+    for (const client of clientsOf) {
+      await waitFor('the internal change to apply', async () => (await failure(client.server.now({}))) !== undefined, { timeoutMs: 5000 });
+    }
+  });
+
+  it('propagate: false subscriptions of the embedded SDK stay local: notified of changes made through their node only', async () => {
+    const collection = 'local-only';
+    await ensureCollection(node(1), index, collection);
+    await fixture(node(1), 'subscribeLocalOnly', { index, collection }, { equals: { scope: 'local' } });
+    const everywhere = new Recorder();
+    await node(2).realtime.subscribe(index, collection, { equals: { scope: 'local' } }, everywhere.callback);
+    await node(2).document.create(index, collection, { scope: 'local', through: 2 });
+    await node(1).document.create(index, collection, { scope: 'local', through: 1 });
+    await everywhere.waitCount(2);
+    const through = await waitFor('the local-only notification', async () => {
+      const items = (await fixture(node(1), 'localOnlyNotifications')) as Array<{ result?: { _source?: { through?: number } } }>;
+      return items.length > 0 && items.map((n) => n.result?._source?.through);
+    });
+    assert.deepEqual(through, [1], 'the local-only subscription sees its own node\'s change only');
+  });
+
   it('admin:dump on node 1 makes every node dump', async () => {
     const stack = getStack();
     const suffix = uniqueName('kpcdump');

@@ -134,6 +134,8 @@ export class KuzzleNode {
       plugins: {
         common: { initTimeout: 60_000, pipeWarnTime: 5_000 },
         'kuzzle-plugin-logger': { services: { stdout: { level: 'info' } } },
+        // The test fixture plugin, when a test loads it (useFixturePlugin).
+        'kpc-sync-fixture': { privileged: true },
         cluster: {
           privileged: true,
           bindings: { router: `tcp://${host}:${ports.router}`, pub: `tcp://${host}:${ports.pub}` },

@@ -53,7 +53,9 @@ export class KuzzleStateSync {
       if (!kuzzle.validation) throw new Error('this Kuzzle has no validation module');
       await kuzzle.validation.curateSpecification();
     });
-    const tokens = new TokenSync(this.channel, kuzzle);
+    const tokens = new TokenSync(this.channel, kuzzle, (id) =>
+      kuzzle.ask('core:storage:private:document:get', kuzzle.internalIndex?.index ?? 'kuzzle', 'api-keys', id),
+    );
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
     const appEvents = new AppEvents(this.channel, kuzzle);
@@ -77,7 +79,7 @@ export class KuzzleStateSync {
         return request;
       },
     };
-    this.hooks = mergeHandlers('hook', this.indexes.hooks, admin.hooks);
+    this.hooks = mergeHandlers('hook', this.indexes.hooks, admin.hooks, this.security.hooks);
     this.pipes = mergeHandlers('pipe', this.indexes.pipes, this.security.pipes, this.validation.pipes, tokens.pipes, admin.pipes, this.strategies.pipes, resetCache);
     node.onCatchUp((reason) => this.catchUp(reason));
     node.onStateLost(() => this.strategies.persistAgain());

@@ -1,5 +1,5 @@
 import type { Handlers } from '../../bus/message-spec';
-import { isNonEmptyString as isName } from '../../util/guards';
+import { isNonEmptyString as isName, isObject } from '../../util/guards';
 import type { KuzzleLike } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, SecurityInvalidation } from './messages';
@@ -46,6 +46,20 @@ export class SecuritySync {
     },
   };
 
+  /**
+   * Roles and profiles written without the API (a plugin or the application
+   * through Kuzzle's internals): the repositories announce the write before
+   * it reaches Elasticsearch, so peers drop the object now and again a
+   * moment later (once on receipt plus their own second drop, see
+   * {@link invalidate}), without holding the writer.
+   */
+  readonly hooks: Record<string, (payload: unknown) => void> = {
+    'core:roleRepository:save': (payload) => this.internalWrite('role', payload),
+    'core:roleRepository:delete': (payload) => this.internalWrite('role', payload),
+    'core:profileRepository:save': (payload) => this.internalWrite('profile', payload),
+    'core:profileRepository:delete': (payload) => this.internalWrite('profile', payload),
+  };
+
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:security:invalidate'> = {
     'kuzzle:security:invalidate': async (change) => {
       await this.invalidate(change);
@@ -53,7 +67,10 @@ export class SecuritySync {
     },
   };
 
-  constructor(channel: KuzzleChannel, private readonly kuzzle: KuzzleLike) {
+  constructor(
+    private readonly channel: KuzzleChannel,
+    private readonly kuzzle: KuzzleLike,
+  ) {
     const events: Record<string, (request: unknown) => SecurityInvalidation> = {
       'security:afterCreateRole': single('role'),
       'security:afterCreateOrReplaceRole': single('role'),
@@ -76,6 +93,13 @@ export class SecuritySync {
         return request;
       };
     }
+  }
+
+  private internalWrite(kind: Kind, payload: unknown): void {
+    const id = isObject(payload) ? payload._id : undefined;
+    const change: SecurityInvalidation = isName(id) ? { kind, ids: [id] } : { kind };
+    void this.channel.send('kuzzle:security:invalidate', change);
+    setTimeout(() => void this.channel.send('kuzzle:security:invalidate', change), SECOND_INVALIDATION_MS).unref();
   }
 
   /**

@@ -26,7 +26,16 @@ export class TokenSync {
     'security:afterRevokeTokens': (request) => this.revoke(request, this.byResourceId(request)),
     'security:afterDeleteUser': (request) => this.revoke(request, this.byResourceId(request)),
     'security:afterMDeleteUsers': (request) => this.revoke(request, this.deletedUsers(request)),
+    // An API key is a token: Kuzzle forgets its document before the after-event,
+    // so the token's key is read before the deletion and revoked after it.
+    'auth:beforeDeleteApiKey': (request) => this.rememberApiKey(request, (r) => (isObject(r) && isObject(r.context) && isObject(r.context.user) ? r.context.user._id : undefined)),
+    'security:beforeDeleteApiKey': (request) => this.rememberApiKey(request, (r) => requestInput(r).args.userId),
+    'auth:afterDeleteApiKey': (request) => this.revoke(request, this.deletedApiKey(request)),
+    'security:afterDeleteApiKey': (request) => this.revoke(request, this.deletedApiKey(request)),
   };
+
+  /** API keys about to be deleted, by request: the revocation to send once they are. */
+  private readonly apiKeys = new WeakMap<object, TokenRevocation>();
 
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:token:revoke'> = {
     'kuzzle:token:revoke': async (revocation) => {
@@ -38,7 +47,31 @@ export class TokenSync {
   constructor(
     private readonly channel: KuzzleChannel,
     private readonly kuzzle: KuzzleStateInternals,
+    /** Reads an API key's document (userId, token, expiresAt) from Kuzzle's internal index. */
+    private readonly readApiKey: (id: string) => Promise<unknown>,
   ) {}
+
+  private async rememberApiKey(request: unknown, ownerOf: (request: unknown) => unknown): Promise<unknown> {
+    const id = requestInput(request).resource._id;
+    const owner = ownerOf(request);
+    if (!isName(id) || !isName(owner) || !isObject(request)) return request;
+    try {
+      const key = await this.readApiKey(id);
+      const source = isObject(key) && isObject(key._source) ? key._source : isObject(key) ? key : {};
+      if (source.userId === owner && typeof source.token === 'string' && typeof source.expiresAt === 'number') {
+        this.apiKeys.set(request, { tokenHash: hashTokenIndex(`${source.expiresAt};${owner}#${source.token}`) });
+      }
+    } catch (error) {
+      // Not found: Kuzzle answers the deletion with the error itself.
+      this.channel.log('debug', `API key ${id} not read before its deletion: ${String(error)}`);
+    }
+    return request;
+  }
+
+  private deletedApiKey(request: unknown): TokenRevocation[] {
+    const revocation = isObject(request) ? this.apiKeys.get(request) : undefined;
+    return revocation ? [revocation] : [];
+  }
 
   private async revoke(request: unknown, revocations: TokenRevocation[]): Promise<unknown> {
     await Promise.all(revocations.map((revocation) => this.channel.send('kuzzle:token:revoke', revocation)));
