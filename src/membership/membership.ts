@@ -17,6 +17,8 @@ export interface Peer {
   lastSeen: number;
   /** Epoch ms when it became a member for this node. */
   since: number;
+  /** Epoch ms when its connection was closed by the other side, if it was and nothing was heard since. */
+  connectionLostAt?: number;
 }
 
 export interface MembershipOptions {
@@ -28,7 +30,7 @@ export interface MembershipOptions {
 }
 
 /** Why a peer left this node's view. */
-export type PeerRemovalReason = 'timeout' | 'left' | 'replaced';
+export type PeerRemovalReason = 'timeout' | 'connectionLost' | 'left' | 'replaced';
 
 export interface MembershipEvents {
   /** `returning`: this node had removed it before (it may have missed what happened meanwhile). */
@@ -100,6 +102,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
       },
     });
     bus.setMemberGate((sender, kind) => this.admits(sender, kind));
+    bus.transport.onDisconnect((peerId) => {
+      const peer = this.members.get(peerId);
+      if (peer && peer.connectionLostAt === undefined) peer.connectionLostAt = Date.now();
+    });
     bus.onSeen((sender, kind) => this.noteAlive(sender, kind));
   }
 
@@ -327,7 +333,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private noteAlive(sender: Sender, kind: 'broadcast' | 'request'): void {
     const peer = this.members.get(sender.id);
-    if (peer && sender.incarnation >= peer.card.incarnation) peer.lastSeen = Date.now();
+    if (peer && sender.incarnation >= peer.card.incarnation) {
+      peer.lastSeen = Date.now();
+      peer.connectionLostAt = undefined;
+    }
     // Only a broadcast proves that our SUB hears the peer (ZeroMQ's slow joiner).
     if (kind === 'broadcast') this.heard.release(sender.id);
   }
@@ -388,7 +397,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
       if (sinceLastTick > this.options.heartbeatTimeoutMs) void this.checkStanding();
     } else {
       for (const peer of [...this.members.values()]) {
-        if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card);
+        if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
+        // Its connection closed and it stayed silent for a heartbeat and a half: its process is gone.
+        else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.options.heartbeatMs * 1.5) void this.evict(peer.card, 'connectionLost');
       }
     }
     this.discovery ??= this.renewAndDiscover().finally(() => {
@@ -396,8 +407,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     });
   }
 
-  private async evict(card: NodeCard): Promise<void> {
-    this.remove(card, 'timeout');
+  private async evict(card: NodeCard, reason: 'timeout' | 'connectionLost'): Promise<void> {
+    this.remove(card, reason);
     try {
       await this.channel.publish('node:evicted', { id: card.id, incarnation: card.incarnation });
     } catch (error) {

@@ -44,6 +44,10 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     return list;
   }
 
+  filterIds(index: string, collection: string): string[] {
+    return this.kuzzle.koncorde.getFilterIds(index, collection) ?? [];
+  }
+
   /** Creates a room in Kuzzle's local room list (for a join or count of a peer's room). */
   async createLocalRoom(index: string, collection: string, roomId: string): Promise<void> {
     await this.kuzzle.ask('core:realtime:room:create', index, collection, roomId);

@@ -49,6 +49,8 @@ export interface RealtimeHost {
   hasFilter(roomId: string): boolean;
   /** Every room in the local filter engine. */
   filters(): Array<{ index: string; collection: string; roomId: string }>;
+  /** The rooms of one collection in the local filter engine. */
+  filterIds(index: string, collection: string): string[];
   dispatchDocument(notice: DocumentNotice): Promise<void>;
   dispatchUser(notice: UserNotice): Promise<void>;
 }

@@ -54,8 +54,8 @@ export class RealtimeRepair {
   async reload(collections: readonly CollectionRef[]): Promise<void> {
     for (const ref of collections) {
       const known = new Set(await this.loadCollection(ref));
-      for (const filter of this.host.filters()) {
-        if (filter.index === ref.index && filter.collection === ref.collection && !known.has(filter.roomId)) await this.dropIfGone(filter.roomId);
+      for (const roomId of [...this.host.filterIds(ref.index, ref.collection)]) {
+        if (!known.has(roomId)) await this.dropIfGone(roomId);
       }
     }
   }

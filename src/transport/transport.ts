@@ -45,6 +45,8 @@ export type BroadcastHandler = (envelope: Envelope) => void;
 export type RequestHandler = (envelope: Envelope) => Promise<Reply>;
 /** A connected peer's broadcasts were lost between `expected` and `received - 1`. */
 export type GapHandler = (peerId: string, expected: number, received: number) => void;
+/** The connection to a peer's ROUTER was closed by the other side (its process died, or the network cut it). */
+export type DisconnectHandler = (peerId: string) => void;
 
 /**
  * How nodes talk: a broadcast channel (every peer receives every publish of
@@ -71,6 +73,7 @@ export interface Transport {
   onBroadcast(handler: BroadcastHandler): void;
   onRequest(handler: RequestHandler): void;
   onGap(handler: GapHandler): void;
+  onDisconnect(handler: DisconnectHandler): void;
   stats(): TransportStats;
   /** Closes every socket; idempotent. `flushMs`: time left to queued broadcasts. */
   close(options?: { flushMs?: number }): Promise<void>;

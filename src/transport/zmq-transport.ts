@@ -21,7 +21,7 @@ import {
   routerOptions,
   type SocketLimits,
 } from './socket-options';
-import type { BroadcastHandler, GapHandler, RequestHandler, Transport, TransportDropReason, TransportStats } from './transport';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportDropReason, TransportStats } from './transport';
 import { validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
 import { zapHandler } from './zap-handler';
 
@@ -69,6 +69,7 @@ export class ZmqTransport implements Transport {
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
   private gapHandler: GapHandler | undefined;
+  private disconnectHandler: DisconnectHandler | undefined;
   /**
    * Outgoing connections leave from the address the ROUTER binds (not a
    * wildcard): cluster traffic stays on the interface chosen for it, and
@@ -149,6 +150,10 @@ export class ZmqTransport implements Transport {
     }
     const link = new PeerLink(peerId, { ...addresses }, this.nodeId, this.limits, this.sourceHost, this.options.curve);
     link.loops.push(this.subLoop(link), this.dealerLoop(link));
+    // A peer whose process dies closes its connections at once: say so, rather than wait for the heartbeat timeout.
+    link.dealer.events.on('disconnect', () => {
+      if (this.links.get(peerId) === link && !this.closed) this.disconnectHandler?.(peerId);
+    });
     this.links.set(peerId, link);
     this.log('debug', `connected to peer ${peerId} (${addresses.router}, ${addresses.pub})`);
   }
@@ -236,6 +241,10 @@ export class ZmqTransport implements Transport {
 
   onGap(handler: GapHandler): void {
     this.gapHandler = handler;
+  }
+
+  onDisconnect(handler: DisconnectHandler): void {
+    this.disconnectHandler = handler;
   }
 
   /** A copy of the counters. */

@@ -1,6 +1,6 @@
 import type { Envelope, NodeAddresses } from '../../src/transport/envelope';
 import { RequestTimeoutError } from '../../src/transport/errors';
-import type { BroadcastHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
 
 /**
  * Wraps a real transport and loses messages on purpose: a node made silent
@@ -68,6 +68,10 @@ export class FaultyTransport implements Transport {
 
   onGap(handler: GapHandler): void {
     this.inner.onGap(handler);
+  }
+
+  onDisconnect(handler: DisconnectHandler): void {
+    this.inner.onDisconnect(handler);
   }
 
   stats(): TransportStats {

@@ -1,6 +1,6 @@
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import { parseErrorBody, PeerNotConnectedError, RemoteHandlerError, RequestTimeoutError, TransportClosedError } from '../../src/transport/errors';
-import type { BroadcastHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
 import { codeOf } from '../../src/util/cluster-error';
 import { describeError } from '../../src/util/describe-error';
 
@@ -122,6 +122,10 @@ export class MemoryTransport implements Transport {
 
   onGap(_handler: GapHandler): void {
     // Memory links never lose a broadcast unless cut, and then everything is lost.
+  }
+
+  onDisconnect(_handler: DisconnectHandler): void {
+    // Memory links have no connection to lose.
   }
 
   stats(): TransportStats {

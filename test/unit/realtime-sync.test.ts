@@ -34,6 +34,10 @@ class FakeHost implements RealtimeHost {
     return [...this.stored.values()].map(({ index, collection, roomId }) => ({ index, collection, roomId }));
   }
 
+  filterIds(index: string, collection: string): string[] {
+    return this.filters().filter((f) => f.index === index && f.collection === collection).map((f) => f.roomId);
+  }
+
   async dispatchDocument(notice: DocumentNotice): Promise<void> {
     if (this.failDispatch) throw new Error('dispatch failed');
     this.documents.push(notice);
