@@ -50,8 +50,17 @@ export function parseRewritten(body: unknown): { collections: CollectionRef[] } 
   return collections.every((ref): ref is CollectionRef => ref !== undefined) ? { collections } : undefined;
 }
 
-const parseAck = (body: unknown): { roomId: string } | undefined =>
-  isObject(body) && isString(body.roomId) ? { roomId: body.roomId } : undefined;
+/** Body of `room:add`: rooms announced together (the subscriptions of one moment). */
+export function parseRoomsAdded(body: unknown): { rooms: RoomDescriptor[] } | undefined {
+  const list = isObject(body) ? body.rooms : undefined;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ROOMS_PER_MESSAGE) return undefined;
+  const rooms = list.map(parseRoomDescriptor);
+  return rooms.every((room): room is RoomDescriptor => room !== undefined) ? { rooms } : undefined;
+}
+
+/** Reply of `room:add`: the rooms whose filters the peer refused (not storable). */
+const parseAck = (body: unknown): { refused: string[] } | undefined =>
+  isObject(body) && Array.isArray(body.refused) && body.refused.every(isString) ? { refused: body.refused } : undefined;
 
 const parseResetSummary = (body: unknown): { rooms: number; subscribers: number } | undefined =>
   isObject(body) && typeof body.rooms === 'number' && typeof body.subscribers === 'number'
@@ -60,8 +69,8 @@ const parseResetSummary = (body: unknown): { rooms: number; subscribers: number 
 
 /** The realtime protocol. */
 export const REALTIME_MESSAGES = {
-  /** A room got its first subscriber on the sender: store its filters, then answer. */
-  'room:add': request(parseRoomDescriptor, parseAck),
+  /** Rooms got their first subscriber on the sender: store their filters, then answer. */
+  'room:add': request(parseRoomsAdded, parseAck),
   /** Rooms deleted from the shared state (no subscriber left anywhere). */
   'room:remove': broadcast(parseRoomsRemoved),
   'notify:document': broadcast(parseDocumentNotice),

@@ -8,6 +8,7 @@ import { LocalRooms, type LocalRoom } from './local-rooms';
 import { REALTIME_MESSAGES } from './messages';
 import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from './realtime-host';
 import { RealtimeRepair, type Drift } from './realtime-repair';
+import { RoomAnnouncer } from './room-announcer';
 import { ReadWriteLock } from './rw-lock';
 
 type Messages = typeof REALTIME_MESSAGES;
@@ -48,6 +49,7 @@ export class RealtimeSync {
   private readonly local: LocalRooms;
   private readonly lock = new ReadWriteLock();
   private readonly repair: RealtimeRepair;
+  private readonly announcer: RoomAnnouncer;
   /**
    * Set when the node leaves: the host then unsubscribes every client, which
    * the cluster no longer needs to hear (the leave purges them at once).
@@ -66,6 +68,7 @@ export class RealtimeSync {
     private readonly options: RealtimeSyncOptions,
   ) {
     this.local = new LocalRooms(host);
+    this.announcer = new RoomAnnouncer((rooms) => this.channel.requestEach(this.options.peers(), 'room:add', { rooms }, this.options.ackTimeoutMs));
     this.repair = new RealtimeRepair(store, host, this.local, this.lock, {
       owner: options.owner,
       publishRemoved: (ref, roomIds) => this.publish('room:remove', { ...ref, roomIds }),
@@ -80,9 +83,18 @@ export class RealtimeSync {
       },
     });
     this.channel = bus.register(REALTIME_MESSAGES, {
-      'room:add': (room) => {
-        this.host.storeFilter(room);
-        return { roomId: room.roomId };
+      'room:add': ({ rooms }) => {
+        const refused: string[] = [];
+        for (const room of rooms) {
+          try {
+            this.host.storeFilter(room);
+          } catch (error) {
+            refused.push(room.roomId);
+            this.badFilters++;
+            options.log('warn', `room ${room.roomId} announced with filters this node cannot store: ${describeError(error)}`);
+          }
+        }
+        return { refused };
       },
       'room:remove': ({ roomIds }) => this.roomsRemoved(roomIds),
       'notify:document': (notice) => this.host.dispatchDocument(notice),
@@ -219,11 +231,9 @@ export class RealtimeSync {
    * reload the collection: the heartbeat decides whether it is gone.
    */
   private async announceRoom(room: RoomDescriptor): Promise<void> {
-    const body = { index: room.index, collection: room.collection, roomId: room.roomId, filters: room.filters };
-    const answers = await this.channel.requestEach(this.options.peers(), 'room:add', body, this.options.ackTimeoutMs);
-    const failed = answers.filter((answer) => answer.error !== undefined);
+    const failed = await this.announcer.announce({ index: room.index, collection: room.collection, roomId: room.roomId, filters: room.filters });
     if (failed.length === 0) return;
-    for (const { peer, error } of failed) this.options.log('warn', `room ${room.roomId} not acknowledged by ${peer}: ${describeError(error)}`);
+    for (const { peer, reason } of failed) this.options.log('warn', `room ${room.roomId} not acknowledged by ${peer}: ${reason}`);
     await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection }] }).catch((error: unknown) =>
       this.options.log('warn', `reload request for ${room.index}/${room.collection} not broadcast: ${describeError(error)}`),
     );

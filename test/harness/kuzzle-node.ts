@@ -95,6 +95,35 @@ export async function allocateNodePorts(): Promise<KuzzleNodePorts> {
   return { http: await freePort(), router: await freePort(), pub: await freePort() };
 }
 
+/**
+ * The .kuzzlerc of one node of the local stack. docker-compose/ holds the
+ * same configuration for Docker users: a unit test compares them.
+ */
+export function nodeConfig(settings: KuzzleNodeSettings): Record<string, unknown> {
+  const { esUrl, redis, ports, clusterOptions, kuzzleConfig } = settings;
+  const host = settings.clusterHost ?? '127.0.0.1';
+  return {
+    server: { port: ports.http, protocols: { mqtt: { enabled: false } } },
+    services: {
+      storageEngine: { client: { node: esUrl }, commonMapping: { dynamic: 'true' } },
+      internalCache: { node: { host: redis.host, port: redis.port } },
+      memoryStorage: { node: { host: redis.host, port: redis.port } },
+    },
+    plugins: {
+      common: { initTimeout: 60_000, pipeWarnTime: 5_000 },
+      'kuzzle-plugin-logger': { services: { stdout: { level: 'info' } } },
+      // The test fixture plugin, when a test loads it (useFixturePlugin).
+      'kpc-sync-fixture': { privileged: true },
+      cluster: {
+        privileged: true,
+        bindings: { router: `tcp://${host}:${ports.router}`, pub: `tcp://${host}:${ports.pub}` },
+        ...clusterOptions,
+      },
+    },
+    ...kuzzleConfig,
+  };
+}
+
 /** One Kuzzle 2.10.4 process with the plugin, configured through its own rc file. */
 export class KuzzleNode {
   process: ManagedProcess | undefined;
@@ -122,29 +151,7 @@ export class KuzzleNode {
   }
 
   private writeConfig(): void {
-    const { esUrl, redis, ports, clusterOptions, kuzzleConfig } = this.settings;
-    const host = this.clusterHost;
-    const config = {
-      server: { port: ports.http, protocols: { mqtt: { enabled: false } } },
-      services: {
-        storageEngine: { client: { node: esUrl }, commonMapping: { dynamic: 'true' } },
-        internalCache: { node: { host: redis.host, port: redis.port } },
-        memoryStorage: { node: { host: redis.host, port: redis.port } },
-      },
-      plugins: {
-        common: { initTimeout: 60_000, pipeWarnTime: 5_000 },
-        'kuzzle-plugin-logger': { services: { stdout: { level: 'info' } } },
-        // The test fixture plugin, when a test loads it (useFixturePlugin).
-        'kpc-sync-fixture': { privileged: true },
-        cluster: {
-          privileged: true,
-          bindings: { router: `tcp://${host}:${ports.router}`, pub: `tcp://${host}:${ports.pub}` },
-          ...clusterOptions,
-        },
-      },
-      ...kuzzleConfig,
-    };
-    writeFileSync(this.rcFile, JSON.stringify(config, null, 2));
+    writeFileSync(this.rcFile, JSON.stringify(nodeConfig(this.settings), null, 2));
   }
 
   /** Starts the process (does not wait: see {@link waitReady}). */

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { nodeConfig } from '../harness/kuzzle-node';
+import { repoRoot } from '../harness/run-dir';
+
+/** `kuzzle_a__b__c: value` lines of the compose file's Kuzzle environment, as config paths. */
+function composePaths(): Map<string, string> {
+  const text = readFileSync(join(repoRoot, 'docker-compose', 'docker-compose.yml'), 'utf8');
+  const paths = new Map<string, string>();
+  for (const match of text.matchAll(/^\s+kuzzle_([A-Za-z0-9_]+):\s*(.+)$/gm)) {
+    paths.set((match[1] ?? '').split('__').join('.'), (match[2] ?? '').replace(/^"|"$/g, ''));
+  }
+  return paths;
+}
+
+function flatten(value: unknown, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) flatten(child, prefix ? `${prefix}.${key}` : key, into);
+  } else {
+    into.set(prefix, value);
+  }
+  return into;
+}
+
+/** What only the local stack needs (free ports on one machine, test plugins, quieter logs). */
+const LOCAL_ONLY = [/^server\./, /^plugins\.kuzzle-plugin-logger\./, /^plugins\.kpc-sync-fixture\./, /\.port$/, /^plugins\.common\.pipeWarnTime$/];
+/** What only the compose file needs: hosts of a container network, and a production-like cluster. */
+const COMPOSE_ONLY = [/^plugins\.cluster\.minimumNodes$/];
+
+describe('docker-compose/ matches the local stack', () => {
+  const local = flatten(
+    nodeConfig({
+      index: 1,
+      runDir: '/tmp',
+      esUrl: 'http://127.0.0.1:9200',
+      redis: { host: '127.0.0.1', port: 6379 },
+      ports: { http: 7512, router: 7510, pub: 7511 },
+      clusterOptions: { curve: { secretKey: 'x' } },
+    }),
+  );
+  const compose = composePaths();
+
+  it('sets the same Kuzzle and plugin settings (values may differ: hosts, ports, keys)', () => {
+    const missingInCompose = [...local.keys()].filter((path) => !LOCAL_ONLY.some((re) => re.test(path)) && !compose.has(path));
+    const unknownToLocal = [...compose.keys()].filter((path) => !COMPOSE_ONLY.some((re) => re.test(path)) && !local.has(path));
+    assert.deepEqual(missingInCompose, [], 'settings of the local stack the compose file lacks');
+    assert.deepEqual(unknownToLocal, [], 'settings of the compose file the local stack lacks');
+    assert.equal(compose.get('plugins.cluster.privileged'), 'true');
+    assert.equal(compose.get('services.storageEngine.commonMapping.dynamic'), 'true');
+  });
+
+  it('balances the same way: the same health check', () => {
+    const composeCfg = readFileSync(join(repoRoot, 'docker-compose', 'haproxy.cfg'), 'utf8');
+    const harness = readFileSync(join(repoRoot, 'test', 'harness', 'haproxy.ts'), 'utf8');
+    for (const line of ['option httpchk GET /_plugin/cluster/health', 'http-check expect status 200', 'default-server inter 500ms fall 2 rise 1', 'balance roundrobin']) {
+      assert.ok(composeCfg.includes(line), `compose haproxy.cfg: ${line}`);
+      assert.ok(harness.includes(line), `harness haproxy: ${line}`);
+    }
+  });
+});
