@@ -5,7 +5,7 @@ import { ensureCollection, portOf, uniqueName, useStack, wsClient } from '../fun
 import { Firewall } from '../harness/firewall';
 import { waitFor } from '../harness/wait';
 import { assertNoGhost, healthOf, statusOf, waitCounts, waitMembers } from './support/cluster-checks';
-import { assertNoLoss, NumberedStream, StreamSubscriber } from './support/numbered-stream';
+import { assertNoLoss, NumberedStream, subscribersOn } from './support/numbered-stream';
 
 /**
  * Network partitions, made with iptables between the nodes' cluster
@@ -29,19 +29,9 @@ describe('faults: partitions', () => {
 
   after(() => firewall.remove());
 
-  async function subscribers(stream: NumberedStream): Promise<StreamSubscriber[]> {
-    const list: StreamSubscriber[] = [];
-    for (const node of [1, 2, 3]) {
-      const subscriber = new StreamSubscriber(`on ${node}`, await wsClient(portOf(stack(), node)));
-      await subscriber.subscribe(stream);
-      list.push(subscriber);
-    }
-    return list;
-  }
-
   it('one link cut (1 ↔ 3, node 2 sees both): the middle relays, nothing reaching through node 2 is lost, all converge after healing', { timeout: 180_000 }, async () => {
     const stream = new NumberedStream(clients[1] as Kuzzle, index, collection, uniqueName('middle'));
-    const subs = await subscribers(stream);
+    const subs = await subscribersOn(stack(), stream);
     stream.start();
     await waitCounts(clients, subs[0]?.roomId ?? '', 3);
     const rejoins = await Promise.all([1, 3].map(async (node) => (await statusOf(stack(), node)).node.rejoins));
@@ -64,7 +54,7 @@ describe('faults: partitions', () => {
     await assertNoLoss(stream, subs);
     // After healing, node 1 reaches node 3 again.
     const after = new NumberedStream(clients[0] as Kuzzle, index, collection, uniqueName('after'));
-    const afterSubs = await subscribers(after);
+    const afterSubs = await subscribersOn(stack(), after);
     after.start();
     await waitFor('100 messages', () => after.position > 100);
     await after.stop();
@@ -74,7 +64,7 @@ describe('faults: partitions', () => {
 
   it('1 + 2 with minimumNodes 2: the lone node answers 503, the majority 200; after healing all converge', { timeout: 180_000 }, async () => {
     const stream = new NumberedStream(clients[0] as Kuzzle, index, collection, uniqueName('split'));
-    const subs = await subscribers(stream);
+    const subs = await subscribersOn(stack(), stream);
     await waitCounts(clients, subs[0]?.roomId ?? '', 3);
     firewall.partition([host(3)], [host(1), host(2)]);
     await waitFor('node 3 alone, unhealthy; nodes 1 and 2 healthy', async () => {

@@ -5,7 +5,7 @@ import type { Kuzzle } from 'kuzzle-sdk';
 import { ensureCollection, httpJson, portOf, uniqueName, useStack, wsClient } from '../functional/support/fixture';
 import { waitFor } from '../harness/wait';
 import { assertNoGhost, healthOf, statusOf, waitCounts } from './support/cluster-checks';
-import { assertNoLoss, NumberedStream, StreamSubscriber } from './support/numbered-stream';
+import { assertNoLoss, NumberedStream, StreamSubscriber, subscribersOn } from './support/numbered-stream';
 
 /**
  * Redis loses the cluster's state (FLUSHALL, or a crash and restart with no
@@ -25,11 +25,7 @@ describe('faults: Redis loses its data', () => {
     const publisher = await wsClient(portOf(stack(), 1));
     await ensureCollection(publisher, index, collection);
     stream = new NumberedStream(publisher, index, collection, uniqueName('stream'));
-    for (const node of [1, 2, 3]) {
-      const subscriber = new StreamSubscriber(`on ${node}`, await wsClient(portOf(stack(), node)));
-      await subscriber.subscribe(stream);
-      subscribers.push(subscriber);
-    }
+    subscribers.push(...(await subscribersOn(stack(), stream)));
     clients = subscribers.map((s) => s.client);
     stream.start();
   });

@@ -4,7 +4,7 @@ import type { Kuzzle } from 'kuzzle-sdk';
 import { ensureCollection, fixtureAction, httpClient, portOf, uniqueName, useFixturePlugin, useStack, wsClient } from '../functional/support/fixture';
 import { waitFor } from '../harness/wait';
 import { assertNoGhost, statusOf, waitCounts, waitMembers } from './support/cluster-checks';
-import { assertNoLoss, NumberedStream, StreamSubscriber } from './support/numbered-stream';
+import { assertNoLoss, NumberedStream, subscribersOn } from './support/numbered-stream';
 
 useFixturePlugin();
 
@@ -28,19 +28,9 @@ describe('faults: event-loop stalls and dropped broadcasts', () => {
   // The SDK drops a WebSocket whose node misses a ping for 2 s: these tests stall nodes longer.
   const patient = { pingInterval: 20_000 };
 
-  async function subscribers(stream: NumberedStream): Promise<StreamSubscriber[]> {
-    const list: StreamSubscriber[] = [];
-    for (const node of [1, 2, 3]) {
-      const subscriber = new StreamSubscriber(`on ${node}`, await wsClient(portOf(stack(), node), patient));
-      await subscriber.subscribe(stream);
-      list.push(subscriber);
-    }
-    return list;
-  }
-
   it('a node blocked 3 s by a heavy request: no lasting inconsistency, no notification lost', { timeout: 180_000 }, async () => {
     const stream = new NumberedStream(clients[0] as Kuzzle, index, collection, uniqueName('stall'));
-    const subs = await subscribers(stream);
+    const subs = await subscribersOn(stack(), stream, [1, 2, 3], patient);
     stream.start();
     await waitFor('a few messages', () => stream.position > 100);
     await fixtureAction(await httpClient(portOf(stack(), 3)), 'block', { ms: 3000 });
@@ -56,7 +46,7 @@ describe('faults: event-loop stalls and dropped broadcasts', () => {
 
   it('broadcasts dropped for a node that stopped reading: the gap is counted and repaired, the cluster converges', { timeout: 180_000 }, async () => {
     const stream = new NumberedStream(clients[0] as Kuzzle, index, collection, uniqueName('gap'));
-    const subs = await subscribers(stream);
+    const subs = await subscribersOn(stack(), stream, [1, 2, 3], patient);
     // A room for the burst, so that each message is broadcast to the peers.
     await (clients[0] as Kuzzle).realtime.subscribe(index, collection, { equals: { stream: 'burst' } }, () => undefined);
     const before = await statusOf(stack(), 3);

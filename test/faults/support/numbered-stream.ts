@@ -1,5 +1,7 @@
 import type { Kuzzle } from 'kuzzle-sdk';
+import type { Stack } from '../../harness/stack';
 import { waitFor } from '../../harness/wait';
+import { portOf, wsClient } from '../../functional/support/fixture';
 
 /**
  * A publisher sending numbered messages (`realtime:publish`) at a steady
@@ -84,6 +86,22 @@ export class StreamSubscriber {
   duplicates(): number[] {
     return [...this.received].filter(([, count]) => count > 1).map(([n]) => n);
   }
+}
+
+/** One subscriber of `stream` per listed node, each on its own WebSocket to that node. */
+export async function subscribersOn(
+  stack: Stack,
+  stream: NumberedStream,
+  nodes: number[] = [1, 2, 3],
+  options: { pingInterval?: number } = {},
+): Promise<StreamSubscriber[]> {
+  const list: StreamSubscriber[] = [];
+  for (const node of nodes) {
+    const subscriber = new StreamSubscriber(`on ${node}`, await wsClient(portOf(stack, node), options));
+    await subscriber.subscribe(stream);
+    list.push(subscriber);
+  }
+  return list;
 }
 
 /** Waits until every subscriber got every acknowledged number of its window; explains what is missing otherwise. */
