@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time setup on a fresh Debian machine: system packages (Redis, HAProxy,
+# One-time setup on a fresh Debian machine: system packages (Redis, HAProxy, nginx,
 # Java 17 and Maven for Elasticsearch, a C++ toolchain for Kuzzle's native
 # modules), the system user Elasticsearch runs as, npm dependencies, and the
 # Elasticsearch 7 test server from Maven Central (cached). Safe to re-run.
@@ -13,6 +13,8 @@ packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 command -v haproxy >/dev/null || packages+=(haproxy)
+# README's nginx example is tested against real nginx.
+command -v nginx >/dev/null || packages+=(nginx-light)
 command -v unzip >/dev/null || packages+=(unzip)
 # Fault tests cut links between nodes with iptables.
 command -v iptables >/dev/null || packages+=(iptables)

@@ -16,8 +16,11 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 copy() { # group:artifact:version[:type]
+  # Debian's Maven 3.8 prints colour resets even in batch mode with colours
+  # off: strip escape sequences and the blank lines they leave.
   mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
-    -Dartifact="$1" -DoutputDirectory="$work/jars" -Dmdep.overWriteReleases=true
+    -Dartifact="$1" -DoutputDirectory="$work/jars" -Dmdep.overWriteReleases=true 2>&1 |
+    sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d'
 }
 
 echo "fetching elasticsearch $ES_VERSION from Maven Central"

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { join } from 'node:path';
+import { repoRoot } from '../harness/run-dir';
+import { waitFor } from '../harness/wait';
 import { httpClient, httpJson, useStack, wsClient } from './support/fixture';
 
 describe('local stack: 3 Kuzzle nodes with the plugin behind HAProxy', () => {
@@ -80,5 +83,23 @@ describe('metrics for Prometheus', () => {
     assert.equal(after.get('kpc_subscriptions{scope="local"}'), 1);
     assert.ok((after.get('kpc_rooms{scope="cluster"}') ?? 0) >= 1);
     assert.ok(after.has(`kpc_peer_heartbeat_age_seconds{peer="${(await stack().clusterStatus<{ peers: Array<{ id: string }> }>(1)).peers[0]?.id}"}`));
+  });
+});
+
+describe('README\'s Backend install: app.plugin.use(new ClusterPlugin())', () => {
+  const stack = useStack({ nodes: 1 });
+
+  it('a Backend application with the plugin joins a cluster of plugin-folder nodes, and notifications cross', { timeout: 180_000 }, async () => {
+    const app = await stack().addNode({ backendScript: join(repoRoot, 'test', 'functional', 'fixtures', 'backend-app', 'app.js') });
+    assert.equal((await stack().clusterStatus<{ members: number }>(2)).members, 2);
+    const index = `backend-${Date.now()}`;
+    const onFolderNode = await wsClient(stack().node(1).settings.ports.http);
+    await onFolderNode.index.create(index);
+    await onFolderNode.collection.create(index, 'c', {});
+    const received: unknown[] = [];
+    await onFolderNode.realtime.subscribe(index, 'c', {}, (n: unknown) => void received.push(n));
+    const onApp = await wsClient(app.settings.ports.http);
+    await onApp.realtime.publish(index, 'c', { from: 'the backend application' });
+    await waitFor('the notification from the application node', () => received.length === 1);
   });
 });

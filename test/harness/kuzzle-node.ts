@@ -25,6 +25,13 @@ export interface KuzzleNodeSettings {
   clusterOptions?: Record<string, unknown>;
   /** Runs {@link kuzzleWithoutCluster}'s copy: one Kuzzle without the plugin. */
   withoutPlugin?: string;
+  /**
+   * A script to run instead of Kuzzle's own start script: a Backend
+   * application (it receives the Kuzzle root and the repository root as
+   * arguments). It runs on {@link kuzzleWithoutCluster}'s copy, so the
+   * plugin is only what the script loads.
+   */
+  backendScript?: string;
   /** Extra environment variables of the Kuzzle process (e.g. its vault key and secrets file). */
   env?: Record<string, string>;
   /** Extra Kuzzle configuration merged at the top level (shallow). */
@@ -161,7 +168,9 @@ export class KuzzleNode {
     this.process = new ManagedProcess({
       name: this.name,
       command: kuzzleNodeBinary,
-      args: [join(this.settings.withoutPlugin ?? kuzzleRoot, 'bin', 'start-kuzzle-server')],
+      args: this.settings.backendScript
+        ? [this.settings.backendScript, this.settings.withoutPlugin ?? kuzzleRoot, repoRoot]
+        : [join(this.settings.withoutPlugin ?? kuzzleRoot, 'bin', 'start-kuzzle-server')],
       logFile: this.logFile,
       cwd: this.settings.runDir,
       env: {
@@ -185,7 +194,7 @@ export class KuzzleNode {
       await waitFor(`${this.name} to be ready`, async () => {
         if (!this.alive) throw new GiveUpError(this.process?.describeExit() ?? `${this.name} not started`);
         // Without the plugin, Kuzzle answering is enough.
-        if (this.settings.withoutPlugin !== undefined) return (await fetch(`${this.url}/_now`)).status === 200;
+        if (this.settings.withoutPlugin !== undefined && !this.settings.backendScript) return (await fetch(`${this.url}/_now`)).status === 200;
         const response = await fetch(`${this.url}/_plugin/cluster/health`);
         if (response.status === 200) return true;
         const body = (await response.json()) as { error?: { message?: string } };

@@ -179,9 +179,16 @@ export class Stack {
     return node;
   }
 
-  /** Adds a node to the running cluster and to the load balancer. */
-  async addNode(): Promise<KuzzleNode> {
+  /**
+   * Adds a node to the running cluster and to the load balancer; `backendScript`
+   * makes it a Backend application loading the plugin with `app.plugin.use`.
+   */
+  async addNode(options: { backendScript?: string } = {}): Promise<KuzzleNode> {
     const node = await this.createNode();
+    if (options.backendScript) {
+      node.settings.backendScript = options.backendScript;
+      node.settings.withoutPlugin = this.plainKuzzle ??= kuzzleWithoutCluster();
+    }
     node.start();
     await node.waitReady();
     await this.lb?.start(this.backends());
