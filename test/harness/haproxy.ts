@@ -43,6 +43,11 @@ export class Haproxy {
         '  timeout server 1h',
         // WebSocket connections live in tunnel mode after the upgrade.
         '  timeout tunnel 1h',
+        // As README's example: a crashed node, or one refusing requests while
+        // it shuts down, is retried on another node.
+        '  retries 3',
+        '  option redispatch 1',
+        '  retry-on conn-failure empty-response 503',
         'frontend kuzzle',
         `  bind 127.0.0.1:${this.port}`,
         '  default_backend kuzzle_nodes',

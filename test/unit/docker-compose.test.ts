@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { nodeConfig } from '../harness/kuzzle-node';
+import { readmeExample } from '../harness/readme-balancers';
 import { repoRoot } from '../harness/run-dir';
 
 /** `kuzzle_a__b__c: value` lines of the compose file's Kuzzle environment, as config paths. */
@@ -51,10 +52,16 @@ describe('docker-compose/ matches the local stack', () => {
     assert.equal(compose.get('services.storageEngine.commonMapping.dynamic'), 'true');
   });
 
-  it('balances the same way: the same health check', () => {
+  it('balances the same way as README\'s HAProxy example: the same health check and retries', () => {
     const composeCfg = readFileSync(join(repoRoot, 'docker-compose', 'haproxy.cfg'), 'utf8');
     const harness = readFileSync(join(repoRoot, 'test', 'harness', 'haproxy.ts'), 'utf8');
-    for (const line of ['option httpchk GET /_plugin/cluster/health', 'http-check expect status 200', 'default-server inter 500ms fall 2 rise 1', 'balance roundrobin']) {
+    const example = readmeExample('haproxy');
+    const lines = [
+      'option httpchk GET /_plugin/cluster/health', 'http-check expect status 200', 'default-server inter 500ms fall 2 rise 1', 'balance roundrobin',
+      'retries 3', 'option redispatch 1', 'retry-on conn-failure empty-response 503',
+    ];
+    for (const line of lines) {
+      assert.ok(example.includes(line), `README example: ${line}`);
       assert.ok(composeCfg.includes(line), `compose haproxy.cfg: ${line}`);
       assert.ok(harness.includes(line), `harness haproxy: ${line}`);
     }
