@@ -98,10 +98,18 @@ async function main(): Promise<void> {
     }
     for (const spec of sides) {
       log(`starting ${spec.name}: ${spec.label}`);
-      side = await Side.start(spec, esUrl, log);
-      results.cases.push(...(await runSide({ side, pool, params, log }, only)));
-      await side.stop();
-      side = undefined;
+      try {
+        side = await Side.start(spec, esUrl, log);
+        results.cases.push(...(await runSide({ side, pool, params, log }, only)));
+      } catch (error) {
+        // One side that cannot start must not cost the others' results.
+        const message = error instanceof Error ? error.message : String(error);
+        log(`${spec.name} failed: ${message}`);
+        results.cases.push({ side: spec.name, case: 'start', durationMs: 0, workerCpu: [], nodeCpu: [], metrics: {}, error: message });
+      } finally {
+        await side?.stop();
+        side = undefined;
+      }
     }
   } finally {
     await cleanUp();

@@ -19,7 +19,7 @@ export function paramsFor(mode: 'quick' | 'full', workers: number): BenchParams 
       latency: { rates: [200, 1000], warmupMs: 1000, durationMs: 3000 },
       throughput: { subscribers: 100, publishWindow: 10, durationMs: 3000 },
       subscribe: { rooms: 1000, clientsPerWorker: 2, window: 20 },
-      fanout: { connections: 30, roomsPerConnection: 20, rounds: 2 },
+      fanout: { connections: 50, roomsPerConnection: 20, rounds: 2 },
       scale: { levels: [0, 3000], clientsPerWorker: 2, window: 50, listCalls: 5, countCalls: 50 },
       kill: { repetitions: 1 },
     };

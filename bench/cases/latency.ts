@@ -23,13 +23,15 @@ export async function latencyCase(ctx: CaseContext, rate: number): Promise<CaseO
   if (subscribed.errors > 0) throw new Error(`subscribe failed: ${subscribed.firstError}`);
   const startAt = now() + 200;
   await subscriber.send({ type: 'arm', tag, from: startAt + warmupMs, to: startAt + warmupMs + durationMs });
+  const cpu = await pool.cpu();
   const published = await publisher.send({ type: 'publish', tag, index: side.index, collection: 'c0', rate, startAt, durationMs: warmupMs + durationMs });
+  const measuredWorkerCpu = await cpu();
   // Late notifications of the window still count: let them arrive.
   await delay(1000);
   const received = await subscriber.send({ type: 'collect', tag });
   const stats = percentiles(received.latencies);
   return {
-    metrics: { p50: stats.p50, p90: stats.p90, p99: stats.p99, received: received.count },
-    details: { rate, published, expected: Math.round((rate * durationMs) / 1000), samples: stats.samples },
+    metrics: { maxWorkerCpu: Math.max(...measuredWorkerCpu.map((w) => w.percent)), p50: stats.p50, p90: stats.p90, p99: stats.p99, received: received.count },
+    details: { rate, published, measuredWorkerCpu, expected: Math.round((rate * durationMs) / 1000), samples: stats.samples },
   };
 }

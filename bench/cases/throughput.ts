@@ -29,12 +29,14 @@ export async function throughputCase(ctx: CaseContext): Promise<CaseOutput> {
   const startAt = now() + 300;
   const measureFrom = startAt + 1000;
   await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from: measureFrom, to: measureFrom + durationMs })));
+  const cpu = await pool.cpu();
   const flood = await publisher.send({ type: 'flood', tag, index: side.index, collection: 'c0', window: publishWindow, startAt, durationMs: durationMs + 1000 });
+  const measuredWorkerCpu = await cpu();
   await delay(1000);
   const collected = await Promise.all(receivers.map((worker) => worker.send({ type: 'collect', tag })));
   const delivered = collected.reduce((sum, c) => sum + c.count, 0);
   return {
-    metrics: { deliveredPerSecond: Math.round((delivered * 1000) / durationMs), publishedPerSecond: Math.round((flood.sent * 1000) / (durationMs + 1000)) },
-    details: { delivered, flood },
+    metrics: { maxWorkerCpu: Math.max(...measuredWorkerCpu.map((w) => w.percent)), deliveredPerSecond: Math.round((delivered * 1000) / durationMs), publishedPerSecond: Math.round((flood.sent * 1000) / (durationMs + 1000)) },
+    details: { delivered, flood, measuredWorkerCpu },
   };
 }

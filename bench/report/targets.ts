@@ -27,10 +27,12 @@ export function rowSpecs(rates: number[]): RowSpec[] {
     rows.push({ case: `latency-${rate}`, metric: 'p50', label: `${name}, p50`, unit: 'ms', target: goal && ratio('<=', goal.p50) });
     rows.push({ case: `latency-${rate}`, metric: 'p90', label: `${name}, p90`, unit: 'ms' });
     rows.push({ case: `latency-${rate}`, metric: 'p99', label: `${name}, p99`, unit: 'ms', target: goal && ratio('<=', goal.p99) });
+    rows.push({ case: `latency-${rate}`, metric: 'maxWorkerCpu', label: `${name}: busiest load worker while publishing`, unit: '% of a core' });
   }
   rows.push(
     { case: 'throughput', metric: 'deliveredPerSecond', label: '(b) notifications delivered, 100 subscribers', unit: '/s', target: ratio('>=', 0.9) },
     { case: 'throughput', metric: 'publishedPerSecond', label: '(b) publishes answered meanwhile', unit: '/s' },
+    { case: 'throughput', metric: 'maxWorkerCpu', label: '(b) busiest load worker while publishing', unit: '% of a core' },
     { case: 'subscribe', metric: 'subscribePerSecond', label: '(c) subscriptions to new rooms', unit: '/s', target: ratio('>=', 0.7) },
     { case: 'subscribe', metric: 'unsubscribePerSecond', label: '(c) unsubscriptions', unit: '/s', target: ratio('>=', 0.8) },
     { case: 'scale', metric: 'joinMs', label: '(d) join at the top level: member → ready', unit: 'ms', target: absolute('<=', 5000) },

@@ -109,8 +109,8 @@ export function kuzzleWithPlugin(dir: string): string {
   const name = basename(resolve(dir)).replace(/[^\w.-]/g, '_');
   const build = join(repoRoot, '.stack', 'plugin-builds', name);
   rmSync(build, { recursive: true, force: true });
-  const skipped = new Set(['node_modules', '.git', '.stack', 'src', 'test', 'bench'].map((entry) => join(resolve(dir), entry)));
-  cpSync(resolve(dir), build, { recursive: true, filter: (source) => !skipped.has(source) });
+  // What Kuzzle loads (the package's `files`), not the sources or the tests.
+  for (const entry of ['package.json', 'manifest.json', join('dist', 'src')]) cpSync(join(dir, entry), join(build, entry), { recursive: true });
   if (existsSync(join(dir, 'node_modules'))) symlinkSync(join(resolve(dir), 'node_modules'), join(build, 'node_modules'), 'dir');
   const copy = join(repoRoot, '.stack', `kuzzle-with-${name}`);
   rmSync(copy, { recursive: true, force: true });
