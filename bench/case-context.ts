@@ -42,6 +42,7 @@ export async function runCase(name: string, ctx: CaseContext, body: (ctx: CaseCo
   } finally {
     // A failed case must not leave connections or subscriptions to the next one.
     await ctx.pool.all({ type: 'disconnect' }).catch(() => undefined);
+    await ctx.side.waitNoRooms().catch((caught: unknown) => ctx.log(`[${ctx.side.spec.name}] ${String(caught)}`));
   }
   const durationMs = Date.now() - started;
   const nodeCpu = ctx.side.cpuSeconds().map((seconds, i) => Math.round((1000 * (seconds - (nodeCpuBefore[i] ?? 0)) * 100) / durationMs * 10) / 10);

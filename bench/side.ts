@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { Kuzzle as KuzzleClient, WebSocket } from 'kuzzle-sdk';
 import { Stack } from '../test/harness/stack';
+import { waitFor } from '../test/harness/wait';
 
 /** One configuration measured: a single Kuzzle without the plugin, or a cluster with a plugin build. */
 export interface SideSpec {
@@ -101,6 +102,20 @@ export class Side {
       for (const [reason, count] of Object.entries(status.evictions)) if (reason !== 'left') total += count;
     }
     return total;
+  }
+
+  /**
+   * Waits until the side holds no room of the bench's index: closing a
+   * case's connections removes its rooms in the background, and the next
+   * case must not time that cleanup.
+   */
+  async waitNoRooms(): Promise<void> {
+    const client = await this.client();
+    await waitFor('the rooms of the previous case to be removed', async () => {
+      const response = await client.query({ controller: 'realtime', action: 'list' });
+      const collections = ((response.result ?? {}) as Record<string, Record<string, Record<string, number>>>)[this.index] ?? {};
+      return Object.values(collections).every((rooms) => Object.keys(rooms).length === 0);
+    }, { timeoutMs: 120_000, intervalMs: 250 });
   }
 
   async stop(): Promise<void> {

@@ -1,8 +1,6 @@
 import { now } from '../load/clock';
 import { median } from '../stats';
 import type { CaseContext, CaseOutput } from '../case-context';
-import type { Side } from '../side';
-import { waitFor } from '../../test/harness/wait';
 
 interface PeersStatus {
   node: { id: string };
@@ -20,7 +18,6 @@ export async function killCase(ctx: CaseContext): Promise<CaseOutput> {
   const victim = side.ports().length;
   const survivors = Array.from({ length: victim - 1 }, (_, i) => i + 1);
   const detections: number[] = [];
-  await settled(side);
   for (let round = 0; round < params.kill.repetitions; round++) {
     const node = side.stack.node(victim);
     if (!node.alive) {
@@ -51,16 +48,3 @@ export async function killCase(ctx: CaseContext): Promise<CaseOutput> {
   };
 }
 
-/**
- * Waits until the previous case's subscriptions are gone from the cluster
- * (its connections closed): a kill while thousands of rooms are being
- * removed would time the cleanup, not the detection.
- */
-async function settled(side: Side): Promise<void> {
-  const client = await side.client();
-  await waitFor('the rooms of the previous cases to be removed', async () => {
-    const response = await client.query({ controller: 'realtime', action: 'list' });
-    const collections = ((response.result ?? {}) as Record<string, Record<string, Record<string, number>>>)[side.index] ?? {};
-    return Object.values(collections).every((rooms) => Object.keys(rooms).length === 0);
-  }, { timeoutMs: 120_000, intervalMs: 500 });
-}

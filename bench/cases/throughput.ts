@@ -2,13 +2,16 @@ import { now } from '../load/clock';
 import type { CaseContext, CaseOutput } from '../case-context';
 import { rotated } from '../case-context';
 
+/** Publishing connections, whatever the number of nodes. */
+const PUBLISHERS = 3;
+
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * (b) Delivered notifications per second: `subscribers` connections in one
  * room, spread over the nodes and over the workers other than worker 0;
- * worker 0 publishes as fast as the nodes answer, one connection per node,
- * a window of requests in flight on each. Only deliveries inside the
+ * worker 0 publishes as fast as the nodes answer over 3 connections (one per
+ * node on the cluster), a window of requests in flight on each. Only deliveries inside the
  * measured window count.
  */
 export async function throughputCase(ctx: CaseContext): Promise<CaseOutput> {
@@ -25,7 +28,8 @@ export async function throughputCase(ctx: CaseContext): Promise<CaseOutput> {
     receivers.map((worker, k) => worker.send({ type: 'subscribe', tag, index: side.index, collections: ['c0'], filter: 'same', from: 0, to: share(k), window: 1 })),
   );
   const publisher = pool.worker(0);
-  await publisher.send({ type: 'connect', ports, clients: ports.length });
+  // The same publishing connections on both sides (spread over the nodes of a cluster), so that the offered load is the same.
+  await publisher.send({ type: 'connect', ports, clients: PUBLISHERS });
   const startAt = now() + 300;
   const measureFrom = startAt + 1000;
   await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from: measureFrom, to: measureFrom + durationMs })));

@@ -52,7 +52,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
     '| side | case | seconds | load workers (%) | Kuzzle nodes (%) |',
     '| --- | --- | --- | --- | --- |',
     ...results.cases.map(
-      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.join(', ')} |`,
+      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => (Number.isNaN(cpu) ? '–' : cpu)).join(', ')} |`,
     ),
     '',
     '## Plots',
