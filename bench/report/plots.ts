@@ -27,6 +27,7 @@ export function plots(results: BenchResults): Record<string, string> {
       { name: `${side}: member → ready`, points: levels(side).flatMap((l): Array<[number, number]> => (l.join ? [[l.subscriptions, l.join.joinMs]] : [])) },
       { name: `${side}: start → ready`, points: levels(side).flatMap((l): Array<[number, number]> => (l.join ? [[l.subscriptions, l.join.readyMs]] : [])) },
     ]),
+    { value: 5000, label: 'target for member → ready: 5 s' },
   );
   files[`${results.stamp}-memory.svg`] = lineChart(
     '(g) RSS per node vs subscriptions (cluster: mean of its nodes, each holding a third)',

@@ -15,9 +15,13 @@ function frame(title: string, yLabel: string, yMax: number, body: string[], lege
     const y = M.top + plotH - (tick / yMax) * plotH;
     return `<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="${M.left - 6}" y="${y + 4}" text-anchor="end">${fmt(tick)}</text>`;
   });
-  const keys = legend.map(
-    (name, i) => `<rect x="${M.left + i * 150}" y="12" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${M.left + i * 150 + 18}" y="22">${esc(name)}</text>`,
-  );
+  // Each key as wide as its text (about 7 px a character at 12 px).
+  let x = M.left;
+  const keys = legend.map((name, i) => {
+    const key = `<rect x="${x}" y="12" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 18}" y="22">${esc(name)}</text>`;
+    x += 18 + name.length * 7 + 24;
+    return key;
+  });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -59,10 +63,16 @@ export function barChart(title: string, yLabel: string, groups: string[], series
 }
 
 /** Lines with points, x numeric. */
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Array<{ name: string; points: Array<[number, number]> }>): string {
+export function lineChart(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Array<{ name: string; points: Array<[number, number]> }>,
+  guide?: { value: number; label: string },
+): string {
   const all = series.flatMap((s) => s.points);
   const xMax = niceMax(all.map(([x]) => x));
-  const yMax = niceMax(all.map(([, y]) => y));
+  const yMax = niceMax([...all.map(([, y]) => y), ...(guide ? [guide.value] : [])]);
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
   const at = ([x, y]: [number, number]): string => `${M.left + (x / xMax) * plotW},${M.top + plotH - (y / yMax) * plotH}`;
@@ -72,6 +82,11 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     body.push(`<text x="${M.left + (x / xMax) * plotW}" y="${M.top + plotH + 16}" text-anchor="middle">${fmt(x)}</text>`);
   }
   body.push(`<text x="${M.left + plotW / 2}" y="${M.top + plotH + 34}" text-anchor="middle">${esc(xLabel)}</text>`);
+  if (guide) {
+    const y = M.top + plotH - (guide.value / yMax) * plotH;
+    body.push(`<line x1="${M.left}" x2="${M.left + plotW}" y1="${y}" y2="${y}" stroke="#e15759" stroke-dasharray="6 4"/>`);
+    body.push(`<text x="${M.left + plotW - 4}" y="${y - 4}" text-anchor="end" fill="#e15759">${esc(guide.label)}</text>`);
+  }
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length] as string;
     const points = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
