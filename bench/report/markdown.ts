@@ -29,7 +29,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
   );
   const header = ['measure', single, ...clustered.flatMap((side) => [side.name, 'ratio', 'target', 'result'])];
   lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
-  for (const row of rowSpecs(params.latency.rates)) {
+  for (const row of rowSpecs(params)) {
     const base = recordOf(results, single, row.case)?.metrics[row.metric];
     const cells = [`${row.label}${row.unit ? ` (${row.unit})` : ''}`, show(base)];
     for (const side of clustered) {
@@ -43,7 +43,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
   }
   lines.push(
     '',
-    'Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), at the top level of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
+    'Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
     '',
     '## Load generator and nodes',
     '',

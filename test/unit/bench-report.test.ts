@@ -57,7 +57,7 @@ describe('bench report', () => {
     assert.match(text, /\*\*Quick run\*\*/);
     assert.match(text, /\| \(a\) latency at 200\/s, p50 \(ms\) \| 1 \| 1\.1 \| 1\.1× \| ratio ≤ 1\.2× \| met \|/);
     assert.match(text, /\| \(a\) latency at 200\/s, p99 \(ms\) \| 2 \| 4 \| 2× \| ratio ≤ 1\.3× \| \*\*missed\*\* \|/);
-    assert.match(text, /\| \(d\) join at the top level: member → ready \(ms\) \| – \| 800 \| {2}\| ≤ 5000 \| met \|/);
+    assert.match(text, /\| \(d\) join with 3,000 subscriptions held: member → ready \(ms\) \| – \| 800 \| {2}\| ≤ 5000 \| met \|/);
     assert.match(text, /\| \(b\) notifications delivered.* \| not measured \|/);
     for (const [file, svg] of Object.entries(files)) {
       assert.match(file, /^stamp-quick-.*\.svg$/);
