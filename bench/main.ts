@@ -1,3 +1,9 @@
+// `npm run bench`: measures one Kuzzle node without the plugin and the
+// 3-node cluster (and, with --plugin, another build of the plugin) side by
+// side in one run. Each side gets a fresh stack; the load comes from worker
+// processes shared by every side. The raw results go to
+// bench/results/<stamp>.json, then RESULTS.md and the plots are made from
+// that file alone, so that --report can remake them later.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { startElasticsearch, type RunningElasticsearch } from '../test/harness/elasticsearch';
