@@ -43,7 +43,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
   }
   lines.push(
     '',
-    'Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
+    'Every process runs on the one machine: the cluster\'s three nodes share its cores with Redis, Elasticsearch and the load workers, so the ratios give the cost of the plugin on the same hardware, not what more machines would add. Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
     '',
     '## Load generator and nodes',
     '',
