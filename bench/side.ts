@@ -115,7 +115,7 @@ export class Side {
       const response = await client.query({ controller: 'realtime', action: 'list' });
       const collections = ((response.result ?? {}) as Record<string, Record<string, Record<string, number>>>)[this.index] ?? {};
       return Object.values(collections).every((rooms) => Object.keys(rooms).length === 0);
-    }, { timeoutMs: 120_000, intervalMs: 250 });
+    }, { timeoutMs: 300_000, intervalMs: 1000 });
   }
 
   async stop(): Promise<void> {
