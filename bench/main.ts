@@ -127,6 +127,11 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(results, null, 2));
   log(`raw results in bench/results/${basename(file)} (${Math.round((Date.now() - startedAt.getTime()) / 1000)} s)`);
   report(results);
+  const failed = results.cases.filter((record) => record.error);
+  if (failed.length > 0) {
+    log(`failed: ${failed.map((record) => `${record.side}/${record.case}`).join(', ')} (see bench/RESULTS.md)`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((error: unknown) => {
