@@ -18,7 +18,7 @@ export interface Environment {
   loadStart: number;
   loadEnd?: number;
   commit: string;
-  /** Uncommitted changes in the repository when the run started. */
+  /** Uncommitted changes in the repository (outside the bench's results) when the run started. */
   dirty: boolean;
   /** Commit of the `--plugin` folder, if it is a git work tree. */
   otherPluginCommit?: string;
@@ -46,7 +46,8 @@ export function environment(otherPlugin: string | undefined): Environment {
     memoryGb: Math.round(totalmem() / 2 ** 30),
     loadStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     commit: git(repoRoot, ['rev-parse', 'HEAD']) ?? 'unknown',
-    dirty: (git(repoRoot, ['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
+    // The bench's own outputs do not make the code measured any different.
+    dirty: (git(repoRoot, ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results', ':!bench/RESULTS.md']) ?? '') !== '',
     otherPluginCommit: otherPlugin ? git(otherPlugin, ['rev-parse', 'HEAD']) : undefined,
   };
 }
