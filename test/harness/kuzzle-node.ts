@@ -1,5 +1,5 @@
 import { cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ManagedProcess } from './managed-process';
 import { freePort } from './ports';
 import { repoRoot } from './run-dir';
@@ -95,6 +95,28 @@ export function kuzzleWithoutCluster(): string {
   rmSync(copy, { recursive: true, force: true });
   cpSync(kuzzleRoot, copy, { recursive: true, dereference: false, filter: (source) => !source.startsWith(join(kuzzleRoot, 'plugins', 'enabled')) });
   mkdirSync(join(copy, 'plugins', 'enabled'), { recursive: true });
+  return copy;
+}
+
+/**
+ * A copy of the Kuzzle install whose `cluster` plugin is another build of
+ * this plugin (the bench's `--plugin DIR`, to compare two builds). The build
+ * is copied outside the Kuzzle copy and linked in, so that its dependencies
+ * resolve from its own node_modules, if it has one, else from this
+ * repository's, never from Kuzzle's nested (older) ioredis or uuid.
+ */
+export function kuzzleWithPlugin(dir: string): string {
+  const name = basename(resolve(dir)).replace(/[^\w.-]/g, '_');
+  const build = join(repoRoot, '.stack', 'plugin-builds', name);
+  rmSync(build, { recursive: true, force: true });
+  // What Kuzzle loads (the package's `files`), not the sources or the tests.
+  for (const entry of ['package.json', 'manifest.json', join('dist', 'src')]) cpSync(join(dir, entry), join(build, entry), { recursive: true });
+  if (existsSync(join(dir, 'node_modules'))) symlinkSync(join(resolve(dir), 'node_modules'), join(build, 'node_modules'), 'dir');
+  const copy = join(repoRoot, '.stack', `kuzzle-with-${name}`);
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(kuzzleRoot, copy, { recursive: true, dereference: false, filter: (source) => !source.startsWith(join(kuzzleRoot, 'plugins', 'enabled')) });
+  mkdirSync(join(copy, 'plugins', 'enabled'), { recursive: true });
+  symlinkSync(build, join(copy, 'plugins', 'enabled', 'cluster'), 'dir');
   return copy;
 }
 

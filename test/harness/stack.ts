@@ -6,7 +6,7 @@ import { curveKeyPair } from 'zeromq';
 import { adminToken } from './admin';
 import { Haproxy } from './haproxy';
 import { managedProcesses } from './managed-process';
-import { allocateNodePorts, enableClusterPlugin, KuzzleNode, kuzzleWithoutCluster, type KuzzleNodePorts } from './kuzzle-node';
+import { allocateNodePorts, enableClusterPlugin, KuzzleNode, kuzzleWithoutCluster, kuzzleWithPlugin, type KuzzleNodePorts } from './kuzzle-node';
 import { startElasticsearch, type RunningElasticsearch } from './elasticsearch';
 import { freePort } from './ports';
 import { startRedisCluster, type RunningRedisCluster } from './redis-cluster';
@@ -31,6 +31,8 @@ export interface StackOptions {
   pluginRedisCluster?: boolean;
   /** `false`: the nodes run Kuzzle without the cluster plugin (a single node to compare with). */
   plugin?: boolean;
+  /** Another build of the plugin (a folder with package.json and dist/) instead of this repository's (see {@link kuzzleWithPlugin}). */
+  pluginDir?: string;
   /**
    * Node N binds its cluster sockets on 127.0.0.(10+N) instead of 127.0.0.1,
    * so that the firewall can cut the link between two nodes.
@@ -66,6 +68,7 @@ export class Stack {
   private token: Promise<string> | undefined;
   private vault: Record<string, string> | undefined;
   private plainKuzzle: string | undefined;
+  private otherPluginKuzzle: string | undefined;
   /** The cluster's CURVE key pair, when the stack uses CURVE. */
   readonly curveKeys: { publicKey: string; secretKey: string } | undefined;
 
@@ -167,7 +170,7 @@ export class Stack {
       redis: { host: this.redis.host, port: this.redis.port },
       ports,
       clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
-      withoutPlugin: this.options.plugin === false ? (this.plainKuzzle ??= kuzzleWithoutCluster()) : undefined,
+      withoutPlugin: this.kuzzleCopy(),
       env: this.vaultEnv(),
       clusterOptions: {
         ...(this.curveKeys && this.options.curve !== 'vault' ? { curve: { secretKey: this.curveKeys.secretKey } } : {}),
@@ -177,6 +180,17 @@ export class Stack {
     });
     this.nodes.push(node);
     return node;
+  }
+
+  /**
+   * The Kuzzle copy the nodes run, if not the default install. With another
+   * plugin build, the node's readiness check (Kuzzle answering) still proves
+   * the plugin joined: Kuzzle listens only after its `kuzzle:state:live` pipe.
+   */
+  private kuzzleCopy(): string | undefined {
+    if (this.options.plugin === false) return (this.plainKuzzle ??= kuzzleWithoutCluster());
+    if (this.options.pluginDir) return (this.otherPluginKuzzle ??= kuzzleWithPlugin(this.options.pluginDir));
+    return undefined;
   }
 
   /**

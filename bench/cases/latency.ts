@@ -1,0 +1,37 @@
+import { now } from '../load/clock';
+import { percentiles } from '../stats';
+import type { CaseContext, CaseOutput } from '../case-context';
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * (a) Notification latency at a fixed publish rate: one subscriber on node 1,
+ * one publisher (`realtime:publish`, open loop) on node 2 of the cluster, or
+ * on the same node for the single Kuzzle. Latency is the subscriber's clock
+ * minus the time the publisher put in the message (same machine, same clock),
+ * counted after a warm-up.
+ */
+export async function latencyCase(ctx: CaseContext, rate: number): Promise<CaseOutput> {
+  const { side, pool, params } = ctx;
+  const { warmupMs, durationMs } = params.latency;
+  const tag = `latency-${rate}-${Date.now()}`;
+  const subscriber = pool.worker(0);
+  const publisher = pool.worker(1);
+  await subscriber.send({ type: 'connect', ports: [side.port(1)], clients: 1 });
+  await publisher.send({ type: 'connect', ports: [side.clustered ? side.port(2) : side.port(1)], clients: 1 });
+  const subscribed = await subscriber.send({ type: 'subscribe', tag, index: side.index, collections: ['c0'], filter: 'same', from: 0, to: 1, window: 1 });
+  if (subscribed.errors > 0) throw new Error(`subscribe failed: ${subscribed.firstError}`);
+  const startAt = now() + 200;
+  await subscriber.send({ type: 'arm', tag, from: startAt + warmupMs, to: startAt + warmupMs + durationMs });
+  const cpu = await pool.cpu();
+  const published = await publisher.send({ type: 'publish', tag, index: side.index, collection: 'c0', rate, startAt, durationMs: warmupMs + durationMs });
+  const measuredWorkerCpu = await cpu();
+  // Late notifications of the window still count: let them arrive.
+  await delay(1000);
+  const received = await subscriber.send({ type: 'collect', tag });
+  const stats = percentiles(received.latencies);
+  return {
+    metrics: { maxWorkerCpu: Math.max(...measuredWorkerCpu.map((w) => w.percent)), p50: stats.p50, p90: stats.p90, p99: stats.p99, received: received.count },
+    details: { rate, published, measuredWorkerCpu, expected: Math.round((rate * durationMs) / 1000), samples: stats.samples },
+  };
+}

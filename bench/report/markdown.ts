@@ -1,0 +1,64 @@
+import { recordOf, type BenchResults } from './results';
+import { rowSpecs, verdict } from './targets';
+
+const show = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '–' : String(Math.round(value * 100) / 100));
+
+/** bench/RESULTS.md: what was measured, on what, the table against the targets, CPU of the load generator, plots. */
+export function markdown(results: BenchResults, plotFiles: string[]): string {
+  const { environment: env, params } = results;
+  const single = results.sides.find((side) => side.plugin === undefined)?.name ?? 'single';
+  const clustered = results.sides.filter((side) => side.plugin !== undefined);
+  const lines: string[] = ['# Benchmark results', ''];
+  if (params.mode === 'quick') {
+    lines.push('> **Quick run** (`npm run bench -- --quick`): small sizes and short durations, to check that the bench works. Not a measurement: run `npm run bench` on an idle machine for one.', '');
+  }
+  if (env.loadStart > 0.5 || (env.loadEnd ?? 0) > 0.5) {
+    lines.push(`> The machine was not idle (load average ${env.loadStart} at the start, ${env.loadEnd ?? '?'} at the end): timings are not comparable with a run on an idle machine.`, '');
+  }
+  lines.push(
+    `Run ${results.startedAt} → ${results.finishedAt}, commit \`${env.commit.slice(0, 12)}\`${env.dirty ? ' (with uncommitted changes)' : ''}; raw data: [results/${results.stamp}.json](results/${results.stamp}.json).`,
+    '',
+    `Machine: ${env.cores} × ${env.cpuModel}, ${env.memoryGb} GB. Node ${env.node} (Kuzzle nodes on ${env.kuzzleNode}), Kuzzle ${env.kuzzle}, kuzzle-sdk ${env.kuzzleSdk}. ${params.workers} load workers.`,
+    '',
+    'Sides, each on its own fresh stack (Redis, the shared Elasticsearch, Kuzzle nodes):',
+    '',
+    ...results.sides.map((side) => `- **${side.name}**: ${side.label}`),
+    '',
+    `Parameters: \`${JSON.stringify(params)}\``,
+    '',
+  );
+  const header = ['measure', single, ...clustered.flatMap((side) => [side.name, 'ratio', 'target', 'result'])];
+  lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
+  for (const row of rowSpecs(params)) {
+    const base = recordOf(results, single, row.case)?.metrics[row.metric];
+    const cells = [`${row.label}${row.unit ? ` (${row.unit})` : ''}`, show(base)];
+    for (const side of clustered) {
+      const value = recordOf(results, side.name, row.case)?.metrics[row.metric];
+      const ratio = value !== undefined && base ? value / base : undefined;
+      const target = row.target ? `${row.target.kind === 'ratio' ? 'ratio ' : ''}${row.target.op === '<=' ? '≤' : '≥'} ${row.target.value}${row.target.kind === 'ratio' ? '×' : ''}` : '';
+      const met = row.target ? verdict(row.target, value, base) : undefined;
+      cells.push(show(value), ratio === undefined ? '' : `${show(ratio)}×`, target, met === undefined ? (row.target ? 'not measured' : '') : met ? 'met' : '**missed**');
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    'Every process runs on the one machine: the cluster\'s three nodes share its cores with Redis, Elasticsearch and the load workers, so the ratios give the cost of the plugin on the same hardware, not what more machines would add. Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
+    '',
+    '## Load generator and nodes',
+    '',
+    'Share of one core used during each case (100 = one core busy): a load worker near 100 means the load generator, not Kuzzle, was the limit.',
+    '',
+    '| side | case | seconds | load workers (%) | Kuzzle nodes (%) |',
+    '| --- | --- | --- | --- | --- |',
+    ...results.cases.map(
+      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => (Number.isNaN(cpu) ? '–' : cpu)).join(', ')} |`,
+    ),
+    '',
+    '## Plots',
+    '',
+    ...plotFiles.map((file) => `![${file}](results/${file})`),
+    '',
+  );
+  return lines.join('\n');
+}
