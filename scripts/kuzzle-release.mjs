@@ -11,7 +11,8 @@
 // to our zeromq 6. <hash> covers that package.json: changing the recipe or
 // our overrides makes a new install. A failed install leaves nothing behind
 // but its error, which carries the end of npm's output (the evidence when a
-// release cannot be built here).
+// release cannot be built here); a release that installs but does not load
+// is kept, and {@link loadError} says why.
 //
 // Usage: node scripts/kuzzle-release.mjs 2.9.1 [2.4.0 …]  (prints each Kuzzle root)
 import { execFileSync } from 'node:child_process';
@@ -75,8 +76,6 @@ export function ensureKuzzleRelease(version) {
     });
     const installed = JSON.parse(readFileSync(join(tmp, 'node_modules', 'kuzzle', 'package.json'), 'utf8')).version;
     if (installed !== version) throw new Error(`npm installed kuzzle ${installed}, not ${version}`);
-    // Kuzzle and every native module it loads must load in this Node.
-    execFileSync(process.execPath, ['-e', 'require("kuzzle")'], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.split('\n').slice(-60).join('\n');
     rmSync(tmp, { recursive: true, force: true });
@@ -92,8 +91,25 @@ export function ensureKuzzleRelease(version) {
     if (pid && isAlive(Number(pid))) continue; // another run is installing it
     rmSync(join(base, entry), { recursive: true, force: true });
   }
-  log(`kuzzle@${version} ready in ${seconds(started)}`);
+  log(`kuzzle@${version} installed in ${seconds(started)}`);
   return kuzzleRoot;
+}
+
+/**
+ * Whether Kuzzle at `kuzzleRoot` (and every native module it loads) loads
+ * in this Node: undefined if it does, else the end of the error. Kept apart
+ * from the install, which is cached even when the release does not load, so
+ * that a broken release is re-checked in seconds rather than reinstalled.
+ */
+export function loadError(kuzzleRoot) {
+  try {
+    execFileSync(process.execPath, ['-e', `require(${JSON.stringify(kuzzleRoot)})`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return undefined;
+  } catch (error) {
+    // Node prints the source line first: the error itself is the line naming it.
+    const lines = `${error.stdout ?? ''}${error.stderr ?? ''}`.split('\n');
+    return lines.find((line) => /^\w*Error\b/.test(line)) ?? lines.slice(0, 12).join('\n');
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -102,5 +118,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log('usage: node scripts/kuzzle-release.mjs VERSION [VERSION…]');
     process.exit(2);
   }
-  for (const version of versions) console.log(`${version} ${ensureKuzzleRelease(version)}`);
+  for (const version of versions) {
+    const kuzzleRoot = ensureKuzzleRelease(version);
+    const error = loadError(kuzzleRoot);
+    console.log(`${version} ${kuzzleRoot}${error ? ` (does not load: ${error})` : ''}`);
+  }
 }
