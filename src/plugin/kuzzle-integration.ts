@@ -16,6 +16,8 @@ export const REQUIRED_ASKS = [
   'core:storage:public:cache:remove',
   'core:security:role:invalidate',
   'core:security:profile:invalidate',
+  // Whether Kuzzle has a native "cluster" controller decides the plugin's controller name.
+  'kuzzle:api:funnel:controller:isNative',
 ] as const;
 
 /** Kuzzle 2.10's Elasticsearch index statistics; 2.9 has no such ask. */
