@@ -35,7 +35,11 @@ const UNSTARTABLE = {
     why: "its npm package (188 files) lacks lib/kerror/codes/*.json, so require('kuzzle') fails: Cannot find module './2-api'",
   },
 };
-const minutes = (ms) => `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+// Rounded to the second first, so that 179.6 s reads 3m00s, not 2m60s.
+const minutes = (ms) => {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
 
 const results = [];
 let passed = 0;
