@@ -7,6 +7,7 @@ import { redisSettingsOf } from '../config/redis-settings';
 import { curveFromVault } from './vault';
 import { leaveGracefully } from './graceful-leave';
 import { mergeHandlers, type EventHandler } from './handlers';
+import { detectIntegration } from './kuzzle-integration';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
 import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
@@ -36,7 +37,9 @@ export class ClusterPlugin {
       throw new ConfigError('privileged', 'the cluster plugin must run in privileged mode: set "privileged: true" in plugins.cluster');
     }
     assertNoBuiltinCluster(kuzzle, kuzzle.version);
+    const integration = detectIntegration(kuzzle, kuzzle.version);
     const log = pluginLog(context.log, kuzzle.id);
+    log('info', integration.description);
     const config = parseOptions(rawConfig, (message) => log('warn', message));
     config.curve ??= curveFromVault(kuzzle);
     this.config = config;
@@ -50,10 +53,13 @@ export class ClusterPlugin {
       log,
     });
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
-    const kuzzleSync = new KuzzleStateSync(node, kuzzle, log, {
-      stateAckMs: config.timers.stateAck,
-      questionMs: config.timers.discoverTimeout,
-    });
+    const kuzzleSync = new KuzzleStateSync(
+      node,
+      kuzzle,
+      log,
+      { stateAckMs: config.timers.stateAck, questionMs: config.timers.discoverTimeout },
+      integration,
+    );
     const ServiceUnavailable = context.errors.ServiceUnavailableError ?? context.errors.InternalError;
     const Unauthorized = context.errors.UnauthorizedError ?? context.errors.ForbiddenError;
     // Node ids, addresses and counters are for operators: anonymous users get health only.

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { Redis } from 'ioredis';
+import { kuzzleRoot } from '../harness/kuzzle-node';
 import { waitFor } from '../harness/wait';
 import { ensureCollection, fixtureAction as fixture, httpClient, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from './support/fixture';
 
@@ -43,6 +44,17 @@ describe('Kuzzle state kept in step across nodes', () => {
     const stack = getStack();
     for (let n = 1; n <= 3; n++) clients.push(await wsClient(portOf(stack, n)));
     await fixture(node(1), 'addStrategy', { name: strategy });
+  });
+
+  it('start-up: each node logs the integration it uses for this Kuzzle release, and caught up without error', () => {
+    // Which Kuzzle the nodes run: the repository's, or a release of the Kuzzle-versions tier.
+    const version = (JSON.parse(readFileSync(join(kuzzleRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    for (let n = 1; n <= 3; n++) {
+      const log = readFileSync(getStack().node(n).logFile, 'utf8');
+      assert.equal(log.match(new RegExp(`kuzzle ${version.replace(/\./g, '\\.')}: using `, 'g'))?.length, 1, `node ${n} logs its integration once`);
+      // A catch-up step failing at start (e.g. an ask this release lacks) is retried and logged forever.
+      assert.doesNotMatch(log, /could not catch up/, `node ${n} caught up`);
+    }
   });
 
   it('index cache: an index and collection created on node 1 are usable at once on nodes 2 and 3, and forgotten when deleted', async () => {

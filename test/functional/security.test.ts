@@ -191,7 +191,8 @@ describe('security of the cluster ports', () => {
 
   it('keygen prints a key pair whose public key belongs to its secret key', () => {
     const output = execFileSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'keygen']).toString();
-    const pair = JSON.parse(output.slice(0, output.indexOf('}') + 1)) as { publicKey: string; secretKey: string };
+    // The JSON block ends at the first line that is only "}": Z85 keys may themselves contain "}".
+    const pair = JSON.parse(output.slice(0, output.indexOf('\n}') + 2)) as { publicKey: string; secretKey: string };
     assert.equal(pair.secretKey.length, 40);
     assert.equal(curvePublicKey(pair.secretKey), pair.publicKey);
   });

@@ -55,6 +55,8 @@ export class IndexCacheSync {
   constructor(
     private readonly channel: KuzzleChannel,
     private readonly kuzzle: KuzzleLike,
+    /** Whether Kuzzle answers `core:storage:public:index:stats` (2.10+; see KuzzleIntegration). */
+    private readonly indexStats: boolean,
   ) {}
 
   /** This node's public index cache, for a peer catching up. */
@@ -80,7 +82,11 @@ export class IndexCacheSync {
       for (const collection of collections) await this.kuzzle.ask('core:storage:public:cache:add', index, collection);
     }
     // What this node knows but the peer does not was deleted while this node
-    // was cut off, unless Elasticsearch still has it.
+    // was cut off, unless Elasticsearch still has it. Without Elasticsearch's
+    // word (Kuzzle 2.9) nothing is forgotten: a missing index answers the
+    // normal not-found error from Elasticsearch, a wrongly forgotten one
+    // would refuse valid requests.
+    if (!this.indexStats) return;
     const stored = await this.storedCollections();
     for (const [index, collections] of Object.entries(mine.indexes)) {
       const theirs = snapshot.indexes[index];

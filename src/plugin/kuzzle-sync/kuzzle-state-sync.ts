@@ -4,6 +4,7 @@ import { describeError } from '../../util/describe-error';
 import type { Log } from '../../util/log';
 import type { EventHandler } from '../handlers';
 import { mergeHandlers } from '../handlers';
+import type { KuzzleIntegration } from '../kuzzle-integration';
 import type { KuzzleLike, KuzzleStateInternals } from '../kuzzle-types';
 import { AdminSync } from './admin-sync';
 import { AppEvents } from './app-events';
@@ -45,9 +46,10 @@ export class KuzzleStateSync {
     kuzzle: KuzzleLike & KuzzleStateInternals,
     log: Log,
     timers: { stateAckMs: number; questionMs: number },
+    integration: Pick<KuzzleIntegration, 'indexStats'>,
   ) {
     this.channel = new KuzzleChannel(log, timers);
-    this.indexes = new IndexCacheSync(this.channel, kuzzle);
+    this.indexes = new IndexCacheSync(this.channel, kuzzle, integration.indexStats);
     this.security = new SecuritySync(this.channel, kuzzle);
     this.validation = new ValidationSync(this.channel, async () => {
       if (!kuzzle.validation) throw new Error('this Kuzzle has no validation module');
