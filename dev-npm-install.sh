@@ -13,6 +13,8 @@ packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v redis-cli >/dev/null || packages+=(redis-tools)
 command -v haproxy >/dev/null || packages+=(haproxy)
+# The redis tier makes a throwaway CA and certificates for Redis TLS.
+command -v openssl >/dev/null || packages+=(openssl)
 command -v unzip >/dev/null || packages+=(unzip)
 # Fault tests cut links between nodes with iptables.
 command -v iptables >/dev/null || packages+=(iptables)

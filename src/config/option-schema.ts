@@ -100,9 +100,9 @@ export const OPTION_SCHEMA = {
       'ms a Redis operation failing in a transient way (connection lost, failover in progress: CLUSTERDOWN, TRYAGAIN, READONLY) is retried, with pauses growing from 50 ms to 1 s, before it fails; a subscription waits meanwhile instead of failing',
     ),
     stateUnreachable: integerLeaf(
-      10000,
+      20000,
       0,
-      'ms the shared state (Redis) may fail to answer before `GET /_plugin/cluster/health` answers 503; `status` shows every degraded period (`redis`) from its first failure',
+      'ms the shared state (Redis) may fail to answer before `GET /_plugin/cluster/health` answers 503 (above a Redis Cluster failover, about `cluster-node-timeout` + 2 s, which every node lives through alike); `status` shows every degraded period (`redis`) from its first failure',
     ),
     redisConnect: integerLeaf(
       10000,

@@ -21,9 +21,10 @@ export interface AvailabilityStats {
 /**
  * Tracks whether the shared state answers: every operation that hits a
  * transient failure (and the periodic probe) holds a token until it
- * succeeds or gives up. While any token is held the state is degraded, from
- * the first failure to the last recovery: the period status reports and
- * health bounds.
+ * succeeds or gives up. A degraded period runs from the first failure until
+ * an operation succeeds while none is failing: an operation that gave up
+ * does not end it (the state did not answer), so that a long outage reaches
+ * the health bound even when every operation in it gives up.
  */
 export class StateAvailability {
   private readonly failing = new Set<object>();
@@ -50,16 +51,15 @@ export class StateAvailability {
     return token;
   }
 
-  /** The operation holding `token` succeeded. */
-  succeeded(token: object): void {
-    if (this.failing.delete(token)) this.endIfClear();
+  /** An operation succeeded (`token`: the one it held while failing, if any). */
+  succeeded(token?: object): void {
+    if (token) this.failing.delete(token);
+    if (this.since !== undefined) this.endIfClear();
   }
 
-  /** The operation holding `token` stopped retrying (the caller gets the error). */
+  /** The operation holding `token` stopped retrying (the caller gets the error); the period goes on. */
   abandoned(token: object): void {
-    if (!this.failing.delete(token)) return;
-    this.gaveUp++;
-    this.endIfClear();
+    if (this.failing.delete(token)) this.gaveUp++;
   }
 
   /** How long the state has been degraded now, 0 when it is not. */

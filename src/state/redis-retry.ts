@@ -64,7 +64,7 @@ export class RedisRetry {
     for (;;) {
       try {
         const value = await operation();
-        if (token) this.availability.succeeded(token);
+        this.availability.succeeded(token);
         return value;
       } catch (error) {
         if (!isTransientRedisError(error) || Date.now() - started + pause > this.options.maxMs) {

@@ -37,7 +37,9 @@ describe('RedisRetry', () => {
     assert.equal(calls, 1);
     await assert.rejects(retry.run('x', async () => Promise.reject(new Error('TRYAGAIN multiple keys'))), /TRYAGAIN/);
     assert.equal(retry.availability.stats().gaveUp, 1);
-    assert.equal(retry.availability.stats().degradedSince, undefined);
+    assert.notEqual(retry.availability.stats().degradedSince, undefined, 'a given-up operation does not end the degraded period');
+    assert.equal(await retry.run('x', async () => 1), 1);
+    assert.equal(retry.availability.stats().degradedSince, undefined, 'a success ends it');
   });
 
   it('classifies errors', () => {
