@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { ClusterError } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
 import { describeRedisTarget, type RedisConnectionOptions } from './redis-client';
@@ -24,6 +24,40 @@ function scrub(message: string, secrets: string[]): string {
 }
 
 /**
+ * Connects once to one seed node with the cluster's connection options:
+ * ioredis' Cluster client hides why a node refused it (a TLS or credential
+ * failure shows only as "Failed to refresh slots cache"), a direct
+ * connection tells. Resolves with the failure, or undefined when it answered.
+ */
+async function probeSeed(node: { host: string; port: number }, options: RedisOptions, timeoutMs: number): Promise<Error | undefined> {
+  const probe = new Redis({
+    ...options,
+    host: node.host,
+    port: node.port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+  });
+  let seen: Error | undefined;
+  probe.on('error', (error: Error) => {
+    seen ??= error;
+  });
+  try {
+    await probe.connect();
+    await probe.ping();
+    return undefined;
+  } catch (error) {
+    // The connection's own error (TLS, refused) says more than the command's "Connection is closed".
+    const failure = seen ?? (error instanceof Error ? error : new Error(describeError(error)));
+    failure.message = `${node.host}:${node.port}: ${failure.message}`;
+    return failure;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
  * Waits until the client is connected and answers PING, at most
  * `timeoutMs`. A failure that cannot go away by waiting (wrong password or
  * user, TLS refused) ends the wait at once; an unreachable server is
@@ -34,6 +68,7 @@ function scrub(message: string, secrets: string[]): string {
  */
 export async function checkRedis(client: Redis | Cluster, connection: RedisConnectionOptions, timeoutMs: number): Promise<void> {
   let lastError: unknown;
+  let seedError: Error | undefined;
   let fail: ((error: unknown) => void) | undefined;
   const onError = (error: unknown): void => {
     lastError = error;
@@ -52,9 +87,19 @@ export async function checkRedis(client: Redis | Cluster, connection: RedisConne
       };
       if (client.status === 'ready') ping();
       else client.once('ready', ping);
+      // A cluster's seeds are also asked directly, for a failure ioredis' Cluster client would not show.
+      for (const seed of connection.nodes ?? []) {
+        void probeSeed(seed, (connection.options ?? {}) as RedisOptions, timeoutMs).then((failure) => {
+          if (!failure) return;
+          seedError = failure;
+          onError(failure);
+        });
+      }
     });
   } catch (error) {
-    const why = lastError !== undefined && lastError !== error ? `${describeError(error)} (last error: ${describeError(lastError)})` : describeError(error);
+    // A seed's own failure names the node and the cause; the cluster client's errors are vaguer.
+    const detail = seedError ?? lastError;
+    const why = detail !== undefined && detail !== error ? `${describeError(error)} (last error: ${describeError(detail)})` : describeError(error);
     throw new RedisUnavailableError(`cannot use ${describeRedisTarget(connection)}: ${scrub(why, secretsOf(connection))}`, error);
   } finally {
     clearTimeout(timer);
