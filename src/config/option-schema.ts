@@ -95,14 +95,14 @@ export const OPTION_SCHEMA = {
     ),
     leaveTimeout: integerLeaf(3000, 1, 'upper bound of the graceful leave during shutdown, once in-flight requests are done'),
     redisRetry: integerLeaf(
-      20000,
+      30000,
       0,
       'ms a Redis operation failing in a transient way (connection lost, failover in progress: CLUSTERDOWN, TRYAGAIN, READONLY) is retried, with pauses growing from 50 ms to 1 s, before it fails; a subscription waits meanwhile instead of failing',
     ),
     stateUnreachable: integerLeaf(
-      20000,
+      30000,
       0,
-      'ms the shared state (Redis) may fail to answer before `GET /_plugin/cluster/health` answers 503 (above a Redis Cluster failover, about `cluster-node-timeout` + 2 s, which every node lives through alike); `status` shows every degraded period (`redis`) from its first failure',
+      'ms the shared state (Redis) may fail to answer before `GET /_plugin/cluster/health` answers 503 (above a Redis Cluster failover, which every node lives through alike: about 20 s with the Redis default `cluster-node-timeout` of 15 s); `status` shows every degraded period (`redis`) from its first failure',
     ),
     redisConnect: integerLeaf(
       10000,
