@@ -15,6 +15,8 @@ command -v redis-cli >/dev/null || packages+=(redis-tools)
 command -v haproxy >/dev/null || packages+=(haproxy)
 # README's nginx example is tested against real nginx.
 command -v nginx >/dev/null || packages+=(nginx-light)
+# The redis tier makes a throwaway CA and certificates for Redis TLS.
+command -v openssl >/dev/null || packages+=(openssl)
 command -v unzip >/dev/null || packages+=(unzip)
 # Fault tests cut links between nodes with iptables.
 command -v iptables >/dev/null || packages+=(iptables)

@@ -1,5 +1,5 @@
 // Runs the compiled test tiers named on the command line (unit, integration,
-// functional) with node's test runner, one file at a time so that tests which
+// functional, faults, redis) with node's test runner, one file at a time so that tests which
 // start real services never compete for the machine's two cores, and ends
 // with the plain "N passed, N failed" line CI reads.
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,8 @@ mkdirSync(join(root, '.stack'), { recursive: true });
 // but share one Elasticsearch (they use unique index names): it is the slowest
 // service to start. Failing to start it fails the run, with its log.
 let sharedEs;
-const usesStack = tiers.some((tier) => tier === 'functional' || tier === 'faults');
+const STACK_TIERS = ['functional', 'faults', 'redis'];
+const usesStack = tiers.some((tier) => STACK_TIERS.includes(tier));
 if (usesStack && !process.env.KPC_ES_URL) {
   const { startElasticsearch } = await import(join(root, 'dist/test/harness/elasticsearch.js'));
   const { newRunDir } = await import(join(root, 'dist/test/harness/run-dir.js'));
@@ -33,8 +34,8 @@ if (usesStack && !process.env.KPC_ES_URL) {
   } catch (error) {
     console.log(`\nElasticsearch could not be started: ${error.message}`);
     failed += 1;
-    failures.push('functional and faults (Elasticsearch)');
-    for (const tier of ['functional', 'faults']) if (tiers.includes(tier)) tiers.splice(tiers.indexOf(tier), 1);
+    failures.push(`${STACK_TIERS.filter((tier) => tiers.includes(tier)).join(', ')} (Elasticsearch)`);
+    for (const tier of STACK_TIERS) if (tiers.includes(tier)) tiers.splice(tiers.indexOf(tier), 1);
   }
 }
 const stopSharedEs = async () => {

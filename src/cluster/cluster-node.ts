@@ -5,10 +5,13 @@ import { resolveBinding } from '../config/bindings';
 import type { ClusterOptions, RedisSettings } from '../config/options';
 import { Membership, type PeerRemovalReason } from '../membership/membership';
 import { ownerOf, type NodeCard } from '../membership/node-card';
+import { StateAvailability } from '../state/availability';
 import { RedisEpoch } from '../state/epoch';
 import { clusterPrefix, StateKeys } from '../state/keys';
 import { RedisCardStore } from '../state/node-cards';
+import { checkRedis } from '../state/redis-check';
 import { createRedisClient } from '../state/redis-client';
+import { RedisRetry } from '../state/redis-retry';
 import { RedisRealtimeStore } from '../state/redis-realtime-store';
 import { RedisSharedRecords, type SharedRecords } from '../state/shared-records';
 import type { RealtimeHost } from '../sync/realtime-host';
@@ -56,6 +59,9 @@ export class ClusterNode {
   private readonly options: ClusterOptions;
   private readonly log: Log;
   private readonly redis: Redis | Cluster;
+  private readonly redisSettings: RedisSettings;
+  private readonly availability = new StateAvailability();
+  private readonly retry: RedisRetry;
   private readonly keys: StateKeys;
   private readonly transport: ZmqTransport;
   private readonly bus: MessageBus;
@@ -84,7 +90,9 @@ export class ClusterNode {
     const router = resolveBinding('bindings.router', options.bindings.router);
     const pub = resolveBinding('bindings.pub', options.bindings.pub);
     checkExposure([['bindings.router', router], ['bindings.pub', pub]], options.curve, options.insecure, log);
+    this.redisSettings = settings.redis;
     this.redis = createRedisClient(settings.redis, (message) => log('warn', `redis: ${message}`));
+    this.retry = new RedisRetry({ maxMs: options.timers.redisRetry }, this.availability);
     this.keys = new StateKeys(clusterPrefix(options.clusterName));
     this.transport = new ZmqTransport({
       nodeId: this.id,
@@ -113,7 +121,7 @@ export class ClusterNode {
       joinAttemptIntervalMs: timers.joinAttemptInterval,
       log,
     });
-    const store = new RedisRealtimeStore(this.redis, this.keys);
+    const store = new RedisRealtimeStore(this.redis, this.keys, this.retry);
     this.store = store;
     this.sync = new RealtimeSync(store, this.bus, settings.host, {
       owner: () => ownerOf(this.membership.self),
@@ -124,7 +132,7 @@ export class ClusterNode {
     this.repair = new SelfRepair(new RedisEpoch(this.redis, this.keys), store, this.sync, this.membership, {
       stateLost: () => this.runAll(this.stateLostListeners.map((listener) => () => listener())),
       catchUp: (reason) => this.catchUp(reason),
-    }, {
+    }, this.availability, {
       epochMs: timers.heartbeat,
       antiEntropyMs: timers.antiEntropy,
       isLive: (owner) => this.isLive(owner),
@@ -136,6 +144,22 @@ export class ClusterNode {
       if (returning && this.ready) void this.peerReturned(peer.card.id);
     });
     this.membership.on('self:suspect', (why) => this.rejoin(why));
+  }
+
+  /**
+   * Waits until Redis answers (at most `timers.redisConnect`), so that a
+   * wrong address, password or TLS setting stops Kuzzle at start-up with
+   * the Redis address and the failure, never the password.
+   *
+   * @throws RedisUnavailableError
+   */
+  async connectRedis(): Promise<void> {
+    try {
+      await checkRedis(this.redis, this.redisSettings, this.options.timers.redisConnect);
+    } catch (error) {
+      this.redis.disconnect();
+      throw error;
+    }
   }
 
   /** Binds, joins every peer found in Redis and loads the shared realtime state. */
@@ -169,7 +193,7 @@ export class ClusterNode {
 
   /** A named set of records kept in the shared state (survives node restarts). */
   records(name: string): SharedRecords {
-    return new RedisSharedRecords(this.redis, this.keys, name);
+    return new RedisSharedRecords(this.redis, this.keys, name, this.retry);
   }
 
   /** Called after this node may have missed Kuzzle-wide changes: it joined again, a peer came back, broadcasts were lost. */
@@ -274,7 +298,9 @@ export class ClusterNode {
       minimumNodes: this.options.minimumNodes,
       transport: this.transport.stats(),
       bus: this.bus.stats(),
-      repair: { ...this.repair.stats },
+      repair: { ...this.repair.stats, stateUnreachable: this.availability.currentReason },
+      redis: this.availability.stats(),
+      unreachableBoundMs: this.options.timers.stateUnreachable,
       evictions: { ...this.evictions },
     };
   }

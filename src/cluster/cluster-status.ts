@@ -1,6 +1,7 @@
 import type { BusStats } from '../bus/message-bus';
 import type { Peer } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
+import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
 import type { RepairStats } from './self-repair';
 
@@ -34,6 +35,8 @@ export interface ClusterStatus {
   transport: TransportStats;
   messages: BusStats;
   repair: RepairStats;
+  /** Reachability of the shared state: degraded periods (failovers, outages) and retries. */
+  redis: AvailabilityStats & { unreachableBoundMs: number };
   evictions: Record<string, number>;
 }
 
@@ -50,15 +53,25 @@ export interface StatusSources {
   transport: TransportStats;
   bus: BusStats;
   repair: RepairStats;
+  redis: AvailabilityStats;
+  /** How long the state may be unreachable before health answers 503 (`timers.stateUnreachable`). */
+  unreachableBoundMs: number;
   evictions: Record<string, number>;
 }
 
 /** Why this node must not receive traffic now, or undefined when it may. */
-export function unhealthyReason(sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'minimumNodes' | 'repair'>): string | undefined {
+export function unhealthyReason(
+  sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'minimumNodes' | 'repair' | 'redis' | 'unreachableBoundMs'>,
+  now = Date.now(),
+): string | undefined {
   const members = sources.peers.length + 1;
   if (!sources.ready) return 'this node has not joined the cluster yet';
   if (sources.draining) return 'this node is shutting down';
-  if (sources.repair.stateUnreachable !== undefined) return `the shared state (Redis) is unreachable: ${sources.repair.stateUnreachable}`;
+  // A short outage (a failover) is retried through; only a long one takes the node out of the balancer.
+  const since = sources.redis.degradedSince;
+  if (since !== undefined && now - since >= sources.unreachableBoundMs) {
+    return `the shared state (Redis) is unreachable for ${now - since} ms: ${sources.repair.stateUnreachable ?? sources.redis.degradedReason ?? 'no answer'}`;
+  }
   if (members < sources.minimumNodes) return `${members} node(s) in the cluster, ${sources.minimumNodes} required`;
   return undefined;
 }
@@ -87,10 +100,11 @@ export function buildStatus(sources: StatusSources, now = Date.now()): ClusterSt
     })),
     members: sources.peers.length + 1,
     minimumNodes: sources.minimumNodes,
-    unhealthy: unhealthyReason(sources),
+    unhealthy: unhealthyReason(sources, now),
     transport: sources.transport,
     messages: sources.bus,
     repair: sources.repair,
+    redis: { ...sources.redis, unreachableBoundMs: sources.unreachableBoundMs },
     evictions: sources.evictions,
   };
 }

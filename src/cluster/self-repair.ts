@@ -1,5 +1,6 @@
 import type { Membership } from '../membership/membership';
 import { ownerOf } from '../membership/node-card';
+import type { StateAvailability } from '../state/availability';
 import type { RedisEpoch } from '../state/epoch';
 import type { RealtimeStore } from '../state/realtime-store';
 import type { RealtimeSync } from '../sync/realtime-sync';
@@ -16,7 +17,7 @@ export interface RepairStats {
   ghostsPurged: number;
   /** Repairs run after broadcasts were missed. */
   gapRepairs: number;
-  /** Why the shared state is unreachable now, if it is. */
+  /** Why the shared state is unreachable now, if it is (see StateAvailability). */
   stateUnreachable: string | undefined;
 }
 
@@ -30,7 +31,9 @@ export interface SelfRepairHooks {
 /**
  * The checks that let the cluster repair itself without a manual reset:
  * - every heartbeat, the Redis epoch (lost state → write everything back;
- *   unreachable → reported, health 503);
+ *   unreachable → a degraded period in status, health 503 past its bound);
+ * - when a degraded period ends (a failover, Redis back), an anti-entropy
+ *   pass at once: writes lost with a failed master are written again;
  * - every `antiEntropyMs`, this node's subscriptions against what the shared
  *   state holds for it (drift → rewrite those collections), and the owners
  *   in the shared state against the live nodes (leftovers → purged);
@@ -42,6 +45,9 @@ export class SelfRepair {
   private entropyTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private gapRepairQueued = false;
+  /** Held in {@link StateAvailability} while the epoch probe fails. */
+  private probeFailure: object | undefined;
+  private probing = false;
 
   constructor(
     private readonly epoch: RedisEpoch,
@@ -49,8 +55,14 @@ export class SelfRepair {
     private readonly sync: RealtimeSync,
     private readonly membership: Membership,
     private readonly hooks: SelfRepairHooks,
+    private readonly availability: StateAvailability,
     private readonly options: { epochMs: number; antiEntropyMs: number; isLive(ownerId: string): Promise<boolean>; log: Log },
-  ) {}
+  ) {
+    availability.onRecovered((periodMs) => {
+      options.log('info', `shared state answering again after ${periodMs} ms: checking for writes lost meanwhile`);
+      this.serially('anti-entropy after an outage', () => this.antiEntropy());
+    });
+  }
 
   async start(): Promise<void> {
     await this.epoch.check();
@@ -71,22 +83,32 @@ export class SelfRepair {
     this.serially('gap repair', async () => {
       this.gapRepairQueued = false;
       this.stats.gapRepairs++;
+      const started = Date.now();
       await this.sync.resyncAll();
       await this.hooks.catchUp(`broadcasts of ${peerId} were lost`);
+      this.options.log('info', `repaired after lost broadcasts of ${peerId}: shared state reloaded and caught up in ${Date.now() - started} ms`);
     });
   }
 
   private async checkEpoch(): Promise<void> {
+    // A probe stuck on a dead connection must not pile up behind itself.
+    if (this.probing) return;
+    this.probing = true;
     let lost: boolean;
     try {
-      lost = await this.epoch.check();
+      lost = await withTimeout(this.epoch.check(), Math.max(4 * this.options.epochMs, 2000));
     } catch (error) {
-      if (this.stats.stateUnreachable === undefined) this.options.log('error', `shared state unreachable: ${describeError(error)}`);
-      this.stats.stateUnreachable = describeError(error);
+      if (this.probeFailure === undefined) this.options.log('error', `shared state unreachable: ${describeError(error)}`);
+      this.probeFailure = this.availability.failed('state probe', error, this.probeFailure);
       return;
+    } finally {
+      this.probing = false;
     }
-    if (this.stats.stateUnreachable !== undefined) this.options.log('info', 'shared state reachable again');
-    this.stats.stateUnreachable = undefined;
+    if (this.probeFailure !== undefined) {
+      this.options.log('info', 'shared state reachable again');
+      this.availability.succeeded(this.probeFailure);
+      this.probeFailure = undefined;
+    }
     if (!lost) return;
     this.stats.stateLosses++;
     this.options.log('warn', 'Redis lost the cluster state (epoch gone or changed): writing this node\'s state back');
@@ -127,4 +149,13 @@ export class SelfRepair {
   private serially(what: string, work: () => Promise<void>): void {
     this.running = this.running.then(work).catch((error: unknown) => this.options.log('error', `${what} failed: ${describeError(error)}`));
   }
+}
+
+/** Rejects when `promise` has not settled within `ms` (it keeps running: the probe only stops waiting). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -94,6 +94,21 @@ export const OPTION_SCHEMA = {
       "ms between two checks of this node's subscriptions against the shared state (drift is rewritten) and of the shared state for dead nodes' leftovers (purged)",
     ),
     leaveTimeout: integerLeaf(3000, 1, 'upper bound of the graceful leave during shutdown, once in-flight requests are done'),
+    redisRetry: integerLeaf(
+      30000,
+      0,
+      'ms a Redis operation failing in a transient way (connection lost, failover in progress: CLUSTERDOWN, TRYAGAIN, READONLY) is retried, with pauses growing from 50 ms to 1 s, before it fails; a subscription waits meanwhile instead of failing',
+    ),
+    stateUnreachable: integerLeaf(
+      30000,
+      0,
+      'ms the shared state (Redis) may fail to answer before `GET /_plugin/cluster/health` answers 503 (above a Redis Cluster failover, which every node lives through alike: about 20 s with the Redis default `cluster-node-timeout` of 15 s); `status` shows every degraded period (`redis`) from its first failure',
+    ),
+    redisConnect: integerLeaf(
+      10000,
+      1,
+      'ms a node waits at start-up for Redis to answer (connection, credentials, TLS) before Kuzzle refuses to start, with an error naming the Redis address and the failure',
+    ),
   },
   curve: leaf<CurveSettings | undefined>({
     default: undefined,

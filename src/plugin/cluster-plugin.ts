@@ -52,6 +52,8 @@ export class ClusterPlugin {
       host,
       log,
     });
+    // Before anything else uses Redis: a wrong address, password or TLS setting stops Kuzzle here, saying which.
+    await node.connectRedis();
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
     const kuzzleSync = new KuzzleStateSync(
       node,

@@ -3,6 +3,7 @@ import { execAll } from './exec';
 import type { CollectionKeys, StateKeys } from './keys';
 import type { CollectionRef } from './realtime-store';
 import { decodeCollectionRef } from './replies';
+import { RedisRetry } from './redis-retry';
 
 /**
  * The keys that span collections, in the `{<prefix>}` slot: which
@@ -11,19 +12,24 @@ import { decodeCollectionRef } from './replies';
  * the same script as a collection (another slot), so the order of writes
  * keeps them safe: entries are added before the collection script and
  * removed after it, then re-checked, so that an entry may be stale (and is
- * checked against the collection when read) but is never missing.
+ * checked against the collection when read) but is never missing. Each
+ * method is one retried step (see RedisRetry): every one of them may run
+ * twice, as it re-checks what it removes.
  */
 export class GlobalIndex {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
+    private readonly retry: RedisRetry = RedisRetry.none(),
   ) {}
 
   /** Before rooms are written: the collection, the rooms and the owner are listed. */
   async add(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
-    const multi = this.redis.multi().sadd(this.keys.collections, k.ref).sadd(this.keys.ownerCollections(owner), k.ref).sadd(this.keys.allOwners, owner);
-    for (const roomId of roomIds) multi.hset(this.keys.roomIndex, roomId, k.ref);
-    await execAll(multi);
+    return this.retry.run('index.add', async () => {
+      const multi = this.redis.multi().sadd(this.keys.collections, k.ref).sadd(this.keys.ownerCollections(owner), k.ref).sadd(this.keys.allOwners, owner);
+      for (const roomId of roomIds) multi.hset(this.keys.roomIndex, roomId, k.ref);
+      await execAll(multi);
+    });
   }
 
   /**
@@ -31,19 +37,21 @@ export class GlobalIndex {
    * created again meanwhile (its own index write may have come first).
    */
   async removeRooms(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
-    if (roomIds.length === 0) return;
-    await this.redis.hdel(this.keys.roomIndex, ...roomIds);
-    const exists = await this.redis.hmget(k.rooms, ...roomIds);
-    const recreated = roomIds.filter((_, i) => exists[i] !== null);
-    if (recreated.length > 0) {
-      const multi = this.redis.multi();
-      for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
-      await execAll(multi);
-    }
-    if ((await this.redis.hlen(k.rooms)) === 0) {
-      await this.redis.srem(this.keys.collections, k.ref);
-      if ((await this.redis.hlen(k.rooms)) > 0) await this.redis.sadd(this.keys.collections, k.ref);
-    }
+    return this.retry.run('index.removeRooms', async () => {
+      if (roomIds.length === 0) return;
+      await this.redis.hdel(this.keys.roomIndex, ...roomIds);
+      const exists = await this.redis.hmget(k.rooms, ...roomIds);
+      const recreated = roomIds.filter((_, i) => exists[i] !== null);
+      if (recreated.length > 0) {
+        const multi = this.redis.multi();
+        for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
+        await execAll(multi);
+      }
+      if ((await this.redis.hlen(k.rooms)) === 0) {
+        await this.redis.srem(this.keys.collections, k.ref);
+        if ((await this.redis.hlen(k.rooms)) > 0) await this.redis.sadd(this.keys.collections, k.ref);
+      }
+    });
   }
 
   /**
@@ -53,39 +61,49 @@ export class GlobalIndex {
    * list it first).
    */
   async removeOwnerCollection(k: CollectionKeys, owner: string): Promise<void> {
-    const collections = this.keys.ownerCollections(owner);
-    await this.redis.srem(collections, k.ref);
-    if ((await this.redis.hexists(k.owners, owner)) === 1) await this.redis.sadd(collections, k.ref);
-    if ((await this.redis.scard(collections)) > 0) return;
-    await this.redis.srem(this.keys.allOwners, owner);
-    if ((await this.redis.scard(collections)) > 0) await this.redis.sadd(this.keys.allOwners, owner);
+    return this.retry.run('index.removeOwnerCollection', async () => {
+      const collections = this.keys.ownerCollections(owner);
+      await this.redis.srem(collections, k.ref);
+      if ((await this.redis.hexists(k.owners, owner)) === 1) await this.redis.sadd(collections, k.ref);
+      if ((await this.redis.scard(collections)) > 0) return;
+      await this.redis.srem(this.keys.allOwners, owner);
+      if ((await this.redis.scard(collections)) > 0) await this.redis.sadd(this.keys.allOwners, owner);
+    });
   }
 
   /** After an owner was purged from every collection. */
   async forgetOwner(owner: string): Promise<void> {
-    await execAll(this.redis.multi().del(this.keys.ownerCollections(owner)).srem(this.keys.allOwners, owner));
+    return this.retry.run('index.forgetOwner', async () => {
+      await execAll(this.redis.multi().del(this.keys.ownerCollections(owner)).srem(this.keys.allOwners, owner));
+    });
   }
 
   async ownerCollections(owner: string): Promise<CollectionRef[]> {
-    return this.decodeRefs(await this.redis.smembers(this.keys.ownerCollections(owner)), this.keys.ownerCollections(owner));
+    return this.retry.run('index.ownerCollections', async () => {
+      return this.decodeRefs(await this.redis.smembers(this.keys.ownerCollections(owner)), this.keys.ownerCollections(owner));
+    });
   }
 
   async collections(): Promise<CollectionRef[]> {
-    return this.decodeRefs(await this.redis.smembers(this.keys.collections), this.keys.collections);
+    return this.retry.run('index.collections', async () => {
+      return this.decodeRefs(await this.redis.smembers(this.keys.collections), this.keys.collections);
+    });
   }
 
   countRooms(): Promise<number> {
-    return this.redis.hlen(this.keys.roomIndex);
+    return this.retry.run('index.countRooms', () => this.redis.hlen(this.keys.roomIndex));
   }
 
   owners(): Promise<string[]> {
-    return this.redis.smembers(this.keys.allOwners);
+    return this.retry.run('index.owners', () => this.redis.smembers(this.keys.allOwners));
   }
 
   /** The collection of a room; undefined when the index has no entry. */
   async locate(roomId: string): Promise<CollectionRef | undefined> {
-    const ref = await this.redis.hget(this.keys.roomIndex, roomId);
-    return ref === null ? undefined : decodeCollectionRef(ref, this.keys.roomIndex);
+    return this.retry.run('index.locate', async () => {
+      const ref = await this.redis.hget(this.keys.roomIndex, roomId);
+      return ref === null ? undefined : decodeCollectionRef(ref, this.keys.roomIndex);
+    });
   }
 
   private decodeRefs(refs: string[], key: string): CollectionRef[] {

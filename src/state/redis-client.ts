@@ -11,6 +11,40 @@ const DEFAULT_REDIS_OPTIONS: RedisOptions = {
 };
 
 /**
+ * Defaults of a Redis Cluster client (the user's `clusterOptions` win).
+ * ioredis' own retries stay short, about a second in all, and the plugin
+ * retries on top of them with a backoff bounded by `timers.redisRetry`
+ * (see RedisRetry): a failover lasts longer than ioredis would wait.
+ * - `enableOfflineQueue: false`: while the client has no connection a
+ *   command fails at once instead of waiting without a bound; the plugin's
+ *   retry then waits, bounded, and the outage shows in status.
+ * - `scaleReads: 'master'`: counts are read where they are written; a
+ *   replica may lag behind.
+ * - `retryDelayOnFailover`, `retryDelayOnClusterDown`, `retryDelayOnTryAgain`:
+ *   200 ms between two tries of one command after a lost connection, a
+ *   CLUSTERDOWN (no master for a slot yet) or a TRYAGAIN, refreshing the
+ *   slot map each time, for `maxRedirections` (16) tries at most.
+ */
+export const DEFAULT_CLUSTER_OPTIONS: ClusterOptions = {
+  enableReadyCheck: true,
+  enableOfflineQueue: false,
+  scaleReads: 'master',
+  maxRedirections: 16,
+  retryDelayOnFailover: 200,
+  retryDelayOnClusterDown: 200,
+  retryDelayOnTryAgain: 200,
+};
+
+/** "host:port" of every seed node, for messages: never the credentials. */
+export function describeRedisTarget(connection: RedisConnectionOptions): string {
+  if (connection.nodes && connection.nodes.length > 0) {
+    return `Redis Cluster ${connection.nodes.map((node) => `${node.host}:${node.port}`).join(', ')}`;
+  }
+  const node = connection.node ?? { host: '127.0.0.1', port: 6379 };
+  return `Redis ${node.host}:${node.port}`;
+}
+
+/**
  * Creates an ioredis client for a standalone server or a cluster. Connection
  * errors are logged through `log` (ioredis keeps reconnecting) rather than
  * left unhandled, which would crash the process.
@@ -23,7 +57,7 @@ export function createRedisClient(
   const options = { ...DEFAULT_REDIS_OPTIONS, ...(connection.options ?? {}) } as RedisOptions;
   let client: Redis | Cluster;
   if (connection.nodes && connection.nodes.length > 0) {
-    const clusterOptions = { enableReadyCheck: true, redisOptions: options, ...(connection.clusterOptions ?? {}) } as ClusterOptions;
+    const clusterOptions = { ...DEFAULT_CLUSTER_OPTIONS, redisOptions: options, ...(connection.clusterOptions ?? {}) } as ClusterOptions;
     client = new Cluster(connection.nodes, clusterOptions);
   } else {
     const node = connection.node ?? { host: '127.0.0.1', port: 6379 };

@@ -14,6 +14,7 @@ import type {
 } from './realtime-store';
 import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies';
 import { Histogram, type HistogramSnapshot } from '../util/histogram';
+import { RedisRetry } from './redis-retry';
 import { defineScripts, runScript, type ScriptName } from './scripts';
 
 /** Rooms per script call or scan step: each Redis call stays short whatever the collection holds. */
@@ -42,9 +43,10 @@ export class RedisRealtimeStore implements RealtimeStore {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
+    private readonly retry: RedisRetry = RedisRetry.none(),
   ) {
     defineScripts(redis);
-    this.index = new GlobalIndex(redis, keys);
+    this.index = new GlobalIndex(redis, keys, retry);
   }
 
   async addSubscriber(room: RoomRecord, owner: string, count = 1, ownerHasRoom = false): Promise<{ total: number; created: boolean }> {
@@ -164,7 +166,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   async countRoom(roomId: string): Promise<number | undefined> {
     const ref = await this.index.locate(roomId);
     if (!ref) return undefined;
-    const total = await this.redis.hget(this.keys.collection(ref.index, ref.collection).counts, roomId);
+    const total = await this.retry.run('countRoom', () => this.redis.hget(this.keys.collection(ref.index, ref.collection).counts, roomId));
     return total === null ? undefined : asInteger(total, 'countRoom');
   }
 
@@ -172,7 +174,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     const ref = await this.index.locate(roomId);
     if (!ref) return undefined;
     const k = this.keys.collection(ref.index, ref.collection);
-    const json = await this.redis.hget(k.rooms, roomId);
+    const json = await this.retry.run('findRoom', () => this.redis.hget(k.rooms, roomId));
     return json === null ? undefined : { ...ref, filters: decodeRoom(json, k.rooms).filters };
   }
 
@@ -185,7 +187,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     await this.scanHash(k.rooms, async (pairs) => {
       const ids = pairs.filter((_, i) => i % 2 === 0);
       if (ids.length === 0) return;
-      const totals = await this.redis.hmget(k.counts, ...ids);
+      const totals = await this.retry.run('scanRooms', () => this.redis.hmget(k.counts, ...ids));
       const rooms: StoredRoom[] = [];
       ids.forEach((roomId, i) => {
         const total = totals[i];
@@ -205,7 +207,9 @@ export class RedisRealtimeStore implements RealtimeStore {
     const refs = await this.index.ownerCollections(owner);
     return Bluebird.map(refs, async (ref) => {
       const k = this.keys.collection(ref.index, ref.collection);
-      const [subscribers, rooms] = await Promise.all([this.redis.hget(k.owners, owner), this.redis.hlen(k.ownerRooms(owner))]);
+      const [subscribers, rooms] = await this.retry.run('ownerDigest', () =>
+        Promise.all([this.redis.hget(k.owners, owner), this.redis.hlen(k.ownerRooms(owner))]),
+      );
       return { ...ref, rooms, subscribers: subscribers === null ? 0 : asInteger(subscribers, 'ownerDigest') };
     }, { concurrency: PARALLELISM });
   }
@@ -226,7 +230,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   private async run(name: ScriptName, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     const started = process.hrtime();
     try {
-      return await runScript(this.redis, name, keys, args);
+      return await this.retry.run(name, () => runScript(this.redis, name, keys, args));
     } finally {
       const [seconds, nanoseconds] = process.hrtime(started);
       let histogram = this.latency.get(name);
@@ -243,7 +247,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   private async scanHash(key: string, onPairs: (pairs: string[]) => Promise<void> | void): Promise<void> {
     let cursor = '0';
     do {
-      const [next, pairs] = await this.redis.hscan(key, cursor, 'COUNT', BATCH);
+      const [next, pairs] = await this.retry.run('hscan', () => this.redis.hscan(key, cursor, 'COUNT', BATCH));
       cursor = next;
       await onPairs(pairs);
       if (cursor !== '0') await yieldToEventLoop();

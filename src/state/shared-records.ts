@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { StateKeys } from './keys';
+import { RedisRetry } from './redis-retry';
 
 /**
  * A named set of JSON records kept in Redis for the Kuzzle-wide sync (e.g.
@@ -20,20 +21,21 @@ export class RedisSharedRecords implements SharedRecords {
     private readonly redis: Redis | Cluster,
     keys: StateKeys,
     collection: string,
+    private readonly retry: RedisRetry = RedisRetry.none(),
   ) {
     this.key = keys.records(collection);
   }
 
   async set(name: string, value: unknown): Promise<void> {
-    await this.redis.hset(this.key, name, JSON.stringify(value));
+    await this.retry.run('records.set', () => this.redis.hset(this.key, name, JSON.stringify(value)));
   }
 
   async delete(name: string): Promise<void> {
-    await this.redis.hdel(this.key, name);
+    await this.retry.run('records.delete', () => this.redis.hdel(this.key, name));
   }
 
   async all(): Promise<Array<{ name: string; value: unknown }>> {
-    const entries = await this.redis.hgetall(this.key);
+    const entries = await this.retry.run('records.all', () => this.redis.hgetall(this.key));
     const records: Array<{ name: string; value: unknown }> = [];
     for (const [name, json] of Object.entries(entries)) {
       try {

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
-import { Redis } from 'ioredis';
 import { kuzzleRoot } from '../harness/kuzzle-node';
+import { clusterPrefix, StateKeys } from '../../src/state/keys';
 import { waitFor } from '../harness/wait';
 import { ensureCollection, fixtureAction as fixture, httpClient, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from './support/fixture';
 
@@ -285,9 +285,8 @@ describe('Kuzzle state kept in step across nodes', () => {
     await node(1).query({ controller: 'admin', action: 'resetCache', database: 'internalCache' });
     await waitFor('count 1 seen from node 3 after the reset', async () => (await node(3).realtime.count(roomId)) === 1);
     const stack = getStack();
-    const redis = new Redis(stack.redis?.port ?? 0, stack.redis?.host ?? '127.0.0.1', { lazyConnect: true });
+    const redis = stack.stateRedis();
     try {
-      await redis.connect();
       await waitFor('the runtime strategies back in Redis', async () => (await redis.hexists('kpc:kuzzle:{kpc:kuzzle:kuzzle}:strategies', strategy)) === 1);
     } finally {
       redis.disconnect();
@@ -331,11 +330,10 @@ describe('Kuzzle state kept in step across nodes', () => {
       await waitFor(`node ${n} to exit`, () => !stack.node(n).alive, { timeoutMs: 60_000, intervalMs: 250 });
       assert.match(stack.node(n).process?.describeExit() ?? '', /code 0$/);
     }
-    const redis = new Redis(stack.redis?.port ?? 0, stack.redis?.host ?? '127.0.0.1', { lazyConnect: true });
+    const redis = stack.stateRedis();
     try {
-      await redis.connect();
       // A node that left cleanly removed its card; one found dead would linger until its TTL.
-      assert.deepEqual(await redis.keys('kpc:kuzzle:*card*'), []);
+      assert.equal(await redis.exists(new StateKeys(clusterPrefix('kuzzle')).cards), 0);
     } finally {
       redis.disconnect();
     }

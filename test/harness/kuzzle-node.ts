@@ -18,6 +18,8 @@ export interface KuzzleNodeSettings {
   runDir: string;
   esUrl: string;
   redis: { host: string; port: number };
+  /** Kuzzle's `services.internalCache` instead of the standalone `redis` (e.g. a Redis Cluster with credentials and TLS). */
+  internalCache?: Record<string, unknown>;
   ports: KuzzleNodePorts;
   /** Loopback address the cluster sockets bind and connect from (default 127.0.0.1): a firewall rule can name the node by it. */
   clusterHost?: string;
@@ -135,7 +137,7 @@ export function nodeConfig(settings: KuzzleNodeSettings): Record<string, unknown
     server: { port: ports.http, protocols: { mqtt: { enabled: false } } },
     services: {
       storageEngine: { client: { node: esUrl }, commonMapping: { dynamic: 'true' } },
-      internalCache: { node: { host: redis.host, port: redis.port } },
+      internalCache: settings.internalCache ?? { node: { host: redis.host, port: redis.port } },
       memoryStorage: { node: { host: redis.host, port: redis.port } },
     },
     plugins: {

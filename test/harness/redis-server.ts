@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process';
 import { freePort } from './ports';
@@ -14,13 +15,20 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-/** Sends one inline command and returns the first reply line. */
-export function redisCommand(port: number, command: string, host = '127.0.0.1'): Promise<string> {
+/** PEM texts of a TLS client: the CA to trust, and the client's own certificate and key. */
+export interface RedisTlsClient {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Sends one inline command (over TLS when `tls` is given) and returns the first reply line. */
+export function redisCommand(port: number, command: string, host = '127.0.0.1', tls?: RedisTlsClient): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host });
+    const socket = tls ? tlsConnect({ port, host, ...tls }) : createConnection({ port, host });
     let data = '';
     socket.setTimeout(2000, () => socket.destroy(new Error('redis command timed out')));
-    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(`${command}\r\n`));
     socket.on('data', (chunk) => {
       data += chunk.toString();
       if (data.includes('\r\n')) {
@@ -32,11 +40,21 @@ export function redisCommand(port: number, command: string, host = '127.0.0.1'):
   });
 }
 
+export interface StartRedisOptions {
+  port?: number;
+  name?: string;
+  extraArgs?: string[];
+  /** The server only listens with TLS on `port` (its arguments come with `extraArgs`): probe it over TLS. */
+  tls?: RedisTlsClient;
+  /** The server needs a password: NOAUTH to the probe's PING proves it is up. */
+  auth?: boolean;
+}
+
 /**
  * Starts `redis-server` on a free loopback port (or `port`), persistence off,
  * and waits until it answers PING. On failure the error carries its log tail.
  */
-export async function startRedis(runDir: string, options: { port?: number; name?: string; extraArgs?: string[] } = {}): Promise<RunningRedis> {
+export async function startRedis(runDir: string, options: StartRedisOptions = {}): Promise<RunningRedis> {
   const port = options.port ?? (await freePort());
   const name = options.name ?? `redis-${port}`;
   const dir = join(runDir, name);
@@ -45,13 +63,15 @@ export async function startRedis(runDir: string, options: { port?: number; name?
   const proc = new ManagedProcess({
     name,
     command: 'redis-server',
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.extraArgs ?? [])],
+    // With TLS the plain port is closed: only the TLS port listens.
+    args: [...(options.tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.extraArgs ?? [])],
     logFile,
   });
   try {
     await waitFor(`${name} to answer PING`, async () => {
       if (!proc.alive) throw new GiveUpError(proc.describeExit());
-      return (await redisCommand(port, 'PING')) === '+PONG';
+      const reply = await redisCommand(port, 'PING', '127.0.0.1', options.tls);
+      return reply === '+PONG' || (options.auth === true && reply.startsWith('-NOAUTH'));
     }, { timeoutMs: 15_000 });
   } catch (error) {
     await proc.stop(1000);

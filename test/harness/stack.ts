@@ -9,7 +9,8 @@ import { managedProcesses } from './managed-process';
 import { allocateNodePorts, enableClusterPlugin, KuzzleNode, kuzzleWithoutCluster, kuzzleWithPlugin, type KuzzleNodePorts } from './kuzzle-node';
 import { startElasticsearch, type RunningElasticsearch } from './elasticsearch';
 import { freePort } from './ports';
-import { startRedisCluster, type RunningRedisCluster } from './redis-cluster';
+import { Cluster, Redis } from 'ioredis';
+import { startRedisCluster, type RedisClusterOptions, type RunningRedisCluster } from './redis-cluster';
 import { startRedis, type RunningRedis } from './redis-server';
 import { newRunDir } from './run-dir';
 
@@ -25,10 +26,16 @@ export interface StackOptions {
   /** `plugins.cluster` options for every node. */
   clusterOptions?: Record<string, unknown>;
   /**
-   * Give the plugin its own Redis Cluster (3 masters) through its `redis`
-   * option, while Kuzzle keeps the standalone Redis.
+   * Give the plugin its own Redis Cluster through its `redis` option (seed
+   * nodes, credentials, TLS), while Kuzzle keeps the standalone Redis:
+   * `true` for 3 masters without replicas, or the cluster's shape.
    */
-  pluginRedisCluster?: boolean;
+  pluginRedisCluster?: boolean | RedisClusterOptions;
+  /**
+   * Put Kuzzle's own `services.internalCache` on a Redis Cluster of this
+   * shape; the plugin, without a `redis` option, uses it too.
+   */
+  internalCacheCluster?: RedisClusterOptions;
   /** `false`: the nodes run Kuzzle without the cluster plugin (a single node to compare with). */
   plugin?: boolean;
   /** Another build of the plugin (a folder with package.json and dist/) instead of this repository's (see {@link kuzzleWithPlugin}). */
@@ -96,9 +103,11 @@ export class Stack {
     this.log(`logs in ${this.runDir}`);
     this.redis = await startRedis(this.runDir, { name: 'redis' });
     this.log(`redis on 127.0.0.1:${this.redis.port}`);
-    if (this.options.pluginRedisCluster) {
-      this.redisCluster = await startRedisCluster(this.runDir);
-      this.log(`redis cluster for the plugin on ${this.redisCluster.nodes.map((n) => n.port).join(', ')}`);
+    const clusterShape = this.options.internalCacheCluster ?? this.options.pluginRedisCluster;
+    if (clusterShape) {
+      this.redisCluster = await startRedisCluster(this.runDir, clusterShape === true ? {} : clusterShape);
+      const user = this.options.internalCacheCluster ? "Kuzzle's internalCache and the plugin" : 'the plugin';
+      this.log(`redis cluster for ${user} on ${this.redisCluster.nodes.map((n) => n.port).join(', ')}`);
     }
     const esUrl = this.options.esUrl ?? process.env.KPC_ES_URL;
     if (esUrl) {
@@ -168,13 +177,14 @@ export class Stack {
       runDir: this.runDir,
       esUrl: this.esUrl,
       redis: { host: this.redis.host, port: this.redis.port },
+      internalCache: this.options.internalCacheCluster ? this.clusterSettings() : undefined,
       ports,
       clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
       withoutPlugin: this.kuzzleCopy(),
       env: this.vaultEnv(),
       clusterOptions: {
         ...(this.curveKeys && this.options.curve !== 'vault' ? { curve: { secretKey: this.curveKeys.secretKey } } : {}),
-        ...(this.redisCluster ? { redis: { nodes: this.redisCluster.nodes } } : {}),
+        ...(this.redisCluster && !this.options.internalCacheCluster ? { redis: this.clusterSettings() } : {}),
         ...this.options.clusterOptions,
       },
     });
@@ -191,6 +201,22 @@ export class Stack {
     if (this.options.plugin === false) return (this.plainKuzzle ??= kuzzleWithoutCluster());
     if (this.options.pluginDir) return (this.otherPluginKuzzle ??= kuzzleWithPlugin(this.options.pluginDir));
     return undefined;
+  }
+
+  /** Settings of the Redis Cluster in the shape of Kuzzle's internalCache and of the plugin's `redis` option. */
+  clusterSettings(): Record<string, unknown> {
+    const cluster = this.redisCluster;
+    if (!cluster) throw new Error('no redis cluster');
+    const options = cluster.clientOptions;
+    return { nodes: cluster.nodes, ...(Object.keys(options).length > 0 ? { options } : {}) };
+  }
+
+  /** A new client (the caller disconnects it) to where the plugin keeps its state: the Redis Cluster if any, else the standalone Redis. */
+  stateRedis(): Redis | Cluster {
+    if (this.redisCluster) {
+      return new Cluster(this.redisCluster.nodes, { redisOptions: { ...this.redisCluster.clientOptions, maxRetriesPerRequest: 1 } });
+    }
+    return new Redis(this.redis?.port ?? 0, this.redis?.host ?? '127.0.0.1', { maxRetriesPerRequest: 1 });
   }
 
   /**

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
 import { StateKeys } from '../../src/state/keys';
+import { checkRedis } from '../../src/state/redis-check';
 import { createRedisClient } from '../../src/state/redis-client';
 import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
 import { killManagedProcessesOnSignal } from '../harness/managed-process';
@@ -18,6 +19,8 @@ let client: Redis | Cluster;
 before(async () => {
   cluster = await startRedisCluster(newRunDir('store-cluster'));
   client = createRedisClient({ nodes: cluster.nodes });
+  // The plugin's cluster clients fail commands instead of queuing them while not connected.
+  await checkRedis(client, { nodes: cluster.nodes }, 10_000);
 });
 
 after(async () => {

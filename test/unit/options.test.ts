@@ -71,6 +71,9 @@ describe('parseOptions', () => {
       stateAck: 6,
       antiEntropy: 9,
       leaveTimeout: 7,
+      redisRetry: 0,
+      stateUnreachable: 4,
+      redisConnect: 3,
     };
     const { options, warnings } = parse({
       bindings: { router: 'tcp://[eth0:ipv4]:7000', pub: 'tcp://[eth0:ipv4]:7001' },

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import type { Kuzzle } from 'kuzzle-sdk';
-import { Redis } from 'ioredis';
 import type { Stack } from '../../harness/stack';
 import { waitFor } from '../../harness/wait';
 import { httpJson, portOf } from '../../functional/support/fixture';
@@ -46,9 +45,8 @@ export async function waitCounts(clients: Kuzzle[], roomId: string, expected: nu
  * live nodes: nothing left behind by crashed, restarted or evicted nodes.
  */
 export async function assertNoGhost(stack: Stack, liveNodes: number[], timeoutMs = 20_000): Promise<void> {
-  const redis = new Redis(stack.redis?.port ?? 0, stack.redis?.host ?? '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = stack.stateRedis();
   try {
-    await redis.connect();
     await waitFor('no leftover of a node that is gone', async () => {
       const statuses = await Promise.all(liveNodes.map((node) => statusOf(stack, node)));
       const live = new Set(statuses.map((s) => `${s.node.id}#${s.node.incarnation}`));

@@ -3,6 +3,7 @@ import { after, before } from 'node:test';
 import { Http, Kuzzle, WebSocket } from 'kuzzle-sdk';
 import { installTestPlugin } from '../../harness/kuzzle-node';
 import { killManagedProcessesOnSignal } from '../../harness/managed-process';
+import { redisMode } from '../../harness/redis-modes';
 import { repoRoot } from '../../harness/run-dir';
 import { Stack, type StackOptions } from '../../harness/stack';
 import { waitFor } from '../../harness/wait';
@@ -18,7 +19,8 @@ export function useStack(options: StackOptions = {}): () => Stack {
   let stack: Stack | undefined;
   const clients: Kuzzle[] = [];
   before(async () => {
-    stack = new Stack({ log: (message) => console.log(`# [stack] ${message}`), ...options });
+    // The redis tier reruns functional files on other Redis setups (KPC_STACK_REDIS).
+    stack = new Stack({ log: (message) => console.log(`# [stack] ${message}`), ...redisMode(process.env.KPC_STACK_REDIS), ...options });
     try {
       await stack.boot();
     } catch (error) {

@@ -1,0 +1,5 @@
+// The functional test file realtime-notifications.test.ts, unchanged, with
+// Kuzzle's internalCache on a 3-master Redis Cluster with one replica each, an ACL user and mutual TLS, the plugin following internalCache.
+// The environment is set by the first import, before the file's stack is declared.
+import './support/on-internal-cluster-tls';
+import '../functional/realtime-notifications.test';
