@@ -50,6 +50,14 @@ export function renderMetrics(metrics: ClusterMetrics): string {
   out.family('kpc_incarnation', 'gauge', 'Incarnation of this node (grows at each start and rejoin).', [[{}, status.node.incarnation]]);
   out.family('kpc_rejoins_total', 'counter', 'Times this node joined again after being presumed dead.', [[{}, status.node.rejoins]]);
   out.family('kpc_state_reachable', 'gauge', '0 while Redis does not answer.', [[{}, flag(status.repair.stateUnreachable === undefined)]]);
+  out.family('kpc_state_degraded_seconds', 'gauge', 'How long Redis operations have been failing and retried (a failover), 0 when they are not.', [
+    [{}, status.redis.degradedSince === undefined ? 0 : Math.max(0, Date.now() - status.redis.degradedSince) / 1000],
+  ]);
+  out.family('kpc_state_degraded_periods_total', 'counter', 'Periods during which Redis operations failed and were retried.', [[{}, status.redis.periods]]);
+  out.family('kpc_state_retries_total', 'counter', 'Redis operations retried after a transient failure, and those that gave up at the retry bound.', [
+    [{ outcome: 'retried' }, status.redis.retried],
+    [{ outcome: 'gave_up' }, status.redis.gaveUp],
+  ]);
   out.family('kpc_messages_sent_total', 'counter', 'Messages sent, per type (requests once per peer).', entries(status.messages.sentByType, 'type'));
   out.family('kpc_messages_received_total', 'counter', 'Messages received and accepted, per type.', entries(status.messages.receivedByType, 'type'));
   out.family('kpc_bytes_sent_total', 'counter', 'Bytes of frames sent, per message type.', entries(status.transport.bytesByType.sent, 'type'));

@@ -67,6 +67,8 @@ describe('metrics for Prometheus', () => {
     assert.equal(before.get('kpc_members'), 2);
     assert.equal(before.get('kpc_ready'), 1);
     assert.equal(before.get('kpc_healthy'), 1);
+    assert.equal(before.get('kpc_state_degraded_seconds'), 0);
+    assert.ok(before.has('kpc_state_retries_total{outcome="gave_up"}'));
     const client = await httpClient(stack().node(1).settings.ports.http);
     const ws = await wsClient(stack().node(1).settings.ports.http);
     const index = `metrics-${Date.now()}`;
