@@ -31,7 +31,7 @@ export function paramsFor(mode: 'quick' | 'full', workers: number): BenchParams 
     throughput: { subscribers: 100, publishWindow: 10, durationMs: 15_000 },
     subscribe: { rooms: 10_000, clientsPerWorker: 3, window: 20 },
     fanout: { connections: 500, roomsPerConnection: 20, rounds: 5 },
-    scale: { levels: [0, 10_000, 25_000, 50_000], clientsPerWorker: 3, window: 50, listCalls: 20, countCalls: 300 },
+    scale: { levels: [0, 10_000, 50_000, 100_000], clientsPerWorker: 3, window: 50, listCalls: 20, countCalls: 300 },
     kill: { repetitions: 3 },
   };
 }

@@ -20,9 +20,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir, isAlive } from './node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const cacheDir = process.env.KPC_CACHE_DIR ?? '/var/cache/kuzzle-plugin-cluster';
 /** Bump when the way a release is installed changes: older installs are then ignored. */
 const RECIPE = '1';
 
@@ -41,15 +41,6 @@ export function releaseManifest(version) {
     // npm 11 runs install scripts of the packages listed here only.
     allowScripts: ours.allowScripts,
   };
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Kuzzle `version` installed for the running Node: returns its root (…/node_modules/kuzzle). */

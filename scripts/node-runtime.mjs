@@ -94,7 +94,8 @@ function publish(tmp, dest, meta) {
   renameSync(tmp, dest);
 }
 
-function isAlive(pid) {
+/** Whether process `pid` still runs (a cache entry being made by another run). */
+export function isAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;

@@ -11,11 +11,11 @@
 // node_modules/kuzzle; the others are installed once each by
 // scripts/kuzzle-release.mjs, cached in KPC_CACHE_DIR. One Elasticsearch
 // serves every release (or KPC_ES_URL). Ends with "N passed, N failed".
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureKuzzleRelease, loadError } from './kuzzle-release.mjs';
+import { minutes, runMatrix } from './matrix-tier.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const versions = (process.env.KPC_KUZZLE_VERSIONS ?? '2.4.0,2.9.1,2.10.4')
@@ -35,15 +35,7 @@ const UNSTARTABLE = {
     why: "its npm package (188 files) lacks lib/kerror/codes/*.json, so require('kuzzle') fails: Cannot find module './2-api'",
   },
 };
-// Rounded to the second first, so that 179.6 s reads 3m00s, not 2m60s.
-const minutes = (ms) => {
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-};
-
 const results = [];
-let passed = 0;
-let failed = 0;
 const tierStart = Date.now();
 
 // 1. Every install first: one that fails is reported with npm's output.
@@ -63,8 +55,6 @@ for (const version of versions) {
       const confirmed = Boolean(error && unstartable?.evidence.test(error));
       console.log(`\nkuzzle ${version}: ${error ? `does not load: ${error}` : 'loads'}${unstartable ? (confirmed ? ` (known: ${unstartable.why})` : ' (recorded as unstartable: evidence no longer holds, test it)') : ''}`);
       results.push({ version, prepareMs, testMs: 0, pass: confirmed ? 1 : 0, fail: confirmed ? 0 : 1, note: confirmed ? 'cannot start: evidence re-checked' : 'does not load' });
-      if (confirmed) passed += 1;
-      else failed += 1;
       continue;
     }
     console.log(`kuzzle ${version}: installed in ${minutes(prepareMs)} (${kuzzleRoot})`);
@@ -72,73 +62,18 @@ for (const version of versions) {
   } catch (error) {
     console.log(`\nkuzzle ${version}: could not be installed:\n${error.message}`);
     results.push({ version, prepareMs: Date.now() - started, testMs: 0, pass: 0, fail: 1, note: 'install failed' });
-    failed += 1;
   }
 }
 
-// 2. One Elasticsearch for every release (the slowest service to start).
-let sharedEs;
-if (!process.env.KPC_ES_URL && installs.size > 0) {
-  const { startElasticsearch } = await import(join(root, 'dist/test/harness/elasticsearch.js'));
-  const { newRunDir } = await import(join(root, 'dist/test/harness/run-dir.js'));
-  try {
-    sharedEs = await startElasticsearch(newRunDir('kuzzle-versions-es'));
-    process.env.KPC_ES_URL = sharedEs.url;
-    console.log(`shared Elasticsearch on ${sharedEs.url}`);
-  } catch (error) {
-    console.log(`\nElasticsearch could not be started: ${error.message}`);
-    console.log(`\n0 passed, ${failed + 1} failed`);
-    process.exit(1);
-  }
-}
-let child;
-const stopAll = async () => {
-  child?.kill('SIGTERM');
-  if (sharedEs) await sharedEs.stop();
-  sharedEs = undefined;
-};
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => void stopAll().then(() => process.exit(130)));
-}
-
-// 3. The functional files, once per release, with the same runner as the other tiers.
-for (const [version, install] of installs) {
-  console.log(`\n##### Kuzzle ${version}`);
-  const started = Date.now();
-  const output = await new Promise((resolve) => {
-    let text = '';
-    child = spawn(process.execPath, [join(root, 'scripts', 'run-tests.mjs'), 'functional'], {
-      cwd: root,
-      env: { ...process.env, ...install.env, TEST_ONLY: files },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
-      text += chunk.toString();
-    });
-    child.once('exit', (code) => resolve({ text, code }));
-  });
-  child = undefined;
-  const testMs = Date.now() - started;
-  const summary = /^(\d+) passed, (\d+) failed$/m.exec(output.text.split('\n').reverse().join('\n'));
-  const pass = summary ? Number(summary[1]) : 0;
-  let fail = summary ? Number(summary[2]) : 1;
-  if (output.code !== 0 && fail === 0) fail = 1;
-  if (pass + fail === 0) fail = 1; // a release that ran no test is a failure
-  passed += pass;
-  failed += fail;
-  results.push({ version, prepareMs: install.prepareMs, testMs, pass, fail });
-  console.log(`kuzzle ${version}: ${pass} passed, ${fail} failed in ${minutes(testMs)}`);
-}
-
-await stopAll();
-results.sort((a, b) => versions.indexOf(a.version) - versions.indexOf(b.version));
-console.log('\nkuzzle   install    tests      passed  failed');
-for (const r of results) {
-  console.log(
-    `${r.version.padEnd(8)} ${minutes(r.prepareMs).padEnd(10)} ${minutes(r.testMs).padEnd(10)} ${String(r.pass).padEnd(7)} ${r.fail}${r.note ? `  (${r.note})` : ''}`,
-  );
-}
-console.log(`tier time: ${minutes(Date.now() - tierStart)}`);
-console.log(`\n${passed} passed, ${failed} failed`);
-process.exit(failed > 0 ? 1 : 0);
+// 2. One Elasticsearch, the test files once per release, the table.
+await runMatrix({
+  name: 'kuzzle-versions',
+  order: versions,
+  setups: installs,
+  results,
+  files,
+  heading: (version) => `Kuzzle ${version}`,
+  label: (version) => `kuzzle ${version}`,
+  columns: ['kuzzle', 8, 'install'],
+  started: tierStart,
+});
