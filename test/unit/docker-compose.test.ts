@@ -7,8 +7,8 @@ import { readmeExample } from '../harness/readme-balancers';
 import { repoRoot } from '../harness/run-dir';
 
 /** `kuzzle_a__b__c: value` lines of the compose file's Kuzzle environment, as config paths. */
-function composePaths(): Map<string, string> {
-  const text = readFileSync(join(repoRoot, 'docker-compose', 'docker-compose.yml'), 'utf8');
+function composePaths(file = 'docker-compose.yml'): Map<string, string> {
+  const text = readFileSync(join(repoRoot, 'docker-compose', file), 'utf8');
   const paths = new Map<string, string>();
   for (const match of text.matchAll(/^\s+kuzzle_([A-Za-z0-9_]+):\s*(.+)$/gm)) {
     paths.set((match[1] ?? '').split('__').join('.'), (match[2] ?? '').replace(/^"|"$/g, ''));
@@ -65,5 +65,34 @@ describe('docker-compose/ matches the local stack', () => {
       assert.ok(composeCfg.includes(line), `compose haproxy.cfg: ${line}`);
       assert.ok(harness.includes(line), `harness haproxy: ${line}`);
     }
+  });
+
+  it('the Redis Cluster variant configures the plugin as the local stack does on a Redis Cluster (replicas, password)', () => {
+    const withCluster = flatten(
+      nodeConfig({
+        index: 1,
+        runDir: '/tmp',
+        esUrl: 'http://127.0.0.1:9200',
+        redis: { host: '127.0.0.1', port: 6379 },
+        ports: { http: 7512, router: 7510, pub: 7511 },
+        // What Stack gives the plugin with `pluginRedisCluster` (Stack.clusterSettings) on a password cluster.
+        clusterOptions: { curve: { secretKey: 'x' }, redis: { nodes: [{ host: '127.0.0.1', port: 7000 }], options: { password: 'p' } } },
+      }),
+    );
+    const variant = composePaths('redis-cluster.yml');
+    const pluginRedis = (paths: Iterable<string>): string[] => [...paths].filter((path) => path.startsWith('plugins.cluster.redis')).sort();
+    assert.deepEqual(pluginRedis(variant.keys()), pluginRedis(withCluster.keys()));
+    const nodes = JSON.parse((variant.get('plugins.cluster.redis.nodes') ?? '').replace(/^'?\*json:/, '').replace(/'$/, '')) as unknown[];
+    assert.equal(nodes.length, 3, 'seed nodes: the 3 masters');
+    // Kuzzle's own caches stay on the standalone Redis.
+    assert.equal(variant.has('services.internalCache.nodes'), false);
+    const text = readFileSync(join(repoRoot, 'docker-compose', 'redis-cluster.yml'), 'utf8');
+    const harness = readFileSync(join(repoRoot, 'test', 'harness', 'redis-cluster.ts'), 'utf8');
+    for (const flag of ['--cluster-enabled', '--requirepass', '--masterauth', '--cluster-replicas', '--cluster-yes']) {
+      assert.ok(text.includes(flag), `compose variant: ${flag}`);
+      assert.ok(harness.includes(flag), `harness Redis Cluster: ${flag}`);
+    }
+    assert.match(text, /--cluster-replicas 1/);
+    assert.equal((text.match(/^ {2}redis-c\d: \*redis-node$/gm) ?? []).length, 6, '6 servers: 3 masters, 3 replicas');
   });
 });
