@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { Redis } from 'ioredis';
-import { ensureCollection, portOf, uniqueName, useStack, wsClient } from '../functional/support/fixture';
+import { closeForGood, ensureCollection, portOf, uniqueName, useStack, wsClient } from '../functional/support/fixture';
 import { assertNoGhost, waitCounts, waitMembers } from './support/cluster-checks';
 
 /**
@@ -30,7 +30,7 @@ describe('faults: 20 restarts leave nothing behind', () => {
       await waitCounts(watchers, roomId, 2);
       if (round % 2 === 0) await stack().node(3).kill();
       else await stack().node(3).stop();
-      client.disconnect();
+      closeForGood(client);
       await waitMembers(stack(), [1, 2], 2, 15_000);
       await waitCounts(watchers, roomId, 1, 15_000);
       stack().node(3).start();

@@ -4,7 +4,7 @@ import type { ManagedProcess } from '../harness/managed-process';
 import { freePort } from '../harness/ports';
 import { startReadmeBalancer, type BalancerKind } from '../harness/readme-balancers';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, portOf, uniqueName, useStack, wsClient } from './support/fixture';
+import { closeForGood, ensureCollection, portOf, uniqueName, useStack, wsClient } from './support/fixture';
 
 interface Answer {
   method: string;
@@ -79,8 +79,8 @@ describe('README\'s load-balancer examples (HAProxy and nginx)', () => {
       await waitFor('the notification through the balancer', () => received.length === 1);
       // Closed now: once their node is stopped below, the SDK would keep
       // reconnecting (a timer that outlives the file).
-      subscriber.disconnect();
-      publisher.disconnect();
+      closeForGood(subscriber);
+      closeForGood(publisher);
     });
   }
 

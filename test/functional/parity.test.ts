@@ -6,7 +6,7 @@ import { Http, Kuzzle, WebSocket } from 'kuzzle-sdk';
 import { ScopeOption, UserOption } from 'kuzzle-sdk';
 import { Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, portOf, uniqueName, useStack, wsClient } from './support/fixture';
+import { closeForGood, ensureCollection, portOf, uniqueName, useStack, wsClient } from './support/fixture';
 
 
 type Notification = Record<string, unknown>;
@@ -118,7 +118,7 @@ async function run(stack: Stack, userName: string): Promise<{ received: Notifica
     }
     return { received, index };
   } finally {
-    for (const client of Object.values(clients)) client.disconnect();
+    for (const client of Object.values(clients)) closeForGood(client);
   }
 }
 

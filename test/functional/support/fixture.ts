@@ -29,7 +29,7 @@ export function useStack(options: StackOptions = {}): () => Stack {
     }
   }, { timeout: 300_000 });
   after(async () => {
-    for (const client of clients) client.disconnect();
+    for (const client of clients) closeForGood(client);
     await stack?.stop();
   }, { timeout: 120_000 });
   trackedClients = clients;
@@ -40,6 +40,25 @@ export function useStack(options: StackOptions = {}): () => Stack {
 }
 
 let trackedClients: Kuzzle[] = [];
+
+/** What {@link closeForGood} changes on an SDK realtime protocol. */
+interface ReconnectingProtocol {
+  autoReconnect?: boolean;
+  connect(): Promise<void>;
+}
+
+/**
+ * Disconnects an SDK client so that it stays disconnected. kuzzle-sdk 7's
+ * `disconnect()` leaves a pending reconnection timer armed: it fires later,
+ * connects again if a node answers (the restarted ones do), and that
+ * connection keeps the test process alive after its last test.
+ */
+export function closeForGood(client: Kuzzle): void {
+  const protocol = client.protocol as unknown as ReconnectingProtocol;
+  protocol.autoReconnect = false;
+  protocol.connect = () => Promise.reject(new Error('closed by the test'));
+  client.disconnect();
+}
 
 /**
  * A kuzzle-sdk client over WebSocket to a port (a node, or the load
