@@ -156,10 +156,16 @@ describe('Kuzzle state kept in step across nodes', () => {
     const once = uniqueName('kpc-once');
     await fixture(node(2), 'listen', { event: once, once: true });
     await fixture(node(1), 'listen', { event: once });
+    const marker = uniqueName('kpc-after-once');
+    await fixture(node(2), 'listen', { event: marker });
     await fixture(node(3), 'broadcast', { event: once }, { n: 1 });
     await fixture(node(3), 'broadcast', { event: once }, { n: 2 });
-    const onNode = async (n: number) => ((await fixture(node(n), 'received')) as Array<{ event: string }>).filter((entry) => entry.event === once);
+    // Node 3's broadcasts reach node 2 in order: once the marker is there,
+    // node 2 has handled both broadcasts of the once event.
+    await fixture(node(3), 'broadcast', { event: marker }, {});
+    const onNode = async (n: number, name = once) => ((await fixture(node(n), 'received')) as Array<{ event: string }>).filter((entry) => entry.event === name);
     await waitFor('node 1 to get both broadcasts', async () => (await onNode(1)).length === 2);
+    await waitFor('node 2 to get the marker', async () => (await onNode(2, marker)).length === 1);
     assert.equal((await onNode(2)).length, 1, 'a once listener is called once');
   });
 
