@@ -45,6 +45,8 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
     '',
     'Every process runs on the one machine: the cluster\'s three nodes share its cores with Redis, Elasticsearch and the load workers, so the ratios give the cost of the plugin on the same hardware, not what more machines would add. Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
     '',
+    'Why a missed target is missed (what costs the time, measured on this machine, and what would be needed) is written in README\'s [Limits](../README.md#limits) section, from the last full run.',
+    '',
     '## Load generator and nodes',
     '',
     'Share of one core used during each case (100 = one core busy): a load worker near 100 means the load generator, not Kuzzle, was the limit.',

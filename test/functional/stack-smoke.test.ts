@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/run-dir';
 import { waitFor } from '../harness/wait';
@@ -85,6 +86,16 @@ describe('metrics for Prometheus', () => {
     assert.equal(after.get('kpc_subscriptions{scope="local"}'), 1);
     assert.ok((after.get('kpc_rooms{scope="cluster"}') ?? 0) >= 1);
     assert.ok(after.has(`kpc_peer_heartbeat_age_seconds{peer="${(await stack().clusterStatus<{ peers: Array<{ id: string }> }>(1)).peers[0]?.id}"}`));
+  });
+
+  it('every metric README names (its table and its alerts) is exported', async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('## Security'));
+    const named = new Set(section.match(/\bkpc_[a-z_]+/g) ?? []);
+    assert.ok(named.size > 20, 'README names the metrics');
+    const families = new Set([...(await scrape(1)).keys()].map((sample) => sample.replace(/\{.*$/, '')));
+    const missing = [...named].filter((name) => !families.has(name) && !families.has(`${name}_count`) && !families.has(name.replace(/_(bucket|count|sum)$/, '_count')));
+    assert.deepEqual(missing, []);
   });
 });
 

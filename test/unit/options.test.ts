@@ -220,3 +220,20 @@ describe('parseOptions', () => {
     assert.deepEqual(parse({ redis }).options.redis, { node: { host: 'localhost', port: 6379 } });
   });
 });
+
+describe('README\'s configuration examples', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const jsonBlocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+
+  it('every JSON example with plugins.cluster is accepted as written, without a warning', () => {
+    const examples = jsonBlocks
+      .map((text) => JSON.parse(text) as { plugins?: { cluster?: unknown } })
+      .filter((config) => config.plugins?.cluster !== undefined);
+    assert.ok(examples.length >= 2, 'the .kuzzlerc and Redis Cluster examples');
+    for (const example of examples) {
+      const { options, warnings } = parse(example.plugins?.cluster);
+      assert.deepEqual(warnings, []);
+      assert.ok(options);
+    }
+  });
+});
