@@ -67,7 +67,9 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     ...Object.entries(status.messages.dropped).map(([reason, value]): [Labels, number] => [{ layer: 'bus', reason }, value]),
     [{ layer: 'sync', reason: 'badFilter' }, metrics.badFilters],
   ]);
-  out.family('kpc_broadcasts_missed_total', 'counter', 'Broadcasts lost (sequence gaps), per peer.', entries(status.transport.gaps, 'peer'));
+  // Every current peer at 0 at least, so that a first gap shows as an increase.
+  const gaps = { ...Object.fromEntries(status.peers.map((peer) => [peer.id, 0])), ...status.transport.gaps };
+  out.family('kpc_broadcasts_missed_total', 'counter', 'Broadcasts lost (sequence gaps), per peer.', entries(gaps, 'peer'));
   out.family('kpc_repairs_total', 'counter', 'Self-repairs, per kind.', [
     [{ kind: 'gap' }, status.repair.gapRepairs],
     [{ kind: 'state_loss' }, status.repair.stateLosses],

@@ -72,7 +72,8 @@ export class ClusterNode {
   private readonly repair: SelfRepair;
   private readonly catchUpListeners: CatchUpListener[] = [];
   private readonly stateLostListeners: Array<() => Promise<void>> = [];
-  private readonly evictions: Record<string, number> = {};
+  // Every reason from the start: a counter that appears at 1 hides its first increase from Prometheus.
+  private readonly evictions: Record<PeerRemovalReason, number> = { timeout: 0, connectionLost: 0, left: 0, replaced: 0 };
   private ready = false;
   private draining = false;
   private stopped = false;
@@ -306,7 +307,7 @@ export class ClusterNode {
   }
 
   private async peerRemoved(card: NodeCard, reason: PeerRemovalReason): Promise<void> {
-    this.evictions[reason] = (this.evictions[reason] ?? 0) + 1;
+    this.evictions[reason] += 1;
     if (this.stopped) return;
     try {
       const removed = await this.sync.purgeOwner(ownerOf(card));

@@ -93,9 +93,14 @@ describe('metrics for Prometheus', () => {
     const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('## Security'));
     const named = new Set(section.match(/\bkpc_[a-z_]+/g) ?? []);
     assert.ok(named.size > 20, 'README names the metrics');
-    const families = new Set([...(await scrape(1)).keys()].map((sample) => sample.replace(/\{.*$/, '')));
-    const missing = [...named].filter((name) => !families.has(name) && !families.has(`${name}_count`) && !families.has(name.replace(/_(bucket|count|sum)$/, '_count')));
+    const response = await fetch(`${stack().node(1).url}/_plugin/cluster/metrics`, { headers: { authorization: `Bearer ${await stack().adminToken()}` } });
+    const families = new Set([...(await response.text()).matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]));
+    const missing = [...named].filter((name) => !families.has(name) && !families.has(name.replace(/_(bucket|count|sum)$/, '')));
     assert.deepEqual(missing, []);
+    // Counters the alerts watch with increase() exist at 0 before anything happens.
+    const samples = await scrape(1);
+    assert.equal(samples.get('kpc_evictions_total{reason="timeout"}'), 0);
+    assert.ok([...samples.keys()].some((sample) => sample.startsWith('kpc_broadcasts_missed_total{peer=')));
   });
 });
 
