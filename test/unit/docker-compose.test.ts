@@ -30,17 +30,22 @@ const LOCAL_ONLY = [/^server\./, /^plugins\.kuzzle-plugin-logger\./, /^plugins\.
 /** What only the compose file needs: hosts of a container network, and a production-like cluster. */
 const COMPOSE_ONLY = [/^plugins\.cluster\.minimumNodes$/];
 
-describe('docker-compose/ matches the local stack', () => {
-  const local = flatten(
+/** A local stack node's configuration, flattened to config paths. */
+function localConfig(clusterOptions: Record<string, unknown>): Map<string, unknown> {
+  return flatten(
     nodeConfig({
       index: 1,
       runDir: '/tmp',
       esUrl: 'http://127.0.0.1:9200',
       redis: { host: '127.0.0.1', port: 6379 },
       ports: { http: 7512, router: 7510, pub: 7511 },
-      clusterOptions: { curve: { secretKey: 'x' } },
+      clusterOptions: { curve: { secretKey: 'x' }, ...clusterOptions },
     }),
   );
+}
+
+describe('docker-compose/ matches the local stack', () => {
+  const local = localConfig({});
   const compose = composePaths();
 
   it('sets the same Kuzzle and plugin settings (values may differ: hosts, ports, keys)', () => {
@@ -68,17 +73,8 @@ describe('docker-compose/ matches the local stack', () => {
   });
 
   it('the Redis Cluster variant configures the plugin as the local stack does on a Redis Cluster (replicas, password)', () => {
-    const withCluster = flatten(
-      nodeConfig({
-        index: 1,
-        runDir: '/tmp',
-        esUrl: 'http://127.0.0.1:9200',
-        redis: { host: '127.0.0.1', port: 6379 },
-        ports: { http: 7512, router: 7510, pub: 7511 },
-        // What Stack gives the plugin with `pluginRedisCluster` (Stack.clusterSettings) on a password cluster.
-        clusterOptions: { curve: { secretKey: 'x' }, redis: { nodes: [{ host: '127.0.0.1', port: 7000 }], options: { password: 'p' } } },
-      }),
-    );
+    // What Stack gives the plugin with `pluginRedisCluster` (Stack.clusterSettings) on a password cluster.
+    const withCluster = localConfig({ redis: { nodes: [{ host: '127.0.0.1', port: 7000 }], options: { password: 'p' } } });
     const variant = composePaths('redis-cluster.yml');
     const pluginRedis = (paths: Iterable<string>): string[] => [...paths].filter((path) => path.startsWith('plugins.cluster.redis')).sort();
     assert.deepEqual(pluginRedis(variant.keys()), pluginRedis(withCluster.keys()));
