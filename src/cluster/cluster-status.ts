@@ -5,6 +5,9 @@ import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
 import type { RepairStats } from './self-repair';
 
+/** Self-repair counters, and why the shared state is unreachable now, if it is (see StateAvailability). */
+export type RepairStatus = RepairStats & { stateUnreachable: string | undefined };
+
 /** What `GET /_plugin/cluster/status` shows. Nothing secret: ids, addresses, counters. */
 export interface ClusterStatus {
   node: {
@@ -34,7 +37,7 @@ export interface ClusterStatus {
   unhealthy: string | undefined;
   transport: TransportStats;
   messages: BusStats;
-  repair: RepairStats;
+  repair: RepairStatus;
   /** Reachability of the shared state: degraded periods (failovers, outages) and retries. */
   redis: AvailabilityStats & { unreachableBoundMs: number };
   evictions: Record<string, number>;
@@ -52,7 +55,7 @@ export interface StatusSources {
   minimumNodes: number;
   transport: TransportStats;
   bus: BusStats;
-  repair: RepairStats;
+  repair: RepairStatus;
   redis: AvailabilityStats;
   /** How long the state may be unreachable before health answers 503 (`timers.stateUnreachable`). */
   unreachableBoundMs: number;

@@ -6,6 +6,7 @@ import type { RealtimeStore } from '../state/realtime-store';
 import type { RealtimeSync } from '../sync/realtime-sync';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
+import { withTimeout } from '../util/with-timeout';
 
 /** What self-repair found and did, for status and metrics. */
 export interface RepairStats {
@@ -17,8 +18,6 @@ export interface RepairStats {
   ghostsPurged: number;
   /** Repairs run after broadcasts were missed. */
   gapRepairs: number;
-  /** Why the shared state is unreachable now, if it is (see StateAvailability). */
-  stateUnreachable: string | undefined;
 }
 
 export interface SelfRepairHooks {
@@ -40,7 +39,7 @@ export interface SelfRepairHooks {
  * - on a sequence gap, a reload of the shared state and a catch-up.
  */
 export class SelfRepair {
-  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, stateUnreachable: undefined };
+  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0 };
   private epochTimer: NodeJS.Timeout | undefined;
   private entropyTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
@@ -149,13 +148,4 @@ export class SelfRepair {
   private serially(what: string, work: () => Promise<void>): void {
     this.running = this.running.then(work).catch((error: unknown) => this.options.log('error', `${what} failed: ${describeError(error)}`));
   }
-}
-
-/** Rejects when `promise` has not settled within `ms` (it keeps running: the probe only stops waiting). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

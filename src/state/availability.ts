@@ -62,11 +62,6 @@ export class StateAvailability {
     if (this.failing.delete(token)) this.gaveUp++;
   }
 
-  /** How long the state has been degraded now, 0 when it is not. */
-  degradedForMs(): number {
-    return this.since === undefined ? 0 : this.now() - this.since;
-  }
-
   /** The failure being retried, while degraded. */
   get currentReason(): string | undefined {
     return this.since === undefined ? undefined : this.reason;

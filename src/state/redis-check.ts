@@ -1,6 +1,7 @@
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { ClusterError } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
+import { withTimeout } from '../util/with-timeout';
 import { describeRedisTarget, type RedisConnectionOptions } from './redis-client';
 import { isTransientRedisError } from './redis-retry';
 
@@ -77,11 +78,9 @@ export async function checkRedis(client: Redis | Cluster, connection: RedisConne
   // A cluster reports the error of the node it failed on separately.
   client.on('error', onError);
   client.on('node error', onError);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
+    const answered = new Promise<void>((resolve, reject) => {
       fail = reject;
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       const ping = (): void => {
         client.ping().then(() => resolve(), reject);
       };
@@ -96,13 +95,13 @@ export async function checkRedis(client: Redis | Cluster, connection: RedisConne
         });
       }
     });
+    await withTimeout(answered, timeoutMs);
   } catch (error) {
     // A seed's own failure names the node and the cause; the cluster client's errors are vaguer.
     const detail = seedError ?? lastError;
     const why = detail !== undefined && detail !== error ? `${describeError(error)} (last error: ${describeError(detail)})` : describeError(error);
     throw new RedisUnavailableError(`cannot use ${describeRedisTarget(connection)}: ${scrub(why, secretsOf(connection))}`, error);
   } finally {
-    clearTimeout(timer);
     client.off('error', onError);
     client.off('node error', onError);
   }

@@ -1,4 +1,5 @@
 import type { PeerAnswer } from '../bus/message-bus';
+import { describeError } from '../util/describe-error';
 import { MAX_ROOMS_PER_MESSAGE } from './messages';
 import type { RoomDescriptor } from './realtime-host';
 
@@ -53,13 +54,13 @@ export class RoomAnnouncer {
     try {
       answers = await this.send(chunk.map((waiting) => waiting.room));
     } catch (error) {
-      for (const waiting of chunk) waiting.resolve([{ peer: '*', reason: String(error) }]);
+      for (const waiting of chunk) waiting.resolve([{ peer: '*', reason: describeError(error) }]);
       return;
     }
     for (const { room, resolve } of chunk) {
       const failures: AnnounceFailure[] = [];
       for (const answer of answers) {
-        if (answer.error !== undefined) failures.push({ peer: answer.peer, reason: answer.error.message });
+        if (answer.error !== undefined) failures.push({ peer: answer.peer, reason: describeError(answer.error) });
         else if (answer.reply.refused.includes(room.roomId)) failures.push({ peer: answer.peer, reason: 'filters refused' });
       }
       resolve(failures);

@@ -198,9 +198,14 @@ export class Stack {
    * the plugin joined: Kuzzle listens only after its `kuzzle:state:live` pipe.
    */
   private kuzzleCopy(): string | undefined {
-    if (this.options.plugin === false) return (this.plainKuzzle ??= kuzzleWithoutCluster());
+    if (this.options.plugin === false) return this.kuzzleWithoutPlugin();
     if (this.options.pluginDir) return (this.otherPluginKuzzle ??= kuzzleWithPlugin(this.options.pluginDir));
     return undefined;
+  }
+
+  /** A copy of Kuzzle with no plugin folder for the cluster (made once per stack). */
+  private kuzzleWithoutPlugin(): string {
+    return (this.plainKuzzle ??= kuzzleWithoutCluster());
   }
 
   /** Settings of the Redis Cluster in the shape of Kuzzle's internalCache and of the plugin's `redis` option. */
@@ -227,7 +232,7 @@ export class Stack {
     const node = await this.createNode();
     if (options.backendScript) {
       node.settings.backendScript = options.backendScript;
-      node.settings.withoutPlugin = this.plainKuzzle ??= kuzzleWithoutCluster();
+      node.settings.withoutPlugin = this.kuzzleWithoutPlugin();
     }
     node.start();
     await node.waitReady();
