@@ -5,10 +5,19 @@ import { join } from 'node:path';
 import { kuzzleNodeBinary, kuzzleRoot } from '../test/harness/kuzzle-node';
 import { repoRoot } from '../test/harness/run-dir';
 
+/**
+ * NODE_ENV of the measured Kuzzle nodes: `production`, as deployed. (In
+ * `development` Kuzzle's Bluebird records a long stack trace for every
+ * promise: one node then serves less than half as many subscriptions.)
+ */
+export const KUZZLE_NODE_ENV = 'production';
+
 /** Where and on what a run was measured. */
 export interface Environment {
   node: string;
   kuzzleNode: string;
+  /** NODE_ENV of the Kuzzle nodes; absent from runs before it was recorded (they ran `development`). */
+  kuzzleNodeEnv?: string;
   kuzzle: string;
   kuzzleSdk: string;
   cpuModel: string;
@@ -39,6 +48,7 @@ export function environment(otherPlugin: string | undefined): Environment {
   return {
     node: process.version,
     kuzzleNode: kuzzleNodeBinary === process.execPath ? process.version : execFileSync(kuzzleNodeBinary, ['--version'], { encoding: 'utf8' }).trim(),
+    kuzzleNodeEnv: KUZZLE_NODE_ENV,
     kuzzle: versionOf(kuzzleRoot),
     kuzzleSdk: versionOf(join(repoRoot, 'node_modules', 'kuzzle-sdk')),
     cpuModel: cpu[0]?.model ?? 'unknown',

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { KUZZLE_NODE_ENV } from './environment';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { Kuzzle as KuzzleClient, WebSocket } from 'kuzzle-sdk';
 import { Stack } from '../test/harness/stack';
@@ -33,6 +34,7 @@ export class Side {
     const stack = new Stack({
       nodes: spec.nodes,
       esUrl,
+      nodeEnv: KUZZLE_NODE_ENV,
       plugin: spec.plugin !== undefined,
       pluginDir: spec.plugin === '.' ? undefined : spec.plugin,
       log: (message) => log(`[${spec.name}] ${message}`),

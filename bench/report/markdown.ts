@@ -4,6 +4,12 @@ import { rowSpecs, verdict } from './targets';
 const show = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '–' : String(Math.round(value * 100) / 100));
 
 /** bench/RESULTS.md: what was measured, on what, the table against the targets, CPU of the load generator, plots. */
+/** CPU seconds of every Kuzzle node of a side during one case (a node without a reading counts as nothing). */
+function nodeCpuSeconds(record: { nodeCpu: number[]; durationMs: number }): string {
+  const percent = record.nodeCpu.reduce((sum, cpu) => sum + (Number.isNaN(cpu) ? 0 : cpu), 0);
+  return ((percent / 100) * (record.durationMs / 1000)).toFixed(1);
+}
+
 export function markdown(results: BenchResults, plotFiles: string[]): string {
   const { environment: env, params } = results;
   const single = results.sides.find((side) => side.plugin === undefined)?.name ?? 'single';
@@ -18,7 +24,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
   lines.push(
     `Run ${results.startedAt} → ${results.finishedAt}, commit \`${env.commit.slice(0, 12)}\`${env.dirty ? ' (with uncommitted changes)' : ''}; raw data: [results/${results.stamp}.json](results/${results.stamp}.json).`,
     '',
-    `Machine: ${env.cores} × ${env.cpuModel}, ${env.memoryGb} GB. Node ${env.node} (Kuzzle nodes on ${env.kuzzleNode}), Kuzzle ${env.kuzzle}, kuzzle-sdk ${env.kuzzleSdk}. ${params.workers} load workers.`,
+    `Machine: ${env.cores} × ${env.cpuModel}, ${env.memoryGb} GB. Node ${env.node} (Kuzzle nodes on ${env.kuzzleNode}, \`NODE_ENV=${env.kuzzleNodeEnv ?? 'development'}\`), Kuzzle ${env.kuzzle}, kuzzle-sdk ${env.kuzzleSdk}. ${params.workers} load workers.`,
     '',
     'Sides, each on its own fresh stack (Redis, the shared Elasticsearch, Kuzzle nodes):',
     '',
@@ -51,10 +57,12 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
     '',
     'Share of one core used during each case (100 = one core busy): a load worker near 100 means the load generator, not Kuzzle, was the limit.',
     '',
-    '| side | case | seconds | load workers (%) | Kuzzle nodes (%) |',
-    '| --- | --- | --- | --- | --- |',
+    'The last column adds up the CPU time of every Kuzzle node during the case: what the case cost the machine, whichever node paid.',
+    '',
+    '| side | case | seconds | load workers (%) | Kuzzle nodes (%) | Kuzzle nodes, CPU time (s) |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...results.cases.map(
-      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => (Number.isNaN(cpu) ? '–' : cpu)).join(', ')} |`,
+      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => (Number.isNaN(cpu) ? '–' : cpu)).join(', ')} | ${nodeCpuSeconds(record)} |`,
     ),
     '',
     '## Plots',

@@ -104,7 +104,18 @@ export class Membership extends EventEmitter<MembershipEvents> {
     bus.setMemberGate((sender, kind) => this.admits(sender, kind));
     bus.transport.onDisconnect((peerId) => {
       const peer = this.members.get(peerId);
-      if (peer && peer.connectionLostAt === undefined) peer.connectionLostAt = Date.now();
+      if (!peer || peer.connectionLostAt !== undefined) return;
+      const lostAt = (peer.connectionLostAt = Date.now());
+      // Judged as soon as the grace ends, not at the next tick (up to half a
+      // heartbeat later). A timer that fires late means this process was not
+      // running: the tick, which knows about pauses, judges instead.
+      const graceMs = this.connectionLostGraceMs();
+      setTimeout(() => {
+        const now = Date.now();
+        const current = this.members.get(peerId);
+        if (this.stopped || current !== peer || peer.connectionLostAt !== lostAt || now - lostAt > graceMs + this.tickMs()) return;
+        if (now - lostAt > graceMs) void this.evict(peer.card, 'connectionLost');
+      }, graceMs + 1).unref();
     });
     bus.onSeen((sender, kind) => this.noteAlive(sender, kind));
   }
@@ -362,6 +373,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
+  /** How long a peer whose connection closed may stay silent before it is taken for dead. */
+  private connectionLostGraceMs(): number {
+    return this.options.heartbeatMs * 1.5;
+  }
+
   private tickMs(): number {
     return Math.max(10, Math.floor(this.options.heartbeatMs / 2));
   }
@@ -399,7 +415,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       for (const peer of [...this.members.values()]) {
         if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
         // Its connection closed and it stayed silent for a heartbeat and a half: its process is gone.
-        else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.options.heartbeatMs * 1.5) void this.evict(peer.card, 'connectionLost');
+        else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs()) void this.evict(peer.card, 'connectionLost');
       }
     }
     this.discovery ??= this.renewAndDiscover().finally(() => {

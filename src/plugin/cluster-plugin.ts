@@ -6,7 +6,7 @@ import { parseOptions, type ClusterOptions } from '../config/options';
 import { redisSettingsOf } from '../config/redis-settings';
 import { curveFromVault } from './vault';
 import { leaveGracefully } from './graceful-leave';
-import { mergeHandlers, type EventHandler } from './handlers';
+import { mergeHandlers, type EventHandler, type PipeHandler } from './handlers';
 import { detectIntegration } from './kuzzle-integration';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
@@ -28,7 +28,7 @@ const ANONYMOUS_KUID = '-1';
 export class ClusterPlugin {
   config: ClusterOptions | undefined;
   hooks: Record<string, EventHandler> = {};
-  pipes: Record<string, EventHandler> = {};
+  pipes: Record<string, PipeHandler> = {};
   api: ApiDefinition = {};
 
   async init(rawConfig: unknown, context: PluginContextLike): Promise<void> {
@@ -76,7 +76,7 @@ export class ClusterPlugin {
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
       'kuzzle:shutdown': () => void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log),
     };
-    const realtimePipes = {
+    const realtimePipes: Record<string, PipeHandler> = {
       'kuzzle:state:live': async (payload: never) => {
         await node.start();
         // Before the first client request: what the node missed while starting.
@@ -90,7 +90,9 @@ export class ClusterPlugin {
       'realtime:beforeJoin': (request: never) => realtime.ensureLocalRoom(request),
       'realtime:afterCount': (request: never) => realtime.clusterCount(request),
       'realtime:errorCount': (request: never) => realtime.countOfRemoteRoom(request),
+      'realtime:beforeList': (request: never) => realtime.hideLocalList(request),
       'realtime:afterList': (request: never) => realtime.clusterList(request),
+      'realtime:errorList': (request: never) => realtime.listFailed(request),
       'notify:user': (notification: never) => realtime.userNotification(notification),
     };
     this.hooks = mergeHandlers('hook', realtimeHooks, kuzzleSync.hooks);

@@ -22,6 +22,12 @@ export interface HotelClerkRoom {
   channels: Record<string, { cluster: boolean }>;
 }
 
+/** A Kuzzle user as requests carry it. */
+export interface KuzzleUserLike {
+  _id: string;
+  isActionAllowed(request: KuzzleRequestLike): Promise<boolean>;
+}
+
 export interface KuzzleRequestLike {
   id: string;
   input: {
@@ -31,7 +37,7 @@ export interface KuzzleRequestLike {
     body: Record<string, unknown> | null;
     args: Record<string, unknown>;
   };
-  context: { user: { _id: string; isActionAllowed(request: KuzzleRequestLike): Promise<boolean> } | null };
+  context: { user: KuzzleUserLike | null };
   result: unknown;
   error: { id?: string } | null;
   clearError(): void;

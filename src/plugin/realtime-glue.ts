@@ -1,6 +1,6 @@
 import type { RealtimePort } from '../cluster/realtime-port';
 import type { KuzzleRealtimeHost } from './kuzzle-realtime-host';
-import type { KuzzleLike, KuzzleRequestLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
+import type { KuzzleLike, KuzzleRequestLike, KuzzleUserLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
 import { stripRequest } from './strip-request';
 import { isObject } from '../util/guards';
 
@@ -27,6 +27,8 @@ interface UnsubscriptionPayload {
 export class RealtimeGlue {
   /** User notifications whose cluster-wide count is being computed, by their content object. */
   private readonly countsInFlight = new WeakMap<object, Promise<void>>();
+  /** Callers of `realtime:list` while Kuzzle computes its own list (see {@link hideLocalList}). */
+  private readonly listCallers = new WeakMap<KuzzleRequestLike, KuzzleUserLike>();
 
   constructor(
     private readonly realtime: RealtimePort,
@@ -84,18 +86,24 @@ export class RealtimeGlue {
    */
   async forwardUser(payload: { room: string; request: SerializedRequest; scope: string; content: unknown }): Promise<void> {
     const counted = this.countUserEvent(payload);
+    let count: number | undefined;
     if (counted && isObject(payload.content)) {
       const content = payload.content;
       // Not counted (the shared state refused it): the subscription itself reports the error; the count stays local.
       const update = counted.then(
-        (count) => {
-          if (count !== undefined) content.count = count;
+        (total) => {
+          count = total;
+          if (total !== undefined) content.count = total;
         },
         () => undefined,
       );
       this.countsInFlight.set(content, update);
       await update;
     }
+    // Nobody but the subscriber of this event in the room cluster-wide (the
+    // count is the shared state's, taken atomically with the event): no
+    // peer has anyone to tell.
+    if (count !== undefined && count <= (payload.scope === 'in' ? 1 : 0)) return;
     await this.realtime.forwardUser({ ...payload, request: stripRequest(payload.request) });
   }
 
@@ -156,8 +164,39 @@ export class RealtimeGlue {
     return request;
   }
 
+  /**
+   * `realtime:beforeList`: Kuzzle's own answer (this node's rooms, found by
+   * walking every filter the node holds, i.e. every room of the cluster) is
+   * replaced by {@link clusterList}'s: for that walk, the caller may see no
+   * collection, so it costs nothing. The user comes back in the `after` or
+   * `error` step (Kuzzle checked the caller's rights before this step).
+   */
+  // async: Kuzzle waits for a pipe's promise (or its callback), never for a plain value.
+  async hideLocalList(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
+    const user = request.context.user;
+    if (user && !this.listCallers.has(request)) {
+      this.listCallers.set(request, user);
+      request.context.user = Object.create(user, { isActionAllowed: { value: () => Promise.resolve(false) } }) as KuzzleUserLike;
+    }
+    return request;
+  }
+
+  /** `realtime:errorList`: the caller's user back (see {@link hideLocalList}). */
+  async listFailed(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
+    this.restoreListCaller(request);
+    return request;
+  }
+
+  private restoreListCaller(request: KuzzleRequestLike): void {
+    const user = this.listCallers.get(request);
+    if (user === undefined) return;
+    request.context.user = user;
+    this.listCallers.delete(request);
+  }
+
   /** Every room of the cluster on collections the caller may subscribe to, with cluster-wide counts. */
   async clusterList(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
+    this.restoreListCaller(request);
     const user = request.context.user;
     if (!user) return request;
     const list = await this.realtime.listRooms(({ index, collection }) =>

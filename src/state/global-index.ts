@@ -40,14 +40,15 @@ export class GlobalIndex {
     return this.retry.run('index.removeRooms', async () => {
       if (roomIds.length === 0) return;
       await this.redis.hdel(this.keys.roomIndex, ...roomIds);
-      const exists = await this.redis.hmget(k.rooms, ...roomIds);
-      const recreated = roomIds.filter((_, i) => exists[i] !== null);
+      // Both reads on the collection's slot: one round trip.
+      const [exists, left] = await execAll(this.redis.pipeline().hmget(k.rooms, ...roomIds).hlen(k.rooms));
+      const recreated = roomIds.filter((_, i) => (exists as Array<string | null>)[i] !== null);
       if (recreated.length > 0) {
         const multi = this.redis.multi();
         for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
         await execAll(multi);
       }
-      if ((await this.redis.hlen(k.rooms)) === 0) {
+      if (left === 0) {
         await this.redis.srem(this.keys.collections, k.ref);
         if ((await this.redis.hlen(k.rooms)) > 0) await this.redis.sadd(this.keys.collections, k.ref);
       }
@@ -96,6 +97,13 @@ export class GlobalIndex {
 
   owners(): Promise<string[]> {
     return this.retry.run('index.owners', () => this.redis.smembers(this.keys.allOwners));
+  }
+
+  /** Which of these rooms the index lists (one read, whatever their number). */
+  async indexed(roomIds: readonly string[]): Promise<Set<string>> {
+    if (roomIds.length === 0) return new Set();
+    const refs = await this.retry.run('index.indexed', () => this.redis.hmget(this.keys.roomIndex, ...roomIds));
+    return new Set(roomIds.filter((_, i) => refs[i] !== null));
   }
 
   /** The collection of a room; undefined when the index has no entry. */

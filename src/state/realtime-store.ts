@@ -27,6 +27,12 @@ export interface StoredRoom {
   total: number;
 }
 
+/** A room's cluster-wide subscriber count. */
+export interface RoomCount {
+  roomId: string;
+  total: number;
+}
+
 export interface CollectionRef {
   index: string;
   collection: string;
@@ -63,14 +69,22 @@ export interface RealtimeStore {
   replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]>;
   /** Removes everything of an owner (a dead or replaced node incarnation). */
   purgeOwner(owner: string): Promise<CollectionChange[]>;
-  /** Cluster-wide subscribers of a room; undefined when the room does not exist. */
-  countRoom(roomId: string): Promise<number | undefined>;
+  /**
+   * Cluster-wide subscribers of a room; undefined when the room does not
+   * exist. `where`: its collection, when the caller knows it (saves looking
+   * it up).
+   */
+  countRoom(roomId: string, where?: CollectionRef): Promise<number | undefined>;
   /** Where a room lives and its filters; undefined when it does not exist. */
   findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined>;
   /** Collections that may have rooms. */
   collections(): Promise<CollectionRef[]>;
   /** Walks the rooms of a collection in batches (never the whole collection at once). */
   scanRooms(ref: CollectionRef, onBatch: (rooms: StoredRoom[]) => Promise<void> | void): Promise<void>;
+  /** Walks the rooms of a collection with their counts only (no filters), in batches. */
+  scanCounts(ref: CollectionRef, onBatch: (rooms: RoomCount[]) => Promise<void> | void): Promise<void>;
+  /** Those of `roomIds` that do not exist. */
+  missingRooms(roomIds: readonly string[]): Promise<string[]>;
   /** Every owner that has written subscribers and not been purged. */
   owners(): Promise<string[]>;
   /** What `owner` holds per collection. */

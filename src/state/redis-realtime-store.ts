@@ -9,6 +9,7 @@ import type {
   OwnerDigest,
   OwnerRoom,
   RealtimeStore,
+  RoomCount,
   RoomRecord,
   StoredRoom,
 } from './realtime-store';
@@ -19,6 +20,8 @@ import { defineScripts, runScript, type ScriptName } from './scripts';
 
 /** Rooms per script call or scan step: each Redis call stays short whatever the collection holds. */
 const BATCH = 500;
+/** Rooms per step of a count scan: a pair is a room id and a number, so steps can be larger. */
+const COUNT_BATCH = 5000;
 /** Collections handled in parallel by walks over several collections. */
 const PARALLELISM = 8;
 
@@ -163,8 +166,8 @@ export class RedisRealtimeStore implements RealtimeStore {
     return changes.filter((change) => change.removedRooms.length > 0);
   }
 
-  async countRoom(roomId: string): Promise<number | undefined> {
-    const ref = await this.index.locate(roomId);
+  async countRoom(roomId: string, where?: CollectionRef): Promise<number | undefined> {
+    const ref = where ?? (await this.index.locate(roomId));
     if (!ref) return undefined;
     const total = await this.retry.run('countRoom', () => this.redis.hget(this.keys.collection(ref.index, ref.collection).counts, roomId));
     return total === null ? undefined : asInteger(total, 'countRoom');
@@ -197,6 +200,23 @@ export class RedisRealtimeStore implements RealtimeStore {
       });
       await onBatch(rooms);
     });
+  }
+
+  async scanCounts(ref: CollectionRef, onBatch: (rooms: RoomCount[]) => Promise<void> | void): Promise<void> {
+    const k = this.keys.collection(ref.index, ref.collection);
+    await this.scanHash(k.counts, async (pairs) => {
+      const rooms: RoomCount[] = [];
+      for (let i = 0; i < pairs.length; i += 2) rooms.push({ roomId: pairs[i] as string, total: asInteger(pairs[i + 1], 'scanCounts') });
+      if (rooms.length > 0) await onBatch(rooms);
+    }, COUNT_BATCH);
+  }
+
+  async missingRooms(roomIds: readonly string[]): Promise<string[]> {
+    const indexed = await this.index.indexed(roomIds);
+    const missing = roomIds.filter((roomId) => !indexed.has(roomId));
+    // An index entry may be stale (see GlobalIndex): the collection decides.
+    for (const roomId of indexed) if ((await this.countRoom(roomId)) === undefined) missing.push(roomId);
+    return missing;
   }
 
   owners(): Promise<string[]> {
@@ -244,10 +264,10 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   /** HSCAN in steps, yielding to the event loop between them. */
-  private async scanHash(key: string, onPairs: (pairs: string[]) => Promise<void> | void): Promise<void> {
+  private async scanHash(key: string, onPairs: (pairs: string[]) => Promise<void> | void, count = BATCH): Promise<void> {
     let cursor = '0';
     do {
-      const [next, pairs] = await this.retry.run('hscan', () => this.redis.hscan(key, cursor, 'COUNT', BATCH));
+      const [next, pairs] = await this.retry.run('hscan', () => this.redis.hscan(key, cursor, 'COUNT', count));
       cursor = next;
       await onPairs(pairs);
       if (cursor !== '0') await yieldToEventLoop();

@@ -7,7 +7,8 @@ import type { ReadWriteLock } from './rw-lock';
 /** What the repair needs from the realtime sync that owns it. */
 export interface RepairContext {
   owner(): string;
-  publishRemoved(ref: CollectionRef, roomIds: string[]): Promise<void>;
+  /** Tells the peers these rooms are gone (any number: split into messages by the sync). */
+  publishRemoved(ref: CollectionRef, roomIds: readonly string[]): Promise<void>;
   publishRewritten(collections: CollectionRef[]): Promise<void>;
   /** Asks every peer to store a room's filter and waits for their acknowledgement. */
   announce(roomId: string): Promise<void>;
@@ -44,9 +45,7 @@ export class RealtimeRepair {
     for (const ref of await this.store.collections()) {
       for (const roomId of await this.loadCollection(ref)) known.add(roomId);
     }
-    for (const filter of this.host.filters()) {
-      if (!known.has(filter.roomId)) await this.dropIfGone(filter.roomId);
-    }
+    await this.dropIfGone(this.host.filters().map(({ roomId }) => roomId).filter((roomId) => !known.has(roomId)));
     return known.size;
   }
 
@@ -54,9 +53,7 @@ export class RealtimeRepair {
   async reload(collections: readonly CollectionRef[]): Promise<void> {
     for (const ref of collections) {
       const known = new Set(await this.loadCollection(ref));
-      for (const roomId of [...this.host.filterIds(ref.index, ref.collection)]) {
-        if (!known.has(roomId)) await this.dropIfGone(roomId);
-      }
+      await this.dropIfGone([...this.host.filterIds(ref.index, ref.collection)].filter((roomId) => !known.has(roomId)));
     }
   }
 
@@ -77,11 +74,15 @@ export class RealtimeRepair {
   }
 
   /**
-   * A filter missing from a scan may belong to a room created after the
-   * scan passed (its `room:add` already stored it): ask again.
+   * Drops the filters of rooms the shared state no longer has. A filter
+   * missing from a scan, or named by a `room:remove`, may belong to a room
+   * created again since (its `room:add` already stored it): ask first, a
+   * batch of rooms per call.
    */
-  async dropIfGone(roomId: string): Promise<void> {
-    if ((await this.store.countRoom(roomId)) === undefined) this.local.dropFilterIfUnused(roomId);
+  async dropIfGone(roomIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < roomIds.length; i += MAX_ROOMS_PER_MESSAGE) {
+      for (const roomId of await this.store.missingRooms(roomIds.slice(i, i + MAX_ROOMS_PER_MESSAGE))) this.local.dropFilterIfUnused(roomId);
+    }
   }
 
   /**
@@ -111,9 +112,7 @@ export class RealtimeRepair {
     for (const change of changes) {
       removed += change.removedRooms.length;
       for (const roomId of change.removedRooms) this.local.dropFilterIfUnused(roomId);
-      for (let i = 0; i < change.removedRooms.length; i += MAX_ROOMS_PER_MESSAGE) {
-        await this.context.publishRemoved(change, change.removedRooms.slice(i, i + MAX_ROOMS_PER_MESSAGE));
-      }
+      await this.context.publishRemoved(change, change.removedRooms);
     }
     return removed;
   }

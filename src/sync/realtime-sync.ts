@@ -5,11 +5,12 @@ import type { CollectionRef, RealtimeStore } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
-import { REALTIME_MESSAGES } from './messages';
+import { MAX_ROOMS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
 import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from './realtime-host';
 import { RealtimeRepair, type Drift } from './realtime-repair';
 import { RoomAnnouncer } from './room-announcer';
 import { ReadWriteLock } from './rw-lock';
+import { TurnBatch } from '../util/turn-batch';
 
 type Messages = typeof REALTIME_MESSAGES;
 
@@ -50,6 +51,13 @@ export class RealtimeSync {
   private readonly lock = new ReadWriteLock();
   private readonly repair: RealtimeRepair;
   private readonly announcer: RoomAnnouncer;
+  /** Rooms gone cluster-wide, told to the peers in one `room:remove` per collection and turn of the event loop. */
+  private readonly removals: TurnBatch<CollectionRef & { roomId: string }, void>;
+  /**
+   * Rooms whose last local subscriber is leaving: set when a peer announces
+   * the room meanwhile (created again elsewhere), so that its filter stays.
+   */
+  private readonly lastLeaves = new Map<string, Set<{ announcedAgain: boolean }>>();
   /**
    * Set when the node leaves: the host then unsubscribes every client, which
    * the cluster no longer needs to hear (the leave purges them at once).
@@ -68,10 +76,21 @@ export class RealtimeSync {
     private readonly options: RealtimeSyncOptions,
   ) {
     this.local = new LocalRooms(host);
+    this.removals = new TurnBatch<CollectionRef & { roomId: string }, void>(async (rooms) => {
+      const byCollection = new Map<string, CollectionRef & { roomIds: string[] }>();
+      for (const { index, collection, roomId } of rooms) {
+        const key = JSON.stringify([index, collection]);
+        const entry = byCollection.get(key) ?? { index, collection, roomIds: [] };
+        entry.roomIds.push(roomId);
+        byCollection.set(key, entry);
+      }
+      for (const { roomIds, ...ref } of byCollection.values()) await this.publishRemoved(ref, roomIds);
+      return rooms.map((): void => undefined);
+    });
     this.announcer = new RoomAnnouncer((rooms) => this.channel.requestEach(this.options.peers(), 'room:add', { rooms }, this.options.ackTimeoutMs));
     this.repair = new RealtimeRepair(store, host, this.local, this.lock, {
       owner: options.owner,
-      publishRemoved: (ref, roomIds) => this.publish('room:remove', { ...ref, roomIds }),
+      publishRemoved: (ref, roomIds) => this.publishRemoved(ref, roomIds),
       publishRewritten: (collections) => this.publish('state:rewritten', { collections }),
       announce: (roomId) => {
         const room = this.local.get(roomId);
@@ -86,6 +105,7 @@ export class RealtimeSync {
       'room:add': ({ rooms }) => {
         const refused: string[] = [];
         for (const room of rooms) {
+          for (const leave of this.lastLeaves.get(room.roomId) ?? []) leave.announcedAgain = true;
           try {
             this.host.storeFilter(room);
           } catch (error) {
@@ -97,8 +117,8 @@ export class RealtimeSync {
         return { refused };
       },
       'room:remove': ({ roomIds }) => this.roomsRemoved(roomIds),
-      'notify:document': (notice) => this.host.dispatchDocument(notice),
-      'notify:user': (notice) => this.host.dispatchUser(notice),
+      'notify:document': (notice) => this.deliverDocument(notice),
+      'notify:user': (notice) => this.deliverUser(notice),
       'state:rewritten': ({ collections }) => this.repair.reload(collections),
       'reset:local': () => this.repair.rewrite(),
     });
@@ -131,7 +151,7 @@ export class RealtimeSync {
     let announce: ((outcome: Promise<void>) => void) | undefined;
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
-      if (existing?.customers.has(connectionId)) return { local: existing, total: await this.store.countRoom(room.roomId) };
+      if (existing?.customers.has(connectionId)) return { local: existing, total: await this.store.countRoom(room.roomId, existing) };
       const target = existing ?? this.local.create(room, connectionId);
       if (!existing) {
         // Later local subscribers wait for this first one's announcement.
@@ -186,23 +206,32 @@ export class RealtimeSync {
     const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
+    const lastLeave = { announcedAgain: false };
     const counting = this.lock.read(async () => {
       const local = this.local.removeCustomer(roomId, connectionId);
-      if (!local) return { local, total: await this.store.countRoom(roomId), removed: false };
+      if (!local) return { local, total: await this.countRoom(roomId), removed: false };
+      if (!this.local.has(roomId)) this.watchLastLeave(roomId, lastLeave);
       if (!local.counted) return { local, total: undefined, removed: false };
       return { local, ...(await this.store.removeSubscriber(local, roomId, this.options.owner())) };
     });
     const done = counting.then(async ({ local, removed }) => {
-      if (!local) return;
+      // The host kept the filter (see mayDropFilter): it goes once nobody is left cluster-wide.
+      if (!local || this.local.has(roomId)) return;
       if (removed) {
-        this.local.dropFilterIfUnused(roomId);
-        await this.publish('room:remove', { index: local.index, collection: local.collection, roomIds: [roomId] });
-      } else if (!this.local.has(roomId)) {
-        // The host may have dropped the filter just before a peer subscribed:
-        // other nodes still need it here for changes made through this node.
+        if (!lastLeave.announcedAgain) this.local.dropFilterIfUnused(roomId);
+        await this.removals.add({ index: local.index, collection: local.collection, roomId });
+      } else if (!local.counted) {
+        await this.repair.dropIfGone([roomId]);
+      } else {
+        // Other nodes still have subscribers: should a host have dropped the
+        // filter anyway, changes made through this node must still reach them.
         this.host.storeFilter(local);
       }
     });
+    void done.then(
+      () => this.unwatchLastLeave(roomId, lastLeave),
+      () => this.unwatchLastLeave(roomId, lastLeave),
+    );
     return this.track(key, { counted: counting.then(({ total }) => total), done });
   }
 
@@ -239,15 +268,43 @@ export class RealtimeSync {
     );
   }
 
+  private watchLastLeave(roomId: string, leave: { announcedAgain: boolean }): void {
+    const leaves = this.lastLeaves.get(roomId) ?? new Set();
+    leaves.add(leave);
+    this.lastLeaves.set(roomId, leaves);
+  }
+
+  private unwatchLastLeave(roomId: string, leave: { announcedAgain: boolean }): void {
+    const leaves = this.lastLeaves.get(roomId);
+    if (leaves?.delete(leave) && leaves.size === 0) this.lastLeaves.delete(roomId);
+  }
+
   /**
    * Whether the host may drop a room's filter now that its last local
-   * subscriber is leaving: not while other nodes still have subscribers,
-   * or changes made through this node would no longer reach them.
+   * subscriber is leaving. Not for a room the cluster counts here: the
+   * leave drops it once no node has subscribers left (otherwise changes
+   * made through this node would no longer reach them), without a Redis
+   * read now. A room only this node knew (not counted): once the shared
+   * state has nobody left in it either.
    */
   async mayDropFilter(roomId: string): Promise<boolean> {
-    const total = (await this.store.countRoom(roomId)) ?? 0;
-    const ours = this.local.get(roomId)?.customers.size ?? 0;
-    return total - ours <= 0;
+    if (this.local.has(roomId)) return false;
+    return (await this.countRoom(roomId)) === undefined;
+  }
+
+  /**
+   * A peer's document notification reaches the host only for the rooms with
+   * subscribers here: the host would find nobody in the others (a peer's
+   * notification goes only to subscriptions made with `cluster: true`,
+   * which are all in the local rooms) after paying for the lookup.
+   */
+  private async deliverDocument(notice: DocumentNotice): Promise<void> {
+    const rooms = notice.rooms.filter((roomId) => this.local.has(roomId));
+    if (rooms.length > 0) await this.host.dispatchDocument(rooms.length === notice.rooms.length ? notice : { ...notice, rooms });
+  }
+
+  private async deliverUser(notice: UserNotice): Promise<void> {
+    if (this.local.has(notice.room)) await this.host.dispatchUser(notice);
   }
 
   /** Forwards a local document notification to the peers. */
@@ -262,7 +319,8 @@ export class RealtimeSync {
 
   /** Cluster-wide subscribers of a room; undefined when the cluster does not know it. */
   countRoom(roomId: string): Promise<number | undefined> {
-    return this.store.countRoom(roomId);
+    // Every node holds every room's filter, with its collection: one Redis read instead of two.
+    return this.store.countRoom(roomId, this.host.filterRef(roomId));
   }
 
   /** Where a room lives and its filters, for a join of a room created elsewhere. */
@@ -275,7 +333,7 @@ export class RealtimeSync {
     const list: RoomList = {};
     await Bluebird.each(await this.store.collections(), async (ref) => {
       if (!(await allowed(ref))) return;
-      await this.store.scanRooms(ref, (rooms) => {
+      await this.store.scanCounts(ref, (rooms) => {
         for (const room of rooms) {
           if (room.total <= 0) continue;
           const collections = (list[ref.index] ??= {});
@@ -322,7 +380,14 @@ export class RealtimeSync {
   private async roomsRemoved(roomIds: string[]): Promise<void> {
     // `room:remove` (broadcast) and `room:add` (request) travel on different
     // sockets: if a room was created again meanwhile, the state knows it.
-    for (const roomId of roomIds) await this.repair.dropIfGone(roomId);
+    await this.repair.dropIfGone(roomIds);
+  }
+
+  /** One `room:remove` per {@link MAX_ROOMS_PER_MESSAGE} rooms. */
+  private async publishRemoved(ref: CollectionRef, roomIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < roomIds.length; i += MAX_ROOMS_PER_MESSAGE) {
+      await this.publish('room:remove', { index: ref.index, collection: ref.collection, roomIds: roomIds.slice(i, i + MAX_ROOMS_PER_MESSAGE) });
+    }
   }
 
   private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {

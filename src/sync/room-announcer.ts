@@ -1,5 +1,6 @@
 import type { PeerAnswer } from '../bus/message-bus';
 import { describeError } from '../util/describe-error';
+import { TurnBatch } from '../util/turn-batch';
 import { MAX_ROOMS_PER_MESSAGE } from './messages';
 import type { RoomDescriptor } from './realtime-host';
 
@@ -12,58 +13,40 @@ export interface AnnounceFailure {
 /** Sends one `room:add` with these rooms to every peer. */
 export type SendRooms = (rooms: RoomDescriptor[]) => Promise<Array<PeerAnswer<{ refused: string[] }>>>;
 
-interface Waiting {
-  room: RoomDescriptor;
-  resolve: (failures: AnnounceFailure[]) => void;
-}
-
 /**
  * Announces new rooms to the peers in batches: the rooms of every
  * subscription made in the same turn of the event loop travel in one
  * request per peer, so that a burst of subscriptions costs a few messages
- * instead of one per room and peer, while a lone subscription waits for
- * nothing more than the next turn.
+ * instead of one per room and peer.
  */
 export class RoomAnnouncer {
-  private waiting: Waiting[] = [];
-  private scheduled = false;
+  private readonly batch = new TurnBatch<RoomDescriptor, AnnounceFailure[]>(async (rooms) => {
+    const chunks: RoomDescriptor[][] = [];
+    for (let i = 0; i < rooms.length; i += MAX_ROOMS_PER_MESSAGE) chunks.push(rooms.slice(i, i + MAX_ROOMS_PER_MESSAGE));
+    return (await Promise.all(chunks.map((chunk) => this.sendChunk(chunk)))).flat();
+  });
 
   constructor(private readonly send: SendRooms) {}
 
   /** Resolves once every peer answered for this room (or failed to), with the failures. */
   announce(room: RoomDescriptor): Promise<AnnounceFailure[]> {
-    return new Promise((resolve) => {
-      this.waiting.push({ room, resolve });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    });
+    return this.batch.add(room);
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.waiting;
-    this.waiting = [];
-    const chunks: Waiting[][] = [];
-    for (let i = 0; i < batch.length; i += MAX_ROOMS_PER_MESSAGE) chunks.push(batch.slice(i, i + MAX_ROOMS_PER_MESSAGE));
-    await Promise.all(chunks.map((chunk) => this.sendChunk(chunk)));
-  }
-
-  private async sendChunk(chunk: Waiting[]): Promise<void> {
+  private async sendChunk(rooms: RoomDescriptor[]): Promise<AnnounceFailure[][]> {
     let answers: Array<PeerAnswer<{ refused: string[] }>>;
     try {
-      answers = await this.send(chunk.map((waiting) => waiting.room));
+      answers = await this.send(rooms);
     } catch (error) {
-      for (const waiting of chunk) waiting.resolve([{ peer: '*', reason: describeError(error) }]);
-      return;
+      return rooms.map(() => [{ peer: '*', reason: describeError(error) }]);
     }
-    for (const { room, resolve } of chunk) {
+    return rooms.map((room) => {
       const failures: AnnounceFailure[] = [];
       for (const answer of answers) {
         if (answer.error !== undefined) failures.push({ peer: answer.peer, reason: describeError(answer.error) });
         else if (answer.reply.refused.includes(room.roomId)) failures.push({ peer: answer.peer, reason: 'filters refused' });
       }
-      resolve(failures);
-    }
+      return failures;
+    });
   }
 }

@@ -107,6 +107,8 @@ export class ZmqTransport implements Transport {
       for (const type of ['handshake:error:auth', 'handshake:error:protocol'] as const) {
         socket.events.on(type, (event) => this.drop('unauthenticated', `${name} handshake refused (${type}) from ${event.address}`));
       }
+      // Not a refusal (e.g. the other end hung up mid-handshake): logged, not counted as hostile.
+      socket.events.on('handshake:error:other', (event) => this.log('info', `${name} handshake from ${event.address} failed: ${event.error.message}`));
     }
     // Neither ROUTER (non-mandatory) nor PUB ever block a send: the queues
     // only keep zeromq from seeing two sends at once.

@@ -17,6 +17,13 @@ import { newRunDir } from './run-dir';
 export interface StackOptions {
   /** Number of Kuzzle nodes (default 3). */
   nodes?: number;
+  /**
+   * NODE_ENV of the Kuzzle nodes (default `development`: an unhandled
+   * rejection then stops the node, which tests want to see). The bench runs
+   * `production`, as users do: in development Kuzzle's Bluebird records long
+   * stack traces for every promise, which costs more than the plugin does.
+   */
+  nodeEnv?: 'development' | 'production';
   /** Folder for logs and data (default: a new `.stack/runs/…` folder). */
   runDir?: string;
   /** Load balancer port (default: a free port). */
@@ -181,7 +188,7 @@ export class Stack {
       ports,
       clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
       withoutPlugin: this.kuzzleCopy(),
-      env: this.vaultEnv(),
+      env: { ...this.vaultEnv(), ...(this.options.nodeEnv ? { NODE_ENV: this.options.nodeEnv } : {}) },
       clusterOptions: {
         ...(this.curveKeys && this.options.curve !== 'vault' ? { curve: { secretKey: this.curveKeys.secretKey } } : {}),
         ...(this.redisCluster && !this.options.internalCacheCluster ? { redis: this.clusterSettings() } : {}),

@@ -5,6 +5,7 @@ import type {
   OwnerDigest,
   OwnerRoom,
   RealtimeStore,
+  RoomCount,
   RoomRecord,
   StoredRoom,
 } from '../../src/state/realtime-store';
@@ -142,6 +143,15 @@ export class MemoryRealtimeStore implements RealtimeStore {
       if (refKey(stored.ref) === refKey(ref)) rooms.push({ roomId, filters: stored.filters, total: total(stored) });
     }
     if (rooms.length > 0) await onBatch(rooms);
+  }
+
+  async scanCounts(ref: CollectionRef, onBatch: (rooms: RoomCount[]) => Promise<void> | void): Promise<void> {
+    await this.scanRooms(ref, (rooms) => onBatch(rooms.map(({ roomId, total: count }) => ({ roomId, total: count }))));
+  }
+
+  async missingRooms(roomIds: readonly string[]): Promise<string[]> {
+    this.maybeFail('missingRooms');
+    return roomIds.filter((roomId) => !this.rooms.has(roomId));
   }
 
   async owners(): Promise<string[]> {

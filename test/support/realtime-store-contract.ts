@@ -115,6 +115,29 @@ export function realtimeStoreContract(name: string, makeStore: () => Promise<Rea
       assert.equal(Object.keys(seen).length, 15);
       assert.equal(seen.r1, 2);
       assert.equal(seen.r29, 30);
+      const counted: Record<string, number> = {};
+      await store.scanCounts({ index: 'idx', collection: 'odd' }, (rooms) => {
+        for (const r of rooms) counted[r.roomId] = r.total;
+      });
+      assert.deepEqual(counted, seen, 'the same counts without the filters');
+    });
+
+    it('counts a room the same with or without its collection given', async () => {
+      const store = await makeStore();
+      await store.addSubscriber(room('w1'), 'n1#1', 3);
+      const where = { index: 'idx', collection: room('w1').collection };
+      assert.equal(await store.countRoom('w1', where), 3);
+      await store.removeSubscriber(room('w1'), 'w1', 'n1#1', 3);
+      assert.equal(await store.countRoom('w1', where), undefined);
+      assert.equal(await store.countRoom('w1'), undefined);
+    });
+
+    it('tells which rooms are missing, in one call', async () => {
+      const store = await makeStore();
+      for (let i = 0; i < 5; i++) await store.addSubscriber(room(`m${i}`), 'n1#1');
+      await store.removeSubscriber(room('m1'), 'm1', 'n1#1');
+      assert.deepEqual(await store.missingRooms([]), []);
+      assert.deepEqual((await store.missingRooms(['m0', 'm1', 'm2', 'never'])).sort(), ['m1', 'never']);
     });
 
     it('keeps ids containing ":", "{", "}" and "#" apart', async () => {

@@ -26,6 +26,11 @@ class FakeHost implements RealtimeHost {
     this.stored.delete(roomId);
   }
 
+  filterRef(roomId: string): { index: string; collection: string } | undefined {
+    const room = this.stored.get(roomId);
+    return room ? { index: room.index, collection: room.collection } : undefined;
+  }
+
   hasFilter(roomId: string): boolean {
     return this.stored.has(roomId);
   }
@@ -188,14 +193,47 @@ describe('RealtimeSync: unsubscriptions', () => {
     assert.equal(await store.countRoom('r1'), 1);
   });
 
-  it('mayDropFilter: only when no other node has subscribers', async () => {
-    const { at } = cluster(2);
+  it('mayDropFilter: never for a room counted here (its leave decides), else once the cluster has nobody in it', async () => {
+    const { at, store } = cluster(2);
     await at(1).sync.subscribed(room('mine'), 'conn-1');
     await at(2).sync.subscribed(room('both'), 'conn-2');
     await at(1).sync.subscribed(room('both'), 'conn-3');
-    assert.equal(await at(1).sync.mayDropFilter('mine'), true);
+    assert.equal(await at(1).sync.mayDropFilter('mine'), false);
     assert.equal(await at(1).sync.mayDropFilter('both'), false);
     assert.equal(await at(1).sync.mayDropFilter('unknown'), true);
+    await store.addSubscriber(room('elsewhere'), 'n3#1');
+    assert.equal(await at(1).sync.mayDropFilter('elsewhere'), false);
+  });
+
+  it('the last subscriber leaving drops the filter everywhere once nobody is left, and keeps it while others subscribe', async () => {
+    const { at } = cluster(2);
+    await at(1).sync.subscribed(room('alone'), 'conn-1');
+    await at(1).sync.subscribed(room('shared'), 'conn-2');
+    await at(2).sync.subscribed(room('shared'), 'conn-3');
+    await at(1).sync.unsubscribed('alone', 'conn-1');
+    await at(1).sync.unsubscribed('shared', 'conn-2');
+    assert.equal(at(1).host.hasFilter('alone'), false, 'dropped by the leave itself');
+    assert.equal(at(1).host.hasFilter('shared'), true, 'kept for the peer\'s subscriber');
+    await waitFor('the peer drops it too', () => !at(2).host.hasFilter('alone'));
+  });
+
+  it('a room announced again while its last local subscriber leaves keeps its filter', async () => {
+    const { at, store } = cluster(2);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    const removeSubscriber = store.removeSubscriber.bind(store);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    store.removeSubscriber = async (...args) => {
+      const result = await removeSubscriber(...args);
+      await gate; // the room is gone in the shared state; the leave has not finished
+      return result;
+    };
+    const leaving = at(1).sync.unsubscribed('r1', 'conn-1');
+    await waitFor('the room gone', async () => (await store.countRoom('r1')) === undefined);
+    await at(2).sync.subscribed(room('r1'), 'conn-2'); // created again, announced to node 1
+    release();
+    await leaving;
+    assert.equal(at(1).host.hasFilter('r1'), true);
   });
 
   it('room:remove keeps a filter whose room was created again meanwhile', async () => {
@@ -209,8 +247,10 @@ describe('RealtimeSync: unsubscriptions', () => {
 });
 
 describe('RealtimeSync: notifications', () => {
-  it('forwards document and user notifications, delivered by every peer', async () => {
+  it('forwards document and user notifications, delivered by every peer with subscribers in the rooms', async () => {
     const { at } = cluster(3);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    await at(3).sync.subscribed(room('r1'), 'conn-3');
     const request = { data: { index: 'idx' }, options: {} };
     await at(1).sync.forwardDocument({ rooms: ['r1'], request, scope: 'in', action: 'create', content: { a: 1 } });
     await at(1).sync.forwardUser({ room: 'r1', request, scope: 'in', content: { count: 1 } });
@@ -218,8 +258,28 @@ describe('RealtimeSync: notifications', () => {
     assert.deepEqual(at(3).host.documents[0]?.content, { a: 1 });
   });
 
+  it('a peer hands the host only the rooms it has subscribers in, and nothing when it has none', async () => {
+    const { at } = cluster(3);
+    await at(2).sync.subscribed(room('here'), 'conn-2');
+    const request = { data: { index: 'idx' }, options: {} };
+    await at(1).sync.forwardDocument({ rooms: ['elsewhere', 'here'], request, scope: 'in', action: 'create', content: {} });
+    await at(1).sync.forwardDocument({ rooms: ['elsewhere'], request, scope: 'in', action: 'create', content: {} });
+    await at(1).sync.forwardUser({ room: 'elsewhere', request, scope: 'in', content: {} });
+    await at(1).sync.forwardUser({ room: 'here', request, scope: 'in', content: {} });
+    const allReceived = (node: TestNode) => {
+      const { receivedByType } = node.bus.stats();
+      return receivedByType['notify:document'] === 2 && receivedByType['notify:user'] === 2;
+    };
+    await waitFor('nodes 2 and 3 received all four', () => allReceived(at(2)) && allReceived(at(3)));
+    await flush();
+    assert.deepEqual(at(2).host.documents.map((d) => d.rooms), [['here']]);
+    assert.deepEqual(at(2).host.users.map((u) => u.room), ['here']);
+    assert.deepEqual([at(3).host.documents, at(3).host.users], [[], []]);
+  });
+
   it('a failing delivery is counted and logged, never thrown', async () => {
     const { at } = cluster(2);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
     at(2).host.failDispatch = true;
     await at(1).sync.forwardDocument({ rooms: ['r1'], request: { data: {}, options: {} }, scope: 'in', action: 'create', content: {} });
     await waitFor('the failure counted', () => at(2).bus.stats().dropped.handlerFailed === 1);

@@ -2,7 +2,7 @@ import type { Handlers } from '../../bus/message-spec';
 import type { ClusterNode } from '../../cluster/cluster-node';
 import { describeError } from '../../util/describe-error';
 import type { Log } from '../../util/log';
-import type { EventHandler } from '../handlers';
+import type { EventHandler, PipeHandler } from '../handlers';
 import { mergeHandlers } from '../handlers';
 import type { KuzzleIntegration } from '../kuzzle-integration';
 import type { KuzzleLike, KuzzleStateInternals } from '../kuzzle-types';
@@ -32,7 +32,7 @@ type ClusterPort = Pick<ClusterNode, 'id' | 'register' | 'records' | 'onCatchUp'
  */
 export class KuzzleStateSync {
   readonly hooks: Record<string, EventHandler>;
-  readonly pipes: Record<string, EventHandler>;
+  readonly pipes: Record<string, PipeHandler>;
   private readonly channel: KuzzleChannel;
   private readonly strategies: StrategySync;
   private readonly indexes: IndexCacheSync;
