@@ -373,9 +373,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  /** How long a peer whose connection closed may stay silent before it is taken for dead. */
+  /**
+   * How long a peer whose connection closed may stay silent before it is
+   * taken for dead: one heartbeat. A live peer whose connection closed (a
+   * network fault) keeps sending heartbeats on its other connection; if it
+   * is evicted anyway, it finds out and joins again with a new incarnation.
+   */
   private connectionLostGraceMs(): number {
-    return this.options.heartbeatMs * 1.5;
+    return this.options.heartbeatMs;
   }
 
   private tickMs(): number {
@@ -414,7 +419,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     } else {
       for (const peer of [...this.members.values()]) {
         if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
-        // Its connection closed and it stayed silent for a heartbeat and a half: its process is gone.
+        // Its connection closed and it stayed silent for a heartbeat: its process is gone.
         else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs()) void this.evict(peer.card, 'connectionLost');
       }
     }
