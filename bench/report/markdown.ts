@@ -10,7 +10,8 @@ function nodeCpuSeconds(record: { nodeCpu: number[]; durationMs: number }): stri
   return ((percent / 100) * (record.durationMs / 1000)).toFixed(1);
 }
 
-export function markdown(results: BenchResults, plotFiles: string[]): string {
+/** `analysis`: why missed targets are missed (see {@link missedTargetsAnalysis}). */
+export function markdown(results: BenchResults, plotFiles: string[], analysis?: string): string {
   const { environment: env, params } = results;
   const single = results.sides.find((side) => side.plugin === undefined)?.name ?? 'single';
   const clustered = results.sides.filter((side) => side.plugin !== undefined);
@@ -51,7 +52,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
     '',
     'Every process runs on the one machine: the cluster\'s three nodes share its cores with Redis, Elasticsearch and the load workers, so the ratios give the cost of the plugin on the same hardware, not what more machines would add. Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
     '',
-    'Why a missed target is missed (what costs the time, measured on this machine, and what would be needed) is written in README\'s [Limits](../README.md#limits) section, from the last full run.',
+    'Why a missed target is missed (what costs the time, measured on this machine, and what would be needed) is written in README\'s [Limits](../README.md#limits) section, from the last full run, and copied below.',
     '',
     '## Load generator and nodes',
     '',
@@ -65,6 +66,7 @@ export function markdown(results: BenchResults, plotFiles: string[]): string {
       (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => (Number.isNaN(cpu) ? '–' : cpu)).join(', ')} | ${nodeCpuSeconds(record)} |`,
     ),
     '',
+    ...(analysis ? ['## Why missed targets are missed', '', '(From README\'s [Limits](../README.md#limits), written from the last full run.)', '', analysis, ''] : []),
     '## Plots',
     '',
     ...plotFiles.map((file) => `![${file}](results/${file})`),

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { paramsFor } from '../../bench/params';
+import { missedTargetsAnalysis } from '../../bench/report/limits';
 import { markdown } from '../../bench/report/markdown';
 import { plots } from '../../bench/report/plots';
 import type { BenchResults } from '../../bench/report/results';
 import { verdict } from '../../bench/report/targets';
 import { percentiles, slope } from '../../bench/stats';
+import { repoRoot } from '../harness/run-dir';
 
 const record = (side: string, name: string, metrics: Record<string, number | undefined>, details?: Record<string, unknown>): BenchResults['cases'][number] => ({
   side,
@@ -49,6 +53,16 @@ describe('bench report', () => {
     assert.equal(verdict({ kind: 'ratio', op: '>=', value: 0.9 }, 95, 100), true);
     assert.equal(verdict({ kind: 'absolute', op: '<=', value: 5000 }, 800, undefined), true);
     assert.equal(verdict({ kind: 'ratio', op: '<=', value: 2 }, undefined, 1), undefined);
+  });
+
+  it('copies the analysis of missed targets from README, which has one', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const analysis = missedTargetsAnalysis(readme);
+    assert.ok(analysis?.startsWith('- **'), 'README\'s Limits has a "Measured costs" item with sub-items');
+    assert.equal(missedTargetsAnalysis('# nothing here\n'), undefined);
+    assert.equal(missedTargetsAnalysis('- **Measured costs** a\n  - why\n  - and why\n\n## Next'), '- why\n- and why');
+    const text = markdown(results, [], analysis);
+    assert.match(text, /## Why missed targets are missed\n\n[^]*- \*\*/);
   });
 
   it('writes the table with met and missed, labels a quick run, and draws plots without holes', () => {
