@@ -12,6 +12,8 @@ export class FaultyTransport implements Transport {
   silent = false;
   /** Peers whose messages are lost, both ways. */
   readonly cut = new Set<string>();
+  /** Closed connections go unnoticed (as when a peer restarts before this node sees its connections drop). */
+  deafToDisconnects = false;
 
   constructor(private readonly inner: Transport) {}
 
@@ -71,7 +73,9 @@ export class FaultyTransport implements Transport {
   }
 
   onDisconnect(handler: DisconnectHandler): void {
-    this.inner.onDisconnect(handler);
+    this.inner.onDisconnect((peerId) => {
+      if (!this.deafToDisconnects) handler(peerId);
+    });
   }
 
   stats(): TransportStats {
