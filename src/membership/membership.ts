@@ -105,17 +105,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     bus.transport.onDisconnect((peerId) => {
       const peer = this.members.get(peerId);
       if (!peer || peer.connectionLostAt !== undefined) return;
-      const lostAt = (peer.connectionLostAt = Date.now());
-      // Judged as soon as the grace ends, not at the next tick (up to half a
-      // heartbeat later). A timer that fires late means this process was not
-      // running: the tick, which knows about pauses, judges instead.
-      const graceMs = this.connectionLostGraceMs();
-      setTimeout(() => {
-        const now = Date.now();
-        const current = this.members.get(peerId);
-        if (this.stopped || current !== peer || peer.connectionLostAt !== lostAt || now - lostAt > graceMs + this.tickMs()) return;
-        if (now - lostAt > graceMs) void this.evict(peer.card, 'connectionLost');
-      }, graceMs + 1).unref();
+      peer.connectionLostAt = Date.now();
+      // Judged as soon as the grace ends rather than at the next tick (up to
+      // half a heartbeat later): an extra tick, which also knows whether this
+      // process was paused meanwhile.
+      setTimeout(() => void this.tick(), this.connectionLostGraceMs() + 1).unref();
     });
     bus.onSeen((sender, kind) => this.noteAlive(sender, kind));
   }

@@ -29,11 +29,6 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     return stored ? { index: stored.index, collection: stored.collection, roomId, filters: stored.filters } : undefined;
   }
 
-  filterRef(roomId: string): { index: string; collection: string } | undefined {
-    const stored = this.kuzzle.koncorde.storage?.filters?.get(roomId);
-    return stored ? { index: stored.index, collection: stored.collection } : undefined;
-  }
-
   hasFilter(roomId: string): boolean {
     return this.kuzzle.koncorde.hasFilter(roomId);
   }

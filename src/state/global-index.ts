@@ -99,11 +99,16 @@ export class GlobalIndex {
     return this.retry.run('index.owners', () => this.redis.smembers(this.keys.allOwners));
   }
 
-  /** Which of these rooms the index lists (one read, whatever their number). */
-  async indexed(roomIds: readonly string[]): Promise<Set<string>> {
-    if (roomIds.length === 0) return new Set();
-    const refs = await this.retry.run('index.indexed', () => this.redis.hmget(this.keys.roomIndex, ...roomIds));
-    return new Set(roomIds.filter((_, i) => refs[i] !== null));
+  /** The collection of each of these rooms the index lists (one read, whatever their number). */
+  async locateAll(roomIds: readonly string[]): Promise<Map<string, CollectionRef>> {
+    const located = new Map<string, CollectionRef>();
+    if (roomIds.length === 0) return located;
+    const refs = await this.retry.run('index.locateAll', () => this.redis.hmget(this.keys.roomIndex, ...roomIds));
+    roomIds.forEach((roomId, i) => {
+      const ref = refs[i];
+      if (ref !== null && ref !== undefined) located.set(roomId, decodeCollectionRef(ref, this.keys.roomIndex));
+    });
+    return located;
   }
 
   /** The collection of a room; undefined when the index has no entry. */

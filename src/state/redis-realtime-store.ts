@@ -212,10 +212,10 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   async missingRooms(roomIds: readonly string[]): Promise<string[]> {
-    const indexed = await this.index.indexed(roomIds);
-    const missing = roomIds.filter((roomId) => !indexed.has(roomId));
+    const located = await this.index.locateAll(roomIds);
+    const missing = roomIds.filter((roomId) => !located.has(roomId));
     // An index entry may be stale (see GlobalIndex): the collection decides.
-    for (const roomId of indexed) if ((await this.countRoom(roomId)) === undefined) missing.push(roomId);
+    for (const [roomId, ref] of located) if ((await this.countRoom(roomId, ref)) === undefined) missing.push(roomId);
     return missing;
   }
 

@@ -1,3 +1,4 @@
+import { encodeCollectionRef } from '../state/keys';
 import type { RealtimeHost, RoomDescriptor } from './realtime-host';
 
 /** A room with subscribers on this node. */
@@ -62,7 +63,7 @@ export class LocalRooms {
   digest(): Map<string, { index: string; collection: string; rooms: number; subscribers: number }> {
     const byCollection = new Map<string, { index: string; collection: string; rooms: number; subscribers: number }>();
     for (const room of this.rooms.values()) {
-      const key = JSON.stringify([room.index, room.collection]);
+      const key = encodeCollectionRef(room.index, room.collection);
       const entry = byCollection.get(key) ?? { index: room.index, collection: room.collection, rooms: 0, subscribers: 0 };
       entry.rooms += 1;
       entry.subscribers += room.customers.size;

@@ -47,8 +47,8 @@ export interface RealtimeHost {
   storeFilter(room: RoomDescriptor): void;
   removeFilter(roomId: string): void;
   hasFilter(roomId: string): boolean;
-  /** The collection of a room whose filter the engine holds (a room id belongs to one collection for good). */
-  filterRef(roomId: string): { index: string; collection: string } | undefined;
+  /** A room whose filter the engine holds, with its collection (a room id belongs to one collection for good). */
+  storedRoom(roomId: string): RoomDescriptor | undefined;
   /** Every room in the local filter engine. */
   filters(): Array<{ index: string; collection: string; roomId: string }>;
   /** The rooms of one collection in the local filter engine. */

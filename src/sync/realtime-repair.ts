@@ -1,3 +1,4 @@
+import { encodeCollectionRef } from '../state/keys';
 import type { CollectionChange, CollectionRef, RealtimeStore } from '../state/realtime-store';
 import { MAX_ROOMS_PER_MESSAGE } from './messages';
 import type { LocalRooms } from './local-rooms';
@@ -22,7 +23,7 @@ export interface Drift extends CollectionRef {
   stored: { rooms: number; subscribers: number };
 }
 
-const refKey = (ref: CollectionRef): string => JSON.stringify([ref.index, ref.collection]);
+const refKey = (ref: CollectionRef): string => encodeCollectionRef(ref.index, ref.collection);
 
 /**
  * Brings a node's view and the shared state back in line: loads filters

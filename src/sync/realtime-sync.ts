@@ -1,6 +1,7 @@
 import Bluebird from 'bluebird';
 import type { Channel, MessageBus, PeerAnswer } from '../bus/message-bus';
 import type { BodyOf, BroadcastTypes } from '../bus/message-spec';
+import { encodeCollectionRef } from '../state/keys';
 import type { CollectionRef, RealtimeStore } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
@@ -79,7 +80,7 @@ export class RealtimeSync {
     this.removals = new TurnBatch<CollectionRef & { roomId: string }, void>(async (rooms) => {
       const byCollection = new Map<string, CollectionRef & { roomIds: string[] }>();
       for (const { index, collection, roomId } of rooms) {
-        const key = JSON.stringify([index, collection]);
+        const key = encodeCollectionRef(index, collection);
         const entry = byCollection.get(key) ?? { index, collection, roomIds: [] };
         entry.roomIds.push(roomId);
         byCollection.set(key, entry);
@@ -320,7 +321,7 @@ export class RealtimeSync {
   /** Cluster-wide subscribers of a room; undefined when the cluster does not know it. */
   countRoom(roomId: string): Promise<number | undefined> {
     // Every node holds every room's filter, with its collection: one Redis read instead of two.
-    return this.store.countRoom(roomId, this.host.filterRef(roomId));
+    return this.store.countRoom(roomId, this.host.storedRoom(roomId));
   }
 
   /** Where a room lives and its filters, for a join of a room created elsewhere. */

@@ -26,9 +26,8 @@ class FakeHost implements RealtimeHost {
     this.stored.delete(roomId);
   }
 
-  filterRef(roomId: string): { index: string; collection: string } | undefined {
-    const room = this.stored.get(roomId);
-    return room ? { index: room.index, collection: room.collection } : undefined;
+  storedRoom(roomId: string): RoomDescriptor | undefined {
+    return this.stored.get(roomId);
   }
 
   hasFilter(roomId: string): boolean {
