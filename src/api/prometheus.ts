@@ -67,6 +67,13 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     ...Object.entries(status.messages.dropped).map(([reason, value]): [Labels, number] => [{ layer: 'bus', reason }, value]),
     [{ layer: 'sync', reason: 'badFilter' }, metrics.badFilters],
   ]);
+  const handshakes = status.transport.handshakes;
+  out.family('kpc_handshakes_total', 'counter', 'Connections to this node\'s ROUTER and PUB, per outcome: accepted, completed, or failed (how).', (['router', 'pub'] as const).flatMap((socket) => [
+    [{ socket, outcome: 'accepted' }, handshakes[socket].accepted] as [Labels, number],
+    [{ socket, outcome: 'completed' }, handshakes[socket].completed] as [Labels, number],
+    ...Object.entries(handshakes[socket].failed).map(([how, value]): [Labels, number] => [{ socket, outcome: `failed_${how}` }, value]),
+  ]));
+  out.family('kpc_keys_refused_total', 'counter', 'CURVE client keys refused by this node\'s key check.', (['router', 'pub'] as const).map((socket): [Labels, number] => [{ socket }, handshakes[socket].keysRefused]));
   // Every current peer at 0 at least, so that a first gap shows as an increase.
   const gaps = { ...Object.fromEntries(status.peers.map((peer) => [peer.id, 0])), ...status.transport.gaps };
   out.family('kpc_broadcasts_missed_total', 'counter', 'Broadcasts lost (sequence gaps), per peer.', entries(gaps, 'peer'));

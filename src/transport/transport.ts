@@ -1,4 +1,5 @@
 import type { Envelope, NodeAddresses } from './envelope';
+import type { ServerSocketName, SocketHandshakes } from './handshake-counts';
 
 /** Why the transport dropped a frame before any handler saw it. */
 export type TransportDropReason =
@@ -8,7 +9,7 @@ export type TransportDropReason =
   | 'foreignSender'
   /** A broadcast whose `seq` is not newer than the last one of its sender (replayed or duplicated). */
   | 'replayed'
-  /** A connection refused: the peer did not present an accepted CURVE key. */
+  /** A connection refused: the peer did not present an accepted CURVE key (the sum of `handshakes.*.failed`). */
   | 'unauthenticated';
 
 /** Counters a transport keeps for status and metrics. */
@@ -28,6 +29,8 @@ export interface TransportStats {
   bytesByType: { sent: Record<string, number>; received: Record<string, number> };
   /** Broadcasts missed (sequence gaps), per peer, since it was connected. */
   gaps: Record<string, number>;
+  /** Connections to this node's ROUTER and PUB: accepted, completed, failed by how, keys refused. */
+  handshakes: Record<ServerSocketName, SocketHandshakes>;
 }
 
 /** A reply produced by a request handler. */

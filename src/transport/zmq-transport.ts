@@ -3,6 +3,7 @@ import createDebug from 'debug';
 import { Publisher, Router } from 'zeromq';
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
+import { HandshakeCounts, type ServerSocketName } from './handshake-counts';
 import { decodeEnvelope, DEFAULT_MAX_FRAME_BYTES, encodeEnvelope, isId } from './codec';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope';
 import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
@@ -30,7 +31,7 @@ const debugLog = createDebug('kuzzle:cluster:transport');
 /** Message types counted separately; a peer sending made-up types cannot grow the counters without bound. */
 const MAX_TYPES_COUNTED = 100;
 
-type Counters = Omit<TransportStats, 'timeouts' | 'pendingRequests' | 'gaps' | 'dropped' | 'bytesByType'>;
+type Counters = Omit<TransportStats, 'timeouts' | 'pendingRequests' | 'gaps' | 'dropped' | 'bytesByType' | 'handshakes'>;
 
 /**
  * {@link Transport} over ZeroMQ: a ROUTER answers requests and a PUB carries
@@ -61,7 +62,9 @@ export class ZmqTransport implements Transport {
     bytesSent: 0,
     bytesReceived: 0,
   };
-  private readonly dropped: Record<TransportDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0, unauthenticated: 0 };
+  /** Frames dropped; refused connections are counted by {@link handshakes}. */
+  private readonly dropped: Record<Exclude<TransportDropReason, 'unauthenticated'>, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
+  private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
   private readonly bytesSent = new Map<string, number>();
   private readonly bytesReceived = new Map<string, number>();
   /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
@@ -98,18 +101,12 @@ export class ZmqTransport implements Transport {
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     };
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
-    const security = curveServerOptions(options.curve, this.zapDomain);
-    this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...security });
-    this.pub = new Publisher({ ...pubOptions(options.pub.host, this.limits), ...security });
+    this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, this.zapDomain('router')) });
+    this.pub = new Publisher({ ...pubOptions(options.pub.host, this.limits), ...curveServerOptions(options.curve, this.zapDomain('pub')) });
     // A connection that fails its handshake (no key, a wrong key) never
-    // reaches a receive loop: count it here.
-    for (const [name, socket] of [['ROUTER', this.router], ['PUB', this.pub]] as const) {
-      for (const type of ['handshake:error:auth', 'handshake:error:protocol'] as const) {
-        socket.events.on(type, (event) => this.drop('unauthenticated', `${name} handshake refused (${type}) from ${event.address}`));
-      }
-      // Not a refusal (e.g. the other end hung up mid-handshake): logged, not counted as hostile.
-      socket.events.on('handshake:error:other', (event) => this.log('info', `${name} handshake from ${event.address} failed: ${event.error.message}`));
-    }
+    // reaches a receive loop: count it from the sockets' events.
+    this.handshakes.watch('router', this.router);
+    this.handshakes.watch('pub', this.pub);
     // Neither ROUTER (non-mandatory) nor PUB ever block a send: the queues
     // only keep zeromq from seeing two sends at once.
     this.routerQueue = new SendQueue(this.router);
@@ -255,7 +252,8 @@ export class ZmqTransport implements Transport {
       ...this.counters,
       timeouts: this.pending.timeouts,
       pendingRequests: this.pending.size,
-      dropped: { ...this.dropped },
+      dropped: { ...this.dropped, unauthenticated: this.handshakes.totalFailed() },
+      handshakes: this.handshakes.snapshot(),
       bytesByType: { sent: Object.fromEntries(this.bytesSent), received: Object.fromEntries(this.bytesReceived) },
       gaps: Object.fromEntries(this.gaps),
     };
@@ -277,15 +275,21 @@ export class ZmqTransport implements Transport {
     return encodeEnvelope({ v: PROTOCOL_VERSION, from: this.nodeId, inc: this.incarnation, ...fields }, this.limits.maxFrameBytes);
   }
 
-  /** The ZAP domain of this transport's server sockets (one handler serves the whole process). */
-  private get zapDomain(): string {
-    return `kpc:${this.nodeId}`;
+  /** The ZAP domain of one of this transport's server sockets (one handler serves the whole process). */
+  private zapDomain(socket: ServerSocketName): string {
+    return `kpc:${this.nodeId}:${socket}`;
   }
 
   private async doBind(): Promise<NodeAddresses> {
     const { router, pub, curve } = this.options;
     // Before any socket binds: a handshake with no handler to ask is refused.
-    if (curve) await zapHandler.register(this.zapDomain, curve.accepted);
+    if (curve) {
+      for (const socket of ['router', 'pub'] as const) {
+        await zapHandler.register(this.zapDomain(socket), curve.accepted, ({ address, mechanism }) =>
+          this.handshakes.keyRefused(socket, `${address}, ${mechanism}`),
+        );
+      }
+    }
     await this.router.bind(endpointOf(router.host, router.port));
     await this.pub.bind(endpointOf(pub.host, pub.port));
     if (this.closed) throw new TransportClosedError('transport closed while binding');
@@ -318,7 +322,7 @@ export class ZmqTransport implements Transport {
     closeQuietly(this.router);
     if (flushMs > 0) this.pub.linger = flushMs;
     closeQuietly(this.pub);
-    if (this.options.curve) zapHandler.unregister(this.zapDomain);
+    if (this.options.curve) for (const socket of ['router', 'pub'] as const) zapHandler.unregister(this.zapDomain(socket));
     await Promise.allSettled(loops);
     this.log('debug', 'closed');
   }
@@ -417,7 +421,7 @@ export class ZmqTransport implements Transport {
     }
   }
 
-  private drop(reason: TransportDropReason, what: string): void {
+  private drop(reason: Exclude<TransportDropReason, 'unauthenticated'>, what: string): void {
     this.dropped[reason] += 1;
     this.log('debug', `dropped (${reason}): ${what}`);
   }

@@ -10,7 +10,10 @@ type RoomList = Record<string, Record<string, Record<string, number>>>;
 const SUBSCRIPTIONS_PER_NODE = 1000;
 
 describe('joining, leaving, crashing, health and reset', () => {
-  const stack = useStack({ nodes: 2, clusterOptions: { minimumNodes: 3, timers: { heartbeat: 250, heartbeatTimeout: 1500 } } });
+  // No periodic anti-entropy pass: the reset test removes the shared state
+  // and must find it gone, not already rewritten by a pass in between (no
+  // other test here relies on one: a crash is purged by its eviction).
+  const stack = useStack({ nodes: 2, clusterOptions: { minimumNodes: 3, timers: { heartbeat: 250, heartbeatTimeout: 1500, antiEntropy: 3_600_000 } } });
   const index = uniqueName('life');
   const collection = 'c';
   const roomsByNode = new Map<number, string[]>();

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer, Socket, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { curveKeyPair, Subscriber } from 'zeromq';
 import { curveKeysOf } from '../../src/cluster/exposure';
 import type { Envelope, NodeAddresses } from '../../src/transport/envelope';
+import type { SocketHandshakes } from '../../src/transport/handshake-counts';
 import { RequestTimeoutError } from '../../src/transport/errors';
 import { ZmqTransport } from '../../src/transport/zmq-transport';
 import type { CurveKeys } from '../../src/transport/curve-keys';
@@ -34,6 +36,8 @@ async function startNode(curve: CurveKeys | undefined): Promise<Node> {
   transport.onRequest(async (request) => ({ type: 'echo', body: request.body }));
   return { transport, addresses: await transport.bind(), broadcasts };
 }
+
+const failures = (counts: SocketHandshakes): number => Object.values(counts.failed).reduce((sum, count) => sum + count, 0);
 
 /** True once `to`'s broadcasts reach `from` (retrying the slow-joiner publish). */
 async function hears(from: Node, to: Node, timeoutMs: number): Promise<boolean> {
@@ -105,7 +109,15 @@ describe('ZmqTransport with CURVE', () => {
       assert.equal(await hears(intruder, member, 1500), false, `${intruder.transport.nodeId} must not hear the cluster`);
       await assert.rejects(intruder.transport.request(member.transport.nodeId, 'echo', {}, 500), RequestTimeoutError);
     }
-    await waitFor('the refused handshakes counted', () => member.transport.stats().dropped.unauthenticated >= 4, { timeoutMs: 5000 });
+    // Each intruder's SUB and DEALER failed its handshake (however libzmq
+    // saw it end), and the stranger's key was refused on both sockets.
+    await waitFor('the refused handshakes counted', () => {
+      const { router, pub } = member.transport.stats().handshakes;
+      return failures(router) >= 2 && failures(pub) >= 2 && router.keysRefused >= 1 && pub.keysRefused >= 1;
+    }, { timeoutMs: 5000 });
+    const { handshakes, dropped } = member.transport.stats();
+    assert.equal(handshakes.router.completed + handshakes.pub.completed, 0, 'no intruder completed a handshake');
+    assert.equal(dropped.unauthenticated, failures(handshakes.router) + failures(handshakes.pub));
     // A raw SUB with no key: nothing.
     const sub = new Subscriber({ linger: 0 });
     sub.subscribe();
@@ -127,5 +139,28 @@ describe('ZmqTransport with CURVE', () => {
     // A node that only knows the new key does not accept the old one.
     const newOnly = await startNode(curveKeysOf({ secretKey: newPair.secretKey, accept: [] }));
     assert.equal(await hears(onOld, newOnly, 1500), false);
+  });
+
+  it('a stranger that hangs up before the node answers its handshake is still counted as refused', async () => {
+    const member = await startNode(clusterKeys);
+    const before = member.transport.stats().handshakes.router;
+    // The stranger runs in another process while this one is blocked
+    // (spawnSync): the ZAP handler, on this event loop, cannot answer before
+    // the stranger has hung up. libzmq then reports the handshake as cut
+    // short rather than refused; the refusal must be counted all the same.
+    const stranger = `
+      const { Dealer, curveKeyPair } = require(${JSON.stringify(require.resolve('zeromq'))});
+      const own = curveKeyPair();
+      const dealer = new Dealer({ linger: 0, curveServerKey: ${JSON.stringify(clusterKeys.publicKey)}, curvePublicKey: own.publicKey, curveSecretKey: own.secretKey });
+      dealer.connect(${JSON.stringify(member.addresses.router)});
+      dealer.send('let me in').catch(() => undefined);
+      setTimeout(() => { dealer.close(); process.exit(0); }, 1000);`;
+    const run = spawnSync(process.execPath, ['-e', stranger], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    await waitFor('the refusal and the cut-short handshake counted', () => {
+      const now = member.transport.stats().handshakes.router;
+      return now.keysRefused > before.keysRefused && now.failed.cutShort > before.failed.cutShort;
+    }, { timeoutMs: 5000 });
+    assert.equal(member.transport.stats().handshakes.router.completed, before.completed);
   });
 });

@@ -55,8 +55,12 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     await server?.stop();
   });
 
-  /** A node wired as ClusterNode does, started; `ports` reuses another node's sockets. */
-  async function startNode(name: string, ports?: { router: number; pub: number }): Promise<TestNode> {
+  /**
+   * A node wired as ClusterNode does, started; `ports` reuses another node's
+   * sockets, `timers` and `cluster` (its card store's keys) default to the
+   * file's.
+   */
+  async function startNode(name: string, ports?: { router: number; pub: number }, timers = TIMERS, cluster = keys): Promise<TestNode> {
     assert.ok(server, 'redis is running');
     const id = `${name}-${randomUUID()}`;
     const zmq = new ZmqTransport({
@@ -66,10 +70,10 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     });
     const transport = new FaultyTransport(zmq);
     const redis = createRedisClient({ node: { host: server.host, port: server.port } }, () => undefined);
-    const cards = new RedisCardStore(redis, keys, CARD_TTL_MS);
+    const cards = new RedisCardStore(redis, cluster, CARD_TTL_MS);
     const bus = new MessageBus(transport, () => undefined);
     const card: NodeCard = { id, addresses: { router: '', pub: '' }, incarnation: 0, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
-    const membership = new Membership(card, bus, cards, { ...TIMERS, log: () => undefined });
+    const membership = new Membership(card, bus, cards, { ...timers, log: () => undefined });
     const node: TestNode = { id, transport, zmq, redis, cards, membership, added: [], removed: [], suspicions: [] };
     membership.on('peer:added', (peer, { returning }) => node.added.push({ id: peer.card.id, returning }));
     membership.on('peer:removed', (removed, reason) => node.removed.push({ id: removed.id, incarnation: removed.incarnation, reason, at: Date.now() }));
@@ -188,13 +192,12 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     await waitFullMesh(live());
   });
 
-  it('(f) a crashed node (its connections closed) is removed by every other node within two heartbeats', async () => {
+  it('(f) a crashed node (its connections closed) is removed by every other node (how fast: bench/ case kill)', async () => {
     const crashed = nodes[3];
     assert.ok(crashed);
     gone.add(crashed.id);
     const survivors = live();
     const counts = new Map(survivors.map((n) => [n.id, removalsOf(n, crashed.id).length]));
-    const crashedAt = Date.now();
     await crashed.membership.stop(false);
     await crashed.transport.close();
     await waitFor(`every survivor to remove ${crashed.id}`, () => survivors.every((n) => !n.membership.has(crashed.id)), {
@@ -206,8 +209,6 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
       assert.equal(removals.length, (counts.get(node.id) ?? 0) + 1, `peer:removed fired once more on ${node.id}`);
       // Its closed connections tell at once; the heartbeat timeout is the fallback.
       assert.ok(['connectionLost', 'timeout'].includes(removals.at(-1)?.reason ?? ''), removals.at(-1)?.reason);
-      const elapsed = (removals.at(-1)?.at ?? Infinity) - crashedAt;
-      assert.ok(elapsed <= TIMERS.heartbeatTimeoutMs + MARGIN_MS, `removed after ${elapsed} ms: too late`);
     }
     await waitFor(`${crashed.id} card to expire`, async () => !(await survivors[0]?.cards.list())?.some((card) => card.id === crashed.id), {
       timeoutMs: CARD_TTL_MS + MARGIN_MS * 2,
@@ -215,24 +216,33 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
   });
 
   it('(g) a node restarted on the same ports under a new id replaces the old member at once', async () => {
-    const old = nodes[2];
+    // A cluster of its own whose heartbeat timeout outlasts any restart:
+    // what replaces the old member must be the new card, never the
+    // survivors' timeout (500 ms here otherwise, which a slow restart on a
+    // loaded machine would reach first).
+    const patient = { ...TIMERS, heartbeatTimeoutMs: 60_000 };
+    const cluster = new StateKeys(`kpc-test-${randomUUID()}`);
+    const own: TestNode[] = [];
+    for (const name of ['g1', 'g2', 'g3']) own.push(await startNode(name, undefined, patient, cluster));
+    for (const node of own) gone.add(node.id); // not part of the other tests' cluster
+    await waitFullMesh(own);
+    const [old] = own.splice(2, 1);
     assert.ok(old);
     // Its closed connections would get it evicted within a heartbeat, before
     // it is back: here the survivors miss them, as when a process restarts
     // faster than its peers notice, and only the new card tells them.
-    const others = live().filter((n) => n !== old);
-    for (const node of others) node.transport.deafToDisconnects = true;
+    for (const node of own) node.transport.deafToDisconnects = true;
     const ports = {
       router: Number(/:(\d+)$/.exec(old.membership.self.addresses.router)?.[1]),
       pub: Number(/:(\d+)$/.exec(old.membership.self.addresses.pub)?.[1]),
     };
-    gone.add(old.id);
+    const crashedAt = Date.now();
     await old.membership.stop(false); // a crash: no leave
     await old.transport.close();
     // libzmq releases a closed socket's port asynchronously: retry the bind briefly.
     const restarted = await waitFor('the old ports to be free', async () => {
       try {
-        return await startNode('c2', ports);
+        return await startNode('g3-restarted', ports, patient, cluster);
       } catch (error) {
         const failed = nodes.pop();
         await failed?.transport.close();
@@ -241,12 +251,17 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
         return undefined;
       }
     }, { timeoutMs: 5000, intervalMs: 50 });
-    const survivors = live().filter((n) => n !== restarted);
-    await waitFor('the old member replaced', () => survivors.every((n) => removalsOf(n, old.id).some((r) => r.reason === 'replaced')), {
-      timeoutMs: 5000,
+    gone.add(restarted.id);
+    await waitFor('the old member replaced', () => own.every((n) => removalsOf(n, old.id).some((r) => r.reason === 'replaced')), {
+      timeoutMs: 10_000,
     });
-    for (const node of others) node.transport.deafToDisconnects = false;
-    await waitFullMesh(live());
+    for (const node of own) assert.deepEqual(removalsOf(node, old.id).map((r) => r.reason), ['replaced'], `${node.id} removed it once, replaced`);
+    assert.ok(Date.now() - crashedAt < patient.heartbeatTimeoutMs, 'replaced, not timed out');
+    await waitFullMesh([...own, restarted]);
+    for (const node of [...own, restarted]) {
+      await node.membership.stop(false);
+      await node.transport.close();
+    }
   });
 
   it('(h) a node stopping with stop(true) is removed at once with reason "left", its card unregistered', async () => {
@@ -254,14 +269,15 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     assert.ok(leaving);
     gone.add(leaving.id);
     const survivors = live();
-    const leftAt = Date.now();
     await leaving.membership.stop(true);
     assert.equal((await leaving.cards.list()).some((card) => card.id === leaving.id), false, 'card unregistered at once');
-    await leaving.transport.close();
-    await waitFor(`every survivor to remove ${leaving.id}`, () => survivors.every((n) => removalsOf(n, leaving.id).some((r) => r.reason === 'left')), {
-      timeoutMs: TIMERS.heartbeatTimeoutMs,
+    // As ClusterNode does: the leave, queued, gets time to go out.
+    await leaving.transport.close({ flushMs: 500 });
+    // "left", not a timeout nor a lost connection: the announcement did it, before either could.
+    await waitFor(`every survivor to remove ${leaving.id}`, () => survivors.every((n) => removalsOf(n, leaving.id).length > 0), {
+      timeoutMs: TIMERS.heartbeatTimeoutMs + MARGIN_MS,
       intervalMs: 10,
     });
-    for (const node of survivors) assert.ok((removalsOf(node, leaving.id).at(-1)?.at ?? Infinity) - leftAt < TIMERS.heartbeatTimeoutMs);
+    for (const node of survivors) assert.deepEqual(removalsOf(node, leaving.id).map((r) => r.reason), ['left']);
   });
 });

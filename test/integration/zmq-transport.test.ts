@@ -45,13 +45,17 @@ async function startNode(overrides: Partial<ZmqTransportOptions> = {}, host = '1
 }
 
 /** Connects `from` to `to` and waits until `to`'s broadcasts reach `from` (SUB slow joiner). */
+let probes = 0;
+
 async function link(from: Node, to: Node): Promise<void> {
   from.transport.connect(to.transport.nodeId, to.addresses);
+  // Only a probe sent now proves the link (earlier probes may already be in `from.broadcasts`).
+  const probe = `probe-${++probes}`;
   await waitFor(
     `broadcasts from ${to.transport.nodeId} to reach ${from.transport.nodeId}`,
     async () => {
-      await to.transport.publish('probe', null);
-      return from.broadcasts.some((e) => e.type === 'probe' && e.from === to.transport.nodeId);
+      await to.transport.publish('probe', probe);
+      return from.broadcasts.some((e) => e.type === 'probe' && e.from === to.transport.nodeId && e.body === probe);
     },
     { timeoutMs: 10_000, intervalMs: 20 },
   );
@@ -268,8 +272,9 @@ describe('ZmqTransport', () => {
     it('rejects pending requests of a peer on disconnect()', async () => {
       const [a, b] = nodes;
       b.transport.onRequest(() => new Promise(() => undefined));
+      const receivedBefore = b.transport.stats().requestsReceived;
       const pending = a.transport.request(b.transport.nodeId, 'hang', null, 30_000);
-      await waitFor('b to get the request', () => b.transport.stats().requestsReceived > 0);
+      await waitFor('b to get the request', () => b.transport.stats().requestsReceived > receivedBefore);
       a.transport.disconnect(b.transport.nodeId);
       await assert.rejects(pending, PeerNotConnectedError);
       await assert.rejects(a.transport.request(b.transport.nodeId, 'echo', null, 1_000), PeerNotConnectedError);
@@ -301,7 +306,8 @@ describe('ZmqTransport', () => {
         assert.ok(result.reason instanceof RequestTimeoutError, String(result.reason));
         assert.equal(result.reason.timeoutMs, timeoutMs);
       }
-      assert.ok(elapsed < timeoutMs + 700, `took ${elapsed} ms`);
+      // Each waited for its own deadline, side by side: one after the other would take 20 × 300 ms.
+      assert.ok(elapsed < (20 * timeoutMs) / 2, `took ${elapsed} ms`);
       assert.equal(a.transport.stats().timeouts, timeoutsBefore + 20);
       a.transport.disconnect(dead.transport.nodeId);
       // The live peers are unaffected.

@@ -1,3 +1,4 @@
+import { noHandshakes } from '../../src/transport/handshake-counts';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import { parseErrorBody, PeerNotConnectedError, RemoteHandlerError, RequestTimeoutError, TransportClosedError } from '../../src/transport/errors';
 import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
@@ -137,6 +138,7 @@ export class MemoryTransport implements Transport {
       dropped: { malformed: 0, foreignSender: 0, replayed: 0, unauthenticated: 0 },
       bytesByType: { sent: {}, received: {} },
       gaps: {},
+      handshakes: noHandshakes(),
     };
   }
 

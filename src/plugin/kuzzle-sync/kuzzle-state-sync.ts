@@ -50,14 +50,14 @@ export class KuzzleStateSync {
   ) {
     this.channel = new KuzzleChannel(log, timers);
     this.indexes = new IndexCacheSync(this.channel, kuzzle, integration.indexStats);
-    this.security = new SecuritySync(this.channel, kuzzle);
+    const readInternal = (collection: string, id: string): Promise<unknown> =>
+      kuzzle.ask('core:storage:private:document:get', kuzzle.internalIndex?.index ?? 'kuzzle', collection, id);
+    this.security = new SecuritySync(this.channel, kuzzle, readInternal);
     this.validation = new ValidationSync(this.channel, async () => {
       if (!kuzzle.validation) throw new Error('this Kuzzle has no validation module');
       await kuzzle.validation.curateSpecification();
     });
-    const tokens = new TokenSync(this.channel, kuzzle, (id) =>
-      kuzzle.ask('core:storage:private:document:get', kuzzle.internalIndex?.index ?? 'kuzzle', 'api-keys', id),
-    );
+    const tokens = new TokenSync(this.channel, kuzzle, (id) => readInternal('api-keys', id));
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
     const appEvents = new AppEvents(this.channel, kuzzle);

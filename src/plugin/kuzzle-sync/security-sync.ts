@@ -1,4 +1,6 @@
+import isEqual from 'lodash/isEqual';
 import type { Handlers } from '../../bus/message-spec';
+import { delay } from '../../util/delay';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
 import type { KuzzleLike } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
@@ -9,6 +11,18 @@ type Kind = 'role' | 'profile';
 
 /** Longer than an Elasticsearch read of a role or profile takes. */
 const SECOND_INVALIDATION_MS = 1000;
+/** How long the writer waits for Elasticsearch to hold a save announced by Kuzzle's internals, and how often it looks. */
+const STORED_WAIT_MS = 30_000;
+const STORED_POLL_MS = 25;
+
+/** Where Kuzzle keeps each kind, and the field its save event announces. */
+const STORED: Record<Kind, { collection: string; field: string }> = {
+  role: { collection: 'roles', field: 'controllers' },
+  profile: { collection: 'profiles', field: 'policies' },
+};
+
+/** Reads a document of Kuzzle's internal index (`{ _source }`); rejects when there is none. */
+export type InternalRead = (collection: string, id: string) => Promise<unknown>;
 
 /** The single object an action changed, by the id in its request. */
 const single = (kind: Kind) => (request: unknown): SecurityInvalidation => {
@@ -48,16 +62,17 @@ export class SecuritySync {
 
   /**
    * Roles and profiles written without the API (a plugin or the application
-   * through Kuzzle's internals): the repositories announce the write before
-   * it reaches Elasticsearch, so peers drop the object now and again a
-   * moment later (once on receipt plus their own second drop, see
-   * {@link invalidate}), without holding the writer.
+   * through Kuzzle's internals): the repositories announce a save before it
+   * reaches Elasticsearch, and a deletion after. Peers drop the object at
+   * once, and again when this node reads the announced content back from
+   * Elasticsearch (a deletion: a moment later), without holding the writer;
+   * each peer also drops it a second time itself (see {@link invalidate}).
    */
   readonly hooks: Record<string, (payload: unknown) => void> = {
-    'core:roleRepository:save': (payload) => this.internalWrite('role', payload),
-    'core:roleRepository:delete': (payload) => this.internalWrite('role', payload),
-    'core:profileRepository:save': (payload) => this.internalWrite('profile', payload),
-    'core:profileRepository:delete': (payload) => this.internalWrite('profile', payload),
+    'core:roleRepository:save': (payload) => this.internalWrite('role', payload, true),
+    'core:roleRepository:delete': (payload) => this.internalWrite('role', payload, false),
+    'core:profileRepository:save': (payload) => this.internalWrite('profile', payload, true),
+    'core:profileRepository:delete': (payload) => this.internalWrite('profile', payload, false),
   };
 
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:security:invalidate'> = {
@@ -68,8 +83,9 @@ export class SecuritySync {
   };
 
   constructor(
-    private readonly channel: KuzzleChannel,
-    private readonly kuzzle: KuzzleLike,
+    private readonly channel: Pick<KuzzleChannel, 'send'>,
+    private readonly kuzzle: Pick<KuzzleLike, 'ask'>,
+    private readonly readInternal: InternalRead,
   ) {
     const events: Record<string, (request: unknown) => SecurityInvalidation> = {
       'security:afterCreateRole': single('role'),
@@ -95,11 +111,32 @@ export class SecuritySync {
     }
   }
 
-  private internalWrite(kind: Kind, payload: unknown): void {
+  private internalWrite(kind: Kind, payload: unknown, saved: boolean): void {
     const id = isObject(payload) ? payload._id : undefined;
     const change: SecurityInvalidation = isName(id) ? { kind, ids: [id] } : { kind };
-    void this.channel.send('kuzzle:security:invalidate', change);
-    setTimeout(() => void this.channel.send('kuzzle:security:invalidate', change), SECOND_INVALIDATION_MS).unref();
+    const send = (): void => void this.channel.send('kuzzle:security:invalidate', change);
+    send();
+    if (saved && isName(id) && isObject(payload)) void this.stored(kind, id, payload[STORED[kind].field]).then(send);
+    else setTimeout(send, SECOND_INVALIDATION_MS).unref();
+  }
+
+  /**
+   * Resolves once Elasticsearch holds `announced` for the object (or after
+   * {@link STORED_WAIT_MS}, when another write overtook this one): from then
+   * on, a peer that reloads the object gets the new one. Reads Elasticsearch,
+   * not Kuzzle's cache, which a read of the old object could fill again.
+   */
+  private async stored(kind: Kind, id: string, announced: unknown): Promise<void> {
+    const { collection, field } = STORED[kind];
+    // The event carries objects as Kuzzle holds them; Elasticsearch gives them back as JSON.
+    const expected: unknown = announced === undefined ? undefined : JSON.parse(JSON.stringify(announced));
+    const deadline = Date.now() + STORED_WAIT_MS;
+    while (Date.now() < deadline) {
+      const document = await this.readInternal(collection, id).catch(() => undefined); // not created yet
+      const source = isObject(document) && isObject(document._source) ? document._source : undefined;
+      if (source && isEqual(source[field], expected)) return;
+      await delay(STORED_POLL_MS, { unref: true });
+    }
   }
 
   /**
