@@ -22,13 +22,18 @@ mkdirSync(join(root, '.stack'), { recursive: true });
 // but share one Elasticsearch (they use unique index names): it is the slowest
 // service to start. Failing to start it fails the run, with its log.
 let sharedEs;
+/** Seconds each step took, printed before the final line (CI's budget is 90 minutes). */
+const durations = [];
+const seconds = (since) => Math.round((Date.now() - since) / 1000);
 const STACK_TIERS = ['functional', 'faults', 'redis'];
 const usesStack = tiers.some((tier) => STACK_TIERS.includes(tier));
 if (usesStack && !process.env.KPC_ES_URL) {
   const { startElasticsearch } = await import(join(root, 'dist/test/harness/elasticsearch.js'));
   const { newRunDir } = await import(join(root, 'dist/test/harness/run-dir.js'));
+  const esStarted = Date.now();
   try {
     sharedEs = await startElasticsearch(newRunDir('shared-es'));
+    durations.push(['Elasticsearch start', seconds(esStarted)]);
     process.env.KPC_ES_URL = sharedEs.url;
     console.log(`shared Elasticsearch on ${sharedEs.url}`);
   } catch (error) {
@@ -49,6 +54,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 for (const tier of tiers) {
   const dir = join(root, 'dist/test', tier);
   if (!existsSync(dir)) continue;
+  const tierStarted = Date.now();
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.test.js'))
     .filter((f) => !only || only.some((part) => f.includes(part)))
@@ -72,9 +78,11 @@ for (const tier of tiers) {
     }
     if (result.status !== 0) failures.push(`${tier}/${file}`);
   }
+  durations.push([tier, seconds(tierStarted)]);
 }
 
 await stopSharedEs();
+console.log(`\ndurations: ${durations.map(([what, s]) => `${what} ${s} s`).join(', ')}`);
 if (failures.length > 0) console.log(`\nfailing files: ${failures.join(', ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

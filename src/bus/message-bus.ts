@@ -63,7 +63,7 @@ export class MessageBus {
   private readonly seenListeners: Array<(sender: Sender, kind: 'broadcast' | 'request') => void> = [];
 
   constructor(
-    readonly transport: Transport,
+    private readonly transport: Transport,
     private readonly log: Log,
   ) {
     transport.onBroadcast((envelope) => this.dispatch('broadcast', envelope));
@@ -105,9 +105,20 @@ export class MessageBus {
     };
   }
 
-  /** @internal used by {@link Channel} */
-  countSent(type: string, count = 1): void {
-    this.sent.set(type, (this.sent.get(type) ?? 0) + count);
+  /** @internal used by {@link Channel}: broadcasts a checked body. */
+  async publish(type: string, body: unknown): Promise<void> {
+    await this.transport.publish(type, body);
+    this.countSent(type);
+  }
+
+  /** @internal used by {@link Channel}: sends a checked body to one peer; the reply is checked by the channel. */
+  request(peer: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
+    this.countSent(type);
+    return this.transport.request(peer, type, body, timeoutMs);
+  }
+
+  private countSent(type: string): void {
+    this.sent.set(type, (this.sent.get(type) ?? 0) + 1);
   }
 
   private dispatch(kind: 'broadcast', envelope: Envelope): void;
@@ -185,8 +196,7 @@ export class Channel<M extends MessageMap> {
   ) {}
 
   async publish<T extends BroadcastTypes<M>>(type: T, body: BodyOf<M[T]>): Promise<void> {
-    await this.bus.transport.publish(type, body);
-    this.bus.countSent(type);
+    await this.bus.publish(type, body);
   }
 
   /**
@@ -197,8 +207,7 @@ export class Channel<M extends MessageMap> {
    * RemoteHandlerError carrying the peer's error code, or MalformedReplyError.
    */
   async request<T extends RequestTypes<M>>(peer: string, type: T, body: BodyOf<M[T]>, timeoutMs: number): Promise<ReplyOf<M[T]>> {
-    this.bus.countSent(type);
-    const envelope = await this.bus.transport.request(peer, type, body, timeoutMs);
+    const envelope = await this.bus.request(peer, type, body, timeoutMs);
     const spec = this.messages[type];
     const reply = spec?.kind === 'request' ? spec.parseReply(envelope.body) : undefined;
     if (reply === undefined) throw new MalformedReplyError(peer, type);

@@ -1,10 +1,11 @@
 import type { HistogramSnapshot } from '../util/histogram';
 import type { ClusterStatus } from './cluster-status';
+import type { RoomTally } from '../state/realtime-store';
 
 /** Everything `GET /_plugin/cluster/metrics` reports: the status, plus what costs a Redis call or a walk. */
 export interface ClusterMetrics {
   status: ClusterStatus;
-  local: { rooms: number; subscribers: number };
+  local: RoomTally;
   /** Rooms of the whole cluster; undefined when Redis did not answer. */
   clusterRooms: number | undefined;
   /** Latency of each Lua script of the realtime state. */

@@ -1,29 +1,24 @@
-import type { Cluster, Redis } from 'ioredis';
 import { MessageBus } from '../bus/message-bus';
 import type { Handlers, MessageMap } from '../bus/message-spec';
-import { resolveBinding } from '../config/bindings';
-import type { ClusterOptions, RedisSettings } from '../config/options';
+import type { ClusterOptions } from '../config/options';
 import { Membership, type PeerRemovalReason } from '../membership/membership';
-import { ownerOf, type NodeCard } from '../membership/node-card';
-import { StateAvailability } from '../state/availability';
-import { RedisEpoch } from '../state/epoch';
-import { clusterPrefix, StateKeys } from '../state/keys';
-import { RedisCardStore } from '../state/node-cards';
-import { checkRedis } from '../state/redis-check';
-import { createRedisClient } from '../state/redis-client';
-import { RedisRetry } from '../state/redis-retry';
-import { RedisRealtimeStore } from '../state/redis-realtime-store';
-import { RedisSharedRecords, type SharedRecords } from '../state/shared-records';
+import { ownerOf, parseOwner, type NodeCard } from '../membership/node-card';
+import { peerLinksOver } from '../membership/peer-links';
+import type { StateAvailability } from '../state/availability';
+import type { RoomTally } from '../state/realtime-store';
+import type { SharedRecords } from '../state/shared-records';
+import type { SharedState } from '../state/shared-state';
 import type { RealtimeHost } from '../sync/realtime-host';
 import { RealtimeSync } from '../sync/realtime-sync';
 import { PROTOCOL_VERSION } from '../transport/envelope';
-import { ZmqTransport } from '../transport/zmq-transport';
+import type { Transport } from '../transport/transport';
 import { ClusterError } from '../util/cluster-error';
+import { delay } from '../util/delay';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
+import { realScheduler, type Scheduler } from '../util/scheduler';
 import type { ClusterMetrics } from './cluster-metrics';
 import { buildStatus, unhealthyReason, type ClusterStatus } from './cluster-status';
-import { checkExposure, curveKeysOf } from './exposure';
 import { MemberChannel } from './member-channel';
 import type { RealtimePort } from './realtime-port';
 import { SelfRepair } from './self-repair';
@@ -33,42 +28,49 @@ export interface ClusterNodeSettings {
   id: string;
   kuzzleVersion?: string;
   options: ClusterOptions;
-  redis: RedisSettings;
   host: RealtimeHost;
   log: Log;
 }
 
+/**
+ * What a node is built from (see `buildClusterNode` for the real ones):
+ * handed in, so that unit tests run nodes on in-memory doubles.
+ */
+export interface ClusterNodeParts {
+  transport: Transport;
+  state: SharedState;
+  /** Shared with the state, whose retries report to it. */
+  availability: StateAvailability;
+  /** Where periodic work runs; real timers unless a test freezes this node. */
+  scheduler?: Scheduler;
+}
+
 /** What `POST /_plugin/cluster/reset` answers. */
 export interface ResetSummary {
-  nodes: Array<{ id: string; rooms?: number; subscribers?: number; error?: string }>;
+  nodes: Array<{ id: string; error?: string } & Partial<RoomTally>>;
   ghostsPurged: string[];
 }
 
 type CatchUpListener = (reason: string) => Promise<void>;
 
 /**
- * One member of the cluster: wires the transport, the message bus, the
- * membership, the shared state and the realtime sync, and keeps them right
- * when things go wrong (rejoin under a new incarnation, purge of removed
- * peers, self-repair). The Kuzzle glue sees only its methods: the realtime
- * port, `register` for its own messages, shared records, status and
- * lifecycle.
+ * One member of the cluster: wires the message bus, the membership, the
+ * shared state and the realtime sync over the parts it is given, and keeps
+ * them right when things go wrong (rejoin under a new incarnation, purge of
+ * removed peers, self-repair). The Kuzzle glue sees only its methods: the
+ * realtime port, `register` for its own messages, shared records, status
+ * and lifecycle.
  */
 export class ClusterNode {
   readonly id: string;
   private readonly options: ClusterOptions;
   private readonly log: Log;
-  private readonly redis: Redis | Cluster;
-  private readonly redisSettings: RedisSettings;
-  private readonly availability = new StateAvailability();
-  private readonly retry: RedisRetry;
-  private readonly keys: StateKeys;
-  private readonly transport: ZmqTransport;
+  private readonly transport: Transport;
+  private readonly state: SharedState;
+  private readonly availability: StateAvailability;
   private readonly bus: MessageBus;
-  private readonly cards: RedisCardStore;
   private readonly membership: Membership;
   private readonly sync: RealtimeSync;
-  private readonly store: RedisRealtimeStore;
   private readonly repair: SelfRepair;
   private readonly catchUpListeners: CatchUpListener[] = [];
   private readonly stateLostListeners: Array<() => Promise<void>> = [];
@@ -83,29 +85,16 @@ export class ClusterNode {
   private rejoinAgain = false;
   private catchUpError: string | undefined;
 
-  constructor(settings: ClusterNodeSettings) {
+  constructor(settings: ClusterNodeSettings, parts: ClusterNodeParts) {
     const { options, log } = settings;
     this.id = settings.id;
     this.options = options;
     this.log = log;
-    const router = resolveBinding('bindings.router', options.bindings.router);
-    const pub = resolveBinding('bindings.pub', options.bindings.pub);
-    checkExposure([['bindings.router', router], ['bindings.pub', pub]], options.curve, options.insecure, log);
-    this.redisSettings = settings.redis;
-    this.redis = createRedisClient(settings.redis, (message) => log('warn', `redis: ${message}`));
-    this.retry = new RedisRetry({ maxMs: options.timers.redisRetry }, this.availability);
-    this.keys = new StateKeys(clusterPrefix(options.clusterName));
-    this.transport = new ZmqTransport({
-      nodeId: this.id,
-      router,
-      pub,
-      curve: options.curve ? curveKeysOf(options.curve) : undefined,
-      maxFrameBytes: options.maxFrameBytes,
-      sendHighWaterMark: options.highWaterMark,
-      log,
-    });
+    this.transport = parts.transport;
+    this.state = parts.state;
+    this.availability = parts.availability;
+    const scheduler = parts.scheduler ?? realScheduler;
     this.bus = new MessageBus(this.transport, log);
-    this.cards = new RedisCardStore(this.redis, this.keys, options.timers.cardTtl);
     const card: NodeCard = {
       id: this.id,
       addresses: { router: '', pub: '' },
@@ -115,28 +104,28 @@ export class ClusterNode {
       kuzzleVersion: settings.kuzzleVersion,
     };
     const { timers } = options;
-    this.membership = new Membership(card, this.bus, this.cards, {
+    this.membership = new Membership(card, this.bus, peerLinksOver(this.transport), this.state.cards, {
       heartbeatMs: timers.heartbeat,
       heartbeatTimeoutMs: timers.heartbeatTimeout,
       discoverTimeoutMs: timers.discoverTimeout,
       joinAttemptIntervalMs: timers.joinAttemptInterval,
+      scheduler,
       log,
     });
-    const store = new RedisRealtimeStore(this.redis, this.keys, this.retry);
-    this.store = store;
-    this.sync = new RealtimeSync(store, this.bus, settings.host, {
+    this.sync = new RealtimeSync(this.state.realtime, this.bus, settings.host, {
       owner: () => ownerOf(this.membership.self),
       peers: () => this.membership.peerIds(),
       ackTimeoutMs: timers.waitForMissingRooms,
       log,
     });
-    this.repair = new SelfRepair(new RedisEpoch(this.redis, this.keys), store, this.sync, this.membership, {
-      stateLost: () => this.runAll(this.stateLostListeners.map((listener) => () => listener())),
+    this.repair = new SelfRepair(this.state.epoch, this.state.realtime, this.sync, () => this.membership.self, {
+      stateLost: () => this.runAll('writing back after the state was lost', this.stateLostListeners.map((listener) => () => listener())),
       catchUp: (reason) => this.catchUp(reason),
     }, this.availability, {
       epochMs: timers.heartbeat,
       antiEntropyMs: timers.antiEntropy,
       isLive: (owner) => this.isLive(owner),
+      scheduler,
       log,
     });
     this.transport.onGap((peerId, expected, received) => this.repair.gap(peerId, received - expected));
@@ -148,19 +137,12 @@ export class ClusterNode {
   }
 
   /**
-   * Waits until Redis answers (at most `timers.redisConnect`), so that a
-   * wrong address, password or TLS setting stops Kuzzle at start-up with
-   * the Redis address and the failure, never the password.
-   *
-   * @throws RedisUnavailableError
+   * Waits until the shared state answers (bounded by `timers.redisConnect`),
+   * so that a wrong address, password or TLS setting stops Kuzzle at
+   * start-up, saying which (never the password).
    */
-  async connectRedis(): Promise<void> {
-    try {
-      await checkRedis(this.redis, this.redisSettings, this.options.timers.redisConnect);
-    } catch (error) {
-      this.redis.disconnect();
-      throw error;
-    }
+  connectState(): Promise<void> {
+    return this.state.connect();
   }
 
   /** Binds, joins every peer found in Redis and loads the shared realtime state. */
@@ -194,7 +176,7 @@ export class ClusterNode {
 
   /** A named set of records kept in the shared state (survives node restarts). */
   records(name: string): SharedRecords {
-    return new RedisSharedRecords(this.redis, this.keys, name, this.retry);
+    return this.state.records(name);
   }
 
   /** Called after this node may have missed Kuzzle-wide changes: it joined again, a peer came back, broadcasts were lost. */
@@ -221,8 +203,8 @@ export class ClusterNode {
     return {
       status: this.status(),
       local: this.sync.localCounts(),
-      clusterRooms: await this.store.countRooms().catch(() => undefined),
-      scriptLatency: this.store.scriptLatency(),
+      clusterRooms: await this.state.realtime.countRooms().catch(() => undefined),
+      scriptLatency: this.state.realtime.scriptLatency(),
       badFilters: this.sync.badFilters,
     };
   }
@@ -283,7 +265,7 @@ export class ClusterNode {
     this.sync.stop();
     await this.membership.stop(true);
     await this.transport.close({ flushMs: 500 });
-    this.redis.disconnect();
+    this.state.close();
   }
 
   private statusSources(): Parameters<typeof buildStatus>[0] {
@@ -364,28 +346,25 @@ export class ClusterNode {
   }
 
   private async catchUp(reason: string): Promise<void> {
-    await this.runAll(this.catchUpListeners.map((listener) => () => listener(reason)));
+    await this.runAll('catching up', this.catchUpListeners.map((listener) => () => listener(reason)));
   }
 
-  private async runAll(tasks: Array<() => Promise<void>>): Promise<void> {
+  /** Runs every listener, one after the other; one failing does not stop the others. */
+  private async runAll(what: string, tasks: Array<() => Promise<void>>): Promise<void> {
     for (const task of tasks) {
       try {
         await task();
       } catch (error) {
-        this.log('error', `catching up failed: ${describeError(error)}`);
+        this.log('error', `${what} failed: ${describeError(error)}`);
       }
     }
   }
 
   /** Whether an owner in the shared state belongs to a live node (see SelfRepair.sweepGhosts). */
   private async isLive(owner: string): Promise<boolean> {
-    const at = owner.lastIndexOf('#');
-    const id = owner.slice(0, at);
-    const incarnation = Number(owner.slice(at + 1));
+    const { id, incarnation } = parseOwner(owner);
     if (id === this.id) return incarnation === this.membership.self.incarnation || this.rejoining !== undefined;
     if (this.membership.has(id)) return true;
-    return (await this.cards.get(id)) !== undefined;
+    return (await this.state.cards.get(id)) !== undefined;
   }
 }
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

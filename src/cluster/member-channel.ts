@@ -2,6 +2,7 @@ import type { Channel, PeerAnswer } from '../bus/message-bus';
 import type { BodyOf, BroadcastTypes, MessageMap, ReplyOf, RequestTypes } from '../bus/message-spec';
 import { ClusterError } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
+import { delay } from '../util/delay';
 
 /** How long {@link MemberChannel.requestAnyMember} waits between two rounds. */
 const RETRY_DELAY_MS = 200;
@@ -52,7 +53,7 @@ export class MemberChannel<M extends MessageMap> {
       if (Date.now() + RETRY_DELAY_MS >= deadline) {
         throw new ClusterError('KPC_NO_ANSWER', `no member answered "${type}" (${failures.slice(-peers.length).join('; ')})`);
       }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      await delay(RETRY_DELAY_MS);
     }
   }
 }

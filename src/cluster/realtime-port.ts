@@ -1,12 +1,12 @@
-import type { CollectionRef } from '../state/realtime-store';
-import type { DocumentNotice, RoomDescriptor, UserNotice } from '../sync/realtime-host';
+import type { CollectionRef, RoomRecord } from '../state/realtime-store';
+import type { DocumentNotice, UserNotice } from '../sync/realtime-host';
 import type { RoomList, UserEvent } from '../sync/realtime-sync';
 
 /** What the Kuzzle glue calls for realtime: its events in, cluster-wide answers out. */
 export interface RealtimePort {
-  enter(room: RoomDescriptor, connectionId: string): UserEvent;
+  enter(room: RoomRecord, connectionId: string): UserEvent;
   leave(roomId: string, connectionId: string): UserEvent;
-  subscribed(room: RoomDescriptor, connectionId: string): Promise<void>;
+  subscribed(room: RoomRecord, connectionId: string): Promise<void>;
   unsubscribed(roomId: string, connectionId: string): Promise<void>;
   mayDropFilter(roomId: string): Promise<boolean>;
   hasLocalSubscribers(roomId: string): boolean;

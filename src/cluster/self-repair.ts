@@ -1,11 +1,11 @@
-import type { Membership } from '../membership/membership';
-import { ownerOf } from '../membership/node-card';
+import { ownerOf, type NodeCard } from '../membership/node-card';
 import type { StateAvailability } from '../state/availability';
-import type { RedisEpoch } from '../state/epoch';
 import type { RealtimeStore } from '../state/realtime-store';
+import type { EpochProbe } from '../state/shared-state';
 import type { RealtimeSync } from '../sync/realtime-sync';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
+import type { Cancel, Scheduler } from '../util/scheduler';
 import { withTimeout } from '../util/with-timeout';
 
 /** What self-repair found and did, for status and metrics. */
@@ -40,8 +40,7 @@ export interface SelfRepairHooks {
  */
 export class SelfRepair {
   readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0 };
-  private epochTimer: NodeJS.Timeout | undefined;
-  private entropyTimer: NodeJS.Timeout | undefined;
+  private readonly timers: Cancel[] = [];
   private running: Promise<void> = Promise.resolve();
   private gapRepairQueued = false;
   /** Held in {@link StateAvailability} while the epoch probe fails. */
@@ -49,13 +48,14 @@ export class SelfRepair {
   private probing = false;
 
   constructor(
-    private readonly epoch: RedisEpoch,
+    private readonly epoch: EpochProbe,
     private readonly store: RealtimeStore,
     private readonly sync: RealtimeSync,
-    private readonly membership: Membership,
+    /** This node's current card: its own owner is never a ghost. */
+    private readonly self: () => NodeCard,
     private readonly hooks: SelfRepairHooks,
     private readonly availability: StateAvailability,
-    private readonly options: { epochMs: number; antiEntropyMs: number; isLive(ownerId: string): Promise<boolean>; log: Log },
+    private readonly options: { epochMs: number; antiEntropyMs: number; isLive(ownerId: string): Promise<boolean>; scheduler: Scheduler; log: Log },
   ) {
     availability.onRecovered((periodMs) => {
       options.log('info', `shared state answering again after ${periodMs} ms: checking for writes lost meanwhile`);
@@ -65,13 +65,15 @@ export class SelfRepair {
 
   async start(): Promise<void> {
     await this.epoch.check();
-    this.epochTimer = setInterval(() => void this.checkEpoch(), this.options.epochMs);
-    this.entropyTimer = setInterval(() => this.serially('anti-entropy', () => this.antiEntropy()), this.options.antiEntropyMs);
+    const { scheduler } = this.options;
+    this.timers.push(
+      scheduler.every(this.options.epochMs, () => void this.checkEpoch()),
+      scheduler.every(this.options.antiEntropyMs, () => this.serially('anti-entropy', () => this.antiEntropy())),
+    );
   }
 
   stop(): void {
-    if (this.epochTimer) clearInterval(this.epochTimer);
-    if (this.entropyTimer) clearInterval(this.entropyTimer);
+    for (const cancel of this.timers.splice(0)) cancel();
   }
 
   /** Broadcasts of `peerId` were lost: reload the shared state and catch up (at most one repair queued). */
@@ -132,7 +134,7 @@ export class SelfRepair {
 
   /** Purges owners whose node is no longer live (a purge that failed or never ran). */
   async sweepGhosts(): Promise<string[]> {
-    const self = ownerOf(this.membership.self);
+    const self = ownerOf(this.self());
     const purged: string[] = [];
     for (const owner of await this.store.owners()) {
       if (owner === self || (await this.options.isLive(owner))) continue;

@@ -61,9 +61,3 @@ function findAddress(name: string, family: 'IPv4' | 'IPv6', interfaces: Interfac
   // Not an interface: an IP literal given with its family (and of that family).
   return isIP(name) === (family === 'IPv4' ? 4 : 6) ? name : undefined;
 }
-
-/** The `tcp://` endpoint for a resolved binding, brackets around IPv6. */
-export function endpointOf(binding: Pick<ResolvedBinding, 'host' | 'port'>): string {
-  const host = binding.host.includes(':') ? `[${binding.host}]` : binding.host;
-  return `tcp://${host}:${binding.port}`;
-}

@@ -69,7 +69,7 @@ export const OPTION_SCHEMA = {
     'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and reloads the shared state',
   ),
   timers: {
-    heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any message sent counts as one'),
+    heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a notification, a state change) counts as one'),
     heartbeatTimeout: integerLeaf(
       2500,
       1,

@@ -21,6 +21,12 @@ export function ownerOf(card: Pick<NodeCard, 'id' | 'incarnation'>): string {
   return `${card.id}#${card.incarnation}`;
 }
 
+/** The node and incarnation an owner key names (see {@link ownerOf}); node ids never hold `#`. */
+export function parseOwner(owner: string): Pick<NodeCard, 'id' | 'incarnation'> {
+  const at = owner.lastIndexOf('#');
+  return { id: owner.slice(0, at), incarnation: Number(owner.slice(at + 1)) };
+}
+
 const isAddress = (value: unknown): value is string => typeof value === 'string' && /^tcp:\/\/\S{1,300}$/.test(value);
 
 /** Parses a card read from Redis or received from a peer; undefined if malformed. */
@@ -54,7 +60,15 @@ export function parseNodeCard(value: unknown): NodeCard | undefined {
   };
 }
 
-/** Whether two cards point at the same sockets (a node restarted on the same ports). */
+/** Whether two cards name the same sockets and server key: all three. */
 export function sameAddresses(a: NodeCard, b: NodeCard): boolean {
+  return a.addresses.router === b.addresses.router && a.addresses.pub === b.addresses.pub && a.addresses.curveKey === b.addresses.curveKey;
+}
+
+/**
+ * Whether two cards share a socket: two live nodes cannot bind one port, so
+ * the older card belongs to a node that died and was restarted on its ports.
+ */
+export function shareASocket(a: NodeCard, b: NodeCard): boolean {
   return a.addresses.router === b.addresses.router || a.addresses.pub === b.addresses.pub;
 }

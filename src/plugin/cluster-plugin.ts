@@ -1,6 +1,6 @@
 import { ClusterController } from '../api/cluster-controller';
 import { renderMetrics } from '../api/prometheus';
-import { ClusterNode } from '../cluster/cluster-node';
+import { buildClusterNode } from '../cluster/build-cluster-node';
 import { ConfigError } from '../config/errors';
 import { parseOptions, type ClusterOptions } from '../config/options';
 import { redisSettingsOf } from '../config/redis-settings';
@@ -44,7 +44,7 @@ export class ClusterPlugin {
     config.curve ??= curveFromVault(kuzzle);
     this.config = config;
     const host = new KuzzleRealtimeHost(kuzzle, context);
-    const node = new ClusterNode({
+    const node = buildClusterNode({
       id: kuzzle.id,
       kuzzleVersion: kuzzle.version,
       options: config,
@@ -53,7 +53,7 @@ export class ClusterPlugin {
       log,
     });
     // Before anything else uses Redis: a wrong address, password or TLS setting stops Kuzzle here, saying which.
-    await node.connectRedis();
+    await node.connectState();
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
     const kuzzleSync = new KuzzleStateSync(
       node,

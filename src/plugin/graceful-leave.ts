@@ -1,4 +1,6 @@
+import { delay } from '../util/delay';
 import { describeError } from '../util/describe-error';
+import { TimeoutError, withTimeout } from '../util/with-timeout';
 import type { Log } from '../util/log';
 
 /** How often the drain looks at Kuzzle's in-flight requests. */
@@ -42,20 +44,17 @@ export async function leaveGracefully(
       }
       log('info', `drained in ${Date.now() - started} ms: leaving the cluster`);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        log('warn', `leave not finished after ${leaveTimeoutMs} ms: exiting anyway (peers will evict this node)`);
-        resolve();
-      }, leaveTimeoutMs);
-    });
-    await Promise.race([node.stop(), timeout]);
-    if (timer) clearTimeout(timer);
+    const stopping = node.stop();
+    try {
+      await withTimeout(stopping, leaveTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      stopping.catch((late: unknown) => log('error', `leave failed: ${describeError(late)}`));
+      log('warn', `leave not finished after ${leaveTimeoutMs} ms: exiting anyway (peers will evict this node)`);
+    }
   } catch (error) {
     log('error', `leave failed: ${describeError(error)}`);
   } finally {
     if (hold) funnel.concurrentRequests--;
   }
 }
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,4 +1,5 @@
-import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from '../sync/realtime-host';
+import type { DocumentNotice, RealtimeHost, UserNotice } from '../sync/realtime-host';
+import type { RoomRecord } from '../state/realtime-store';
 import { ClusterError } from '../util/cluster-error';
 import { isNormalizedFilter } from './koncorde-filters';
 import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
@@ -11,7 +12,7 @@ export class KuzzleRealtimeHost implements RealtimeHost {
   ) {}
 
   /** @throws ClusterError KPC_BAD_FILTER when the filters are not what Koncorde can store. */
-  storeFilter(room: RoomDescriptor): void {
+  storeFilter(room: RoomRecord): void {
     if (this.kuzzle.koncorde.hasFilter(room.roomId)) return;
     if (!isNormalizedFilter(room.filters)) {
       throw new ClusterError('KPC_BAD_FILTER', `room ${room.roomId}: its filters are not a normalized Koncorde filter, refused`);
@@ -24,7 +25,7 @@ export class KuzzleRealtimeHost implements RealtimeHost {
   }
 
   /** A room as Koncorde holds it (its collection and normalized filters), if it does. */
-  storedRoom(roomId: string): RoomDescriptor | undefined {
+  storedRoom(roomId: string): RoomRecord | undefined {
     const stored = this.kuzzle.koncorde.storage?.filters?.get(roomId);
     return stored ? { index: stored.index, collection: stored.collection, roomId, filters: stored.filters } : undefined;
   }

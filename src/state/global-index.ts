@@ -16,6 +16,15 @@ import { RedisRetry } from './redis-retry';
  * method is one retried step (see RedisRetry): every one of them may run
  * twice, as it re-checks what it removes.
  */
+/** Rooms per call: a list of any length is read or deleted in calls of at most this many arguments. */
+const CHUNK = 500;
+
+function chunksOf<T>(list: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < list.length; i += CHUNK) chunks.push(list.slice(i, i + CHUNK));
+  return chunks;
+}
+
 export class GlobalIndex {
   constructor(
     private readonly redis: Redis | Cluster,
@@ -39,14 +48,18 @@ export class GlobalIndex {
   async removeRooms(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
     return this.retry.run('index.removeRooms', async () => {
       if (roomIds.length === 0) return;
-      await this.redis.hdel(this.keys.roomIndex, ...roomIds);
-      // Both reads on the collection's slot: one round trip.
-      const [exists, left] = await execAll(this.redis.pipeline().hmget(k.rooms, ...roomIds).hlen(k.rooms));
-      const recreated = roomIds.filter((_, i) => (exists as Array<string | null>)[i] !== null);
-      if (recreated.length > 0) {
-        const multi = this.redis.multi();
-        for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
-        await execAll(multi);
+      let left = 0;
+      for (const chunk of chunksOf(roomIds)) {
+        await this.redis.hdel(this.keys.roomIndex, ...chunk);
+        // Both reads on the collection's slot: one round trip.
+        const [exists, size] = await execAll(this.redis.pipeline().hmget(k.rooms, ...chunk).hlen(k.rooms));
+        left = size as number;
+        const recreated = chunk.filter((_, i) => (exists as Array<string | null>)[i] !== null);
+        if (recreated.length > 0) {
+          const multi = this.redis.multi();
+          for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
+          await execAll(multi);
+        }
       }
       if (left === 0) {
         await this.redis.srem(this.keys.collections, k.ref);
@@ -99,15 +112,16 @@ export class GlobalIndex {
     return this.retry.run('index.owners', () => this.redis.smembers(this.keys.allOwners));
   }
 
-  /** The collection of each of these rooms the index lists (one read, whatever their number). */
+  /** The collection of each of these rooms the index lists (one read per {@link CHUNK} rooms). */
   async locateAll(roomIds: readonly string[]): Promise<Map<string, CollectionRef>> {
     const located = new Map<string, CollectionRef>();
-    if (roomIds.length === 0) return located;
-    const refs = await this.retry.run('index.locateAll', () => this.redis.hmget(this.keys.roomIndex, ...roomIds));
-    roomIds.forEach((roomId, i) => {
-      const ref = refs[i];
-      if (ref !== null && ref !== undefined) located.set(roomId, decodeCollectionRef(ref, this.keys.roomIndex));
-    });
+    for (const chunk of chunksOf(roomIds)) {
+      const refs = await this.retry.run('index.locateAll', () => this.redis.hmget(this.keys.roomIndex, ...chunk));
+      chunk.forEach((roomId, i) => {
+        const ref = refs[i];
+        if (ref !== null && ref !== undefined) located.set(roomId, decodeCollectionRef(ref, this.keys.roomIndex));
+      });
+    }
     return located;
   }
 

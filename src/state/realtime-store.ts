@@ -46,11 +46,14 @@ export interface CollectionChange extends CollectionRef {
   removedRooms: string[];
 }
 
-/** What an owner holds in one collection, for drift checks. */
-export interface OwnerDigest extends CollectionRef {
+/** How many rooms, and subscribers in them, a node or a collection holds. */
+export interface RoomTally {
   rooms: number;
   subscribers: number;
 }
+
+/** What an owner holds in one collection, for drift checks. */
+export interface OwnerDigest extends CollectionRef, RoomTally {}
 
 export interface RealtimeStore {
   /**

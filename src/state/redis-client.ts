@@ -64,7 +64,7 @@ export function createRedisClient(
     client = new Redis({ host: node.host, port: node.port, db: connection.database ?? 0, ...options });
   }
   client.on('error', (error: unknown) => {
-    log(`[kuzzle-plugin-cluster] redis error: ${error instanceof Error ? error.message : String(error)}`);
+    log(`error: ${error instanceof Error ? error.message : String(error)}`);
   });
   return client;
 }

@@ -1,4 +1,5 @@
 import { StateAvailability } from './availability';
+import { delay } from '../util/delay';
 
 /**
  * Failures that go away by themselves: a lost connection, a failover in
@@ -32,8 +33,6 @@ export interface RedisRetryOptions {
   firstDelayMs?: number;
   maxDelayMs?: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs one Redis operation again, with a growing pause, while it fails in a
@@ -73,7 +72,7 @@ export class RedisRetry {
         }
         token = this.availability.failed(what, error, token);
         // Jitter, so that the nodes of a cluster do not retry in step.
-        await sleep(pause / 2 + Math.random() * (pause / 2));
+        await delay(pause / 2 + Math.random() * (pause / 2));
         pause = Math.min(pause * 2, this.options.maxDelayMs ?? 1000);
       }
     }

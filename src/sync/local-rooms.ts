@@ -1,8 +1,9 @@
 import { encodeCollectionRef } from '../state/keys';
-import type { RealtimeHost, RoomDescriptor } from './realtime-host';
+import type { RealtimeHost } from './realtime-host';
+import type { OwnerDigest, RoomRecord, RoomTally } from '../state/realtime-store';
 
 /** A room with subscribers on this node. */
-export interface LocalRoom extends RoomDescriptor {
+export interface LocalRoom extends RoomRecord {
   /** Connection ids subscribed to the room on this node. */
   customers: Set<string>;
   /** Whether this node's subscribers of the room are counted in the shared state (and the room indexed). */
@@ -34,7 +35,7 @@ export class LocalRooms {
   }
 
   /** Creates the room with its first subscriber; the caller sets `announced`. */
-  create(room: RoomDescriptor, connectionId: string): LocalRoom {
+  create(room: RoomRecord, connectionId: string): LocalRoom {
     const local: LocalRoom = { ...room, customers: new Set([connectionId]), counted: false, announced: Promise.resolve() };
     this.rooms.set(room.roomId, local);
     return local;
@@ -49,7 +50,7 @@ export class LocalRooms {
   }
 
   /** Rooms and subscribers of this node. */
-  counts(): { rooms: number; subscribers: number } {
+  counts(): RoomTally {
     let subscribers = 0;
     for (const room of this.rooms.values()) subscribers += room.customers.size;
     return { rooms: this.rooms.size, subscribers };
@@ -60,8 +61,8 @@ export class LocalRooms {
   }
 
   /** Subscribers and rooms per collection, for drift checks. */
-  digest(): Map<string, { index: string; collection: string; rooms: number; subscribers: number }> {
-    const byCollection = new Map<string, { index: string; collection: string; rooms: number; subscribers: number }>();
+  digest(): Map<string, OwnerDigest> {
+    const byCollection = new Map<string, OwnerDigest>();
     for (const room of this.rooms.values()) {
       const key = encodeCollectionRef(room.index, room.collection);
       const entry = byCollection.get(key) ?? { index: room.index, collection: room.collection, rooms: 0, subscribers: 0 };

@@ -1,7 +1,8 @@
 import { broadcast, parseEmpty, request } from '../bus/message-spec';
 import { isNonEmptyString as isString, isObject } from '../util/guards';
-import type { CollectionRef } from '../state/realtime-store';
-import type { DocumentNotice, NoticeRequest, RoomDescriptor, UserNotice } from './realtime-host';
+import type { CollectionRef, RoomTally } from '../state/realtime-store';
+import type { DocumentNotice, NoticeRequest, UserNotice } from './realtime-host';
+import type { RoomRecord } from '../state/realtime-store';
 
 /** Longest list of room ids in one message: removals of more rooms are split. */
 export const MAX_ROOMS_PER_MESSAGE = 1000;
@@ -17,7 +18,7 @@ const isRoomList = (value: unknown): value is string[] =>
 const parseRef = (value: unknown): CollectionRef | undefined =>
   isObject(value) && isString(value.index) && isString(value.collection) ? { index: value.index, collection: value.collection } : undefined;
 
-export function parseRoomDescriptor(body: unknown): RoomDescriptor | undefined {
+export function parseRoomRecord(body: unknown): RoomRecord | undefined {
   const ref = parseRef(body);
   if (!ref || !isObject(body) || !isString(body.roomId) || !Array.isArray(body.filters)) return undefined;
   return { ...ref, roomId: body.roomId, filters: body.filters };
@@ -51,18 +52,18 @@ export function parseRewritten(body: unknown): { collections: CollectionRef[] } 
 }
 
 /** Body of `room:add`: rooms announced together (the subscriptions of one moment). */
-export function parseRoomsAdded(body: unknown): { rooms: RoomDescriptor[] } | undefined {
+export function parseRoomsAdded(body: unknown): { rooms: RoomRecord[] } | undefined {
   const list = isObject(body) ? body.rooms : undefined;
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ROOMS_PER_MESSAGE) return undefined;
-  const rooms = list.map(parseRoomDescriptor);
-  return rooms.every((room): room is RoomDescriptor => room !== undefined) ? { rooms } : undefined;
+  const rooms = list.map(parseRoomRecord);
+  return rooms.every((room): room is RoomRecord => room !== undefined) ? { rooms } : undefined;
 }
 
 /** Reply of `room:add`: the rooms whose filters the peer refused (not storable). */
 const parseAck = (body: unknown): { refused: string[] } | undefined =>
   isObject(body) && Array.isArray(body.refused) && body.refused.every(isString) ? { refused: body.refused } : undefined;
 
-const parseResetSummary = (body: unknown): { rooms: number; subscribers: number } | undefined =>
+const parseResetSummary = (body: unknown): RoomTally | undefined =>
   isObject(body) && typeof body.rooms === 'number' && typeof body.subscribers === 'number'
     ? { rooms: body.rooms, subscribers: body.subscribers }
     : undefined;

@@ -1,11 +1,4 @@
-/** A room as the cluster shares it. */
-export interface RoomDescriptor {
-  index: string;
-  collection: string;
-  roomId: string;
-  /** Normalized filters, opaque to the cluster (the host knows their format). */
-  filters: unknown;
-}
+import type { RoomRecord } from '../state/realtime-store';
 
 /**
  * What a notification built on a peer needs from the request that caused
@@ -44,11 +37,11 @@ export interface RealtimeHost {
    * Stores a room's filters (a no-op when already stored).
    * @throws when the filters are not something the engine can store.
    */
-  storeFilter(room: RoomDescriptor): void;
+  storeFilter(room: RoomRecord): void;
   removeFilter(roomId: string): void;
   hasFilter(roomId: string): boolean;
   /** A room whose filter the engine holds, with its collection (a room id belongs to one collection for good). */
-  storedRoom(roomId: string): RoomDescriptor | undefined;
+  storedRoom(roomId: string): RoomRecord | undefined;
   /** Every room in the local filter engine. */
   filters(): Array<{ index: string; collection: string; roomId: string }>;
   /** The rooms of one collection in the local filter engine. */

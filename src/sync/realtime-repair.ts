@@ -1,5 +1,5 @@
 import { encodeCollectionRef } from '../state/keys';
-import type { CollectionChange, CollectionRef, RealtimeStore } from '../state/realtime-store';
+import type { CollectionChange, CollectionRef, RealtimeStore, RoomTally } from '../state/realtime-store';
 import { MAX_ROOMS_PER_MESSAGE } from './messages';
 import type { LocalRooms } from './local-rooms';
 import type { RealtimeHost } from './realtime-host';
@@ -19,8 +19,8 @@ export interface RepairContext {
 
 /** A collection where this node's local truth and the shared state disagree. */
 export interface Drift extends CollectionRef {
-  local: { rooms: number; subscribers: number };
-  stored: { rooms: number; subscribers: number };
+  local: RoomTally;
+  stored: RoomTally;
 }
 
 const refKey = (ref: CollectionRef): string => encodeCollectionRef(ref.index, ref.collection);
@@ -92,7 +92,7 @@ export class RealtimeRepair {
    * the owner changed. Rooms brought back are announced like new
    * subscriptions (acknowledged); peers reload the rewritten collections.
    */
-  async rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<{ rooms: number; subscribers: number }> {
+  async rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<RoomTally> {
     return this.lock.write(async () => {
       const owner = this.context.owner();
       const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));

@@ -2,12 +2,13 @@ import Bluebird from 'bluebird';
 import type { Channel, MessageBus, PeerAnswer } from '../bus/message-bus';
 import type { BodyOf, BroadcastTypes } from '../bus/message-spec';
 import { encodeCollectionRef } from '../state/keys';
-import type { CollectionRef, RealtimeStore } from '../state/realtime-store';
+import type { CollectionRef, RealtimeStore, RoomTally } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
 import { MAX_ROOMS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
-import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from './realtime-host';
+import type { DocumentNotice, RealtimeHost, UserNotice } from './realtime-host';
+import type { RoomRecord } from '../state/realtime-store';
 import { RealtimeRepair, type Drift } from './realtime-repair';
 import { RoomAnnouncer } from './room-announcer';
 import { ReadWriteLock } from './rw-lock';
@@ -126,7 +127,7 @@ export class RealtimeSync {
   }
 
   /** Rooms and subscribers of this node. */
-  localCounts(): { rooms: number; subscribers: number } {
+  localCounts(): RoomTally {
     return this.local.counts();
   }
 
@@ -144,7 +145,7 @@ export class RealtimeSync {
    * notification of the subscription, and again by the subscription itself:
    * the second call gets the same steps.
    */
-  enter(room: RoomDescriptor, connectionId: string): UserEvent {
+  enter(room: RoomRecord, connectionId: string): UserEvent {
     const key = eventKey(room.roomId, connectionId);
     const pending = this.pending.get(key);
     if (pending) return pending;
@@ -192,7 +193,7 @@ export class RealtimeSync {
   }
 
   /** The subscription of a connection to a room is done on this node: resolves once the room is live cluster-wide. */
-  subscribed(room: RoomDescriptor, connectionId: string): Promise<void> {
+  subscribed(room: RoomRecord, connectionId: string): Promise<void> {
     const event = this.enter(room, connectionId);
     this.pending.delete(eventKey(room.roomId, connectionId));
     return event.done;
@@ -260,7 +261,7 @@ export class RealtimeSync {
    * is notified. A peer that does not answer in time is logged and asked to
    * reload the collection: the heartbeat decides whether it is gone.
    */
-  private async announceRoom(room: RoomDescriptor): Promise<void> {
+  private async announceRoom(room: RoomRecord): Promise<void> {
     const failed = await this.announcer.announce({ index: room.index, collection: room.collection, roomId: room.roomId, filters: room.filters });
     if (failed.length === 0) return;
     for (const { peer, reason } of failed) this.options.log('warn', `room ${room.roomId} not acknowledged by ${peer}: ${reason}`);
@@ -350,12 +351,12 @@ export class RealtimeSync {
   }
 
   /** Writes this node's live subscriptions back (see {@link RealtimeRepair.rewrite}). */
-  rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<{ rooms: number; subscribers: number }> {
+  rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<RoomTally> {
     return this.repair.rewrite(previousOwner, scope);
   }
 
   /** Asks every peer to write its live subscriptions back (a reset). */
-  resetPeers(timeoutMs: number): Promise<Array<PeerAnswer<{ rooms: number; subscribers: number }>>> {
+  resetPeers(timeoutMs: number): Promise<Array<PeerAnswer<RoomTally>>> {
     return this.channel.requestEach(this.options.peers(), 'reset:local', {}, timeoutMs);
   }
 

@@ -2,7 +2,7 @@ import type { PeerAnswer } from '../bus/message-bus';
 import { describeError } from '../util/describe-error';
 import { TurnBatch } from '../util/turn-batch';
 import { MAX_ROOMS_PER_MESSAGE } from './messages';
-import type { RoomDescriptor } from './realtime-host';
+import type { RoomRecord } from '../state/realtime-store';
 
 /** A peer that did not store a room: it did not answer, or refused the filters. */
 export interface AnnounceFailure {
@@ -11,7 +11,7 @@ export interface AnnounceFailure {
 }
 
 /** Sends one `room:add` with these rooms to every peer. */
-export type SendRooms = (rooms: RoomDescriptor[]) => Promise<Array<PeerAnswer<{ refused: string[] }>>>;
+export type SendRooms = (rooms: RoomRecord[]) => Promise<Array<PeerAnswer<{ refused: string[] }>>>;
 
 /**
  * Announces new rooms to the peers in batches: the rooms of every
@@ -20,8 +20,8 @@ export type SendRooms = (rooms: RoomDescriptor[]) => Promise<Array<PeerAnswer<{ 
  * instead of one per room and peer.
  */
 export class RoomAnnouncer {
-  private readonly batch = new TurnBatch<RoomDescriptor, AnnounceFailure[]>(async (rooms) => {
-    const chunks: RoomDescriptor[][] = [];
+  private readonly batch = new TurnBatch<RoomRecord, AnnounceFailure[]>(async (rooms) => {
+    const chunks: RoomRecord[][] = [];
     for (let i = 0; i < rooms.length; i += MAX_ROOMS_PER_MESSAGE) chunks.push(rooms.slice(i, i + MAX_ROOMS_PER_MESSAGE));
     return (await Promise.all(chunks.map((chunk) => this.sendChunk(chunk)))).flat();
   });
@@ -29,11 +29,11 @@ export class RoomAnnouncer {
   constructor(private readonly send: SendRooms) {}
 
   /** Resolves once every peer answered for this room (or failed to), with the failures. */
-  announce(room: RoomDescriptor): Promise<AnnounceFailure[]> {
+  announce(room: RoomRecord): Promise<AnnounceFailure[]> {
     return this.batch.add(room);
   }
 
-  private async sendChunk(rooms: RoomDescriptor[]): Promise<AnnounceFailure[][]> {
+  private async sendChunk(rooms: RoomRecord[]): Promise<AnnounceFailure[][]> {
     let answers: Array<PeerAnswer<{ refused: string[] }>>;
     try {
       answers = await this.send(rooms);

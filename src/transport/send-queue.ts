@@ -1,4 +1,5 @@
 import { SendTimeoutError, TransportClosedError, isZmqError } from './errors';
+import { delay } from '../util/delay';
 
 /** What {@link SendQueue} needs from a zeromq socket (any `Writable` fits). */
 export interface SendSocket {
@@ -82,7 +83,7 @@ export class SendQueue {
   async idle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ((this.draining || this.items.length > 0) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await delay(5);
     }
   }
 

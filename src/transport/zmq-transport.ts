@@ -4,6 +4,7 @@ import { Publisher, Router } from 'zeromq';
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
 import { HandshakeCounts, type ServerSocketName } from './handshake-counts';
+import { TrafficCounters, type FrameDropReason } from './traffic-counters';
 import { decodeEnvelope, DEFAULT_MAX_FRAME_BYTES, encodeEnvelope, isId } from './codec';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope';
 import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
@@ -22,16 +23,12 @@ import {
   routerOptions,
   type SocketLimits,
 } from './socket-options';
-import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportDropReason, TransportStats } from './transport';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from './transport';
 import { validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
 import { zapHandler } from './zap-handler';
 
 const debugLog = createDebug('kuzzle:cluster:transport');
 
-/** Message types counted separately; a peer sending made-up types cannot grow the counters without bound. */
-const MAX_TYPES_COUNTED = 100;
-
-type Counters = Omit<TransportStats, 'timeouts' | 'pendingRequests' | 'gaps' | 'dropped' | 'bytesByType' | 'handshakes'>;
 
 /**
  * {@link Transport} over ZeroMQ: a ROUTER answers requests and a PUB carries
@@ -54,21 +51,8 @@ export class ZmqTransport implements Transport {
   private readonly links = new Map<string, PeerLink>();
   private readonly pending = new PendingRequests();
   private readonly loops: Promise<void>[] = [];
-  private readonly counters: Counters = {
-    published: 0,
-    received: 0,
-    requestsSent: 0,
-    requestsReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-  };
-  /** Frames dropped; refused connections are counted by {@link handshakes}. */
-  private readonly dropped: Record<Exclude<TransportDropReason, 'unauthenticated'>, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
+  private readonly traffic = new TrafficCounters();
   private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
-  private readonly bytesSent = new Map<string, number>();
-  private readonly bytesReceived = new Map<string, number>();
-  /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
-  private readonly gaps = new Map<string, number>();
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
   private gapHandler: GapHandler | undefined;
@@ -180,8 +164,8 @@ export class ZmqTransport implements Transport {
     // body that fails to encode does not look like a lost broadcast.
     this.seq += 1;
     await this.pubQueue.enqueue([frame]);
-    this.counters.published += 1;
-    this.countBytes('sent', type, frame.length);
+    this.traffic.totals.published += 1;
+    this.traffic.bytes('sent', type, frame.length);
   }
 
   /**
@@ -209,8 +193,8 @@ export class ZmqTransport implements Transport {
     }
 
     const { reply, cancellation } = this.pending.track(rid, peerId, type, timeoutMs);
-    this.counters.requestsSent += 1;
-    this.countBytes('sent', type, frame.length);
+    this.traffic.totals.requestsSent += 1;
+    this.traffic.bytes('sent', type, frame.length);
     link.queue.enqueue([frame], { cancellation, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
       this.pending.fail(
         rid,
@@ -248,14 +232,13 @@ export class ZmqTransport implements Transport {
 
   /** A copy of the counters. */
   stats(): TransportStats {
+    const traffic = this.traffic.snapshot();
     return {
-      ...this.counters,
+      ...traffic,
       timeouts: this.pending.timeouts,
       pendingRequests: this.pending.size,
-      dropped: { ...this.dropped, unauthenticated: this.handshakes.totalFailed() },
+      dropped: { ...traffic.dropped, unauthenticated: this.handshakes.totalFailed() },
       handshakes: this.handshakes.snapshot(),
-      bytesByType: { sent: Object.fromEntries(this.bytesSent), received: Object.fromEntries(this.bytesReceived) },
-      gaps: Object.fromEntries(this.gaps),
     };
   }
 
@@ -342,10 +325,10 @@ export class ZmqTransport implements Transport {
       const verdict = link.checkSeq(envelope.seq);
       if (verdict.kind === 'replayed') return this.drop('replayed', `broadcast #${envelope.seq} of ${link.peerId}`);
       if (verdict.kind === 'gap') {
-        this.gaps.set(link.peerId, link.missed);
+        this.traffic.gap(link.peerId, link.missed);
         this.gapHandler?.(link.peerId, verdict.expected, envelope.seq);
       }
-      this.counters.received += 1;
+      this.traffic.totals.received += 1;
       this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));
     }, this.loopContext);
   }
@@ -358,7 +341,7 @@ export class ZmqTransport implements Transport {
       if (envelope.rid === undefined) return this.drop('malformed', `request "${envelope.type}" without a request id`);
       // The DEALER's routing id is its node id: a request cannot speak for another node.
       if (identity.toString('utf8') !== envelope.from) return this.drop('foreignSender', `request from ${envelope.from} on another node's connection`);
-      this.counters.requestsReceived += 1;
+      this.traffic.totals.requestsReceived += 1;
       void this.answer(identity, envelope, envelope.rid);
     }, this.loopContext);
   }
@@ -381,22 +364,13 @@ export class ZmqTransport implements Transport {
     const frame = frames.length === count ? frames[at] : undefined;
     const envelope = frame ? decodeEnvelope(frame, this.limits.maxFrameBytes) : undefined;
     if (!envelope) {
-      this.counters.bytesReceived += size;
+      this.traffic.unreadable(size);
       this.drop('malformed', `${frames.length} frame(s), ${size} bytes`);
     } else {
       // Replies are counted under their request's type.
-      this.countBytes('received', envelope.type.replace(/:reply$/, ''), size);
+      this.traffic.bytes('received', envelope.type.replace(/:reply$/, ''), size);
     }
     return envelope;
-  }
-
-  /** Counts bytes per message type and in total; types are bounded by the message maps (unknown ones share one key). */
-  private countBytes(direction: 'sent' | 'received', type: string, bytes: number): void {
-    const byType = direction === 'sent' ? this.bytesSent : this.bytesReceived;
-    if (direction === 'sent') this.counters.bytesSent += bytes;
-    else this.counters.bytesReceived += bytes;
-    const key = byType.has(type) || byType.size < MAX_TYPES_COUNTED ? type : 'other';
-    byType.set(key, (byType.get(key) ?? 0) + bytes);
   }
 
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
@@ -406,7 +380,7 @@ export class ZmqTransport implements Transport {
     if (this.closed) return;
     try {
       await this.routerQueue.enqueue([identity, frame]);
-      this.countBytes('sent', request.type, frame.length);
+      this.traffic.bytes('sent', request.type, frame.length);
     } catch (error) {
       if (!this.closed) this.log('warn', `cannot reply to "${request.type}" from ${request.from}: ${describeError(error)}`);
     }
@@ -421,8 +395,8 @@ export class ZmqTransport implements Transport {
     }
   }
 
-  private drop(reason: Exclude<TransportDropReason, 'unauthenticated'>, what: string): void {
-    this.dropped[reason] += 1;
+  private drop(reason: FrameDropReason, what: string): void {
+    this.traffic.drop(reason);
     this.log('debug', `dropped (${reason}): ${what}`);
   }
 

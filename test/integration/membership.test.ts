@@ -6,6 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { MessageBus } from '../../src/bus/message-bus';
 import { Membership, type PeerRemovalReason } from '../../src/membership/membership';
 import type { NodeCard } from '../../src/membership/node-card';
+import { peerLinksOver } from '../../src/membership/peer-links';
 import { StateKeys } from '../../src/state/keys';
 import { RedisCardStore } from '../../src/state/node-cards';
 import { createRedisClient } from '../../src/state/redis-client';
@@ -73,7 +74,7 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     const cards = new RedisCardStore(redis, cluster, CARD_TTL_MS);
     const bus = new MessageBus(transport, () => undefined);
     const card: NodeCard = { id, addresses: { router: '', pub: '' }, incarnation: 0, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
-    const membership = new Membership(card, bus, cards, { ...timers, log: () => undefined });
+    const membership = new Membership(card, bus, peerLinksOver(transport), cards, { ...timers, log: () => undefined });
     const node: TestNode = { id, transport, zmq, redis, cards, membership, added: [], removed: [], suspicions: [] };
     membership.on('peer:added', (peer, { returning }) => node.added.push({ id: peer.card.id, returning }));
     membership.on('peer:removed', (removed, reason) => node.removed.push({ id: removed.id, incarnation: removed.incarnation, reason, at: Date.now() }));

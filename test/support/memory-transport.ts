@@ -15,8 +15,9 @@ export class MemoryNetwork {
   readonly nodes = new Map<string, MemoryTransport>();
   private readonly cut = new Set<string>();
 
-  transport(nodeId: string): MemoryTransport {
-    const transport = new MemoryTransport(nodeId, this);
+  /** A node's transport; `host` names its sockets (another node's: a process restarted on its ports). */
+  transport(nodeId: string, host = nodeId): MemoryTransport {
+    const transport = new MemoryTransport(nodeId, this, host);
     this.nodes.set(nodeId, transport);
     return transport;
   }
@@ -33,6 +34,17 @@ export class MemoryNetwork {
   reachable(a: string, b: string): boolean {
     return !this.cut.has(key(a, b)) && this.nodes.get(b)?.closed === false;
   }
+
+  /**
+   * The process of `nodeId` dies: its transport closes, and every node
+   * connected to it sees its connection closed (as a DEALER sees a
+   * ROUTER's connection drop).
+   */
+  async crash(nodeId: string): Promise<void> {
+    const dead = this.nodes.get(nodeId);
+    await dead?.close();
+    for (const node of this.nodes.values()) if (node !== dead && node.isConnected(nodeId)) node.connectionClosed(nodeId);
+  }
 }
 
 const key = (a: string, b: string): string => [a, b].sort().join('|');
@@ -46,15 +58,20 @@ export class MemoryTransport implements Transport {
   private seq = 0;
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
+  private gapHandler: GapHandler | undefined;
+  private disconnectHandler: DisconnectHandler | undefined;
+  /** While frozen, what arrives waits, as in the sockets of a stopped process. */
+  private frozen: Array<() => void> | undefined;
   private readonly counters = { published: 0, received: 0, requestsSent: 0, requestsReceived: 0, timeouts: 0 };
 
   constructor(
     readonly nodeId: string,
     private readonly network: MemoryNetwork,
+    private readonly host: string = nodeId,
   ) {}
 
   async bind(): Promise<NodeAddresses> {
-    return { router: `tcp://memory/${this.nodeId}/router`, pub: `tcp://memory/${this.nodeId}/pub` };
+    return { router: `tcp://memory/${this.host}/router`, pub: `tcp://memory/${this.host}/pub` };
   }
 
   setIncarnation(incarnation: number): void {
@@ -80,6 +97,11 @@ export class MemoryTransport implements Transport {
 
   async publish(type: string, body: unknown): Promise<void> {
     if (this.closed) throw new TransportClosedError();
+    if (this.frozen) {
+      // A frozen process sends nothing: what it was about to send leaves once it runs again.
+      this.frozen.push(() => void this.publish(type, body).catch(() => undefined));
+      return;
+    }
     const envelope = this.envelope(type, ++this.seq, body);
     this.sent.push(envelope);
     this.counters.published++;
@@ -104,12 +126,34 @@ export class MemoryTransport implements Transport {
       this.counters.timeouts++;
       throw new RequestTimeoutError(peerId, type, timeoutMs);
     }
-    target.counters.requestsReceived++;
+    const handled = target.handleRequest(peerId, type, envelope);
+    if (!target.frozen) return handled;
+    // A frozen peer answers once thawed: too late for a request that timed out meanwhile.
+    handled.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        this.counters.timeouts++;
+        reject(new RequestTimeoutError(peerId, type, timeoutMs));
+      }, timeoutMs);
+    });
     try {
-      const reply = await target.requestHandler(JSON.parse(JSON.stringify(envelope)) as Envelope);
-      return { ...target.envelope(reply.type, 0, JSON.parse(JSON.stringify(reply.body ?? null)) as unknown) };
+      return await Promise.race([handled, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async handleRequest(peerId: string, type: string, envelope: Envelope): Promise<Envelope> {
+    if (this.frozen) await new Promise<void>((resolve) => this.frozen?.push(resolve));
+    const handler = this.requestHandler;
+    if (!handler) throw new RequestTimeoutError(peerId, type, 0);
+    this.counters.requestsReceived++;
+    try {
+      const reply = await handler(JSON.parse(JSON.stringify(envelope)) as Envelope);
+      return { ...this.envelope(reply.type, 0, JSON.parse(JSON.stringify(reply.body ?? null)) as unknown) };
     } catch (error) {
-      throw new RemoteHandlerError(peerId, type, parseErrorBody({ code: codeOf(error), message: describeError(error) }));
+      throw new RemoteHandlerError(this.nodeId, type, parseErrorBody({ code: codeOf(error), message: describeError(error) }));
     }
   }
 
@@ -121,12 +165,33 @@ export class MemoryTransport implements Transport {
     this.requestHandler = handler;
   }
 
-  onGap(_handler: GapHandler): void {
-    // Memory links never lose a broadcast unless cut, and then everything is lost.
+  onGap(handler: GapHandler): void {
+    this.gapHandler = handler;
   }
 
-  onDisconnect(_handler: DisconnectHandler): void {
-    // Memory links have no connection to lose.
+  onDisconnect(handler: DisconnectHandler): void {
+    this.disconnectHandler = handler;
+  }
+
+  /** Reports `missed` broadcasts of `peerId` lost, as a sequence gap on a SUB would. */
+  injectGap(peerId: string, missed: number): void {
+    this.gapHandler?.(peerId, 1, 1 + missed);
+  }
+
+  /** The connection to `peerId` was closed by the other side. */
+  connectionClosed(peerId: string): void {
+    this.disconnectHandler?.(peerId);
+  }
+
+  /** Stops handling what arrives (it waits) until {@link thaw}: with a paused scheduler, a frozen process. */
+  freeze(): void {
+    this.frozen ??= [];
+  }
+
+  thaw(): void {
+    const waiting = this.frozen ?? [];
+    this.frozen = undefined;
+    for (const deliver of waiting) deliver();
   }
 
   stats(): TransportStats {
@@ -152,6 +217,10 @@ export class MemoryTransport implements Transport {
   }
 
   private receiveBroadcast(envelope: Envelope): void {
+    if (this.frozen) {
+      this.frozen.push(() => this.receiveBroadcast(envelope));
+      return;
+    }
     if (this.closed || !this.links.has(envelope.from)) return;
     this.counters.received++;
     this.broadcastHandler?.(envelope);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, it } from 'node:test';
 
-import { endpointOf, resolveBinding } from '../../src/config/bindings';
+import { resolveBinding } from '../../src/config/bindings';
+import { endpointOf } from '../../src/transport/socket-options';
 import { ConfigError } from '../../src/config/errors';
 
 function v4(address: string, internal = false): NetworkInterfaceInfo {
@@ -137,20 +138,18 @@ describe('resolveBinding', () => {
   });
 });
 
-describe('endpointOf', () => {
-  it('formats IPv4 and host names as is', () => {
-    assert.equal(endpointOf({ host: '192.168.1.10', port: 7510 }), 'tcp://192.168.1.10:7510');
-    assert.equal(endpointOf({ host: 'kuzzle-1', port: 1 }), 'tcp://kuzzle-1:1');
-  });
-
-  it('brackets IPv6 addresses', () => {
-    assert.equal(endpointOf({ host: '::1', port: 7511 }), 'tcp://[::1]:7511');
-    assert.equal(endpointOf({ host: '2001:db8::5', port: 0 }), 'tcp://[2001:db8::5]:0');
+describe('endpointOf (transport) with resolveBinding', () => {
+  it('formats IPv4 and host names as is, brackets IPv6, binds a free port for 0', () => {
+    assert.equal(endpointOf('192.168.1.10', 7510), 'tcp://192.168.1.10:7510');
+    assert.equal(endpointOf('kuzzle-1', 1), 'tcp://kuzzle-1:1');
+    assert.equal(endpointOf('::1', 7511), 'tcp://[::1]:7511');
+    assert.equal(endpointOf('2001:db8::5', 0), 'tcp://[2001:db8::5]:*');
   });
 
   it('round-trips with resolveBinding', () => {
     for (const value of ['tcp://127.0.0.1:7511', 'tcp://[::1]:7511', 'tcp://[2001:db8::7]:1']) {
-      assert.equal(endpointOf(resolveBinding('k', value, interfaces)), value);
+      const { host, port } = resolveBinding('k', value, interfaces);
+      assert.equal(endpointOf(host, port), value);
     }
   });
 });

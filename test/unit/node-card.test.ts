@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { parseNodeCard, type NodeCard } from '../../src/membership/node-card';
+import { ownerOf, parseNodeCard, parseOwner, sameAddresses, shareASocket, type NodeCard } from '../../src/membership/node-card';
+import { PROTOCOL_VERSION } from '../../src/transport/envelope';
 
 type Obj = Record<string, unknown>;
 
@@ -68,5 +69,33 @@ describe('parseNodeCard', () => {
         assert.equal(parseNodeCard(card), undefined, `${field}=${JSON.stringify(value)} should be rejected`);
       }
     }
+  });
+});
+
+describe('card comparisons', () => {
+  const card = (router: string, pub: string, curveKey?: string): NodeCard => ({
+    id: 'n',
+    incarnation: 1,
+    startedAt: 1,
+    protocol: PROTOCOL_VERSION,
+    addresses: { router, pub, ...(curveKey ? { curveKey } : {}) },
+  });
+
+  it('sameAddresses: router, pub and server key must all match (a join must present the card it registered)', () => {
+    const key = 'k'.repeat(40);
+    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2', key), card('tcp://a:1', 'tcp://a:2', key)), true);
+    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2'), card('tcp://a:1', 'tcp://evil:2')), false, 'a PUB re-pointed elsewhere');
+    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2'), card('tcp://evil:1', 'tcp://a:2')), false);
+    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2', key), card('tcp://a:1', 'tcp://a:2', 'x'.repeat(40))), false, 'another key');
+  });
+
+  it('shareASocket: one port in common is enough (two live nodes cannot bind one port)', () => {
+    assert.equal(shareASocket(card('tcp://a:1', 'tcp://a:2'), card('tcp://a:1', 'tcp://b:2')), true);
+    assert.equal(shareASocket(card('tcp://a:1', 'tcp://a:2'), card('tcp://b:1', 'tcp://a:2')), true);
+    assert.equal(shareASocket(card('tcp://a:1', 'tcp://a:2'), card('tcp://b:1', 'tcp://b:2')), false);
+  });
+
+  it('parseOwner reads back what ownerOf writes', () => {
+    assert.deepEqual(parseOwner(ownerOf({ id: 'node-1', incarnation: 42 })), { id: 'node-1', incarnation: 42 });
   });
 });

@@ -5,7 +5,7 @@ import {
   MAX_ROOMS_PER_MESSAGE,
   parseDocumentNotice,
   parseRewritten,
-  parseRoomDescriptor,
+  parseRoomRecord,
   parseRoomsRemoved,
   parseUserNotice,
 } from '../../src/sync/messages';
@@ -43,21 +43,21 @@ function assertAllRejected(parse: (body: unknown) => unknown, cases: Iterable<[s
 
 const garbageCases = (): Array<[string, unknown]> => GARBAGE.map((g) => [`garbage ${String(typeof g === 'symbol' ? 'symbol' : JSON.stringify(g))}`, g]);
 
-describe('parseRoomDescriptor', () => {
+describe('parseRoomRecord', () => {
   it('accepts a valid body', () => {
-    assert.deepEqual(parseRoomDescriptor(validRoom()), validRoom());
-    assert.deepEqual(parseRoomDescriptor({ ...validRoom(), filters: [] }), { ...validRoom(), filters: [] });
+    assert.deepEqual(parseRoomRecord(validRoom()), validRoom());
+    assert.deepEqual(parseRoomRecord({ ...validRoom(), filters: [] }), { ...validRoom(), filters: [] });
   });
 
   it('drops unknown fields', () => {
-    assert.deepEqual(parseRoomDescriptor({ ...validRoom(), extra: 1 }), validRoom());
+    assert.deepEqual(parseRoomRecord({ ...validRoom(), extra: 1 }), validRoom());
   });
 
   it('rejects malformed bodies', () => {
-    assertAllRejected(parseRoomDescriptor, garbageCases());
-    assertAllRejected(parseRoomDescriptor, [['array of room', [validRoom()]]]);
-    for (const field of ['index', 'collection', 'roomId']) assertAllRejected(parseRoomDescriptor, mutations(validRoom, field, NOT_STRINGS));
-    assertAllRejected(parseRoomDescriptor, mutations(validRoom, 'filters', [undefined, null, 'x', 1, {}, { equals: {} }]));
+    assertAllRejected(parseRoomRecord, garbageCases());
+    assertAllRejected(parseRoomRecord, [['array of room', [validRoom()]]]);
+    for (const field of ['index', 'collection', 'roomId']) assertAllRejected(parseRoomRecord, mutations(validRoom, field, NOT_STRINGS));
+    assertAllRejected(parseRoomRecord, mutations(validRoom, 'filters', [undefined, null, 'x', 1, {}, { equals: {} }]));
   });
 });
 
@@ -177,7 +177,7 @@ function randomJson(random: () => number, depth: number): unknown {
 describe('realtime message parsers (fuzz)', () => {
   it('never throw on random JSON values, and only return objects', () => {
     const random = prng(0xc0ffee);
-    const parsers = [parseRoomDescriptor, parseRoomsRemoved, parseRewritten, parseDocumentNotice, parseUserNotice];
+    const parsers = [parseRoomRecord, parseRoomsRemoved, parseRewritten, parseDocumentNotice, parseUserNotice];
     for (let i = 0; i < 5000; i++) {
       const value = randomJson(random, 0);
       // Also through JSON, as values really arrive.
@@ -198,7 +198,7 @@ describe('realtime message parsers (fuzz)', () => {
   it('never throw on valid bodies with one field replaced by a random value', () => {
     const random = prng(42);
     const cases: Array<[(body: unknown) => unknown, () => Obj]> = [
-      [parseRoomDescriptor, validRoom],
+      [parseRoomRecord, validRoom],
       [parseRoomsRemoved, validRemoved],
       [parseDocumentNotice, validDocument],
       [parseUserNotice, validUser],

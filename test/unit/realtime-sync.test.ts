@@ -2,55 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { MessageBus } from '../../src/bus/message-bus';
-import type { DocumentNotice, RealtimeHost, RoomDescriptor, UserNotice } from '../../src/sync/realtime-host';
+import type { RoomRecord } from '../../src/state/realtime-store';
 import { RealtimeSync } from '../../src/sync/realtime-sync';
 import type { LogLevel } from '../../src/util/log';
 import { waitFor } from '../harness/wait';
+import { FakeHost } from '../support/fake-host';
 import { MemoryRealtimeStore } from '../support/memory-realtime-store';
 import { MemoryNetwork, type MemoryTransport } from '../support/memory-transport';
 
 const ACK_TIMEOUT_MS = 300;
-
-/** The host's filter engine and deliveries, in memory. */
-class FakeHost implements RealtimeHost {
-  readonly stored = new Map<string, RoomDescriptor>();
-  readonly documents: DocumentNotice[] = [];
-  readonly users: UserNotice[] = [];
-  failDispatch = false;
-
-  storeFilter(room: RoomDescriptor): void {
-    if (!this.stored.has(room.roomId)) this.stored.set(room.roomId, room);
-  }
-
-  removeFilter(roomId: string): void {
-    this.stored.delete(roomId);
-  }
-
-  storedRoom(roomId: string): RoomDescriptor | undefined {
-    return this.stored.get(roomId);
-  }
-
-  hasFilter(roomId: string): boolean {
-    return this.stored.has(roomId);
-  }
-
-  filters(): Array<{ index: string; collection: string; roomId: string }> {
-    return [...this.stored.values()].map(({ index, collection, roomId }) => ({ index, collection, roomId }));
-  }
-
-  filterIds(index: string, collection: string): string[] {
-    return this.filters().filter((f) => f.index === index && f.collection === collection).map((f) => f.roomId);
-  }
-
-  async dispatchDocument(notice: DocumentNotice): Promise<void> {
-    if (this.failDispatch) throw new Error('dispatch failed');
-    this.documents.push(notice);
-  }
-
-  async dispatchUser(notice: UserNotice): Promise<void> {
-    this.users.push(notice);
-  }
-}
 
 interface TestNode {
   id: string;
@@ -91,7 +51,7 @@ function cluster(count: number, store = new MemoryRealtimeStore()) {
   return { network, store, nodes, at };
 }
 
-const room = (roomId: string, collection = 'col'): RoomDescriptor => ({ index: 'idx', collection, roomId, filters: [[{ equals: { roomId } }]] });
+const room = (roomId: string, collection = 'col'): RoomRecord => ({ index: 'idx', collection, roomId, filters: [[{ equals: { roomId } }]] });
 const sentTypes = (node: TestNode): string[] => node.transport.sent.map((e) => e.type);
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -87,8 +87,11 @@ describe('SendQueue', () => {
     socket.block = true;
     const queue = new SendQueue(socket);
     const started = Date.now();
-    const first = queue.enqueue([Buffer.from('1')], { deadline: Date.now() + 100 });
-    const second = queue.enqueue([Buffer.from('2')], { deadline: Date.now() + 100 });
+    const deadline = Date.now() + 100;
+    const first = queue.enqueue([Buffer.from('1')], { deadline });
+    // Its deadline passes while the first blocks the socket: well before, so
+    // that the clock's rounding when the first gives up cannot leave it a millisecond.
+    const second = queue.enqueue([Buffer.from('2')], { deadline: deadline - 50 });
     await assert.rejects(first, SendTimeoutError);
     await assert.rejects(second, SendTimeoutError);
     assert.ok(Date.now() - started < 1000, 'the queue was wedged past the deadline');

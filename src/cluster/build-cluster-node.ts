@@ -1,0 +1,38 @@
+import { resolveBinding } from '../config/bindings';
+import type { RedisSettings } from '../config/options';
+import { StateAvailability } from '../state/availability';
+import { RedisSharedState } from '../state/redis-shared-state';
+import { ZmqTransport } from '../transport/zmq-transport';
+import { ClusterNode, type ClusterNodeSettings } from './cluster-node';
+import { checkExposure, curveKeysOf } from './exposure';
+
+/**
+ * A node on its real parts: ZeroMQ sockets on the configured bindings and
+ * the shared state in Redis. Checks the bindings first: a non-loopback
+ * address without a CURVE key refuses to start (unless `insecure`).
+ *
+ * @throws ConfigError on a binding that cannot be used, or an exposed port without a key.
+ */
+export function buildClusterNode(settings: ClusterNodeSettings & { redis: RedisSettings }): ClusterNode {
+  const { options, log } = settings;
+  const router = resolveBinding('bindings.router', options.bindings.router);
+  const pub = resolveBinding('bindings.pub', options.bindings.pub);
+  checkExposure([['bindings.router', router], ['bindings.pub', pub]], options.curve, options.insecure, log);
+  const availability = new StateAvailability();
+  const state = new RedisSharedState(
+    settings.redis,
+    { clusterName: options.clusterName, cardTtlMs: options.timers.cardTtl, retryMs: options.timers.redisRetry, connectMs: options.timers.redisConnect },
+    availability,
+    log,
+  );
+  const transport = new ZmqTransport({
+    nodeId: settings.id,
+    router,
+    pub,
+    curve: options.curve ? curveKeysOf(options.curve) : undefined,
+    maxFrameBytes: options.maxFrameBytes,
+    sendHighWaterMark: options.highWaterMark,
+    log,
+  });
+  return new ClusterNode(settings, { transport, state, availability });
+}

@@ -1,0 +1,174 @@
+import type { Channel } from '../bus/message-bus';
+import type { Sender } from '../bus/message-spec';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+import type { Cancel, Scheduler } from '../util/scheduler';
+import type { MemberTable } from './member-table';
+import type { MEMBERSHIP_MESSAGES } from './messages';
+import type { NodeCard } from './node-card';
+import type { EmitMembershipEvent } from './peer';
+import type { PeerLinks } from './peer-links';
+
+export interface FailureDetectorOptions {
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+  discoverTimeoutMs: number;
+  log: Log;
+}
+
+type NodeRef = { id: string; incarnation: number };
+
+/**
+ * Who is alive. Every message received from a member is proof of life;
+ * this node broadcasts a heartbeat when it has broadcast nothing else for a
+ * heartbeat (any broadcast proves it alive to every peer; a request, to one
+ * peer only, does not count). A member silent past `heartbeatTimeoutMs`, or
+ * whose connection closed and who stayed silent for a heartbeat, is
+ * evicted and the eviction announced.
+ *
+ * A false suspicion costs nothing lasting: an evicted node that is alive
+ * hears of it (the eviction, or an accusation relayed by a member that
+ * still hears it) and joins again under a new incarnation; a node that was
+ * paused itself judges nobody before reading what waited in its sockets,
+ * and asks its peers whether they still count it in.
+ */
+export class FailureDetector {
+  private cancelTick: Cancel | undefined;
+  private lastTick = 0;
+  private lastPublish = 0;
+  private broadcastsAtLastTick = 0;
+  private running = false;
+
+  constructor(
+    private readonly table: MemberTable,
+    private readonly links: PeerLinks,
+    private readonly channel: Channel<typeof MEMBERSHIP_MESSAGES>,
+    private readonly self: () => NodeCard,
+    private readonly emit: EmitMembershipEvent,
+    private readonly scheduler: Scheduler,
+    private readonly options: FailureDetectorOptions,
+  ) {
+    links.onDisconnect((peerId) => {
+      const peer = table.get(peerId);
+      if (!peer || peer.connectionLostAt !== undefined) return;
+      peer.connectionLostAt = Date.now();
+      // Judged as soon as the grace ends rather than at the next tick (up to
+      // half a heartbeat later): an extra tick, which also knows whether this
+      // process was paused meanwhile.
+      scheduler.after(this.connectionLostGraceMs() + 1, () => void this.tick());
+    });
+  }
+
+  /** Ticks every half heartbeat: heartbeats out, silences judged. */
+  start(): void {
+    this.running = true;
+    this.lastTick = Date.now();
+    this.cancelTick = this.scheduler.every(this.tickMs(), () => void this.tick());
+  }
+
+  stop(): void {
+    this.running = false;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+  }
+
+  /** Half a heartbeat: how often silences are judged. */
+  tickMs(): number {
+    return Math.max(10, Math.floor(this.options.heartbeatMs / 2));
+  }
+
+  async publishHeartbeat(): Promise<void> {
+    if (!this.running) return;
+    this.lastPublish = Date.now();
+    try {
+      await this.channel.publish('heartbeat', {});
+    } catch (error) {
+      this.options.log('debug', `heartbeat failed: ${describeError(error)}`);
+    }
+  }
+
+  /** A message from `sender` was accepted: proof of life of that incarnation. */
+  noteAlive(sender: Sender): void {
+    const peer = this.table.get(sender.id);
+    if (peer && sender.incarnation >= peer.card.incarnation) {
+      peer.lastSeen = Date.now();
+      peer.connectionLostAt = undefined;
+    }
+  }
+
+  /** A peer announced it evicted `accused`: about this node, an accusation; about a third node, a suspicion. */
+  onEvicted(accused: NodeRef, sender: Sender): void {
+    if (accused.id === this.self().id) {
+      this.onAccused(accused, `evicted by ${sender.id}`);
+      return;
+    }
+    const peer = this.table.get(accused.id);
+    if (!peer || peer.card.incarnation !== accused.incarnation) return;
+    if (Date.now() - peer.lastSeen > this.options.heartbeatTimeoutMs) return; // our own timer decides
+    // We still hear it: it must learn that it was purged, and rewrite its state.
+    this.options.log('info', `${sender.id} evicted ${accused.id}, which this node still hears: relaying`);
+    this.channel.request(accused.id, 'node:accused', accused, this.options.discoverTimeoutMs).catch((error: unknown) =>
+      this.options.log('debug', `could not relay the eviction of ${accused.id}: ${describeError(error)}`),
+    );
+  }
+
+  /** This node is told it was evicted under an incarnation: if it is the current one, it must join again. */
+  onAccused(accused: NodeRef, why: string): void {
+    const self = this.self();
+    if (accused.id === self.id && accused.incarnation === self.incarnation && this.running) this.emit('self:suspect', why);
+  }
+
+  /**
+   * How long a peer whose connection closed may stay silent before it is
+   * taken for dead: one heartbeat. A live peer whose connection closed (a
+   * network fault) keeps sending heartbeats on its other connection; if it
+   * is evicted anyway, it finds out and joins again with a new incarnation.
+   */
+  private connectionLostGraceMs(): number {
+    return this.options.heartbeatMs;
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    const now = Date.now();
+    // Any broadcast sent (notifications, state changes) proves this node alive: it postpones the heartbeat.
+    const broadcasts = this.links.broadcastsSent();
+    if (broadcasts !== this.broadcastsAtLastTick) {
+      this.broadcastsAtLastTick = broadcasts;
+      this.lastPublish = now;
+    }
+    const sinceLastTick = now - this.lastTick;
+    this.lastTick = now;
+    if (now - this.lastPublish >= this.options.heartbeatMs) await this.publishHeartbeat();
+    if (sinceLastTick > this.tickMs() * 3) {
+      // This process was not running (frozen, or its event loop blocked):
+      // peers' silence is ours, and what they sent meanwhile waits in our
+      // sockets. Judge nobody before reading it; ask them whether they
+      // evicted us if the pause was long enough for that.
+      for (const peer of this.table.peers()) peer.lastSeen = Math.max(peer.lastSeen, now - this.options.heartbeatMs);
+      if (sinceLastTick > this.options.heartbeatTimeoutMs) void this.checkStanding();
+      return;
+    }
+    for (const peer of this.table.peers()) {
+      if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
+      // Its connection closed and it stayed silent for a heartbeat: its process is gone.
+      else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs()) void this.evict(peer.card, 'connectionLost');
+    }
+  }
+
+  private async evict(card: NodeCard, reason: 'timeout' | 'connectionLost'): Promise<void> {
+    this.table.remove(card, reason);
+    try {
+      await this.channel.publish('node:evicted', { id: card.id, incarnation: card.incarnation });
+    } catch (error) {
+      this.options.log('debug', `could not announce the eviction of ${card.id}: ${describeError(error)}`);
+    }
+  }
+
+  /** After a pause: does every member still count this incarnation in? If not, join again. */
+  private async checkStanding(): Promise<void> {
+    const answers = await this.channel.requestEach(this.table.ids(), 'member:check', {}, this.options.discoverTimeoutMs);
+    const lost = answers.filter((answer) => answer.reply?.member === false).map((answer) => answer.peer);
+    if (lost.length > 0) this.emit('self:suspect', `after a pause, ${lost.join(', ')} no longer counted this node in`);
+  }
+}

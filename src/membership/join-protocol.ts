@@ -1,0 +1,145 @@
+import type { Channel } from '../bus/message-bus';
+import type { Sender } from '../bus/message-spec';
+import { ClusterError, hasCode } from '../util/cluster-error';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+import type { CardStore } from './card-store';
+import type { MemberTable } from './member-table';
+import type { MEMBERSHIP_MESSAGES } from './messages';
+import { sameAddresses, type NodeCard } from './node-card';
+import type { EmitMembershipEvent } from './peer';
+import type { PeerLinks } from './peer-links';
+import type { SelfCard } from './self-card';
+import { Waiters } from './waiters';
+
+export interface JoinOptions {
+  discoverTimeoutMs: number;
+  joinAttemptIntervalMs: number;
+  log: Log;
+}
+
+/**
+ * How a node becomes a member of another's view: the joiner asks with its
+ * card, the peer checks the card against the store, connects back and
+ * waits to hear the joiner (ZeroMQ's slow joiner: only a broadcast proves
+ * its SUB works), records it, and answers with its own card, which the
+ * joiner records in turn. A node fenced under its incarnation is told to
+ * join again under a new one instead.
+ */
+export class JoinProtocol {
+  private readonly heard = new Waiters();
+  private readonly lastJoinAttempt = new Map<string, number>();
+
+  constructor(
+    private readonly table: MemberTable,
+    private readonly self: SelfCard,
+    private readonly links: PeerLinks,
+    private readonly cards: CardStore,
+    private readonly channel: Channel<typeof MEMBERSHIP_MESSAGES>,
+    private readonly emit: EmitMembershipEvent,
+    /** Sends a heartbeat now: a joiner keeps publishing while the peer's SUB connects. */
+    private readonly publishHeartbeat: () => Promise<void>,
+    private readonly options: JoinOptions,
+  ) {}
+
+  /** A broadcast arrived from `id`: our SUB to it works. */
+  heardFrom(id: string): void {
+    this.heard.release(id);
+  }
+
+  /**
+   * Joins every card in the store not yet a member (members too with
+   * `includeMembers`: they take a new incarnation). Returns the number of
+   * cards that did not answer (peers still starting, or dead with a card
+   * not yet expired). `force` ignores the per-peer retry interval.
+   */
+  async discover(force = false, includeMembers = false): Promise<number> {
+    const cards = await this.cards.list();
+    this.table.keepFencesOf(new Set(cards.map((card) => card.id)));
+    const self = this.self.current;
+    const now = Date.now();
+    const joins = cards
+      .filter((card) => card.id !== self.id && card.protocol === self.protocol)
+      .filter((card) => includeMembers || !this.table.has(card.id))
+      .filter((card) => !this.table.isJoining(card.id))
+      .filter((card) => force || now - (this.lastJoinAttempt.get(card.id) ?? 0) >= this.options.joinAttemptIntervalMs)
+      .map((card) => this.join(card));
+    const joined = await Promise.all(joins);
+    return joined.filter((ok) => !ok).length;
+  }
+
+  /** Answers a peer's `join`: check it, connect back, wait to hear it, record it. */
+  async accept(card: NodeCard, sender: Sender): Promise<{ card: NodeCard }> {
+    const self = this.self.current;
+    if (card.id !== sender.id || card.incarnation !== sender.incarnation) {
+      throw new ClusterError('KPC_FOREIGN_CARD', `${sender.id} sent a card that is not its own`);
+    }
+    if (card.id === self.id) throw new ClusterError('KPC_FOREIGN_CARD', 'a node cannot join itself');
+    if (card.protocol !== self.protocol) throw new ClusterError('KPC_PROTOCOL', `protocol ${card.protocol} not supported`);
+    if (this.table.isFenced(card)) throw new ClusterError('KPC_EVICTED', `incarnation ${card.incarnation} of ${card.id} was evicted`);
+    const known = this.table.get(card.id);
+    if (known && known.card.incarnation > card.incarnation) {
+      throw new ClusterError('KPC_STALE_INCARNATION', `${card.id} is known under a newer incarnation`);
+    }
+    // Only a node that registered itself where the cluster keeps its cards
+    // may join, with the sockets and key it registered.
+    const registered = await this.cards.get(card.id);
+    if (!registered || registered.incarnation !== card.incarnation || !sameAddresses(registered, card)) {
+      throw new ClusterError('KPC_UNKNOWN_CARD', `${card.id} (incarnation ${card.incarnation}) is not registered`);
+    }
+    this.table.startJoining(card.id);
+    try {
+      const heard = this.heard.wait(card.id, this.options.discoverTimeoutMs, 'nothing heard from');
+      heard.catch(() => undefined);
+      this.links.connect(card.id, card.addresses);
+      await heard;
+      this.table.add(card);
+      return { card: self };
+    } finally {
+      this.table.endJoining(card.id);
+    }
+  }
+
+  /** Tells a node it was evicted under that incarnation: it joins again under a new one. */
+  async accuse(card: Pick<NodeCard, 'id' | 'incarnation'>): Promise<void> {
+    await this.channel.request(card.id, 'node:accused', { id: card.id, incarnation: card.incarnation }, this.options.discoverTimeoutMs);
+  }
+
+  private async join(card: NodeCard): Promise<boolean> {
+    this.lastJoinAttempt.set(card.id, Date.now());
+    this.table.startJoining(card.id);
+    try {
+      // Inside the try: a card with an address ZeroMQ refuses must not stop the others.
+      this.links.connect(card.id, card.addresses);
+      if (this.table.isFenced(card)) {
+        await this.accuse(card);
+        return false;
+      }
+      const heard = this.heard.wait(card.id, this.options.discoverTimeoutMs, 'nothing heard from');
+      heard.catch(() => undefined);
+      // Keep publishing while the peer's SUB connects, so it hears us and answers.
+      const pinger = setInterval(() => void this.publishHeartbeat(), 50);
+      let answer: { card: NodeCard };
+      try {
+        answer = await this.channel.request(card.id, 'join', { card: this.self.current }, this.options.discoverTimeoutMs);
+      } finally {
+        clearInterval(pinger);
+      }
+      await heard;
+      if (answer.card.id !== card.id) throw new ClusterError('KPC_FOREIGN_CARD', `${card.id} answered with the card of ${answer.card.id}`);
+      if (this.table.isFenced(answer.card)) {
+        await this.accuse(answer.card);
+        return false;
+      }
+      this.table.add(answer.card);
+      return true;
+    } catch (error) {
+      if (hasCode(error, 'KPC_EVICTED')) this.emit('self:suspect', `${card.id} had evicted this incarnation`);
+      this.options.log('debug', `could not join ${card.id}: ${describeError(error)}`);
+      return this.table.has(card.id);
+    } finally {
+      this.table.endJoining(card.id);
+      if (!this.table.has(card.id) && !this.table.isJoining(card.id)) this.links.disconnect(card.id);
+    }
+  }
+}

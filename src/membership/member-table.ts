@@ -1,0 +1,135 @@
+import type { Sender } from '../bus/message-spec';
+import type { Log } from '../util/log';
+import { shareASocket, type NodeCard } from './node-card';
+import type { EmitMembershipEvent, Peer, PeerRemovalReason } from './peer';
+import type { PeerLinks } from './peer-links';
+import { Waiters } from './waiters';
+
+/**
+ * Who is a member for this node, and the rules that keep the list right:
+ * - each start and each rejoin of a node has a new incarnation; removing a
+ *   member fences that incarnation: it is never taken back under it, only
+ *   under a newer one (after it joined again and rewrote its state);
+ * - a node restarted on the sockets of a member replaces it;
+ * - a sender counts as a member under its current incarnation or a newer
+ *   one; a member-only request from a node whose join is in flight waits
+ *   (bounded) for the join to record it.
+ */
+export class MemberTable {
+  private readonly members = new Map<string, Peer>();
+  /** Joins in flight (either direction), per peer id. */
+  private readonly joining = new Map<string, number>();
+  /** Incarnation each removed node had: it may only come back under a newer one. */
+  private readonly fences = new Map<string, number>();
+  private readonly recorded = new Waiters();
+
+  constructor(
+    private readonly links: PeerLinks,
+    private readonly emit: EmitMembershipEvent,
+    private readonly options: { discoverTimeoutMs: number; log: Log },
+  ) {}
+
+  get(id: string): Peer | undefined {
+    return this.members.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.members.has(id);
+  }
+
+  peers(): Peer[] {
+    return [...this.members.values()];
+  }
+
+  ids(): string[] {
+    return [...this.members.keys()];
+  }
+
+  /** Number of nodes in the cluster, this one included. */
+  size(): number {
+    return this.members.size + 1;
+  }
+
+  isFenced(card: Pick<NodeCard, 'id' | 'incarnation'>): boolean {
+    const fence = this.fences.get(card.id);
+    return fence !== undefined && card.incarnation <= fence;
+  }
+
+  /** Drops the fences of nodes no longer registered: a fence is only needed while its node may still come back under that incarnation. */
+  keepFencesOf(registered: ReadonlySet<string>): void {
+    for (const id of [...this.fences.keys()]) if (!registered.has(id)) this.fences.delete(id);
+  }
+
+  startJoining(id: string): void {
+    this.joining.set(id, (this.joining.get(id) ?? 0) + 1);
+  }
+
+  endJoining(id: string): void {
+    const left = (this.joining.get(id) ?? 1) - 1;
+    if (left > 0) this.joining.set(id, left);
+    else this.joining.delete(id);
+  }
+
+  isJoining(id: string): boolean {
+    return this.joining.has(id);
+  }
+
+  /** Records a member (or its newer incarnation); a member sharing a socket with it is replaced (see {@link shareASocket}). */
+  add(card: NodeCard): void {
+    this.links.connect(card.id, card.addresses);
+    const existing = this.members.get(card.id);
+    if (existing) {
+      const before = existing.card;
+      existing.card = card;
+      existing.lastSeen = Date.now();
+      if (card.incarnation > before.incarnation) {
+        this.options.log('info', `${card.id} joined again (incarnation ${before.incarnation} → ${card.incarnation})`);
+        this.emit('peer:reincarnated', before, card);
+      }
+      return;
+    }
+    for (const other of [...this.members.values()]) {
+      if (shareASocket(other.card, card)) this.remove(other.card, 'replaced');
+    }
+    const returning = this.fences.has(card.id);
+    const peer: Peer = { card, lastSeen: Date.now(), since: Date.now() };
+    this.members.set(card.id, peer);
+    this.options.log('info', `${card.id} joined (incarnation ${card.incarnation}, ${this.size()} nodes)${returning ? ', coming back' : ''}`);
+    this.recorded.release(card.id);
+    this.emit('peer:added', peer, { returning });
+  }
+
+  /** Forgets a member and fences its incarnation; does nothing unless `card` is the member's current incarnation. */
+  remove(card: NodeCard, reason: PeerRemovalReason): void {
+    const current = this.members.get(card.id);
+    if (!current || current.card.incarnation !== card.incarnation) return;
+    this.members.delete(card.id);
+    this.fences.set(card.id, Math.max(this.fences.get(card.id) ?? 0, card.incarnation));
+    this.links.disconnect(card.id);
+    const age = Date.now() - current.lastSeen;
+    this.options.log(reason === 'left' ? 'info' : 'warn', `${card.id} removed (${reason}, last heard ${age} ms ago, ${this.size()} nodes)`);
+    this.emit('peer:removed', current.card, reason);
+  }
+
+  removeIfCurrent(sender: Sender, reason: PeerRemovalReason): void {
+    const peer = this.members.get(sender.id);
+    if (peer && peer.card.incarnation === sender.incarnation) this.remove(peer.card, reason);
+  }
+
+  /**
+   * Whether a sender counts as a member: broadcasts are admitted from
+   * members (not older incarnations) and from nodes being joined; a
+   * member-only request from a node being joined waits (bounded) until the
+   * join records it.
+   */
+  admits(sender: Sender, kind: 'broadcast' | 'request'): boolean | Promise<boolean> {
+    const peer = this.members.get(sender.id);
+    if (peer) return sender.incarnation >= peer.card.incarnation;
+    if (!this.joining.has(sender.id)) return false;
+    if (kind === 'broadcast') return true;
+    return this.recorded.wait(sender.id, this.options.discoverTimeoutMs, 'join not completed with').then(
+      () => this.admits(sender, kind) === true,
+      () => false,
+    );
+  }
+}

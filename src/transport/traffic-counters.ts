@@ -1,0 +1,51 @@
+import type { TransportDropReason, TransportStats } from './transport';
+
+/** Message types counted separately; a peer sending made-up types cannot grow the counters without bound. */
+const MAX_TYPES_COUNTED = 100;
+
+/** Frames a transport drops itself; refused connections are counted per handshake (see HandshakeCounts). */
+export type FrameDropReason = Exclude<TransportDropReason, 'unauthenticated'>;
+
+type Totals = Pick<TransportStats, 'published' | 'received' | 'requestsSent' | 'requestsReceived' | 'bytesSent' | 'bytesReceived'>;
+
+/** What went through a transport's sockets, for status and metrics. */
+export class TrafficCounters {
+  readonly totals: Totals = { published: 0, received: 0, requestsSent: 0, requestsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  private readonly dropped: Record<FrameDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
+  private readonly bytesSent = new Map<string, number>();
+  private readonly bytesReceived = new Map<string, number>();
+  /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
+  private readonly gaps = new Map<string, number>();
+
+  /** Counts bytes per message type and in total; types are bounded (unknown ones past the bound share one key). */
+  bytes(direction: 'sent' | 'received', type: string, bytes: number): void {
+    const byType = direction === 'sent' ? this.bytesSent : this.bytesReceived;
+    if (direction === 'sent') this.totals.bytesSent += bytes;
+    else this.totals.bytesReceived += bytes;
+    const key = byType.has(type) || byType.size < MAX_TYPES_COUNTED ? type : 'other';
+    byType.set(key, (byType.get(key) ?? 0) + bytes);
+  }
+
+  /** Bytes of a frame that could not be read: in the total, not under a type. */
+  unreadable(bytes: number): void {
+    this.totals.bytesReceived += bytes;
+  }
+
+  drop(reason: FrameDropReason): void {
+    this.dropped[reason] += 1;
+  }
+
+  /** `missed`: all the broadcasts of `peerId` missed since it was connected. */
+  gap(peerId: string, missed: number): void {
+    this.gaps.set(peerId, missed);
+  }
+
+  snapshot(): Pick<TransportStats, keyof Totals | 'bytesByType' | 'gaps'> & { dropped: Record<FrameDropReason, number> } {
+    return {
+      ...this.totals,
+      dropped: { ...this.dropped },
+      bytesByType: { sent: Object.fromEntries(this.bytesSent), received: Object.fromEntries(this.bytesReceived) },
+      gaps: Object.fromEntries(this.gaps),
+    };
+  }
+}

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { ownerOf } from '../../src/membership/node-card';
+import type { RoomRecord } from '../../src/state/realtime-store';
+import { waitFor } from '../harness/wait';
+import { MemoryCluster, type MemoryNode } from '../support/memory-cluster';
+
+const room = (roomId: string): RoomRecord => ({ index: 'i', collection: 'c', roomId, filters: [[{ equals: { roomId } }]] });
+
+const memberIds = (member: MemoryNode): string[] => member.node.status().peers.map((peer) => peer.id).sort();
+const ownersOf = async (cluster: MemoryCluster): Promise<string[]> => (await cluster.server.realtime.owners()).sort();
+const ownerNow = (member: MemoryNode): string => ownerOf(member.node.status().node);
+
+/** Every node counts every other one. */
+async function waitMesh(members: MemoryNode[]): Promise<void> {
+  await waitFor(`a mesh of ${members.length}`, () =>
+    members.every((member) => JSON.stringify(memberIds(member)) === JSON.stringify(members.filter((m) => m !== member).map((m) => m.id).sort())),
+  );
+}
+
+/**
+ * ClusterNode on in-memory doubles (network, shared state, host, pausable
+ * timers): the judgements that the slow tiers otherwise reach only with
+ * real processes.
+ */
+describe('ClusterNode on doubles', () => {
+  let cluster: MemoryCluster;
+
+  afterEach(async () => {
+    await cluster.stopAll();
+  });
+
+  it('three nodes find each other through the shared state, each under its own incarnation', async () => {
+    cluster = new MemoryCluster();
+    const nodes = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await waitMesh(nodes);
+    assert.equal(new Set(nodes.map((m) => m.node.status().node.incarnation)).size, 3);
+    for (const member of nodes) assert.equal(member.node.unhealthy(), undefined);
+  });
+
+  it('a frozen node is evicted and its subscriptions purged; thawed, it finds out, joins again under a new incarnation and writes them back', async () => {
+    cluster = new MemoryCluster();
+    const [a, b, c] = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await waitMesh([a, b, c]);
+    await c.node.realtime.subscribed(room('r1'), 'conn-1');
+    const before = ownerNow(c);
+    assert.deepEqual(await ownersOf(cluster), [before]);
+    cluster.freeze(c);
+    await waitFor('a and b to evict c', () => !memberIds(a).includes(c.id) && !memberIds(b).includes(c.id));
+    assert.equal(a.node.status().evictions.timeout, 1);
+    await waitFor('c purged from the shared state', async () => (await ownersOf(cluster)).length === 0);
+    cluster.thaw(c);
+    // c judged nobody for its own pause: it asked, learnt it was out, and joined again.
+    await waitMesh([a, b, c]);
+    assert.equal(c.node.status().evictions.timeout, 0, 'c did not blame its peers for its own pause');
+    assert.equal(c.node.status().node.rejoins, 1);
+    const after = ownerNow(c);
+    assert.notEqual(after, before, 'a new incarnation');
+    await waitFor('c\'s subscription written back under its new incarnation', async () => JSON.stringify(await ownersOf(cluster)) === JSON.stringify([after]));
+    assert.equal(await a.node.realtime.countRoom('r1'), 1);
+  });
+
+  it('fencing: the evicted incarnation is never taken back; only the new one is', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    const fenced = b.node.status().node.incarnation;
+    cluster.freeze(b);
+    await waitFor('a evicts b', () => memberIds(a).length === 0);
+    // While b is frozen its card, still registered under the old incarnation, keeps being found:
+    // a does not take it back (it accuses it instead).
+    const seen: number[] = [];
+    const interval = setInterval(() => {
+      for (const peer of a.node.status().peers) if (peer.id === b.id) seen.push(peer.incarnation);
+    }, 5);
+    try {
+      await waitFor('a few join attempts', () => a.node.status().messages.sentByType['node:accused'] !== undefined);
+      cluster.thaw(b);
+      await waitMesh([a, b]);
+    } finally {
+      clearInterval(interval);
+    }
+    assert.ok(!seen.includes(fenced), `the fenced incarnation ${fenced} was never a member again`);
+    assert.ok(b.node.status().node.incarnation > fenced);
+  });
+
+  it('a suspicion is not an eviction: with one link cut, the node in the middle keeps both ends and relays the accusations; both join again', async () => {
+    cluster = new MemoryCluster();
+    const [a, b, c] = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await waitMesh([a, b, c]);
+    cluster.network.cutLink(a.id, c.id);
+    await waitFor('a and c to be told to join again', () => a.node.status().node.rejoins > 0 && c.node.status().node.rejoins > 0);
+    assert.deepEqual(memberIds(b), [a.id, c.id].sort(), 'b, which hears both, evicted nobody');
+    assert.equal(b.node.status().evictions.timeout, 0);
+    cluster.network.heal(a.id, c.id);
+    await waitMesh([a, b, c]);
+  });
+
+  it('a crashed process: its closed connections get it evicted as connectionLost, its subscriptions purged', async () => {
+    cluster = new MemoryCluster({ timers: { heartbeatTimeout: 60_000 } });
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    await b.node.realtime.subscribed(room('r1'), 'conn-1');
+    await cluster.network.crash(b.id);
+    await waitFor('a evicts b', () => memberIds(a).length === 0);
+    assert.equal(a.node.status().evictions.connectionLost, 1, 'not a timeout: that is a minute here');
+    await waitFor('b purged', async () => (await ownersOf(cluster)).length === 0);
+    assert.equal(await a.node.realtime.countRoom('r1'), undefined);
+  });
+
+  it('a node restarted on the same sockets under a new id replaces the old member at once', async () => {
+    cluster = new MemoryCluster({ timers: { heartbeatTimeout: 60_000 } });
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    await b.transport.close(); // the peers do not see it go
+    const restarted = await cluster.start('restarted', b.id);
+    await waitMesh([a, restarted]);
+    assert.deepEqual(memberIds(a), [restarted.id]);
+    assert.equal(a.node.status().evictions.replaced, 1);
+  });
+
+  it('broadcasts lost from a peer: the shared state is reloaded and Kuzzle-wide state caught up', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    const reasons: string[] = [];
+    a.node.onCatchUp(async (reason) => void reasons.push(reason));
+    await b.node.realtime.subscribed(room('r1'), 'conn-1');
+    a.host.removeFilter('r1'); // as if the announcement were lost
+    a.transport.injectGap(b.id, 3);
+    await waitFor('the repair', () => a.node.status().repair.gapRepairs === 1 && reasons.length === 1);
+    assert.match(reasons[0] ?? '', new RegExp(b.id));
+    assert.ok(a.host.hasFilter('r1'), 'the filter was reloaded from the shared state');
+  });
+
+  it('the shared state lost (an empty Redis): every node writes its subscriptions back, and the listeners run', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    let restored = 0;
+    a.node.onStateLost(async () => void restored++);
+    await a.node.realtime.subscribed(room('ra'), 'conn-1');
+    await b.node.realtime.subscribed(room('rb'), 'conn-2');
+    cluster.server.lose();
+    await waitFor('both written back', async () => (await ownersOf(cluster)).length === 2);
+    assert.equal(await b.node.realtime.countRoom('ra'), 1);
+    assert.equal(await a.node.realtime.countRoom('rb'), 1);
+    await waitFor('the state-lost listener', () => restored === 1);
+    assert.equal(a.node.status().repair.stateLosses, 1);
+    // The cards went too: renewed at the next tick, the nodes still count each other.
+    await waitFor('cards back', async () => (await cluster.server.connect().cards.list()).length === 2);
+    assert.deepEqual(memberIds(a), [b.id]);
+  });
+
+  it('drain, then leave: health turns 503 while the node still serves; the leave purges its subscriptions before peers forget it', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    await b.node.realtime.subscribed(room('r1'), 'conn-1');
+    b.node.drain();
+    assert.match(b.node.unhealthy() ?? '', /shutting down/);
+    assert.deepEqual(memberIds(a), [b.id], 'still a member while draining');
+    assert.equal(await a.node.realtime.countRoom('r1'), 1, 'its subscribers still count');
+    const order: string[] = [];
+    a.node.onCatchUp(async () => void order.push('catch-up'));
+    const removed = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (memberIds(a).length === 0) {
+          clearInterval(poll);
+          void cluster.server.realtime.countRoom('r1').then((count) => {
+            order.push(`left with r1 at ${String(count)}`);
+            resolve();
+          });
+        }
+      }, 1);
+    });
+    await b.node.stop();
+    await removed;
+    assert.deepEqual(order, ['left with r1 at undefined'], 'the room was gone before b left the view');
+    assert.equal(a.node.status().evictions.left, 1);
+    assert.equal((await cluster.server.connect().cards.list()).some((card) => card.id === b.id), false, 'card withdrawn');
+  });
+});
