@@ -16,7 +16,14 @@ import type {
 } from './message-spec';
 
 /** Why the bus dropped a message the transport delivered. */
-export type BusDropReason = 'unknownType' | 'wrongKind' | 'notMember' | 'malformed' | 'handlerFailed';
+export type BusDropReason = 'unknownType' | 'wrongKind' | 'notMember' | 'unauthenticated' | 'overloaded' | 'malformed' | 'handlerFailed';
+
+/**
+ * Requests of one sender handled at once, at most: one peer (a node that
+ * went wrong, or an insider holding the key) cannot take the whole node.
+ * Far above what nodes send each other (their requests go in batches).
+ */
+export const MAX_REQUESTS_IN_FLIGHT_PER_SENDER = 64;
 
 export interface BusStats {
   /** Messages received (broadcasts and requests) per type. */
@@ -36,6 +43,9 @@ export type PeerAnswer<R> = { peer: string; reply: R; error?: undefined } | { pe
  */
 export type MemberGate = (sender: Sender, kind: 'broadcast' | 'request') => boolean | Promise<boolean>;
 
+/** Whether a request was sent by the node it names (its MAC, see `macInput`); may look the sender up. */
+export type RequestVerifier = (sender: Sender, envelope: Envelope) => boolean | Promise<boolean>;
+
 interface Route {
   readonly spec: MessageSpec;
   readonly handle: (body: unknown, sender: Sender) => unknown;
@@ -54,12 +64,16 @@ export class MessageBus {
     unknownType: 0,
     wrongKind: 0,
     notMember: 0,
+    unauthenticated: 0,
+    overloaded: 0,
     malformed: 0,
     handlerFailed: 0,
   };
   private readonly received = new Map<string, number>();
   private readonly sent = new Map<string, number>();
   private isMember: MemberGate = () => false;
+  private verifyRequest: RequestVerifier | undefined;
+  private readonly inFlight = new Map<string, number>();
   private readonly seenListeners: Array<(sender: Sender, kind: 'broadcast' | 'request') => void> = [];
 
   constructor(
@@ -73,6 +87,11 @@ export class MessageBus {
   /** Sets who counts as a member; until then, only `anyone` messages are accepted. */
   setMemberGate(gate: MemberGate): void {
     this.isMember = gate;
+  }
+
+  /** Every request must prove its sender from now on (any type, `anyone` ones included). */
+  setRequestVerifier(verifier: RequestVerifier): void {
+    this.verifyRequest = verifier;
   }
 
   /** Called with the sender of every message accepted past the sender check: proof of life. */
@@ -136,9 +155,22 @@ export class MessageBus {
       else this.refuse(kind, envelope, 'notMember', new NotMemberError(envelope.from));
       return;
     }
-    return Promise.resolve(admitted).then((ok) =>
-      ok ? this.deliverRequest(route, envelope, sender) : this.refuse('request', envelope, 'notMember', new NotMemberError(envelope.from)),
-    );
+    const busy = this.inFlight.get(sender.id) ?? 0;
+    if (busy >= MAX_REQUESTS_IN_FLIGHT_PER_SENDER) {
+      return this.refuse('request', envelope, 'overloaded', new ClusterError('KPC_BUSY', `${busy} requests of ${sender.id} already in progress`));
+    }
+    this.inFlight.set(sender.id, busy + 1);
+    const verified = this.verifyRequest ? this.verifyRequest(sender, envelope) : true;
+    return Promise.all([verified, admitted])
+      .then(([authentic, member]) => {
+        if (!authentic) return this.refuse('request', envelope, 'unauthenticated', new ClusterError('KPC_UNAUTHENTICATED', `the request does not prove it comes from ${envelope.from}`));
+        return member ? this.deliverRequest(route, envelope, sender) : this.refuse('request', envelope, 'notMember', new NotMemberError(envelope.from));
+      })
+      .finally(() => {
+        const left = (this.inFlight.get(sender.id) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(sender.id, left);
+        else this.inFlight.delete(sender.id);
+      });
   }
 
   /** Parses an admitted message's body; counts it, or counts it as malformed. */

@@ -31,6 +31,7 @@ export function buildClusterNode(settings: ClusterNodeSettings & { redis: RedisS
     pub,
     curve: options.curve ? curveKeysOf(options.curve) : undefined,
     maxFrameBytes: options.maxFrameBytes,
+    maxMessageBytes: options.maxMessageBytes,
     sendHighWaterMark: options.highWaterMark,
     log,
   });

@@ -19,7 +19,9 @@ import type { Log } from '../util/log';
 import { realScheduler, type Scheduler } from '../util/scheduler';
 import type { ClusterMetrics } from './cluster-metrics';
 import { buildStatus, unhealthyReason, type ClusterStatus } from './cluster-status';
+import { curveKeysOf } from './exposure';
 import { MemberChannel } from './member-channel';
+import { NodeTrust } from './node-trust';
 import type { RealtimePort } from './realtime-port';
 import { SelfRepair } from './self-repair';
 
@@ -72,6 +74,7 @@ export class ClusterNode {
   private readonly membership: Membership;
   private readonly sync: RealtimeSync;
   private readonly repair: SelfRepair;
+  private readonly trust: NodeTrust;
   private readonly catchUpListeners: CatchUpListener[] = [];
   private readonly stateLostListeners: Array<() => Promise<void>> = [];
   // Every reason from the start: a counter that appears at 1 hides its first increase from Prometheus.
@@ -84,6 +87,7 @@ export class ClusterNode {
   private rejoining: Promise<void> | undefined;
   private rejoinAgain = false;
   private catchUpError: string | undefined;
+  private resetting = false;
 
   constructor(settings: ClusterNodeSettings, parts: ClusterNodeParts) {
     const { options, log } = settings;
@@ -94,7 +98,11 @@ export class ClusterNode {
     this.state = parts.state;
     this.availability = parts.availability;
     const scheduler = parts.scheduler ?? realScheduler;
+    this.trust = new NodeTrust(this.state.cards, PROTOCOL_VERSION, options.curve ? curveKeysOf(options.curve) : undefined, log);
     this.bus = new MessageBus(this.transport, log);
+    // Requests prove their sender both ways: signed here, checked by the bus.
+    this.transport.setSigner((peerId, input) => this.trust.identities.sign(peerId, input));
+    this.bus.setRequestVerifier((sender, envelope) => this.trust.verify(sender, envelope));
     const card: NodeCard = {
       id: this.id,
       addresses: { router: '', pub: '' },
@@ -102,9 +110,10 @@ export class ClusterNode {
       startedAt: Date.now(),
       protocol: PROTOCOL_VERSION,
       kuzzleVersion: settings.kuzzleVersion,
+      identityKey: this.trust.identities.own.publicKey,
     };
     const { timers } = options;
-    this.membership = new Membership(card, this.bus, peerLinksOver(this.transport), this.state.cards, {
+    this.membership = new Membership(card, this.bus, peerLinksOver(this.transport), this.trust.cards, {
       heartbeatMs: timers.heartbeat,
       heartbeatTimeoutMs: timers.heartbeatTimeout,
       discoverTimeoutMs: timers.discoverTimeout,
@@ -147,6 +156,7 @@ export class ClusterNode {
 
   /** Binds, joins every peer found in Redis and loads the shared realtime state. */
   async start(): Promise<void> {
+    await this.trust.refuseOtherProtocols(this.options.timers);
     const addresses = await this.transport.bind();
     // Peers listed in Redis that do not answer yet may still be starting:
     // retry a few times before serving, so that clients do not land on a
@@ -159,6 +169,8 @@ export class ClusterNode {
     }
     const rooms = await this.sync.resyncAll();
     await this.repair.start();
+    // A rollover step may have added a key: records are sealed for it too.
+    await this.trust.resealRecords().catch((error: unknown) => this.log('warn', `could not seal the shared records again: ${describeError(error)}`));
     this.ready = true;
     this.readySince = Date.now();
     this.log('info', `node ready: incarnation ${this.membership.self.incarnation}, ${this.membership.size()} node(s), ${rooms} room(s) loaded`);
@@ -176,7 +188,7 @@ export class ClusterNode {
 
   /** A named set of records kept in the shared state (survives node restarts). */
   records(name: string): SharedRecords {
-    return this.state.records(name);
+    return this.trust.sealRecords(this.state.records(name), name);
   }
 
   /** Called after this node may have missed Kuzzle-wide changes: it joined again, a peer came back, broadcasts were lost. */
@@ -227,8 +239,23 @@ export class ClusterNode {
   }
 
   /** Rebuilds the shared realtime state from every live node's subscriptions; purges leftovers of gone nodes. */
+  /**
+   * @throws ClusterError KPC_NOT_READY before the node joined, KPC_RESET_RUNNING
+   * while a reset started here runs (one at a time: a second would only
+   * redo the same writes under the first).
+   */
   async reset(): Promise<ResetSummary> {
     if (!this.ready) throw new ClusterError('KPC_NOT_READY', 'this node has not joined the cluster yet');
+    if (this.resetting) throw new ClusterError('KPC_RESET_RUNNING', 'a reset started on this node is still running');
+    this.resetting = true;
+    try {
+      return await this.resetCluster();
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  private async resetCluster(): Promise<ResetSummary> {
     const ghostsPurged = await this.repair.sweepGhosts();
     const own = await this.sync.rewrite();
     const nodes: ResetSummary['nodes'] = [{ id: this.id, ...own }];
@@ -285,6 +312,7 @@ export class ClusterNode {
       redis: this.availability.stats(),
       unreachableBoundMs: this.options.timers.stateUnreachable,
       evictions: { ...this.evictions },
+      trust: this.trust.snapshot(),
     };
   }
 
@@ -365,6 +393,6 @@ export class ClusterNode {
     const { id, incarnation } = parseOwner(owner);
     if (id === this.id) return incarnation === this.membership.self.incarnation || this.rejoining !== undefined;
     if (this.membership.has(id)) return true;
-    return (await this.state.cards.get(id)) !== undefined;
+    return (await this.trust.cards.get(id)) !== undefined;
   }
 }

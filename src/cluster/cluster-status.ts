@@ -3,6 +3,7 @@ import type { Peer } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
 import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
+import type { TrustStats } from './node-trust';
 import type { RepairStats } from './self-repair';
 
 /** Self-repair counters, and why the shared state is unreachable now, if it is (see StateAvailability). */
@@ -41,6 +42,8 @@ export interface ClusterStatus {
   /** Reachability of the shared state: degraded periods (failovers, outages) and retries. */
   redis: AvailabilityStats & { unreachableBoundMs: number };
   evictions: Record<string, number>;
+  /** Cards, records and nodes this node refused to trust. */
+  trust: TrustStats;
 }
 
 export interface StatusSources {
@@ -60,6 +63,7 @@ export interface StatusSources {
   /** How long the state may be unreachable before health answers 503 (`timers.stateUnreachable`). */
   unreachableBoundMs: number;
   evictions: Record<string, number>;
+  trust: TrustStats;
 }
 
 /** Why this node must not receive traffic now, or undefined when it may. */
@@ -109,5 +113,6 @@ export function buildStatus(sources: StatusSources, now = Date.now()): ClusterSt
     repair: sources.repair,
     redis: { ...sources.redis, unreachableBoundMs: sources.unreachableBoundMs },
     evictions: sources.evictions,
+    trust: sources.trust,
   };
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'os';
 import { ConfigError } from './errors';
+import { kindOf } from './values';
 
 /** A resolved socket address: what to bind and what peers connect to. */
 export interface ResolvedBinding {
@@ -21,12 +22,12 @@ const BINDING = /^tcp:\/\/(\[[^\]]+\]|[^:[\]]+):(\d+)$/;
 export function resolveBinding(key: string, value: string, interfaces: Interfaces = networkInterfaces()): ResolvedBinding {
   const match = BINDING.exec(value.trim());
   if (!match) {
-    throw new ConfigError(key, `"${value}" is not of the form tcp://[<interface|ip|_site_>:<ipv4|ipv6>]:<port>`);
+    throw new ConfigError(key, `${kindOf(value)} that is not of the form tcp://[<interface|ip|_site_>:<ipv4|ipv6>]:<port>`);
   }
   const [, hostPart = '', portText = ''] = match;
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(key, `port ${portText} is out of range`);
+    throw new ConfigError(key, 'the port is out of range (0 to 65535)');
   }
   if (!hostPart.startsWith('[')) {
     return { host: hostPart, port, family: 'ipv4' };
@@ -35,13 +36,14 @@ export function resolveBinding(key: string, value: string, interfaces: Interface
   const familyMatch = /^(.+):(ipv4|ipv6)$/.exec(inner);
   if (!familyMatch) {
     // A bracketed IPv6 literal such as [::1].
-    if (isIP(inner) !== 6) throw new ConfigError(key, `"${inner}" is neither an IPv6 address nor <interface|ip|_site_>:<ipv4|ipv6>`);
+    if (isIP(inner) !== 6) throw new ConfigError(key, 'the bracketed host is neither an IPv6 address nor <interface|ip|_site_>:<ipv4|ipv6>');
     return { host: inner, port, family: 'ipv6' };
   }
   const [, name = '', family = 'ipv4'] = familyMatch;
   const wanted = family === 'ipv6' ? 'IPv6' : 'IPv4';
   const host = findAddress(name, wanted, interfaces);
   if (!host) {
+    // The name is shown: only a value already of the form tcp://[name:family]:port gets here.
     throw new ConfigError(key, `no ${family} address found for "${name}"`);
   }
   return { host, port, family: family as 'ipv4' | 'ipv6' };

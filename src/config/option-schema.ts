@@ -59,9 +59,14 @@ export const OPTION_SCHEMA = {
   ),
   clusterName: stringLeaf('kuzzle', 'prefix of every Redis key (`kpc:<clusterName>:…`): several clusters can share one Redis'),
   maxFrameBytes: integerLeaf(
+    1024 * 1024,
+    1024,
+    'largest frame a node sends or accepts on the cluster ports; ZeroMQ refuses a bigger one before buffering it. Bigger messages travel in fragments of this size',
+  ),
+  maxMessageBytes: integerLeaf(
     16 * 1024 * 1024,
     1024,
-    'largest message a node sends or accepts on the cluster ports; bigger frames are refused by ZeroMQ before they are buffered',
+    'largest message (a notification with its document, a batch of rooms), whole or in fragments; a node holds at most one partial message per peer connection, and four such messages in all',
   ),
   highWaterMark: integerLeaf(
     100_000,

@@ -6,7 +6,7 @@ import type { Log } from '../util/log';
 import type { CardStore } from './card-store';
 import type { MemberTable } from './member-table';
 import type { MEMBERSHIP_MESSAGES } from './messages';
-import { sameAddresses, type NodeCard } from './node-card';
+import { sameSocketsAndKeys, type NodeCard } from './node-card';
 import type { EmitMembershipEvent } from './peer';
 import type { PeerLinks } from './peer-links';
 import type { SelfCard } from './self-card';
@@ -84,7 +84,7 @@ export class JoinProtocol {
     // Only a node that registered itself where the cluster keeps its cards
     // may join, with the sockets and key it registered.
     const registered = await this.cards.get(card.id);
-    if (!registered || registered.incarnation !== card.incarnation || !sameAddresses(registered, card)) {
+    if (!registered || registered.incarnation !== card.incarnation || !sameSocketsAndKeys(registered, card)) {
       throw new ClusterError('KPC_UNKNOWN_CARD', `${card.id} (incarnation ${card.incarnation}) is not registered`);
     }
     this.table.startJoining(card.id);

@@ -14,6 +14,30 @@ export interface NodeCard {
   protocol: number;
   /** Kuzzle version of the node, shown by the status route. */
   kuzzleVersion?: string;
+  /**
+   * The node's own public key (X25519, Z85), made at each process start:
+   * its requests carry a MAC only the holder of the secret half can make
+   * (see NodeIdentities).
+   */
+  identityKey?: string;
+  /**
+   * With CURVE: the card's seal, one proof per cluster key the node accepts
+   * (public key → MAC of the card under a key agreed between the two
+   * cluster keys), see card-seal.ts.
+   */
+  proofs?: Record<string, string>;
+}
+
+/** At most this many proofs: one per key of a rollover, with room to spare. */
+export const MAX_PROOFS = 8;
+const isProof = (value: unknown): value is string => typeof value === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(value);
+
+function parseProofs(value: unknown): Record<string, string> | undefined | false {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  if (entries.length > MAX_PROOFS || !entries.every(([key, proof]) => isCurveKey(key) && isProof(proof))) return false;
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** The key a node's realtime entries are stored under in Redis: one per incarnation. */
@@ -50,6 +74,9 @@ export function parseNodeCard(value: unknown): NodeCard | undefined {
     return undefined;
   }
   if (addresses.curveKey !== undefined && !isCurveKey(addresses.curveKey)) return undefined;
+  if (card.identityKey !== undefined && !isCurveKey(card.identityKey)) return undefined;
+  const proofs = parseProofs(card.proofs);
+  if (proofs === false) return undefined;
   return {
     id: card.id,
     addresses: { router: addresses.router, pub: addresses.pub, ...(addresses.curveKey === undefined ? {} : { curveKey: addresses.curveKey }) },
@@ -57,12 +84,19 @@ export function parseNodeCard(value: unknown): NodeCard | undefined {
     startedAt: card.startedAt,
     protocol: card.protocol,
     kuzzleVersion: typeof card.kuzzleVersion === 'string' ? card.kuzzleVersion.slice(0, 50) : undefined,
+    ...(card.identityKey === undefined ? {} : { identityKey: card.identityKey }),
+    ...(proofs === undefined ? {} : { proofs }),
   };
 }
 
-/** Whether two cards name the same sockets and server key: all three. */
-export function sameAddresses(a: NodeCard, b: NodeCard): boolean {
-  return a.addresses.router === b.addresses.router && a.addresses.pub === b.addresses.pub && a.addresses.curveKey === b.addresses.curveKey;
+/** Whether two cards name the same sockets, server key and identity key: all four. */
+export function sameSocketsAndKeys(a: NodeCard, b: NodeCard): boolean {
+  return (
+    a.addresses.router === b.addresses.router &&
+    a.addresses.pub === b.addresses.pub &&
+    a.addresses.curveKey === b.addresses.curveKey &&
+    a.identityKey === b.identityKey
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import { ClusterController } from '../api/cluster-controller';
 import { renderMetrics } from '../api/prometheus';
 import { buildClusterNode } from '../cluster/build-cluster-node';
+import { redactConfig } from './redact-config';
 import { ConfigError } from '../config/errors';
 import { parseOptions, type ClusterOptions } from '../config/options';
 import { redisSettingsOf } from '../config/redis-settings';
@@ -69,7 +70,8 @@ export class ClusterPlugin {
       const user = request.context.user;
       if (!user || user._id === ANONYMOUS_KUID) throw new Unauthorized('the cluster status and reset routes need a signed-in user with the right to call them');
     };
-    const controller = new ClusterController(node, (message) => new ServiceUnavailable(message));
+    const TooManyRequests = context.errors.TooManyRequestsError ?? ServiceUnavailable;
+    const controller = new ClusterController(node, (message) => new ServiceUnavailable(message), (message) => new TooManyRequests(message));
 
     const realtimeHooks = {
       'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
@@ -95,8 +97,15 @@ export class ClusterPlugin {
       'realtime:errorList': (request: never) => realtime.listFailed(request),
       'notify:user': (notification: never) => realtime.userNotification(notification),
     };
+    const configPipes: Record<string, PipeHandler> = {
+      // server:getConfig shows Kuzzle's whole configuration: never the secrets the cluster uses.
+      'server:afterGetConfig': async (request: KuzzleRequestLike) => {
+        request.setResult(redactConfig(request.result));
+        return request;
+      },
+    };
     this.hooks = mergeHandlers('hook', realtimeHooks, kuzzleSync.hooks);
-    this.pipes = mergeHandlers('pipe', realtimePipes, kuzzleSync.pipes);
+    this.pipes = mergeHandlers('pipe', realtimePipes, configPipes, kuzzleSync.pipes);
     // Kuzzle 2.11+ has a native "cluster" controller; the routes stay the same.
     const controllerName = (await kuzzle.ask('kuzzle:api:funnel:controller:isNative', 'cluster')) ? 'cluster-plugin' : 'cluster';
     this.api = {

@@ -87,6 +87,7 @@ export interface PluginContextLike {
     UnauthorizedError?: KuzzleErrorClass;
     InternalError: KuzzleErrorClass;
     ServiceUnavailableError?: KuzzleErrorClass;
+    TooManyRequestsError?: KuzzleErrorClass;
     PluginImplementationError: KuzzleErrorClass;
     NotFoundError: KuzzleErrorClass;
     KuzzleError: KuzzleErrorClass;

@@ -1,11 +1,23 @@
 import { broadcast, parseEmpty, request } from '../bus/message-spec';
 import { isNonEmptyString as isString, isObject } from '../util/guards';
-import type { CollectionRef, RoomTally } from '../state/realtime-store';
+import type { CollectionRef, RoomRecord, RoomTally } from '../state/realtime-store';
 import type { DocumentNotice, NoticeRequest, UserNotice } from './realtime-host';
-import type { RoomRecord } from '../state/realtime-store';
 
 /** Longest list of room ids in one message: removals of more rooms are split. */
 export const MAX_ROOMS_PER_MESSAGE = 1000;
+/** Longest list of collections in one message: more are sent in several. */
+export const MAX_COLLECTIONS_PER_MESSAGE = 100;
+/**
+ * Most filter conditions in one `room:add`: what one message can make a
+ * peer store (Koncorde's work) is bounded, whatever the rooms' sizes. A
+ * room over it travels alone.
+ */
+export const MAX_CONDITIONS_PER_MESSAGE = 50_000;
+
+/** Conditions of a normalized filter (subfilters × their conditions); 0 for what is not one. */
+export function conditionsOf(filters: unknown): number {
+  return Array.isArray(filters) ? filters.reduce((sum: number, subfilter: unknown) => sum + (Array.isArray(subfilter) ? subfilter.length : 0), 0) : 0;
+}
 
 function parseRequest(value: unknown): NoticeRequest | undefined {
   if (!isObject(value) || !isObject(value.data) || !isObject(value.options)) return undefined;
@@ -30,7 +42,7 @@ export function parseRoomsRemoved(body: unknown): (CollectionRef & { roomIds: st
 }
 
 export function parseDocumentNotice(body: unknown): DocumentNotice | undefined {
-  if (!isObject(body) || !Array.isArray(body.rooms) || !body.rooms.every(isString)) return undefined;
+  if (!isObject(body) || !isRoomList(body.rooms)) return undefined;
   const request = parseRequest(body.request);
   if (!request || !isString(body.scope) || !isString(body.action)) return undefined;
   return { rooms: body.rooms, request, scope: body.scope, action: body.action, content: body.content };
@@ -46,7 +58,7 @@ export function parseUserNotice(body: unknown): UserNotice | undefined {
 /** Body of `state:rewritten`: the collections a node rewrote. */
 export function parseRewritten(body: unknown): { collections: CollectionRef[] } | undefined {
   const list = isObject(body) ? body.collections : undefined;
-  if (!Array.isArray(list)) return undefined;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_COLLECTIONS_PER_MESSAGE) return undefined;
   const collections = list.map(parseRef);
   return collections.every((ref): ref is CollectionRef => ref !== undefined) ? { collections } : undefined;
 }
@@ -56,7 +68,10 @@ export function parseRoomsAdded(body: unknown): { rooms: RoomRecord[] } | undefi
   const list = isObject(body) ? body.rooms : undefined;
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ROOMS_PER_MESSAGE) return undefined;
   const rooms = list.map(parseRoomRecord);
-  return rooms.every((room): room is RoomRecord => room !== undefined) ? { rooms } : undefined;
+  if (!rooms.every((room): room is RoomRecord => room !== undefined)) return undefined;
+  // One room may be bigger than the bound alone (it travels alone), never several.
+  const conditions = rooms.reduce((sum, room) => sum + conditionsOf(room.filters), 0);
+  return rooms.length === 1 || conditions <= MAX_CONDITIONS_PER_MESSAGE ? { rooms } : undefined;
 }
 
 /** Reply of `room:add`: the rooms whose filters the peer refused (not storable). */

@@ -50,12 +50,10 @@ export class RealtimeRepair {
     return known.size;
   }
 
-  /** Reloads some collections (a peer rewrote them). */
-  async reload(collections: readonly CollectionRef[]): Promise<void> {
-    for (const ref of collections) {
-      const known = new Set(await this.loadCollection(ref));
-      await this.dropIfGone([...this.host.filterIds(ref.index, ref.collection)].filter((roomId) => !known.has(roomId)));
-    }
+  /** Reloads one collection (a peer rewrote it): its rooms' filters, and none of the rooms it no longer has. */
+  async reload(ref: CollectionRef): Promise<void> {
+    const known = new Set(await this.loadCollection(ref));
+    await this.dropIfGone([...this.host.filterIds(ref.index, ref.collection)].filter((roomId) => !known.has(roomId)));
   }
 
   private async loadCollection(ref: CollectionRef): Promise<string[]> {

@@ -1,18 +1,18 @@
 import Bluebird from 'bluebird';
 import type { Channel, MessageBus, PeerAnswer } from '../bus/message-bus';
 import type { BodyOf, BroadcastTypes } from '../bus/message-spec';
-import { encodeCollectionRef } from '../state/keys';
-import type { CollectionRef, RealtimeStore, RoomTally } from '../state/realtime-store';
+import type { CollectionRef, RealtimeStore, RoomRecord, RoomTally } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
-import { MAX_ROOMS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
+import { MAX_COLLECTIONS_PER_MESSAGE, MAX_ROOMS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
 import type { DocumentNotice, RealtimeHost, UserNotice } from './realtime-host';
-import type { RoomRecord } from '../state/realtime-store';
 import { RealtimeRepair, type Drift } from './realtime-repair';
+import { ReloadQueue } from './reload-queue';
 import { RoomAnnouncer } from './room-announcer';
+import { RoomRemovals } from './room-removals';
 import { ReadWriteLock } from './rw-lock';
-import { TurnBatch } from '../util/turn-batch';
+import { chunksOf } from '../util/chunks';
 
 type Messages = typeof REALTIME_MESSAGES;
 
@@ -52,9 +52,10 @@ export class RealtimeSync {
   private readonly local: LocalRooms;
   private readonly lock = new ReadWriteLock();
   private readonly repair: RealtimeRepair;
+  private readonly reloads: ReloadQueue;
+  private localReset: Promise<RoomTally> | undefined;
   private readonly announcer: RoomAnnouncer;
-  /** Rooms gone cluster-wide, told to the peers in one `room:remove` per collection and turn of the event loop. */
-  private readonly removals: TurnBatch<CollectionRef & { roomId: string }, void>;
+  private readonly removals: RoomRemovals;
   /**
    * Rooms whose last local subscriber is leaving: set when a peer announces
    * the room meanwhile (created again elsewhere), so that its filter stays.
@@ -78,22 +79,14 @@ export class RealtimeSync {
     private readonly options: RealtimeSyncOptions,
   ) {
     this.local = new LocalRooms(host);
-    this.removals = new TurnBatch<CollectionRef & { roomId: string }, void>(async (rooms) => {
-      const byCollection = new Map<string, CollectionRef & { roomIds: string[] }>();
-      for (const { index, collection, roomId } of rooms) {
-        const key = encodeCollectionRef(index, collection);
-        const entry = byCollection.get(key) ?? { index, collection, roomIds: [] };
-        entry.roomIds.push(roomId);
-        byCollection.set(key, entry);
-      }
-      for (const { roomIds, ...ref } of byCollection.values()) await this.publishRemoved(ref, roomIds);
-      return rooms.map((): void => undefined);
-    });
+    this.removals = new RoomRemovals((ref, roomIds) => this.publish('room:remove', { index: ref.index, collection: ref.collection, roomIds }));
     this.announcer = new RoomAnnouncer((rooms) => this.channel.requestEach(this.options.peers(), 'room:add', { rooms }, this.options.ackTimeoutMs));
     this.repair = new RealtimeRepair(store, host, this.local, this.lock, {
       owner: options.owner,
-      publishRemoved: (ref, roomIds) => this.publishRemoved(ref, roomIds),
-      publishRewritten: (collections) => this.publish('state:rewritten', { collections }),
+      publishRemoved: (ref, roomIds) => this.removals.publishAll(ref, roomIds),
+      publishRewritten: async (collections) => {
+        for (const chunk of chunksOf(collections, MAX_COLLECTIONS_PER_MESSAGE)) await this.publish('state:rewritten', { collections: chunk });
+      },
       announce: (roomId) => {
         const room = this.local.get(roomId);
         return room ? this.announceRoom(room) : Promise.resolve();
@@ -103,6 +96,7 @@ export class RealtimeSync {
         options.log('error', `room ${roomId} of the shared state not loaded: ${describeError(error)}`);
       },
     });
+    this.reloads = new ReloadQueue((ref) => this.repair.reload(ref), () => this.repair.resyncAll(), options.log);
     this.channel = bus.register(REALTIME_MESSAGES, {
       'room:add': ({ rooms }) => {
         const refused: string[] = [];
@@ -121,8 +115,9 @@ export class RealtimeSync {
       'room:remove': ({ roomIds }) => this.roomsRemoved(roomIds),
       'notify:document': (notice) => this.deliverDocument(notice),
       'notify:user': (notice) => this.deliverUser(notice),
-      'state:rewritten': ({ collections }) => this.repair.reload(collections),
-      'reset:local': () => this.repair.rewrite(),
+      'state:rewritten': ({ collections }) => void this.reloads.add(collections),
+      // Two resets asked at once (from two nodes) share one rewrite.
+      'reset:local': () => (this.localReset ??= this.repair.rewrite().finally(() => (this.localReset = undefined))),
     });
   }
 
@@ -221,7 +216,7 @@ export class RealtimeSync {
       if (!local || this.local.has(roomId)) return;
       if (removed) {
         if (!lastLeave.announcedAgain) this.local.dropFilterIfUnused(roomId);
-        await this.removals.add({ index: local.index, collection: local.collection, roomId });
+        await this.removals.removed(local, roomId);
       } else if (!local.counted) {
         await this.repair.dropIfGone([roomId]);
       } else {
@@ -309,9 +304,9 @@ export class RealtimeSync {
     if (this.local.has(notice.room)) await this.host.dispatchUser(notice);
   }
 
-  /** Forwards a local document notification to the peers. */
-  forwardDocument(notice: DocumentNotice): Promise<void> {
-    return this.publish('notify:document', notice);
+  /** Forwards a local document notification to the peers, {@link MAX_ROOMS_PER_MESSAGE} rooms per message. */
+  async forwardDocument(notice: DocumentNotice): Promise<void> {
+    for (const rooms of chunksOf(notice.rooms, MAX_ROOMS_PER_MESSAGE)) await this.publish('notify:document', { ...notice, rooms });
   }
 
   /** Forwards a local user notification (join/leave) to the peers. */
@@ -383,13 +378,6 @@ export class RealtimeSync {
     // `room:remove` (broadcast) and `room:add` (request) travel on different
     // sockets: if a room was created again meanwhile, the state knows it.
     await this.repair.dropIfGone(roomIds);
-  }
-
-  /** One `room:remove` per {@link MAX_ROOMS_PER_MESSAGE} rooms. */
-  private async publishRemoved(ref: CollectionRef, roomIds: readonly string[]): Promise<void> {
-    for (let i = 0; i < roomIds.length; i += MAX_ROOMS_PER_MESSAGE) {
-      await this.publish('room:remove', { index: ref.index, collection: ref.collection, roomIds: roomIds.slice(i, i + MAX_ROOMS_PER_MESSAGE) });
-    }
   }
 
   private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {

@@ -1,7 +1,7 @@
 import type { PeerAnswer } from '../bus/message-bus';
 import { describeError } from '../util/describe-error';
 import { TurnBatch } from '../util/turn-batch';
-import { MAX_ROOMS_PER_MESSAGE } from './messages';
+import { conditionsOf, MAX_CONDITIONS_PER_MESSAGE, MAX_ROOMS_PER_MESSAGE } from './messages';
 import type { RoomRecord } from '../state/realtime-store';
 
 /** A peer that did not store a room: it did not answer, or refused the filters. */
@@ -21,9 +21,7 @@ export type SendRooms = (rooms: RoomRecord[]) => Promise<Array<PeerAnswer<{ refu
  */
 export class RoomAnnouncer {
   private readonly batch = new TurnBatch<RoomRecord, AnnounceFailure[]>(async (rooms) => {
-    const chunks: RoomRecord[][] = [];
-    for (let i = 0; i < rooms.length; i += MAX_ROOMS_PER_MESSAGE) chunks.push(rooms.slice(i, i + MAX_ROOMS_PER_MESSAGE));
-    return (await Promise.all(chunks.map((chunk) => this.sendChunk(chunk)))).flat();
+    return (await Promise.all(roomBatches(rooms).map((chunk) => this.sendChunk(chunk)))).flat();
   });
 
   constructor(private readonly send: SendRooms) {}
@@ -49,4 +47,28 @@ export class RoomAnnouncer {
       return failures;
     });
   }
+}
+
+/**
+ * Rooms cut into `room:add` messages within the bounds peers accept: at
+ * most {@link MAX_ROOMS_PER_MESSAGE} rooms and
+ * {@link MAX_CONDITIONS_PER_MESSAGE} filter conditions each (a room alone
+ * over the latter travels alone).
+ */
+export function roomBatches(rooms: readonly RoomRecord[]): RoomRecord[][] {
+  const batches: RoomRecord[][] = [];
+  let current: RoomRecord[] = [];
+  let conditions = 0;
+  for (const room of rooms) {
+    const weight = conditionsOf(room.filters);
+    if (current.length > 0 && (current.length >= MAX_ROOMS_PER_MESSAGE || conditions + weight > MAX_CONDITIONS_PER_MESSAGE)) {
+      batches.push(current);
+      current = [];
+      conditions = 0;
+    }
+    current.push(room);
+    conditions += weight;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }

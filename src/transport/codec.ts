@@ -1,8 +1,15 @@
 import { PROTOCOL_VERSION, type Envelope } from './envelope';
 import { FrameTooLargeError } from './errors';
 
-/** Default largest frame a node accepts (16 MiB); see the `maxFrameBytes` option. */
-export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Default largest frame a node accepts (1 MiB), see the `maxFrameBytes`
+ * option: ZeroMQ refuses a bigger one before buffering it. Bigger messages
+ * travel in fragments (fragments.ts).
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Default largest message, whole or put back together from fragments (16 MiB); see `maxMessageBytes`. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Longest accepted `type`, `from`, `rid` and `re` strings. Node ids are also
@@ -17,7 +24,7 @@ export const MAX_ID_LENGTH = 200;
  * FrameTooLargeError when the frame would exceed `maxBytes`: peers would
  * drop it, so the sender must hear about it instead.
  */
-export function encodeEnvelope(envelope: Envelope, maxBytes = DEFAULT_MAX_FRAME_BYTES): Buffer {
+export function encodeEnvelope(envelope: Envelope, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Buffer {
   const frame = Buffer.from(JSON.stringify(envelope), 'utf8');
   if (frame.length > maxBytes) throw new FrameTooLargeError(envelope.type, frame.length, maxBytes);
   return frame;
@@ -31,7 +38,7 @@ export function encodeEnvelope(envelope: Envelope, maxBytes = DEFAULT_MAX_FRAME_
  * Only the known fields are copied into the result (unknown ones are
  * dropped), and a missing `body` becomes `null`.
  */
-export function decodeEnvelope(frame: Buffer, maxBytes = DEFAULT_MAX_FRAME_BYTES): Envelope | undefined {
+export function decodeEnvelope(frame: Buffer, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Envelope | undefined {
   if (!Buffer.isBuffer(frame) || frame.length === 0 || frame.length > maxBytes) return undefined;
   let parsed: unknown;
   try {
@@ -48,6 +55,7 @@ export function decodeEnvelope(frame: Buffer, maxBytes = DEFAULT_MAX_FRAME_BYTES
   if (raw.rid !== undefined && !isId(raw.rid)) return undefined;
   if (raw.re !== undefined && !isId(raw.re)) return undefined;
   if (raw.error !== undefined && typeof raw.error !== 'boolean') return undefined;
+  if (raw.mac !== undefined && !(typeof raw.mac === 'string' && raw.mac.length <= MAX_ID_LENGTH)) return undefined;
 
   const envelope: Envelope = {
     v: PROTOCOL_VERSION,
@@ -60,7 +68,17 @@ export function decodeEnvelope(frame: Buffer, maxBytes = DEFAULT_MAX_FRAME_BYTES
   if (raw.rid !== undefined) envelope.rid = raw.rid;
   if (raw.re !== undefined) envelope.re = raw.re;
   if (raw.error !== undefined) envelope.error = raw.error;
+  if (raw.mac !== undefined) envelope.mac = raw.mac;
   return envelope;
+}
+
+/**
+ * What a request's MAC covers: every field but the MAC, in a fixed order.
+ * The receiver rebuilds it from the decoded envelope: JSON of a parsed body
+ * is the JSON the sender wrote.
+ */
+export function macInput(envelope: Envelope): string {
+  return JSON.stringify([envelope.v, envelope.type, envelope.from, envelope.inc, envelope.seq, envelope.rid ?? null, envelope.body]);
 }
 
 /** Whether `value` is usable as a node id, message type or request id. */

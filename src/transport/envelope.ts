@@ -1,8 +1,11 @@
 /**
- * Version of the wire protocol; a node drops frames of any other version.
+ * Version of the wire protocol; a node drops frames of any other version,
+ * and does not start next to live nodes of another one.
  * 2: incarnation (`inc`) on every envelope, error replies carry a code.
+ * 3: requests carry the sender's MAC (`mac`); cards carry the node's
+ *    identity key and, with CURVE, their seal.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * What travels between nodes, on PUB/SUB (broadcasts) and DEALER/ROUTER
@@ -32,6 +35,8 @@ export interface Envelope {
   re?: string;
   /** On a reply: set when the handler failed; `body` is then a {@link ErrorBody}. */
   error?: boolean;
+  /** On a request: the sender's MAC over {@link macInput}, which only the node `from` names can make. */
+  mac?: string;
   body: unknown;
 }
 

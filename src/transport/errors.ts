@@ -57,11 +57,11 @@ export class SendTimeoutError extends ClusterError {
   }
 }
 
-/** A message is bigger than `maxFrameBytes`: peers would drop it. */
+/** A message is bigger than `maxMessageBytes`: peers would drop it. */
 export class FrameTooLargeError extends ClusterError {
   override readonly name = 'FrameTooLargeError';
   constructor(type: string, bytes: number, maxBytes: number) {
-    super('KPC_FRAME_TOO_LARGE', `message "${type}" is ${bytes} bytes, over the ${maxBytes} bytes limit (maxFrameBytes)`);
+    super('KPC_FRAME_TOO_LARGE', `message "${type}" is ${bytes} bytes, over the ${maxBytes} bytes limit (maxMessageBytes)`);
   }
 }
 

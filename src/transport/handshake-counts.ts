@@ -1,5 +1,6 @@
 import type { Publisher, Router } from 'zeromq';
 import type { LogLevel } from '../util/log';
+import { zapHandler } from './zap-handler';
 
 /**
  * How a connection's handshake ended without completing, as libzmq reports
@@ -81,6 +82,21 @@ export class HandshakeCounts {
     socket.events.on('handshake:error:other', (event) => failed('cutShort', `${event.address}, ${event.error.message}`));
   }
 
+  /**
+   * Has the process's ZAP handler check the keys of clients of this node's
+   * sockets (ZAP domains of {@link zapDomainOf}), counting its refusals.
+   * Before any socket binds: a handshake with no handler to ask is refused.
+   */
+  async checkKeys(nodeId: string, accepted: string[]): Promise<void> {
+    for (const socket of ['router', 'pub'] as const) {
+      await zapHandler.register(zapDomainOf(nodeId, socket), accepted, ({ address, mechanism }) => this.keyRefused(socket, `${address}, ${mechanism}`));
+    }
+  }
+
+  stopCheckingKeys(nodeId: string): void {
+    for (const socket of ['router', 'pub'] as const) zapHandler.unregister(zapDomainOf(nodeId, socket));
+  }
+
   /** The key check refused a client's key on `name`. */
   keyRefused(name: ServerSocketName, detail: string): void {
     this.counts[name].keysRefused += 1;
@@ -98,6 +114,11 @@ export class HandshakeCounts {
     const copy = (counts: SocketHandshakes): SocketHandshakes => ({ ...counts, failed: { ...counts.failed } });
     return { router: copy(this.counts.router), pub: copy(this.counts.pub) };
   }
+}
+
+/** The ZAP domain of one of a node's server sockets (one handler serves the whole process). */
+export function zapDomainOf(nodeId: string, socket: ServerSocketName): string {
+  return `kpc:${nodeId}:${socket}`;
 }
 
 /** Counts of a transport that has no server sockets of its own (in-memory doubles). */

@@ -11,6 +11,9 @@ export interface ReceiveLoopContext {
   isClosed(): boolean;
 }
 
+/** How long a receive loop may run before it lets the rest of the event loop run. */
+const YIELD_EVERY_MS = 10;
+
 /**
  * Runs `onFrames` for every message until the socket closes; nothing it
  * throws ends the loop, since one bad message must not stop a node from
@@ -22,12 +25,20 @@ export async function receiveLoop(
   onFrames: (frames: Buffer[]) => void,
   context: ReceiveLoopContext,
 ): Promise<void> {
+  let lastYield = Date.now();
   try {
     for await (const frames of socket) {
       try {
         onFrames(frames);
       } catch (error) {
         context.log('error', `${name} receive loop: unexpected error: ${describeError(error)}`);
+      }
+      // While messages keep coming, each next one is ready at once and the
+      // loop would never let timers and I/O run (heartbeats, health checks):
+      // a peer flooding this node must not starve it.
+      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = Date.now();
       }
     }
   } catch (error) {

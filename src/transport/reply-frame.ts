@@ -2,10 +2,11 @@ import { codeOf } from '../util/cluster-error';
 import { describeError } from '../util/describe-error';
 import { isId } from './codec';
 import type { Envelope } from './envelope';
+import type { EnvelopeFields } from './frame-writer';
 import type { RequestHandler } from './transport';
 
 /** Encodes an envelope of this node (sender, incarnation and version filled in). */
-export type EncodeOwn = (fields: Omit<Envelope, 'v' | 'from' | 'inc'>) => Buffer;
+export type EncodeOwn = (fields: EnvelopeFields) => Buffer;
 
 /**
  * Runs `handler` on a request and encodes its reply frame (`re` = `rid`).

@@ -1,8 +1,16 @@
 import type { Dealer, Publisher, Router, SocketOptions, Subscriber } from 'zeromq';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from './codec';
 import type { CurveKeys } from './curve-keys';
 
 /** Default high water mark, see `ZmqTransportOptions.sendHighWaterMark`. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
+/**
+ * Default ZMQ_RCVHWM: frames a socket holds before it stops reading from a
+ * connection. Bounds what one peer can pile up in this node (at most this
+ * many frames of `maxFrameBytes` per connection); a legitimate burst waits
+ * in the sender's queue meanwhile.
+ */
+export const DEFAULT_RECEIVE_HIGH_WATER_MARK = 1000;
 
 /** What every socket of one transport shares. */
 export interface SocketLimits {
@@ -12,6 +20,19 @@ export interface SocketLimits {
   readonly receive: number;
   /** ZMQ_MAXMSGSIZE of receiving sockets: a bigger frame is refused before it is buffered. */
   readonly maxFrameBytes: number;
+  /** Largest message, sent whole or in fragments of `maxFrameBytes`. */
+  readonly maxMessageBytes: number;
+}
+
+/** The limits of a transport's sockets, from its options and the defaults. */
+export function limitsOf(options: { sendHighWaterMark?: number; receiveHighWaterMark?: number; maxFrameBytes?: number; maxMessageBytes?: number }): SocketLimits {
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  return {
+    send: options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+    receive: options.receiveHighWaterMark ?? DEFAULT_RECEIVE_HIGH_WATER_MARK,
+    maxFrameBytes,
+    maxMessageBytes: Math.max(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxFrameBytes),
+  };
 }
 
 const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::']);
@@ -40,8 +61,14 @@ export function routerOptions(bindHost: string, limits: SocketLimits): SocketOpt
     linger: 0,
     ipv6: isIpv6Host(bindHost),
     mandatory: false,
-    // A peer reconnecting its DEALER (new addresses, or a restarted process
-    // reusing an id) takes its routing id over from the stale connection.
+    // A peer reconnecting its DEALER (new addresses, or a reconnect) takes
+    // its routing id over from the stale connection. Without handover,
+    // libzmq parks the new connection as unidentified until the old one is
+    // gone, and a request sent meanwhile stays stuck in it for good (the
+    // integration test "rejects pending requests of a peer on disconnect()"
+    // hangs). A routing id proves nothing anyway: requests carry their
+    // sender's MAC (see NodeIdentities), so a connection taking over an id
+    // can only receive the replies meant for it, never speak in its name.
     handover: true,
     sendHighWaterMark: limits.send,
     receiveHighWaterMark: limits.receive,

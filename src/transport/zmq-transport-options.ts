@@ -28,7 +28,7 @@ export interface ZmqTransportOptions {
    * rather spend memory than miss a state change; 0 means unlimited.
    */
   sendHighWaterMark?: number;
-  /** ZMQ_RCVHWM of every socket; defaults to `sendHighWaterMark`. */
+  /** ZMQ_RCVHWM of every socket; default `DEFAULT_RECEIVE_HIGH_WATER_MARK` (1000). */
   receiveHighWaterMark?: number;
   /**
    * CURVE keys: every socket encrypted, and only peers presenting an
@@ -36,8 +36,10 @@ export interface ZmqTransportOptions {
    * who reaches the ports.
    */
   curve?: CurveKeys;
-  /** Largest frame sent or accepted; default `DEFAULT_MAX_FRAME_BYTES`. */
+  /** Largest frame sent or accepted; default `DEFAULT_MAX_FRAME_BYTES` (1 MiB). */
   maxFrameBytes?: number;
+  /** Largest message, whole or in fragments; default `DEFAULT_MAX_MESSAGE_BYTES` (16 MiB). */
+  maxMessageBytes?: number;
   /** Log sink. Defaults to the `debug` package. */
   log?: Log;
 }

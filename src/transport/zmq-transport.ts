@@ -3,29 +3,21 @@ import createDebug from 'debug';
 import { Publisher, Router } from 'zeromq';
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
-import { HandshakeCounts, type ServerSocketName } from './handshake-counts';
-import { TrafficCounters, type FrameDropReason } from './traffic-counters';
-import { decodeEnvelope, DEFAULT_MAX_FRAME_BYTES, encodeEnvelope, isId } from './codec';
-import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from './envelope';
+import { isId } from './codec';
+import { FrameReader } from './frame-reader';
+import { FrameWriter } from './frame-writer';
+import { HandshakeCounts, zapDomainOf } from './handshake-counts';
+import type { Envelope, NodeAddresses } from './envelope';
 import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
 import { PeerLink } from './peer-link';
 import { PendingRequests } from './pending-requests';
 import { closeQuietly, receiveLoop, type ReceiveLoopContext } from './receive-loop';
 import { replyFrame } from './reply-frame';
 import { SendQueue } from './send-queue';
-import {
-  DEFAULT_HIGH_WATER_MARK,
-  advertisedEndpoint,
-  curveServerOptions,
-  endpointOf,
-  isWildcard,
-  pubOptions,
-  routerOptions,
-  type SocketLimits,
-} from './socket-options';
-import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from './transport';
+import { advertisedEndpoint, curveServerOptions, endpointOf, isWildcard, limitsOf, pubOptions, routerOptions, type SocketLimits } from './socket-options';
+import { TrafficCounters, type FrameDropReason } from './traffic-counters';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, RequestSigner, Transport, TransportStats } from './transport';
 import { validateOptions, type ZmqTransportOptions } from './zmq-transport-options';
-import { zapHandler } from './zap-handler';
 
 const debugLog = createDebug('kuzzle:cluster:transport');
 
@@ -52,6 +44,8 @@ export class ZmqTransport implements Transport {
   private readonly pending = new PendingRequests();
   private readonly loops: Promise<void>[] = [];
   private readonly traffic = new TrafficCounters();
+  private readonly reader: FrameReader;
+  private readonly writer: FrameWriter;
   private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
   private broadcastHandler: BroadcastHandler | undefined;
   private requestHandler: RequestHandler | undefined;
@@ -63,7 +57,6 @@ export class ZmqTransport implements Transport {
    * firewall rules can name a node by its address.
    */
   private readonly sourceHost: string | undefined;
-  private incarnation = 0;
   private seq = 0;
   private closed = false;
   private binding: Promise<NodeAddresses> | undefined;
@@ -78,15 +71,12 @@ export class ZmqTransport implements Transport {
     validateOptions(options);
     this.options = options;
     this.nodeId = options.nodeId;
-    const send = options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.limits = {
-      send,
-      receive: options.receiveHighWaterMark ?? send,
-      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-    };
+    this.limits = limitsOf(options);
+    this.writer = new FrameWriter(this.nodeId, this.limits);
+    this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
-    this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, this.zapDomain('router')) });
-    this.pub = new Publisher({ ...pubOptions(options.pub.host, this.limits), ...curveServerOptions(options.curve, this.zapDomain('pub')) });
+    this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'router')) });
+    this.pub = new Publisher({ ...pubOptions(options.pub.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'pub')) });
     // A connection that fails its handshake (no key, a wrong key) never
     // reaches a receive loop: count it from the sockets' events.
     this.handshakes.watch('router', this.router);
@@ -109,7 +99,7 @@ export class ZmqTransport implements Transport {
   }
 
   setIncarnation(incarnation: number): void {
-    this.incarnation = incarnation;
+    this.writer.incarnation = incarnation;
   }
 
   /**
@@ -159,11 +149,12 @@ export class ZmqTransport implements Transport {
    */
   async publish(type: string, body: unknown): Promise<void> {
     if (this.closed) throw new TransportClosedError();
-    const frame = this.encode({ type, seq: this.seq + 1, body });
+    const frame = this.writer.encode({ type, seq: this.seq + 1, body });
     // The sequence only advances for frames that will actually be sent, so a
     // body that fails to encode does not look like a lost broadcast.
     this.seq += 1;
-    await this.pubQueue.enqueue([frame]);
+    // Fragments are queued in a row, in one turn: nothing gets between them.
+    await Promise.all(this.writer.framesOf(frame).map((part) => this.pubQueue.enqueue([part])));
     this.traffic.totals.published += 1;
     this.traffic.bytes('sent', type, frame.length);
   }
@@ -187,7 +178,7 @@ export class ZmqTransport implements Transport {
     const rid = uuidv4();
     let frame: Buffer;
     try {
-      frame = this.encode({ type, seq: 0, rid, body });
+      frame = this.writer.encode({ type, seq: 0, rid, body }, peerId);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -195,7 +186,8 @@ export class ZmqTransport implements Transport {
     const { reply, cancellation } = this.pending.track(rid, peerId, type, timeoutMs);
     this.traffic.totals.requestsSent += 1;
     this.traffic.bytes('sent', type, frame.length);
-    link.queue.enqueue([frame], { cancellation, deadline: Date.now() + timeoutMs }).catch((error: unknown) => {
+    const deadline = Date.now() + timeoutMs;
+    Promise.all(this.writer.framesOf(frame).map((part) => link.queue.enqueue([part], { cancellation, deadline }))).catch((error: unknown) => {
       this.pending.fail(
         rid,
         error instanceof SendTimeoutError
@@ -230,6 +222,10 @@ export class ZmqTransport implements Transport {
     this.disconnectHandler = handler;
   }
 
+  setSigner(signer: RequestSigner): void {
+    this.writer.signer = signer;
+  }
+
   /** A copy of the counters. */
   stats(): TransportStats {
     const traffic = this.traffic.snapshot();
@@ -254,25 +250,10 @@ export class ZmqTransport implements Transport {
     return this.closing;
   }
 
-  private encode(fields: Omit<Envelope, 'v' | 'from' | 'inc'>): Buffer {
-    return encodeEnvelope({ v: PROTOCOL_VERSION, from: this.nodeId, inc: this.incarnation, ...fields }, this.limits.maxFrameBytes);
-  }
-
-  /** The ZAP domain of one of this transport's server sockets (one handler serves the whole process). */
-  private zapDomain(socket: ServerSocketName): string {
-    return `kpc:${this.nodeId}:${socket}`;
-  }
-
   private async doBind(): Promise<NodeAddresses> {
     const { router, pub, curve } = this.options;
     // Before any socket binds: a handshake with no handler to ask is refused.
-    if (curve) {
-      for (const socket of ['router', 'pub'] as const) {
-        await zapHandler.register(this.zapDomain(socket), curve.accepted, ({ address, mechanism }) =>
-          this.handshakes.keyRefused(socket, `${address}, ${mechanism}`),
-        );
-      }
-    }
+    if (curve) await this.handshakes.checkKeys(this.nodeId, curve.accepted);
     await this.router.bind(endpointOf(router.host, router.port));
     await this.pub.bind(endpointOf(pub.host, pub.port));
     if (this.closed) throw new TransportClosedError('transport closed while binding');
@@ -305,7 +286,7 @@ export class ZmqTransport implements Transport {
     closeQuietly(this.router);
     if (flushMs > 0) this.pub.linger = flushMs;
     closeQuietly(this.pub);
-    if (this.options.curve) for (const socket of ['router', 'pub'] as const) zapHandler.unregister(this.zapDomain(socket));
+    if (this.options.curve) this.handshakes.stopCheckingKeys(this.nodeId);
     await Promise.allSettled(loops);
     this.log('debug', 'closed');
   }
@@ -319,7 +300,7 @@ export class ZmqTransport implements Transport {
 
   private async subLoop(link: PeerLink): Promise<void> {
     await receiveLoop(`SUB(${link.peerId})`, link.sub, (frames) => {
-      const envelope = this.decode(frames, 1, 0);
+      const envelope = this.reader.read(frames, 1, 0, `SUB(${link.peerId})`);
       if (!envelope) return;
       if (envelope.from !== link.peerId) return this.drop('foreignSender', `broadcast from ${envelope.from} on ${link.peerId}'s socket`);
       const verdict = link.checkSeq(envelope.seq);
@@ -335,9 +316,9 @@ export class ZmqTransport implements Transport {
 
   private async routerLoop(): Promise<void> {
     await receiveLoop('ROUTER', this.router, (frames) => {
-      const envelope = this.decode(frames, 2, 1);
-      if (!envelope) return;
       const identity = frames[0] as Buffer;
+      const envelope = this.reader.read(frames, 2, 1, `ROUTER(${identity.toString('utf8')})`);
+      if (!envelope) return;
       if (envelope.rid === undefined) return this.drop('malformed', `request "${envelope.type}" without a request id`);
       // The DEALER's routing id is its node id: a request cannot speak for another node.
       if (identity.toString('utf8') !== envelope.from) return this.drop('foreignSender', `request from ${envelope.from} on another node's connection`);
@@ -348,7 +329,7 @@ export class ZmqTransport implements Transport {
 
   private async dealerLoop(link: PeerLink): Promise<void> {
     await receiveLoop(`DEALER(${link.peerId})`, link.dealer, (frames) => {
-      const reply = this.decode(frames, 1, 0);
+      const reply = this.reader.read(frames, 1, 0, `DEALER(${link.peerId})`);
       if (!reply) return;
       if (reply.re === undefined) return this.drop('malformed', `reply without "re" from ${link.peerId}`);
       if (reply.from !== link.peerId) return this.drop('foreignSender', `reply from ${reply.from} on ${link.peerId}'s connection`);
@@ -358,28 +339,13 @@ export class ZmqTransport implements Transport {
     }, this.loopContext);
   }
 
-  /** Decodes the frame at `at` of a message that must have `count` frames; counts what it drops. */
-  private decode(frames: Buffer[], count: number, at: number): Envelope | undefined {
-    const size = frames.reduce((total, frame) => total + frame.length, 0);
-    const frame = frames.length === count ? frames[at] : undefined;
-    const envelope = frame ? decodeEnvelope(frame, this.limits.maxFrameBytes) : undefined;
-    if (!envelope) {
-      this.traffic.unreadable(size);
-      this.drop('malformed', `${frames.length} frame(s), ${size} bytes`);
-    } else {
-      // Replies are counted under their request's type.
-      this.traffic.bytes('received', envelope.type.replace(/:reply$/, ''), size);
-    }
-    return envelope;
-  }
-
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
-    const frame = await replyFrame(this.encode.bind(this), this.requestHandler, request, rid, (error) =>
+    const frame = await replyFrame((fields) => this.writer.encode(fields), this.requestHandler, request, rid, (error) =>
       this.handlerFailed('request', request, error),
     );
     if (this.closed) return;
     try {
-      await this.routerQueue.enqueue([identity, frame]);
+      await Promise.all(this.writer.framesOf(frame).map((part) => this.routerQueue.enqueue([identity, part])));
       this.traffic.bytes('sent', request.type, frame.length);
     } catch (error) {
       if (!this.closed) this.log('warn', `cannot reply to "${request.type}" from ${request.from}: ${describeError(error)}`);

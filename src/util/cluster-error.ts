@@ -18,7 +18,7 @@ export class ClusterError extends Error {
 }
 
 /** Whether `error` carries a `KPC_…` code (ours, or one received from a peer). */
-export function hasCode(error: unknown, code: string): boolean {
+export function hasCode(error: unknown, code: string): error is ClusterError {
   return error instanceof ClusterError && error.code === code;
 }
 

@@ -16,6 +16,14 @@ process.env.kuzzle_dump__gcore = 'true';
 
 const getStack = useStack();
 
+/** Every password and TLS key found in a configuration tree. */
+function findSecrets(tree: unknown): string[] {
+  if (typeof tree !== 'object' || tree === null) return [];
+  return Object.entries(tree).flatMap(([key, value]) =>
+    ['password', 'secretKey', 'key', 'passphrase'].includes(key) && typeof value === 'string' ? [value] : findSecrets(value),
+  );
+}
+
 /** Resolves with the error a call rejects with, or undefined when it succeeds. */
 async function failure(call: Promise<unknown>): Promise<Error | undefined> {
   try {
@@ -55,6 +63,23 @@ describe('Kuzzle state kept in step across nodes', () => {
       // A catch-up step failing at start (e.g. an ask this release lacks) is retried and logged forever.
       assert.doesNotMatch(log, /could not catch up/, `node ${n} caught up`);
     }
+  });
+
+  it('server:getConfig shows none of the secrets the cluster uses (CURVE secret key, Redis passwords and TLS keys), and Kuzzle\'s own configuration is left whole', async () => {
+    const stack = getStack();
+    const rc = JSON.parse(readFileSync(join(stack.runDir, 'kuzzle-1.kuzzlerc.json'), 'utf8')) as Record<string, unknown>;
+    // What the node was given, wherever this run puts it (.kuzzlerc here; the plugin's own Redis Cluster with a password in the redis tier).
+    const secrets = [stack.curveKeys?.secretKey, ...findSecrets(rc)].filter((value): value is string => typeof value === 'string' && value.length > 0);
+    assert.ok(secrets.length > 0, 'this stack holds at least the CURVE secret key');
+    for (let n = 1; n <= 3; n++) {
+      const config = await node(n).server.getConfig({});
+      const text = JSON.stringify(config);
+      for (const secret of secrets) assert.equal(text.includes(secret), false, `node ${n} shows a secret`);
+      assert.equal((config as { plugins?: { cluster?: { curve?: { secretKey?: string } } } }).plugins?.cluster?.curve?.secretKey, '[hidden by the cluster plugin]');
+    }
+    // Twice: the first answer did not remove the secret from Kuzzle's own object, which the node still uses.
+    assert.equal(JSON.stringify(await node(1).server.getConfig({})).includes(secrets[0] ?? '?'), false);
+    assert.equal((await stack.clusterStatus<{ members: number }>(1)).members, 3);
   });
 
   it('index cache: an index and collection created on node 1 are usable at once on nodes 2 and 3, and forgotten when deleted', async () => {

@@ -348,4 +348,27 @@ describe('ZmqTransport', () => {
     assert.deepEqual(reply.body, { echo: 'v6', by: b.transport.nodeId });
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
+
+  it('messages bigger than a frame travel in fragments, broadcasts and requests alike, in order with the rest; a peer\'s oversized frame is refused', async () => {
+    const limits = { maxFrameBytes: 64 * 1024, maxMessageBytes: 4 * 1024 * 1024 };
+    const a = await startNode(limits);
+    const b = await startNode(limits);
+    echoHandler(b);
+    await mesh([a, b]);
+    const big = randomBytes(1_500_000).toString('base64'); // about 2 MB of JSON: 31 fragments
+    const before = b.broadcasts.length;
+    await a.transport.publish('small', 1);
+    await a.transport.publish('big', { big });
+    await a.transport.publish('small', 2);
+    await waitFor('the three broadcasts', () => b.broadcasts.slice(before).filter((envelope) => envelope.type !== 'probe').length >= 3);
+    const got = b.broadcasts.slice(before).filter((envelope) => envelope.type !== 'probe').map((envelope) => (envelope.type === 'big' ? `big:${(envelope.body as { big: string }).big === big}` : `small:${String(envelope.body)}`));
+    assert.deepEqual(got, ['small:1', 'big:true', 'small:2']);
+    const reply = await a.transport.request(b.transport.nodeId, 'echo', { big }, 10_000);
+    assert.equal((reply.body as { echo: { big: string } }).echo.big, big, 'a big request and its big reply');
+    assert.equal(b.transport.stats().dropped.malformed, 0);
+    assert.deepEqual(b.transport.stats().gaps, {}, 'fragments do not look like lost broadcasts');
+    // Over maxMessageBytes: the sender hears of it, nothing is sent.
+    await assert.rejects(a.transport.publish('huge', { huge: 'x'.repeat(5 * 1024 * 1024) }), /KPC_FRAME_TOO_LARGE|over the/);
+    await Promise.all([a.transport.close(), b.transport.close()]);
+  });
 });

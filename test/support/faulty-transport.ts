@@ -1,6 +1,6 @@
 import type { Envelope, NodeAddresses } from '../../src/transport/envelope';
 import { RequestTimeoutError } from '../../src/transport/errors';
-import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, RequestSigner, Transport, TransportStats } from '../../src/transport/transport';
 
 /**
  * Wraps a real transport and loses messages on purpose: a node made silent
@@ -80,6 +80,10 @@ export class FaultyTransport implements Transport {
 
   stats(): TransportStats {
     return this.inner.stats();
+  }
+
+  setSigner(signer: RequestSigner): void {
+    this.inner.setSigner(signer);
   }
 
   close(options?: { flushMs?: number }): Promise<void> {

@@ -1,6 +1,7 @@
 import { ClusterNode } from '../../src/cluster/cluster-node';
 import { parseOptions, type ClusterOptions } from '../../src/config/options';
 import { StateAvailability } from '../../src/state/availability';
+import { curvePublicKey } from '../../src/transport/curve-keys';
 import type { SharedState } from '../../src/state/shared-state';
 import type { LogLevel } from '../../src/util/log';
 import { FakeHost } from './fake-host';
@@ -51,7 +52,8 @@ export class MemoryCluster {
 
   /** Starts a node; `sockets`: whose sockets it binds (another node's, for a process restarted on its ports). */
   async start(id = `node-${++this.next}`, sockets = id): Promise<MemoryNode> {
-    const transport = this.network.transport(id, sockets);
+    const curve = this.options.curve;
+    const transport = this.network.transport(id, sockets, curve ? curvePublicKey(curve.secretKey) : undefined);
     const host = new FakeHost();
     const state = this.server.connect();
     const scheduler = new PausableScheduler();

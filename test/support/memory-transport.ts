@@ -1,7 +1,8 @@
 import { noHandshakes } from '../../src/transport/handshake-counts';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import { parseErrorBody, PeerNotConnectedError, RemoteHandlerError, RequestTimeoutError, TransportClosedError } from '../../src/transport/errors';
-import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, Transport, TransportStats } from '../../src/transport/transport';
+import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, RequestSigner, Transport, TransportStats } from '../../src/transport/transport';
+import { macInput } from '../../src/transport/codec';
 import { codeOf } from '../../src/util/cluster-error';
 import { describeError } from '../../src/util/describe-error';
 
@@ -15,9 +16,12 @@ export class MemoryNetwork {
   readonly nodes = new Map<string, MemoryTransport>();
   private readonly cut = new Set<string>();
 
-  /** A node's transport; `host` names its sockets (another node's: a process restarted on its ports). */
-  transport(nodeId: string, host = nodeId): MemoryTransport {
-    const transport = new MemoryTransport(nodeId, this, host);
+  /**
+   * A node's transport; `host` names its sockets (another node's: a process
+   * restarted on its ports); `curveKey`: the server key it advertises.
+   */
+  transport(nodeId: string, host = nodeId, curveKey?: string): MemoryTransport {
+    const transport = new MemoryTransport(nodeId, this, host, curveKey);
     this.nodes.set(nodeId, transport);
     return transport;
   }
@@ -60,6 +64,7 @@ export class MemoryTransport implements Transport {
   private requestHandler: RequestHandler | undefined;
   private gapHandler: GapHandler | undefined;
   private disconnectHandler: DisconnectHandler | undefined;
+  private signer: RequestSigner | undefined;
   /** While frozen, what arrives waits, as in the sockets of a stopped process. */
   private frozen: Array<() => void> | undefined;
   private readonly counters = { published: 0, received: 0, requestsSent: 0, requestsReceived: 0, timeouts: 0 };
@@ -68,10 +73,11 @@ export class MemoryTransport implements Transport {
     readonly nodeId: string,
     private readonly network: MemoryNetwork,
     private readonly host: string = nodeId,
+    private readonly curveKey?: string,
   ) {}
 
   async bind(): Promise<NodeAddresses> {
-    return { router: `tcp://memory/${this.host}/router`, pub: `tcp://memory/${this.host}/pub` };
+    return { router: `tcp://memory/${this.host}/router`, pub: `tcp://memory/${this.host}/pub`, ...(this.curveKey ? { curveKey: this.curveKey } : {}) };
   }
 
   setIncarnation(incarnation: number): void {
@@ -117,6 +123,8 @@ export class MemoryTransport implements Transport {
     if (this.closed) throw new TransportClosedError();
     if (!this.links.has(peerId)) throw new PeerNotConnectedError(peerId);
     const envelope = this.envelope(type, 0, body);
+    const mac = this.signer?.(peerId, macInput(envelope));
+    if (mac !== undefined) envelope.mac = mac;
     this.sent.push(envelope);
     this.counters.requestsSent++;
     const target = this.network.nodes.get(peerId);
@@ -142,6 +150,20 @@ export class MemoryTransport implements Transport {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Sends a request whose envelope names `from` as its sender: what a node holding the key could try. */
+  async requestAs(from: string, peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
+    const target = this.network.nodes.get(peerId);
+    if (!target) throw new PeerNotConnectedError(peerId);
+    const envelope = { ...this.envelope(type, 0, body), from };
+    const mac = this.signer?.(peerId, macInput(envelope));
+    if (mac !== undefined) envelope.mac = mac;
+    await tick();
+    return Promise.race([
+      target.handleRequest(peerId, type, envelope),
+      new Promise<never>((_resolve, reject) => setTimeout(() => reject(new RequestTimeoutError(peerId, type, timeoutMs)), timeoutMs).unref()),
+    ]);
   }
 
   private async handleRequest(peerId: string, type: string, envelope: Envelope): Promise<Envelope> {
@@ -171,6 +193,10 @@ export class MemoryTransport implements Transport {
 
   onDisconnect(handler: DisconnectHandler): void {
     this.disconnectHandler = handler;
+  }
+
+  setSigner(signer: RequestSigner): void {
+    this.signer = signer;
   }
 
   /** Reports `missed` broadcasts of `peerId` lost, as a sequence gap on a SUB would. */

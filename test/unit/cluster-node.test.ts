@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ownerOf } from '../../src/membership/node-card';
 import type { RoomRecord } from '../../src/state/realtime-store';
+import { hasCode } from '../../src/util/cluster-error';
 import { waitFor } from '../harness/wait';
 import { MemoryCluster, type MemoryNode } from '../support/memory-cluster';
 
@@ -179,5 +180,21 @@ describe('ClusterNode on doubles', () => {
     assert.deepEqual(order, ['left with r1 at undefined'], 'the room was gone before b left the view');
     assert.equal(a.node.status().evictions.left, 1);
     assert.equal((await cluster.server.connect().cards.list()).some((card) => card.id === b.id), false, 'card withdrawn');
+  });
+
+  it('reset: a second reset on the same node is refused while the first runs; resets from two nodes at once share each node\'s rewrite', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    await a.node.realtime.subscribed(room('ra'), 'conn-1');
+    await b.node.realtime.subscribed(room('rb'), 'conn-2');
+    const first = a.node.reset();
+    await assert.rejects(a.node.reset(), (error: unknown) => hasCode(error, 'KPC_RESET_RUNNING'));
+    const [fromA, fromB] = await Promise.all([first, b.node.reset()]);
+    for (const summary of [fromA, fromB]) {
+      assert.deepEqual(summary.nodes.map((n) => [n.id, n.rooms, n.error]).sort(), [[a.id, 1, undefined], [b.id, 1, undefined]].sort());
+    }
+    // Done: the next one runs.
+    assert.equal((await a.node.reset()).nodes.length, 2);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { DEFAULT_MAX_FRAME_BYTES, decodeEnvelope, encodeEnvelope } from '../../src/transport/codec';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, decodeEnvelope, encodeEnvelope } from '../../src/transport/codec';
 import { FrameTooLargeError } from '../../src/transport/errors';
 import { PROTOCOL_VERSION, type Envelope } from '../../src/transport/envelope';
 
@@ -71,14 +71,15 @@ describe('codec', () => {
   });
 
   it('rejects frames over the size limit, and refuses to encode them', () => {
-    assert.equal(DEFAULT_MAX_FRAME_BYTES, 16 * 1024 * 1024);
-    const big = Buffer.alloc(DEFAULT_MAX_FRAME_BYTES + 1, 0x20);
+    assert.equal(DEFAULT_MAX_FRAME_BYTES, 1024 * 1024, 'frames of 1 MiB at most by default');
+    assert.equal(DEFAULT_MAX_MESSAGE_BYTES, 16 * 1024 * 1024, 'messages (in fragments) of 16 MiB');
+    const big = Buffer.alloc(DEFAULT_MAX_MESSAGE_BYTES + 1, 0x20);
     assert.equal(decodeEnvelope(big), undefined);
-    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(DEFAULT_MAX_FRAME_BYTES) }), FrameTooLargeError);
+    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) }), FrameTooLargeError);
     // A smaller configured limit applies both ways.
     const frame = encodeEnvelope({ ...valid, body: 'x'.repeat(2000) });
     assert.equal(decodeEnvelope(frame, 1024), undefined);
-    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(2000) }, 1024), /maxFrameBytes/);
+    assert.throws(() => encodeEnvelope({ ...valid, body: 'x'.repeat(2000) }, 1024), /maxMessageBytes/);
   });
 
   it('never throws on random garbage or mutated envelopes', () => {

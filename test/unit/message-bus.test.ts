@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { MessageBus } from '../../src/bus/message-bus';
+import { MAX_REQUESTS_IN_FLIGHT_PER_SENDER, MessageBus } from '../../src/bus/message-bus';
 import { broadcast, parseEmpty, request, type Sender } from '../../src/bus/message-spec';
 import { RemoteHandlerError } from '../../src/transport/errors';
 import { ClusterError } from '../../src/util/cluster-error';
@@ -18,6 +18,16 @@ const MESSAGES = {
   news: broadcast(parseName),
   boom: request(parseEmpty, parseEmpty),
 } as const;
+
+/** Two buses on linked in-memory transports, nothing registered. */
+function linkedBuses(): { busA: MessageBus; busB: MessageBus } {
+  const network = new MemoryNetwork();
+  const ta = network.transport('a');
+  const tb = network.transport('b');
+  ta.connect('b');
+  tb.connect('a');
+  return { busA: new MessageBus(ta, () => undefined), busB: new MessageBus(tb, () => undefined) };
+}
 
 function pair(members: { a: boolean; b: boolean } = { a: true, b: true }) {
   const network = new MemoryNetwork();
@@ -100,13 +110,7 @@ describe('MessageBus', () => {
   });
 
   it('waits for a pending membership decision before judging a request', async () => {
-    const network = new MemoryNetwork();
-    const ta = network.transport('a');
-    const tb = network.transport('b');
-    ta.connect('b');
-    tb.connect('a');
-    const busA = new MessageBus(ta, () => undefined);
-    const busB = new MessageBus(tb, () => undefined);
+    const { busA, busB } = linkedBuses();
     let admit!: (ok: boolean) => void;
     busB.setMemberGate((_sender, kind) => (kind === 'request' ? new Promise<boolean>((resolve) => (admit = resolve)) : false));
     busA.setMemberGate(() => true);
@@ -116,5 +120,44 @@ describe('MessageBus', () => {
     await waitFor('the gate to be asked', () => admit !== undefined);
     admit(true);
     assert.deepEqual(await answer, { name: 'late but fine' });
+  });
+
+  it('a request whose sender the verifier does not vouch for is refused as unauthenticated, whatever its type', async () => {
+    const { a, busB, seenByB } = pair();
+    busB.setRequestVerifier((sender) => sender.id !== 'a');
+    for (const type of ['hello', 'secret'] as const) {
+      await assert.rejects(a.request('b', type, type === 'hello' ? { name: 'x' } : {}, 1000), (error: unknown) => error instanceof RemoteHandlerError && error.code === 'KPC_UNAUTHENTICATED');
+    }
+    assert.equal(busB.stats().dropped.unauthenticated, 2);
+    assert.deepEqual(seenByB, [], 'no handler ran');
+    // An asynchronous verdict (a sender looked up) is waited for.
+    busB.setRequestVerifier(async () => true);
+    assert.deepEqual(await a.request('b', 'hello', { name: 'y' }, 1000), { name: 'hello y' });
+  });
+
+  it('one sender gets at most MAX_REQUESTS_IN_FLIGHT_PER_SENDER requests handled at once; the rest are refused as busy, cheaply', async () => {
+    const { busA, busB } = linkedBuses();
+    busA.setMemberGate(() => true);
+    busB.setMemberGate(() => true);
+    const release: Array<() => void> = [];
+    const a = busA.register(MESSAGES, { hello: () => ({ name: '' }), secret: () => ({ name: '' }), news: () => undefined, boom: () => ({}) });
+    busB.register(MESSAGES, {
+      hello: () => ({ name: '' }),
+      secret: () => new Promise<{ name: string }>((resolve) => release.push(() => resolve({ name: 'done' }))),
+      news: () => undefined,
+      boom: () => ({}),
+    });
+    const calls = Array.from({ length: MAX_REQUESTS_IN_FLIGHT_PER_SENDER + 10 }, () => a.request('b', 'secret', {}, 5000).then(() => 'ok', (error: unknown) => (error instanceof RemoteHandlerError ? error.code : 'other')));
+    await waitFor('the handlers to hold their requests', () => release.length === MAX_REQUESTS_IN_FLIGHT_PER_SENDER);
+    for (const done of release) done();
+    const outcomes = await Promise.all(calls);
+    assert.equal(outcomes.filter((o) => o === 'ok').length, MAX_REQUESTS_IN_FLIGHT_PER_SENDER);
+    assert.equal(outcomes.filter((o) => o === 'KPC_BUSY').length, 10);
+    assert.equal(busB.stats().dropped.overloaded, 10);
+    // Once done, the sender is served again.
+    const later = a.request('b', 'secret', {}, 5000);
+    await waitFor('the next request held', () => release.length === MAX_REQUESTS_IN_FLIGHT_PER_SENDER + 1);
+    release.at(-1)?.();
+    assert.deepEqual(await later, { name: 'done' });
   });
 });

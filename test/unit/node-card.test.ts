@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { ownerOf, parseNodeCard, parseOwner, sameAddresses, shareASocket, type NodeCard } from '../../src/membership/node-card';
+import { ownerOf, parseNodeCard, parseOwner, sameSocketsAndKeys, shareASocket, type NodeCard } from '../../src/membership/node-card';
 import { PROTOCOL_VERSION } from '../../src/transport/envelope';
 
 type Obj = Record<string, unknown>;
@@ -81,12 +81,12 @@ describe('card comparisons', () => {
     addresses: { router, pub, ...(curveKey ? { curveKey } : {}) },
   });
 
-  it('sameAddresses: router, pub and server key must all match (a join must present the card it registered)', () => {
+  it('sameSocketsAndKeys: router, pub and server key must all match (a join must present the card it registered)', () => {
     const key = 'k'.repeat(40);
-    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2', key), card('tcp://a:1', 'tcp://a:2', key)), true);
-    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2'), card('tcp://a:1', 'tcp://evil:2')), false, 'a PUB re-pointed elsewhere');
-    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2'), card('tcp://evil:1', 'tcp://a:2')), false);
-    assert.equal(sameAddresses(card('tcp://a:1', 'tcp://a:2', key), card('tcp://a:1', 'tcp://a:2', 'x'.repeat(40))), false, 'another key');
+    assert.equal(sameSocketsAndKeys(card('tcp://a:1', 'tcp://a:2', key), card('tcp://a:1', 'tcp://a:2', key)), true);
+    assert.equal(sameSocketsAndKeys(card('tcp://a:1', 'tcp://a:2'), card('tcp://a:1', 'tcp://evil:2')), false, 'a PUB re-pointed elsewhere');
+    assert.equal(sameSocketsAndKeys(card('tcp://a:1', 'tcp://a:2'), card('tcp://evil:1', 'tcp://a:2')), false);
+    assert.equal(sameSocketsAndKeys(card('tcp://a:1', 'tcp://a:2', key), card('tcp://a:1', 'tcp://a:2', 'x'.repeat(40))), false, 'another key');
   });
 
   it('shareASocket: one port in common is enough (two live nodes cannot bind one port)', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { resolveBinding } from '../../src/config/bindings';
 import { ConfigError } from '../../src/config/errors';
 import { DEFAULT_OPTIONS, parseOptions } from '../../src/config/options';
 import { renderOptionsTable, TABLE_END, TABLE_START } from '../../src/config/options-table';
@@ -161,6 +162,34 @@ describe('parseOptions', () => {
       [{ timers: { joinAttemptIntervall: 0 } }, 'timers.joinAttemptIntervall'],
     ];
     for (const [raw, key] of cases) assertRejects(raw, key);
+  });
+
+  it('never repeats a bad value in its error: a secret put in the wrong place stays secret', async () => {
+    const { curveKeyPair } = await import('zeromq');
+    const { secretKey } = curveKeyPair();
+    const misplaced: unknown[] = [
+      { curve: secretKey },
+      { minimumNodes: secretKey },
+      { insecure: secretKey },
+      { clusterName: [secretKey] },
+      { redis: secretKey },
+      { curve: { secretKey: `${secretKey}x` } },
+      { curve: { secretKey, accept: [secretKey.slice(1)] } },
+    ];
+    for (const raw of misplaced) {
+      const error = (() => {
+        try {
+          parseOptions(raw);
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })();
+      assert.ok(error instanceof ConfigError, JSON.stringify(Object.keys(raw as object)));
+      assert.equal(error.message.includes(secretKey.slice(0, 20)), false, error.message);
+    }
+    // Bindings are resolved when the node is built.
+    assert.throws(() => resolveBinding('bindings.router', secretKey), (error: unknown) => error instanceof ConfigError && !error.message.includes(secretKey.slice(0, 20)));
   });
 
   it('rejects heartbeatTimeout <= heartbeat', () => {

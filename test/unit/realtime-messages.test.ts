@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import type { RoomRecord } from '../../src/state/realtime-store';
+import { roomBatches } from '../../src/sync/room-announcer';
 import {
+  conditionsOf,
+  MAX_COLLECTIONS_PER_MESSAGE,
+  MAX_CONDITIONS_PER_MESSAGE,
   MAX_ROOMS_PER_MESSAGE,
   parseDocumentNotice,
   parseRewritten,
   parseRoomRecord,
+  parseRoomsAdded,
   parseRoomsRemoved,
   parseUserNotice,
 } from '../../src/sync/messages';
@@ -77,7 +83,10 @@ describe('parseRoomsRemoved', () => {
 describe('parseRewritten', () => {
   it('accepts a list of collections, and rejects anything else', () => {
     assert.deepEqual(parseRewritten({ collections: [{ index: 'i', collection: 'c' }] }), { collections: [{ index: 'i', collection: 'c' }] });
-    assert.deepEqual(parseRewritten({ collections: [] }), { collections: [] });
+    assert.equal(parseRewritten({ collections: [] }), undefined, 'nothing to reload');
+    const many = Array.from({ length: MAX_COLLECTIONS_PER_MESSAGE + 1 }, (_, i) => ({ index: 'i', collection: `c${i}` }));
+    assert.equal(parseRewritten({ collections: many }), undefined, 'more than one message carries: the sender splits them');
+    assert.deepEqual(parseRewritten({ collections: many.slice(1) }), { collections: many.slice(1) });
     assertAllRejected(parseRewritten, garbageCases());
     assertAllRejected(parseRewritten, [['bad item', { collections: [{ index: 'i' }] }], ['not a list', { collections: 'c' }]]);
   });
@@ -90,7 +99,9 @@ describe('parseDocumentNotice', () => {
     const noContent = validDocument();
     delete noContent.content;
     assert.deepEqual(parseDocumentNotice(noContent), { ...noContent, content: undefined });
-    assert.deepEqual(parseDocumentNotice({ ...validDocument(), rooms: [] }), { ...validDocument(), rooms: [] });
+    // Nothing to deliver, or more rooms than one message carries (the sender splits them): refused.
+    assert.equal(parseDocumentNotice({ ...validDocument(), rooms: [] }), undefined);
+    assert.equal(parseDocumentNotice({ ...validDocument(), rooms: Array.from({ length: MAX_ROOMS_PER_MESSAGE + 1 }, (_, i) => `r${i}`) }), undefined);
   });
 
   it('keeps only data and options of the request', () => {
@@ -212,5 +223,34 @@ describe('realtime message parsers (fuzz)', () => {
         assert.doesNotThrow(() => parse(body));
       }
     }
+  });
+});
+
+describe('room:add bounds', () => {
+  const roomWith = (roomId: string, conditions: number): Obj => ({
+    index: 'idx',
+    collection: 'col',
+    roomId,
+    filters: [Array.from({ length: conditions }, (_, i) => ({ equals: { [`f${i}`]: i } }))],
+  });
+
+  it('peers refuse a message making them store more than MAX_CONDITIONS_PER_MESSAGE conditions, except a single big room', () => {
+    const half = MAX_CONDITIONS_PER_MESSAGE / 2;
+    assert.ok(parseRoomsAdded({ rooms: [roomWith('a', half), roomWith('b', half)] }));
+    assert.equal(parseRoomsAdded({ rooms: [roomWith('a', half), roomWith('b', half + 1)] }), undefined);
+    assert.ok(parseRoomsAdded({ rooms: [roomWith('big', MAX_CONDITIONS_PER_MESSAGE + 1)] }), 'a room bigger than the bound travels alone');
+  });
+
+  it('the sender cuts rooms into messages within both bounds, every room once, in order', () => {
+    const rooms = [
+      ...Array.from({ length: MAX_ROOMS_PER_MESSAGE + 5 }, (_, i) => roomWith(`small-${i}`, 1)),
+      roomWith('big-1', MAX_CONDITIONS_PER_MESSAGE - 10),
+      roomWith('big-2', MAX_CONDITIONS_PER_MESSAGE + 10),
+      roomWith('tail', 20),
+    ] as unknown as RoomRecord[];
+    const batches = roomBatches(rooms);
+    assert.deepEqual(batches.flat().map((room) => room.roomId), rooms.map((room) => room.roomId));
+    for (const batch of batches) assert.ok(parseRoomsAdded({ rooms: batch }), `a batch of ${batch.length} rooms is accepted`);
+    assert.equal(conditionsOf(batches.find((batch) => batch.some((room) => room.roomId === 'big-2'))?.flatMap((room) => room.filters as unknown[]) ?? []), MAX_CONDITIONS_PER_MESSAGE + 10);
   });
 });

@@ -35,10 +35,18 @@ export interface SecurityInvalidation {
   ids?: string[];
 }
 
+/** Most ids in one invalidation: more are sent as "all of that kind" (see {@link boundedInvalidation}). */
+export const MAX_INVALIDATED_IDS = 1000;
+
+/** An invalidation within the bound peers accept: too many ids become all of that kind, which is what they meant and more. */
+export function boundedInvalidation(change: SecurityInvalidation): SecurityInvalidation {
+  return change.ids && change.ids.length > MAX_INVALIDATED_IDS ? { kind: change.kind } : change;
+}
+
 export function parseSecurityInvalidation(body: unknown): SecurityInvalidation | undefined {
   if (!isObject(body)) return undefined;
   if (body.kind !== 'role' && body.kind !== 'profile' && body.kind !== 'all') return undefined;
-  if (body.ids !== undefined && !(Array.isArray(body.ids) && body.ids.every(isName))) return undefined;
+  if (body.ids !== undefined && !(Array.isArray(body.ids) && body.ids.length <= MAX_INVALIDATED_IDS && body.ids.every(isName))) return undefined;
   return { kind: body.kind, ids: body.ids };
 }
 

@@ -4,7 +4,7 @@ import { delay } from '../../util/delay';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
 import type { KuzzleLike } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
-import type { KuzzleMessages, SecurityInvalidation } from './messages';
+import { boundedInvalidation, type KuzzleMessages, type SecurityInvalidation } from './messages';
 import { requestInput } from './request-input';
 
 type Kind = 'role' | 'profile';
@@ -105,7 +105,7 @@ export class SecuritySync {
     };
     for (const [event, describe] of Object.entries(events)) {
       this.pipes[event] = async (request) => {
-        await channel.send('kuzzle:security:invalidate', describe(request));
+        await channel.send('kuzzle:security:invalidate', boundedInvalidation(describe(request)));
         return request;
       };
     }

@@ -1,0 +1,118 @@
+/**
+ * Messages bigger than a frame travel as fragments: frames that start with a
+ * zero byte (a JSON envelope never does), then the message number (uint32),
+ * the fragment's index and the fragment count (uint16 each), then a slice of
+ * the message. Frames stay within `maxFrameBytes`, which ZeroMQ enforces
+ * before buffering anything; a message within `maxMessageBytes`.
+ */
+const MARK = 0x00;
+const HEADER_BYTES = 9;
+
+export interface FragmentLimits {
+  maxFrameBytes: number;
+  maxMessageBytes: number;
+}
+
+/** Whether a frame is a fragment rather than a whole envelope. */
+export function isFragment(frame: Buffer): boolean {
+  return frame.length > 0 && frame[0] === MARK;
+}
+
+/** The frames that carry `message`: itself when it fits in one frame, its fragments otherwise. */
+export function framesOf(message: Buffer, messageId: number, limits: FragmentLimits): Buffer[] {
+  if (message.length <= limits.maxFrameBytes) return [message];
+  const chunk = limits.maxFrameBytes - HEADER_BYTES;
+  const count = Math.ceil(message.length / chunk);
+  const frames: Buffer[] = [];
+  for (let index = 0; index < count; index++) {
+    const header = Buffer.alloc(HEADER_BYTES);
+    header[0] = MARK;
+    header.writeUInt32BE(messageId >>> 0, 1);
+    header.writeUInt16BE(index, 5);
+    header.writeUInt16BE(count, 7);
+    frames.push(Buffer.concat([header, message.subarray(index * chunk, (index + 1) * chunk)]));
+  }
+  return frames;
+}
+
+interface Partial {
+  id: number;
+  count: number;
+  parts: Buffer[];
+  bytes: number;
+}
+
+/** Senders at most keeping a message half-sent on one socket (a ROUTER hears many). */
+const MAX_PARTIALS = 1000;
+
+/**
+ * Puts fragments back together, per sender (each sends its fragments in a
+ * row: a gap or a new message abandons the one in progress). What it holds
+ * is bounded: one message per sender, none above `maxMessageBytes`, and
+ * all of them together within four such messages.
+ */
+export class Reassembler {
+  private readonly partials = new Map<string, Partial>();
+  private held = 0;
+
+  constructor(private readonly limits: FragmentLimits) {}
+
+  /**
+   * Takes a fragment from `sender`. Returns the whole message once its last
+   * fragment is in; `undefined` while more are expected; a reason when it
+   * dropped the fragment or the message it belonged to.
+   */
+  accept(sender: string, frame: Buffer): Buffer | undefined | { dropped: string } {
+    if (frame.length <= HEADER_BYTES) return this.abandon(sender, 'a fragment without content');
+    const id = frame.readUInt32BE(1);
+    const index = frame.readUInt16BE(5);
+    const count = frame.readUInt16BE(7);
+    const chunk = frame.subarray(HEADER_BYTES);
+    if (count < 2 || index >= count) return this.abandon(sender, 'a fragment with an impossible header');
+    let partial = this.partials.get(sender);
+    if (index === 0) {
+      if (partial) this.release(sender, partial);
+      if (count > Math.ceil(this.limits.maxMessageBytes / (this.limits.maxFrameBytes - HEADER_BYTES))) {
+        return { dropped: `a message of ${count} fragments, over maxMessageBytes` };
+      }
+      partial = { id, count, parts: [], bytes: 0 };
+      if (this.partials.size >= MAX_PARTIALS) this.dropOldest();
+      this.partials.set(sender, partial);
+    } else if (!partial || partial.id !== id || partial.count !== count || partial.parts.length !== index) {
+      return this.abandon(sender, 'a fragment out of sequence (one was lost)');
+    }
+    if (partial.bytes + chunk.length > this.limits.maxMessageBytes || this.held + chunk.length > 4 * this.limits.maxMessageBytes) {
+      return this.abandon(sender, 'fragments over maxMessageBytes');
+    }
+    partial.parts.push(chunk);
+    partial.bytes += chunk.length;
+    this.held += chunk.length;
+    if (partial.parts.length < count) return undefined;
+    this.release(sender, partial);
+    return Buffer.concat(partial.parts);
+  }
+
+  /** A whole frame arrived from `sender`: any message it left half-sent is abandoned. */
+  wholeFrame(sender: string): string | undefined {
+    const partial = this.partials.get(sender);
+    if (!partial) return undefined;
+    this.release(sender, partial);
+    return 'a message left half-sent';
+  }
+
+  private abandon(sender: string, why: string): { dropped: string } {
+    const partial = this.partials.get(sender);
+    if (partial) this.release(sender, partial);
+    return { dropped: why };
+  }
+
+  private release(sender: string, partial: Partial): void {
+    this.held -= partial.bytes;
+    this.partials.delete(sender);
+  }
+
+  private dropOldest(): void {
+    const [oldest] = this.partials;
+    if (oldest) this.release(oldest[0], oldest[1]);
+  }
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { framesOf, isFragment, Reassembler } from '../../src/transport/fragments';
+
+const limits = { maxFrameBytes: 1024, maxMessageBytes: 16 * 1024 };
+
+/** Feeds frames to a reassembler; returns what came out whole, and the reasons of what was dropped. */
+function feed(reassembler: Reassembler, sender: string, frames: Buffer[]): { whole: Buffer[]; dropped: string[] } {
+  const whole: Buffer[] = [];
+  const dropped: string[] = [];
+  for (const frame of frames) {
+    const result = isFragment(frame) ? reassembler.accept(sender, frame) : frame;
+    if (Buffer.isBuffer(result)) whole.push(result);
+    else if (result) dropped.push(result.dropped);
+  }
+  return { whole, dropped };
+}
+
+describe('fragments', () => {
+  it('a message that fits in a frame travels as it is; a bigger one in frames within maxFrameBytes, put back together', () => {
+    const small = Buffer.from('{"v":3}');
+    assert.deepEqual(framesOf(small, 1, limits), [small]);
+    const big = randomBytes(10_000);
+    const frames = framesOf(big, 7, limits);
+    assert.equal(frames.length, Math.ceil(10_000 / (1024 - 9)));
+    assert.ok(frames.every((frame) => frame.length <= 1024 && isFragment(frame)));
+    const { whole, dropped } = feed(new Reassembler(limits), 'peer', frames);
+    assert.deepEqual(dropped, []);
+    assert.ok(whole[0]?.equals(big));
+  });
+
+  it('a lost fragment abandons its message (counted), and the next message still comes through', () => {
+    const reassembler = new Reassembler(limits);
+    const first = framesOf(randomBytes(5000), 1, limits);
+    const second = randomBytes(5000);
+    const { whole, dropped } = feed(reassembler, 'peer', [...first.slice(0, 2), ...first.slice(3), ...framesOf(second, 2, limits)]);
+    assert.ok(dropped.some((why) => /out of sequence/.test(why)));
+    assert.equal(whole.length, 1);
+    assert.ok(whole[0]?.equals(second));
+  });
+
+  it('a whole frame after a half-sent message abandons it', () => {
+    const reassembler = new Reassembler(limits);
+    feed(reassembler, 'peer', framesOf(randomBytes(5000), 1, limits).slice(0, 2));
+    assert.match(reassembler.wholeFrame('peer') ?? '', /half-sent/);
+    assert.equal(reassembler.wholeFrame('peer'), undefined);
+  });
+
+  it('senders are kept apart; no message over maxMessageBytes, and no more than four of them held in all', () => {
+    const reassembler = new Reassembler(limits);
+    const a = randomBytes(3000);
+    const b = randomBytes(3000);
+    const fa = framesOf(a, 1, limits);
+    const fb = framesOf(b, 1, limits);
+    const whole: Buffer[] = [];
+    for (let i = 0; i < Math.max(fa.length, fb.length); i++) {
+      for (const [sender, frames] of [['a', fa], ['b', fb]] as const) {
+        const frame = frames[i];
+        const result = frame ? reassembler.accept(sender, frame) : undefined;
+        if (Buffer.isBuffer(result)) whole.push(result);
+      }
+    }
+    assert.ok(whole.some((m) => m.equals(a)) && whole.some((m) => m.equals(b)));
+    // Announced over the bound: refused from its first fragment.
+    const tooBig = framesOf(randomBytes(20 * 1024), 9, { ...limits, maxMessageBytes: 64 * 1024 });
+    assert.match(JSON.stringify(reassembler.accept('c', tooBig[0] ?? Buffer.alloc(0))), /over maxMessageBytes/);
+    // Many senders each holding part of a message: bounded in total.
+    const held = new Reassembler(limits);
+    let refused = 0;
+    for (let sender = 0; sender < 20; sender++) {
+      const frames = framesOf(randomBytes(limits.maxMessageBytes), sender, limits);
+      for (const frame of frames.slice(0, -1)) {
+        const result = held.accept(`s${sender}`, frame);
+        if (result && !Buffer.isBuffer(result)) refused++;
+      }
+    }
+    assert.ok(refused > 0, 'past four messages in all, fragments are refused');
+  });
+
+  it('garbage fragments are refused, never thrown', () => {
+    const reassembler = new Reassembler(limits);
+    for (const frame of [Buffer.from([0]), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), Buffer.concat([Buffer.from([0, 0, 0, 0, 1, 0, 5, 0, 1]), randomBytes(10)])]) {
+      const result = reassembler.accept('x', frame);
+      assert.ok(result && !Buffer.isBuffer(result), JSON.stringify(result));
+    }
+  });
+});
