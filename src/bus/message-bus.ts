@@ -43,7 +43,7 @@ export type PeerAnswer<R> = { peer: string; reply: R; error?: undefined } | { pe
  */
 export type MemberGate = (sender: Sender, kind: 'broadcast' | 'request') => boolean | Promise<boolean>;
 
-/** Whether a request was sent by the node it names (its MAC, see `macInput`); may look the sender up. */
+/** Whether a request was sent by the node it names (its MAC over its bytes); may look the sender up. */
 export type RequestVerifier = (sender: Sender, envelope: Envelope) => boolean | Promise<boolean>;
 
 interface Route {

@@ -3,17 +3,20 @@ import type { RedisSettings } from '../config/options';
 import { StateAvailability } from '../state/availability';
 import { RedisSharedState } from '../state/redis-shared-state';
 import { ZmqTransport } from '../transport/zmq-transport';
-import { ClusterNode, type ClusterNodeSettings } from './cluster-node';
+import { ClusterNode, type ClusterNodeParts, type ClusterNodeSettings } from './cluster-node';
 import { checkExposure, curveKeysOf } from './exposure';
 
+/** Settings of a node on its real parts: the cluster node's, and the Redis it keeps its state in. */
+export type RealNodeSettings = ClusterNodeSettings & { redis: RedisSettings };
+
 /**
- * A node on its real parts: ZeroMQ sockets on the configured bindings and
+ * The real parts of a node: ZeroMQ sockets on the configured bindings and
  * the shared state in Redis. Checks the bindings first: a non-loopback
  * address without a CURVE key refuses to start (unless `insecure`).
  *
  * @throws ConfigError on a binding that cannot be used, or an exposed port without a key.
  */
-export function buildClusterNode(settings: ClusterNodeSettings & { redis: RedisSettings }): ClusterNode {
+export function realParts(settings: RealNodeSettings): ClusterNodeParts & { transport: ZmqTransport } {
   const { options, log } = settings;
   const router = resolveBinding('bindings.router', options.bindings.router);
   const pub = resolveBinding('bindings.pub', options.bindings.pub);
@@ -35,5 +38,10 @@ export function buildClusterNode(settings: ClusterNodeSettings & { redis: RedisS
     sendHighWaterMark: options.highWaterMark,
     log,
   });
-  return new ClusterNode(settings, { transport, state, availability });
+  return { transport, state, availability };
+}
+
+/** A node on its real parts (see {@link realParts}). */
+export function buildClusterNode(settings: RealNodeSettings): ClusterNode {
+  return new ClusterNode(settings, realParts(settings));
 }

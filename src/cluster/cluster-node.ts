@@ -22,6 +22,7 @@ import { buildStatus, unhealthyReason, type ClusterStatus } from './cluster-stat
 import { curveKeysOf } from './exposure';
 import { MemberChannel } from './member-channel';
 import { NodeTrust } from './node-trust';
+import { fateOfRemovedPeer } from './removal-check';
 import type { RealtimePort } from './realtime-port';
 import { SelfRepair } from './self-repair';
 
@@ -320,6 +321,14 @@ export class ClusterNode {
     this.evictions[reason] += 1;
     if (this.stopped) return;
     try {
+      // A peer that left or was replaced is gone; one this node stopped hearing may not be.
+      if (reason === 'timeout' || reason === 'connectionLost') {
+        const fate = await fateOfRemovedPeer(card, this.trust.cards, this.options.timers);
+        if (fate !== 'purge') {
+          this.log('info', `${ownerOf(card)} removed here (${reason}) but ${fate === 'rejoined' ? 'joined again' : 'still renews its card'}: its subscriptions stay`);
+          return;
+        }
+      }
       const removed = await this.sync.purgeOwner(ownerOf(card));
       this.log('info', `purged ${ownerOf(card)} (${reason}): ${removed} room(s) removed`);
     } catch (error) {

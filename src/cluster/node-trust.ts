@@ -1,5 +1,4 @@
 import type { Envelope } from '../transport/envelope';
-import { macInput } from '../transport/codec';
 import type { CardRefusal } from '../membership/card-seal';
 import type { CardStore } from '../membership/card-store';
 import { NodeIdentities } from '../membership/node-identities';
@@ -77,7 +76,7 @@ export class NodeTrust {
 
   /** Whether a request proves it was sent by the node it names. */
   verify(sender: Sender, envelope: Envelope): boolean | Promise<boolean> {
-    return this.identities.verify(sender, macInput(envelope), envelope.mac);
+    return envelope.signed ? this.identities.verify(sender, envelope.signed, envelope.mac) : false;
   }
 
   /** Shared records, sealed at rest with CURVE. */

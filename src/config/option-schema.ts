@@ -78,12 +78,12 @@ export const OPTION_SCHEMA = {
     heartbeatTimeout: integerLeaf(
       2500,
       1,
-      'ms without any message from a peer before it is evicted and its subscriptions purged (must be greater than `heartbeat`)',
+      'ms without any message from a peer before it is evicted (its subscriptions are purged once its card is no longer renewed; must be greater than `heartbeat`)',
     ),
     cardTtl: integerLeaf(
       5000,
       1,
-      "ms a node's card stays in Redis without being renewed (renewed every `heartbeat`): a crashed node is no longer looked for after it",
+      "ms a node's card stays in Redis without being renewed (renewed every half `heartbeat`): a crashed node is no longer looked for after it",
     ),
     discoverTimeout: integerLeaf(3000, 1, 'ms a node waits for a peer to answer its join, or a catch-up question'),
     joinAttemptInterval: integerLeaf(1000, 1, 'ms between two join attempts to the same peer', ['joinAttemptIntervall']),

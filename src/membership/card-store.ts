@@ -13,6 +13,8 @@ export interface CardStore {
   list(): Promise<NodeCard[]>;
   /** The live card of one node, if any. */
   get(id: string): Promise<NodeCard | undefined>;
+  /** When a node's card was last written or renewed (epoch ms); undefined when it has none. */
+  renewedAt(id: string): Promise<number | undefined>;
   /** A number never handed out before, cluster-wide: a node's next incarnation. */
   nextIncarnation(): Promise<number>;
 }

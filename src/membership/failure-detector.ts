@@ -38,6 +38,8 @@ export class FailureDetector {
   private lastPublish = 0;
   private broadcastsAtLastTick = 0;
   private running = false;
+  /** When this node last relayed an accusation, per accused incarnation. */
+  private readonly relayed = new Map<string, number>();
 
   constructor(
     private readonly table: MemberTable,
@@ -105,7 +107,15 @@ export class FailureDetector {
     const peer = this.table.get(accused.id);
     if (!peer || peer.card.incarnation !== accused.incarnation) return;
     if (Date.now() - peer.lastSeen > this.options.heartbeatTimeoutMs) return; // our own timer decides
-    // We still hear it: it must learn that it was purged, and rewrite its state.
+    // One relay per accused incarnation and heartbeat timeout: a member
+    // evicting others again and again (overloaded, or lying) costs each of
+    // them one rejoin at most, not one per accusation.
+    const key = `${accused.id}#${accused.incarnation}`;
+    const last = this.relayed.get(key);
+    if (last !== undefined && Date.now() - last < this.options.heartbeatTimeoutMs) return;
+    if (this.relayed.size > 1000) this.relayed.clear();
+    this.relayed.set(key, Date.now());
+    // We still hear it: it must learn that it was evicted, and join again under a new incarnation.
     this.options.log('info', `${sender.id} evicted ${accused.id}, which this node still hears: relaying`);
     this.channel.request(accused.id, 'node:accused', accused, this.options.discoverTimeoutMs).catch((error: unknown) =>
       this.options.log('debug', `could not relay the eviction of ${accused.id}: ${describeError(error)}`),

@@ -46,7 +46,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly log: Log;
   private cancelRenewal: Cancel | undefined;
   private stopped = true;
-  /** The card renewal and discovery in flight, if any. */
+  /** The card renewal in flight, if any. */
+  private renewal: Promise<void> | undefined;
+  /** The discovery (joins of new cards) in flight, if any. */
   private discovery: Promise<void> | undefined;
 
   constructor(card: NodeCard, bus: MessageBus, links: PeerLinks, cards: CardStore, options: MembershipOptions) {
@@ -114,11 +116,19 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.card.reincarnate();
     this.stopped = false;
     this.detector.start();
-    // The card is renewed, and new cards joined, at the detector's pace.
+    // The card is renewed, and new cards joined, at the detector's pace;
+    // each one at a time, and a slow join never holds a renewal back (peers
+    // read a card not renewed for two heartbeats as a dead node's).
     this.cancelRenewal = this.scheduler.every(this.detector.tickMs(), () => {
-      this.discovery ??= this.renewAndDiscover().finally(() => {
-        this.discovery = undefined;
+      this.renewal ??= this.renew().finally(() => {
+        this.renewal = undefined;
       });
+      this.discovery ??= this.joins
+        .discover()
+        .then(() => undefined, (error: unknown) => this.log('warn', `card store unreachable for membership: ${describeError(error)}`))
+        .finally(() => {
+          this.discovery = undefined;
+        });
     });
     return this.discover(true);
   }
@@ -150,16 +160,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  /** Renews this node's card and joins new cards; slow (store, joins), so never two at once. */
-  private async renewAndDiscover(): Promise<void> {
+  /** Renews this node's card (a leave in flight withdraws it again). */
+  private async renew(): Promise<void> {
     try {
       await this.card.renew();
-      if (this.stopped) {
-        // The leave withdrew the card while this renewal was in flight.
-        await this.card.withdraw();
-        return;
-      }
-      await this.joins.discover();
+      // The leave withdrew the card while this renewal was in flight.
+      if (this.stopped) await this.card.withdraw();
     } catch (error) {
       this.log('warn', `card store unreachable for membership: ${describeError(error)}`);
     }

@@ -49,13 +49,13 @@ export class NodeIdentities {
   }
 
   /** The MAC of a request to `peerId`; undefined when its identity is not known (the peer will refuse it). */
-  sign(peerId: string, input: string): string | undefined {
+  sign(peerId: string, input: Buffer | string): string | undefined {
     const key = this.keyOf(peerId);
     return key ? mac(key, input) : undefined;
   }
 
   /** Whether a request's MAC proves `sender` sent it; a sender not known yet is looked up (rate-limited). */
-  verify(sender: Sender, input: string, given: string | undefined): boolean | Promise<boolean> {
+  verify(sender: Sender, input: Buffer | string, given: string | undefined): boolean | Promise<boolean> {
     if (given === undefined) return false;
     const key = this.keyOf(sender.id);
     if (key && matches(key, input, given)) return true;
@@ -91,9 +91,9 @@ export class NodeIdentities {
   }
 }
 
-const mac = (key: Buffer, input: string): string => createHmac('sha256', key).update(input).digest('base64');
+const mac = (key: Buffer, input: Buffer | string): string => createHmac('sha256', key).update(input).digest('base64');
 
-function matches(key: Buffer, input: string, given: string): boolean {
+function matches(key: Buffer, input: Buffer | string, given: string): boolean {
   const expected = Buffer.from(mac(key, input), 'base64');
   const actual = Buffer.from(given, 'base64');
   return actual.length === expected.length && timingSafeEqual(actual, expected);

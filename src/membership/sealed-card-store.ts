@@ -47,6 +47,11 @@ export class SealedCardStore implements CardStore {
     return card && this.trust(card) ? card : undefined;
   }
 
+  /** Not sealed: a Redis writer could only keep a dead node's subscriptions counted longer (until the anti-entropy sweep). */
+  renewedAt(id: string): Promise<number | undefined> {
+    return this.inner.renewedAt(id);
+  }
+
   nextIncarnation(): Promise<number> {
     return this.inner.nextIncarnation();
   }

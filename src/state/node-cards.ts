@@ -48,6 +48,11 @@ export class RedisCardStore implements CardStore {
     return this.parse(json);
   }
 
+  async renewedAt(id: string): Promise<number | undefined> {
+    const expiry = await this.redis.zscore(this.keys.cardExpiry, id);
+    return expiry === null ? undefined : Number(expiry) - this.ttlMs;
+  }
+
   /**
    * Unique cluster-wide (a Redis counter) and growing for this process even
    * if Redis lost the counter: fences compare incarnations of one node.

@@ -4,6 +4,7 @@ import type { BodyOf, BroadcastTypes } from '../bus/message-spec';
 import type { CollectionRef, RealtimeStore, RoomRecord, RoomTally } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
+import { storeAnnounced } from './announced-rooms';
 import { LocalRooms, type LocalRoom } from './local-rooms';
 import { MAX_COLLECTIONS_PER_MESSAGE, MAX_ROOMS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
 import type { DocumentNotice, RealtimeHost, UserNotice } from './realtime-host';
@@ -54,6 +55,7 @@ export class RealtimeSync {
   private readonly repair: RealtimeRepair;
   private readonly reloads: ReloadQueue;
   private localReset: Promise<RoomTally> | undefined;
+  private storing: Promise<unknown> = Promise.resolve();
   private readonly announcer: RoomAnnouncer;
   private readonly removals: RoomRemovals;
   /**
@@ -98,20 +100,20 @@ export class RealtimeSync {
     });
     this.reloads = new ReloadQueue((ref) => this.repair.reload(ref), () => this.repair.resyncAll(), options.log);
     this.channel = bus.register(REALTIME_MESSAGES, {
-      'room:add': ({ rooms }) => {
-        const refused: string[] = [];
-        for (const room of rooms) {
-          for (const leave of this.lastLeaves.get(room.roomId) ?? []) leave.announcedAgain = true;
-          try {
-            this.host.storeFilter(room);
-          } catch (error) {
-            refused.push(room.roomId);
+      // One batch stored at a time, from all peers together: each yields
+      // every few milliseconds, and batches side by side would add up
+      // between two turns of the event loop.
+      'room:add': ({ rooms }) => this.oneAtATime(() =>
+        storeAnnounced(rooms, host, {
+          // A room announced again while its last local subscriber leaves keeps its filter.
+          announced: (roomId) => {
+            for (const leave of this.lastLeaves.get(roomId) ?? []) leave.announcedAgain = true;
+          },
+          refused: (roomId, error) => {
             this.badFilters++;
-            options.log('warn', `room ${room.roomId} announced with filters this node cannot store: ${describeError(error)}`);
-          }
-        }
-        return { refused };
-      },
+            options.log('warn', `room ${roomId} announced with filters this node cannot store: ${describeError(error)}`);
+          },
+        })),
       'room:remove': ({ roomIds }) => this.roomsRemoved(roomIds),
       'notify:document': (notice) => this.deliverDocument(notice),
       'notify:user': (notice) => this.deliverUser(notice),
@@ -378,6 +380,13 @@ export class RealtimeSync {
     // `room:remove` (broadcast) and `room:add` (request) travel on different
     // sockets: if a room was created again meanwhile, the state knows it.
     await this.repair.dropIfGone(roomIds);
+  }
+
+  /** Runs `work` after the work queued before it. */
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.storing.then(work);
+    this.storing = run.catch(() => undefined);
+    return run;
   }
 
   private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {

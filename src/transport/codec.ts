@@ -24,10 +24,24 @@ export const MAX_ID_LENGTH = 200;
  * FrameTooLargeError when the frame would exceed `maxBytes`: peers would
  * drop it, so the sender must hear about it instead.
  */
-export function encodeEnvelope(envelope: Envelope, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Buffer {
-  const frame = Buffer.from(JSON.stringify(envelope), 'utf8');
+export function encodeEnvelope(envelope: Envelope, maxBytes = DEFAULT_MAX_MESSAGE_BYTES, sign?: (signed: Buffer) => string | undefined): Buffer {
+  // `mac` closes the frame (below) and `signed` is never sent.
+  const fields: Partial<Envelope> = { ...envelope };
+  delete fields.mac;
+  delete fields.signed;
+  let frame = Buffer.from(JSON.stringify(fields), 'utf8');
+  const mac = sign?.(frame);
+  // The MAC closes the frame: what it covers is the frame without it, byte for byte (see decodeEnvelope).
+  if (mac !== undefined) frame = Buffer.concat([frame.subarray(0, frame.length - 1), Buffer.from(`,"mac":${JSON.stringify(mac)}}`, 'utf8')]);
   if (frame.length > maxBytes) throw new FrameTooLargeError(envelope.type, frame.length, maxBytes);
   return frame;
+}
+
+/** The bytes a MAC closing `frame` covers: the frame as it was before the MAC was added, or undefined when no MAC closes it. */
+function signedPart(frame: Buffer, mac: string): Buffer | undefined {
+  const suffix = Buffer.from(`,"mac":${JSON.stringify(mac)}}`, 'utf8');
+  if (frame.length <= suffix.length || !frame.subarray(frame.length - suffix.length).equals(suffix)) return undefined;
+  return Buffer.concat([frame.subarray(0, frame.length - suffix.length), Buffer.from('}')]);
 }
 
 /**
@@ -68,18 +82,14 @@ export function decodeEnvelope(frame: Buffer, maxBytes = DEFAULT_MAX_MESSAGE_BYT
   if (raw.rid !== undefined) envelope.rid = raw.rid;
   if (raw.re !== undefined) envelope.re = raw.re;
   if (raw.error !== undefined) envelope.error = raw.error;
-  if (raw.mac !== undefined) envelope.mac = raw.mac;
+  if (raw.mac !== undefined) {
+    envelope.mac = raw.mac;
+    const signed = signedPart(frame, raw.mac);
+    if (signed) envelope.signed = signed;
+  }
   return envelope;
 }
 
-/**
- * What a request's MAC covers: every field but the MAC, in a fixed order.
- * The receiver rebuilds it from the decoded envelope: JSON of a parsed body
- * is the JSON the sender wrote.
- */
-export function macInput(envelope: Envelope): string {
-  return JSON.stringify([envelope.v, envelope.type, envelope.from, envelope.inc, envelope.seq, envelope.rid ?? null, envelope.body]);
-}
 
 /** Whether `value` is usable as a node id, message type or request id. */
 export function isId(value: unknown): value is string {

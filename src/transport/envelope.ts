@@ -35,8 +35,10 @@ export interface Envelope {
   re?: string;
   /** On a reply: set when the handler failed; `body` is then a {@link ErrorBody}. */
   error?: boolean;
-  /** On a request: the sender's MAC over {@link macInput}, which only the node `from` names can make. */
+  /** On a request: the sender's MAC, which only the node `from` names can make; it closes the frame and covers the rest of it. */
   mac?: string;
+  /** Set on decoding, never sent: the bytes `mac` covers (the frame without it). */
+  signed?: Buffer;
   body: unknown;
 }
 

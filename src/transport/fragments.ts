@@ -7,6 +7,15 @@
  */
 const MARK = 0x00;
 const HEADER_BYTES = 9;
+/**
+ * Room left in every frame sent for what CURVE wraps around it: libzmq
+ * checks `maxFrameBytes` (ZMQ_MAXMSGSIZE) against the encrypted frame, 33
+ * bytes bigger than ours, and drops the connection of a peer that exceeds it.
+ */
+const FRAMING_SLACK = 256;
+
+/** The largest frame this node sends: what a peer with the same `maxFrameBytes` accepts, CURVE included. */
+export const sendableFrameBytes = (limits: FragmentLimits): number => limits.maxFrameBytes - FRAMING_SLACK;
 
 export interface FragmentLimits {
   maxFrameBytes: number;
@@ -20,8 +29,8 @@ export function isFragment(frame: Buffer): boolean {
 
 /** The frames that carry `message`: itself when it fits in one frame, its fragments otherwise. */
 export function framesOf(message: Buffer, messageId: number, limits: FragmentLimits): Buffer[] {
-  if (message.length <= limits.maxFrameBytes) return [message];
-  const chunk = limits.maxFrameBytes - HEADER_BYTES;
+  if (message.length <= sendableFrameBytes(limits)) return [message];
+  const chunk = sendableFrameBytes(limits) - HEADER_BYTES;
   const count = Math.ceil(message.length / chunk);
   const frames: Buffer[] = [];
   for (let index = 0; index < count; index++) {
@@ -72,7 +81,7 @@ export class Reassembler {
     let partial = this.partials.get(sender);
     if (index === 0) {
       if (partial) this.release(sender, partial);
-      if (count > Math.ceil(this.limits.maxMessageBytes / (this.limits.maxFrameBytes - HEADER_BYTES))) {
+      if (count > Math.ceil(this.limits.maxMessageBytes / (sendableFrameBytes(this.limits) - HEADER_BYTES))) {
         return { dropped: `a message of ${count} fragments, over maxMessageBytes` };
       }
       partial = { id, count, parts: [], bytes: 0 };

@@ -1,6 +1,6 @@
-import { encodeEnvelope, macInput } from './codec';
+import { encodeEnvelope } from './codec';
 import { PROTOCOL_VERSION, type Envelope } from './envelope';
-import { framesOf, type FragmentLimits } from './fragments';
+import { framesOf, sendableFrameBytes, type FragmentLimits } from './fragments';
 import type { RequestSigner } from './transport';
 
 /** The fields of an envelope that say what it carries; the writer adds who sends it. */
@@ -29,16 +29,14 @@ export class FrameWriter {
    */
   encode(fields: EnvelopeFields, signFor?: string): Buffer {
     const envelope: Envelope = { v: PROTOCOL_VERSION, from: this.nodeId, inc: this.incarnation, ...fields };
-    if (signFor !== undefined && this.signer) {
-      const mac = this.signer(signFor, macInput(envelope));
-      if (mac !== undefined) envelope.mac = mac;
-    }
-    return encodeEnvelope(envelope, this.limits.maxMessageBytes);
+    const { signer } = this;
+    const sign = signFor !== undefined && signer ? (signed: Buffer) => signer(signFor, signed) : undefined;
+    return encodeEnvelope(envelope, this.limits.maxMessageBytes, sign);
   }
 
   /** The frames that carry a message: itself, or its fragments (queue them in one turn, in order). */
   framesOf(message: Buffer): Buffer[] {
-    if (message.length > this.limits.maxFrameBytes) this.fragmented = (this.fragmented + 1) >>> 0;
+    if (message.length > sendableFrameBytes(this.limits)) this.fragmented = (this.fragmented + 1) >>> 0;
     return framesOf(message, this.fragmented, this.limits);
   }
 }

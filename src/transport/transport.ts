@@ -50,8 +50,8 @@ export type RequestHandler = (envelope: Envelope) => Promise<Reply>;
 export type GapHandler = (peerId: string, expected: number, received: number) => void;
 /** The connection to a peer's ROUTER was closed by the other side (its process died, or the network cut it). */
 export type DisconnectHandler = (peerId: string) => void;
-/** The MAC of a request to `peerId` over `input` (see `macInput`); undefined when none can be made. */
-export type RequestSigner = (peerId: string, input: string) => string | undefined;
+/** The MAC of a request to `peerId` over its encoded bytes; undefined when none can be made. */
+export type RequestSigner = (peerId: string, signed: Buffer) => string | undefined;
 
 /**
  * How nodes talk: a broadcast channel (every peer receives every publish of

@@ -192,9 +192,13 @@ export class KuzzleNode {
     this.process = new ManagedProcess({
       name: this.name,
       command: kuzzleNodeBinary,
-      args: this.settings.backendScript
-        ? [this.settings.backendScript, this.settings.withoutPlugin ?? kuzzleRoot, repoRoot]
-        : [join(this.settings.withoutPlugin ?? kuzzleRoot, 'bin', 'start-kuzzle-server')],
+      args: [
+        // Extra Node options for the Kuzzle processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a node spends its time.
+        ...(process.env.KPC_KUZZLE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        ...(this.settings.backendScript
+          ? [this.settings.backendScript, this.settings.withoutPlugin ?? kuzzleRoot, repoRoot]
+          : [join(this.settings.withoutPlugin ?? kuzzleRoot, 'bin', 'start-kuzzle-server')]),
+      ],
       logFile: this.logFile,
       cwd: this.settings.runDir,
       env: {

@@ -13,6 +13,11 @@ const run = promisify(execFile);
 export interface RedisClusterAuth {
   user?: string;
   password: string;
+  /**
+   * With `user`: a second ACL user for the plugin alone, with these rules
+   * (README's least-privilege ACL); the harness keeps the first one.
+   */
+  pluginUser?: { user: string; password: string; rules: string[] };
 }
 
 export interface RedisClusterOptions {
@@ -53,6 +58,8 @@ export interface RunningRedisCluster {
   certificates: TestCertificates | undefined;
   /** ioredis options for this cluster's credentials and TLS (empty without either). */
   clientOptions: RedisClientOptions;
+  /** The plugin's: its own ACL user when `auth.pluginUser` is set, else {@link clientOptions}. */
+  pluginClientOptions: RedisClientOptions;
   /** Runs redis-cli against one server, with the cluster's credentials and TLS; resolves with its output. */
   cli(server: RunningRedis, args: string[]): Promise<string>;
   /** CLUSTER NODES as seen by a live server. */
@@ -96,7 +103,8 @@ function authArgs(auth: RedisClusterAuth | undefined): string[] {
   if (!auth) return [];
   const master = ['--masterauth', auth.password];
   if (!auth.user) return ['--requirepass', auth.password, ...master];
-  return ['--user', auth.user, 'on', `>${auth.password}`, '~*', '&*', '+@all', '--user', 'default', 'off', '--masteruser', auth.user, ...master];
+  const plugin = auth.pluginUser ? ['--user', auth.pluginUser.user, ...auth.pluginUser.rules, `>${auth.pluginUser.password}`] : [];
+  return ['--user', auth.user, 'on', `>${auth.password}`, '~*', '&*', '+@all', ...plugin, '--user', 'default', 'off', '--masteruser', auth.user, ...master];
 }
 
 function tlsArgs(certs: TestCertificates | undefined): string[] {
@@ -237,6 +245,10 @@ export async function startRedisCluster(runDir: string, options: RedisClusterOpt
     clientOptions: {
       ...(auth?.user ? { username: auth.user } : {}),
       ...(auth ? { password: auth.password } : {}),
+      ...(tlsClient ? { tls: tlsClient } : {}),
+    },
+    pluginClientOptions: {
+      ...(auth?.pluginUser ? { username: auth.pluginUser.user, password: auth.pluginUser.password } : auth?.user ? { username: auth.user, password: auth.password } : auth ? { password: auth.password } : {}),
       ...(tlsClient ? { tls: tlsClient } : {}),
     },
     cli,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { pluginAclRules } from '../../src/state/redis-acl';
 import type { StackOptions } from './stack';
 
 /** A password made for one run: nothing fixed to leak or to collide. */
@@ -9,8 +10,9 @@ export const throwawayPassword = (): string => `kpc-${randomBytes(12).toString('
  * redis tier reruns functional test files unchanged on each
  * (`KPC_STACK_REDIS`, read by the functional fixture's `useStack`):
  * - `plugin-cluster`: the plugin on its own Redis Cluster (3 masters, one
- *   replica each, `requirepass`) through `plugins.cluster.redis`; Kuzzle's
- *   internalCache stays on the standalone Redis;
+ *   replica each) through `plugins.cluster.redis`, as an ACL user with
+ *   exactly README's least-privilege rules; Kuzzle's internalCache stays
+ *   on the standalone Redis;
  * - `internal-cluster-tls`: Kuzzle's internalCache on a Redis Cluster (3
  *   masters, one replica each) with an ACL user and mutual TLS, and the
  *   plugin following internalCache (no `redis` option).
@@ -21,7 +23,12 @@ export function redisMode(name: string | undefined): StackOptions {
     case '':
       return {};
     case 'plugin-cluster':
-      return { pluginRedisCluster: { replicas: 1, auth: { password: throwawayPassword() } } };
+      return {
+        pluginRedisCluster: {
+          replicas: 1,
+          auth: { user: 'admin', password: throwawayPassword(), pluginUser: { user: 'kuzzle-cluster', password: throwawayPassword(), rules: pluginAclRules('kuzzle') } },
+        },
+      };
     case 'internal-cluster-tls':
       return { internalCacheCluster: { replicas: 1, auth: { user: 'kuzzle', password: throwawayPassword() }, tls: true } };
     default:

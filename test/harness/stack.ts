@@ -191,7 +191,7 @@ export class Stack {
       env: { ...this.vaultEnv(), ...(this.options.nodeEnv ? { NODE_ENV: this.options.nodeEnv } : {}) },
       clusterOptions: {
         ...(this.curveKeys && this.options.curve !== 'vault' ? { curve: { secretKey: this.curveKeys.secretKey } } : {}),
-        ...(this.redisCluster && !this.options.internalCacheCluster ? { redis: this.clusterSettings() } : {}),
+        ...(this.redisCluster && !this.options.internalCacheCluster ? { redis: this.clusterSettings('plugin') } : {}),
         ...this.options.clusterOptions,
       },
     });
@@ -215,11 +215,15 @@ export class Stack {
     return (this.plainKuzzle ??= kuzzleWithoutCluster());
   }
 
-  /** Settings of the Redis Cluster in the shape of Kuzzle's internalCache and of the plugin's `redis` option. */
-  clusterSettings(): Record<string, unknown> {
+  /**
+   * Settings of the Redis Cluster in the shape of Kuzzle's internalCache and
+   * of the plugin's `redis` option; `plugin`: with the plugin's own ACL
+   * user, if the cluster has one.
+   */
+  clusterSettings(who: 'kuzzle' | 'plugin' = 'kuzzle'): Record<string, unknown> {
     const cluster = this.redisCluster;
     if (!cluster) throw new Error('no redis cluster');
-    const options = cluster.clientOptions;
+    const options = who === 'plugin' ? cluster.pluginClientOptions : cluster.clientOptions;
     return { nodes: cluster.nodes, ...(Object.keys(options).length > 0 ? { options } : {}) };
   }
 

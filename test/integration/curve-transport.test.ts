@@ -163,4 +163,23 @@ describe('ZmqTransport with CURVE', () => {
     }, { timeoutMs: 5000 });
     assert.equal(member.transport.stats().handshakes.router.completed, before.completed);
   });
+
+  it('with CURVE, frames of nearly maxFrameBytes and bigger messages in fragments go through (CURVE\'s wrapping counts against the peer\'s limit)', async () => {
+    const limits = { maxFrameBytes: 64 * 1024 };
+    const make = async () => {
+      const transport = new ZmqTransport({ nodeId: `curve-${++next}-${process.pid}`, router: { host: '127.0.0.1', port: 0 }, pub: { host: '127.0.0.1', port: 0 }, curve: clusterKeys, ...limits });
+      created.push(transport);
+      transport.onRequest(async (request) => ({ type: 'echo', body: request.body }));
+      return { transport, addresses: await transport.bind(), broadcasts: [] as Envelope[] };
+    };
+    const a = await make();
+    const b = await make();
+    a.transport.connect(b.transport.nodeId, b.addresses);
+    for (const size of [limits.maxFrameBytes - 400, limits.maxFrameBytes - 100, limits.maxFrameBytes - 20, 300_000]) {
+      const body = 'x'.repeat(size);
+      const reply = await a.transport.request(b.transport.nodeId, 'echo', body, 10_000);
+      assert.equal(reply.body, body, `a body of ${size} bytes`);
+    }
+    assert.equal(b.transport.stats().handshakes.router.completed, 1, 'one connection all along: none was dropped for an oversized frame');
+  });
 });

@@ -69,6 +69,12 @@ export class MemoryCluster {
     return member;
   }
 
+  /** Kills a node as kill -9 would: nothing of it runs any more, its connections close. */
+  async crash(member: MemoryNode): Promise<void> {
+    member.scheduler.pause();
+    await this.network.crash(member.id);
+  }
+
   /** Freezes a node as SIGSTOP would: no timer runs, nothing it receives is handled, nothing leaves. */
   freeze(member: MemoryNode): void {
     member.scheduler.pause();

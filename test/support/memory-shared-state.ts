@@ -79,6 +79,12 @@ class MemoryCardStore implements CardStore {
     return entry && entry.expiresAt > Date.now() ? structuredClone(entry.card) : undefined;
   }
 
+  async renewedAt(id: string): Promise<number | undefined> {
+    this.server.check();
+    const entry = this.server.cards.get(id);
+    return entry ? entry.expiresAt - this.server.cardTtlMs : undefined;
+  }
+
   /** As RedisCardStore: growing for this node even if the server lost its counter. */
   async nextIncarnation(): Promise<number> {
     this.server.check();

@@ -2,7 +2,7 @@ import { noHandshakes } from '../../src/transport/handshake-counts';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import { parseErrorBody, PeerNotConnectedError, RemoteHandlerError, RequestTimeoutError, TransportClosedError } from '../../src/transport/errors';
 import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, RequestSigner, Transport, TransportStats } from '../../src/transport/transport';
-import { macInput } from '../../src/transport/codec';
+import { decodeEnvelope, encodeEnvelope } from '../../src/transport/codec';
 import { codeOf } from '../../src/util/cluster-error';
 import { describeError } from '../../src/util/describe-error';
 
@@ -122,9 +122,7 @@ export class MemoryTransport implements Transport {
   async request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
     if (this.closed) throw new TransportClosedError();
     if (!this.links.has(peerId)) throw new PeerNotConnectedError(peerId);
-    const envelope = this.envelope(type, 0, body);
-    const mac = this.signer?.(peerId, macInput(envelope));
-    if (mac !== undefined) envelope.mac = mac;
+    const envelope = this.onTheWire(peerId, this.envelope(type, 0, body));
     this.sent.push(envelope);
     this.counters.requestsSent++;
     const target = this.network.nodes.get(peerId);
@@ -156,14 +154,20 @@ export class MemoryTransport implements Transport {
   async requestAs(from: string, peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
     const target = this.network.nodes.get(peerId);
     if (!target) throw new PeerNotConnectedError(peerId);
-    const envelope = { ...this.envelope(type, 0, body), from };
-    const mac = this.signer?.(peerId, macInput(envelope));
-    if (mac !== undefined) envelope.mac = mac;
+    const envelope = this.onTheWire(peerId, { ...this.envelope(type, 0, body), from });
     await tick();
     return Promise.race([
       target.handleRequest(peerId, type, envelope),
       new Promise<never>((_resolve, reject) => setTimeout(() => reject(new RequestTimeoutError(peerId, type, timeoutMs)), timeoutMs).unref()),
     ]);
+  }
+
+  /** A request as the peer decodes it from the wire: signed, encoded, decoded (a copy, with the bytes its MAC covers). */
+  private onTheWire(peerId: string, envelope: Envelope): Envelope {
+    const { signer } = this;
+    const decoded = decodeEnvelope(encodeEnvelope(envelope, undefined, signer ? (signed) => signer(peerId, signed) : undefined));
+    if (!decoded) throw new Error(`a request that does not decode: ${envelope.type}`);
+    return decoded;
   }
 
   private async handleRequest(peerId: string, type: string, envelope: Envelope): Promise<Envelope> {
@@ -172,7 +176,7 @@ export class MemoryTransport implements Transport {
     if (!handler) throw new RequestTimeoutError(peerId, type, 0);
     this.counters.requestsReceived++;
     try {
-      const reply = await handler(JSON.parse(JSON.stringify(envelope)) as Envelope);
+      const reply = await handler(envelope);
       return { ...this.envelope(reply.type, 0, JSON.parse(JSON.stringify(reply.body ?? null)) as unknown) };
     } catch (error) {
       throw new RemoteHandlerError(this.nodeId, type, parseErrorBody({ code: codeOf(error), message: describeError(error) }));

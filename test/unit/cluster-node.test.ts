@@ -102,7 +102,7 @@ describe('ClusterNode on doubles', () => {
     const [a, b] = [await cluster.start(), await cluster.start()];
     await waitMesh([a, b]);
     await b.node.realtime.subscribed(room('r1'), 'conn-1');
-    await cluster.network.crash(b.id);
+    await cluster.crash(b);
     await waitFor('a evicts b', () => memberIds(a).length === 0);
     assert.equal(a.node.status().evictions.connectionLost, 1, 'not a timeout: that is a minute here');
     await waitFor('b purged', async () => (await ownersOf(cluster)).length === 0);
@@ -196,5 +196,24 @@ describe('ClusterNode on doubles', () => {
     }
     // Done: the next one runs.
     assert.equal((await a.node.reset()).nodes.length, 2);
+  });
+
+  it('a node that stops hearing its peers (overloaded, or lying) evicts them, but purges nothing of nodes that still renew their cards: no room is lost meanwhile', async () => {
+    cluster = new MemoryCluster();
+    const [a, b, c] = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await waitMesh([a, b, c]);
+    await b.node.realtime.subscribed(room('rb'), 'conn-b');
+    await c.node.realtime.subscribed(room('rc'), 'conn-c');
+    const owners = await ownersOf(cluster);
+    cluster.network.cutLink(a.id, b.id);
+    cluster.network.cutLink(a.id, c.id);
+    await waitFor('a evicts b and c', () => a.node.status().evictions.timeout >= 2);
+    await waitFor('a decided their fate', () => a.logs.filter((log) => /still renews its card|joined again: its subscriptions stay/.test(log.message)).length >= 2);
+    assert.deepEqual(await ownersOf(cluster), owners, 'nobody purged: b and c renew their cards');
+    assert.equal(await c.node.realtime.countRoom('rb'), 1, 'c still counts b\'s subscriber');
+    assert.equal(await b.node.realtime.countRoom('rc'), 1);
+    cluster.network.heal(a.id, b.id);
+    cluster.network.heal(a.id, c.id);
+    await waitMesh([a, b, c]);
   });
 });

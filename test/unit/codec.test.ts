@@ -99,3 +99,26 @@ describe('codec', () => {
     }
   });
 });
+
+describe('request MACs', () => {
+  it('a MAC closes the frame and covers the rest of it byte for byte; the decoder gives those bytes back', () => {
+    const envelope = { ...valid, rid: 'r1', body: { mac: 'a field of the body', signed: 1, nested: { mac: 2 } } };
+    let covered: Buffer | undefined;
+    const frame = encodeEnvelope(envelope, undefined, (signed) => {
+      covered = Buffer.from(signed);
+      return 'TUFD';
+    });
+    const decoded = decodeEnvelope(frame);
+    assert.equal(decoded?.mac, 'TUFD');
+    assert.ok(covered && decoded?.signed?.equals(covered), 'the receiver reads back exactly what was signed');
+    assert.deepEqual(decoded?.body, envelope.body, 'fields named mac inside the body are the body\'s');
+    assert.equal(JSON.parse(covered.toString()).mac, undefined);
+  });
+
+  it('a MAC that does not close the frame covers nothing (a frame rearranged by hand is not signed)', () => {
+    const frame = Buffer.from(JSON.stringify({ mac: 'TUFD', ...valid, rid: 'r1' }));
+    const decoded = decodeEnvelope(frame);
+    assert.equal(decoded?.mac, 'TUFD');
+    assert.equal(decoded?.signed, undefined);
+  });
+});

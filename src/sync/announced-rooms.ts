@@ -1,0 +1,34 @@
+import type { RoomRecord } from '../state/realtime-store';
+import type { RealtimeHost } from './realtime-host';
+
+/** How long a batch of announced rooms runs before it lets the rest of the event loop run. */
+const YIELD_EVERY_MS = 10;
+
+/**
+ * Stores the filters of rooms a peer announced (`room:add`); resolves with
+ * those the engine refused. Koncorde's work on a big batch is let out every
+ * few milliseconds, so that heartbeats and health checks keep their pace
+ * however much a peer announces.
+ */
+export async function storeAnnounced(
+  rooms: readonly RoomRecord[],
+  host: Pick<RealtimeHost, 'storeFilter'>,
+  events: { announced(roomId: string): void; refused(roomId: string, error: unknown): void },
+): Promise<{ refused: string[] }> {
+  const refused: string[] = [];
+  let since = Date.now();
+  for (const room of rooms) {
+    events.announced(room.roomId);
+    try {
+      host.storeFilter(room);
+    } catch (error) {
+      refused.push(room.roomId);
+      events.refused(room.roomId, error);
+    }
+    if (Date.now() - since >= YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      since = Date.now();
+    }
+  }
+  return { refused };
+}

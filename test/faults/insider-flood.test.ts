@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { realParts } from '../../src/cluster/build-cluster-node';
+import { ClusterNode } from '../../src/cluster/cluster-node';
+import { parseOptions } from '../../src/config/options';
+import type { CollectionRef, RoomRecord } from '../../src/state/realtime-store';
+import { MAX_COLLECTIONS_PER_MESSAGE, MAX_CONDITIONS_PER_MESSAGE, MAX_ROOMS_PER_MESSAGE } from '../../src/sync/messages';
+import { ensureCollection, fixtureAction, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from '../functional/support/fixture';
+import { waitFor } from '../harness/wait';
+import { FakeHost } from '../support/fake-host';
+import { statusOf } from './support/cluster-checks';
+
+const FLOOD_MS = 30_000;
+/** Rooms the flooder cycles through (2,000): after the first pass, what is measured is the cost of maximal messages, not the memory of new filters (see README: Limits). */
+const POOL_BATCHES = 2;
+const CONDITIONS_PER_ROOM = Math.floor(MAX_CONDITIONS_PER_MESSAGE / MAX_ROOMS_PER_MESSAGE);
+
+/** One `room:add` as big as peers accept: 1,000 rooms, 50,000 conditions. */
+function maximalRooms(batch: number): RoomRecord[] {
+  return Array.from({ length: MAX_ROOMS_PER_MESSAGE }, (_, i) => ({
+    index: 'flood',
+    collection: 'c',
+    roomId: `flood-${batch}-${i}`,
+    filters: [Array.from({ length: CONDITIONS_PER_ROOM }, (_, c) => ({ equals: { [`f${c}`]: `${batch}-${i}` }, not: false }))],
+  }));
+}
+
+/** Polls each node's health for argv[1] ms; prints the worst latency per node and the failures. */
+const HEALTH_PROBER = `
+const [ms, ...ports] = process.argv.slice(1).map(Number);
+const worst = ports.map(() => 0);
+const failures = [];
+const until = Date.now() + ms;
+(async () => {
+  while (Date.now() < until) {
+    await Promise.all(ports.map(async (port, i) => {
+      const started = Date.now();
+      const status = await fetch('http://127.0.0.1:' + port + '/_plugin/cluster/health').then((r) => r.status, () => 0);
+      worst[i] = Math.max(worst[i], Date.now() - started);
+      if (status !== 200) failures.push('node ' + (i + 1) + ': ' + status);
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  process.stdout.write(JSON.stringify({ worst, failures }));
+})();
+`;
+
+/**
+ * A flood from a node holding the key and registered as a member (the
+ * worst an insider can be): maximal valid `room:add` requests and
+ * `state:rewritten` broadcasts, as fast as they go, for 30 s, to every
+ * node. The others keep answering health within a heartbeat timeout,
+ * evict nobody (the flooder at most), and keep notifying.
+ */
+useFixturePlugin();
+
+describe('faults: a key-holding member floods the cluster', () => {
+  const stack = useStack({ nodes: 3 });
+  let flooder: ClusterNode | undefined;
+  after(async () => {
+    setPriority(0);
+    await flooder?.stop().catch(() => undefined);
+  });
+
+  it('health answers within heartbeatTimeout on every node, nobody but the flooder is evicted, notifications still flow', { timeout: 300_000 }, async () => {
+    const keys = stack().curveKeys;
+    assert.ok(keys);
+    const redis = stack().redis;
+    assert.ok(redis);
+    // The flooder judges nobody (its own loop is busy flooding): what is measured is how the others take it.
+    const options = parseOptions({ curve: { secretKey: keys.secretKey }, bindings: { router: 'tcp://127.0.0.1:0', pub: 'tcp://127.0.0.1:0' }, timers: { heartbeatTimeout: 600_000 } });
+    const { heartbeatTimeout } = parseOptions({}).timers;
+    const logFile = join(stack().runDir, 'flooder.log');
+    const log = (level: string, message: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${level} ${message}\n`);
+    const settings = { id: `flooder-${randomUUID()}`, options, host: new FakeHost(), log, redis: { node: { host: redis.host, port: redis.port } } };
+    // On this 2-core machine the flooder would otherwise take the nodes' CPU
+    // as well: an attacker's machine is its own. Its work is not what is measured.
+    setPriority(19);
+    const parts = realParts(settings);
+    flooder = new ClusterNode(settings, parts);
+    await flooder.connectState();
+    await flooder.start();
+    const kuzzleIds = await Promise.all([1, 2, 3].map(async (n) => (await statusOf(stack(), n)).node.id));
+    await waitFor('the flooder to be a member of every node', async () => {
+      for (let n = 1; n <= 3; n++) if ((await statusOf(stack(), n)).members !== 4) return false;
+      return true;
+    }, { timeoutMs: 30_000 });
+    const before = await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)));
+    const clients = await Promise.all([1, 2, 3].map((n) => wsClient(portOf(stack(), n))));
+    // From now on: each node's event-loop delays (what Kuzzle's start-up held does not count).
+    for (const client of clients) await fixtureAction(client, 'eventLoopDelay', {});
+
+    const batches = Array.from({ length: POOL_BATCHES }, (_, b) => maximalRooms(b));
+    const collections: CollectionRef[] = Array.from({ length: MAX_COLLECTIONS_PER_MESSAGE }, (_, i) => ({ index: 'flood', collection: `rewritten-${i}` }));
+    const deadline = Date.now() + FLOOD_MS;
+    const sent = { roomAdd: 0, rewritten: 0, refused: 0 };
+    const refusals = new Map<string, number>();
+    const transport = parts.transport;
+    // Four requests in flight to each node at all times.
+    const requests = kuzzleIds.flatMap((peer) => [0, 1, 2, 3].map(async (start) => {
+      for (let batch = start % POOL_BATCHES; Date.now() < deadline; batch = (batch + 1) % POOL_BATCHES) {
+        await transport.request(peer, 'room:add', { rooms: batches[batch] }, 10_000).then(
+          () => void sent.roomAdd++,
+          (error: unknown) => {
+            sent.refused++;
+            const why = error instanceof Error ? error.message.slice(0, 120) : String(error);
+            refusals.set(why, (refusals.get(why) ?? 0) + 1);
+          },
+        );
+        // The flooder's own loop must let its sockets and timers run too.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }));
+    const broadcasts = (async () => {
+      while (Date.now() < deadline) {
+        await transport.publish('state:rewritten', { collections }).catch(() => undefined);
+        sent.rewritten++;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+
+    // Meanwhile, what a load balancer sees (from another process: this one
+    // is busy flooding, its own delays must not count), and what a client gets.
+    const prober = spawn(process.execPath, ['-e', HEALTH_PROBER, String(FLOOD_MS), ...[1, 2, 3].map((n) => String(portOf(stack(), n)))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let probed = '';
+    prober.stdout.on('data', (chunk: Buffer) => (probed += chunk.toString()));
+    const proberDone = new Promise<void>((resolve) => prober.on('exit', () => resolve()));
+    const index = uniqueName('flood');
+    const publisher = await wsClient(portOf(stack(), 1));
+    await ensureCollection(publisher, index, 'c');
+    const subscriber = await wsClient(portOf(stack(), 3));
+    const recorder = new Recorder();
+    await subscriber.realtime.subscribe(index, 'c', {}, recorder.callback);
+    let published = 0;
+    while (Date.now() < deadline) {
+      await publisher.realtime.publish(index, 'c', { n: published++ });
+      // The pace of the probes (about ten a second), not a wait for anything.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await Promise.all([...requests, broadcasts, proberDone]);
+    const { worst, failures } = JSON.parse(probed) as { worst: number[]; failures: string[] };
+    // How long each node's event loop was held at worst during the flood (inside the node, whatever the machine's load).
+    const delays = await Promise.all(clients.map((client) => fixtureAction(client, 'eventLoopDelay', {}) as Promise<{ maxMs: number; p99Ms: number }>));
+    console.log(`# event loop held at worst: ${delays.map((d) => `${Math.round(d.maxMs)} ms (p99 ${Math.round(d.p99Ms)})`).join(', ')}`);
+    console.log(`# flood: ${sent.roomAdd} room:add (${sent.refused} refused: ${JSON.stringify([...refusals].slice(0, 3))}), ${sent.rewritten} state:rewritten; worst health ${worst.join(', ')} ms`);
+
+    assert.deepEqual(failures, [], 'health answered 200 throughout');
+    assert.equal(sent.refused, 0, 'every maximal room:add was accepted');
+    for (const [i, ms] of worst.entries()) assert.ok(ms < heartbeatTimeout, `node ${i + 1} answered health in ${ms} ms at worst (heartbeatTimeout ${heartbeatTimeout})`);
+    await recorder.waitCount(published, 'every notification published during the flood', 30_000);
+    const afterFlood = await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)));
+    for (const [i, status] of afterFlood.entries()) {
+      const peers = new Set(status.peers.map((peer) => peer.id));
+      for (const id of kuzzleIds) if (id !== status.node.id) assert.ok(peers.has(id), `node ${i + 1} still counts ${id}`);
+      assert.equal(status.node.rejoins, before[i]?.node.rejoins, `node ${i + 1} was not evicted`);
+    }
+  });
+});
