@@ -149,28 +149,30 @@ export class MessageBus {
       return this.refuse(kind, envelope, 'wrongKind', new ClusterError('KPC_WRONG_KIND', `"${envelope.type}" is a ${route.spec.kind}, not a ${kind}`));
     }
     const sender: Sender = { id: envelope.from, incarnation: envelope.inc };
-    const admitted = route.spec.sender === 'anyone' || this.isMember(sender, kind);
     if (kind === 'broadcast') {
+      const admitted = route.spec.sender === 'anyone' || this.isMember(sender, kind);
       if (admitted === true) this.deliverBroadcast(route, envelope, sender);
       else this.refuse(kind, envelope, 'notMember', new NotMemberError(envelope.from));
       return;
     }
-    const busy = this.inFlight.get(sender.id) ?? 0;
-    if (busy >= MAX_REQUESTS_IN_FLIGHT_PER_SENDER) {
-      return this.refuse('request', envelope, 'overloaded', new ClusterError('KPC_BUSY', `${busy} requests of ${sender.id} already in progress`));
-    }
-    this.inFlight.set(sender.id, busy + 1);
+    // A request proves its sender first: only then does it count against
+    // that sender's bound (forged ones cannot use up a node's slots).
     const verified = this.verifyRequest ? this.verifyRequest(sender, envelope) : true;
-    return Promise.all([verified, admitted])
-      .then(([authentic, member]) => {
-        if (!authentic) return this.refuse('request', envelope, 'unauthenticated', new ClusterError('KPC_UNAUTHENTICATED', `the request does not prove it comes from ${envelope.from}`));
-        return member ? this.deliverRequest(route, envelope, sender) : this.refuse('request', envelope, 'notMember', new NotMemberError(envelope.from));
-      })
-      .finally(() => {
-        const left = (this.inFlight.get(sender.id) ?? 1) - 1;
-        if (left > 0) this.inFlight.set(sender.id, left);
-        else this.inFlight.delete(sender.id);
-      });
+    return Promise.resolve(verified).then((authentic) => {
+      if (!authentic) return this.refuse('request', envelope, 'unauthenticated', new ClusterError('KPC_UNAUTHENTICATED', `the request does not prove it comes from ${envelope.from}`));
+      const busy = this.inFlight.get(sender.id) ?? 0;
+      if (busy >= MAX_REQUESTS_IN_FLIGHT_PER_SENDER) {
+        return this.refuse('request', envelope, 'overloaded', new ClusterError('KPC_BUSY', `${busy} requests of ${sender.id} already in progress`));
+      }
+      this.inFlight.set(sender.id, busy + 1);
+      return Promise.resolve(route.spec.sender === 'anyone' || this.isMember(sender, kind))
+        .then((member) => (member ? this.deliverRequest(route, envelope, sender) : this.refuse('request', envelope, 'notMember', new NotMemberError(envelope.from))))
+        .finally(() => {
+          const left = (this.inFlight.get(sender.id) ?? 1) - 1;
+          if (left > 0) this.inFlight.set(sender.id, left);
+          else this.inFlight.delete(sender.id);
+        });
+    });
   }
 
   /** Parses an admitted message's body; counts it, or counts it as malformed. */

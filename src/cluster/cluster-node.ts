@@ -324,6 +324,7 @@ export class ClusterNode {
       // A peer that left or was replaced is gone; one this node stopped hearing may not be.
       if (reason === 'timeout' || reason === 'connectionLost') {
         const fate = await fateOfRemovedPeer(card, this.trust.cards, this.options.timers);
+        if (this.stopped) return;
         if (fate !== 'purge') {
           this.log('info', `${ownerOf(card)} removed here (${reason}) but ${fate === 'rejoined' ? 'joined again' : 'still renews its card'}: its subscriptions stay`);
           return;

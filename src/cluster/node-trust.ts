@@ -17,7 +17,7 @@ export interface TrustStats {
   sealed: boolean;
   /** Cards read from Redis and not trusted, per reason (each card counted once). */
   refusedCards: Record<CardRefusal, number>;
-  /** Shared records skipped, per reason (each record counted once per content). */
+  /** Shared records skipped, per reason (each record counted once per reason). */
   unreadableRecords: Record<UnreadableRecord, number>;
   /** Nodes of another wire protocol version whose card was read lately, by id. */
   foreignProtocols: Record<string, number>;
@@ -32,6 +32,7 @@ const CARD_REFUSALS: Record<CardRefusal, string> = {
   serverKey: 'it names a CURVE server key this node does not accept',
   unsealed: 'it carries no seal for this node\'s cluster key',
   forged: 'its seal does not match its content (forged or altered)',
+  identityChanged: 'it gives a known node another identity key (someone holding the cluster key speaking in its name)',
 };
 
 /**
@@ -55,7 +56,7 @@ export class NodeTrust {
   ) {
     this.stats = {
       sealed: keys !== undefined,
-      refusedCards: { serverKey: 0, unsealed: 0, forged: 0 },
+      refusedCards: { serverKey: 0, unsealed: 0, forged: 0, identityChanged: 0 },
       unreadableRecords: { unsealed: 0, notForThisKey: 0, forged: 0 },
     };
     this.identities = new NodeIdentities((id) => this.cards.get(id));
@@ -67,6 +68,7 @@ export class NodeTrust {
       foreignProtocol: (card) => {
         if (!this.foreign.has(card.id)) {
           log('error', `${card.id} runs wire protocol ${card.protocol}, this node ${protocol}: they cannot form one cluster (README: Upgrading)`);
+          if (this.foreign.size >= 1000) this.foreign.clear();
         }
         this.foreign.set(card.id, { protocol: card.protocol, seenAt: Date.now() });
       },
@@ -85,6 +87,8 @@ export class NodeTrust {
     const records = new SealedRecords(inner, name, this.keys, (record, why) => {
       const key = JSON.stringify([name, record, why]);
       if (this.reportedRecords.has(key)) return;
+      // Bounded: a Redis writer planting records must not grow this node's memory without end.
+      if (this.reportedRecords.size >= 10_000) this.reportedRecords.clear();
       this.reportedRecords.add(key);
       this.stats.unreadableRecords[why] += 1;
       this.log('warn', `shared record ${name}/${record} skipped: ${why === 'unsealed' ? 'not sealed (written without the cluster key)' : why === 'notForThisKey' ? 'sealed for other cluster keys' : 'its seal does not match'}`);

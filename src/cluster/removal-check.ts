@@ -16,19 +16,25 @@ export type RemovedPeerFate =
  * be purged. A node that renews its card is alive, whatever this node
  * heard or not (it may be this node that was too busy to read, or a member
  * that lies): purging it would remove rooms its clients still listen to
- * until it rewrites them. Every node renews its card every half heartbeat,
- * so a card not renewed for two heartbeats belongs to a dead or frozen
- * process. Waits at most `cardTtl` for the card to tell.
+ * until it rewrites them. Every node renews its card every half heartbeat:
+ * a card whose expiry did not move for two heartbeats belongs to a dead or
+ * frozen process. Only the expiry's own moves are compared, never this
+ * node's clock with the peer's. Waits at most `cardTtl` for the card to tell.
  */
 export async function fateOfRemovedPeer(card: NodeCard, cards: CardStore, timers: { heartbeat: number; cardTtl: number }): Promise<RemovedPeerFate> {
   const deadline = Date.now() + timers.cardTtl;
+  let last: number | undefined;
+  const stillSince = Date.now();
   for (;;) {
     const current = await cards.get(card.id);
     if (!current) return 'purge';
     if (current.incarnation > card.incarnation) return 'rejoined';
     const renewedAt = await cards.renewedAt(card.id);
-    if (renewedAt === undefined || Date.now() - renewedAt > 2 * timers.heartbeat) return 'purge';
+    if (renewedAt === undefined) return 'purge';
+    if (last !== undefined && renewedAt !== last) return 'alive';
+    if (last === undefined) last = renewedAt;
+    if (Date.now() - stillSince > 2 * timers.heartbeat) return 'purge';
     if (Date.now() >= deadline) return 'alive';
-    await delay(timers.heartbeat);
+    await delay(Math.max(10, Math.floor(timers.heartbeat / 4)));
   }
 }

@@ -12,7 +12,13 @@ export type CardRefusal =
   /** It carries no proof for this node's cluster key. */
   | 'unsealed'
   /** Its proof does not match its content: forged, or altered after it was sealed. */
-  | 'forged';
+  | 'forged'
+  /**
+   * It gives a node this one knows another identity key: a node keeps its
+   * key for its whole life (a new process has a new id), so this card was
+   * made by someone else holding the cluster key, to speak in its name.
+   */
+  | 'identityChanged';
 
 /** Every field a peer relies on, in a fixed order. */
 function sealedContent(card: NodeCard): string {

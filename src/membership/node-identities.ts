@@ -39,7 +39,7 @@ export class NodeIdentities {
   /** `lookup`: a trusted card, for a sender not met yet. */
   constructor(private readonly lookup: (id: string) => Promise<NodeCard | undefined>) {}
 
-  /** A trusted card: its node's identity key. */
+  /** A trusted card: its node's identity key (the card store refuses a card that would change it). */
   remember(card: NodeCard): void {
     if (card.identityKey === undefined) return;
     if (this.known.get(card.id)?.identityKey === card.identityKey) return;

@@ -16,12 +16,16 @@ export interface CardStoreEvents {
 /**
  * The card store membership sees: with CURVE, every card written is sealed
  * and every card read must be sealed by a holder of an accepted cluster key
- * (see card-seal.ts); others are left out and reported. Cards of another
- * wire protocol are left out too, and reported. Without CURVE there is no
- * secret to seal with: cards are taken as Redis holds them.
+ * (see card-seal.ts); others are left out and reported. A card that gives
+ * a known node another identity key is left out too (the seal proves a
+ * cluster key, not which node made the card), as are cards of another wire
+ * protocol. Without CURVE there is no secret to seal with: cards are taken
+ * as Redis holds them, identity keys pinned all the same.
  */
 export class SealedCardStore implements CardStore {
   private readonly reported = new Set<string>();
+  /** The identity key each node id was first trusted with: it never changes for a node. */
+  private readonly identities = new Map<string, string>();
 
   constructor(
     private readonly inner: CardStore,
@@ -47,7 +51,7 @@ export class SealedCardStore implements CardStore {
     return card && this.trust(card) ? card : undefined;
   }
 
-  /** Not sealed: a Redis writer could only keep a dead node's subscriptions counted longer (until the anti-entropy sweep). */
+  /** Not sealed: a Redis writer renewing a dead node's card keeps its subscriptions counted (as long as it keeps the card alive). */
   renewedAt(id: string): Promise<number | undefined> {
     return this.inner.renewedAt(id);
   }
@@ -61,13 +65,25 @@ export class SealedCardStore implements CardStore {
       this.events.foreignProtocol(card);
       return false;
     }
-    const why = this.keys ? checkCard(card, this.keys) : undefined;
+    const why = (this.keys ? checkCard(card, this.keys) : undefined) ?? this.checkIdentity(card);
     if (why !== undefined) {
       if (this.once(card, why)) this.events.refused(card, why);
       return false;
     }
     this.events.trusted(card);
     return true;
+  }
+
+  /** A node's identity key is the first one trusted for its id (cards without one, of older releases, pin nothing). */
+  private checkIdentity(card: NodeCard): CardRefusal | undefined {
+    if (card.identityKey === undefined) return undefined;
+    const pinned = this.identities.get(card.id);
+    if (pinned === undefined) {
+      if (this.identities.size >= 10_000) this.identities.clear();
+      this.identities.set(card.id, card.identityKey);
+      return undefined;
+    }
+    return pinned === card.identityKey ? undefined : 'identityChanged';
   }
 
   /** True the first time this content of this card is reported for this reason. */

@@ -4,6 +4,10 @@ import type { CollectionKeys, StateKeys } from './keys';
 import type { CollectionRef } from './realtime-store';
 import { decodeCollectionRef } from './replies';
 import { RedisRetry } from './redis-retry';
+import { chunksOf } from '../util/chunks';
+
+/** Rooms per call: a list of any length is read or deleted in calls of at most this many arguments. */
+const CHUNK = 500;
 
 /**
  * The keys that span collections, in the `{<prefix>}` slot: which
@@ -16,15 +20,6 @@ import { RedisRetry } from './redis-retry';
  * method is one retried step (see RedisRetry): every one of them may run
  * twice, as it re-checks what it removes.
  */
-/** Rooms per call: a list of any length is read or deleted in calls of at most this many arguments. */
-const CHUNK = 500;
-
-function chunksOf<T>(list: readonly T[]): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < list.length; i += CHUNK) chunks.push(list.slice(i, i + CHUNK));
-  return chunks;
-}
-
 export class GlobalIndex {
   constructor(
     private readonly redis: Redis | Cluster,
@@ -49,7 +44,7 @@ export class GlobalIndex {
     return this.retry.run('index.removeRooms', async () => {
       if (roomIds.length === 0) return;
       let left = 0;
-      for (const chunk of chunksOf(roomIds)) {
+      for (const chunk of chunksOf(roomIds, CHUNK)) {
         await this.redis.hdel(this.keys.roomIndex, ...chunk);
         // Both reads on the collection's slot: one round trip.
         const [exists, size] = await execAll(this.redis.pipeline().hmget(k.rooms, ...chunk).hlen(k.rooms));
@@ -115,7 +110,7 @@ export class GlobalIndex {
   /** The collection of each of these rooms the index lists (one read per {@link CHUNK} rooms). */
   async locateAll(roomIds: readonly string[]): Promise<Map<string, CollectionRef>> {
     const located = new Map<string, CollectionRef>();
-    for (const chunk of chunksOf(roomIds)) {
+    for (const chunk of chunksOf(roomIds, CHUNK)) {
       const refs = await this.retry.run('index.locateAll', () => this.redis.hmget(this.keys.roomIndex, ...chunk));
       chunk.forEach((roomId, i) => {
         const ref = refs[i];

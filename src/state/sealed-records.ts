@@ -24,14 +24,15 @@ const isSealed = (value: unknown): value is Sealed =>
 export type UnreadableRecord = 'unsealed' | 'notForThisKey' | 'forged';
 
 /**
- * Records encrypted at rest with keys only cluster members can compute:
+ * Records encrypted at rest with keys only holders of a cluster key can compute:
  * each value is sealed (AES-256-GCM) once for each cluster key the writer
  * accepts (its own, and those of `accept` during a rollover), under a key
  * agreed between the writer's cluster key and that one (see agreedKey),
  * bound to the record's name. A reader opens the copy sealed for its own
  * key. Anything else in the store (a value in clear, one sealed with a key
- * this node does not hold, an altered one) is skipped and reported: a
- * Redis writer can delete records, never plant or read one.
+ * this node does not hold, an altered one, one moved to another name) is
+ * skipped and reported: a Redis writer can delete a record or put back an
+ * older copy of it, never read one or plant one of its own.
  */
 export class SealedRecords implements SharedRecords {
   constructor(
@@ -59,11 +60,25 @@ export class SealedRecords implements SharedRecords {
     return opened;
   }
 
-  /** Seals every readable record again for the keys this node accepts now (after a key rollover step). */
+  /**
+   * Seals again with this node's key, for the keys it accepts now (after a
+   * key rollover step), the readable records sealed with another key or
+   * lacking a copy for one of them. A record
+   * updated by another node between the read and the write would be put
+   * back as it was read: only records a rollover step left behind are
+   * touched, which nobody else writes at that moment.
+   */
   async reseal(): Promise<number> {
-    const readable = await this.all();
-    for (const { name, value } of readable) await this.set(name, value);
-    return readable.length;
+    let resealed = 0;
+    for (const { name, value } of await this.inner.all()) {
+      // Up to date: sealed by this node's key, for every key it accepts.
+      if (isSealed(value) && value.by === this.keys.publicKey && this.keys.accepted.every((key) => value.for[key] !== undefined)) continue;
+      const opened = this.open(name, value);
+      if (typeof opened === 'string') continue;
+      await this.set(name, opened.value);
+      resealed++;
+    }
+    return resealed;
   }
 
   private aad(name: string): Buffer {
@@ -89,7 +104,8 @@ export class SealedRecords implements SharedRecords {
     if (copy === undefined || !this.keys.accepted.includes(value.by)) return 'notForThisKey';
     try {
       const bytes = Buffer.from(copy, 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', agreedKey(this.keys.secretKey, value.by, LABEL), bytes.subarray(0, IV_BYTES));
+      if (bytes.length < IV_BYTES + TAG_BYTES) return 'forged';
+      const decipher = createDecipheriv('aes-256-gcm', agreedKey(this.keys.secretKey, value.by, LABEL), bytes.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
       decipher.setAAD(this.aad(name));
       decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       const plain = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);

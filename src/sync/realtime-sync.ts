@@ -117,7 +117,7 @@ export class RealtimeSync {
       'room:remove': ({ roomIds }) => this.roomsRemoved(roomIds),
       'notify:document': (notice) => this.deliverDocument(notice),
       'notify:user': (notice) => this.deliverUser(notice),
-      'state:rewritten': ({ collections }) => void this.reloads.add(collections),
+      'state:rewritten': ({ collections }) => this.reloads.add(collections),
       // Two resets asked at once (from two nodes) share one rewrite.
       'reset:local': () => (this.localReset ??= this.repair.rewrite().finally(() => (this.localReset = undefined))),
     });

@@ -24,8 +24,8 @@ export class ReloadQueue {
     private readonly log: Log,
   ) {}
 
-  /** Queues collections; resolves once they (and whatever was queued with them) are reloaded. */
-  add(collections: readonly CollectionRef[]): Promise<void> {
+  /** Queues collections and makes sure they get reloaded. */
+  add(collections: readonly CollectionRef[]): void {
     for (const ref of collections) {
       if (this.everything) break;
       this.pending.set(encodeCollectionRef(ref.index, ref.collection), ref);
@@ -34,10 +34,15 @@ export class ReloadQueue {
         this.everything = true;
       }
     }
+    this.start();
+  }
+
+  private start(): void {
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
+      // Queued after the drain found nothing left, before it was marked done.
+      if (this.pending.size > 0 || this.everything) this.start();
     });
-    return this.running;
   }
 
   private async drain(): Promise<void> {

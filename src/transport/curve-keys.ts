@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey } from 'crypto';
 import { z85Decode, z85Encode } from '../util/z85';
+import { PKCS8_PREFIX } from './key-agreement';
 
 /**
  * The CURVE key material of a cluster: one key pair shared by every node
@@ -13,8 +14,6 @@ export interface CurveKeys {
   accepted: string[];
 }
 
-/** DER prefix of a PKCS#8 X25519 private key: the raw 32 bytes follow it. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /** Whether `key` is a Z85 CURVE key (40 characters, 32 bytes). */
 export function isCurveKey(key: unknown): key is string {
@@ -25,6 +24,6 @@ export function isCurveKey(key: unknown): key is string {
 export function curvePublicKey(secretKey: string): string {
   const secret = z85Decode(secretKey);
   if (!secret || secret.length !== 32) throw new TypeError('not a Z85 CURVE secret key');
-  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
   return z85Encode(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).slice(-32));
 }

@@ -30,7 +30,8 @@ export class FrameReader {
     if (frame && isFragment(frame)) {
       const result = this.reassembler.accept(sender, frame);
       if (result === undefined) {
-        this.traffic.unreadable(size); // counted under its type once whole
+        // A fragment's bytes go in the total; the last one's also under the message's type.
+        this.traffic.unreadable(size);
         return undefined;
       }
       if (!Buffer.isBuffer(result)) return this.malformed(size, `${result.dropped} from ${sender}`);

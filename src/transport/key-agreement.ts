@@ -2,7 +2,7 @@ import { createHmac, createPrivateKey, createPublicKey, diffieHellman, type KeyO
 import { z85Decode } from '../util/z85';
 
 /** DER prefixes of X25519 keys (PKCS#8 private, SPKI public): the raw 32 bytes follow. */
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+export const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 function raw(key: string, what: string): Buffer {

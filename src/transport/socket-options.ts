@@ -5,12 +5,12 @@ import type { CurveKeys } from './curve-keys';
 /** Default high water mark, see `ZmqTransportOptions.sendHighWaterMark`. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
 /**
- * Default ZMQ_RCVHWM: frames a socket holds before it stops reading from a
- * connection. Bounds what one peer can pile up in this node (at most this
- * many frames of `maxFrameBytes` per connection); a legitimate burst waits
- * in the sender's queue meanwhile.
+ * What one connection may pile up in this node's receive queue at most:
+ * ZMQ_RCVHWM defaults to this many bytes of `maxFrameBytes` frames (64
+ * frames of 1 MiB), at least 16. Past it ZeroMQ stops reading from that
+ * connection; a legitimate burst waits in the sender's queue meanwhile.
  */
-export const DEFAULT_RECEIVE_HIGH_WATER_MARK = 1000;
+export const RECEIVE_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** What every socket of one transport shares. */
 export interface SocketLimits {
@@ -29,7 +29,7 @@ export function limitsOf(options: { sendHighWaterMark?: number; receiveHighWater
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   return {
     send: options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
-    receive: options.receiveHighWaterMark ?? DEFAULT_RECEIVE_HIGH_WATER_MARK,
+    receive: options.receiveHighWaterMark ?? Math.max(16, Math.floor(RECEIVE_BUDGET_BYTES / maxFrameBytes)),
     maxFrameBytes,
     maxMessageBytes: Math.max(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, maxFrameBytes),
   };

@@ -9,7 +9,7 @@ export type TransportDropReason =
   | 'foreignSender'
   /** A broadcast whose `seq` is not newer than the last one of its sender (replayed or duplicated). */
   | 'replayed'
-  /** A connection refused: the peer did not present an accepted CURVE key (the sum of `handshakes.*.failed`). */
+  /** A connection whose handshake failed: refused (no accepted CURVE key, a broken handshake) or cut short by the client (the sum of `handshakes.*.failed`). */
   | 'unauthenticated';
 
 /** Counters a transport keeps for status and metrics. */

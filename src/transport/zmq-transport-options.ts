@@ -28,7 +28,7 @@ export interface ZmqTransportOptions {
    * rather spend memory than miss a state change; 0 means unlimited.
    */
   sendHighWaterMark?: number;
-  /** ZMQ_RCVHWM of every socket; default `DEFAULT_RECEIVE_HIGH_WATER_MARK` (1000). */
+  /** ZMQ_RCVHWM of every socket; default `RECEIVE_BUDGET_BYTES` worth of `maxFrameBytes` frames (64 of 1 MiB). */
   receiveHighWaterMark?: number;
   /**
    * CURVE keys: every socket encrypted, and only peers presenting an

@@ -48,7 +48,7 @@ describe('ClusterNode trust on doubles (CURVE set)', () => {
     // Each renewal of a's card is followed by a discovery round.
     const renewedAt = cluster.server.cards.get(a.id)?.expiresAt ?? 0;
     await waitFor('a few more discovery rounds', () => (cluster.server.cards.get(a.id)?.expiresAt ?? 0) > renewedAt + 4 * cluster.options.timers.heartbeat);
-    assert.deepEqual(a.node.status().trust.refusedCards, { serverKey: 1, forged: 1, unsealed: 1 });
+    assert.deepEqual(a.node.status().trust.refusedCards, { serverKey: 1, forged: 1, unsealed: 1, identityChanged: 0 });
     assert.equal(a.node.status().messages.sentByType.join ?? 0, joinsBefore, 'no join sent to a planted card');
     assert.deepEqual(memberIds(a), [b.id]);
     assert.equal(a.logs.filter((log) => /card of intruder/.test(log.message)).length, 1, 'logged once');
@@ -80,6 +80,19 @@ describe('ClusterNode trust on doubles (CURVE set)', () => {
     assert.equal(a.node.status().messages.dropped.unauthenticated, before + 3);
     assert.deepEqual(memberIds(a), [victim.id]);
     assert.equal(victim.node.status().node.rejoins, 0, 'the victim was not made to rejoin');
+
+    // It holds the key and writes Redis: a sealed card under the victim's id, a newer incarnation, its own identity and sockets.
+    const victimCard = cluster.server.cards.get(victim.id)?.card;
+    assert.ok(victimCard);
+    plant(cluster, sealCard({ ...victimCard, incarnation: victimCard.incarnation + 100, identityKey: insiderIdentity.own.publicKey, addresses: { ...victimCard.addresses, router: 'tcp://memory/insider/router', pub: 'tcp://memory/insider/pub' } }, keys));
+    await waitFor('the card refused for changing a known node\'s identity', () => a.node.status().trust.refusedCards.identityChanged === 1);
+    await assert.rejects(
+      transport.requestAs(victim.id, a.id, 'member:check', {}, 2000),
+      (error: unknown) => error instanceof RemoteHandlerError && error.code === 'KPC_UNAUTHENTICATED',
+      'its requests in the victim\'s name are still refused',
+    );
+    assert.deepEqual(memberIds(a), [victim.id]);
+    assert.ok(a.logs.some((log) => /another identity key/.test(log.message)));
   });
 
   it('a live node of another wire protocol: a new node refuses to start, naming both versions; a running one shows it', async () => {

@@ -11,9 +11,10 @@ type Kind = 'role' | 'profile';
 
 /** Longer than an Elasticsearch read of a role or profile takes. */
 const SECOND_INVALIDATION_MS = 1000;
-/** How long the writer waits for Elasticsearch to hold a save announced by Kuzzle's internals, and how often it looks. */
+/** How long the writer waits for Elasticsearch to hold a save announced by Kuzzle's internals, and how often it looks (first, at most). */
 const STORED_WAIT_MS = 30_000;
 const STORED_POLL_MS = 25;
+const STORED_POLL_MAX_MS = 1000;
 
 /** Where Kuzzle keeps each kind, and the field its save event announces. */
 const STORED: Record<Kind, { collection: string; field: string }> = {
@@ -82,6 +83,9 @@ export class SecuritySync {
     },
   };
 
+  /** Objects saved through Kuzzle's internals whose write is being waited for: the content announced last. */
+  private readonly watches = new Map<string, unknown>();
+
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send'>,
     private readonly kuzzle: Pick<KuzzleLike, 'ask'>,
@@ -116,8 +120,21 @@ export class SecuritySync {
     const change: SecurityInvalidation = isName(id) ? { kind, ids: [id] } : { kind };
     const send = (): void => void this.channel.send('kuzzle:security:invalidate', change);
     send();
-    if (saved && isName(id) && isObject(payload)) void this.stored(kind, id, payload[STORED[kind].field]).then(send);
-    else setTimeout(send, SECOND_INVALIDATION_MS).unref();
+    if (!saved || !isName(id) || !isObject(payload)) {
+      setTimeout(send, SECOND_INVALIDATION_MS).unref();
+      return;
+    }
+    // One watch per object, on the content saved last: a burst of saves polls once.
+    const key = `${kind}/${id}`;
+    const watching = this.watches.has(key);
+    this.watches.set(key, payload[STORED[kind].field]);
+    if (watching) return;
+    void this.stored(kind, id, () => this.watches.get(key))
+      .catch(() => undefined) // a content JSON cannot hold: drop it again at once, as after the wait
+      .then(() => {
+        this.watches.delete(key);
+        send();
+      });
   }
 
   /**
@@ -126,16 +143,17 @@ export class SecuritySync {
    * on, a peer that reloads the object gets the new one. Reads Elasticsearch,
    * not Kuzzle's cache, which a read of the old object could fill again.
    */
-  private async stored(kind: Kind, id: string, announced: unknown): Promise<void> {
+  private async stored(kind: Kind, id: string, announced: () => unknown): Promise<void> {
     const { collection, field } = STORED[kind];
-    // The event carries objects as Kuzzle holds them; Elasticsearch gives them back as JSON.
-    const expected: unknown = announced === undefined ? undefined : JSON.parse(JSON.stringify(announced));
     const deadline = Date.now() + STORED_WAIT_MS;
-    while (Date.now() < deadline) {
+    for (let pause = STORED_POLL_MS; Date.now() < deadline; pause = Math.min(2 * pause, STORED_POLL_MAX_MS)) {
+      // The event carries objects as Kuzzle holds them; Elasticsearch gives them back as JSON.
+      const latest = announced();
+      const expected: unknown = latest === undefined ? undefined : JSON.parse(JSON.stringify(latest));
       const document = await this.readInternal(collection, id).catch(() => undefined); // not created yet
       const source = isObject(document) && isObject(document._source) ? document._source : undefined;
       if (source && isEqual(source[field], expected)) return;
-      await delay(STORED_POLL_MS, { unref: true });
+      await delay(pause, { unref: true });
     }
   }
 
