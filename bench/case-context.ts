@@ -1,6 +1,7 @@
 import type { WorkerCpu, WorkerPool } from './load/pool';
+import type { Replies } from './load/protocol';
 import type { BenchParams } from './params';
-import type { Side } from './side';
+import { COLLECTIONS, type Side } from './side';
 
 export interface CaseContext {
   side: Side;
@@ -52,4 +53,23 @@ export async function runCase(name: string, ctx: CaseContext, body: (ctx: CaseCo
 /** Ports rotated by `k`: worker k's first connection goes to node k+1, so connections spread evenly over nodes. */
 export function rotated(ports: number[], k: number): number[] {
   return ports.map((_, i) => ports[(i + k) % ports.length] as number);
+}
+
+/**
+ * Subscriptions `first` .. `first + count` (exclusive), one new room each
+ * over the bench's collections, split evenly between the workers, `window`
+ * requests in flight per connection.
+ */
+export function subscribeDistinct(pool: WorkerPool, side: Side, tag: string, first: number, count: number, window: number): Promise<Array<Replies['subscribe']>> {
+  const per = Math.ceil(count / pool.workers.length);
+  return pool.all((k) => ({
+    type: 'subscribe',
+    tag,
+    index: side.index,
+    collections: COLLECTIONS,
+    filter: 'distinct',
+    from: first + k * per,
+    to: first + Math.min(count, (k + 1) * per),
+    window,
+  }));
 }

@@ -17,12 +17,16 @@ import { scaleCase } from './cases/scale';
 import { subscribeCase } from './cases/subscribe';
 import { throughputCase } from './cases/throughput';
 import { environment } from './environment';
+import { measureBareHop } from './hop/bare-hop';
 import { WorkerPool } from './load/pool';
 import { paramsFor } from './params';
 import { markdown } from './report/markdown';
 import { missedTargetsAnalysis } from './report/limits';
 import { plots } from './report/plots';
 import type { BenchResults } from './report/results';
+import { parseSizes } from './scale-out/params';
+import type { ScaleOutResults } from './scale-out/results';
+import { runScaleOut, writeScaleOutReport } from './scale-out/run';
 import { Side, type SideSpec } from './side';
 
 const USAGE = `usage: npm run bench -- [--quick] [--plugin DIR] [--workers N] [--cases a,b] [--report results/<stamp>.json]
@@ -30,7 +34,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--plugin DIR] [--workers N] [-
   --plugin DIR   also measure another build of the plugin (a folder with package.json and dist/)
   --workers N    load worker processes (default 4)
   --cases LIST   only these cases: latency, throughput, subscribe, fanout, scale, kill
-  --report FILE  only rewrite RESULTS.md and the plots from a results file`;
+  --nodes LIST   scale-out run instead: the same load at each cluster size (e.g. 1,2,4,6,8; 1 = one
+                 Kuzzle without the plugin), CPU time per operation on each node; writes bench/SCALE-OUT.md
+  --report FILE  only rewrite RESULTS.md (or SCALE-OUT.md) and the plots from a results file`;
 
 const benchDir = join(repoRoot, 'bench');
 const resultsDir = join(benchDir, 'results');
@@ -69,11 +75,31 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const reportOnly = option('--report');
   if (reportOnly) {
-    report(JSON.parse(readFileSync(resolve(reportOnly), 'utf8')) as BenchResults);
+    const raw = JSON.parse(readFileSync(resolve(reportOnly), 'utf8')) as BenchResults | ScaleOutResults;
+    if ('kind' in raw && raw.kind === 'scale-out') writeScaleOutReport(raw, resultsDir, benchDir);
+    else report(raw as BenchResults);
+    return;
+  }
+  const mode = args.includes('--quick') ? 'quick' : 'full';
+  const workers = Number(option('--workers') ?? 4);
+  const sizes = option('--nodes');
+  if (sizes !== undefined) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        killAllManagedProcesses();
+        process.exit(130);
+      });
+    }
+    const run = await runScaleOut(mode, parseSizes(sizes), workers, resultsDir, benchDir, log);
+    const failed = run.sizes.filter((record) => record.error);
+    if (failed.length > 0) {
+      log(`failed at ${failed.map((record) => `${record.nodes} nodes`).join(', ')} (see bench/SCALE-OUT.md)`);
+      process.exitCode = 1;
+    }
     return;
   }
   const otherPlugin = option('--plugin') ? resolve(option('--plugin') as string) : undefined;
-  const params = paramsFor(args.includes('--quick') ? 'quick' : 'full', Number(option('--workers') ?? 4));
+  const params = paramsFor(mode, workers);
   const only = option('--cases') ? new Set((option('--cases') as string).split(',')) : undefined;
   const sides: SideSpec[] = [
     { name: 'single', label: 'one Kuzzle node without the plugin', nodes: 1, plugin: undefined },
@@ -104,6 +130,10 @@ async function main(): Promise<void> {
     if (!esUrl) {
       es = await startElasticsearch(newRunDir('bench-es'));
       esUrl = es.url;
+    }
+    if (!only || only.has('latency')) {
+      log('bare hop: ZeroMQ PUB → SUB between two Node processes');
+      results.hop = await measureBareHop(params.latency.rates, params.latency.warmupMs, params.latency.durationMs);
     }
     for (const spec of sides) {
       log(`starting ${spec.name}: ${spec.label}`);

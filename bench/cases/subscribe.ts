@@ -1,7 +1,6 @@
 import { now } from '../load/clock';
 import type { CaseContext, CaseOutput } from '../case-context';
-import { rotated } from '../case-context';
-import { COLLECTIONS } from '../side';
+import { rotated, subscribeDistinct } from '../case-context';
 
 /** Subscription numbers of this case start here, away from the scale case's rooms. */
 const FIRST = 10_000_000;
@@ -18,18 +17,8 @@ export async function subscribeCase(ctx: CaseContext): Promise<CaseOutput> {
   const tag = `subscribe-${Date.now()}`;
   const ports = side.ports();
   await pool.all((k) => ({ type: 'connect', ports: rotated(ports, k), clients: clientsPerWorker }));
-  const per = Math.ceil(rooms / pool.workers.length);
   const started = now();
-  const subscribed = await pool.all((k) => ({
-    type: 'subscribe',
-    tag,
-    index: side.index,
-    collections: COLLECTIONS,
-    filter: 'distinct',
-    from: FIRST + k * per,
-    to: FIRST + Math.min(rooms, (k + 1) * per),
-    window,
-  }));
+  const subscribed = await subscribeDistinct(pool, side, tag, FIRST, rooms, window);
   const subscribeMs = now() - started;
   const errors = subscribed.reduce((sum, s) => sum + s.errors, 0);
   const unsubscribeStarted = now();

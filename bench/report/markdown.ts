@@ -10,6 +10,37 @@ function nodeCpuSeconds(record: { nodeCpu: number[]; durationMs: number }): stri
   return ((percent / 100) * (record.durationMs / 1000)).toFixed(1);
 }
 
+/**
+ * The latency case against its floor: what the cluster adds to one node's
+ * p50, next to the bare ZeroMQ hop between two processes measured in the
+ * same run. Empty for runs without the hop.
+ */
+function hopSection(results: BenchResults, single: string, clustered: string[]): string[] {
+  const hop = results.hop ?? [];
+  if (hop.length === 0) return [];
+  const p50 = (rate: number, curve: boolean): number | undefined => hop.find((h) => h.rate === rate && h.curve === curve)?.p50;
+  const lines = [
+    '## Cross-node latency against the bare hop',
+    '',
+    'The floor of a notification crossing nodes: a ~600-byte JSON message, one way from a ZeroMQ PUB in one Node process to a SUB in another, on loopback, at the latency case\'s rates, measured in this run (the cluster\'s sockets use CURVE). "Added" is the cluster\'s p50 minus one node\'s.',
+    '',
+    '| rate (/s) | bare hop p50, plain (ms) | bare hop p50, CURVE (ms) | bare hop p99, CURVE (ms) | ' + clustered.map((side) => `${side}: added p50 (ms) | added ÷ CURVE hop`).join(' | ') + ' |',
+    `| --- | --- | --- | --- | ${clustered.map(() => '--- | ---').join(' | ')} |`,
+  ];
+  for (const rate of results.params.latency.rates) {
+    const base = recordOf(results, single, `latency-${rate}`)?.metrics.p50;
+    const curveHop = p50(rate, true);
+    const cells = [String(rate), show(p50(rate, false)), show(curveHop), show(hop.find((h) => h.rate === rate && h.curve)?.p99)];
+    for (const side of clustered) {
+      const value = recordOf(results, side, `latency-${rate}`)?.metrics.p50;
+      const added = value !== undefined && base !== undefined ? value - base : undefined;
+      cells.push(show(added), added !== undefined && curveHop ? `${show(added / curveHop)}×` : '');
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return [...lines, ''];
+}
+
 /** `analysis`: why missed targets are missed (see {@link missedTargetsAnalysis}). */
 export function markdown(results: BenchResults, plotFiles: string[], analysis?: string): string {
   const { environment: env, params } = results;
@@ -52,6 +83,7 @@ export function markdown(results: BenchResults, plotFiles: string[], analysis?: 
     '',
     'Every process runs on the one machine: the cluster\'s three nodes share its cores with Redis, Elasticsearch and the load workers, so the ratios give the cost of the plugin on the same hardware, not what more machines would add. Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
     '',
+    ...hopSection(results, single, clustered.map((side) => side.name)),
     'Why a missed target is missed (what costs the time, measured on this machine, and what would be needed) is written in README\'s [Limits](../README.md#limits) section, from the last full run, and copied below.',
     '',
     '## Load generator and nodes',

@@ -2,6 +2,7 @@ import type { CaseRecord } from '../case-context';
 import type { BenchParams } from '../params';
 import type { SideSpec } from '../side';
 import type { Environment } from '../environment';
+import type { HopResult } from '../hop/bare-hop';
 
 /** The raw JSON of one run (bench/results/<timestamp>.json), from which RESULTS.md and the plots are made. */
 export interface BenchResults {
@@ -13,6 +14,8 @@ export interface BenchResults {
   environment: Environment;
   sides: SideSpec[];
   cases: CaseRecord[];
+  /** The bare ZeroMQ hop measured in the same run (absent from runs before it was added). */
+  hop?: HopResult[];
 }
 
 /** The record of `caseName` on `side`, if it ran. */

@@ -1,0 +1,121 @@
+import { now, sleepUntil } from '../load/clock';
+import type { WorkerPool } from '../load/pool';
+import { subscribeDistinct } from '../case-context';
+import type { Side } from '../side';
+import type { ScaleOutParams } from './params';
+import { connectionsPerWorker, spreadPorts } from './spread';
+
+/** What one phase cost each node: CPU seconds (raw, then less the node's idle rate over the phase). */
+export interface PhaseCost {
+  operations: number;
+  wallMs: number;
+  cpuSeconds: number[];
+  /** `cpuSeconds` minus what the node spends idle over the same time. */
+  busySeconds: number[];
+}
+
+/** CPU seconds per wall second of each node while nothing is asked of it. */
+export async function idleRates(side: Side, ms: number): Promise<number[]> {
+  const before = side.cpuSeconds();
+  const started = now();
+  await sleepUntil(started + ms);
+  const elapsed = (now() - started) / 1000;
+  return side.cpuSeconds().map((cpu, i) => (cpu - (before[i] ?? 0)) / elapsed);
+}
+
+/** Brackets a phase with CPU readings of the nodes. */
+export function startPhase(side: Side, idle: number[]): (operations: number) => PhaseCost {
+  const before = side.cpuSeconds();
+  const started = now();
+  return (operations) => {
+    const wallMs = now() - started;
+    const cpuSeconds = side.cpuSeconds().map((cpu, i) => cpu - (before[i] ?? 0));
+    return { operations, wallMs, cpuSeconds, busySeconds: cpuSeconds.map((cpu, i) => Math.max(0, cpu - (idle[i] ?? 0) * (wallMs / 1000))) };
+  };
+}
+
+export interface SubscriptionsResult {
+  subscribe: PhaseCost;
+  unsubscribe: PhaseCost;
+  /** RSS growth of each node while the subscriptions are held, in MB. */
+  rssGrowthMb: number[];
+  errors: number;
+  firstError?: string;
+}
+
+/**
+ * Distinct subscriptions (one new room each) from connections spread evenly
+ * over the nodes, held while RSS is read, then removed. Each phase's CPU is
+ * read once every request is answered and the nodes are quiet again.
+ */
+export async function subscriptionsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[]): Promise<SubscriptionsResult> {
+  const ports = side.ports();
+  const perWorker = connectionsPerWorker(ports.length, pool.workers.length, 2);
+  const portsOf = spreadPorts(ports, pool.workers.map(() => perWorker));
+  await pool.all((k) => ({ type: 'connect', ports: portsOf[k] ?? [], clients: perWorker }));
+  const tag = `scale-out-${Date.now()}`;
+  const rssBefore = side.rssMb();
+  const subscribing = startPhase(side, idle);
+  const subscribed = await subscribeDistinct(pool, side, tag, 0, params.subscriptions, params.window);
+  // Peers finish their share (acknowledgements, counts) after the last answer.
+  await sleepUntil(now() + 1000);
+  const subscribe = subscribing(params.subscriptions);
+  const rssAfter = side.rssMb();
+  const unsubscribing = startPhase(side, idle);
+  const unsubscribed = await pool.all({ type: 'unsubscribe', tag, window: params.window });
+  // Removals reach the peers in batches after the answers.
+  await sleepUntil(now() + 1000);
+  const unsubscribe = unsubscribing(params.subscriptions);
+  await pool.all({ type: 'disconnect' });
+  return {
+    subscribe,
+    unsubscribe,
+    rssGrowthMb: rssAfter.map((rss, i) => rss - (rssBefore[i] ?? 0)),
+    errors: subscribed.reduce((sum, s) => sum + s.errors, 0) + unsubscribed.reduce((sum, u) => sum + u.errors, 0),
+    firstError: subscribed.find((s) => s.firstError)?.firstError,
+  };
+}
+
+export interface NotificationsResult {
+  /** Over the measured window: `operations` = notifications delivered. */
+  cost: PhaseCost;
+  published: number;
+  errors: number;
+}
+
+/**
+ * Notification throughput: `subscribers` connections in one room spread
+ * over the nodes (workers 1..n), publishers on every node (worker 0, a
+ * multiple of the node count and at least 3 connections, each keeping a
+ * window of `realtime:publish` in flight). CPU is read over the measured
+ * window only.
+ */
+export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[]): Promise<NotificationsResult> {
+  const { subscribers, publishWindow, warmupMs, durationMs } = params.notifications;
+  if (pool.workers.length < 2) throw new Error('the notifications case needs at least 2 load workers');
+  const ports = side.ports();
+  const receivers = pool.workers.slice(1);
+  const share = receivers.map((_, k) => Math.floor(subscribers / receivers.length) + (k < subscribers % receivers.length ? 1 : 0));
+  const portsOf = spreadPorts(ports, share);
+  const tag = `scale-out-notify-${Date.now()}`;
+  await Promise.all(receivers.map((worker, k) => worker.send({ type: 'connect', ports: portsOf[k] ?? [], clients: share[k] ?? 0 })));
+  await Promise.all(
+    receivers.map((worker, k) => worker.send({ type: 'subscribe', tag, index: side.index, collections: ['c0'], filter: 'same', from: 0, to: share[k] ?? 0, window: 1 })),
+  );
+  const publisher = pool.worker(0);
+  await publisher.send({ type: 'connect', ports, clients: connectionsPerWorker(ports.length, 1, 3) });
+  const startAt = now() + 300;
+  const from = startAt + warmupMs;
+  await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + durationMs })));
+  const flood = publisher.send({ type: 'flood', tag, index: side.index, collection: 'c0', window: publishWindow, startAt, durationMs: warmupMs + durationMs });
+  await sleepUntil(from);
+  const measuring = startPhase(side, idle);
+  await sleepUntil(from + durationMs);
+  const window = measuring(0);
+  const { sent, errors } = await flood;
+  // Notifications of the window still on their way count.
+  await sleepUntil(now() + 1000);
+  const collected = await Promise.all(receivers.map((worker) => worker.send({ type: 'collect', tag })));
+  await pool.all({ type: 'disconnect' });
+  return { cost: { ...window, operations: collected.reduce((sum, c) => sum + c.count, 0) }, published: sent, errors };
+}

@@ -1,0 +1,109 @@
+import { lineChart } from '../report/svg';
+import { capacity, cpuPerOperationUs, rssPer100k, type ScaleOutResults, type SizeRecord } from './results';
+
+const show = (value: number | undefined, digits = 2): string => (value === undefined || !Number.isFinite(value) ? '–' : String(Math.round(value * 10 ** digits) / 10 ** digits));
+const list = (values: number[], digits = 2): string => values.map((v) => show(v, digits)).join(', ');
+const max = (values: number[]): number | undefined => (values.length === 0 ? undefined : Math.max(...values));
+
+/** The three capacities of a size, in operations per second with a core per node. */
+function capacities(record: SizeRecord): { subscribe?: number; unsubscribe?: number; notify?: number } {
+  return {
+    subscribe: capacity(record.subscriptions?.subscribe),
+    unsubscribe: capacity(record.subscriptions?.unsubscribe),
+    notify: capacity(record.notifications?.cost),
+  };
+}
+
+/** Targets at 6 nodes against one node (issue 20). */
+const TARGETS = { nodes: 6, subscribe: 4, unsubscribe: 4, notify: 4.5, rss: 0.25 };
+
+/** bench/SCALE-OUT.md: derived capacities per size against one node, then every raw number they come from. */
+export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string {
+  const { environment: env, params } = results;
+  const one = results.sizes.find((record) => record.nodes === 1);
+  const base = one ? capacities(one) : {};
+  const baseRss = one ? max(rssPer100k(one, params.subscriptions)) : undefined;
+  const ratio = (value: number | undefined, of: number | undefined): string => (value !== undefined && of ? `${show(value / of)}×` : '');
+  const lines = ['# Scale-out benchmark', ''];
+  if (params.mode === 'quick') lines.push('> **Quick run**: small sizes, to check that the bench works. Not a measurement.', '');
+  lines.push(
+    `Run ${results.startedAt} → ${results.finishedAt}, commit \`${env.commit.slice(0, 12)}\`${env.dirty ? ' (with uncommitted changes)' : ''}; raw data: [results/${results.stamp}.json](results/${results.stamp}.json). Machine: ${env.cores} × ${env.cpuModel}, ${env.memoryGb} GB, load average ${env.loadStart} → ${env.loadEnd ?? '?'}. Kuzzle ${env.kuzzle} on Node ${env.kuzzleNode}, \`NODE_ENV=${env.kuzzleNodeEnv ?? 'development'}\`; ${params.workers} load workers.`,
+    '',
+    `Every node, Redis, Elasticsearch and the load share ${env.cores} cores, so wall-clock rates say little about more machines. What is measured instead is the CPU time each Kuzzle process spends (from /proc, less its idle rate measured before the cases), and the **capacity with a core per node** = operations ÷ the busiest node's CPU seconds: the rate the cluster would sustain if each node had a core of its own and the busiest one were the limit. Size 1 is one Kuzzle without the plugin.`,
+    '',
+    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from connections spread evenly over the nodes, held (RSS read), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from connections on every node (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s.`,
+    '',
+    '## Capacity with a core per node',
+    '',
+    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | RSS per node for 100k subscriptions (MB, largest) | vs 1 | evictions |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const record of results.sizes) {
+    const c = capacities(record);
+    const rss = max(rssPer100k(record, params.subscriptions));
+    lines.push(
+      `| ${record.nodes}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(rss, 1)} | ${ratio(rss, baseRss)} | ${record.evictions ?? '–'} |`,
+    );
+  }
+  const at = results.sizes.find((record) => record.nodes === TARGETS.nodes);
+  if (at && one) {
+    const c = capacities(at);
+    const rss = max(rssPer100k(at, params.subscriptions));
+    const check = (value: number | undefined, of: number | undefined, target: number, atMost = false): string => {
+      if (value === undefined || !of) return 'not measured';
+      const r = value / of;
+      return `${show(r)}× (target ${atMost ? '≤' : '≥'} ${target}×): ${(atMost ? r <= target : r >= target) ? 'met' : '**missed**'}`;
+    };
+    lines.push(
+      '',
+      `Targets at ${TARGETS.nodes} nodes against one node: subscribe ${check(c.subscribe, base.subscribe, TARGETS.subscribe)}; unsubscribe ${check(c.unsubscribe, base.unsubscribe, TARGETS.unsubscribe)}; notifications ${check(c.notify, base.notify, TARGETS.notify)}; RSS per node ${check(rss, baseRss, TARGETS.rss, true)}.`,
+    );
+  }
+  lines.push(
+    '',
+    `![capacity against nodes](results/${plot})`,
+    '',
+    '## Raw numbers',
+    '',
+    'Per node, in node order. CPU in seconds over the phase as read from /proc (raw), the same less the idle rate × the phase\'s wall time (busy), and busy CPU per operation in µs.',
+    '',
+    '| nodes | phase | operations | wall (s) | CPU raw (s) | CPU busy (s) | CPU per operation (µs) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const record of results.sizes) {
+    const phases = [
+      ['subscribe', record.subscriptions?.subscribe],
+      ['unsubscribe', record.subscriptions?.unsubscribe],
+      ['notifications delivered', record.notifications?.cost],
+    ] as const;
+    for (const [name, cost] of phases) {
+      if (!cost) continue;
+      lines.push(`| ${record.nodes} | ${name} | ${cost.operations} | ${show(cost.wallMs / 1000)} | ${list(cost.cpuSeconds)} | ${list(cost.busySeconds)} | ${list(cpuPerOperationUs(cost), 1)} |`);
+    }
+  }
+  lines.push('', '| nodes | idle CPU (% of a core) | RSS growth with the subscriptions held (MB) | publishes sent | request errors |', '| --- | --- | --- | --- | --- |');
+  for (const record of results.sizes) {
+    const errors = (record.subscriptions?.errors ?? 0) + (record.notifications?.errors ?? 0);
+    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${record.notifications?.published ?? '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
+  }
+  if (results.hop && results.hop.length > 0) {
+    lines.push('', 'Bare ZeroMQ hop between two Node processes (~600-byte JSON, one way, measured in this run): ' + results.hop.map((h) => `${h.rate}/s ${h.curve ? 'CURVE' : 'plain'} p50 ${show(h.p50)} ms, p99 ${show(h.p99)} ms`).join('; ') + '.');
+  }
+  return [...lines, ''].join('\n');
+}
+
+/** Capacity against cluster size, relative to one node, with the ideal line. */
+export function capacityPlot(results: ScaleOutResults): string {
+  const one = results.sizes.find((record) => record.nodes === 1);
+  const base = one ? capacities(one) : {};
+  const series = (['subscribe', 'unsubscribe', 'notify'] as const).map((kind) => ({
+    name: kind === 'notify' ? 'notifications' : kind,
+    points: results.sizes.flatMap((record): Array<[number, number]> => {
+      const value = capacities(record)[kind];
+      const of = base[kind];
+      return value !== undefined && of ? [[record.nodes, value / of]] : [];
+    }),
+  }));
+  const sizes = results.sizes.map((record) => record.nodes);
+  return lineChart('capacity with a core per node, relative to one Kuzzle', 'nodes', '× one node', [...series, { name: 'ideal (N×)', points: sizes.map((n): [number, number] => [n, n]) }]);
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { markdown } from '../../bench/report/markdown';
+import type { BenchResults } from '../../bench/report/results';
+import { paramsFor } from '../../bench/params';
+import { parseSizes, scaleOutParams } from '../../bench/scale-out/params';
+import { capacityPlot, scaleOutMarkdown } from '../../bench/scale-out/report';
+import { capacity, cpuPerOperationUs, type ScaleOutResults } from '../../bench/scale-out/results';
+import { connectionsPerWorker, spreadPorts } from '../../bench/scale-out/spread';
+import type { PhaseCost } from '../../bench/scale-out/cases';
+
+const environment = { node: 'v20', kuzzleNode: 'v20', kuzzle: '2.10.4', kuzzleSdk: '7', cpuModel: 'cpu', cores: 2, memoryGb: 8, loadStart: 0, loadEnd: 0, commit: 'abc', dirty: false };
+
+const cost = (operations: number, busySeconds: number[]): PhaseCost => ({ operations, wallMs: 1000, cpuSeconds: busySeconds.map((s) => s + 0.01), busySeconds });
+
+describe('scale-out bench', () => {
+  it('spreads connections evenly over the nodes, across workers', () => {
+    for (const nodes of [1, 2, 4, 6, 8]) {
+      const perWorker = connectionsPerWorker(nodes, 4, 2);
+      assert.ok(perWorker >= 2);
+      assert.equal((perWorker * 4) % nodes, 0, `${nodes} nodes`);
+      const ports = Array.from({ length: nodes }, (_, i) => 7000 + i);
+      const perNode = new Map<number, number>();
+      for (const port of spreadPorts(ports, [perWorker, perWorker, perWorker, perWorker]).flat()) perNode.set(port, (perNode.get(port) ?? 0) + 1);
+      assert.deepEqual(new Set(perNode.values()).size, 1, `${nodes} nodes: every node as many connections`);
+    }
+    assert.deepEqual(spreadPorts([1, 2, 3], [2, 2]), [[1, 2], [3, 1]]);
+  });
+
+  it('reads sizes and refuses what is not one', () => {
+    assert.deepEqual(parseSizes('4, 1,2,4'), [1, 2, 4]);
+    assert.throws(() => parseSizes('1,x'), /--nodes takes cluster sizes from 1 to 16/);
+    assert.throws(() => parseSizes('0'), /got "0"/);
+  });
+
+  it('derives capacity from the busiest node and CPU per operation per node', () => {
+    assert.equal(capacity(cost(1000, [0.5, 0.25])), 2000);
+    assert.equal(capacity(cost(1000, [0, 0])), undefined);
+    assert.deepEqual(cpuPerOperationUs(cost(1000, [0.5, 0.25])), [500, 250]);
+  });
+
+  it('reports capacities against one node, the targets at 6 nodes, the raw numbers and a plot without holes', () => {
+    const params = scaleOutParams('quick', [1, 6], 4);
+    const results: ScaleOutResults = {
+      kind: 'scale-out',
+      stamp: 'stamp',
+      startedAt: 'a',
+      finishedAt: 'b',
+      params,
+      environment,
+      sizes: [
+        { nodes: 1, idle: [0.01], subscriptions: { subscribe: cost(2000, [1]), unsubscribe: cost(2000, [1]), rssGrowthMb: [10], errors: 0 }, notifications: { cost: cost(1000, [0.5]), published: 10, errors: 0 } },
+        { nodes: 6, idle: Array(6).fill(0.02), subscriptions: { subscribe: cost(2000, [0.2, 0.25, 0.2, 0.2, 0.2, 0.2]), unsubscribe: cost(2000, Array(6).fill(0.5)), rssGrowthMb: Array(6).fill(2) }, evictions: 0 } as never,
+        { nodes: 8, idle: [], error: 'boot failed\nstack' },
+      ],
+    };
+    const text = scaleOutMarkdown(results, 'stamp-capacity.svg');
+    assert.match(text, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| 100 \| 0\.2× \| 0 \|/);
+    assert.match(text, /subscribe 4× \(target ≥ 4×\): met; unsubscribe 2× \(target ≥ 4×\): \*\*missed\*\*; notifications not measured; RSS per node 0\.2× \(target ≤ 0\.25×\): met/);
+    assert.match(text, /\| 8 \(failed: boot failed\) \|/);
+    assert.match(text, /\| 6 \| subscribe \| 2000 \| 1 \| 0\.21, 0\.26/);
+    const svg = capacityPlot(results);
+    assert.match(svg, /^<svg [^]*<\/svg>$/);
+    assert.doesNotMatch(svg, /NaN|undefined|Infinity/);
+  });
+
+  it('sets the latency case against the bare hop measured in the same run', () => {
+    const record = (side: string, p50: number): BenchResults['cases'][number] => ({ side, case: 'latency-200', metrics: { p50 }, durationMs: 1, workerCpu: [], nodeCpu: [] });
+    const results: BenchResults = {
+      stamp: 's',
+      startedAt: 'a',
+      finishedAt: 'b',
+      params: { ...paramsFor('quick', 4), latency: { rates: [200], warmupMs: 1, durationMs: 1 } },
+      environment,
+      sides: [
+        { name: 'single', label: 'one', nodes: 1, plugin: undefined },
+        { name: 'cluster', label: 'three', nodes: 3, plugin: '.' },
+      ],
+      cases: [record('single', 0.5), record('cluster', 0.8)],
+      hop: [
+        { rate: 200, curve: false, p50: 0.1, samples: 1, sent: 1 },
+        { rate: 200, curve: true, p50: 0.15, p99: 1, samples: 1, sent: 1 },
+      ],
+    };
+    assert.match(markdown(results, []), /\| 200 \| 0\.1 \| 0\.15 \| 1 \| 0\.3 \| 2× \|/);
+    assert.doesNotMatch(markdown({ ...results, hop: undefined }, []), /bare hop/);
+  });
+});
