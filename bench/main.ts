@@ -18,6 +18,7 @@ import { subscribeCase } from './cases/subscribe';
 import { throughputCase } from './cases/throughput';
 import { environment } from './environment';
 import { measureBareHop } from './hop/bare-hop';
+import { latencyProfiles, profilingArgs } from './profile/latency-profiles';
 import { WorkerPool } from './load/pool';
 import { paramsFor } from './params';
 import { markdown } from './report/markdown';
@@ -36,6 +37,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--plugin DIR] [--workers N] [-
   --cases LIST   only these cases: latency, throughput, subscribe, fanout, scale, kill
   --nodes LIST   scale-out run instead: the same load at each cluster size (e.g. 1,2,4,6,8; 1 = one
                  Kuzzle without the plugin), CPU time per operation on each node; writes bench/SCALE-OUT.md
+  --profile      also profile the nodes (node --cpu-prof): flame graphs of the latency cases, publisher's and
+                 subscriber's node, cut to the measured window (the profiler adds its own cost to those latencies)
   --report FILE  only rewrite RESULTS.md (or SCALE-OUT.md) and the plots from a results file`;
 
 const benchDir = join(repoRoot, 'bench');
@@ -137,9 +140,19 @@ async function main(): Promise<void> {
     }
     for (const spec of sides) {
       log(`starting ${spec.name}: ${spec.label}`);
+      const profileDir = args.includes('--profile') ? newRunDir(`bench-profile-${spec.name}`) : undefined;
+      if (profileDir) process.env.KPC_KUZZLE_NODE_ARGS = profilingArgs(profileDir);
       try {
         side = await Side.start(spec, esUrl, log);
-        results.cases.push(...(await runSide({ side, pool, params, log }, only)));
+        const records = await runSide({ side, pool, params, log }, only);
+        results.cases.push(...records);
+        if (profileDir) {
+          const pids = side.pids();
+          // Each node writes its profile as it exits.
+          await side.stop();
+          side = undefined;
+          (results.profiles ??= []).push(...latencyProfiles(spec.name, records, pids, profileDir, resultsDir, stamp));
+        }
       } catch (error) {
         // One side that cannot start must not cost the others' results.
         const message = error instanceof Error ? error.message : String(error);
@@ -148,6 +161,7 @@ async function main(): Promise<void> {
       } finally {
         await side?.stop();
         side = undefined;
+        delete process.env.KPC_KUZZLE_NODE_ARGS;
       }
     }
   } finally {

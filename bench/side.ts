@@ -92,7 +92,8 @@ export class Side {
     });
   }
 
-  private pids(): number[] {
+  /** Process ids of the original nodes, in order (0 for one not running). */
+  pids(): number[] {
     return Array.from({ length: this.spec.nodes }, (_, i) => this.stack.node(i + 1).process?.pid ?? 0);
   }
 

@@ -1,4 +1,4 @@
-import { now } from '../load/clock';
+import { monotonicUs, now } from '../load/clock';
 import { percentiles } from '../stats';
 import type { CaseContext, CaseOutput } from '../case-context';
 
@@ -32,6 +32,16 @@ export async function latencyCase(ctx: CaseContext, rate: number): Promise<CaseO
   const stats = percentiles(received.latencies);
   return {
     metrics: { maxWorkerCpu: Math.max(...measuredWorkerCpu.map((w) => w.percent)), p50: stats.p50, p90: stats.p90, p99: stats.p99, received: received.count },
-    details: { rate, published, measuredWorkerCpu, expected: Math.round((rate * durationMs) / 1000), samples: stats.samples },
+    details: {
+      rate,
+      published,
+      measuredWorkerCpu,
+      expected: Math.round((rate * durationMs) / 1000),
+      samples: stats.samples,
+      // The measured window on the clock of CPU profiles (--profile).
+      profileWindow: { fromUs: monotonicUs(startAt + warmupMs), toUs: monotonicUs(startAt + warmupMs + durationMs) },
+      publisherNode: side.clustered ? 2 : 1,
+      subscriberNode: 1,
+    },
   };
 }

@@ -41,6 +41,31 @@ function hopSection(results: BenchResults, single: string, clustered: string[]):
   return [...lines, ''];
 }
 
+/** Flame graphs and the top of each profiled node's self time (runs with --profile). */
+function profileSection(results: BenchResults): string[] {
+  const profiles = results.profiles ?? [];
+  if (profiles.length === 0) return [];
+  const lines = [
+    '## CPU profiles of the latency cases',
+    '',
+    'Each node ran with `node --cpu-prof`; samples are cut to the case\'s measured window (the profiler\'s own cost is in this run\'s latencies). Share = samples in which the function was the running frame, of the node\'s busy samples in the window (idle left out).',
+    '',
+  ];
+  for (const profile of profiles) {
+    lines.push(
+      `### ${profile.side}, ${profile.case}, node ${profile.node} (${profile.role}'s node): ${profile.samples} samples`,
+      '',
+      `[flame graph](results/${profile.svg})`,
+      '',
+      '| self (%) | function |',
+      '| --- | --- |',
+      ...profile.top.map((entry) => `| ${(entry.share * 100).toFixed(1)} | \`${entry.frame.replace(/\|/g, '\\|')}\` |`),
+      '',
+    );
+  }
+  return lines;
+}
+
 /** `analysis`: why missed targets are missed (see {@link missedTargetsAnalysis}). */
 export function markdown(results: BenchResults, plotFiles: string[], analysis?: string): string {
   const { environment: env, params } = results;
@@ -84,6 +109,7 @@ export function markdown(results: BenchResults, plotFiles: string[], analysis?: 
     'Every process runs on the one machine: the cluster\'s three nodes share its cores with Redis, Elasticsearch and the load workers, so the ratios give the cost of the plugin on the same hardware, not what more machines would add. Ratios are side / single node (lower is better for times, higher for rates). (d) is timed from node 1 counting the newcomer as a member to the newcomer ready (loading the shared state), with the most subscriptions of the ramp; "process start → ready" adds Kuzzle\'s own boot. (g) is the slope of RSS over the ramp\'s levels.',
     '',
     ...hopSection(results, single, clustered.map((side) => side.name)),
+    ...profileSection(results),
     'Why a missed target is missed (what costs the time, measured on this machine, and what would be needed) is written in README\'s [Limits](../README.md#limits) section, from the last full run, and copied below.',
     '',
     '## Load generator and nodes',

@@ -3,6 +3,7 @@ import type { BenchParams } from '../params';
 import type { SideSpec } from '../side';
 import type { Environment } from '../environment';
 import type { HopResult } from '../hop/bare-hop';
+import type { ProfileSummary } from '../profile/latency-profiles';
 
 /** The raw JSON of one run (bench/results/<timestamp>.json), from which RESULTS.md and the plots are made. */
 export interface BenchResults {
@@ -16,6 +17,8 @@ export interface BenchResults {
   cases: CaseRecord[];
   /** The bare ZeroMQ hop measured in the same run (absent from runs before it was added). */
   hop?: HopResult[];
+  /** CPU profiles of the latency cases (runs with --profile). */
+  profiles?: ProfileSummary[];
 }
 
 /** The record of `caseName` on `side`, if it ran. */

@@ -1,8 +1,7 @@
-import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { ensureCollection, portOf, uniqueName, useStack, wsClient } from '../functional/support/fixture';
 import { waitFor } from '../harness/wait';
-import { assertNoGhost, healthOf, waitCounts, waitMembers } from './support/cluster-checks';
+import { assertNoGhost, retireAndStop, waitCounts, waitMembers } from './support/cluster-checks';
 import { assertNoLoss, NumberedStream, StreamSubscriber } from './support/numbered-stream';
 
 /**
@@ -33,14 +32,8 @@ describe('faults: rolling restart of all 3 nodes under load', () => {
     for (const node of [1, 2, 3]) {
       stream.usePublisher(await wsClient(portOf(stack(), node)));
       await waitFor('messages through the node about to stop', () => stream.position > 200 * node);
-      const leaving = subscribers.get(node);
-      assert.ok(leaving);
-      leaving.until = stream.position - 1;
-      retired.push(leaving);
-      const stopping = stack().node(node).stop();
       // Health turns 503 while the node drains, so that the balancer moves traffic away.
-      await waitFor('health 503 or the node gone', async () => !stack().node(node).alive || (await healthOf(stack(), node).catch(() => 503)) === 503);
-      await stopping;
+      await retireAndStop(stack(), node, stream, subscribers.get(node), retired);
       const other = (node % 3) + 1;
       stream.usePublisher(await wsClient(portOf(stack(), other)));
       await waitMembers(stack(), [1, 2, 3].filter((n) => n !== node), 2, 15_000);

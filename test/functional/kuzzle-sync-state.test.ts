@@ -91,17 +91,15 @@ describe('Kuzzle state kept in step across nodes', () => {
       assert.ok((await node(n).index.list()).includes(own), `node ${n} lists ${own}`);
       assert.ok(await node(n).document.create(own, 'c1', { n }), `node ${n} accepts documents in ${own}/c1`);
     }
-    // Another collection, then deleted (in 2.10.4 collection:update refuses an unknown collection).
+    // Another collection, then deleted (in 2.10.4 collection:update refuses an unknown collection):
+    // each action answers once every peer updated its cache, so the very next request sees it.
     await node(1).collection.create(own, 'c2', { properties: { n: { type: 'integer' } } });
-    await waitFor('node 3 to accept documents in c2', async () => Boolean(await node(3).document.create(own, 'c2', { n: 1 })));
+    assert.ok(await node(3).document.create(own, 'c2', { n: 1 }), 'node 3 accepts documents in c2 at once');
     await node(1).collection.delete(own, 'c2');
-    await waitFor('node 2 to refuse documents in the deleted c2', async () => {
-      const error = await failure(node(2).document.create(own, 'c2', { n: 2 }));
-      return error !== undefined && /collection/i.test(error.message);
-    });
+    assert.match((await failure(node(2).document.create(own, 'c2', { n: 2 })))?.message ?? 'accepted', /collection/i, 'node 2 refuses documents in the deleted c2 at once');
     await node(1).index.delete(own);
     for (const n of [2, 3]) {
-      await waitFor(`node ${n} to forget ${own}`, async () => !(await node(n).index.list()).includes(own));
+      assert.ok(!(await node(n).index.list()).includes(own), `node ${n} forgot ${own} at once`);
       const error = await failure(node(n).document.create(own, 'c1', { n }));
       assert.match(error?.message ?? 'accepted', /index/i, `node ${n} must answer the normal unknown-index error`);
     }
@@ -141,24 +139,22 @@ describe('Kuzzle state kept in step across nodes', () => {
     }
   });
 
-  it('validation: specifications updated or deleted on node 1 apply on nodes 2 and 3', async () => {
+  it('validation: specifications updated or deleted on node 1 apply on nodes 2 and 3 by the time the action answers', async () => {
     const collection = 'valid';
     await ensureCollection(node(1), index, collection);
-    for (const n of [2, 3]) await waitFor(`node ${n} to accept`, async () => Boolean(await node(n).document.create(index, collection, { name: 'x' })));
+    for (const n of [2, 3]) assert.ok(await node(n).document.create(index, collection, { name: 'x' }), `node ${n} accepts`);
     await node(1).collection.updateSpecifications(index, collection, {
       strict: true,
       fields: { age: { type: 'integer', mandatory: true } },
     });
     for (const n of [2, 3]) {
-      await waitFor(`node ${n} to enforce the specifications`, async () => {
-        const error = await failure(node(n).document.create(index, collection, { name: 'x' }));
-        return error !== undefined && /age|mandatory|validation|specification/i.test(error.message);
-      });
+      const error = await failure(node(n).document.create(index, collection, { name: 'x' }));
+      assert.match(error?.message ?? 'accepted', /age|mandatory|validation|specification/i, `node ${n} enforces the specifications at once`);
       assert.ok(await node(n).document.create(index, collection, { age: 3 }));
     }
     await node(1).collection.deleteSpecifications(index, collection);
     for (const n of [2, 3]) {
-      await waitFor(`node ${n} to drop the specifications`, async () => (await failure(node(n).document.create(index, collection, { name: 'x' }))) === undefined);
+      assert.equal(await failure(node(n).document.create(index, collection, { name: 'x' })), undefined, `node ${n} dropped the specifications at once`);
     }
   });
 
@@ -214,12 +210,11 @@ describe('Kuzzle state kept in step across nodes', () => {
     const other = await httpClient(portOf(getStack(), 1));
     other.jwt = jwt;
     await other.auth.logout();
+    // The logout answers once every node revoked the token and dropped its subscriptions.
     for (const n of [2, 3]) {
-      await waitFor(`node ${n} to refuse the token`, async () => !(await node(n).auth.checkToken(jwt)).valid);
+      assert.equal((await node(n).auth.checkToken(jwt)).valid, false, `node ${n} refuses the token at once`);
     }
-    // The peers dropped the subscriptions of that token: wait until the
-    // subscriber's room counts only the sentinel, then publish.
-    await waitFor('the revoked subscription to be gone', async () => (await node(3).realtime.count(roomId)) === 1);
+    assert.equal(await node(3).realtime.count(roomId), 1, 'only the sentinel is left');
     await node(3).document.create(index, collection, { step: 2 });
     await sentinel.waitCount(2);
     assert.equal(logged.items.length, 1, 'no notification after the token was revoked on another node');
@@ -349,7 +344,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     }
     await node(1).query({ controller: 'admin', action: 'resetSecurity' });
     for (const n of [2, 3]) {
-      await waitFor(`node ${n} to allow server:now again`, async () => (await failure(node(n).server.now({}))) === undefined);
+      assert.equal(await failure(node(n).server.now({})), undefined, `node ${n} allows server:now again at once`);
     }
   });
 

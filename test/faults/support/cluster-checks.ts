@@ -3,6 +3,7 @@ import type { Kuzzle } from 'kuzzle-sdk';
 import type { Stack } from '../../harness/stack';
 import { waitFor } from '../../harness/wait';
 import { httpJson, portOf } from '../../functional/support/fixture';
+import type { NumberedStream, StreamSubscriber } from './numbered-stream';
 
 export interface NodeStatus {
   node: { id: string; incarnation: number; ready: boolean; rejoins: number; resyncing: boolean };
@@ -65,4 +66,18 @@ export async function assertNoGhost(stack: Stack, liveNodes: number[], timeoutMs
 
 export function assertHealthy(status: NodeStatus): void {
   assert.equal(status.unhealthy, undefined, `node ${status.node.id} unhealthy: ${status.unhealthy}`);
+}
+
+/**
+ * SIGTERM of a node the stream may be running through: its subscriber
+ * must get everything published until now (then it is retired), health
+ * turns 503 while the node drains, and the node exits.
+ */
+export async function retireAndStop(stack: Stack, node: number, stream: NumberedStream, subscriber: StreamSubscriber | undefined, retired: StreamSubscriber[]): Promise<void> {
+  assert.ok(subscriber, `a subscriber on node ${node}`);
+  subscriber.until = stream.position - 1;
+  retired.push(subscriber);
+  const stopping = stack.node(node).stop();
+  await waitFor('health 503 or the node gone', async () => !stack.node(node).alive || (await healthOf(stack, node).catch(() => 503)) === 503);
+  await stopping;
 }
