@@ -141,7 +141,8 @@ async function main(): Promise<void> {
     for (const spec of sides) {
       log(`starting ${spec.name}: ${spec.label}`);
       const profileDir = args.includes('--profile') ? newRunDir(`bench-profile-${spec.name}`) : undefined;
-      if (profileDir) process.env.KPC_KUZZLE_NODE_ARGS = profilingArgs(profileDir);
+      const nodeArgs = process.env.KPC_KUZZLE_NODE_ARGS;
+      if (profileDir) process.env.KPC_KUZZLE_NODE_ARGS = `${nodeArgs ?? ''} ${profilingArgs(profileDir)}`;
       try {
         side = await Side.start(spec, esUrl, log);
         const records = await runSide({ side, pool, params, log }, only);
@@ -161,7 +162,8 @@ async function main(): Promise<void> {
       } finally {
         await side?.stop();
         side = undefined;
-        delete process.env.KPC_KUZZLE_NODE_ARGS;
+        if (nodeArgs === undefined) delete process.env.KPC_KUZZLE_NODE_ARGS;
+        else process.env.KPC_KUZZLE_NODE_ARGS = nodeArgs;
       }
     }
   } finally {

@@ -6,7 +6,7 @@ const show = (value: number | undefined): string => (value === undefined || Numb
 /** bench/RESULTS.md: what was measured, on what, the table against the targets, CPU of the load generator, plots. */
 /** CPU seconds of every Kuzzle node of a side during one case (a node without a reading counts as nothing). */
 function nodeCpuSeconds(record: { nodeCpu: number[]; durationMs: number }): string {
-  const percent = record.nodeCpu.reduce((sum, cpu) => sum + (Number.isNaN(cpu) ? 0 : cpu), 0);
+  const percent = record.nodeCpu.reduce((sum, cpu) => sum + ((typeof cpu !== 'number' || Number.isNaN(cpu)) ? 0 : cpu), 0);
   return ((percent / 100) * (record.durationMs / 1000)).toFixed(1);
 }
 
@@ -121,7 +121,7 @@ export function markdown(results: BenchResults, plotFiles: string[], analysis?: 
     '| side | case | seconds | load workers (%) | Kuzzle nodes (%) | Kuzzle nodes, CPU time (s) |',
     '| --- | --- | --- | --- | --- | --- |',
     ...results.cases.map(
-      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => (Number.isNaN(cpu) ? '–' : cpu)).join(', ')} | ${nodeCpuSeconds(record)} |`,
+      (record) => `| ${record.side} | ${record.case}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${Math.round(record.durationMs / 1000)} | ${record.workerCpu.map((w) => w.percent).join(', ')} | ${record.nodeCpu.map((cpu) => ((typeof cpu !== 'number' || Number.isNaN(cpu)) ? '–' : cpu)).join(', ')} | ${nodeCpuSeconds(record)} |`,
     ),
     '',
     ...(analysis ? ['## Why missed targets are missed', '', '(From README\'s [Limits](../README.md#limits), written from the last full run.)', '', analysis, ''] : []),

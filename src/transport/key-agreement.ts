@@ -34,6 +34,26 @@ function privateKeyOf(secretKey: string): KeyObject {
  * of low order (its shared secret would be all zeros, known to anyone).
  */
 export function agreedKey(secretKey: string, publicKey: string, label: string): Buffer {
+  const id = `${secretKey}\n${publicKey}\n${label}`;
+  const known = agreedKeys.get(id);
+  if (known) return known;
+  const key = agree(secretKey, publicKey, label);
+  // Map order is insertion order: the oldest goes first.
+  if (agreedKeys.size >= MAX_AGREED_KEYS) agreedKeys.delete(agreedKeys.keys().next().value as string);
+  agreedKeys.set(id, key);
+  return key;
+}
+
+/**
+ * Keys already agreed. Cards are checked against the same few cluster keys
+ * every time they are read (a CPU profile showed a fresh X25519 exchange
+ * per card read taking 2 to 3 % of a node); bounded, since a public key
+ * may come from what a Redis writer planted.
+ */
+const agreedKeys = new Map<string, Buffer>();
+const MAX_AGREED_KEYS = 256;
+
+function agree(secretKey: string, publicKey: string, label: string): Buffer {
   const peer = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw(publicKey, 'public')]), format: 'der', type: 'spki' });
   const shared = diffieHellman({ privateKey: privateKeyOf(secretKey), publicKey: peer });
   if (shared.every((byte) => byte === 0)) throw new TypeError('a public key of low order');

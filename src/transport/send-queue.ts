@@ -42,6 +42,11 @@ export class SendQueue {
   private draining = false;
   private closedWith: Error | undefined;
   private readonly defaultSendTimeout: number;
+  /**
+   * The socket's `sendTimeout` as this queue last set it: reading the
+   * option is a getsockopt call, which a CPU profile showed on every send.
+   */
+  private socketSendTimeout: number;
 
   /**
    * @param socket Socket to send on; only this queue may send on it.
@@ -52,7 +57,8 @@ export class SendQueue {
     private readonly socket: SendSocket,
     defaultSendTimeout?: number,
   ) {
-    this.defaultSendTimeout = defaultSendTimeout ?? socket.sendTimeout;
+    this.socketSendTimeout = socket.sendTimeout;
+    this.defaultSendTimeout = defaultSendTimeout ?? this.socketSendTimeout;
   }
 
   /** Messages waiting for their turn (not counting the one being sent). */
@@ -123,7 +129,10 @@ export class SendQueue {
       if (left <= 0) throw new SendTimeoutError('send deadline passed while the message was queued');
       timeout = this.defaultSendTimeout < 0 ? left : Math.min(left, this.defaultSendTimeout);
     }
-    if (this.socket.sendTimeout !== timeout) this.socket.sendTimeout = timeout;
+    if (this.socketSendTimeout !== timeout) {
+      this.socket.sendTimeout = timeout;
+      this.socketSendTimeout = timeout;
+    }
     try {
       await this.socket.send(frames);
     } catch (error) {

@@ -8,6 +8,7 @@ import { NodeIdentities } from '../../src/membership/node-identities';
 import { SealedRecords, type UnreadableRecord } from '../../src/state/sealed-records';
 import type { SharedRecords } from '../../src/state/shared-records';
 import { PROTOCOL_VERSION } from '../../src/transport/envelope';
+import { agreedKey } from '../../src/transport/key-agreement';
 
 const OLD = curveKeyPair();
 const NEW = curveKeyPair();
@@ -24,6 +25,20 @@ const card = (serverKey: string, fields: Partial<NodeCard> = {}): NodeCard => ({
   addresses: { router: 'tcp://10.0.0.1:7510', pub: 'tcp://10.0.0.1:7511', curveKey: serverKey },
   identityKey: curveKeyPair().publicKey,
   ...fields,
+});
+
+describe('key agreement', () => {
+  it('gives both sides the same key, one per label, the same again when asked twice, and refuses a low-order key', () => {
+    const ab = agreedKey(OLD.secretKey, NEW.publicKey, 'a');
+    assert.deepEqual(agreedKey(NEW.secretKey, OLD.publicKey, 'a'), ab);
+    assert.deepEqual(agreedKey(OLD.secretKey, NEW.publicKey, 'a'), ab);
+    assert.notDeepEqual(agreedKey(OLD.secretKey, NEW.publicKey, 'b'), ab);
+    // The all-zero point: its shared secret is known to anyone.
+    assert.throws(() => agreedKey(OLD.secretKey, '00000000000000000000000000000000000000000', 'a'), /low order|not a Z85/);
+    // More keys than the cache holds: still computed right.
+    for (let i = 0; i < 300; i++) agreedKey(OLD.secretKey, NEW.publicKey, `label-${i}`);
+    assert.deepEqual(agreedKey(NEW.secretKey, OLD.publicKey, 'a'), ab);
+  });
 });
 
 describe('card seal', () => {
