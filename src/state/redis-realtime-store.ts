@@ -17,6 +17,7 @@ import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies
 import { Histogram, type HistogramSnapshot } from '../util/histogram';
 import { RedisRetry } from './redis-retry';
 import { defineScripts, runScript, type ScriptName } from './scripts';
+import { yieldToEventLoop } from '../util/yield';
 
 /** Rooms per script call or scan step: each Redis call stays short whatever the collection holds. */
 const BATCH = 500;
@@ -28,9 +29,6 @@ const PARALLELISM = 8;
 function checkCount(count: number, min: number): void {
   if (!Number.isSafeInteger(count) || count < min) throw new InvalidCountError(`KPC_INVALID_COUNT: ${count} (integer >= ${min} expected)`);
 }
-
-/** Lets heartbeats and requests run between two batches of a long walk. */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * {@link RealtimeStore} over Redis. Each change of a collection is one Lua

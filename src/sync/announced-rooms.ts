@@ -1,4 +1,5 @@
 import type { RoomRecord } from '../state/realtime-store';
+import { yieldEvery } from '../util/yield';
 import type { RealtimeHost } from './realtime-host';
 
 /** How long a batch of announced rooms runs before it lets the rest of the event loop run. */
@@ -16,7 +17,7 @@ export async function storeAnnounced(
   events: { announced(roomId: string): void; refused(roomId: string, error: unknown): void },
 ): Promise<{ refused: string[] }> {
   const refused: string[] = [];
-  let since = Date.now();
+  const yielder = yieldEvery(YIELD_EVERY_MS);
   for (const room of rooms) {
     events.announced(room.roomId);
     try {
@@ -25,10 +26,8 @@ export async function storeAnnounced(
       refused.push(room.roomId);
       events.refused(room.roomId, error);
     }
-    if (Date.now() - since >= YIELD_EVERY_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      since = Date.now();
-    }
+    const pacing = yielder.pace();
+    if (pacing) await pacing;
   }
   return { refused };
 }

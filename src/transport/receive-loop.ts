@@ -1,5 +1,6 @@
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
+import { yieldEvery } from '../util/yield';
 
 /** What {@link receiveLoop} needs from a zeromq socket (any `Readable` fits). */
 export type ReceiveSocket = AsyncIterable<Buffer[]> & { readonly closed: boolean };
@@ -25,7 +26,7 @@ export async function receiveLoop(
   onFrames: (frames: Buffer[]) => void,
   context: ReceiveLoopContext,
 ): Promise<void> {
-  let lastYield = Date.now();
+  const yielder = yieldEvery(YIELD_EVERY_MS);
   try {
     for await (const frames of socket) {
       try {
@@ -36,10 +37,9 @@ export async function receiveLoop(
       // While messages keep coming, each next one is ready at once and the
       // loop would never let timers and I/O run (heartbeats, health checks):
       // a peer flooding this node must not starve it.
-      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        lastYield = Date.now();
-      }
+      const pacing = yielder.pace();
+      // No await otherwise: one more microtask per message on a hot path.
+      if (pacing) await pacing;
     }
   } catch (error) {
     // Closing the socket ends the iteration with an error: that is no news.
