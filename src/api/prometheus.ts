@@ -67,6 +67,7 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     ...Object.entries(status.messages.dropped).map(([reason, value]): [Labels, number] => [{ layer: 'bus', reason }, value]),
     [{ layer: 'sync', reason: 'badFilter' }, metrics.badFilters],
   ]);
+  out.family('kpc_peer_changes_total', 'counter', 'Document changes and publications from peers: matched against this node\'s filters, ignored (no filter here on their collection), or failed.', entries({ ...status.changes }, 'outcome'));
   const handshakes = status.transport.handshakes;
   out.family('kpc_handshakes_total', 'counter', 'Connections to this node\'s ROUTER and PUB, per outcome: accepted, completed, or failed (how).', (['router', 'pub'] as const).flatMap((socket) => [
     [{ socket, outcome: 'accepted' }, handshakes[socket].accepted] as [Labels, number],

@@ -124,7 +124,7 @@ export class ClusterNode {
     });
     this.sync = new RealtimeSync(this.state.realtime, this.bus, settings.host, {
       owner: () => ownerOf(this.membership.self),
-      peers: () => this.membership.peerIds(),
+      peers: () => this.membership.peers().map(({ card }) => ({ id: card.id, incarnation: card.incarnation })),
       ackTimeoutMs: timers.waitForMissingRooms,
       log,
     });
@@ -168,13 +168,12 @@ export class ClusterNode {
       await delay(this.options.timers.joinAttemptInterval);
       unanswered = await this.membership.discover(true);
     }
-    const rooms = await this.sync.resyncAll();
     await this.repair.start();
     // A rollover step may have added a key: records are sealed for it too.
     await this.trust.resealRecords().catch((error: unknown) => this.log('warn', `could not seal the shared records again: ${describeError(error)}`));
     this.ready = true;
     this.readySince = Date.now();
-    this.log('info', `node ready: incarnation ${this.membership.self.incarnation}, ${this.membership.size()} node(s), ${rooms} room(s) loaded`);
+    this.log('info', `node ready: incarnation ${this.membership.self.incarnation}, ${this.membership.size()} node(s)`);
   }
 
   /** The realtime operations the Kuzzle glue forwards its events to. */
@@ -263,7 +262,6 @@ export class ClusterNode {
     for (const answer of await this.sync.resetPeers(10_000)) {
       nodes.push(answer.reply ? { id: answer.peer, ...answer.reply } : { id: answer.peer, error: describeError(answer.error) });
     }
-    await this.sync.resyncAll();
     return { nodes, ghostsPurged };
   }
 
@@ -314,6 +312,7 @@ export class ClusterNode {
       unreachableBoundMs: this.options.timers.stateUnreachable,
       evictions: { ...this.evictions },
       trust: this.trust.snapshot(),
+      changes: this.sync.changes,
     };
   }
 
@@ -340,7 +339,6 @@ export class ClusterNode {
   /** A peer this node had removed is back: what happened meanwhile may have been missed on either side. */
   private async peerReturned(peerId: string): Promise<void> {
     try {
-      await this.sync.resyncAll();
       await this.catchUp(`${peerId} came back`);
     } catch (error) {
       this.log('error', `could not reconcile with ${peerId}: ${describeError(error)}`);
@@ -350,7 +348,7 @@ export class ClusterNode {
   /**
    * After being presumed dead: a new incarnation, a join of everyone, this
    * node's subscriptions written back under the new incarnation (the old
-   * one purged), the shared state reloaded and Kuzzle-wide state caught up.
+   * one purged) and Kuzzle-wide state caught up.
    * A suspicion arriving meanwhile runs another pass after this one.
    */
   private rejoin(why: string): void {
@@ -369,7 +367,6 @@ export class ClusterNode {
         try {
           await this.membership.rejoin();
           const written = await this.sync.rewrite(previous);
-          await this.sync.resyncAll();
           await this.catchUp(`joined again: ${why}`);
           this.log('info', `joined again in ${Date.now() - started} ms (incarnation ${this.membership.self.incarnation}): ${written.rooms} room(s), ${written.subscribers} subscriber(s) written back`);
         } catch (error) {

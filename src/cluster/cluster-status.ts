@@ -3,6 +3,7 @@ import type { Peer } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
 import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
+import type { ChangeCounts } from '../sync/realtime-sync';
 import type { TrustStats } from './node-trust';
 import type { RepairStats } from './self-repair';
 
@@ -44,6 +45,8 @@ export interface ClusterStatus {
   evictions: Record<string, number>;
   /** Cards, records and nodes this node refused to trust. */
   trust: TrustStats;
+  /** Peers' document changes: matched here, or ignored at once (no filter of this node on their collection). */
+  changes: ChangeCounts;
 }
 
 export interface StatusSources {
@@ -64,6 +67,7 @@ export interface StatusSources {
   unreachableBoundMs: number;
   evictions: Record<string, number>;
   trust: TrustStats;
+  changes: ChangeCounts;
 }
 
 /** Why this node must not receive traffic now, or undefined when it may. */
@@ -114,5 +118,6 @@ export function buildStatus(sources: StatusSources, now = Date.now()): ClusterSt
     redis: { ...sources.redis, unreachableBoundMs: sources.unreachableBoundMs },
     evictions: sources.evictions,
     trust: sources.trust,
+    changes: { ...sources.changes },
   };
 }

@@ -1,5 +1,5 @@
 import type { CollectionRef, RoomRecord } from '../state/realtime-store';
-import type { DocumentNotice, UserNotice } from '../sync/realtime-host';
+import type { ChangeNotice, UserNotice } from '../sync/realtime-host';
 import type { RoomList, UserEvent } from '../sync/realtime-sync';
 
 /** What the Kuzzle glue calls for realtime: its events in, cluster-wide answers out. */
@@ -8,9 +8,10 @@ export interface RealtimePort {
   leave(roomId: string, connectionId: string): UserEvent;
   subscribed(room: RoomRecord, connectionId: string): Promise<void>;
   unsubscribed(roomId: string, connectionId: string): Promise<void>;
-  mayDropFilter(roomId: string): Promise<boolean>;
+  prepareJoin(roomId: string): Promise<RoomRecord | undefined>;
   hasLocalSubscribers(roomId: string): boolean;
-  forwardDocument(notice: DocumentNotice): Promise<void>;
+  peersListen(ref: CollectionRef): boolean;
+  forwardChange(change: ChangeNotice): Promise<void>;
   forwardUser(notice: UserNotice): Promise<void>;
   countRoom(roomId: string): Promise<number | undefined>;
   findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined>;

@@ -36,7 +36,8 @@ export interface SelfRepairHooks {
  * - every `antiEntropyMs`, this node's subscriptions against what the shared
  *   state holds for it (drift → rewrite those collections), and the owners
  *   in the shared state against the live nodes (leftovers → purged);
- * - on a sequence gap, a reload of the shared state and a catch-up.
+ * - on a sequence gap, a catch-up of the Kuzzle-wide state (the lost
+ *   broadcasts may have carried a change of it).
  */
 export class SelfRepair {
   readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0 };
@@ -76,18 +77,17 @@ export class SelfRepair {
     for (const cancel of this.timers.splice(0)) cancel();
   }
 
-  /** Broadcasts of `peerId` were lost: reload the shared state and catch up (at most one repair queued). */
+  /** Broadcasts of `peerId` were lost: catch up (at most one repair queued). */
   gap(peerId: string, missed: number): void {
-    this.options.log('warn', `${missed} broadcast(s) of ${peerId} were lost: reloading the shared state`);
+    this.options.log('warn', `${missed} broadcast(s) of ${peerId} were lost: catching up`);
     if (this.gapRepairQueued) return;
     this.gapRepairQueued = true;
     this.serially('gap repair', async () => {
       this.gapRepairQueued = false;
       this.stats.gapRepairs++;
       const started = Date.now();
-      await this.sync.resyncAll();
       await this.hooks.catchUp(`broadcasts of ${peerId} were lost`);
-      this.options.log('info', `repaired after lost broadcasts of ${peerId}: shared state reloaded and caught up in ${Date.now() - started} ms`);
+      this.options.log('info', `repaired after lost broadcasts of ${peerId}: caught up in ${Date.now() - started} ms`);
     });
   }
 

@@ -87,7 +87,7 @@ export const OPTION_SCHEMA = {
     ),
     discoverTimeout: integerLeaf(3000, 1, 'ms a node waits for a peer to answer its join, or a catch-up question'),
     joinAttemptInterval: integerLeaf(1000, 1, 'ms between two join attempts to the same peer', ['joinAttemptIntervall']),
-    waitForMissingRooms: integerLeaf(2000, 1, "ms a new subscription waits for every peer's acknowledgement before Kuzzle answers it"),
+    waitForMissingRooms: integerLeaf(2000, 1, "ms the first subscription of a collection on a node waits for every peer to record that the node listens there before Kuzzle answers it"),
     stateAck: integerLeaf(
       2000,
       1,

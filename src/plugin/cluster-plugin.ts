@@ -9,7 +9,9 @@ import { curveFromVault } from './vault';
 import { leaveGracefully } from './graceful-leave';
 import { mergeHandlers, type EventHandler, type PipeHandler } from './handlers';
 import { detectIntegration } from './kuzzle-integration';
+import { captureChanges } from './change-capture';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
+import { LocalNotifier } from './local-notifier';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
 import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
 import { pluginLog } from './plugin-log';
@@ -44,7 +46,8 @@ export class ClusterPlugin {
     const config = parseOptions(rawConfig, (message) => log('warn', message));
     config.curve ??= curveFromVault(kuzzle);
     this.config = config;
-    const host = new KuzzleRealtimeHost(kuzzle, context);
+    const notifier = new LocalNotifier(kuzzle);
+    const host = new KuzzleRealtimeHost(kuzzle, context, notifier);
     const node = buildClusterNode({
       id: kuzzle.id,
       kuzzleVersion: kuzzle.version,
@@ -56,6 +59,7 @@ export class ClusterPlugin {
     // Before anything else uses Redis: a wrong address, password or TLS setting stops Kuzzle here, saying which.
     await node.connectState();
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
+    captureChanges(kuzzle, notifier, node.realtime, log);
     const kuzzleSync = new KuzzleStateSync(
       node,
       kuzzle,
@@ -74,7 +78,6 @@ export class ClusterPlugin {
     const controller = new ClusterController(node, (message) => new ServiceUnavailable(message), (message) => new TooManyRequests(message));
 
     const realtimeHooks = {
-      'core:notify:document': (payload: never) => realtime.forwardDocument(payload),
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
       'kuzzle:shutdown': () => void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log),
     };
@@ -88,7 +91,6 @@ export class ClusterPlugin {
       'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),
       'core:realtime:user:join:after': (diff: never) => realtime.subscribed(diff),
       'core:realtime:user:unsubscribe:after': (payload: never) => realtime.unsubscribed(payload),
-      'core:realtime:room:remove:before': (roomId: never) => realtime.beforeRoomRemove(roomId),
       'realtime:beforeJoin': (request: never) => realtime.ensureLocalRoom(request),
       'realtime:afterCount': (request: never) => realtime.clusterCount(request),
       'realtime:errorCount': (request: never) => realtime.countOfRemoteRoom(request),

@@ -12,6 +12,13 @@ export const REQUIRED_ASKS = [
   'core:realtime:user:sendMessage',
   'core:realtime:room:create',
   'core:realtime:unsubscribe',
+  // The plugin answers these three in front of Kuzzle's notifier (see change-capture), and keeps its lists in Kuzzle's cache.
+  'core:realtime:document:notify',
+  'core:realtime:document:mNotify',
+  'core:realtime:publish',
+  'core:cache:internal:mget',
+  'core:cache:internal:store',
+  'core:cache:internal:del',
   'core:storage:public:cache:add',
   'core:storage:public:cache:remove',
   'core:security:role:invalidate',

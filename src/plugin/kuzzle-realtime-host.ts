@@ -1,14 +1,16 @@
-import type { DocumentNotice, RealtimeHost, UserNotice } from '../sync/realtime-host';
+import type { ChangeNotice, RealtimeHost, UserNotice } from '../sync/realtime-host';
 import type { RoomRecord } from '../state/realtime-store';
 import { ClusterError } from '../util/cluster-error';
 import { isNormalizedFilter } from './koncorde-filters';
 import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
+import type { LocalNotifier } from './local-notifier';
 
 /** {@link RealtimeHost} over Kuzzle 2.10's Koncorde instance and realtime asks. */
 export class KuzzleRealtimeHost implements RealtimeHost {
   constructor(
     private readonly kuzzle: KuzzleLike,
     private readonly context: PluginContextLike,
+    private readonly notifier: LocalNotifier,
   ) {}
 
   /** @throws ClusterError KPC_BAD_FILTER when the filters are not what Koncorde can store. */
@@ -18,10 +20,6 @@ export class KuzzleRealtimeHost implements RealtimeHost {
       throw new ClusterError('KPC_BAD_FILTER', `room ${room.roomId}: its filters are not a normalized Koncorde filter, refused`);
     }
     this.kuzzle.koncorde.store({ index: room.index, collection: room.collection, normalized: room.filters, id: room.roomId });
-  }
-
-  removeFilter(roomId: string): void {
-    if (this.kuzzle.koncorde.hasFilter(roomId)) this.kuzzle.koncorde.remove(roomId);
   }
 
   /** A room as Koncorde holds it (its collection and normalized filters), if it does. */
@@ -34,29 +32,14 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     return this.kuzzle.koncorde.hasFilter(roomId);
   }
 
-  filters(): Array<{ index: string; collection: string; roomId: string }> {
-    const { koncorde } = this.kuzzle;
-    const list: Array<{ index: string; collection: string; roomId: string }> = [];
-    for (const index of koncorde.getIndexes()) {
-      for (const collection of koncorde.getCollections(index)) {
-        for (const roomId of koncorde.getFilterIds(index, collection)) list.push({ index, collection, roomId });
-      }
-    }
-    return list;
-  }
-
-  filterIds(index: string, collection: string): string[] {
-    return this.kuzzle.koncorde.getFilterIds(index, collection) ?? [];
-  }
-
   /** Creates a room in Kuzzle's local room list (for a join or count of a peer's room). */
   async createLocalRoom(index: string, collection: string, roomId: string): Promise<void> {
     await this.kuzzle.ask('core:realtime:room:create', index, collection, roomId);
   }
 
-  async dispatchDocument(notice: DocumentNotice): Promise<void> {
-    const request = this.context.constructors.Request(notice.request.data, notice.request.options);
-    await this.kuzzle.ask('core:realtime:document:dispatch', notice.rooms, request, notice.scope, notice.action, notice.content);
+  /** A peer's change: the request is rebuilt only when a filter of this node is on the collection. */
+  applyChange(change: ChangeNotice): Promise<void> | undefined {
+    return this.notifier.notify(change, () => this.context.constructors.Request(change.request.data, change.request.options), false);
   }
 
   async dispatchUser(notice: UserNotice): Promise<void> {

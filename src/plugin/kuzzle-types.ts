@@ -10,6 +10,10 @@ export interface KoncordeLike {
   getIndexes(): string[];
   getCollections(index: string): string[];
   getFilterIds(index: string, collection: string): string[];
+  /** Whether any filter is stored on this collection. */
+  exists(index: string, collection: string): boolean;
+  /** The ids of the filters `data` matches. */
+  test(index: string, collection: string, data: unknown, documentId?: string): string[];
   /** Koncorde 3's storage: the normalized filters of each stored room. */
   storage?: { filters?: Map<string, { index: string; collection: string; filters: unknown }> };
 }
@@ -63,13 +67,21 @@ export interface KuzzleLogger {
 export interface KuzzleLike {
   id: string;
   version?: string;
-  config: { cluster?: { enabled?: boolean }; services: { internalCache: Record<string, unknown> }; version?: string };
+  config: {
+    cluster?: { enabled?: boolean };
+    services: { internalCache: Record<string, unknown> };
+    version?: string;
+    /** How long the rooms a document matched are remembered (Kuzzle passes it to its cache as is). */
+    limits?: { subscriptionDocumentTTL?: number };
+  };
   koncorde: KoncordeLike;
   log: KuzzleLogger;
   ask(event: string, ...args: unknown[]): Promise<unknown>;
   onAsk(event: string, handler: (...args: unknown[]) => unknown): void;
   hasAskAnswerer?(event: string): boolean;
   emit(event: string, payload?: unknown): void;
+  /** Who answers each ask (Kuzzle 2.9+): the plugin puts itself in front of the notifier's answerers. */
+  coreAnswerers?: Map<string, (...args: never[]) => unknown>;
   realtime?: { hotelClerk?: { rooms: Map<string, HotelClerkRoom> } };
   funnel?: { concurrentRequests: number; readonly remainingRequests?: number };
   /** Kuzzle's vault: `secrets` holds the decrypted secrets file. */

@@ -40,8 +40,8 @@ export class RealtimeGlue {
   async subscribed(diff: SubscriptionDiff): Promise<SubscriptionDiff> {
     let filters = diff.filters;
     if (filters === undefined) {
-      // A join does not carry the filters: the room exists, the shared state has them.
-      filters = (await this.realtime.findRoom(diff.roomId))?.filters;
+      // A join does not carry the filters: the engine has them (the join put them there), else the shared state.
+      filters = this.host.storedRoom(diff.roomId)?.filters ?? (await this.realtime.findRoom(diff.roomId))?.filters;
       if (filters === undefined) {
         // Only local subscribers that do not propagate (cluster: false) hold this room.
         this.context.log.warn(`room ${diff.roomId} joined on this node only: it has no cluster-wide filter`);
@@ -62,18 +62,6 @@ export class RealtimeGlue {
   async unsubscribed(payload: UnsubscriptionPayload): Promise<UnsubscriptionPayload> {
     await this.realtime.unsubscribed(payload.room.id, payload.requestContext.connection.id);
     return payload;
-  }
-
-  /** Keeps the filter in Koncorde while other nodes still have subscribers (a throwing pipe keeps it). */
-  async beforeRoomRemove(roomId: string): Promise<string> {
-    if (!(await this.realtime.mayDropFilter(roomId))) {
-      throw new Error(`room ${roomId} still has subscribers on other nodes`);
-    }
-    return roomId;
-  }
-
-  forwardDocument(payload: { rooms: string[]; request: SerializedRequest; scope: string; action: string; content: unknown }): Promise<void> {
-    return this.realtime.forwardDocument({ ...payload, request: stripRequest(payload.request) });
   }
 
   /**
@@ -125,13 +113,14 @@ export class RealtimeGlue {
   }
 
   /**
-   * A room created on another node must exist in Kuzzle's local room list
-   * before it can be joined (the join then adds its subscriber at once).
+   * A room created on another node must exist in Kuzzle's local room list,
+   * with its filter (read from the shared state), before it can be joined
+   * (the join then adds its subscriber at once).
    */
   async ensureLocalRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
-    if (typeof roomId === 'string' && !this.realtime.hasLocalSubscribers(roomId) && this.host.hasFilter(roomId)) {
-      const room = await this.realtime.findRoom(roomId);
+    if (typeof roomId === 'string' && !this.realtime.hasLocalSubscribers(roomId)) {
+      const room = await this.realtime.prepareJoin(roomId);
       if (room) await this.host.createLocalRoom(room.index, room.collection, roomId);
     }
     return request;

@@ -1,6 +1,5 @@
 import { encodeCollectionRef } from '../state/keys';
-import type { RealtimeHost } from './realtime-host';
-import type { OwnerDigest, RoomRecord, RoomTally } from '../state/realtime-store';
+import type { CollectionRef, OwnerDigest, RoomRecord, RoomTally } from '../state/realtime-store';
 
 /** A room with subscribers on this node. */
 export interface LocalRoom extends RoomRecord {
@@ -8,12 +7,6 @@ export interface LocalRoom extends RoomRecord {
   customers: Set<string>;
   /** Whether this node's subscribers of the room are counted in the shared state (and the room indexed). */
   counted: boolean;
-  /**
-   * Settles once the peers have acknowledged the room (or failed to):
-   * later local subscribers wait on it, so that none is answered before the
-   * room is live cluster-wide.
-   */
-  announced: Promise<void>;
 }
 
 /**
@@ -23,8 +16,8 @@ export interface LocalRoom extends RoomRecord {
  */
 export class LocalRooms {
   private readonly rooms = new Map<string, LocalRoom>();
-
-  constructor(private readonly host: RealtimeHost) {}
+  /** Rooms per collection, and when peers were told this node listens there. */
+  private readonly collections = new Map<string, { ref: CollectionRef; rooms: number; announced: Promise<void> }>();
 
   get(roomId: string): LocalRoom | undefined {
     return this.rooms.get(roomId);
@@ -34,18 +27,51 @@ export class LocalRooms {
     return this.rooms.has(roomId);
   }
 
-  /** Creates the room with its first subscriber; the caller sets `announced`. */
-  create(room: RoomRecord, connectionId: string): LocalRoom {
-    const local: LocalRoom = { ...room, customers: new Set([connectionId]), counted: false, announced: Promise.resolve() };
+  /**
+   * Creates the room with its first subscriber. `announce` runs when it is
+   * the first room of its collection here; every room of the collection
+   * gets the announcement to wait for.
+   */
+  create(room: RoomRecord, connectionId: string, announce: (ref: CollectionRef) => Promise<void>): { local: LocalRoom; announced: Promise<void> } {
+    const local: LocalRoom = { ...room, customers: new Set([connectionId]), counted: false };
     this.rooms.set(room.roomId, local);
-    return local;
+    const key = encodeCollectionRef(room.index, room.collection);
+    let collection = this.collections.get(key);
+    if (!collection) {
+      const ref = { index: room.index, collection: room.collection };
+      collection = { ref, rooms: 0, announced: announce(ref) };
+      this.collections.set(key, collection);
+    }
+    collection.rooms += 1;
+    return { local, announced: collection.announced };
   }
 
-  /** Removes a subscriber; the room goes with its last one. Undefined if it was not subscribed. */
-  removeCustomer(roomId: string, connectionId: string): LocalRoom | undefined {
+  /** When peers were told this node listens to the room's collection (settled when it is not a room here). */
+  announced(room: CollectionRef): Promise<void> {
+    return this.collections.get(encodeCollectionRef(room.index, room.collection))?.announced ?? Promise.resolve();
+  }
+
+  /** Collections with rooms here. */
+  collectionRefs(): CollectionRef[] {
+    return [...this.collections.values()].map(({ ref }) => ref);
+  }
+
+  /**
+   * Removes a subscriber; the room goes with its last one, and `withdraw`
+   * runs when it was the last room of its collection here. Undefined if
+   * it was not subscribed.
+   */
+  removeCustomer(roomId: string, connectionId: string, withdraw: (ref: CollectionRef) => void): LocalRoom | undefined {
     const local = this.rooms.get(roomId);
     if (!local?.customers.delete(connectionId)) return undefined;
-    if (local.customers.size === 0) this.rooms.delete(roomId);
+    if (local.customers.size > 0) return local;
+    this.rooms.delete(roomId);
+    const key = encodeCollectionRef(local.index, local.collection);
+    const collection = this.collections.get(key);
+    if (collection && --collection.rooms === 0) {
+      this.collections.delete(key);
+      withdraw(collection.ref);
+    }
     return local;
   }
 
@@ -71,10 +97,5 @@ export class LocalRooms {
       byCollection.set(key, entry);
     }
     return byCollection;
-  }
-
-  /** Drops a room's filter from the local engine unless local subscribers still need it. */
-  dropFilterIfUnused(roomId: string): void {
-    if (!this.rooms.has(roomId)) this.host.removeFilter(roomId);
   }
 }

@@ -1,51 +1,38 @@
 import { broadcast, parseEmpty, request } from '../bus/message-spec';
 import { isNonEmptyString as isString, isObject } from '../util/guards';
-import type { CollectionRef, RoomRecord, RoomTally } from '../state/realtime-store';
-import type { DocumentNotice, NoticeRequest, UserNotice } from './realtime-host';
+import type { CollectionRef, RoomTally } from '../state/realtime-store';
+import type { ChangeNotice, NoticeRequest, UserNotice } from './realtime-host';
 
-/** Longest list of room ids in one message: removals of more rooms are split. */
-export const MAX_ROOMS_PER_MESSAGE = 1000;
-/** Longest list of collections in one message: more are sent in several. */
-export const MAX_COLLECTIONS_PER_MESSAGE = 100;
 /**
- * Most filter conditions in one `room:add`: what one message can make a
- * peer store (Koncorde's work) is bounded, whatever the rooms' sizes. A
- * room over it travels alone.
+ * Most documents in one `change:documents`: a bulk change travels in
+ * several messages, so that what one message makes a peer match is bounded.
  */
-export const MAX_CONDITIONS_PER_MESSAGE = 50_000;
+export const MAX_DOCUMENTS_PER_MESSAGE = 100;
+/** Most collections in one `interest:list` answer. */
+export const MAX_INTEREST_LIST = 100_000;
 
-/** Conditions of a normalized filter (subfilters × their conditions); 0 for what is not one. */
-export function conditionsOf(filters: unknown): number {
-  return Array.isArray(filters) ? filters.reduce((sum: number, subfilter: unknown) => sum + (Array.isArray(subfilter) ? subfilter.length : 0), 0) : 0;
-}
+/** What happened to the documents of a change, as Kuzzle's notifier names it; `publish` is a `realtime:publish`. */
+export const CHANGE_ACTIONS = ['publish', 'create', 'delete', 'replace', 'update', 'write'] as const;
+export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
+const isChangeAction = (value: unknown): value is ChangeAction => (CHANGE_ACTIONS as readonly unknown[]).includes(value);
 
 function parseRequest(value: unknown): NoticeRequest | undefined {
   if (!isObject(value) || !isObject(value.data) || !isObject(value.options)) return undefined;
   return { data: value.data, options: value.options };
 }
 
-const isRoomList = (value: unknown): value is string[] =>
-  Array.isArray(value) && value.length > 0 && value.length <= MAX_ROOMS_PER_MESSAGE && value.every(isString);
-
-const parseRef = (value: unknown): CollectionRef | undefined =>
+export const parseRef = (value: unknown): CollectionRef | undefined =>
   isObject(value) && isString(value.index) && isString(value.collection) ? { index: value.index, collection: value.collection } : undefined;
 
-export function parseRoomRecord(body: unknown): RoomRecord | undefined {
+export function parseChangeNotice(body: unknown): ChangeNotice | undefined {
   const ref = parseRef(body);
-  if (!ref || !isObject(body) || !isString(body.roomId) || !Array.isArray(body.filters)) return undefined;
-  return { ...ref, roomId: body.roomId, filters: body.filters };
-}
-
-export function parseRoomsRemoved(body: unknown): (CollectionRef & { roomIds: string[] }) | undefined {
-  const ref = parseRef(body);
-  return ref && isObject(body) && isRoomList(body.roomIds) ? { ...ref, roomIds: body.roomIds } : undefined;
-}
-
-export function parseDocumentNotice(body: unknown): DocumentNotice | undefined {
-  if (!isObject(body) || !isRoomList(body.rooms)) return undefined;
+  if (!ref || !isObject(body) || !isChangeAction(body.action)) return undefined;
   const request = parseRequest(body.request);
-  if (!request || !isString(body.scope) || !isString(body.action)) return undefined;
-  return { rooms: body.rooms, request, scope: body.scope, action: body.action, content: body.content };
+  const documents = body.documents;
+  if (!request || !Array.isArray(documents) || documents.length > MAX_DOCUMENTS_PER_MESSAGE || !documents.every(isObject)) return undefined;
+  // A publish matches its request's body, a document change its documents.
+  if ((body.action === 'publish') !== (documents.length === 0)) return undefined;
+  return { ...ref, action: body.action, request, documents };
 }
 
 export function parseUserNotice(body: unknown): UserNotice | undefined {
@@ -55,28 +42,13 @@ export function parseUserNotice(body: unknown): UserNotice | undefined {
   return { room: body.room, request, scope: body.scope, content: body.content };
 }
 
-/** Body of `state:rewritten`: the collections a node rewrote. */
-export function parseRewritten(body: unknown): { collections: CollectionRef[] } | undefined {
+/** Reply of `interest:list`: the collections where the node has subscribers. */
+function parseInterestList(body: unknown): { collections: CollectionRef[] } | undefined {
   const list = isObject(body) ? body.collections : undefined;
-  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_COLLECTIONS_PER_MESSAGE) return undefined;
+  if (!Array.isArray(list) || list.length > MAX_INTEREST_LIST) return undefined;
   const collections = list.map(parseRef);
   return collections.every((ref): ref is CollectionRef => ref !== undefined) ? { collections } : undefined;
 }
-
-/** Body of `room:add`: rooms announced together (the subscriptions of one moment). */
-export function parseRoomsAdded(body: unknown): { rooms: RoomRecord[] } | undefined {
-  const list = isObject(body) ? body.rooms : undefined;
-  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ROOMS_PER_MESSAGE) return undefined;
-  const rooms = list.map(parseRoomRecord);
-  if (!rooms.every((room): room is RoomRecord => room !== undefined)) return undefined;
-  // One room may be bigger than the bound alone (it travels alone), never several.
-  const conditions = rooms.reduce((sum, room) => sum + conditionsOf(room.filters), 0);
-  return rooms.length === 1 || conditions <= MAX_CONDITIONS_PER_MESSAGE ? { rooms } : undefined;
-}
-
-/** Reply of `room:add`: the rooms whose filters the peer refused (not storable). */
-const parseAck = (body: unknown): { refused: string[] } | undefined =>
-  isObject(body) && Array.isArray(body.refused) && body.refused.every(isString) ? { refused: body.refused } : undefined;
 
 const parseResetSummary = (body: unknown): RoomTally | undefined =>
   isObject(body) && typeof body.rooms === 'number' && typeof body.subscribers === 'number'
@@ -85,14 +57,15 @@ const parseResetSummary = (body: unknown): RoomTally | undefined =>
 
 /** The realtime protocol. */
 export const REALTIME_MESSAGES = {
-  /** Rooms got their first subscriber on the sender: store their filters, then answer. */
-  'room:add': request(parseRoomsAdded, parseAck),
-  /** Rooms deleted from the shared state (no subscriber left anywhere). */
-  'room:remove': broadcast(parseRoomsRemoved),
-  'notify:document': broadcast(parseDocumentNotice),
+  /** Documents changed (or a message published) through the sender: match them against your own filters and notify. */
+  'change:documents': broadcast(parseChangeNotice),
   'notify:user': broadcast(parseUserNotice),
-  /** The sender rewrote its subscriptions in these collections: reload them from the shared state. */
-  'state:rewritten': broadcast(parseRewritten),
+  /** The sender got its first subscriber in this collection: send it the changes there from now on (answered once recorded). */
+  'interest:add': request(parseRef, parseEmpty),
+  /** The sender has no subscriber left in this collection. */
+  'interest:remove': request(parseRef, parseEmpty),
+  /** Which collections have subscribers on you? */
+  'interest:list': request(parseEmpty, parseInterestList),
   /** Write your live subscriptions back to the shared state (POST /_plugin/cluster/reset). */
   'reset:local': request(parseEmpty, parseResetSummary),
 } as const;

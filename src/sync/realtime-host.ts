@@ -1,4 +1,5 @@
 import type { RoomRecord } from '../state/realtime-store';
+import type { ChangeAction } from './messages';
 
 /**
  * What a notification built on a peer needs from the request that caused
@@ -10,13 +11,19 @@ export interface NoticeRequest {
   options: Record<string, unknown>;
 }
 
-/** A document notification, as forwarded to peers. */
-export interface DocumentNotice {
-  rooms: string[];
+/**
+ * Documents changed (or a message published) through a node, as it sends
+ * them to its peers: each peer matches them against its own filters, so a
+ * node holds only the filters of its own subscribers.
+ */
+export interface ChangeNotice {
+  index: string;
+  collection: string;
+  action: ChangeAction;
+  /** The request that made the change; for a publish (or a document without its source) it carries the body to match. */
   request: NoticeRequest;
-  scope: string;
-  action: string;
-  content: unknown;
+  /** The documents as the origin's notifier got them (`_id`, `_source`, `_updatedFields`, `created`); none for a publish. */
+  documents: Array<Record<string, unknown>>;
 }
 
 /** A user (join/leave) notification, as forwarded to peers. */
@@ -38,14 +45,14 @@ export interface RealtimeHost {
    * @throws when the filters are not something the engine can store.
    */
   storeFilter(room: RoomRecord): void;
-  removeFilter(roomId: string): void;
   hasFilter(roomId: string): boolean;
   /** A room whose filter the engine holds, with its collection (a room id belongs to one collection for good). */
   storedRoom(roomId: string): RoomRecord | undefined;
-  /** Every room in the local filter engine. */
-  filters(): Array<{ index: string; collection: string; roomId: string }>;
-  /** The rooms of one collection in the local filter engine. */
-  filterIds(index: string, collection: string): string[];
-  dispatchDocument(notice: DocumentNotice): Promise<void>;
+  /**
+   * Notifies this node's subscribers of a peer's change, matched against
+   * this node's filters; undefined, at once, when the node holds no filter
+   * in the change's collection.
+   */
+  applyChange(change: ChangeNotice): Promise<void> | undefined;
   dispatchUser(notice: UserNotice): Promise<void>;
 }

@@ -1,19 +1,17 @@
 import Bluebird from 'bluebird';
 import type { Channel, MessageBus, PeerAnswer } from '../bus/message-bus';
-import type { BodyOf, BroadcastTypes } from '../bus/message-spec';
+import type { BodyOf, BroadcastTypes, Sender } from '../bus/message-spec';
+import { encodeCollectionRef } from '../state/keys';
 import type { CollectionRef, RealtimeStore, RoomRecord, RoomTally } from '../state/realtime-store';
+import { chunksOf } from '../util/chunks';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
-import { storeAnnounced } from './announced-rooms';
 import { LocalRooms, type LocalRoom } from './local-rooms';
-import { MAX_COLLECTIONS_PER_MESSAGE, MAX_ROOMS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
-import type { DocumentNotice, RealtimeHost, UserNotice } from './realtime-host';
+import { MAX_DOCUMENTS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
+import { PeerInterest } from './peer-interest';
+import type { ChangeNotice, RealtimeHost, UserNotice } from './realtime-host';
 import { RealtimeRepair, type Drift } from './realtime-repair';
-import { ReloadQueue } from './reload-queue';
-import { RoomAnnouncer } from './room-announcer';
-import { RoomRemovals } from './room-removals';
 import { ReadWriteLock } from './rw-lock';
-import { chunksOf } from '../util/chunks';
 
 type Messages = typeof REALTIME_MESSAGES;
 
@@ -24,6 +22,9 @@ export interface UserEvent {
   done: Promise<void>;
 }
 
+/** Times a peer is asked to record that this node listens to a collection, at most. */
+const MAX_ANNOUNCE_ATTEMPTS = 5;
+
 /** How long an event seen early waits for its second call. */
 const PENDING_EVENT_MS = 60_000;
 
@@ -32,9 +33,9 @@ const eventKey = (roomId: string, connectionId: string): string => `${roomId}\n$
 export interface RealtimeSyncOptions {
   /** The owner this node's subscribers are stored under (its id and incarnation). */
   owner: () => string;
-  /** Ids of the current members. */
-  peers: () => string[];
-  /** How long a new subscription waits for every peer's acknowledgement. */
+  /** The current members, with their incarnations. */
+  peers: () => Sender[];
+  /** How long the first subscription of a collection here waits for every peer to record it. */
   ackTimeoutMs: number;
   log: Log;
 }
@@ -42,27 +43,42 @@ export interface RealtimeSyncOptions {
 /** Cluster-wide rooms of the collections a caller may see: index → collection → roomId → subscribers. */
 export type RoomList = Record<string, Record<string, Record<string, number>>>;
 
+/** Changes made through this node, and what happened to those peers sent it. */
+export interface ChangeCounts {
+  /** Sent to the peers (one broadcast each, split when big). */
+  sent: number;
+  /** Not sent: no peer listens to their collection. */
+  unsent: number;
+  /** Matched against this node's filters. */
+  applied: number;
+  /** Dropped at once: this node held no filter in their collection. */
+  ignored: number;
+  /** Whose delivery failed (logged). */
+  failed: number;
+}
+
 /**
- * Keeps realtime subscriptions cluster-wide: every node holds every room's
- * filter in its engine (so a change anywhere finds the rooms to notify),
- * the shared state holds who subscribes where, and notifications travel to
- * the nodes that hold the subscribers.
+ * Keeps realtime subscriptions cluster-wide. A node holds only the filters
+ * of its own subscribers (and of rooms its clients joined); the shared
+ * state holds every room with who subscribes where. A change made through
+ * a node goes once to its peers, and each matches it against its own
+ * filters: a subscription costs its own node and Redis, never the peers.
+ * Peers only learn which collections a node listens to (its first room
+ * in one, its last one leaving), so that a change nobody listens to
+ * anywhere is not sent at all.
  */
 export class RealtimeSync {
   private readonly channel: Channel<Messages>;
   private readonly local: LocalRooms;
   private readonly lock = new ReadWriteLock();
   private readonly repair: RealtimeRepair;
-  private readonly reloads: ReloadQueue;
   private localReset: Promise<RoomTally> | undefined;
-  private storing: Promise<unknown> = Promise.resolve();
-  private readonly announcer: RoomAnnouncer;
-  private readonly removals: RoomRemovals;
   /**
-   * Rooms whose last local subscriber is leaving: set when a peer announces
-   * the room meanwhile (created again elsewhere), so that its filter stays.
+   * Changes of one collection are matched one after another, in the order
+   * they came: reading and writing a document's "matched before" rooms
+   * must not interleave between two changes of that document.
    */
-  private readonly lastLeaves = new Map<string, Set<{ announcedAgain: boolean }>>();
+  private readonly changeQueues = new Map<string, Promise<void>>();
   /**
    * Set when the node leaves: the host then unsubscribes every client, which
    * the cluster no longer needs to hear (the leave purges them at once).
@@ -71,8 +87,12 @@ export class RealtimeSync {
   private stopped = false;
   /** Events seen early (from a user notification), kept for their second call. */
   private readonly pending = new Map<string, UserEvent>();
-  /** Rooms of the shared state whose filters the host refused. */
+  /** Rooms of the shared state whose filters the host refused (a join of such a room fails). */
   badFilters = 0;
+  readonly changes: ChangeCounts = { sent: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
+  private readonly interest = new PeerInterest();
+  /** Peer incarnations asked for their list of collections, answer pending. */
+  private readonly asking = new Set<string>();
 
   constructor(
     private readonly store: RealtimeStore,
@@ -80,44 +100,20 @@ export class RealtimeSync {
     private readonly host: RealtimeHost,
     private readonly options: RealtimeSyncOptions,
   ) {
-    this.local = new LocalRooms(host);
-    this.removals = new RoomRemovals((ref, roomIds) => this.publish('room:remove', { index: ref.index, collection: ref.collection, roomIds }));
-    this.announcer = new RoomAnnouncer((rooms) => this.channel.requestEach(this.options.peers(), 'room:add', { rooms }, this.options.ackTimeoutMs));
-    this.repair = new RealtimeRepair(store, host, this.local, this.lock, {
-      owner: options.owner,
-      publishRemoved: (ref, roomIds) => this.removals.publishAll(ref, roomIds),
-      publishRewritten: async (collections) => {
-        for (const chunk of chunksOf(collections, MAX_COLLECTIONS_PER_MESSAGE)) await this.publish('state:rewritten', { collections: chunk });
-      },
-      announce: (roomId) => {
-        const room = this.local.get(roomId);
-        return room ? this.announceRoom(room) : Promise.resolve();
-      },
-      badFilter: (roomId, error) => {
-        this.badFilters++;
-        options.log('error', `room ${roomId} of the shared state not loaded: ${describeError(error)}`);
-      },
-    });
-    this.reloads = new ReloadQueue((ref) => this.repair.reload(ref), () => this.repair.resyncAll(), options.log);
+    this.local = new LocalRooms();
+    this.repair = new RealtimeRepair(store, this.local, this.lock, options.owner);
     this.channel = bus.register(REALTIME_MESSAGES, {
-      // One batch stored at a time, from all peers together: each yields
-      // every few milliseconds, and batches side by side would add up
-      // between two turns of the event loop.
-      'room:add': ({ rooms }) => this.oneAtATime(() =>
-        storeAnnounced(rooms, host, {
-          // A room announced again while its last local subscriber leaves keeps its filter.
-          announced: (roomId) => {
-            for (const leave of this.lastLeaves.get(roomId) ?? []) leave.announcedAgain = true;
-          },
-          refused: (roomId, error) => {
-            this.badFilters++;
-            options.log('warn', `room ${roomId} announced with filters this node cannot store: ${describeError(error)}`);
-          },
-        })),
-      'room:remove': ({ roomIds }) => this.roomsRemoved(roomIds),
-      'notify:document': (notice) => this.deliverDocument(notice),
+      'change:documents': (change) => this.receiveChange(change),
       'notify:user': (notice) => this.deliverUser(notice),
-      'state:rewritten': ({ collections }) => this.reloads.add(collections),
+      'interest:add': (ref, sender) => {
+        this.interest.add(sender, ref);
+        return {};
+      },
+      'interest:remove': (ref, sender) => {
+        this.interest.remove(sender, ref);
+        return {};
+      },
+      'interest:list': () => ({ collections: this.local.collectionRefs() }),
       // Two resets asked at once (from two nodes) share one rewrite.
       'reset:local': () => (this.localReset ??= this.repair.rewrite().finally(() => (this.localReset = undefined))),
     });
@@ -137,59 +133,38 @@ export class RealtimeSync {
    * with the room's cluster-wide count once this subscriber is counted (the
    * count a user notification must carry: each event gets its own, in the
    * order the shared state applied them, as one Kuzzle would); `done` once
-   * the room is live cluster-wide. When the shared state cannot count it,
-   * this node forgets it and `done` rejects. Called early by the user
-   * notification of the subscription, and again by the subscription itself:
-   * the second call gets the same steps.
+   * the subscription is live cluster-wide: the filter is in this node's
+   * engine and, for the first room of its collection here, every peer has
+   * recorded that this node listens there (so it sends its changes). When
+   * the shared state cannot count it, this node forgets it and both reject.
+   * Called early by the user notification of the subscription, and again by
+   * the subscription itself: the second call gets the same steps.
    */
   enter(room: RoomRecord, connectionId: string): UserEvent {
     const key = eventKey(room.roomId, connectionId);
     const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
-    let announce: ((outcome: Promise<void>) => void) | undefined;
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
-      if (existing?.customers.has(connectionId)) return { local: existing, total: await this.store.countRoom(room.roomId, existing) };
-      const target = existing ?? this.local.create(room, connectionId);
-      if (!existing) {
-        // Later local subscribers wait for this first one's announcement.
-        target.announced = new Promise<void>((resolve) => {
-          announce = resolve;
-        });
-        // A failed announcement is handled by whoever waits on it, if anyone.
-        target.announced.catch(() => undefined);
-        // The engine may skip storing when it already lists the room (e.g. created for a join).
-        this.host.storeFilter(target);
-      }
+      if (existing?.customers.has(connectionId)) return this.store.countRoom(room.roomId, existing);
+      const target = existing ?? this.local.create(room, connectionId, (ref) => this.announceInterest(ref)).local;
+      // The engine may skip storing when it already lists the room (e.g. created for a join).
+      if (!existing) this.host.storeFilter(target);
       target.customers.add(connectionId);
       try {
         const { total } = await this.store.addSubscriber(target, this.options.owner(), 1, target.counted);
         target.counted = true;
-        return { local: target, total };
+        return total;
       } catch (error) {
-        this.local.removeCustomer(room.roomId, connectionId);
-        announce?.(Promise.reject(error));
+        this.local.removeCustomer(room.roomId, connectionId, (ref) => this.withdrawInterest(ref));
         throw error;
       }
     });
-    const done = counting.then(async ({ local }) => {
-      if (announce) {
-        announce(this.announceRoom(local));
-        return local.announced;
-      }
-      // Answered once the room is live everywhere; if the first subscriber
-      // failed before announcing, this one announces it.
-      const announced = await local.announced.then(() => true, () => false);
-      if (!announced) {
-        local.announced = this.announceRoom(local);
-        await local.announced;
-      }
-    });
-    return this.track(key, { counted: counting.then(({ total }) => total), done });
+    return this.track(key, { counted: counting, done: counting.then(() => this.local.announced(room)) });
   }
 
-  /** The subscription of a connection to a room is done on this node: resolves once the room is live cluster-wide. */
+  /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
     const event = this.enter(room, connectionId);
     this.pending.delete(eventKey(room.roomId, connectionId));
@@ -199,39 +174,20 @@ export class RealtimeSync {
   /**
    * A connection leaves a room on this node; as {@link enter}, `counted`
    * resolves with the count left cluster-wide once it is no longer counted.
+   * The host drops the filter itself with the room's last local subscriber.
    */
   leave(roomId: string, connectionId: string): UserEvent {
     const key = eventKey(roomId, connectionId);
     const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
-    const lastLeave = { announcedAgain: false };
     const counting = this.lock.read(async () => {
-      const local = this.local.removeCustomer(roomId, connectionId);
-      if (!local) return { local, total: await this.countRoom(roomId), removed: false };
-      if (!this.local.has(roomId)) this.watchLastLeave(roomId, lastLeave);
-      if (!local.counted) return { local, total: undefined, removed: false };
-      return { local, ...(await this.store.removeSubscriber(local, roomId, this.options.owner())) };
+      const local = this.local.removeCustomer(roomId, connectionId, (ref) => this.withdrawInterest(ref));
+      if (!local) return this.countRoom(roomId);
+      if (!local.counted) return undefined;
+      return (await this.store.removeSubscriber(local, roomId, this.options.owner())).total;
     });
-    const done = counting.then(async ({ local, removed }) => {
-      // The host kept the filter (see mayDropFilter): it goes once nobody is left cluster-wide.
-      if (!local || this.local.has(roomId)) return;
-      if (removed) {
-        if (!lastLeave.announcedAgain) this.local.dropFilterIfUnused(roomId);
-        await this.removals.removed(local, roomId);
-      } else if (!local.counted) {
-        await this.repair.dropIfGone([roomId]);
-      } else {
-        // Other nodes still have subscribers: should a host have dropped the
-        // filter anyway, changes made through this node must still reach them.
-        this.host.storeFilter(local);
-      }
-    });
-    void done.then(
-      () => this.unwatchLastLeave(roomId, lastLeave),
-      () => this.unwatchLastLeave(roomId, lastLeave),
-    );
-    return this.track(key, { counted: counting.then(({ total }) => total), done });
+    return this.track(key, { counted: counting, done: counting.then(() => undefined) });
   }
 
   /** A connection left a room on this node. */
@@ -253,62 +209,144 @@ export class RealtimeSync {
   }
 
   /**
-   * Makes sure every peer has the room's filter before the subscription is
-   * acknowledged to the client, so that a change made anywhere right after
-   * is notified. A peer that does not answer in time is logged and asked to
-   * reload the collection: the heartbeat decides whether it is gone.
+   * Tells every peer this node listens to a collection now, and waits for
+   * each to record it (bounded by `ackTimeoutMs`). Never rejects: a peer
+   * that did not answer is logged and asked again in the background; if
+   * it is really gone, the heartbeat evicts it.
    */
-  private async announceRoom(room: RoomRecord): Promise<void> {
-    const failed = await this.announcer.announce({ index: room.index, collection: room.collection, roomId: room.roomId, filters: room.filters });
+  private async announceInterest(ref: CollectionRef, peers = this.peerIds(), attempt = 1): Promise<void> {
+    if (peers.length === 0 || this.stopped) return;
+    const answers = await this.channel.requestEach(peers, 'interest:add', ref, this.options.ackTimeoutMs);
+    const failed = answers.filter((answer) => answer.error !== undefined);
     if (failed.length === 0) return;
-    for (const { peer, reason } of failed) this.options.log('warn', `room ${room.roomId} not acknowledged by ${peer}: ${reason}`);
-    await this.publish('state:rewritten', { collections: [{ index: room.index, collection: room.collection }] }).catch((error: unknown) =>
-      this.options.log('warn', `reload request for ${room.index}/${room.collection} not broadcast: ${describeError(error)}`),
+    for (const { peer, error } of failed) {
+      this.options.log('warn', `${peer} did not record that this node listens to ${ref.index}/${ref.collection} (attempt ${attempt}): ${describeError(error)}`);
+    }
+    if (attempt >= MAX_ANNOUNCE_ATTEMPTS) return;
+    // Only to peers still members, while this node still listens there.
+    void (async () => {
+      const members = new Set(this.peerIds());
+      const again = failed.map(({ peer }) => peer).filter((peer) => members.has(peer));
+      if (this.local.collectionRefs().some((held) => held.index === ref.index && held.collection === ref.collection)) {
+        await this.announceInterest(ref, again, attempt + 1);
+      }
+    })();
+  }
+
+  /** Tells every peer this node no longer listens to a collection; a peer that misses it only sends what this node drops. */
+  private withdrawInterest(ref: CollectionRef): void {
+    const peers = this.peerIds();
+    if (peers.length === 0 || this.stopped) return;
+    void this.channel.requestEach(peers, 'interest:remove', ref, this.options.ackTimeoutMs);
+  }
+
+  private peerIds(): string[] {
+    return this.options.peers().map((peer) => peer.id);
+  }
+
+  /** Asks the peers whose list of collections this node lacks (new members, new incarnations) for it. */
+  private learnInterests(peers: readonly Sender[]): void {
+    const unknown = this.interest.unknown(peers);
+    if (unknown.length === 0) return;
+    this.interest.keepOnly(peers);
+    for (const peer of unknown) {
+      const key = `${peer.id}#${peer.incarnation}`;
+      if (this.asking.has(key)) continue;
+      this.asking.add(key);
+      this.channel
+        .request(peer.id, 'interest:list', {}, this.options.ackTimeoutMs)
+        .then(
+          ({ collections }) => this.interest.merge(peer, collections),
+          (error: unknown) => this.options.log('debug', `${peer.id} did not list its collections (asked again with the next change): ${describeError(error)}`),
+        )
+        .finally(() => this.asking.delete(key));
+    }
+  }
+
+  /**
+   * A room created on another node, for a join here: its filter, read from
+   * the shared state, goes into this node's engine. Undefined when the
+   * cluster does not know the room (or its filter cannot be stored).
+   */
+  async prepareJoin(roomId: string): Promise<RoomRecord | undefined> {
+    const local = this.local.get(roomId);
+    if (local) return local;
+    const found = await this.store.findRoom(roomId);
+    if (!found) return undefined;
+    const room = { ...found, roomId };
+    try {
+      this.host.storeFilter(room);
+    } catch (error) {
+      this.badFilters++;
+      this.options.log('error', `room ${roomId} of the shared state cannot be joined here: ${describeError(error)}`);
+      return undefined;
+    }
+    return room;
+  }
+
+  /**
+   * Whether a change of this collection must be sent: whether any peer may
+   * listen to it (a peer whose list this node lacks is asked for it, and
+   * counts as listening meanwhile). A change that need not be sent is
+   * counted here.
+   */
+  peersListen(ref: CollectionRef): boolean {
+    if (this.stopped) return false;
+    const peers = this.options.peers();
+    this.learnInterests(peers);
+    if (this.interest.anyListening(peers, ref)) return true;
+    this.changes.unsent++;
+    return false;
+  }
+
+  /**
+   * Sends a change made through this node to every peer (see
+   * {@link peersListen}), at most {@link MAX_DOCUMENTS_PER_MESSAGE}
+   * documents per message. The change is encoded before this returns:
+   * later changes to the caller's objects (pipes, the response) do not
+   * travel.
+   */
+  forwardChange(change: ChangeNotice): Promise<void> {
+    this.changes.sent++;
+    if (change.documents.length <= MAX_DOCUMENTS_PER_MESSAGE) return this.publish('change:documents', change);
+    return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish('change:documents', { ...change, documents }))).then(
+      () => undefined,
     );
   }
 
-  private watchLastLeave(roomId: string, leave: { announcedAgain: boolean }): void {
-    const leaves = this.lastLeaves.get(roomId) ?? new Set();
-    leaves.add(leave);
-    this.lastLeaves.set(roomId, leaves);
+  /** A peer's change: matched here, after the earlier changes of its collection, unless this node has no filter there. */
+  private receiveChange(change: ChangeNotice): Promise<void> | undefined {
+    const key = encodeCollectionRef(change.index, change.collection);
+    const previous = this.changeQueues.get(key);
+    if (previous) return this.queue(key, previous.then(() => this.applyChange(change)));
+    // Nothing queued: the usual case costs no queue entry when there is nothing to match.
+    const applying = this.applyChange(change);
+    return applying && this.queue(key, applying);
   }
 
-  private unwatchLastLeave(roomId: string, leave: { announcedAgain: boolean }): void {
-    const leaves = this.lastLeaves.get(roomId);
-    if (leaves?.delete(leave) && leaves.size === 0) this.lastLeaves.delete(roomId);
+  private applyChange(change: ChangeNotice): Promise<void> | undefined {
+    const applying = this.host.applyChange(change);
+    if (!applying) {
+      this.changes.ignored++;
+      return undefined;
+    }
+    this.changes.applied++;
+    return applying.catch((error: unknown) => {
+      this.changes.failed++;
+      this.options.log('warn', `change of ${change.index}/${change.collection} not delivered here: ${describeError(error)}`);
+    });
   }
 
-  /**
-   * Whether the host may drop a room's filter now that its last local
-   * subscriber is leaving. Not for a room the cluster counts here: the
-   * leave drops it once no node has subscribers left (otherwise changes
-   * made through this node would no longer reach them), without a Redis
-   * read now. A room only this node knew (not counted): once the shared
-   * state has nobody left in it either.
-   */
-  async mayDropFilter(roomId: string): Promise<boolean> {
-    if (this.local.has(roomId)) return false;
-    return (await this.countRoom(roomId)) === undefined;
-  }
-
-  /**
-   * A peer's document notification reaches the host only for the rooms with
-   * subscribers here: the host would find nobody in the others (a peer's
-   * notification goes only to subscriptions made with `cluster: true`,
-   * which are all in the local rooms) after paying for the lookup.
-   */
-  private async deliverDocument(notice: DocumentNotice): Promise<void> {
-    const rooms = notice.rooms.filter((roomId) => this.local.has(roomId));
-    if (rooms.length > 0) await this.host.dispatchDocument(rooms.length === notice.rooms.length ? notice : { ...notice, rooms });
+  private queue(key: string, run: Promise<void>): Promise<void> {
+    this.changeQueues.set(key, run);
+    void run.then(() => {
+      if (this.changeQueues.get(key) === run) this.changeQueues.delete(key);
+    });
+    return run;
   }
 
   private async deliverUser(notice: UserNotice): Promise<void> {
     if (this.local.has(notice.room)) await this.host.dispatchUser(notice);
-  }
-
-  /** Forwards a local document notification to the peers, {@link MAX_ROOMS_PER_MESSAGE} rooms per message. */
-  async forwardDocument(notice: DocumentNotice): Promise<void> {
-    for (const rooms of chunksOf(notice.rooms, MAX_ROOMS_PER_MESSAGE)) await this.publish('notify:document', { ...notice, rooms });
   }
 
   /** Forwards a local user notification (join/leave) to the peers. */
@@ -318,11 +356,11 @@ export class RealtimeSync {
 
   /** Cluster-wide subscribers of a room; undefined when the cluster does not know it. */
   countRoom(roomId: string): Promise<number | undefined> {
-    // Every node holds every room's filter, with its collection: one Redis read instead of two.
+    // A room held here comes with its collection: one Redis read instead of two.
     return this.store.countRoom(roomId, this.host.storedRoom(roomId));
   }
 
-  /** Where a room lives and its filters, for a join of a room created elsewhere. */
+  /** Where a room lives and its filters. */
   findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined> {
     return this.store.findRoom(roomId);
   }
@@ -343,10 +381,6 @@ export class RealtimeSync {
     return list;
   }
 
-  resyncAll(): Promise<number> {
-    return this.repair.resyncAll();
-  }
-
   /** Writes this node's live subscriptions back (see {@link RealtimeRepair.rewrite}). */
   rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<RoomTally> {
     return this.repair.rewrite(previousOwner, scope);
@@ -354,7 +388,7 @@ export class RealtimeSync {
 
   /** Asks every peer to write its live subscriptions back (a reset). */
   resetPeers(timeoutMs: number): Promise<Array<PeerAnswer<RoomTally>>> {
-    return this.channel.requestEach(this.options.peers(), 'reset:local', {}, timeoutMs);
+    return this.channel.requestEach(this.peerIds(), 'reset:local', {}, timeoutMs);
   }
 
   purgeOwner(owner: string): Promise<number> {
@@ -374,19 +408,6 @@ export class RealtimeSync {
   stop(): void {
     this.leaving = true;
     this.stopped = true;
-  }
-
-  private async roomsRemoved(roomIds: string[]): Promise<void> {
-    // `room:remove` (broadcast) and `room:add` (request) travel on different
-    // sockets: if a room was created again meanwhile, the state knows it.
-    await this.repair.dropIfGone(roomIds);
-  }
-
-  /** Runs `work` after the work queued before it. */
-  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.storing.then(work);
-    this.storing = run.catch(() => undefined);
-    return run;
   }
 
   private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {

@@ -14,11 +14,11 @@ import { assertNoLoss, NumberedStream, StreamSubscriber } from './support/number
 /** Every message type of the plugin, with bodies of the wrong shape. */
 const TYPES = [
   'join', 'member:check', 'heartbeat', 'node:leave', 'node:evicted', 'node:accused',
-  'room:add', 'room:remove', 'notify:document', 'notify:user', 'state:rewritten', 'reset:local',
+  'change:documents', 'notify:user', 'reset:local',
   'kuzzle:index:add', 'kuzzle:index:remove', 'kuzzle:index:snapshot', 'kuzzle:security:invalidate', 'kuzzle:token:revoke',
   'kuzzle:validation:reload', 'kuzzle:strategy:add', 'kuzzle:strategy:remove', 'kuzzle:admin:dump', 'kuzzle:admin:shutdown', 'kuzzle:app:event',
 ];
-const SHAPES: unknown[] = [null, 42, 'x', [], [1, 2], {}, { card: 'x' }, { index: 7 }, { roomIds: 'r' }, { filters: [[{ removeAll: true }]], roomId: 'r', index: 'i', collection: 'c' }];
+const SHAPES: unknown[] = [null, 42, 'x', [], [1, 2], {}, { card: 'x' }, { index: 7 }, { roomIds: 'r' }, { index: 'i', collection: 'c', action: 'update', request: { data: {}, options: {} }, documents: [null] }];
 
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)] as T;
 

@@ -8,26 +8,35 @@ import { after, describe, it } from 'node:test';
 import { realParts } from '../../src/cluster/build-cluster-node';
 import { ClusterNode } from '../../src/cluster/cluster-node';
 import { parseOptions } from '../../src/config/options';
-import type { CollectionRef, RoomRecord } from '../../src/state/realtime-store';
-import { MAX_COLLECTIONS_PER_MESSAGE, MAX_CONDITIONS_PER_MESSAGE, MAX_ROOMS_PER_MESSAGE } from '../../src/sync/messages';
+import { MAX_DOCUMENTS_PER_MESSAGE } from '../../src/sync/messages';
+import type { ChangeNotice } from '../../src/sync/realtime-host';
 import { ensureCollection, fixtureAction, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from '../functional/support/fixture';
 import { waitFor } from '../harness/wait';
 import { FakeHost } from '../support/fake-host';
 import { statusOf } from './support/cluster-checks';
 
 const FLOOD_MS = 30_000;
-/** Rooms the flooder cycles through (2,000): after the first pass, what is measured is the cost of maximal messages, not the memory of new filters (see README: Limits). */
-const POOL_BATCHES = 2;
-const CONDITIONS_PER_ROOM = Math.floor(MAX_CONDITIONS_PER_MESSAGE / MAX_ROOMS_PER_MESSAGE);
+/** Broadcasts the flooder keeps in flight at once. */
+const FLOOD_WINDOW = 4;
 
-/** One `room:add` as big as peers accept: 1,000 rooms, 50,000 conditions. */
-function maximalRooms(batch: number): RoomRecord[] {
-  return Array.from({ length: MAX_ROOMS_PER_MESSAGE }, (_, i) => ({
-    index: 'flood',
-    collection: 'c',
-    roomId: `flood-${batch}-${i}`,
-    filters: [Array.from({ length: CONDITIONS_PER_ROOM }, (_, c) => ({ equals: { [`f${c}`]: `${batch}-${i}` }, not: false }))],
-  }));
+/**
+ * One `change:documents` as big as peers accept: 100 updated documents,
+ * each with a source of about 1 kB, on a collection every node holds a
+ * filter on (each node matches them, reads and writes their "matched
+ * before" lists), matching none of them.
+ */
+function maximalChange(index: string, batch: number): ChangeNotice {
+  return {
+    index,
+    collection: 'flooded',
+    action: 'update',
+    request: { data: { index, collection: 'flooded', controller: 'document', action: 'mUpdate', requestId: `flood-${batch}` }, options: {} },
+    documents: Array.from({ length: MAX_DOCUMENTS_PER_MESSAGE }, (_, i) => ({
+      _id: `flood-${batch}-${i}`,
+      _source: { never: false, padding: 'x'.repeat(1000) },
+      _updatedFields: ['padding'],
+    })),
+  };
 }
 
 /** Polls each node's health for argv[1] ms; prints the worst latency per node and the failures. */
@@ -52,9 +61,8 @@ const until = Date.now() + ms;
 
 /**
  * A flood from a node holding the key and registered as a member (the
- * worst an insider can be): maximal valid `room:add` requests and
- * `state:rewritten` broadcasts, as fast as they go, for 30 s, to every
- * node. The others keep answering health within a heartbeat timeout,
+ * worst an insider can be): maximal valid `change:documents` broadcasts on
+ * a collection every node listens to, as fast as they go, for 30 s. The others keep answering health within a heartbeat timeout,
  * evict nobody (the flooder at most), and keep notifying.
  */
 useFixturePlugin();
@@ -95,34 +103,25 @@ describe('faults: a key-holding member floods the cluster', () => {
     // From now on: each node's event-loop delays (what Kuzzle's start-up held does not count).
     for (const client of clients) await fixtureAction(client, 'eventLoopDelay', {});
 
-    const batches = Array.from({ length: POOL_BATCHES }, (_, b) => maximalRooms(b));
-    const collections: CollectionRef[] = Array.from({ length: MAX_COLLECTIONS_PER_MESSAGE }, (_, i) => ({ index: 'flood', collection: `rewritten-${i}` }));
+    const index = uniqueName('flood');
+    const publisher = await wsClient(portOf(stack(), 1));
+    await ensureCollection(publisher, index, 'c');
+    await ensureCollection(publisher, index, 'flooded');
+    // A filter on the flooded collection on every node: each one matches every flooded document.
+    for (const client of clients) await client.realtime.subscribe(index, 'flooded', { equals: { never: true } }, () => undefined);
     const deadline = Date.now() + FLOOD_MS;
-    const sent = { roomAdd: 0, rewritten: 0, refused: 0 };
-    const refusals = new Map<string, number>();
+    const sent = { changes: 0, failed: 0 };
     const transport = parts.transport;
-    // Four requests in flight to each node at all times.
-    const requests = kuzzleIds.flatMap((peer) => [0, 1, 2, 3].map(async (start) => {
-      for (let batch = start % POOL_BATCHES; Date.now() < deadline; batch = (batch + 1) % POOL_BATCHES) {
-        await transport.request(peer, 'room:add', { rooms: batches[batch] }, 10_000).then(
-          () => void sent.roomAdd++,
-          (error: unknown) => {
-            sent.refused++;
-            const why = error instanceof Error ? error.message.slice(0, 120) : String(error);
-            refusals.set(why, (refusals.get(why) ?? 0) + 1);
-          },
+    const broadcasts = Array.from({ length: FLOOD_WINDOW }, async (_, start) => {
+      for (let batch = start; Date.now() < deadline; batch += FLOOD_WINDOW) {
+        await transport.publish('change:documents', maximalChange(index, batch)).then(
+          () => void sent.changes++,
+          () => void sent.failed++,
         );
         // The flooder's own loop must let its sockets and timers run too.
         await new Promise((resolve) => setImmediate(resolve));
       }
-    }));
-    const broadcasts = (async () => {
-      while (Date.now() < deadline) {
-        await transport.publish('state:rewritten', { collections }).catch(() => undefined);
-        sent.rewritten++;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
+    });
 
     // Meanwhile, what a load balancer sees (from another process: this one
     // is busy flooding, its own delays must not count), and what a client gets.
@@ -130,9 +129,6 @@ describe('faults: a key-holding member floods the cluster', () => {
     let probed = '';
     prober.stdout.on('data', (chunk: Buffer) => (probed += chunk.toString()));
     const proberDone = new Promise<void>((resolve) => prober.on('exit', () => resolve()));
-    const index = uniqueName('flood');
-    const publisher = await wsClient(portOf(stack(), 1));
-    await ensureCollection(publisher, index, 'c');
     const subscriber = await wsClient(portOf(stack(), 3));
     const recorder = new Recorder();
     await subscriber.realtime.subscribe(index, 'c', {}, recorder.callback);
@@ -142,15 +138,17 @@ describe('faults: a key-holding member floods the cluster', () => {
       // The pace of the probes (about ten a second), not a wait for anything.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await Promise.all([...requests, broadcasts, proberDone]);
+    await Promise.all([...broadcasts, proberDone]);
     const { worst, failures } = JSON.parse(probed) as { worst: number[]; failures: string[] };
     // How long each node's event loop was held at worst during the flood (inside the node, whatever the machine's load).
     const delays = await Promise.all(clients.map((client) => fixtureAction(client, 'eventLoopDelay', {}) as Promise<{ maxMs: number; p99Ms: number }>));
     console.log(`# event loop held at worst: ${delays.map((d) => `${Math.round(d.maxMs)} ms (p99 ${Math.round(d.p99Ms)})`).join(', ')}`);
-    console.log(`# flood: ${sent.roomAdd} room:add (${sent.refused} refused: ${JSON.stringify([...refusals].slice(0, 3))}), ${sent.rewritten} state:rewritten; worst health ${worst.join(', ')} ms`);
+    const matched = afterCounts(await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n))));
+    console.log(`# flood: ${sent.changes} change:documents of ${MAX_DOCUMENTS_PER_MESSAGE} documents (${sent.failed} failed to send), matched per node ${matched.join(', ')}; worst health ${worst.join(', ')} ms`);
 
     assert.deepEqual(failures, [], 'health answered 200 throughout');
-    assert.equal(sent.refused, 0, 'every maximal room:add was accepted');
+    assert.equal(sent.failed, 0, 'every maximal change was sent');
+    for (const [i, count] of matched.entries()) assert.ok(count > 0, `node ${i + 1} matched the flooded changes (${count})`);
     for (const [i, ms] of worst.entries()) assert.ok(ms < heartbeatTimeout, `node ${i + 1} answered health in ${ms} ms at worst (heartbeatTimeout ${heartbeatTimeout})`);
     await recorder.waitCount(published, 'every notification published during the flood', 30_000);
     const afterFlood = await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)));
@@ -161,3 +159,6 @@ describe('faults: a key-holding member floods the cluster', () => {
     }
   });
 });
+
+/** Peer changes each node matched so far. */
+const afterCounts = (statuses: Array<{ changes: { applied: number } }>): number[] => statuses.map((status) => status.changes.applied);

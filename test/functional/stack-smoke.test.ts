@@ -79,8 +79,8 @@ describe('metrics for Prometheus', () => {
     await client.realtime.publish(index, 'c', { a: 1 });
     const after = await scrape(1);
     const grew = (name: string): boolean => (after.get(name) ?? 0) > (before.get(name) ?? 0);
-    assert.ok(grew('kpc_messages_sent_total{type="room:add"}'), 'room announcements counted');
-    assert.ok(grew('kpc_bytes_sent_total{type="notify:document"}'), 'notification bytes counted');
+    assert.ok(grew('kpc_messages_sent_total{type="change:documents"}'), 'changes sent to the peers counted');
+    assert.ok(grew('kpc_bytes_sent_total{type="change:documents"}'), 'change bytes counted');
     assert.ok(grew('kpc_messages_sent_total{type="kuzzle:index:add"}'), 'index changes counted');
     assert.ok(grew('kpc_redis_script_duration_seconds_count{script="addSubscriber"}'), 'script latency observed');
     assert.equal(after.get('kpc_subscriptions{scope="local"}'), 1);

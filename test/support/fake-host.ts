@@ -1,17 +1,21 @@
 import type { RoomRecord } from '../../src/state/realtime-store';
-import type { DocumentNotice, RealtimeHost, UserNotice } from '../../src/sync/realtime-host';
+import type { ChangeNotice, RealtimeHost, UserNotice } from '../../src/sync/realtime-host';
 
-/** The host's filter engine and deliveries, in memory. */
+/** The host's filter engine and deliveries, in memory: a change reaches it when a stored room is on its collection. */
 export class FakeHost implements RealtimeHost {
   readonly stored = new Map<string, RoomRecord>();
-  readonly documents: DocumentNotice[] = [];
+  readonly changes: ChangeNotice[] = [];
   readonly users: UserNotice[] = [];
   failDispatch = false;
+  /** While set, changes wait for it before they are delivered. */
+  gate: Promise<void> | undefined;
 
   storeFilter(room: RoomRecord): void {
+    if (!Array.isArray(room.filters)) throw new Error(`room ${room.roomId}: not a filter`);
     if (!this.stored.has(room.roomId)) this.stored.set(room.roomId, room);
   }
 
+  /** What the host's own engine does with a room's last local subscriber. */
   removeFilter(roomId: string): void {
     this.stored.delete(roomId);
   }
@@ -24,17 +28,17 @@ export class FakeHost implements RealtimeHost {
     return this.stored.has(roomId);
   }
 
-  filters(): Array<{ index: string; collection: string; roomId: string }> {
-    return [...this.stored.values()].map(({ index, collection, roomId }) => ({ index, collection, roomId }));
-  }
-
-  filterIds(index: string, collection: string): string[] {
-    return this.filters().filter((f) => f.index === index && f.collection === collection).map((f) => f.roomId);
-  }
-
-  async dispatchDocument(notice: DocumentNotice): Promise<void> {
-    if (this.failDispatch) throw new Error('dispatch failed');
-    this.documents.push(notice);
+  applyChange(change: ChangeNotice): Promise<void> | undefined {
+    if (![...this.stored.values()].some((room) => room.index === change.index && room.collection === change.collection)) return undefined;
+    if (this.failDispatch) return Promise.reject(new Error('dispatch failed'));
+    const gate = this.gate;
+    if (!gate) {
+      this.changes.push(change);
+      return Promise.resolve();
+    }
+    return gate.then(() => {
+      this.changes.push(change);
+    });
   }
 
   async dispatchUser(notice: UserNotice): Promise<void> {

@@ -1,20 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { RoomRecord } from '../../src/state/realtime-store';
-import { roomBatches } from '../../src/sync/room-announcer';
-import {
-  conditionsOf,
-  MAX_COLLECTIONS_PER_MESSAGE,
-  MAX_CONDITIONS_PER_MESSAGE,
-  MAX_ROOMS_PER_MESSAGE,
-  parseDocumentNotice,
-  parseRewritten,
-  parseRoomRecord,
-  parseRoomsAdded,
-  parseRoomsRemoved,
-  parseUserNotice,
-} from '../../src/sync/messages';
+import { CHANGE_ACTIONS, MAX_DOCUMENTS_PER_MESSAGE, parseChangeNotice, parseUserNotice } from '../../src/sync/messages';
 
 type Obj = Record<string, unknown>;
 
@@ -26,9 +13,8 @@ const GARBAGE: unknown[] = [undefined, null, '', 'garbage', 0, -1, Number.NaN, t
 
 const request = (): Obj => ({ data: { index: 'idx', collection: 'col', _id: 'doc1' }, options: { connection: { protocol: 'websocket' } } });
 
-const validRoom = (): Obj => ({ index: 'idx', collection: 'col', roomId: 'room1', filters: [[{ equals: { name: 'x' } }]] });
-const validRemoved = (): Obj => ({ index: 'idx', collection: 'col', roomIds: ['room1', 'room2'] });
-const validDocument = (): Obj => ({ rooms: ['r1', 'r2'], request: request(), scope: 'in', action: 'create', content: { _id: 'doc1' } });
+const validChange = (): Obj => ({ index: 'idx', collection: 'col', action: 'update', request: request(), documents: [{ _id: 'doc1', _source: { a: 1 }, _updatedFields: ['a'] }] });
+const validPublish = (): Obj => ({ index: 'idx', collection: 'col', action: 'publish', request: request(), documents: [] });
 const validUser = (): Obj => ({ room: 'r1', request: request(), scope: 'in', content: { count: 2 } });
 
 /** Every body obtained by replacing one field of `valid` with each bad value (or deleting it). */
@@ -49,82 +35,30 @@ function assertAllRejected(parse: (body: unknown) => unknown, cases: Iterable<[s
 
 const garbageCases = (): Array<[string, unknown]> => GARBAGE.map((g) => [`garbage ${String(typeof g === 'symbol' ? 'symbol' : JSON.stringify(g))}`, g]);
 
-describe('parseRoomRecord', () => {
-  it('accepts a valid body', () => {
-    assert.deepEqual(parseRoomRecord(validRoom()), validRoom());
-    assert.deepEqual(parseRoomRecord({ ...validRoom(), filters: [] }), { ...validRoom(), filters: [] });
+describe('parseChangeNotice', () => {
+  it('accepts a valid body, each action', () => {
+    assert.deepEqual(parseChangeNotice(validChange()), validChange());
+    assert.deepEqual(parseChangeNotice(validPublish()), validPublish());
+    for (const action of CHANGE_ACTIONS.filter((a) => a !== 'publish')) assert.ok(parseChangeNotice({ ...validChange(), action }));
+    const most = Array.from({ length: MAX_DOCUMENTS_PER_MESSAGE }, (_, i) => ({ _id: `d${i}` }));
+    assert.ok(parseChangeNotice({ ...validChange(), documents: most }));
   });
 
-  it('drops unknown fields', () => {
-    assert.deepEqual(parseRoomRecord({ ...validRoom(), extra: 1 }), validRoom());
+  it('keeps only what a peer matches and notifies', () => {
+    const body = { ...validChange(), request: { ...request(), headers: { authorization: 'Bearer x' } }, extra: 1 };
+    assert.deepEqual(parseChangeNotice(body), validChange());
   });
 
-  it('rejects malformed bodies', () => {
-    assertAllRejected(parseRoomRecord, garbageCases());
-    assertAllRejected(parseRoomRecord, [['array of room', [validRoom()]]]);
-    for (const field of ['index', 'collection', 'roomId']) assertAllRejected(parseRoomRecord, mutations(validRoom, field, NOT_STRINGS));
-    assertAllRejected(parseRoomRecord, mutations(validRoom, 'filters', [undefined, null, 'x', 1, {}, { equals: {} }]));
-  });
-});
-
-describe('parseRoomsRemoved', () => {
-  it('accepts a valid body', () => {
-    assert.deepEqual(parseRoomsRemoved(validRemoved()), validRemoved());
-  });
-
-  it('rejects malformed bodies, empty and oversized lists', () => {
-    assertAllRejected(parseRoomsRemoved, garbageCases());
-    for (const field of ['index', 'collection']) assertAllRejected(parseRoomsRemoved, mutations(validRemoved, field, NOT_STRINGS));
-    const tooMany = Array.from({ length: MAX_ROOMS_PER_MESSAGE + 1 }, (_, i) => `r${i}`);
-    assertAllRejected(parseRoomsRemoved, mutations(validRemoved, 'roomIds', [undefined, null, 'room1', [], [''], [1], tooMany]));
-  });
-});
-
-describe('parseRewritten', () => {
-  it('accepts a list of collections, and rejects anything else', () => {
-    assert.deepEqual(parseRewritten({ collections: [{ index: 'i', collection: 'c' }] }), { collections: [{ index: 'i', collection: 'c' }] });
-    assert.equal(parseRewritten({ collections: [] }), undefined, 'nothing to reload');
-    const many = Array.from({ length: MAX_COLLECTIONS_PER_MESSAGE + 1 }, (_, i) => ({ index: 'i', collection: `c${i}` }));
-    assert.equal(parseRewritten({ collections: many }), undefined, 'more than one message carries: the sender splits them');
-    assert.deepEqual(parseRewritten({ collections: many.slice(1) }), { collections: many.slice(1) });
-    assertAllRejected(parseRewritten, garbageCases());
-    assertAllRejected(parseRewritten, [['bad item', { collections: [{ index: 'i' }] }], ['not a list', { collections: 'c' }]]);
-  });
-});
-
-describe('parseDocumentNotice', () => {
-  it('accepts a valid body', () => {
-    assert.deepEqual(parseDocumentNotice(validDocument()), validDocument());
-    // content may be anything, including absent.
-    const noContent = validDocument();
-    delete noContent.content;
-    assert.deepEqual(parseDocumentNotice(noContent), { ...noContent, content: undefined });
-    // Nothing to deliver, or more rooms than one message carries (the sender splits them): refused.
-    assert.equal(parseDocumentNotice({ ...validDocument(), rooms: [] }), undefined);
-    assert.equal(parseDocumentNotice({ ...validDocument(), rooms: Array.from({ length: MAX_ROOMS_PER_MESSAGE + 1 }, (_, i) => `r${i}`) }), undefined);
-  });
-
-  it('keeps only data and options of the request', () => {
-    const body = { ...validDocument(), request: { ...request(), headers: { authorization: 'Bearer x' } } };
-    assert.deepEqual(parseDocumentNotice(body)?.request, request());
-  });
-
-  it('rejects malformed bodies', () => {
-    assertAllRejected(parseDocumentNotice, garbageCases());
-    assertAllRejected(parseDocumentNotice, [['array', [validDocument()]]]);
-    assertAllRejected(parseDocumentNotice, mutations(validDocument, 'rooms', [undefined, null, 'r1', {}, ['r1', 2], [''], [null], [['r1']]]));
-    for (const field of ['scope', 'action']) assertAllRejected(parseDocumentNotice, mutations(validDocument, field, NOT_STRINGS));
-    assertAllRejected(parseDocumentNotice, mutations(validDocument, 'request', NOT_OBJECTS));
-    const badRequests: unknown[] = [
-      { options: {} },
-      { data: {} },
-      { data: null, options: {} },
-      { data: {}, options: null },
-      { data: [], options: {} },
-      { data: {}, options: [] },
-      { data: 'x', options: {} },
-    ];
-    assertAllRejected(parseDocumentNotice, mutations(validDocument, 'request', badRequests));
+  it('rejects malformed bodies: documents for a publish, none for a change, more than one message carries', () => {
+    assertAllRejected(parseChangeNotice, garbageCases());
+    assertAllRejected(parseChangeNotice, [['array', [validChange()]]]);
+    for (const field of ['index', 'collection']) assertAllRejected(parseChangeNotice, mutations(validChange, field, NOT_STRINGS));
+    assertAllRejected(parseChangeNotice, mutations(validChange, 'action', [...NOT_STRINGS, 'explode', 4]));
+    assertAllRejected(parseChangeNotice, mutations(validChange, 'request', NOT_OBJECTS));
+    assertAllRejected(parseChangeNotice, mutations(validChange, 'request', [{ options: {} }, { data: {} }, { data: null, options: {} }, { data: {}, options: [] }]));
+    assertAllRejected(parseChangeNotice, mutations(validChange, 'documents', [undefined, null, {}, 'x', [], [1], [null], [[]]]));
+    assertAllRejected(parseChangeNotice, mutations(validChange, 'documents', [Array.from({ length: MAX_DOCUMENTS_PER_MESSAGE + 1 }, () => ({}))]));
+    assertAllRejected(parseChangeNotice, mutations(validPublish, 'documents', [[{ _id: 'x' }]]));
   });
 });
 
@@ -154,7 +88,7 @@ function prng(seed: number): () => number {
   };
 }
 
-const FIELD_NAMES = ['index', 'collection', 'roomId', 'filters', 'version', 'rooms', 'room', 'request', 'data', 'options', 'scope', 'action', 'content', 'x'];
+const FIELD_NAMES = ['index', 'collection', 'documents', '_id', '_source', 'room', 'request', 'data', 'options', 'scope', 'action', 'content', 'x'];
 
 function randomJson(random: () => number, depth: number): unknown {
   const pick = Math.floor(random() * (depth > 3 ? 5 : 7));
@@ -188,7 +122,7 @@ function randomJson(random: () => number, depth: number): unknown {
 describe('realtime message parsers (fuzz)', () => {
   it('never throw on random JSON values, and only return objects', () => {
     const random = prng(0xc0ffee);
-    const parsers = [parseRoomRecord, parseRoomsRemoved, parseRewritten, parseDocumentNotice, parseUserNotice];
+    const parsers = [parseChangeNotice, parseUserNotice];
     for (let i = 0; i < 5000; i++) {
       const value = randomJson(random, 0);
       // Also through JSON, as values really arrive.
@@ -209,9 +143,8 @@ describe('realtime message parsers (fuzz)', () => {
   it('never throw on valid bodies with one field replaced by a random value', () => {
     const random = prng(42);
     const cases: Array<[(body: unknown) => unknown, () => Obj]> = [
-      [parseRoomRecord, validRoom],
-      [parseRoomsRemoved, validRemoved],
-      [parseDocumentNotice, validDocument],
+      [parseChangeNotice, validChange],
+      [parseChangeNotice, validPublish],
       [parseUserNotice, validUser],
     ];
     for (let i = 0; i < 2000; i++) {
@@ -223,34 +156,5 @@ describe('realtime message parsers (fuzz)', () => {
         assert.doesNotThrow(() => parse(body));
       }
     }
-  });
-});
-
-describe('room:add bounds', () => {
-  const roomWith = (roomId: string, conditions: number): Obj => ({
-    index: 'idx',
-    collection: 'col',
-    roomId,
-    filters: [Array.from({ length: conditions }, (_, i) => ({ equals: { [`f${i}`]: i } }))],
-  });
-
-  it('peers refuse a message making them store more than MAX_CONDITIONS_PER_MESSAGE conditions, except a single big room', () => {
-    const half = MAX_CONDITIONS_PER_MESSAGE / 2;
-    assert.ok(parseRoomsAdded({ rooms: [roomWith('a', half), roomWith('b', half)] }));
-    assert.equal(parseRoomsAdded({ rooms: [roomWith('a', half), roomWith('b', half + 1)] }), undefined);
-    assert.ok(parseRoomsAdded({ rooms: [roomWith('big', MAX_CONDITIONS_PER_MESSAGE + 1)] }), 'a room bigger than the bound travels alone');
-  });
-
-  it('the sender cuts rooms into messages within both bounds, every room once, in order', () => {
-    const rooms = [
-      ...Array.from({ length: MAX_ROOMS_PER_MESSAGE + 5 }, (_, i) => roomWith(`small-${i}`, 1)),
-      roomWith('big-1', MAX_CONDITIONS_PER_MESSAGE - 10),
-      roomWith('big-2', MAX_CONDITIONS_PER_MESSAGE + 10),
-      roomWith('tail', 20),
-    ] as unknown as RoomRecord[];
-    const batches = roomBatches(rooms);
-    assert.deepEqual(batches.flat().map((room) => room.roomId), rooms.map((room) => room.roomId));
-    for (const batch of batches) assert.ok(parseRoomsAdded({ rooms: batch }), `a batch of ${batch.length} rooms is accepted`);
-    assert.equal(conditionsOf(batches.find((batch) => batch.some((room) => room.roomId === 'big-2'))?.flatMap((room) => room.filters as unknown[]) ?? []), MAX_CONDITIONS_PER_MESSAGE + 10);
   });
 });

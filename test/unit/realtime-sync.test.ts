@@ -3,14 +3,14 @@ import { describe, it } from 'node:test';
 
 import { MessageBus } from '../../src/bus/message-bus';
 import type { RoomRecord } from '../../src/state/realtime-store';
+import { MAX_DOCUMENTS_PER_MESSAGE } from '../../src/sync/messages';
+import type { ChangeNotice } from '../../src/sync/realtime-host';
 import { RealtimeSync } from '../../src/sync/realtime-sync';
 import type { LogLevel } from '../../src/util/log';
 import { waitFor } from '../harness/wait';
 import { FakeHost } from '../support/fake-host';
 import { MemoryRealtimeStore } from '../support/memory-realtime-store';
 import { MemoryNetwork, type MemoryTransport } from '../support/memory-transport';
-
-const ACK_TIMEOUT_MS = 300;
 
 interface TestNode {
   id: string;
@@ -28,6 +28,7 @@ function cluster(count: number, store = new MemoryRealtimeStore()) {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const nodes: TestNode[] = ids.map((id) => {
     const transport = network.transport(id);
+    transport.setIncarnation(1);
     const logs: string[] = [];
     const log = (level: LogLevel, message: string) => logs.push(`${level}: ${message}`);
     const bus = new MessageBus(transport, log);
@@ -36,8 +37,8 @@ function cluster(count: number, store = new MemoryRealtimeStore()) {
     const node: TestNode = { id, owner: `${id}#1`, transport, bus, host, logs, sync: undefined as unknown as RealtimeSync };
     node.sync = new RealtimeSync(store, bus, host, {
       owner: () => node.owner,
-      peers: () => ids.filter((other) => other !== id),
-      ackTimeoutMs: ACK_TIMEOUT_MS,
+      peers: () => ids.filter((other) => other !== id).map((other) => ({ id: other, incarnation: 1 })),
+      ackTimeoutMs: 300,
       log,
     });
     return node;
@@ -57,15 +58,23 @@ const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
+const change = (collection = 'col', documents: Array<Record<string, unknown>> = [{ _id: 'd1', _source: { a: 1 } }]): ChangeNotice => ({
+  index: 'idx',
+  collection,
+  action: 'create',
+  request: { data: { index: 'idx', collection, controller: 'document', action: 'create' }, options: {} },
+  documents,
+});
+
 describe('RealtimeSync: subscriptions', () => {
-  it('the first local subscriber is counted, and every peer stores the filter before subscribed() resolves', async () => {
+  it('the first local subscriber is counted, its filter stored here only; peers only record that this node listens to the collection, before subscribed() resolves', async () => {
     const { at, store } = cluster(3);
     await at(1).sync.subscribed(room('r1'), 'conn-1');
     assert.equal(await store.countRoom('r1'), 1);
     assert.ok(at(1).host.hasFilter('r1'));
-    assert.ok(at(2).host.hasFilter('r1'), 'node 2 stored the filter before the answer');
-    assert.ok(at(3).host.hasFilter('r1'), 'node 3 stored the filter before the answer');
-    assert.deepEqual(sentTypes(at(1)), ['room:add', 'room:add']);
+    assert.equal(at(2).host.hasFilter('r1'), false);
+    assert.equal(at(3).host.hasFilter('r1'), false);
+    assert.deepEqual(sentTypes(at(1)), ['interest:add', 'interest:add']);
   });
 
   it('alone in the cluster: counted, nothing sent', async () => {
@@ -75,30 +84,30 @@ describe('RealtimeSync: subscriptions', () => {
     assert.deepEqual(sentTypes(at(1)), []);
   });
 
-  it('a second local subscriber is counted without announcing the room again; the same connection twice counts once', async () => {
+  it('more rooms and subscribers in a collection already listened to: nothing sent; the same connection twice counts once', async () => {
     const { at, store } = cluster(2);
     await at(1).sync.subscribed(room('r1'), 'conn-1');
     await at(1).sync.subscribed(room('r1'), 'conn-2');
     await at(1).sync.subscribed(room('r1'), 'conn-2');
+    await at(1).sync.subscribed(room('r2'), 'conn-3');
     assert.equal(await store.countRoom('r1'), 2);
-    assert.deepEqual(sentTypes(at(1)), ['room:add']);
+    assert.equal(await at(1).sync.enter(room('r1'), 'conn-4').counted, 3);
+    assert.deepEqual(sentTypes(at(1)), ['interest:add']);
   });
 
-  it('a peer that does not acknowledge: resolves after the timeout, logs it, asks for a reload', async () => {
+  it('concurrent first subscribers of a collection: one announcement, both wait for it', async () => {
+    const { at, store } = cluster(2);
+    await Promise.all([at(1).sync.subscribed(room('r1'), 'conn-1'), at(1).sync.subscribed(room('r2'), 'conn-2')]);
+    assert.equal(await store.countRoom('r1'), 1);
+    assert.deepEqual(sentTypes(at(1)), ['interest:add']);
+  });
+
+  it('a peer that does not record it: resolves after the timeout, logs it, asks again in the background', async () => {
     const { at, network } = cluster(3);
     network.cutLink('n1', 'n2');
     await at(1).sync.subscribed(room('r1'), 'conn-1');
-    assert.ok(at(3).host.hasFilter('r1'));
-    assert.ok(at(1).logs.some((line) => line.includes('room r1 not acknowledged by n2')), at(1).logs.join('\n'));
-    assert.deepEqual(sentTypes(at(1)), ['room:add', 'room:add', 'state:rewritten']);
-  });
-
-  it('concurrent first subscribers: the second waits for the announcement of the first', async () => {
-    const { at, store } = cluster(2);
-    await Promise.all([at(1).sync.subscribed(room('r1'), 'conn-1'), at(1).sync.subscribed(room('r1'), 'conn-2')]);
-    assert.equal(await store.countRoom('r1'), 2);
-    assert.ok(at(2).host.hasFilter('r1'));
-    assert.equal(sentTypes(at(1)).filter((t) => t === 'room:add').length, 1);
+    assert.ok(at(1).logs.some((line) => line.includes('n2 did not record that this node listens to idx/col (attempt 1)')), at(1).logs.join('\n'));
+    await waitFor('a second attempt', () => at(1).logs.some((line) => line.includes('(attempt 2)')));
   });
 
   it('the shared state refusing the subscriber: subscribed() rejects, the node forgets it', async () => {
@@ -108,40 +117,29 @@ describe('RealtimeSync: subscriptions', () => {
     assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
     assert.equal(await store.countRoom('r1'), undefined);
     await at(1).sync.unsubscribed('r1', 'conn-1');
-    assert.deepEqual(sentTypes(at(1)), [], 'nothing announced, nothing removed');
-  });
-
-  it('the first subscriber failing while a second one waits: the second announces the room', async () => {
-    const { at, store } = cluster(2);
-    store.failures.set('addSubscriber', new Error('redis blip'));
-    const first = at(1).sync.subscribed(room('r1'), 'conn-1');
-    const second = at(1).sync.subscribed(room('r1'), 'conn-2');
-    await assert.rejects(first, /redis blip/);
-    await second;
-    assert.equal(await store.countRoom('r1'), 1);
-    assert.ok(at(2).host.hasFilter('r1'), 'announced by the second subscriber');
+    assert.deepEqual(sentTypes(at(1)), ['interest:add', 'interest:remove'], 'announced, then withdrawn with the forgotten room');
   });
 });
 
 describe('RealtimeSync: unsubscriptions', () => {
-  it('the last subscriber anywhere: the room is removed from the state and from every node', async () => {
+  it('the last subscriber anywhere: the room is removed from the shared state; the last room of the collection here is withdrawn from the peers', async () => {
     const { at, store } = cluster(3);
     await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.subscribed(room('r2'), 'conn-2');
     await at(1).sync.unsubscribed('r1', 'conn-1');
     assert.equal(await store.countRoom('r1'), undefined);
-    assert.equal(at(1).host.hasFilter('r1'), false);
-    await waitFor('peers to drop the filter', () => !at(2).host.hasFilter('r1') && !at(3).host.hasFilter('r1'));
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
+    assert.deepEqual(sentTypes(at(1)), ['interest:add', 'interest:add']);
+    await at(1).sync.unsubscribed('r2', 'conn-2');
+    assert.deepEqual(sentTypes(at(1)).slice(2), ['interest:remove', 'interest:remove']);
   });
 
-  it('the last local subscriber while other nodes subscribe: the filter stays here, nothing is broadcast', async () => {
+  it('the last local subscriber while another node subscribes: the count left is the other node\'s', async () => {
     const { at, store } = cluster(2);
     await at(1).sync.subscribed(room('r1'), 'conn-1');
     await at(2).sync.subscribed(room('r1'), 'conn-2');
-    at(1).host.removeFilter('r1'); // as Kuzzle does when its last local subscriber leaves
-    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.equal(await at(1).sync.leave('r1', 'conn-1').counted, 1);
     assert.equal(await store.countRoom('r1'), 1);
-    assert.ok(at(1).host.hasFilter('r1'), 'stored again: changes made through node 1 must reach node 2');
-    assert.deepEqual(sentTypes(at(1)), ['room:add']);
   });
 
   it('an unknown room or connection changes nothing', async () => {
@@ -151,133 +149,142 @@ describe('RealtimeSync: unsubscriptions', () => {
     await at(1).sync.unsubscribed('nothing', 'conn-1');
     assert.equal(await store.countRoom('r1'), 1);
   });
+});
 
-  it('mayDropFilter: never for a room counted here (its leave decides), else once the cluster has nobody in it', async () => {
-    const { at, store } = cluster(2);
-    await at(1).sync.subscribed(room('mine'), 'conn-1');
-    await at(2).sync.subscribed(room('both'), 'conn-2');
-    await at(1).sync.subscribed(room('both'), 'conn-3');
-    assert.equal(await at(1).sync.mayDropFilter('mine'), false);
-    assert.equal(await at(1).sync.mayDropFilter('both'), false);
-    assert.equal(await at(1).sync.mayDropFilter('unknown'), true);
-    await store.addSubscriber(room('elsewhere'), 'n3#1');
-    assert.equal(await at(1).sync.mayDropFilter('elsewhere'), false);
-  });
-
-  it('the last subscriber leaving drops the filter everywhere once nobody is left, and keeps it while others subscribe', async () => {
+describe('RealtimeSync: joins of rooms created elsewhere', () => {
+  it('the filter comes from the shared state into this node\'s engine; an unknown room gives nothing', async () => {
     const { at } = cluster(2);
-    await at(1).sync.subscribed(room('alone'), 'conn-1');
-    await at(1).sync.subscribed(room('shared'), 'conn-2');
-    await at(2).sync.subscribed(room('shared'), 'conn-3');
-    await at(1).sync.unsubscribed('alone', 'conn-1');
-    await at(1).sync.unsubscribed('shared', 'conn-2');
-    assert.equal(at(1).host.hasFilter('alone'), false, 'dropped by the leave itself');
-    assert.equal(at(1).host.hasFilter('shared'), true, 'kept for the peer\'s subscriber');
-    await waitFor('the peer drops it too', () => !at(2).host.hasFilter('alone'));
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    assert.equal(at(1).host.hasFilter('r1'), false);
+    assert.deepEqual(await at(1).sync.prepareJoin('r1'), room('r1'));
+    assert.ok(at(1).host.hasFilter('r1'));
+    assert.equal(await at(1).sync.prepareJoin('unknown'), undefined);
   });
 
-  it('a room announced again while its last local subscriber leaves keeps its filter', async () => {
-    const { at, store } = cluster(2);
-    await at(1).sync.subscribed(room('r1'), 'conn-1');
-    const removeSubscriber = store.removeSubscriber.bind(store);
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    store.removeSubscriber = async (...args) => {
-      const result = await removeSubscriber(...args);
-      await gate; // the room is gone in the shared state; the leave has not finished
-      return result;
-    };
-    const leaving = at(1).sync.unsubscribed('r1', 'conn-1');
-    await waitFor('the room gone', async () => (await store.countRoom('r1')) === undefined);
-    await at(2).sync.subscribed(room('r1'), 'conn-2'); // created again, announced to node 1
-    release();
-    await leaving;
-    assert.equal(at(1).host.hasFilter('r1'), true);
-  });
-
-  it('room:remove keeps a filter whose room was created again meanwhile', async () => {
-    const { at, store } = cluster(2);
-    await at(1).sync.subscribed(room('r1'), 'conn-1');
-    await store.addSubscriber(room('r1'), 'n3#1'); // another node re-creates it
-    await at(1).sync.unsubscribed('r1', 'conn-1');
-    await flush();
-    assert.ok(at(2).host.hasFilter('r1'));
+  it('a filter the engine refuses: no join, counted and logged', async () => {
+    const { at, store } = cluster(1);
+    await store.addSubscriber({ ...room('bad'), filters: 'not a filter' }, 'n9#1');
+    assert.equal(await at(1).sync.prepareJoin('bad'), undefined);
+    assert.equal(at(1).sync.badFilters, 1);
+    assert.ok(at(1).logs.some((line) => line.includes('room bad of the shared state cannot be joined here')));
   });
 });
 
-describe('RealtimeSync: notifications', () => {
-  it('forwards document and user notifications, delivered by every peer with subscribers in the rooms', async () => {
+describe('RealtimeSync: changes and notifications', () => {
+  it('a change nobody listens to is not sent once the peers\' lists are known; one somebody listens to goes once to every peer', async () => {
     const { at } = cluster(3);
-    await at(2).sync.subscribed(room('r1'), 'conn-2');
-    await at(3).sync.subscribed(room('r1'), 'conn-3');
-    const request = { data: { index: 'idx' }, options: {} };
-    await at(1).sync.forwardDocument({ rooms: ['r1'], request, scope: 'in', action: 'create', content: { a: 1 } });
-    await at(1).sync.forwardUser({ room: 'r1', request, scope: 'in', content: { count: 1 } });
-    await waitFor('deliveries', () => at(2).host.documents.length === 1 && at(3).host.users.length === 1);
-    assert.deepEqual(at(3).host.documents[0]?.content, { a: 1 });
+    /** What the change capture does. */
+    const send = async (node: TestNode, notice: ChangeNotice): Promise<void> => {
+      if (node.sync.peersListen(notice)) await node.sync.forwardChange(notice);
+    };
+    await send(at(1), change('nobody'));
+    assert.deepEqual(at(1).sync.changes, { sent: 1, unsent: 0, applied: 0, ignored: 0, failed: 0 }, 'sent while the peers\' lists are unknown');
+    await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
+    await flush();
+    await send(at(1), change('nobody'));
+    assert.equal(at(1).sync.changes.unsent, 1);
+    await at(3).sync.subscribed(room('r3', 'somebody'), 'conn-3');
+    await send(at(1), change('somebody'));
+    assert.equal(at(1).sync.changes.sent, 2);
+    await waitFor('node 3 to match it', () => at(3).host.changes.length === 1);
+    await at(3).sync.unsubscribed('r3', 'conn-3');
+    await waitFor('node 1 to hear of it', () => at(1).bus.stats().receivedByType['interest:remove'] === 1);
+    await send(at(1), change('somebody'));
+    assert.equal(at(1).sync.changes.unsent, 2);
   });
 
-  it('a peer hands the host only the rooms it has subscribers in, and nothing when it has none', async () => {
+  it('a change goes once to every peer; those with a filter on its collection match it, the others drop it at once', async () => {
+    const { at } = cluster(3);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    await at(3).sync.subscribed(room('r2', 'elsewhere'), 'conn-3');
+    await at(1).sync.forwardChange(change());
+    await waitFor('node 2 to match it', () => at(2).host.changes.length === 1);
+    await waitFor('node 3 to drop it', () => at(3).sync.changes.ignored === 1);
+    assert.deepEqual(at(2).host.changes[0], change());
+    assert.deepEqual(at(3).host.changes, []);
+    assert.deepEqual(sentTypes(at(1)).filter((type) => type === 'change:documents'), ['change:documents']);
+    assert.deepEqual(at(2).sync.changes, { sent: 0, unsent: 0, applied: 1, ignored: 0, failed: 0 });
+  });
+
+  it('changes of one collection are matched in the order they came, a slow one holding the next', async () => {
+    const { at } = cluster(2);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    let open = (): void => undefined;
+    at(2).host.gate = new Promise<void>((resolve) => (open = resolve));
+    await at(1).sync.forwardChange(change('col', [{ _id: 'first' }]));
+    await waitFor('the first to wait', () => at(2).sync.changes.applied === 1);
+    at(2).host.gate = undefined;
+    await at(1).sync.forwardChange(change('col', [{ _id: 'second' }]));
+    await waitFor('the second to arrive', () => at(2).bus.stats().receivedByType['change:documents'] === 2);
+    await flush();
+    assert.deepEqual(at(2).host.changes, [], 'the second waits behind the first');
+    open();
+    await waitFor('both delivered', () => at(2).host.changes.length === 2);
+    assert.deepEqual(at(2).host.changes.map((c) => c.documents[0]?._id), ['first', 'second']);
+  });
+
+  it('a bulk change travels in messages of at most MAX_DOCUMENTS_PER_MESSAGE documents', async () => {
+    const { at } = cluster(2);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    const documents = Array.from({ length: MAX_DOCUMENTS_PER_MESSAGE * 2 + 1 }, (_, i) => ({ _id: `d${i}` }));
+    await at(1).sync.forwardChange(change('col', documents));
+    await waitFor('all three parts', () => at(2).host.changes.length === 3);
+    assert.deepEqual(at(2).host.changes.map((c) => c.documents.length), [MAX_DOCUMENTS_PER_MESSAGE, MAX_DOCUMENTS_PER_MESSAGE, 1]);
+  });
+
+  it('user notifications reach the host only where the room has subscribers', async () => {
     const { at } = cluster(3);
     await at(2).sync.subscribed(room('here'), 'conn-2');
     const request = { data: { index: 'idx' }, options: {} };
-    await at(1).sync.forwardDocument({ rooms: ['elsewhere', 'here'], request, scope: 'in', action: 'create', content: {} });
-    await at(1).sync.forwardDocument({ rooms: ['elsewhere'], request, scope: 'in', action: 'create', content: {} });
     await at(1).sync.forwardUser({ room: 'elsewhere', request, scope: 'in', content: {} });
-    await at(1).sync.forwardUser({ room: 'here', request, scope: 'in', content: {} });
-    const allReceived = (node: TestNode) => {
-      const { receivedByType } = node.bus.stats();
-      return receivedByType['notify:document'] === 2 && receivedByType['notify:user'] === 2;
-    };
-    await waitFor('nodes 2 and 3 received all four', () => allReceived(at(2)) && allReceived(at(3)));
+    await at(1).sync.forwardUser({ room: 'here', request, scope: 'in', content: { count: 1 } });
+    await waitFor('nodes 2 and 3 received both', () => [at(2), at(3)].every((node) => node.bus.stats().receivedByType['notify:user'] === 2));
     await flush();
-    assert.deepEqual(at(2).host.documents.map((d) => d.rooms), [['here']]);
     assert.deepEqual(at(2).host.users.map((u) => u.room), ['here']);
-    assert.deepEqual([at(3).host.documents, at(3).host.users], [[], []]);
+    assert.deepEqual(at(3).host.users, []);
   });
 
   it('a failing delivery is counted and logged, never thrown', async () => {
     const { at } = cluster(2);
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     at(2).host.failDispatch = true;
-    await at(1).sync.forwardDocument({ rooms: ['r1'], request: { data: {}, options: {} }, scope: 'in', action: 'create', content: {} });
-    await waitFor('the failure counted', () => at(2).bus.stats().dropped.handlerFailed === 1);
+    await at(1).sync.forwardChange(change());
+    await waitFor('the failure counted', () => at(2).sync.changes.failed === 1);
     assert.ok(at(2).logs.some((line) => line.includes('dispatch failed')));
   });
 
   it('malformed bodies are counted and dropped', async () => {
     const { at } = cluster(2);
-    await at(1).transport.publish('notify:document', { rooms: 'r1' });
-    await at(1).transport.publish('room:remove', { index: 'idx' });
-    await waitFor('both counted', () => at(2).bus.stats().dropped.malformed === 2);
-    assert.deepEqual(at(2).host.documents, []);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    await at(1).transport.publish('change:documents', { ...change(), action: 'explode' });
+    await at(1).transport.publish('change:documents', { ...change(), documents: [] });
+    await at(1).transport.publish('change:documents', { ...change(), documents: Array.from({ length: MAX_DOCUMENTS_PER_MESSAGE + 1 }, () => ({})) });
+    await waitFor('all counted', () => at(2).bus.stats().dropped.malformed === 3);
+    assert.deepEqual(at(2).host.changes, []);
   });
 
   it('nothing is sent once stopped', async () => {
     const { at } = cluster(2);
     at(1).sync.stop();
     await at(1).sync.subscribed(room('r1'), 'conn-1');
-    await at(1).sync.forwardDocument({ rooms: ['r1'], request: { data: {}, options: {} }, scope: 'in', action: 'create', content: {} });
+    await at(1).sync.forwardChange(change());
     assert.deepEqual(sentTypes(at(1)), []);
   });
 });
 
 describe('RealtimeSync: repair', () => {
-  it('rewrite under a new owner writes every live subscription, purges the old owner, peers reload', async () => {
+  it('rewrite under a new owner writes every live subscription and purges the old owner', async () => {
     const { at, store } = cluster(2);
     await at(1).sync.subscribed(room('r1'), 'conn-1');
     await at(1).sync.subscribed(room('r1'), 'conn-2');
     await at(1).sync.subscribed(room('r2', 'other'), 'conn-3');
-    // Node 2 was told the rooms are gone (node 1 was evicted and purged).
-    await store.purgeOwner('n1#1');
-    at(2).host.removeFilter('r1');
-    at(2).host.removeFilter('r2');
+    await store.purgeOwner('n1#1'); // node 1 was evicted and purged
     at(1).owner = 'n1#2';
     const written = await at(1).sync.rewrite('n1#1');
     assert.deepEqual(written, { rooms: 2, subscribers: 3 });
     assert.equal(await store.countRoom('r1'), 2);
     assert.deepEqual(await store.owners(), ['n1#2']);
-    await waitFor('node 2 to have the filters back', () => at(2).host.hasFilter('r1') && at(2).host.hasFilter('r2'));
+    assert.deepEqual(sentTypes(at(1)), ['interest:add', 'interest:add'], 'peers need nothing more: they hold none of these filters');
   });
 
   it('finds drift between local subscriptions and the shared state, and a scoped rewrite repairs it', async () => {
@@ -292,7 +299,7 @@ describe('RealtimeSync: repair', () => {
     assert.equal(await store.countRoom('r1'), 1);
   });
 
-  it('purging a dead owner removes the rooms only it held, here and on the peers', async () => {
+  it('purging a dead owner removes the rooms only it held', async () => {
     const { at, store } = cluster(3);
     await at(2).sync.subscribed(room('r1'), 'conn-1');
     await at(3).sync.subscribed(room('r2'), 'conn-2');
@@ -300,15 +307,5 @@ describe('RealtimeSync: repair', () => {
     assert.equal(await at(1).sync.purgeOwner('n2#1'), 1);
     assert.equal(await store.countRoom('r1'), undefined);
     assert.equal(await store.countRoom('r2'), 1);
-    assert.equal(at(1).host.hasFilter('r1'), false);
-    await waitFor('node 3 to drop r1', () => !at(3).host.hasFilter('r1'));
-    assert.ok(at(3).host.hasFilter('r2'));
-  });
-
-  it('resyncAll loads every room of the shared state', async () => {
-    const { at, store } = cluster(1);
-    for (let i = 0; i < 20; i++) await store.addSubscriber(room(`r${i}`, `c${i % 3}`), 'other#1');
-    assert.equal(await at(1).sync.resyncAll(), 20);
-    assert.equal(at(1).host.stored.size, 20);
   });
 });

@@ -14,6 +14,8 @@ export interface NodeStatus {
   messages: { dropped: Record<string, number> };
   repair: { stateLosses: number; drifts: number; ghostsPurged: number; gapRepairs: number; stateUnreachable?: string };
   evictions: Record<string, number>;
+  /** Peers' document changes: matched here, or ignored (no filter here on their collection). */
+  changes: { applied: number; ignored: number; failed: number };
 }
 
 export function statusOf(stack: Stack, node: number): Promise<NodeStatus> {

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import type { KuzzleLike, KuzzleRequestLike } from '../../src/plugin/kuzzle-types';
+import { LocalNotifier } from '../../src/plugin/local-notifier';
+import type { ChangeNotice } from '../../src/sync/realtime-host';
+
+type Source = Record<string, unknown>;
+
+interface Dispatch {
+  rooms: string[];
+  scope: string;
+  action: string;
+  content: unknown;
+  fromCluster: boolean;
+}
+
+/** One node's Koncorde (rooms as predicates), deliveries and emitted events, over a cache shared by every node. */
+class NodeDouble {
+  readonly rooms = new Map<string, (source: Source) => boolean>();
+  readonly dispatched: Dispatch[] = [];
+  readonly emitted: string[] = [];
+  readonly notifier: LocalNotifier;
+
+  constructor(id: string, readonly cache: Map<string, string>) {
+    const koncorde = {
+      exists: () => this.rooms.size > 0,
+      test: (_index: string, _collection: string, data: unknown) =>
+        [...this.rooms].filter(([, matches]) => matches(data as Source)).map(([roomId]) => roomId),
+    };
+    const ask = async (event: string, ...args: unknown[]): Promise<unknown> => {
+      switch (event) {
+        case 'core:cache:internal:mget':
+          return (args[0] as string[]).map((key) => cache.get(key) ?? null);
+        case 'core:cache:internal:store':
+          cache.set(args[0] as string, args[1] as string);
+          return undefined;
+        case 'core:cache:internal:del':
+          for (const key of args[0] as string[]) cache.delete(key);
+          return undefined;
+        case 'core:realtime:document:dispatch': {
+          const [rooms, , scope, action, content, options] = args as [string[], unknown, string, string, unknown, { fromCluster: boolean }];
+          this.dispatched.push({ rooms, scope, action, content, fromCluster: options.fromCluster });
+          return undefined;
+        }
+        default:
+          throw new Error(`unexpected ask ${event}`);
+      }
+    };
+    const kuzzle = { id, koncorde, ask, emit: (event: string) => void this.emitted.push(event), config: { limits: { subscriptionDocumentTTL: 1000 } } };
+    this.notifier = new LocalNotifier(kuzzle as unknown as KuzzleLike);
+  }
+
+  /** Runs a change as its origin (`origin`) or as a peer that received it. */
+  apply(change: ChangeNotice, origin: boolean, body: Source | null = null): Promise<void> | undefined {
+    const request = {
+      input: { resource: { index: change.index, collection: change.collection, _id: undefined }, body },
+      serialize: () => ({ data: {}, options: {} }),
+    } as unknown as KuzzleRequestLike;
+    return this.notifier.notify(change, () => request, origin);
+  }
+
+  take(): Array<Omit<Dispatch, 'content'>> {
+    return this.dispatched.splice(0).map(({ rooms, scope, action, fromCluster }) => ({ rooms, scope, action, fromCluster }));
+  }
+}
+
+const on = (source: Source): boolean => source.status === 'on';
+const change = (action: ChangeNotice['action'], documents: Source[]): ChangeNotice => ({
+  index: 'idx',
+  collection: 'col',
+  action,
+  request: { data: {}, options: {} },
+  documents,
+});
+/** A change seen by every node: the origin first, as the origin does. */
+async function everywhere(origin: NodeDouble, others: NodeDouble[], notice: ChangeNotice): Promise<void> {
+  await origin.apply(notice, true);
+  for (const node of others) await node.apply(notice, false);
+}
+
+describe('LocalNotifier: Kuzzle 2.10\'s notifier on one node\'s filters', () => {
+  it('each node remembers its own rooms: an update through one node tells every node\'s subscribers that the document left', async () => {
+    const cache = new Map<string, string>();
+    const [a, b] = [new NodeDouble('a', cache), new NodeDouble('b', cache)];
+    a.rooms.set('room-a', on);
+    b.rooms.set('room-b', on);
+    await everywhere(a, [b], change('create', [{ _id: 'd1', _source: { status: 'on' } }]));
+    assert.deepEqual(a.take(), [{ rooms: ['room-a'], scope: 'in', action: 'create', fromCluster: false }]);
+    assert.deepEqual(b.take(), [{ rooms: ['room-b'], scope: 'in', action: 'create', fromCluster: true }]);
+    assert.equal(cache.size, 2, 'one list per node');
+    await everywhere(b, [a], change('update', [{ _id: 'd1', _source: { status: 'off' }, _updatedFields: ['status'] }]));
+    assert.deepEqual(b.take(), [{ rooms: ['room-b'], scope: 'out', action: 'update', fromCluster: false }]);
+    assert.deepEqual(a.take(), [{ rooms: ['room-a'], scope: 'out', action: 'update', fromCluster: true }], 'a shared list would have held room-b only');
+    assert.equal(cache.size, 0, 'matching nothing, the lists are deleted');
+  });
+
+  it('only the origin emits core:notify:document; receivers deliver to cluster channels only', async () => {
+    const cache = new Map<string, string>();
+    const [a, b] = [new NodeDouble('a', cache), new NodeDouble('b', cache)];
+    a.rooms.set('room', on);
+    b.rooms.set('room', on);
+    await everywhere(a, [b], change('create', [{ _id: 'd1', _source: { status: 'on' } }]));
+    assert.deepEqual([a.emitted, b.emitted], [['core:notify:document'], []]);
+  });
+
+  it('no filter on the collection: nothing done at all, no cache read', async () => {
+    const cache = new Map<string, string>([['unrelated', '[]']]);
+    const node = new NodeDouble('a', cache);
+    assert.equal(node.apply(change('update', [{ _id: 'd1', _source: {} }]), false), undefined);
+    assert.deepEqual(node.take(), []);
+    assert.equal(cache.size, 1);
+  });
+
+  it('a node that held no filter while a change passed never reads its older lists again (no stray "out")', async () => {
+    const node = new NodeDouble('a', new Map());
+    node.rooms.set('room', on);
+    await node.apply(change('create', [{ _id: 'd1', _source: { status: 'on' } }]), false);
+    node.rooms.clear();
+    assert.equal(node.apply(change('update', [{ _id: 'd1', _source: { status: 'on', again: true } }]), false), undefined);
+    node.rooms.set('room', on);
+    node.take();
+    await node.apply(change('update', [{ _id: 'd1', _source: { status: 'off' } }]), false);
+    assert.deepEqual(node.take(), [], 'the list written before the gap in interest is not read');
+  });
+
+  it('publish: "in" with the request body, nothing remembered', async () => {
+    const cache = new Map<string, string>();
+    const node = new NodeDouble('a', cache);
+    node.rooms.set('room', on);
+    await node.apply(change('publish', []), false, { status: 'on' });
+    assert.deepEqual(node.dispatched, [{ rooms: ['room'], scope: 'in', action: 'publish', content: { _id: undefined, _source: { status: 'on' } }, fromCluster: true }]);
+    assert.equal(cache.size, 0);
+  });
+
+  it('delete: "out" to the rooms the deleted source matches, its list dropped', async () => {
+    const cache = new Map<string, string>();
+    const node = new NodeDouble('a', cache);
+    node.rooms.set('room', on);
+    await node.apply(change('create', [{ _id: 'd1', _source: { status: 'on' } }]), true);
+    node.take();
+    await node.apply(change('delete', [{ _id: 'd1', _source: { status: 'on' } }]), true);
+    assert.deepEqual(node.dispatched, [{ rooms: ['room'], scope: 'out', action: 'delete', content: { _id: 'd1' }, fromCluster: false }]);
+    assert.equal(cache.size, 0);
+  });
+
+  it('write: a created document notifies "create", a replaced one "replace" with the rooms it left', async () => {
+    const node = new NodeDouble('a', new Map());
+    node.rooms.set('on', on);
+    node.rooms.set('off', (source) => source.status === 'off');
+    await node.apply(change('write', [{ _id: 'd1', _source: { status: 'on' }, created: true }]), true);
+    await node.apply(change('write', [{ _id: 'd1', _source: { status: 'off' }, created: false }]), true);
+    assert.deepEqual(node.take(), [
+      { rooms: ['on'], scope: 'in', action: 'create', fromCluster: false },
+      { rooms: ['off'], scope: 'in', action: 'replace', fromCluster: false },
+      { rooms: ['on'], scope: 'out', action: 'replace', fromCluster: false },
+    ]);
+  });
+
+  it('a document without its source (an upsert that created it) is matched on the request body', async () => {
+    const node = new NodeDouble('a', new Map());
+    node.rooms.set('room', on);
+    await node.apply(change('create', [{ _id: 'd1' }]), true, { status: 'on' });
+    assert.deepEqual(node.take(), [{ rooms: ['room'], scope: 'in', action: 'create', fromCluster: false }]);
+  });
+});
