@@ -8,7 +8,7 @@ import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
 import { MAX_DOCUMENTS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
-import { PeerInterest } from './peer-interest';
+import { InterestExchange } from './interest-exchange';
 import type { ChangeNotice, RealtimeHost, UserNotice } from './realtime-host';
 import { RealtimeRepair, type Drift } from './realtime-repair';
 import { ReadWriteLock } from './rw-lock';
@@ -21,9 +21,6 @@ export interface UserEvent {
   counted: Promise<number | undefined>;
   done: Promise<void>;
 }
-
-/** Times a peer is asked to record that this node listens to a collection, at most. */
-const MAX_ANNOUNCE_ATTEMPTS = 5;
 
 /** How long an event seen early waits for its second call. */
 const PENDING_EVENT_MS = 60_000;
@@ -90,9 +87,7 @@ export class RealtimeSync {
   /** Rooms of the shared state whose filters the host refused (a join of such a room fails). */
   badFilters = 0;
   readonly changes: ChangeCounts = { sent: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
-  private readonly interest = new PeerInterest();
-  /** Peer incarnations asked for their list of collections, answer pending. */
-  private readonly asking = new Set<string>();
+  private readonly interests: InterestExchange;
 
   constructor(
     private readonly store: RealtimeStore,
@@ -102,17 +97,18 @@ export class RealtimeSync {
   ) {
     this.local = new LocalRooms();
     this.repair = new RealtimeRepair(store, this.local, this.lock, options.owner);
+    this.interests = new InterestExchange(() => this.channel, {
+      peers: options.peers,
+      ackTimeoutMs: options.ackTimeoutMs,
+      log: options.log,
+      stopped: () => this.stopped,
+      listens: (ref) => this.local.collectionRefs().some((held) => held.index === ref.index && held.collection === ref.collection),
+    });
     this.channel = bus.register(REALTIME_MESSAGES, {
       'change:documents': (change) => this.receiveChange(change),
       'notify:user': (notice) => this.deliverUser(notice),
-      'interest:add': (ref, sender) => {
-        this.interest.add(sender, ref);
-        return {};
-      },
-      'interest:remove': (ref, sender) => {
-        this.interest.remove(sender, ref);
-        return {};
-      },
+      'interest:add': (ref, sender) => this.interests.added(sender, ref),
+      'interest:remove': (ref, sender) => this.interests.removed(sender, ref),
       'interest:list': () => ({ collections: this.local.collectionRefs() }),
       // Two resets asked at once (from two nodes) share one rewrite.
       'reset:local': () => (this.localReset ??= this.repair.rewrite().finally(() => (this.localReset = undefined))),
@@ -148,7 +144,7 @@ export class RealtimeSync {
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
       if (existing?.customers.has(connectionId)) return this.store.countRoom(room.roomId, existing);
-      const target = existing ?? this.local.create(room, connectionId, (ref) => this.announceInterest(ref)).local;
+      const target = existing ?? this.local.create(room, connectionId, (ref) => this.interests.announce(ref)).local;
       // The engine may skip storing when it already lists the room (e.g. created for a join).
       if (!existing) this.host.storeFilter(target);
       target.customers.add(connectionId);
@@ -157,7 +153,7 @@ export class RealtimeSync {
         target.counted = true;
         return total;
       } catch (error) {
-        this.local.removeCustomer(room.roomId, connectionId, (ref) => this.withdrawInterest(ref));
+        this.local.removeCustomer(room.roomId, connectionId, (ref) => this.interests.withdraw(ref));
         throw error;
       }
     });
@@ -182,7 +178,7 @@ export class RealtimeSync {
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
-      const local = this.local.removeCustomer(roomId, connectionId, (ref) => this.withdrawInterest(ref));
+      const local = this.local.removeCustomer(roomId, connectionId, (ref) => this.interests.withdraw(ref));
       if (!local) return this.countRoom(roomId);
       if (!local.counted) return undefined;
       return (await this.store.removeSubscriber(local, roomId, this.options.owner())).total;
@@ -206,61 +202,6 @@ export class RealtimeSync {
       if (this.pending.get(key) === event) this.pending.delete(key);
     }, PENDING_EVENT_MS).unref();
     return event;
-  }
-
-  /**
-   * Tells every peer this node listens to a collection now, and waits for
-   * each to record it (bounded by `ackTimeoutMs`). Never rejects: a peer
-   * that did not answer is logged and asked again in the background; if
-   * it is really gone, the heartbeat evicts it.
-   */
-  private async announceInterest(ref: CollectionRef, peers = this.peerIds(), attempt = 1): Promise<void> {
-    if (peers.length === 0 || this.stopped) return;
-    const answers = await this.channel.requestEach(peers, 'interest:add', ref, this.options.ackTimeoutMs);
-    const failed = answers.filter((answer) => answer.error !== undefined);
-    if (failed.length === 0) return;
-    for (const { peer, error } of failed) {
-      this.options.log('warn', `${peer} did not record that this node listens to ${ref.index}/${ref.collection} (attempt ${attempt}): ${describeError(error)}`);
-    }
-    if (attempt >= MAX_ANNOUNCE_ATTEMPTS) return;
-    // Only to peers still members, while this node still listens there.
-    void (async () => {
-      const members = new Set(this.peerIds());
-      const again = failed.map(({ peer }) => peer).filter((peer) => members.has(peer));
-      if (this.local.collectionRefs().some((held) => held.index === ref.index && held.collection === ref.collection)) {
-        await this.announceInterest(ref, again, attempt + 1);
-      }
-    })();
-  }
-
-  /** Tells every peer this node no longer listens to a collection; a peer that misses it only sends what this node drops. */
-  private withdrawInterest(ref: CollectionRef): void {
-    const peers = this.peerIds();
-    if (peers.length === 0 || this.stopped) return;
-    void this.channel.requestEach(peers, 'interest:remove', ref, this.options.ackTimeoutMs);
-  }
-
-  private peerIds(): string[] {
-    return this.options.peers().map((peer) => peer.id);
-  }
-
-  /** Asks the peers whose list of collections this node lacks (new members, new incarnations) for it. */
-  private learnInterests(peers: readonly Sender[]): void {
-    const unknown = this.interest.unknown(peers);
-    if (unknown.length === 0) return;
-    this.interest.keepOnly(peers);
-    for (const peer of unknown) {
-      const key = `${peer.id}#${peer.incarnation}`;
-      if (this.asking.has(key)) continue;
-      this.asking.add(key);
-      this.channel
-        .request(peer.id, 'interest:list', {}, this.options.ackTimeoutMs)
-        .then(
-          ({ collections }) => this.interest.merge(peer, collections),
-          (error: unknown) => this.options.log('debug', `${peer.id} did not list its collections (asked again with the next change): ${describeError(error)}`),
-        )
-        .finally(() => this.asking.delete(key));
-    }
   }
 
   /**
@@ -292,9 +233,7 @@ export class RealtimeSync {
    */
   peersListen(ref: CollectionRef): boolean {
     if (this.stopped) return false;
-    const peers = this.options.peers();
-    this.learnInterests(peers);
-    if (this.interest.anyListening(peers, ref)) return true;
+    if (this.interests.peersListen(ref)) return true;
     this.changes.unsent++;
     return false;
   }
@@ -388,7 +327,7 @@ export class RealtimeSync {
 
   /** Asks every peer to write its live subscriptions back (a reset). */
   resetPeers(timeoutMs: number): Promise<Array<PeerAnswer<RoomTally>>> {
-    return this.channel.requestEach(this.peerIds(), 'reset:local', {}, timeoutMs);
+    return this.channel.requestEach(this.interests.peerIds(), 'reset:local', {}, timeoutMs);
   }
 
   purgeOwner(owner: string): Promise<number> {

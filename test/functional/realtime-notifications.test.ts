@@ -86,6 +86,9 @@ describe('realtime across nodes', () => {
     const roomId = await a.realtime.subscribe(index, collection, { equals: { joined: true } }, () => undefined);
     const joined = (await b.query({ controller: 'realtime', action: 'join', body: { roomId } })) as { result: { roomId: string; channel: string } };
     assert.equal(joined.result.roomId, roomId);
+    // Node 2 held no filter of that room: the join read it from Redis, and its client is notified of changes made elsewhere.
+    const joinedRecorder = new Recorder<DocNotification>();
+    b.protocol.on(joined.result.channel, joinedRecorder.callback);
     for (const client of [a, b, c]) {
       assert.equal(await client.realtime.count(roomId), 2);
     }
@@ -96,6 +99,8 @@ describe('realtime across nodes', () => {
     for (const client of [a, b, c]) assert.equal(await client.realtime.count(roomId), 3);
     await a.document.create(index, collection, { joined: true });
     await recorder.waitCount(1);
+    await joinedRecorder.waitCount(1, 'the notification on the channel joined through node 2');
+    assert.equal(joinedRecorder.items[0]?.type, 'document');
     await a.realtime.unsubscribe(roomId);
     await c.realtime.unsubscribe(roomC);
     for (const client of [a, b, c]) assert.equal(await client.realtime.count(roomId), 1);

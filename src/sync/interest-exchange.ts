@@ -1,0 +1,107 @@
+import type { Channel } from '../bus/message-bus';
+import type { Sender } from '../bus/message-spec';
+import type { CollectionRef } from '../state/realtime-store';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+import type { REALTIME_MESSAGES } from './messages';
+import { PeerInterest } from './peer-interest';
+
+/** Times a peer is asked to record that this node listens to a collection, at most. */
+const MAX_ANNOUNCE_ATTEMPTS = 5;
+
+export interface InterestExchangeOptions {
+  /** The current members, with their incarnations. */
+  peers: () => Sender[];
+  /** How long an announcement waits for each peer. */
+  ackTimeoutMs: number;
+  log: Log;
+  /** Set once the node left: nothing is sent any more. */
+  stopped: () => boolean;
+  /** Whether this node still listens to a collection (has rooms there). */
+  listens: (ref: CollectionRef) => boolean;
+}
+
+/**
+ * The collections nodes listen to, told and learnt: this node announces its
+ * first room in a collection to every peer (and waits for each to record
+ * it), withdraws its last one, and asks a peer whose list it lacks for it;
+ * it records what peers tell it in a {@link PeerInterest}.
+ */
+export class InterestExchange {
+  private readonly interest = new PeerInterest();
+  /** Peer incarnations asked for their list, answer pending. */
+  private readonly asking = new Set<string>();
+
+  constructor(
+    private readonly channel: () => Channel<typeof REALTIME_MESSAGES>,
+    private readonly options: InterestExchangeOptions,
+  ) {}
+
+  /** `interest:add` from a peer. */
+  added(peer: Sender, ref: CollectionRef): Record<string, never> {
+    this.interest.add(peer, ref);
+    return {};
+  }
+
+  /** `interest:remove` from a peer. */
+  removed(peer: Sender, ref: CollectionRef): Record<string, never> {
+    this.interest.remove(peer, ref);
+    return {};
+  }
+
+  /**
+   * Tells every peer this node listens to a collection now, and waits for
+   * each to record it (bounded by `ackTimeoutMs`). Never rejects: a peer
+   * that did not answer is logged and asked again in the background, while
+   * it is a member and this node still listens there; if it is really gone,
+   * the heartbeat evicts it.
+   */
+  async announce(ref: CollectionRef, peers = this.peerIds(), attempt = 1): Promise<void> {
+    if (peers.length === 0 || this.options.stopped()) return;
+    const answers = await this.channel().requestEach(peers, 'interest:add', ref, this.options.ackTimeoutMs);
+    const failed = answers.filter((answer) => answer.error !== undefined);
+    if (failed.length === 0) return;
+    for (const { peer, error } of failed) {
+      this.options.log('warn', `${peer} did not record that this node listens to ${ref.index}/${ref.collection} (attempt ${attempt}): ${describeError(error)}`);
+    }
+    if (attempt >= MAX_ANNOUNCE_ATTEMPTS || !this.options.listens(ref)) return;
+    const members = new Set(this.peerIds());
+    void this.announce(ref, failed.map(({ peer }) => peer).filter((peer) => members.has(peer)), attempt + 1);
+  }
+
+  /** Tells every peer this node no longer listens to a collection; a peer that misses it only sends what this node drops. */
+  withdraw(ref: CollectionRef): void {
+    const peers = this.peerIds();
+    if (peers.length === 0 || this.options.stopped()) return;
+    void this.channel().requestEach(peers, 'interest:remove', ref, this.options.ackTimeoutMs);
+  }
+
+  /** Whether any peer may listen to the collection; asks the peers whose list this node lacks for it (they count as listening meanwhile). */
+  peersListen(ref: CollectionRef): boolean {
+    const peers = this.options.peers();
+    this.learn(peers);
+    return this.interest.anyListening(peers, ref);
+  }
+
+  peerIds(): string[] {
+    return this.options.peers().map((peer) => peer.id);
+  }
+
+  private learn(peers: readonly Sender[]): void {
+    const unknown = this.interest.unknown(peers);
+    if (unknown.length === 0) return;
+    this.interest.keepOnly(peers);
+    for (const peer of unknown) {
+      const key = `${peer.id}#${peer.incarnation}`;
+      if (this.asking.has(key)) continue;
+      this.asking.add(key);
+      this.channel()
+        .request(peer.id, 'interest:list', {}, this.options.ackTimeoutMs)
+        .then(
+          ({ collections }) => this.interest.merge(peer, collections),
+          (error: unknown) => this.options.log('debug', `${peer.id} did not list its collections (asked again with the next change): ${describeError(error)}`),
+        )
+        .finally(() => this.asking.delete(key));
+    }
+  }
+}
