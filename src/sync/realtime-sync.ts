@@ -82,8 +82,18 @@ export class RealtimeSync {
    */
   private leaving = false;
   private stopped = false;
-  /** Events seen early (from a user notification), kept for their second call. */
-  private readonly pending = new Map<string, UserEvent>();
+  /**
+   * Events seen early (from a user notification), kept for their second
+   * call, in two generations: every PENDING_EVENT_MS / 2 the older one is
+   * dropped. One timer for all (a timer per event held each event's
+   * promises for a minute: measured in RSS under a burst of subscriptions).
+   */
+  private pending = new Map<string, UserEvent>();
+  private pendingBefore = new Map<string, UserEvent>();
+  private readonly sweeper = setInterval(() => {
+    this.pendingBefore = this.pending;
+    this.pending = new Map();
+  }, PENDING_EVENT_MS / 2);
   /** Rooms of the shared state whose filters the host refused (a join of such a room fails). */
   badFilters = 0;
   readonly changes: ChangeCounts = { sent: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
@@ -95,6 +105,7 @@ export class RealtimeSync {
     private readonly host: RealtimeHost,
     private readonly options: RealtimeSyncOptions,
   ) {
+    this.sweeper.unref();
     this.local = new LocalRooms();
     this.repair = new RealtimeRepair(store, this.local, this.lock, options.owner);
     this.interests = new InterestExchange(() => this.channel, {
@@ -138,7 +149,7 @@ export class RealtimeSync {
    */
   enter(room: RoomRecord, connectionId: string): UserEvent {
     const key = eventKey(room.roomId, connectionId);
-    const pending = this.pending.get(key);
+    const pending = this.pending.get(key) ?? this.pendingBefore.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
@@ -163,7 +174,7 @@ export class RealtimeSync {
   /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
     const event = this.enter(room, connectionId);
-    this.pending.delete(eventKey(room.roomId, connectionId));
+    this.forgetPending(eventKey(room.roomId, connectionId));
     return event.done;
   }
 
@@ -174,7 +185,7 @@ export class RealtimeSync {
    */
   leave(roomId: string, connectionId: string): UserEvent {
     const key = eventKey(roomId, connectionId);
-    const pending = this.pending.get(key);
+    const pending = this.pending.get(key) ?? this.pendingBefore.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
@@ -189,7 +200,7 @@ export class RealtimeSync {
   /** A connection left a room on this node. */
   unsubscribed(roomId: string, connectionId: string): Promise<void> {
     const event = this.leave(roomId, connectionId);
-    this.pending.delete(eventKey(roomId, connectionId));
+    this.forgetPending(eventKey(roomId, connectionId));
     return event.done;
   }
 
@@ -198,10 +209,12 @@ export class RealtimeSync {
     event.counted.catch(() => undefined);
     event.done.catch(() => undefined);
     this.pending.set(key, event);
-    setTimeout(() => {
-      if (this.pending.get(key) === event) this.pending.delete(key);
-    }, PENDING_EVENT_MS).unref();
     return event;
+  }
+
+  private forgetPending(key: string): void {
+    this.pending.delete(key);
+    this.pendingBefore.delete(key);
   }
 
   /**
@@ -347,6 +360,7 @@ export class RealtimeSync {
   stop(): void {
     this.leaving = true;
     this.stopped = true;
+    clearInterval(this.sweeper);
   }
 
   private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {
