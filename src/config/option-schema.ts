@@ -71,7 +71,7 @@ export const OPTION_SCHEMA = {
   highWaterMark: integerLeaf(
     100_000,
     1,
-    'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and reloads the shared state',
+    'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and catches up',
   ),
   timers: {
     heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a notification, a state change) counts as one'),
