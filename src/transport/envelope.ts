@@ -15,7 +15,7 @@ export const PROTOCOL_VERSION = 3;
 export interface Envelope {
   /** Protocol version, {@link PROTOCOL_VERSION}. */
   v: number;
-  /** Message type, e.g. "heartbeat", "room:add", "notify:document". */
+  /** Message type, e.g. "heartbeat", "interest:add", "change:documents". */
   type: string;
   /** Id of the sending node. */
   from: string;

@@ -6,7 +6,7 @@ import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, decodeEnvelope, enc
 import { FrameTooLargeError } from '../../src/transport/errors';
 import { PROTOCOL_VERSION, type Envelope } from '../../src/transport/envelope';
 
-const valid: Envelope = { v: PROTOCOL_VERSION, type: 'room:add', from: 'node-a', inc: 7, seq: 3, body: { room: 'r1', n: [1, 2] } };
+const valid: Envelope = { v: PROTOCOL_VERSION, type: 'interest:add', from: 'node-a', inc: 7, seq: 3, body: { room: 'r1', n: [1, 2] } };
 
 function frameOf(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
