@@ -124,7 +124,7 @@ export class ClusterNode {
     });
     this.sync = new RealtimeSync(this.state.realtime, this.bus, settings.host, {
       owner: () => ownerOf(this.membership.self),
-      peers: () => this.membership.peers().map(({ card }) => ({ id: card.id, incarnation: card.incarnation })),
+      peers: () => this.membership.peers().map(({ card }) => card),
       ackTimeoutMs: timers.waitForMissingRooms,
       log,
     });

@@ -28,10 +28,6 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     return stored ? { index: stored.index, collection: stored.collection, roomId, filters: stored.filters } : undefined;
   }
 
-  hasFilter(roomId: string): boolean {
-    return this.kuzzle.koncorde.hasFilter(roomId);
-  }
-
   /** Creates a room in Kuzzle's local room list (for a join or count of a peer's room). */
   async createLocalRoom(index: string, collection: string, roomId: string): Promise<void> {
     await this.kuzzle.ask('core:realtime:room:create', index, collection, roomId);

@@ -5,11 +5,7 @@
 
 export interface KoncordeLike {
   store(normalized: { index: string; collection: string; normalized: unknown; id: string }): { id: string };
-  remove(filterId: string): void;
   hasFilter(filterId: string): boolean;
-  getIndexes(): string[];
-  getCollections(index: string): string[];
-  getFilterIds(index: string, collection: string): string[];
   /** Whether any filter is stored on this collection. */
   exists(index: string, collection: string): boolean;
   /** The ids of the filters `data` matches. */

@@ -4,18 +4,20 @@ import type { RedisSettings } from '../config/options';
 /** Connection settings, shaped like Kuzzle's `services.internalCache` config. */
 export type RedisConnectionOptions = RedisSettings;
 
-/**
- * Defaults: a bounded retry count so that commands fail instead of queuing
- * forever while Redis is away; commands issued in one turn of the event
- * loop written to the socket together (`enableAutoPipelining`): under a
- * burst of subscriptions, one write per command was a quarter of a node's
- * CPU (profiled), in the system calls alone.
- */
+/** Defaults: a bounded retry count so that commands fail instead of queuing forever while Redis is away. */
 const DEFAULT_REDIS_OPTIONS: RedisOptions = {
   maxRetriesPerRequest: 3,
   enableReadyCheck: true,
-  enableAutoPipelining: true,
 };
+
+/**
+ * Defaults of a standalone client, on top of the above: commands issued in
+ * one turn of the event loop written to the socket together. Under a burst
+ * of subscriptions, one write per command was a quarter of a node's CPU
+ * (profiled), in the system calls alone. Not for a cluster (see
+ * {@link DEFAULT_CLUSTER_OPTIONS}).
+ */
+const DEFAULT_STANDALONE_OPTIONS: RedisOptions = { ...DEFAULT_REDIS_OPTIONS, enableAutoPipelining: true };
 
 /**
  * Defaults of a Redis Cluster client (the user's `clusterOptions` win).
@@ -66,14 +68,15 @@ export function createRedisClient(
   log: (message: string) => void = (message) => console.error(message),
 ): Redis | Cluster {
   // The user's config is passed through to ioredis as-is; ioredis validates it.
-  const options = { ...DEFAULT_REDIS_OPTIONS, ...(connection.options ?? {}) } as RedisOptions;
+  const userOptions = (connection.options ?? {}) as RedisOptions;
   let client: Redis | Cluster;
   if (connection.nodes && connection.nodes.length > 0) {
-    const clusterOptions = { ...DEFAULT_CLUSTER_OPTIONS, redisOptions: { ...options, enableAutoPipelining: false }, ...(connection.clusterOptions ?? {}) } as ClusterOptions;
+    const redisOptions: RedisOptions = { ...DEFAULT_REDIS_OPTIONS, ...userOptions };
+    const clusterOptions = { ...DEFAULT_CLUSTER_OPTIONS, redisOptions, ...(connection.clusterOptions ?? {}) } as ClusterOptions;
     client = new Cluster(connection.nodes, clusterOptions);
   } else {
     const node = connection.node ?? { host: '127.0.0.1', port: 6379 };
-    client = new Redis({ host: node.host, port: node.port, db: connection.database ?? 0, ...options });
+    client = new Redis({ host: node.host, port: node.port, db: connection.database ?? 0, ...DEFAULT_STANDALONE_OPTIONS, ...userOptions });
   }
   client.on('error', (error: unknown) => {
     log(`error: ${error instanceof Error ? error.message : String(error)}`);

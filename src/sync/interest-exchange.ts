@@ -1,5 +1,6 @@
 import type { Channel } from '../bus/message-bus';
 import type { Sender } from '../bus/message-spec';
+import { ownerOf } from '../membership/node-card';
 import type { CollectionRef } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
@@ -92,7 +93,7 @@ export class InterestExchange {
     if (unknown.length === 0) return;
     this.interest.keepOnly(peers);
     for (const peer of unknown) {
-      const key = `${peer.id}#${peer.incarnation}`;
+      const key = ownerOf(peer);
       if (this.asking.has(key)) continue;
       this.asking.add(key);
       this.channel()

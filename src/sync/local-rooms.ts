@@ -30,9 +30,9 @@ export class LocalRooms {
   /**
    * Creates the room with its first subscriber. `announce` runs when it is
    * the first room of its collection here; every room of the collection
-   * gets the announcement to wait for.
+   * waits for that announcement (see {@link announced}).
    */
-  create(room: RoomRecord, connectionId: string, announce: (ref: CollectionRef) => Promise<void>): { local: LocalRoom; announced: Promise<void> } {
+  create(room: RoomRecord, connectionId: string, announce: (ref: CollectionRef) => Promise<void>): LocalRoom {
     const local: LocalRoom = { ...room, customers: new Set([connectionId]), counted: false };
     this.rooms.set(room.roomId, local);
     const key = encodeCollectionRef(room.index, room.collection);
@@ -43,12 +43,17 @@ export class LocalRooms {
       this.collections.set(key, collection);
     }
     collection.rooms += 1;
-    return { local, announced: collection.announced };
+    return local;
   }
 
   /** When peers were told this node listens to the room's collection (settled when it is not a room here). */
   announced(room: CollectionRef): Promise<void> {
     return this.collections.get(encodeCollectionRef(room.index, room.collection))?.announced ?? Promise.resolve();
+  }
+
+  /** Whether this node has rooms in the collection. */
+  listensTo(ref: CollectionRef): boolean {
+    return this.collections.has(encodeCollectionRef(ref.index, ref.collection));
   }
 
   /** Collections with rooms here. */

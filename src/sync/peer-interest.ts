@@ -1,4 +1,5 @@
 import type { Sender } from '../bus/message-spec';
+import { ownerOf } from '../membership/node-card';
 import { encodeCollectionRef } from '../state/keys';
 import type { CollectionRef } from '../state/realtime-store';
 
@@ -8,8 +9,6 @@ interface PeerView {
   /** Whether the peer's whole list came back: until then it counts as listening to everything. */
   known: boolean;
 }
-
-const incarnationKey = (peer: Sender): string => `${peer.id}#${peer.incarnation}`;
 
 /**
  * Which peers hold subscribers in which collections, so that a change is
@@ -41,26 +40,26 @@ export class PeerInterest {
 
   /** The peers among `peers` whose whole list this node still lacks. */
   unknown(peers: readonly Sender[]): Sender[] {
-    return peers.filter((peer) => this.views.get(incarnationKey(peer))?.known !== true);
+    return peers.filter((peer) => this.views.get(ownerOf(peer))?.known !== true);
   }
 
   /** Whether any of `peers` may listen to the collection. */
   anyListening(peers: readonly Sender[], ref: CollectionRef): boolean {
     const key = encodeCollectionRef(ref.index, ref.collection);
     return peers.some((peer) => {
-      const view = this.views.get(incarnationKey(peer));
+      const view = this.views.get(ownerOf(peer));
       return view?.known !== true || view.collections.has(key);
     });
   }
 
   /** Forgets every peer incarnation not among `peers` (gone, or started again). */
   keepOnly(peers: readonly Sender[]): void {
-    const live = new Set(peers.map(incarnationKey));
+    const live = new Set(peers.map(ownerOf));
     for (const key of this.views.keys()) if (!live.has(key)) this.views.delete(key);
   }
 
   private view(peer: Sender): PeerView {
-    const key = incarnationKey(peer);
+    const key = ownerOf(peer);
     let view = this.views.get(key);
     if (!view) {
       view = { collections: new Set(), known: false };

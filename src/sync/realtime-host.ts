@@ -45,7 +45,6 @@ export interface RealtimeHost {
    * @throws when the filters are not something the engine can store.
    */
   storeFilter(room: RoomRecord): void;
-  hasFilter(roomId: string): boolean;
   /** A room whose filter the engine holds, with its collection (a room id belongs to one collection for good). */
   storedRoom(roomId: string): RoomRecord | undefined;
   /**

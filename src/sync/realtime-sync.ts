@@ -113,7 +113,7 @@ export class RealtimeSync {
       ackTimeoutMs: options.ackTimeoutMs,
       log: options.log,
       stopped: () => this.stopped,
-      listens: (ref) => this.local.collectionRefs().some((held) => held.index === ref.index && held.collection === ref.collection),
+      listens: (ref) => this.local.listensTo(ref),
     });
     this.channel = bus.register(REALTIME_MESSAGES, {
       'change:documents': (change) => this.receiveChange(change),
@@ -155,7 +155,7 @@ export class RealtimeSync {
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
       if (existing?.customers.has(connectionId)) return this.store.countRoom(room.roomId, existing);
-      const target = existing ?? this.local.create(room, connectionId, (ref) => this.interests.announce(ref)).local;
+      const target = existing ?? this.local.create(room, connectionId, (ref) => this.interests.announce(ref));
       // The engine may skip storing when it already lists the room (e.g. created for a join).
       if (!existing) this.host.storeFilter(target);
       target.customers.add(connectionId);

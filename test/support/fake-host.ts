@@ -15,11 +15,6 @@ export class FakeHost implements RealtimeHost {
     if (!this.stored.has(room.roomId)) this.stored.set(room.roomId, room);
   }
 
-  /** What the host's own engine does with a room's last local subscriber. */
-  removeFilter(roomId: string): void {
-    this.stored.delete(roomId);
-  }
-
   storedRoom(roomId: string): RoomRecord | undefined {
     return this.stored.get(roomId);
   }

@@ -79,12 +79,18 @@ async function everywhere(origin: NodeDouble, others: NodeDouble[], notice: Chan
   for (const node of others) await node.apply(notice, false);
 }
 
+/** Two nodes over one cache, each with one room matching documents whose status is on. */
+function twoNodes(roomOfA: string, roomOfB: string): { cache: Map<string, string>; a: NodeDouble; b: NodeDouble } {
+  const cache = new Map<string, string>();
+  const [a, b] = [new NodeDouble('a', cache), new NodeDouble('b', cache)];
+  a.rooms.set(roomOfA, on);
+  b.rooms.set(roomOfB, on);
+  return { cache, a, b };
+}
+
 describe('LocalNotifier: Kuzzle 2.10\'s notifier on one node\'s filters', () => {
   it('each node remembers its own rooms: an update through one node tells every node\'s subscribers that the document left', async () => {
-    const cache = new Map<string, string>();
-    const [a, b] = [new NodeDouble('a', cache), new NodeDouble('b', cache)];
-    a.rooms.set('room-a', on);
-    b.rooms.set('room-b', on);
+    const { cache, a, b } = twoNodes('room-a', 'room-b');
     await everywhere(a, [b], change('create', [{ _id: 'd1', _source: { status: 'on' } }]));
     assert.deepEqual(a.take(), [{ rooms: ['room-a'], scope: 'in', action: 'create', fromCluster: false }]);
     assert.deepEqual(b.take(), [{ rooms: ['room-b'], scope: 'in', action: 'create', fromCluster: true }]);
@@ -96,10 +102,7 @@ describe('LocalNotifier: Kuzzle 2.10\'s notifier on one node\'s filters', () => 
   });
 
   it('only the origin emits core:notify:document; receivers deliver to cluster channels only', async () => {
-    const cache = new Map<string, string>();
-    const [a, b] = [new NodeDouble('a', cache), new NodeDouble('b', cache)];
-    a.rooms.set('room', on);
-    b.rooms.set('room', on);
+    const { a, b } = twoNodes('room', 'room');
     await everywhere(a, [b], change('create', [{ _id: 'd1', _source: { status: 'on' } }]));
     assert.deepEqual([a.emitted, b.emitted], [['core:notify:document'], []]);
   });
