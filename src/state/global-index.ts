@@ -28,12 +28,45 @@ export class GlobalIndex {
   ) {}
 
   /** Before rooms are written: the collection, the rooms and the owner are listed. */
-  async add(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
+  add(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
+    return this.addAll(owner, [{ k, roomIds }]);
+  }
+
+  /**
+   * {@link add} for rooms of several collections of one owner. On one Redis
+   * server these are plain commands: with auto-pipelining they share the
+   * turn's one write with the collection scripts sent right after them,
+   * which that server runs after them (one connection keeps the order). On
+   * Redis Cluster, one transaction on the index's slot.
+   */
+  async addAll(owner: string, entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Promise<void> {
+    if (entries.length === 0) return;
     return this.retry.run('index.add', async () => {
-      const multi = this.redis.multi().sadd(this.keys.collections, k.ref).sadd(this.keys.ownerCollections(owner), k.ref).sadd(this.keys.allOwners, owner);
-      for (const roomId of roomIds) multi.hset(this.keys.roomIndex, roomId, k.ref);
+      const refs = [...new Set(entries.map(({ k }) => k.ref))];
+      const pairs: string[] = [];
+      for (const { k, roomIds } of entries) for (const roomId of roomIds) pairs.push(roomId, k.ref);
+      const chunks = chunksOf(pairs, 2 * CHUNK);
+      if (this.keepsOrder) {
+        const roomWrites = chunks.map((chunk) => this.redis.hset(this.keys.roomIndex, ...chunk));
+        await Promise.all([this.redis.sadd(this.keys.collections, ...refs), this.redis.sadd(this.keys.ownerCollections(owner), ...refs), this.redis.sadd(this.keys.allOwners, owner), ...roomWrites]);
+        return;
+      }
+      const multi = this.redis.multi().sadd(this.keys.collections, ...refs).sadd(this.keys.ownerCollections(owner), ...refs).sadd(this.keys.allOwners, owner);
+      for (const chunk of chunks) multi.hset(this.keys.roomIndex, ...chunk);
       await execAll(multi);
     });
+  }
+
+  /**
+   * Whether commands sent one after the other run in that order: on one
+   * server they share one connection, unless some are auto-pipelined (sent
+   * at the end of the turn) and others not (sent at once). Not so on Redis
+   * Cluster.
+   */
+  get keepsOrder(): boolean {
+    if (this.redis.isCluster) return false;
+    const { enableAutoPipelining, autoPipeliningIgnoredCommands } = this.redis.options;
+    return enableAutoPipelining !== true || (autoPipeliningIgnoredCommands ?? []).length === 0;
   }
 
   /**

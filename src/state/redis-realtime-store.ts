@@ -16,6 +16,7 @@ import type {
 import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies';
 import { Histogram, type HistogramSnapshot } from '../util/histogram';
 import { RedisRetry } from './redis-retry';
+import { SubscriberWrites } from './subscriber-writes';
 import { defineScripts, runScript, type ScriptName } from './scripts';
 import { yieldToEventLoop } from '../util/yield';
 
@@ -32,13 +33,15 @@ function checkCount(count: number, min: number): void {
 
 /**
  * {@link RealtimeStore} over Redis. Each change of a collection is one Lua
- * script (atomic, one slot); the global index lives in another slot and is
+ * script (atomic, one slot; a turn's subscriptions share one, see
+ * {@link SubscriberWrites}); the global index lives in another slot and is
  * written so that a failure between the two steps leaves only harmless
  * stale entries (see {@link GlobalIndex}). No call's argument count grows
  * with the number of rooms: large writes, purges and scans go in batches.
  */
 export class RedisRealtimeStore implements RealtimeStore {
   private readonly index: GlobalIndex;
+  private readonly writes: SubscriberWrites;
   private readonly latency = new Map<ScriptName, Histogram>();
 
   constructor(
@@ -48,30 +51,18 @@ export class RedisRealtimeStore implements RealtimeStore {
   ) {
     defineScripts(redis);
     this.index = new GlobalIndex(redis, keys, retry);
+    this.writes = new SubscriberWrites(this.index, (name, k, owner, args) => this.run(name, this.scriptKeys(k, owner), args));
   }
 
   async addSubscriber(room: RoomRecord, owner: string, count = 1, ownerHasRoom = false): Promise<{ total: number; created: boolean }> {
     checkCount(count, 1);
     const k = this.keys.collection(room.index, room.collection);
-    // The index first: if the script then fails, a stale entry is harmless.
-    if (!ownerHasRoom) await this.index.add(k, [room.roomId], owner);
-    const [total, created] = asArray(
-      await this.run('addSubscriber', this.scriptKeys(k, owner), [room.roomId, owner, count, encodeRoom(room.filters)]),
-      'addSubscriber',
-    );
-    return { total: asInteger(total, 'addSubscriber'), created: asInteger(created, 'addSubscriber') === 1 };
+    return this.writes.add({ k, owner, roomId: room.roomId, count, json: encodeRoom(room.filters), ownerHasRoom });
   }
 
   async removeSubscriber(ref: CollectionRef, roomId: string, owner: string, count = 1): Promise<{ total: number; removed: boolean }> {
     checkCount(count, 1);
-    const k = this.keys.collection(ref.index, ref.collection);
-    const [total, removed, ownerLeft] = asArray(
-      await this.run('removeSubscriber', this.scriptKeys(k, owner), [roomId, owner, count]),
-      'removeSubscriber',
-    ).map((value) => asInteger(value, 'removeSubscriber'));
-    if (removed === 1) await this.index.removeRooms(k, [roomId]);
-    if (ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);
-    return { total: total ?? 0, removed: removed === 1 };
+    return this.writes.remove({ k: this.keys.collection(ref.index, ref.collection), owner, roomId, count });
   }
 
   async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]> {

@@ -14,11 +14,11 @@ import { translateScriptError } from './errors';
  */
 
 /** Bumped whenever a script's contract (keys, arguments, reply) changes. */
-export const SCRIPT_VERSION = 2;
+export const SCRIPT_VERSION = 3;
 const COMMAND_PREFIX = `kpc${SCRIPT_VERSION}_`;
 
 /** Names of the scripts in `lua/`. */
-export type ScriptName = 'addSubscriber' | 'removeSubscriber' | 'setOwnerCounts' | 'purgeOwner';
+export type ScriptName = 'addSubscribers' | 'removeSubscribers' | 'setOwnerCounts' | 'purgeOwner';
 
 /** One script read from disk, includes resolved. */
 export interface ScriptDefinition {

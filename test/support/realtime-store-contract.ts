@@ -148,6 +148,28 @@ export function realtimeStoreContract(name: string, makeStore: () => Promise<Rea
       assert.equal((await store.purgeOwner('n{1}#1')).length, odd.length);
     });
 
+    it('changes made at once (one batch for the Redis store) each get the count right after them, in order', async () => {
+      const store = await makeStore();
+      const adds = await Promise.all([
+        ...Array.from({ length: 4 }, () => store.addSubscriber(room('same'), 'n1#1')),
+        store.addSubscriber(room('elsewhere', 'c2'), 'n1#1'),
+      ]);
+      assert.deepEqual(adds, [
+        { total: 1, created: true },
+        { total: 2, created: false },
+        { total: 3, created: false },
+        { total: 4, created: false },
+        { total: 1, created: true },
+      ]);
+      const removals = await Promise.all([
+        ...Array.from({ length: 4 }, () => store.removeSubscriber(room('same'), 'same', 'n1#1')),
+        store.removeSubscriber(room('elsewhere', 'c2'), 'elsewhere', 'n1#1'),
+      ]);
+      assert.deepEqual(removals.map((r) => [r.total, r.removed]), [[3, false], [2, false], [1, false], [0, true], [0, true]]);
+      assert.deepEqual(await store.collections(), []);
+      assert.deepEqual(await store.owners(), []);
+    });
+
     it('keeps exact counts under 300 concurrent changes from three owners', async () => {
       const store = await makeStore();
       const owners = ['a#1', 'b#1', 'c#1'];

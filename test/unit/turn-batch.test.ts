@@ -29,7 +29,7 @@ describe('TurnBatch', () => {
     assert.equal(await batch.add('c'), 'c');
   });
 
-  it('items added while a batch is being handled wait for the next one', async () => {
+  it('items added while a batch is being handled wait for it to end, then go together in the next one', async () => {
     let release = (): void => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const calls: string[][] = [];
@@ -40,10 +40,13 @@ describe('TurnBatch', () => {
     });
     const first = batch.add('a');
     await new Promise((resolve) => setImmediate(resolve));
-    const second = batch.add('b');
-    await second;
+    const later = [batch.add('b')];
+    await new Promise((resolve) => setImmediate(resolve));
+    later.push(batch.add('c'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(calls, [['a']], 'nothing more is handed over while a call is under way');
     release();
-    await first;
-    assert.deepEqual(calls, [['a'], ['b']]);
+    await Promise.all([first, ...later]);
+    assert.deepEqual(calls, [['a'], ['b', 'c']]);
   });
 });
