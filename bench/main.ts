@@ -4,7 +4,7 @@
 // processes shared by every side. The raw results go to
 // bench/results/<stamp>.json, then RESULTS.md and the plots are made from
 // that file alone, so that --report can remake them later.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { startElasticsearch, type RunningElasticsearch } from '../test/harness/elasticsearch';
 import { killAllManagedProcesses } from '../test/harness/managed-process';
@@ -78,7 +78,9 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const reportOnly = option('--report');
   if (reportOnly) {
-    const raw = JSON.parse(readFileSync(resolve(reportOnly), 'utf8')) as BenchResults | ScaleOutResults;
+    // As the usage says, `results/<stamp>.json` is under bench/; a path from the working directory works too.
+    const path = existsSync(resolve(reportOnly)) ? resolve(reportOnly) : join(benchDir, reportOnly);
+    const raw = JSON.parse(readFileSync(path, 'utf8')) as BenchResults | ScaleOutResults;
     if ('kind' in raw && raw.kind === 'scale-out') writeScaleOutReport(raw, resultsDir, benchDir);
     else report(raw as BenchResults);
     return;
