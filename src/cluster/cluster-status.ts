@@ -3,7 +3,7 @@ import type { Peer } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
 import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
-import type { ChangeCounts } from '../sync/realtime-sync';
+import type { ChangeCounts } from '../sync/change-relay';
 import type { TrustStats } from './node-trust';
 import type { RepairStats } from './self-repair';
 

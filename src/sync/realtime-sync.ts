@@ -1,14 +1,14 @@
 import Bluebird from 'bluebird';
 import type { Channel, MessageBus, PeerAnswer } from '../bus/message-bus';
 import type { BodyOf, BroadcastTypes, Sender } from '../bus/message-spec';
-import { encodeCollectionRef } from '../state/keys';
 import type { CollectionRef, RealtimeStore, RoomRecord, RoomTally } from '../state/realtime-store';
-import { chunksOf } from '../util/chunks';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
-import { MAX_DOCUMENTS_PER_MESSAGE, REALTIME_MESSAGES } from './messages';
+import { REALTIME_MESSAGES } from './messages';
+import { ChangeRelay, type ChangeCounts } from './change-relay';
 import { InterestExchange } from './interest-exchange';
+import { PendingEvents } from './pending-events';
 import type { ChangeNotice, RealtimeHost, UserNotice } from './realtime-host';
 import { RealtimeRepair, type Drift } from './realtime-repair';
 import { ReadWriteLock } from './rw-lock';
@@ -21,9 +21,6 @@ export interface UserEvent {
   counted: Promise<number | undefined>;
   done: Promise<void>;
 }
-
-/** How long an event seen early waits for its second call. */
-const PENDING_EVENT_MS = 60_000;
 
 const eventKey = (roomId: string, connectionId: string): string => `${roomId}\n${connectionId}`;
 
@@ -39,20 +36,6 @@ export interface RealtimeSyncOptions {
 
 /** Cluster-wide rooms of the collections a caller may see: index → collection → roomId → subscribers. */
 export type RoomList = Record<string, Record<string, Record<string, number>>>;
-
-/** Changes made through this node, and what happened to those peers sent it. */
-export interface ChangeCounts {
-  /** Sent to the peers (one broadcast each, split when big). */
-  sent: number;
-  /** Not sent: no peer listens to their collection. */
-  unsent: number;
-  /** Matched against this node's filters. */
-  applied: number;
-  /** Dropped at once: this node held no filter in their collection. */
-  ignored: number;
-  /** Whose delivery failed (logged). */
-  failed: number;
-}
 
 /**
  * Keeps realtime subscriptions cluster-wide. A node holds only the filters
@@ -71,33 +54,17 @@ export class RealtimeSync {
   private readonly repair: RealtimeRepair;
   private localReset: Promise<RoomTally> | undefined;
   /**
-   * Changes of one collection are matched one after another, in the order
-   * they came: reading and writing a document's "matched before" rooms
-   * must not interleave between two changes of that document.
-   */
-  private readonly changeQueues = new Map<string, Promise<void>>();
-  /**
    * Set when the node leaves: the host then unsubscribes every client, which
    * the cluster no longer needs to hear (the leave purges them at once).
    */
   private leaving = false;
   private stopped = false;
-  /**
-   * Events seen early (from a user notification), kept for their second
-   * call, in two generations: every PENDING_EVENT_MS / 2 the older one is
-   * dropped. One timer for all (a timer per event held each event's
-   * promises for a minute: measured in RSS under a burst of subscriptions).
-   */
-  private pending = new Map<string, UserEvent>();
-  private pendingBefore = new Map<string, UserEvent>();
-  private readonly sweeper = setInterval(() => {
-    this.pendingBefore = this.pending;
-    this.pending = new Map();
-  }, PENDING_EVENT_MS / 2);
+  /** Events seen early (from a user notification), kept for their second call. */
+  private readonly pending = new PendingEvents<UserEvent>();
   /** Rooms of the shared state whose filters the host refused (a join of such a room fails). */
   badFilters = 0;
-  readonly changes: ChangeCounts = { sent: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
   private readonly interests: InterestExchange;
+  private readonly relay: ChangeRelay;
 
   constructor(
     private readonly store: RealtimeStore,
@@ -105,7 +72,6 @@ export class RealtimeSync {
     private readonly host: RealtimeHost,
     private readonly options: RealtimeSyncOptions,
   ) {
-    this.sweeper.unref();
     this.local = new LocalRooms();
     this.repair = new RealtimeRepair(store, this.local, this.lock, options.owner);
     this.interests = new InterestExchange(() => this.channel, {
@@ -115,8 +81,14 @@ export class RealtimeSync {
       stopped: () => this.stopped,
       listens: (ref) => this.local.listensTo(ref),
     });
+    this.relay = new ChangeRelay(host, {
+      channel: () => this.channel,
+      peersListen: (ref) => this.interests.peersListen(ref),
+      stopped: () => this.stopped,
+      log: options.log,
+    });
     this.channel = bus.register(REALTIME_MESSAGES, {
-      'change:documents': (change) => this.receiveChange(change),
+      'change:documents': (change) => this.relay.receive(change),
       'notify:user': (notice) => this.deliverUser(notice),
       'interest:add': (ref, sender) => this.interests.added(sender, ref),
       'interest:remove': (ref, sender) => this.interests.removed(sender, ref),
@@ -149,7 +121,7 @@ export class RealtimeSync {
    */
   enter(room: RoomRecord, connectionId: string): UserEvent {
     const key = eventKey(room.roomId, connectionId);
-    const pending = this.pending.get(key) ?? this.pendingBefore.get(key);
+    const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
@@ -185,7 +157,7 @@ export class RealtimeSync {
    */
   leave(roomId: string, connectionId: string): UserEvent {
     const key = eventKey(roomId, connectionId);
-    const pending = this.pending.get(key) ?? this.pendingBefore.get(key);
+    const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
@@ -213,8 +185,7 @@ export class RealtimeSync {
   }
 
   private forgetPending(key: string): void {
-    this.pending.delete(key);
-    this.pendingBefore.delete(key);
+    this.pending.forget(key);
   }
 
   /**
@@ -238,63 +209,23 @@ export class RealtimeSync {
     return room;
   }
 
+  /** Changes made through this node, and what happened to those peers sent it. */
+  get changes(): ChangeCounts {
+    return this.relay.counts;
+  }
+
   /**
    * Whether a change of this collection must be sent: whether any peer may
    * listen to it (a peer whose list this node lacks is asked for it, and
-   * counts as listening meanwhile). A change that need not be sent is
-   * counted here.
+   * counts as listening meanwhile).
    */
   peersListen(ref: CollectionRef): boolean {
-    if (this.stopped) return false;
-    if (this.interests.peersListen(ref)) return true;
-    this.changes.unsent++;
-    return false;
+    return this.relay.peersListen(ref);
   }
 
-  /**
-   * Sends a change made through this node to every peer (see
-   * {@link peersListen}), at most {@link MAX_DOCUMENTS_PER_MESSAGE}
-   * documents per message. The change is encoded before this returns:
-   * later changes to the caller's objects (pipes, the response) do not
-   * travel.
-   */
+  /** Sends a change made through this node to every peer (see {@link ChangeRelay.forward}). */
   forwardChange(change: ChangeNotice): Promise<void> {
-    this.changes.sent++;
-    if (change.documents.length <= MAX_DOCUMENTS_PER_MESSAGE) return this.publish('change:documents', change);
-    return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish('change:documents', { ...change, documents }))).then(
-      () => undefined,
-    );
-  }
-
-  /** A peer's change: matched here, after the earlier changes of its collection, unless this node has no filter there. */
-  private receiveChange(change: ChangeNotice): Promise<void> | undefined {
-    const key = encodeCollectionRef(change.index, change.collection);
-    const previous = this.changeQueues.get(key);
-    if (previous) return this.queue(key, previous.then(() => this.applyChange(change)));
-    // Nothing queued: the usual case costs no queue entry when there is nothing to match.
-    const applying = this.applyChange(change);
-    return applying && this.queue(key, applying);
-  }
-
-  private applyChange(change: ChangeNotice): Promise<void> | undefined {
-    const applying = this.host.applyChange(change);
-    if (!applying) {
-      this.changes.ignored++;
-      return undefined;
-    }
-    this.changes.applied++;
-    return applying.catch((error: unknown) => {
-      this.changes.failed++;
-      this.options.log('warn', `change of ${change.index}/${change.collection} not delivered here: ${describeError(error)}`);
-    });
-  }
-
-  private queue(key: string, run: Promise<void>): Promise<void> {
-    this.changeQueues.set(key, run);
-    void run.then(() => {
-      if (this.changeQueues.get(key) === run) this.changeQueues.delete(key);
-    });
-    return run;
+    return this.relay.forward(change);
   }
 
   private async deliverUser(notice: UserNotice): Promise<void> {
@@ -360,7 +291,7 @@ export class RealtimeSync {
   stop(): void {
     this.leaving = true;
     this.stopped = true;
-    clearInterval(this.sweeper);
+    this.pending.stop();
   }
 
   private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {

@@ -75,6 +75,23 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.deepEqual(await keysOf(keys), []);
   });
 
+  it('subscriptions written together: a collection whose script fails fails its own callers only, and its rooms stay indexed', async () => {
+    const { store, keys } = fresh();
+    // A key of the wrong type makes that collection's script fail on Redis.
+    await client.set(keys.collection('idx', 'broken').rooms, 'not a hash');
+    const results = await Promise.allSettled([
+      store.addSubscriber(room('ok1', 'fine'), 'n1#1'),
+      store.addSubscriber(room('bad1', 'broken'), 'n1#1'),
+      store.addSubscriber(room('ok2', 'fine'), 'n1#1'),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.equal(await store.countRoom('ok2'), 1, 'each room of the healthy collection counted');
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /WRONGTYPE/);
+    // The index was written before the scripts: the failed room's entry is stale, never missing.
+    assert.ok((await client.hget(keys.roomIndex, 'bad1')) !== null);
+    assert.equal(await store.countRoom('bad1'), undefined);
+  });
+
   it('reports malformed stored JSON as a named error', async () => {
     const { store, keys } = fresh();
     await store.addSubscriber(room('r1'), 'n1#1');

@@ -1,0 +1,112 @@
+import type { Channel } from '../bus/message-bus';
+import { encodeCollectionRef } from '../state/keys';
+import type { CollectionRef } from '../state/realtime-store';
+import { chunksOf } from '../util/chunks';
+import { describeError } from '../util/describe-error';
+import type { Log } from '../util/log';
+import { MAX_DOCUMENTS_PER_MESSAGE, type REALTIME_MESSAGES } from './messages';
+import type { ChangeNotice, RealtimeHost } from './realtime-host';
+
+/** Changes made through this node, and what happened to those peers sent it. */
+export interface ChangeCounts {
+  /** Sent to the peers (one broadcast each, split when big). */
+  sent: number;
+  /** Not sent: no peer listens to their collection. */
+  unsent: number;
+  /** Matched against this node's filters. */
+  applied: number;
+  /** Dropped at once: this node held no filter in their collection. */
+  ignored: number;
+  /** Whose delivery failed (logged). */
+  failed: number;
+}
+
+export interface ChangeRelayOptions {
+  /** The channel of the realtime messages. */
+  channel: () => Channel<typeof REALTIME_MESSAGES>;
+  /** Whether any peer may listen to the collection (see InterestExchange). */
+  peersListen: (ref: CollectionRef) => boolean;
+  /** Whether this node stopped sending. */
+  stopped: () => boolean;
+  log: Log;
+}
+
+/**
+ * The changes between this node and its peers: one made here is sent once
+ * to the peers when any of them listens to its collection; one a peer made
+ * is matched here against this node's own filters, after the earlier
+ * changes of its collection.
+ */
+export class ChangeRelay {
+  readonly counts: ChangeCounts = { sent: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
+  /**
+   * Changes of one collection are matched one after another, in the order
+   * they came: reading and writing a document's "matched before" rooms
+   * must not interleave between two changes of that document.
+   */
+  private readonly queues = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly host: RealtimeHost,
+    private readonly options: ChangeRelayOptions,
+  ) {}
+
+  /**
+   * Whether a change of this collection must be sent: whether any peer may
+   * listen to it. A change that need not be sent is counted here.
+   */
+  peersListen(ref: CollectionRef): boolean {
+    if (this.options.stopped()) return false;
+    if (this.options.peersListen(ref)) return true;
+    this.counts.unsent++;
+    return false;
+  }
+
+  /**
+   * Sends a change made through this node to every peer, at most
+   * {@link MAX_DOCUMENTS_PER_MESSAGE} documents per message. The change is
+   * encoded before this returns: later changes to the caller's objects
+   * (pipes, the response) do not travel.
+   */
+  forward(change: ChangeNotice): Promise<void> {
+    this.counts.sent++;
+    if (change.documents.length <= MAX_DOCUMENTS_PER_MESSAGE) return this.publish(change);
+    return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish({ ...change, documents }))).then(() => undefined);
+  }
+
+  /** A peer's change: matched here, after the earlier changes of its collection, unless this node has no filter there. */
+  receive(change: ChangeNotice): Promise<void> | undefined {
+    const key = encodeCollectionRef(change.index, change.collection);
+    const previous = this.queues.get(key);
+    if (previous) return this.queue(key, previous.then(() => this.apply(change)));
+    // Nothing queued: the usual case costs no queue entry when there is nothing to match.
+    const applying = this.apply(change);
+    return applying && this.queue(key, applying);
+  }
+
+  private apply(change: ChangeNotice): Promise<void> | undefined {
+    const applying = this.host.applyChange(change);
+    if (!applying) {
+      this.counts.ignored++;
+      return undefined;
+    }
+    this.counts.applied++;
+    return applying.catch((error: unknown) => {
+      this.counts.failed++;
+      this.options.log('warn', `change of ${change.index}/${change.collection} not delivered here: ${describeError(error)}`);
+    });
+  }
+
+  private queue(key: string, run: Promise<void>): Promise<void> {
+    this.queues.set(key, run);
+    void run.then(() => {
+      if (this.queues.get(key) === run) this.queues.delete(key);
+    });
+    return run;
+  }
+
+  private async publish(change: ChangeNotice): Promise<void> {
+    if (this.options.stopped()) return;
+    await this.options.channel().publish('change:documents', change);
+  }
+}
