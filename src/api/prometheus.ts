@@ -76,7 +76,7 @@ export function renderMetrics(metrics: ClusterMetrics): string {
   ]));
   out.family('kpc_keys_refused_total', 'counter', 'CURVE client keys refused by this node\'s key check.', (['router', 'pub'] as const).map((socket): [Labels, number] => [{ socket }, handshakes[socket].keysRefused]));
   const { trust } = status;
-  out.family('kpc_cards_refused_total', 'counter', 'Cards read from Redis and not trusted, per reason (serverKey, unsealed, forged, identityChanged), each card once.', entries(trust.refusedCards, 'reason'));
+  out.family('kpc_cards_refused_total', 'counter', 'Cards read from Redis and not trusted, per reason (serverKey, unsealed, forged, identityChanged, pinsFull), each card once.', entries(trust.refusedCards, 'reason'));
   out.family('kpc_records_unreadable_total', 'counter', 'Shared records skipped, per reason (unsealed, notForThisKey, forged).', entries(trust.unreadableRecords, 'reason'));
   out.family('kpc_foreign_protocol_nodes', 'gauge', 'Live nodes of another wire protocol version: they cannot join this cluster.', [[{}, Object.keys(trust.foreignProtocols).length]]);
   // Every current peer at 0 at least, so that a first gap shows as an increase.

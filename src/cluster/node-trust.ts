@@ -10,6 +10,7 @@ import type { CurveKeys } from '../transport/curve-keys';
 import { ClusterError } from '../util/cluster-error';
 import { delay } from '../util/delay';
 import type { Log } from '../util/log';
+import { RecentKeys, RecentMap } from '../util/recent-map';
 
 /** What status shows of what this node refused to trust. */
 export interface TrustStats {
@@ -33,6 +34,7 @@ const CARD_REFUSALS: Record<CardRefusal, string> = {
   unsealed: 'it carries no seal for this node\'s cluster key',
   forged: 'its seal does not match its content (forged or altered)',
   identityChanged: 'it gives a known node another identity key (someone holding the cluster key speaking in its name)',
+  pinsFull: 'this node already pins the identity keys of 10,000 node ids, all read in the last 10 minutes (a flood of cards from someone holding the cluster key?)',
 };
 
 /**
@@ -45,8 +47,9 @@ export class NodeTrust {
   readonly cards: SealedCardStore;
   private readonly stats: TrustCounts;
   private readonly records: SealedRecords[] = [];
-  private readonly reportedRecords = new Set<string>();
-  private readonly foreign = new Map<string, { protocol: number; seenAt: number }>();
+  // Bounded: a Redis writer planting records must not grow this node's memory without end.
+  private readonly reportedRecords = new RecentKeys<string>(10_000);
+  private readonly foreign = new RecentMap<string, { protocol: number; seenAt: number }>(1000);
 
   constructor(
     private readonly store: CardStore,
@@ -56,7 +59,7 @@ export class NodeTrust {
   ) {
     this.stats = {
       sealed: keys !== undefined,
-      refusedCards: { serverKey: 0, unsealed: 0, forged: 0, identityChanged: 0 },
+      refusedCards: { serverKey: 0, unsealed: 0, forged: 0, identityChanged: 0, pinsFull: 0 },
       unreadableRecords: { unsealed: 0, notForThisKey: 0, forged: 0 },
     };
     this.identities = new NodeIdentities((id) => this.cards.get(id));
@@ -68,7 +71,6 @@ export class NodeTrust {
       foreignProtocol: (card) => {
         if (!this.foreign.has(card.id)) {
           log('error', `${card.id} runs wire protocol ${card.protocol}, this node ${protocol}: they cannot form one cluster (README: Upgrading)`);
-          if (this.foreign.size >= 1000) this.foreign.clear();
         }
         this.foreign.set(card.id, { protocol: card.protocol, seenAt: Date.now() });
       },
@@ -85,11 +87,7 @@ export class NodeTrust {
   sealRecords(inner: SharedRecords, name: string): SharedRecords {
     if (!this.keys) return inner;
     const records = new SealedRecords(inner, name, this.keys, (record, why) => {
-      const key = JSON.stringify([name, record, why]);
-      if (this.reportedRecords.has(key)) return;
-      // Bounded: a Redis writer planting records must not grow this node's memory without end.
-      if (this.reportedRecords.size >= 10_000) this.reportedRecords.clear();
-      this.reportedRecords.add(key);
+      if (!this.reportedRecords.firstTime(JSON.stringify([name, record, why]))) return;
       this.stats.unreadableRecords[why] += 1;
       this.log('warn', `shared record ${name}/${record} skipped: ${why === 'unsealed' ? 'not sealed (written without the cluster key)' : why === 'notForThisKey' ? 'sealed for other cluster keys' : 'its seal does not match'}`);
     });

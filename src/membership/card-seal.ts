@@ -18,7 +18,14 @@ export type CardRefusal =
    * key for its whole life (a new process has a new id), so this card was
    * made by someone else holding the cluster key, to speak in its name.
    */
-  | 'identityChanged';
+  | 'identityChanged'
+  /**
+   * A node id not met yet while this node already pins the identity keys
+   * of as many ids as it keeps, all read recently: a flood of cards from
+   * someone holding the cluster key. Forgetting a pin in use would let the
+   * flood give a live node another identity.
+   */
+  | 'pinsFull';
 
 /** Every field a peer relies on, in a fixed order. */
 function sealedContent(card: NodeCard): string {

@@ -8,6 +8,7 @@ import type { MEMBERSHIP_MESSAGES } from './messages';
 import type { NodeCard } from './node-card';
 import type { EmitMembershipEvent } from './peer';
 import type { PeerLinks } from './peer-links';
+import { RecentMap } from '../util/recent-map';
 
 export interface FailureDetectorOptions {
   heartbeatMs: number;
@@ -39,7 +40,7 @@ export class FailureDetector {
   private broadcastsAtLastTick = 0;
   private running = false;
   /** When this node last relayed an accusation, per accused incarnation. */
-  private readonly relayed = new Map<string, number>();
+  private readonly relayed = new RecentMap<string, number>(1000);
 
   constructor(
     private readonly table: MemberTable,
@@ -113,7 +114,6 @@ export class FailureDetector {
     const key = `${accused.id}#${accused.incarnation}`;
     const last = this.relayed.get(key);
     if (last !== undefined && Date.now() - last < this.options.heartbeatTimeoutMs) return;
-    if (this.relayed.size > 1000) this.relayed.clear();
     this.relayed.set(key, Date.now());
     // We still hear it: it must learn that it was evicted, and join again under a new incarnation.
     this.options.log('info', `${sender.id} evicted ${accused.id}, which this node still hears: relaying`);

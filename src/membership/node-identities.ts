@@ -3,6 +3,7 @@ import type { Sender } from '../bus/message-spec';
 import { agreedKey } from '../transport/key-agreement';
 import { z85Encode } from '../util/z85';
 import type { NodeCard } from './node-card';
+import { RecentMap } from '../util/recent-map';
 
 const LABEL = 'kpc request v3';
 /** Unknown senders looked up in the card store per second, at most: forged ids must not turn into a Redis flood. */
@@ -33,7 +34,8 @@ interface Known {
  */
 export class NodeIdentities {
   readonly own = newKeyPair();
-  private readonly known = new Map<string, Known>();
+  // Bounded: without CURVE, cards are whatever Redis holds.
+  private readonly known = new RecentMap<string, Known>(10_000);
   private lookups = { second: 0, count: 0 };
 
   /** `lookup`: a trusted card, for a sender not met yet. */
@@ -43,8 +45,6 @@ export class NodeIdentities {
   remember(card: NodeCard): void {
     if (card.identityKey === undefined) return;
     if (this.known.get(card.id)?.identityKey === card.identityKey) return;
-    // Bounded: without CURVE, cards are whatever Redis holds.
-    if (this.known.size >= 10_000) this.known.clear();
     this.known.set(card.id, { identityKey: card.identityKey });
   }
 

@@ -2,6 +2,16 @@ import type { CurveKeys } from '../transport/curve-keys';
 import type { CardStore } from './card-store';
 import { checkCard, sealCard, type CardRefusal } from './card-seal';
 import type { NodeCard } from './node-card';
+import { RecentKeys } from '../util/recent-map';
+
+/** Node ids whose identity keys are pinned at most. */
+export const MAX_PINS = 10_000;
+/**
+ * A pin not read for this long is of a node that is gone (a live node's
+ * card is read at every refresh of the member list, every few seconds): it
+ * may make room for a new one.
+ */
+export const PIN_IDLE_MS = 10 * 60_000;
 
 /** What the trusted card store reports besides the cards it hands out. */
 export interface CardStoreEvents {
@@ -23,15 +33,20 @@ export interface CardStoreEvents {
  * as Redis holds them, identity keys pinned all the same.
  */
 export class SealedCardStore implements CardStore {
-  private readonly reported = new Set<string>();
-  /** The identity key each node id was first trusted with: it never changes for a node. */
-  private readonly identities = new Map<string, string>();
+  // Bounded: a Redis writer minting cards must not grow this node's memory without end.
+  private readonly reported = new RecentKeys<string>(10_000);
+  /**
+   * The identity key each node id was first trusted with: it never changes
+   * for a node. In the order they were last read, oldest first.
+   */
+  private readonly identities = new Map<string, { key: string; readAt: number }>();
 
   constructor(
     private readonly inner: CardStore,
     private readonly protocol: number,
     private readonly keys: CurveKeys | undefined,
     private readonly events: CardStoreEvents,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   register(card: NodeCard): Promise<void> {
@@ -74,25 +89,36 @@ export class SealedCardStore implements CardStore {
     return true;
   }
 
-  /** A node's identity key is the first one trusted for its id (cards without one, of older releases, pin nothing). */
+  /**
+   * A node's identity key is the first one trusted for its id (cards without
+   * one, of older releases, pin nothing). Bounded: when {@link MAX_PINS} ids
+   * are pinned, the pin read least recently makes room only if it is idle
+   * (its node gone); otherwise the new id is refused, never a pin in use
+   * forgotten.
+   */
   private checkIdentity(card: NodeCard): CardRefusal | undefined {
     if (card.identityKey === undefined) return undefined;
+    const now = this.clock();
     const pinned = this.identities.get(card.id);
-    if (pinned === undefined) {
-      if (this.identities.size >= 10_000) this.identities.clear();
-      this.identities.set(card.id, card.identityKey);
+    if (pinned !== undefined) {
+      if (pinned.key !== card.identityKey) return 'identityChanged';
+      pinned.readAt = now;
+      // Last in the map: the first entry stays the one read least recently.
+      this.identities.delete(card.id);
+      this.identities.set(card.id, pinned);
       return undefined;
     }
-    return pinned === card.identityKey ? undefined : 'identityChanged';
+    if (this.identities.size >= MAX_PINS) {
+      const oldest = this.identities.entries().next();
+      if (oldest.done || now - oldest.value[1].readAt < PIN_IDLE_MS) return 'pinsFull';
+      this.identities.delete(oldest.value[0]);
+    }
+    this.identities.set(card.id, { key: card.identityKey, readAt: now });
+    return undefined;
   }
 
   /** True the first time this content of this card is reported for this reason. */
   private once(card: NodeCard, why: string): boolean {
-    const key = JSON.stringify([why, card]);
-    if (this.reported.has(key)) return false;
-    // Bounded: a Redis writer minting cards must not grow this node's memory without end.
-    if (this.reported.size >= 10_000) this.reported.clear();
-    this.reported.add(key);
-    return true;
+    return this.reported.firstTime(JSON.stringify([why, card]));
   }
 }

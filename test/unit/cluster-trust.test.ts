@@ -48,7 +48,7 @@ describe('ClusterNode trust on doubles (CURVE set)', () => {
     // Each renewal of a's card is followed by a discovery round.
     const renewedAt = cluster.server.cards.get(a.id)?.expiresAt ?? 0;
     await waitFor('a few more discovery rounds', () => (cluster.server.cards.get(a.id)?.expiresAt ?? 0) > renewedAt + 4 * cluster.options.timers.heartbeat);
-    assert.deepEqual(a.node.status().trust.refusedCards, { serverKey: 1, forged: 1, unsealed: 1, identityChanged: 0 });
+    assert.deepEqual(a.node.status().trust.refusedCards, { serverKey: 1, forged: 1, unsealed: 1, identityChanged: 0, pinsFull: 0 });
     assert.equal(a.node.status().messages.sentByType.join ?? 0, joinsBefore, 'no join sent to a planted card');
     assert.deepEqual(memberIds(a), [b.id]);
     assert.equal(a.logs.filter((log) => /card of intruder/.test(log.message)).length, 1, 'logged once');
