@@ -55,6 +55,11 @@ export interface RoomTally {
 /** What an owner holds in one collection, for drift checks. */
 export interface OwnerDigest extends CollectionRef, RoomTally {}
 
+/**
+ * The realtime state shared by the nodes. The additions and removals of
+ * one owner apply in the order they are called, so a node never needs to
+ * wait for one before making the next.
+ */
 export interface RealtimeStore {
   /**
    * Adds `count` subscribers of `owner` to a room, creating it if needed.

@@ -57,12 +57,14 @@ export class RedisRealtimeStore implements RealtimeStore {
   async addSubscriber(room: RoomRecord, owner: string, count = 1, ownerHasRoom = false): Promise<{ total: number; created: boolean }> {
     checkCount(count, 1);
     const k = this.keys.collection(room.index, room.collection);
-    return this.writes.add({ k, owner, roomId: room.roomId, count, json: encodeRoom(room.filters), ownerHasRoom });
+    const { total, created } = await this.writes.write({ k, owner, roomId: room.roomId, delta: count, json: encodeRoom(room.filters), indexed: ownerHasRoom });
+    return { total, created };
   }
 
   async removeSubscriber(ref: CollectionRef, roomId: string, owner: string, count = 1): Promise<{ total: number; removed: boolean }> {
     checkCount(count, 1);
-    return this.writes.remove({ k: this.keys.collection(ref.index, ref.collection), owner, roomId, count });
+    const { total, removed } = await this.writes.write({ k: this.keys.collection(ref.index, ref.collection), owner, roomId, delta: -count, json: '', indexed: true });
+    return { total, removed };
   }
 
   async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]> {

@@ -22,7 +22,12 @@ export interface UserEvent {
   done: Promise<void>;
 }
 
-const eventKey = (roomId: string, connectionId: string): string => `${roomId}\n${connectionId}`;
+/**
+ * Whose early event a call gets: an entry and a leave of the same
+ * connection and room are two events (a client dropping while its
+ * subscription is under way must not get the subscription's event back).
+ */
+const eventKey = (kind: 'in' | 'out', roomId: string, connectionId: string): string => `${kind}\n${roomId}\n${connectionId}`;
 
 export interface RealtimeSyncOptions {
   /** The owner this node's subscribers are stored under (its id and incarnation). */
@@ -120,7 +125,7 @@ export class RealtimeSync {
    * the subscription itself: the second call gets the same steps.
    */
   enter(room: RoomRecord, connectionId: string): UserEvent {
-    const key = eventKey(room.roomId, connectionId);
+    const key = eventKey('in', room.roomId, connectionId);
     const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
@@ -146,7 +151,7 @@ export class RealtimeSync {
   /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
     const event = this.enter(room, connectionId);
-    this.forgetPending(eventKey(room.roomId, connectionId));
+    this.forgetPending(eventKey('in', room.roomId, connectionId));
     return event.done;
   }
 
@@ -156,14 +161,15 @@ export class RealtimeSync {
    * The host drops the filter itself with the room's last local subscriber.
    */
   leave(roomId: string, connectionId: string): UserEvent {
-    const key = eventKey(roomId, connectionId);
+    const key = eventKey('out', roomId, connectionId);
     const pending = this.pending.get(key);
     if (pending) return pending;
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
       const local = this.local.removeCustomer(roomId, connectionId, (ref) => this.interests.withdraw(ref));
       if (!local) return this.countRoom(roomId);
-      if (!local.counted) return undefined;
+      // Even when its entry is still being written: the store writes a
+      // node's changes in the order they were made, so this one comes after.
       return (await this.store.removeSubscriber(local, roomId, this.options.owner())).total;
     });
     return this.track(key, { counted: counting, done: counting.then(() => undefined) });
@@ -172,7 +178,7 @@ export class RealtimeSync {
   /** A connection left a room on this node. */
   unsubscribed(roomId: string, connectionId: string): Promise<void> {
     const event = this.leave(roomId, connectionId);
-    this.forgetPending(eventKey(roomId, connectionId));
+    this.forgetPending(eventKey('out', roomId, connectionId));
     return event.done;
   }
 

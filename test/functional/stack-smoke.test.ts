@@ -82,7 +82,7 @@ describe('metrics for Prometheus', () => {
     assert.ok(grew('kpc_messages_sent_total{type="change:documents"}'), 'changes sent to the peers counted');
     assert.ok(grew('kpc_bytes_sent_total{type="change:documents"}'), 'change bytes counted');
     assert.ok(grew('kpc_messages_sent_total{type="kuzzle:index:add"}'), 'index changes counted');
-    assert.ok(grew('kpc_redis_script_duration_seconds_count{script="addSubscribers"}'), 'script latency observed');
+    assert.ok(grew('kpc_redis_script_duration_seconds_count{script="adjustSubscribers"}'), 'script latency observed');
     assert.equal(after.get('kpc_subscriptions{scope="local"}'), 1);
     assert.ok((after.get('kpc_rooms{scope="cluster"}') ?? 0) >= 1);
     assert.ok(after.has(`kpc_peer_heartbeat_age_seconds{peer="${(await stack().clusterStatus<{ peers: Array<{ id: string }> }>(1)).peers[0]?.id}"}`));

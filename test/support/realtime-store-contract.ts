@@ -170,6 +170,18 @@ export function realtimeStoreContract(name: string, makeStore: () => Promise<Rea
       assert.deepEqual(await store.owners(), []);
     });
 
+    it('an owner\'s changes apply in the order they were made: a removal never overtakes the addition before it', async () => {
+      const store = await makeStore();
+      const [added, removed, again] = await Promise.all([
+        store.addSubscriber(room('quick'), 'n1#1'),
+        store.removeSubscriber(room('quick'), 'quick', 'n1#1'),
+        store.addSubscriber(room('quick'), 'n1#1'),
+      ]);
+      assert.deepEqual([added, removed, again], [{ total: 1, created: true }, { total: 0, removed: true }, { total: 1, created: true }]);
+      assert.equal(await store.countRoom('quick'), 1);
+      assert.deepEqual(await store.collections(), [{ index: 'idx', collection: 'col' }]);
+    });
+
     it('keeps exact counts under 300 concurrent changes from three owners', async () => {
       const store = await makeStore();
       const owners = ['a#1', 'b#1', 'c#1'];

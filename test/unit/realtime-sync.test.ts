@@ -122,6 +122,20 @@ describe('RealtimeSync: subscriptions', () => {
 });
 
 describe('RealtimeSync: unsubscriptions', () => {
+  it('a client dropping while its subscription is still being written: it leaves counted nowhere, with its own event', async () => {
+    const { at, store } = cluster(1);
+    // The user notification of the entry, then the one of the leave (a disconnect) before the subscription's own call.
+    const entered = at(1).sync.enter(room('r1'), 'conn-1');
+    const left = at(1).sync.leave('r1', 'conn-1');
+    assert.notEqual(left, entered, 'the leave is its own event');
+    assert.equal(await entered.counted, 1);
+    assert.equal(await left.counted, 0);
+    await at(1).sync.subscribed(room('r1'), 'conn-1').catch(() => undefined);
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.equal(await store.countRoom('r1'), undefined, 'no ghost left in the shared state');
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
+  });
+
   it('the last subscriber anywhere: the room is removed from the shared state; the last room of the collection here is withdrawn from the peers', async () => {
     const { at, store } = cluster(3);
     await at(1).sync.subscribed(room('r1'), 'conn-1');

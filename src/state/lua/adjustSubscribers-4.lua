@@ -1,0 +1,42 @@
+--[[
+  Adds or removes subscribers of one owner (a node incarnation) in rooms of
+  one collection, in the order given: the subscriptions and unsubscriptions
+  one node made while its previous write was under way. A room is created by
+  its first subscriber and deleted when its cluster-wide count reaches 0;
+  an owner's count never goes below 0.
+
+  KEYS[1] rooms       hash roomId -> JSON {filters}
+  KEYS[2] counts      hash roomId -> cluster-wide subscribers
+  KEYS[3] ownerRooms  hash roomId -> this owner's subscribers
+  KEYS[4] owners      hash owner -> subscribers over the collection
+
+  ARGV[1] owner
+  then, per change, three arguments:
+    roomId
+    delta (integer, not 0): subscribers added (> 0) or removed (< 0)
+    room JSON, stored when the change creates the room ('' for a removal)
+
+  Returns {ownerLeft, total, created, removed, total, created, removed, ...}:
+  the owner's subscribers left in the collection after every change, then
+  per change the room's count right after it and 1/0 flags for a room it
+  created or deleted.
+  Errors: KPC_INVALID_COUNT (nothing is written).
+]]
+--- @include "includes/adjustRoom"
+
+local owner = ARGV[1]
+for i = 3, #ARGV, 3 do
+  local delta = tonumber(ARGV[i])
+  if delta == nil or delta == 0 or delta ~= math.floor(delta) then
+    return redis.error_reply('KPC_INVALID_COUNT ' .. tostring(ARGV[i]))
+  end
+end
+local reply = {0}
+for i = 2, #ARGV, 3 do
+  local _, created, removed = adjustRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[i], owner, tonumber(ARGV[i + 1]), ARGV[i + 2])
+  reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+  reply[#reply + 1] = created
+  reply[#reply + 1] = removed
+end
+reply[1] = tonumber(redis.call('HGET', KEYS[4], owner) or '0')
+return reply
