@@ -2,7 +2,7 @@ import type { CurveKeys } from '../transport/curve-keys';
 import type { CardStore } from './card-store';
 import { checkCard, sealCard, type CardRefusal } from './card-seal';
 import type { NodeCard } from './node-card';
-import { RecentKeys } from '../util/recent-map';
+import { RecentKeys, RecentMap } from '../util/recent-map';
 
 /** Node ids whose identity keys are pinned at most. */
 export const MAX_PINS = 10_000;
@@ -35,11 +35,8 @@ export interface CardStoreEvents {
 export class SealedCardStore implements CardStore {
   // Bounded: a Redis writer minting cards must not grow this node's memory without end.
   private readonly reported = new RecentKeys<string>(10_000);
-  /**
-   * The identity key each node id was first trusted with: it never changes
-   * for a node. In the order they were last read, oldest first.
-   */
-  private readonly identities = new Map<string, { key: string; readAt: number }>();
+  /** The identity key each node id was first trusted with: it never changes for a node. Never over MAX_PINS (see checkIdentity). */
+  private readonly identities = new RecentMap<string, { key: string; readAt: number }>(MAX_PINS);
 
   constructor(
     private readonly inner: CardStore,
@@ -103,15 +100,13 @@ export class SealedCardStore implements CardStore {
     if (pinned !== undefined) {
       if (pinned.key !== card.identityKey) return 'identityChanged';
       pinned.readAt = now;
-      // Last in the map: the first entry stays the one read least recently.
-      this.identities.delete(card.id);
-      this.identities.set(card.id, pinned);
       return undefined;
     }
     if (this.identities.size >= MAX_PINS) {
-      const oldest = this.identities.entries().next();
-      if (oldest.done || now - oldest.value[1].readAt < PIN_IDLE_MS) return 'pinsFull';
-      this.identities.delete(oldest.value[0]);
+      // Room is made here, never by the map itself: only an idle pin may go.
+      const oldest = this.identities.oldest();
+      if (oldest === undefined || now - oldest[1].readAt < PIN_IDLE_MS) return 'pinsFull';
+      this.identities.delete(oldest[0]);
     }
     this.identities.set(card.id, { key: card.identityKey, readAt: now });
     return undefined;

@@ -151,7 +151,7 @@ export class RealtimeSync {
   /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
     const event = this.enter(room, connectionId);
-    this.forgetPending(eventKey('in', room.roomId, connectionId));
+    this.pending.forget(eventKey('in', room.roomId, connectionId));
     return event.done;
   }
 
@@ -178,7 +178,7 @@ export class RealtimeSync {
   /** A connection left a room on this node. */
   unsubscribed(roomId: string, connectionId: string): Promise<void> {
     const event = this.leave(roomId, connectionId);
-    this.forgetPending(eventKey('out', roomId, connectionId));
+    this.pending.forget(eventKey('out', roomId, connectionId));
     return event.done;
   }
 
@@ -188,10 +188,6 @@ export class RealtimeSync {
     event.done.catch(() => undefined);
     this.pending.set(key, event);
     return event;
-  }
-
-  private forgetPending(key: string): void {
-    this.pending.forget(key);
   }
 
   /**

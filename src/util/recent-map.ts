@@ -42,6 +42,12 @@ export class RecentMap<K, V> {
     this.entries.delete(key);
   }
 
+  /** The entry used least recently, if any (not made recent). */
+  oldest(): [K, V] | undefined {
+    const first = this.entries.entries().next();
+    return first.done ? undefined : first.value;
+  }
+
   /** Entries, least recent first. */
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries[Symbol.iterator]();
