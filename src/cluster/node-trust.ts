@@ -2,7 +2,7 @@ import type { Envelope } from '../transport/envelope';
 import type { CardRefusal } from '../membership/card-seal';
 import type { CardStore } from '../membership/card-store';
 import { NodeIdentities } from '../membership/node-identities';
-import { SealedCardStore } from '../membership/sealed-card-store';
+import { MAX_PINS, PIN_IDLE_MS, SealedCardStore } from '../membership/sealed-card-store';
 import { SealedRecords, type UnreadableRecord } from '../state/sealed-records';
 import type { SharedRecords } from '../state/shared-records';
 import type { Sender } from '../bus/message-spec';
@@ -34,7 +34,7 @@ const CARD_REFUSALS: Record<CardRefusal, string> = {
   unsealed: 'it carries no seal for this node\'s cluster key',
   forged: 'its seal does not match its content (forged or altered)',
   identityChanged: 'it gives a known node another identity key (someone holding the cluster key speaking in its name)',
-  pinsFull: 'this node already pins the identity keys of 10,000 node ids, all read in the last 10 minutes (a flood of cards from someone holding the cluster key?)',
+  pinsFull: `this node already pins the identity keys of ${MAX_PINS} node ids, all read in the last ${PIN_IDLE_MS / 60_000} minutes (a flood of cards from someone holding the cluster key?)`,
 };
 
 /**
