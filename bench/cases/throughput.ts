@@ -34,7 +34,7 @@ export async function throughputCase(ctx: CaseContext): Promise<CaseOutput> {
   const measureFrom = startAt + 1000;
   await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from: measureFrom, to: measureFrom + durationMs })));
   const cpu = await pool.cpu();
-  const flood = await publisher.send({ type: 'flood', tag, index: side.index, collection: 'c0', window: publishWindow, startAt, durationMs: durationMs + 1000 });
+  const flood = await publisher.send({ type: 'flood', tag, index: side.index, collections: ['c0'], window: publishWindow, startAt, durationMs: durationMs + 1000 });
   const measuredWorkerCpu = await cpu();
   await delay(1000);
   const collected = await Promise.all(receivers.map((worker) => worker.send({ type: 'collect', tag })));

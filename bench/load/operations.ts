@@ -49,7 +49,7 @@ export class LoadState {
         const loop = async (): Promise<void> => {
           while (next < mine.length) {
             const i = mine[next++] as number;
-            const collection = command.collections[i % command.collections.length] as string;
+            const collection = command.collectionOfClient?.[c] ?? (command.collections[i % command.collections.length] as string);
             try {
               const roomId = await client.realtime.subscribe(command.index, collection, filterOf(command.filter, command.tag, i), onNotification);
               rooms.push({ client, roomId });
@@ -131,7 +131,7 @@ export class LoadState {
   }
 
   /** Closed loop: as fast as the node answers, `window` in flight per client. */
-  async flood({ tag, index, collection, window, startAt, durationMs }: Cmd<'flood'>): Promise<Replies['flood']> {
+  async flood({ tag, index, collections, window, startAt, durationMs }: Cmd<'flood'>): Promise<Replies['flood']> {
     await sleepUntil(startAt);
     const end = startAt + durationMs;
     let sent = 0;
@@ -141,6 +141,7 @@ export class LoadState {
       this.clients.flatMap((client) =>
         Array.from({ length: window }, async () => {
           while (now() < end) {
+            const collection = collections[sent % collections.length] as string;
             sent += 1;
             const message: BenchMessage = { tag, t: now() };
             await client.realtime.publish(index, collection, { ...message }).catch((error: unknown) => {

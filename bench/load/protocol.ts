@@ -17,8 +17,11 @@ export type FilterKind =
 export type Command =
   /** Opens `clients` WebSocket connections, round-robin over `ports`. */
   | { type: 'connect'; ports: number[]; clients: number }
-  /** Subscriptions `from`..`to` (exclusive), subscription i on client i % clients, `window` in flight per client. */
-  | { type: 'subscribe'; tag: string; index: string; collections: string[]; filter: FilterKind; from: number; to: number; window: number }
+  /**
+   * Subscriptions `from`..`to` (exclusive), subscription i on client i % clients, `window` in flight per client,
+   * in collection i % collections.length, or in `collectionOfClient[c]` for client c when given.
+   */
+  | { type: 'subscribe'; tag: string; index: string; collections: string[]; collectionOfClient?: string[]; filter: FilterKind; from: number; to: number; window: number }
   | { type: 'unsubscribe'; tag: string; window: number }
   /** Notifications of `tag` arriving between `from` and `to` (epoch ms) are counted and their latency kept. */
   | { type: 'arm'; tag: string; from: number; to: number }
@@ -27,8 +30,8 @@ export type Command =
   | { type: 'waitCount'; tag: string; expected: number; timeoutMs: number }
   /** Open loop: `rate` publishes per second from client 0, from `startAt` for `durationMs`. */
   | { type: 'publish'; tag: string; index: string; collection: string; rate: number; startAt: number; durationMs: number }
-  /** Closed loop: every client keeps `window` publishes in flight, from `startAt` for `durationMs`. */
-  | { type: 'flood'; tag: string; index: string; collection: string; window: number; startAt: number; durationMs: number }
+  /** Closed loop: every client keeps `window` publishes in flight, from `startAt` for `durationMs`, in `collections` by turns. */
+  | { type: 'flood'; tag: string; index: string; collections: string[]; window: number; startAt: number; durationMs: number }
   | { type: 'disconnect' }
   | { type: 'cpu' };
 

@@ -1,7 +1,7 @@
 import { now, sleepUntil } from '../load/clock';
 import type { WorkerPool } from '../load/pool';
 import { subscribeDistinct } from '../case-context';
-import type { Side } from '../side';
+import { COLLECTIONS, type Side } from '../side';
 import type { ScaleOutParams } from './params';
 import { connectionsPerWorker, spreadPorts } from './spread';
 
@@ -84,13 +84,20 @@ export interface NotificationsResult {
 }
 
 /**
- * Notification throughput: `subscribers` connections in one room spread
- * over the nodes (workers 1..n), publishers on every node (worker 0, a
- * multiple of the node count and at least 3 connections, each keeping a
- * window of `realtime:publish` in flight). CPU is read over the measured
- * window only.
+ * Where the notified subscribers are: all in one room spread over the
+ * nodes, or one room per node, each in its own collection (a node's
+ * clients on their own collection: a change then interests one node).
  */
-export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[]): Promise<NotificationsResult> {
+export type RoomLayout = 'one room' | 'room per node';
+
+/**
+ * Notification throughput: `subscribers` connections spread over the nodes
+ * (workers 1..n), in rooms laid out as `layout` says, publishers on every
+ * node (worker 0, a multiple of the node count and at least 3 connections,
+ * each keeping a window of `realtime:publish` in flight, over the rooms'
+ * collections by turns). CPU is read over the measured window only.
+ */
+export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[], layout: RoomLayout = 'one room'): Promise<NotificationsResult> {
   const { subscribers, publishWindow, warmupMs, durationMs } = params.notifications;
   if (pool.workers.length < 2) throw new Error('the notifications case needs at least 2 load workers');
   const ports = side.ports();
@@ -99,15 +106,20 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
   const portsOf = spreadPorts(ports, share);
   const tag = `scale-out-notify-${Date.now()}`;
   await Promise.all(receivers.map((worker, k) => worker.send({ type: 'connect', ports: portsOf[k] ?? [], clients: share[k] ?? 0 })));
+  // A node's own collection: the bench's collections, one per node.
+  const collectionOf = (port: number): string => (layout === 'one room' ? 'c0' : (COLLECTIONS[ports.indexOf(port) % COLLECTIONS.length] as string));
+  const collections = [...new Set(ports.map(collectionOf))];
   await Promise.all(
-    receivers.map((worker, k) => worker.send({ type: 'subscribe', tag, index: side.index, collections: ['c0'], filter: 'same', from: 0, to: share[k] ?? 0, window: 1 })),
+    receivers.map((worker, k) =>
+      worker.send({ type: 'subscribe', tag, index: side.index, collections, collectionOfClient: (portsOf[k] ?? []).map(collectionOf), filter: 'same', from: 0, to: share[k] ?? 0, window: 1 }),
+    ),
   );
   const publisher = pool.worker(0);
   await publisher.send({ type: 'connect', ports, clients: connectionsPerWorker(ports.length, 1, 3) });
   const startAt = now() + 300;
   const from = startAt + warmupMs;
   await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + durationMs })));
-  const flood = publisher.send({ type: 'flood', tag, index: side.index, collection: 'c0', window: publishWindow, startAt, durationMs: warmupMs + durationMs });
+  const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, window: publishWindow, startAt, durationMs: warmupMs + durationMs });
   await sleepUntil(from);
   const measuring = startPhase(side, idle);
   await sleepUntil(from + durationMs);

@@ -6,11 +6,12 @@ const list = (values: number[], digits = 2): string => values.map((v) => show(v,
 const max = (values: number[]): number | undefined => (values.length === 0 ? undefined : Math.max(...values));
 
 /** The three capacities of a size, in operations per second with a core per node. */
-function capacities(record: SizeRecord): { subscribe?: number; unsubscribe?: number; notify?: number } {
+function capacities(record: SizeRecord): { subscribe?: number; unsubscribe?: number; notify?: number; partitioned?: number } {
   return {
     subscribe: capacity(record.subscriptions?.subscribe),
     unsubscribe: capacity(record.subscriptions?.unsubscribe),
     notify: capacity(record.notifications?.cost),
+    partitioned: capacity(record.partitioned?.cost),
   };
 }
 
@@ -31,18 +32,18 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     '',
     `Every node, Redis, Elasticsearch and the load share ${env.cores} cores, so wall-clock rates say little about more machines. What is measured instead is the CPU time each Kuzzle process spends (from /proc, less its idle rate measured before the cases), and the **capacity with a core per node** = operations ÷ the busiest node's CPU seconds: the rate the cluster would sustain if each node had a core of its own and the busiest one were the limit. Size 1 is one Kuzzle without the plugin.`,
     '',
-    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from connections spread evenly over the nodes, held (RSS read), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from connections on every node (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s.`,
+    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from connections spread evenly over the nodes, held (RSS read), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from connections on every node (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
     '',
     '## Capacity with a core per node',
     '',
-    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | RSS per node for 100k subscriptions (MB, largest) | vs 1 | evictions |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | the same, room per node (/s) | vs 1 | RSS per node for 100k subscriptions (MB, largest) | vs 1 | evictions |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const record of results.sizes) {
     const c = capacities(record);
     const rss = max(rssPer100k(record, params.subscriptions));
     lines.push(
-      `| ${record.nodes}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(rss, 1)} | ${ratio(rss, baseRss)} | ${record.evictions ?? '–'} |`,
+      `| ${record.nodes}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${show(rss, 1)} | ${ratio(rss, baseRss)} | ${record.evictions ?? '–'} |`,
     );
   }
   const at = results.sizes.find((record) => record.nodes === TARGETS.nodes);
@@ -75,16 +76,18 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
       ['subscribe', record.subscriptions?.subscribe],
       ['unsubscribe', record.subscriptions?.unsubscribe],
       ['notifications delivered', record.notifications?.cost],
+      ['notifications delivered, room per node', record.partitioned?.cost],
     ] as const;
     for (const [name, cost] of phases) {
       if (!cost) continue;
       lines.push(`| ${record.nodes} | ${name} | ${cost.operations} | ${show(cost.wallMs / 1000)} | ${list(cost.cpuSeconds)} | ${list(cost.busySeconds)} | ${list(cpuPerOperationUs(cost), 1)} |`);
     }
   }
-  lines.push('', '| nodes | idle CPU (% of a core) | RSS growth with the subscriptions held (MB) | publishes sent | request errors |', '| --- | --- | --- | --- | --- |');
+  lines.push('', '| nodes | idle CPU (% of a core) | RSS growth with the subscriptions held (MB) | publishes sent (one room, room per node) | request errors |', '| --- | --- | --- | --- | --- |');
   for (const record of results.sizes) {
-    const errors = (record.subscriptions?.errors ?? 0) + (record.notifications?.errors ?? 0);
-    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${record.notifications?.published ?? '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
+    const errors = (record.subscriptions?.errors ?? 0) + (record.notifications?.errors ?? 0) + (record.partitioned?.errors ?? 0);
+    const published = [record.notifications?.published, record.partitioned?.published].filter((n) => n !== undefined).join(', ');
+    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
   }
   if (results.hop && results.hop.length > 0) {
     lines.push('', 'Bare ZeroMQ hop between two Node processes (~600-byte JSON, one way, measured in this run): ' + results.hop.map((h) => `${h.rate}/s ${h.curve ? 'CURVE' : 'plain'} p50 ${show(h.p50)} ms, p99 ${show(h.p99)} ms`).join('; ') + '.');
@@ -96,8 +99,9 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
 export function capacityPlot(results: ScaleOutResults): string {
   const one = results.sizes.find((record) => record.nodes === 1);
   const base = one ? capacities(one) : {};
-  const series = (['subscribe', 'unsubscribe', 'notify'] as const).map((kind) => ({
-    name: kind === 'notify' ? 'notifications' : kind,
+  const names = { subscribe: 'subscribe', unsubscribe: 'unsubscribe', notify: 'notifications', partitioned: 'notifications, room per node' };
+  const series = (['subscribe', 'unsubscribe', 'notify', 'partitioned'] as const).map((kind) => ({
+    name: names[kind],
     points: results.sizes.flatMap((record): Array<[number, number]> => {
       const value = capacities(record)[kind];
       const of = base[kind];

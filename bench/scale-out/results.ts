@@ -10,6 +10,8 @@ export interface SizeRecord {
   idle: number[];
   subscriptions?: SubscriptionsResult;
   notifications?: NotificationsResult;
+  /** The same notification load with one room per node, each in its own collection (absent from runs before it existed). */
+  partitioned?: NotificationsResult;
   /** Evictions counted by the nodes over the size's cases (0 expected). */
   evictions?: number;
   error?: string;

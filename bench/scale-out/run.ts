@@ -29,6 +29,8 @@ async function measureSize(nodes: number, esUrl: string, pool: WorkerPool, resul
     await side.waitNoRooms();
     log(`${spec.name}: notifications`);
     record.notifications = await notificationsCase(side, pool, results.params, record.idle);
+    log(`${spec.name}: notifications, one room per node in its own collection`);
+    record.partitioned = await notificationsCase(side, pool, results.params, record.idle, 'room per node');
     if (side.clustered) record.evictions = await side.evictions(side.ports().map((_, i) => i + 1));
   } catch (error) {
     record.error = describe(error);

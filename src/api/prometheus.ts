@@ -58,7 +58,7 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     [{ outcome: 'retried' }, status.redis.retried],
     [{ outcome: 'gave_up' }, status.redis.gaveUp],
   ]);
-  out.family('kpc_messages_sent_total', 'counter', 'Messages sent, per type (requests once per peer).', entries(status.messages.sentByType, 'type'));
+  out.family('kpc_messages_sent_total', 'counter', 'Messages sent, per type (requests and messages addressed to some peers only, once per peer).', entries(status.messages.sentByType, 'type'));
   out.family('kpc_messages_received_total', 'counter', 'Messages received and accepted, per type.', entries(status.messages.receivedByType, 'type'));
   out.family('kpc_bytes_sent_total', 'counter', 'Bytes of frames sent, per message type.', entries(status.transport.bytesByType.sent, 'type'));
   out.family('kpc_bytes_received_total', 'counter', 'Bytes of frames received, per message type.', entries(status.transport.bytesByType.received, 'type'));
@@ -67,7 +67,7 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     ...Object.entries(status.messages.dropped).map(([reason, value]): [Labels, number] => [{ layer: 'bus', reason }, value]),
     [{ layer: 'sync', reason: 'badFilter' }, metrics.badFilters],
   ]);
-  out.family('kpc_peer_changes_total', 'counter', 'Document changes and publications from peers: matched against this node\'s filters, ignored (no filter here on their collection), or failed.', entries({ ...status.changes }, 'outcome'));
+  out.family('kpc_peer_changes_total', 'counter', 'Document changes and publications: made here and sent to the peers (addressed: to the listening peers only) or unsent (no peer listens); from peers, matched against this node\'s filters, ignored (no filter here on their collection), or failed.', entries({ ...status.changes }, 'outcome'));
   const handshakes = status.transport.handshakes;
   out.family('kpc_handshakes_total', 'counter', 'Connections to this node\'s ROUTER and PUB, per outcome: accepted, completed, or failed (how).', (['router', 'pub'] as const).flatMap((socket) => [
     [{ socket, outcome: 'accepted' }, handshakes[socket].accepted] as [Labels, number],
@@ -81,7 +81,7 @@ export function renderMetrics(metrics: ClusterMetrics): string {
   out.family('kpc_foreign_protocol_nodes', 'gauge', 'Live nodes of another wire protocol version: they cannot join this cluster.', [[{}, Object.keys(trust.foreignProtocols).length]]);
   // Every current peer at 0 at least, so that a first gap shows as an increase.
   const gaps = { ...Object.fromEntries(status.peers.map((peer) => [peer.id, 0])), ...status.transport.gaps };
-  out.family('kpc_broadcasts_missed_total', 'counter', 'Broadcasts lost (sequence gaps), per peer.', entries(gaps, 'peer'));
+  out.family('kpc_broadcasts_missed_total', 'counter', 'Broadcasts and messages addressed to this node lost (sequence gaps), per peer.', entries(gaps, 'peer'));
   out.family('kpc_repairs_total', 'counter', 'Self-repairs, per kind.', [
     [{ kind: 'gap' }, status.repair.gapRepairs],
     [{ kind: 'state_loss' }, status.repair.stateLosses],

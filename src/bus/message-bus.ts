@@ -28,7 +28,7 @@ export const MAX_REQUESTS_IN_FLIGHT_PER_SENDER = 64;
 export interface BusStats {
   /** Messages received (broadcasts and requests) per type. */
   receivedByType: Record<string, number>;
-  /** Messages sent (broadcasts, and requests counted once per peer) per type. */
+  /** Messages sent (broadcasts, and requests and addressed messages counted once per peer) per type. */
   sentByType: Record<string, number>;
   dropped: Record<BusDropReason, number>;
 }
@@ -130,14 +130,20 @@ export class MessageBus {
     this.countSent(type);
   }
 
+  /** @internal used by {@link Channel}: sends a checked broadcast-kind body to these peers only. */
+  async publishTo(peers: readonly string[], type: string, body: unknown): Promise<void> {
+    await this.transport.publishTo(peers, type, body);
+    this.countSent(type, peers.length);
+  }
+
   /** @internal used by {@link Channel}: sends a checked body to one peer; the reply is checked by the channel. */
   request(peer: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
     this.countSent(type);
     return this.transport.request(peer, type, body, timeoutMs);
   }
 
-  private countSent(type: string): void {
-    this.sent.set(type, (this.sent.get(type) ?? 0) + 1);
+  private countSent(type: string, messages = 1): void {
+    this.sent.set(type, (this.sent.get(type) ?? 0) + messages);
   }
 
   private dispatch(kind: 'broadcast', envelope: Envelope): void;
@@ -231,6 +237,11 @@ export class Channel<M extends MessageMap> {
 
   async publish<T extends BroadcastTypes<M>>(type: T, body: BodyOf<M[T]>): Promise<void> {
     await this.bus.publish(type, body);
+  }
+
+  /** Sends a broadcast-kind message to these peers only (see {@link Transport.publishTo}); they handle it as a broadcast. */
+  async publishTo<T extends BroadcastTypes<M>>(peers: readonly string[], type: T, body: BodyOf<M[T]>): Promise<void> {
+    await this.bus.publishTo(peers, type, body);
   }
 
   /**

@@ -5,12 +5,15 @@ import { chunksOf } from '../util/chunks';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { MAX_DOCUMENTS_PER_MESSAGE, type REALTIME_MESSAGES } from './messages';
+import type { Recipients } from './interest-exchange';
 import type { ChangeNotice, RealtimeHost } from './realtime-host';
 
 /** Changes made through this node, and what happened to those peers sent it. */
 export interface ChangeCounts {
-  /** Sent to the peers (one broadcast each, split when big). */
+  /** Sent to the peers (split when big): one broadcast when every peer listens to their collection, else one copy to each that does. */
   sent: number;
+  /** Of those sent, sent only to the peers listening to their collection (not every peer does). */
+  addressed: number;
   /** Not sent: no peer listens to their collection. */
   unsent: number;
   /** Matched against this node's filters. */
@@ -24,21 +27,21 @@ export interface ChangeCounts {
 export interface ChangeRelayOptions {
   /** The channel of the realtime messages. */
   channel: () => Channel<typeof REALTIME_MESSAGES>;
-  /** Whether any peer may listen to the collection (see InterestExchange). */
-  peersListen: (ref: CollectionRef) => boolean;
+  /** The peers that may listen to the collection (see InterestExchange). */
+  recipients: (ref: CollectionRef) => Recipients;
   /** Whether this node stopped sending. */
   stopped: () => boolean;
   log: Log;
 }
 
 /**
- * The changes between this node and its peers: one made here is sent once
- * to the peers when any of them listens to its collection; one a peer made
- * is matched here against this node's own filters, after the earlier
- * changes of its collection.
+ * The changes between this node and its peers: one made here is sent to
+ * the peers that listen to its collection (one broadcast when they all do),
+ * to none when none does; one a peer made is matched here against this
+ * node's own filters, after the earlier changes of its collection.
  */
 export class ChangeRelay {
-  readonly counts: ChangeCounts = { sent: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
+  readonly counts: ChangeCounts = { sent: 0, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
   /**
    * Changes of one collection are matched one after another, in the order
    * they came: reading and writing a document's "matched before" rooms
@@ -57,21 +60,29 @@ export class ChangeRelay {
    */
   peersListen(ref: CollectionRef): boolean {
     if (this.options.stopped()) return false;
-    if (this.options.peersListen(ref)) return true;
+    if (this.options.recipients(ref).peers.length > 0) return true;
     this.counts.unsent++;
     return false;
   }
 
   /**
-   * Sends a change made through this node to every peer, at most
-   * {@link MAX_DOCUMENTS_PER_MESSAGE} documents per message. The change is
-   * encoded before this returns: later changes to the caller's objects
-   * (pipes, the response) do not travel.
+   * Sends a change made through this node to the peers listening to its
+   * collection, at most {@link MAX_DOCUMENTS_PER_MESSAGE} documents per
+   * message. The change is encoded before this returns: later changes to
+   * the caller's objects (pipes, the response) do not travel.
    */
   forward(change: ChangeNotice): Promise<void> {
+    if (this.options.stopped()) return Promise.resolve();
+    const to = this.options.recipients(change);
+    if (to.peers.length === 0) {
+      // The last listener left since peersListen answered.
+      this.counts.unsent++;
+      return Promise.resolve();
+    }
     this.counts.sent++;
-    if (change.documents.length <= MAX_DOCUMENTS_PER_MESSAGE) return this.publish(change);
-    return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish({ ...change, documents }))).then(() => undefined);
+    if (!to.all) this.counts.addressed++;
+    if (change.documents.length <= MAX_DOCUMENTS_PER_MESSAGE) return this.publish(to, change);
+    return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish(to, { ...change, documents }))).then(() => undefined);
   }
 
   /** A peer's change: matched here, after the earlier changes of its collection, unless this node has no filter there. */
@@ -105,8 +116,10 @@ export class ChangeRelay {
     return run;
   }
 
-  private async publish(change: ChangeNotice): Promise<void> {
+  private async publish(to: Recipients, change: ChangeNotice): Promise<void> {
     if (this.options.stopped()) return;
-    await this.options.channel().publish('change:documents', change);
+    // A broadcast reaches every peer in one send; a copy per peer spares the others receiving and decoding it.
+    if (to.all) await this.options.channel().publish('change:documents', change);
+    else await this.options.channel().publishTo(to.peers, 'change:documents', change);
   }
 }

@@ -7,6 +7,14 @@ import type { Log } from '../util/log';
 import type { REALTIME_MESSAGES } from './messages';
 import { PeerInterest } from './peer-interest';
 
+/** Who must receive a change of a collection. */
+export interface Recipients {
+  /** Ids of the peers that may listen to it. */
+  peers: string[];
+  /** Whether that is every member: then one broadcast serves them all. */
+  all: boolean;
+}
+
 /** Times a peer is asked to record that this node listens to a collection, at most. */
 const MAX_ANNOUNCE_ATTEMPTS = 5;
 
@@ -77,11 +85,15 @@ export class InterestExchange {
     void this.channel().requestEach(peers, 'interest:remove', ref, this.options.ackTimeoutMs);
   }
 
-  /** Whether any peer may listen to the collection; asks the peers whose list this node lacks for it (they count as listening meanwhile). */
-  peersListen(ref: CollectionRef): boolean {
+  /**
+   * The peers that may listen to the collection; asks the peers whose list
+   * this node lacks for it (they count as listening meanwhile).
+   */
+  recipients(ref: CollectionRef): Recipients {
     const peers = this.options.peers();
     this.learn(peers);
-    return this.interest.anyListening(peers, ref);
+    const listening = this.interest.listening(peers, ref);
+    return { peers: listening.map((peer) => peer.id), all: listening.length > 0 && listening.length === peers.length };
   }
 
   peerIds(): string[] {

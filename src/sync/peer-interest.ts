@@ -12,7 +12,7 @@ interface PeerView {
 
 /**
  * Which peers hold subscribers in which collections, so that a change is
- * sent only when someone listens. Wrong only on the safe side: a peer
+ * sent only to those that listen. Wrong only on the safe side: a peer
  * incarnation whose list has not come back yet counts as listening to
  * everything, and a list that comes back late is merged with what the
  * peer announced meanwhile, never replacing it (a collection it left since
@@ -43,10 +43,10 @@ export class PeerInterest {
     return peers.filter((peer) => this.views.get(ownerOf(peer))?.known !== true);
   }
 
-  /** Whether any of `peers` may listen to the collection. */
-  anyListening(peers: readonly Sender[], ref: CollectionRef): boolean {
+  /** The peers among `peers` that may listen to the collection. */
+  listening(peers: readonly Sender[], ref: CollectionRef): Sender[] {
     const key = encodeCollectionRef(ref.index, ref.collection);
-    return peers.some((peer) => {
+    return peers.filter((peer) => {
       const view = this.views.get(ownerOf(peer));
       return view?.known !== true || view.collections.has(key);
     });

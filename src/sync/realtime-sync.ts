@@ -88,7 +88,7 @@ export class RealtimeSync {
     });
     this.relay = new ChangeRelay(host, {
       channel: () => this.channel,
-      peersListen: (ref) => this.interests.peersListen(ref),
+      recipients: (ref) => this.interests.recipients(ref),
       stopped: () => this.stopped,
       log: options.log,
     });
@@ -225,7 +225,7 @@ export class RealtimeSync {
     return this.relay.peersListen(ref);
   }
 
-  /** Sends a change made through this node to every peer (see {@link ChangeRelay.forward}). */
+  /** Sends a change made through this node to the peers that listen (see {@link ChangeRelay.forward}). */
   forwardChange(change: ChangeNotice): Promise<void> {
     return this.relay.forward(change);
   }

@@ -4,8 +4,10 @@
  * 2: incarnation (`inc`) on every envelope, error replies carry a code.
  * 3: requests carry the sender's MAC (`mac`); cards carry the node's
  *    identity key and, with CURVE, their seal.
+ * 4: messages addressed to one peer on the PUB socket, behind a topic
+ *    frame (addressing.ts); a SUB subscribes to broadcasts and its own topic.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * What travels between nodes, on PUB/SUB (broadcasts) and DEALER/ROUTER
@@ -26,7 +28,8 @@ export interface Envelope {
   inc: number;
   /**
    * Per-sender sequence number of broadcasts (starts at 1, +1 per publish), so
-   * a receiver can see a gap; 0 on requests and replies.
+   * a receiver can see a gap; 0 on requests, replies and messages addressed
+   * to one peer (their number is in their topic, see addressing.ts).
    */
   seq: number;
   /** Request id, set on a request; its reply carries it in `re`. */

@@ -5,7 +5,7 @@
  * the message. Frames stay within `maxFrameBytes`, which ZeroMQ enforces
  * before buffering anything; a message within `maxMessageBytes`.
  */
-const MARK = 0x00;
+export const FRAGMENT_MARK = 0x00;
 const HEADER_BYTES = 9;
 /**
  * Room left in every frame sent for what CURVE wraps around it: libzmq
@@ -24,7 +24,7 @@ export interface FragmentLimits {
 
 /** Whether a frame is a fragment rather than a whole envelope. */
 export function isFragment(frame: Buffer): boolean {
-  return frame.length > 0 && frame[0] === MARK;
+  return frame.length > 0 && frame[0] === FRAGMENT_MARK;
 }
 
 /** The frames that carry `message`: itself when it fits in one frame, its fragments otherwise. */
@@ -35,7 +35,7 @@ export function framesOf(message: Buffer, messageId: number, limits: FragmentLim
   const frames: Buffer[] = [];
   for (let index = 0; index < count; index++) {
     const header = Buffer.alloc(HEADER_BYTES);
-    header[0] = MARK;
+    header[0] = FRAGMENT_MARK;
     header.writeUInt32BE(messageId >>> 0, 1);
     header.writeUInt16BE(index, 5);
     header.writeUInt16BE(count, 7);

@@ -1,4 +1,5 @@
 import { Dealer, Subscriber } from 'zeromq';
+import { subscriptionsOf } from './addressing';
 import type { NodeAddresses } from './envelope';
 import { closeQuietly } from './receive-loop';
 import { SendQueue } from './send-queue';
@@ -11,22 +12,44 @@ function withSource(endpoint: string, sourceHost: string | undefined): string {
   return `${endpointOf(sourceHost, 0).replace(/\*$/, '0')};${endpoint.replace(/^tcp:\/\//, '')}`;
 }
 
-/** Where a broadcast's sequence number stands against the last one received from its peer. */
+/** Where a message's sequence number stands against the last one received on its stream. */
 export type SeqVerdict = { kind: 'next' } | { kind: 'gap'; expected: number } | { kind: 'replayed' };
+
+/**
+ * One numbered stream of a peer (its broadcasts, or what it addressed to
+ * this node). The first number heard sets the baseline (what was sent
+ * before the link existed is the join's business); a number not above the
+ * last one is a replay.
+ */
+export class SequenceCheck {
+  /** Messages missed since the link was opened. */
+  missed = 0;
+  private last: number | undefined;
+
+  /** Checks a message's number and records it. */
+  check(seq: number): SeqVerdict {
+    const last = this.last;
+    if (last !== undefined && seq <= last) return { kind: 'replayed' };
+    this.last = seq;
+    if (last === undefined || seq === last + 1) return { kind: 'next' };
+    this.missed += seq - last - 1;
+    return { kind: 'gap', expected: last + 1 };
+  }
+}
 
 /**
  * The sockets bound to one peer: a SUB on its PUB (so its broadcasts are
  * attributed to it, and disconnecting it never touches another peer's
- * connection) and a DEALER on its ROUTER, with the peer's broadcast sequence.
+ * connection) and a DEALER on its ROUTER, with the peer's two sequences:
+ * its broadcasts, and what it addressed to this node (addressing.ts).
  */
 export class PeerLink {
   readonly dealer: Dealer;
   readonly sub: Subscriber;
   readonly queue: SendQueue;
   readonly loops: Promise<void>[] = [];
-  /** Broadcasts missed since this link was opened. */
-  missed = 0;
-  private lastSeq: number | undefined;
+  readonly broadcasts = new SequenceCheck();
+  readonly addressed = new SequenceCheck();
 
   /** @throws Error when zeromq refuses an endpoint (the sockets are closed first). */
   constructor(
@@ -42,7 +65,7 @@ export class PeerLink {
     this.dealer = new Dealer({ ...dealerOptions(nodeId, limits), ...security });
     this.sub = new Subscriber({ ...subOptions(limits), ...security });
     try {
-      this.sub.subscribe();
+      this.sub.subscribe(...subscriptionsOf(nodeId));
       this.dealer.connect(withSource(addresses.router, sourceHost));
       this.sub.connect(withSource(addresses.pub, sourceHost));
     } catch (error) {
@@ -53,18 +76,9 @@ export class PeerLink {
     this.queue = new SendQueue(this.dealer);
   }
 
-  /**
-   * Checks a broadcast's sequence number and records it. The first broadcast
-   * heard sets the baseline (what was sent before this link existed is the
-   * join's business); a number not above the last one is a replay.
-   */
-  checkSeq(seq: number): SeqVerdict {
-    const last = this.lastSeq;
-    if (last !== undefined && seq <= last) return { kind: 'replayed' };
-    this.lastSeq = seq;
-    if (last === undefined || seq === last + 1) return { kind: 'next' };
-    this.missed += seq - last - 1;
-    return { kind: 'gap', expected: last + 1 };
+  /** Messages of the peer missed since this link was opened, on both streams. */
+  get missed(): number {
+    return this.broadcasts.missed + this.addressed.missed;
   }
 
   sameAddresses(addresses: NodeAddresses): boolean {

@@ -6,15 +6,15 @@ const MAX_TYPES_COUNTED = 100;
 /** Frames a transport drops itself; refused connections are counted per handshake (see HandshakeCounts). */
 export type FrameDropReason = Exclude<TransportDropReason, 'unauthenticated'>;
 
-type Totals = Pick<TransportStats, 'published' | 'received' | 'requestsSent' | 'requestsReceived' | 'bytesSent' | 'bytesReceived'>;
+type Totals = Pick<TransportStats, 'published' | 'addressed' | 'received' | 'requestsSent' | 'requestsReceived' | 'bytesSent' | 'bytesReceived'>;
 
 /** What went through a transport's sockets, for status and metrics. */
 export class TrafficCounters {
-  readonly totals: Totals = { published: 0, received: 0, requestsSent: 0, requestsReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly totals: Totals = { published: 0, addressed: 0, received: 0, requestsSent: 0, requestsReceived: 0, bytesSent: 0, bytesReceived: 0 };
   private readonly dropped: Record<FrameDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
   private readonly bytesSent = new Map<string, number>();
   private readonly bytesReceived = new Map<string, number>();
-  /** Broadcasts missed per peer, kept after the peer is gone so that status shows them. */
+  /** Messages missed per peer, kept after the peer is gone so that status shows them. */
   private readonly gaps = new Map<string, number>();
 
   /** Counts bytes per message type and in total; types are bounded (unknown ones past the bound share one key). */
@@ -35,7 +35,7 @@ export class TrafficCounters {
     this.dropped[reason] += 1;
   }
 
-  /** `missed`: all the broadcasts of `peerId` missed since it was connected. */
+  /** `missed`: all the messages of `peerId` missed since it was connected. */
   gap(peerId: string, missed: number): void {
     this.gaps.set(peerId, missed);
   }

@@ -14,7 +14,11 @@ export type TransportDropReason =
 
 /** Counters a transport keeps for status and metrics. */
 export interface TransportStats {
+  /** Broadcasts sent. */
   published: number;
+  /** Messages sent to one peer on the broadcast channel (one per peer addressed, see {@link Transport.publishTo}). */
+  addressed: number;
+  /** Broadcasts and addressed messages received. */
   received: number;
   requestsSent: number;
   requestsReceived: number;
@@ -27,7 +31,7 @@ export interface TransportStats {
   dropped: Record<TransportDropReason, number>;
   /** Bytes of frames sent and received, per message type (replies under their request's type). */
   bytesByType: { sent: Record<string, number>; received: Record<string, number> };
-  /** Broadcasts missed (sequence gaps), per peer, since it was connected. */
+  /** Broadcasts and addressed messages missed (sequence gaps), per peer, since it was connected. */
   gaps: Record<string, number>;
   /** Connections to this node's ROUTER and PUB: accepted, completed, failed by how, keys refused. */
   handshakes: Record<ServerSocketName, SocketHandshakes>;
@@ -40,13 +44,14 @@ export interface Reply {
 }
 
 /**
- * Receives each broadcast of a connected peer, in order; `envelope.from` is
- * the peer the broadcast came from (the transport drops any other).
+ * Receives each broadcast of a connected peer, and each message it
+ * addressed to this node, in the order sent; `envelope.from` is the peer it
+ * came from (the transport drops any other).
  */
 export type BroadcastHandler = (envelope: Envelope) => void;
 /** Answers a request; `envelope.from` is the sender's routing id. */
 export type RequestHandler = (envelope: Envelope) => Promise<Reply>;
-/** A connected peer's broadcasts were lost between `expected` and `received - 1`. */
+/** Messages of a connected peer (its broadcasts, or those it addressed to this node) were lost between `expected` and `received - 1`. */
 export type GapHandler = (peerId: string, expected: number, received: number) => void;
 /** The connection to a peer's ROUTER was closed by the other side (its process died, or the network cut it). */
 export type DisconnectHandler = (peerId: string) => void;
@@ -73,6 +78,12 @@ export interface Transport {
   peers(): string[];
   /** Broadcasts to every connected peer; resolves once handed to the socket. */
   publish(type: string, body: unknown): Promise<void>;
+  /**
+   * Sends a broadcast-kind message to these peers only, each its own copy,
+   * in order with this node's broadcasts; a peer not listed never receives
+   * it. Resolves once handed to the socket.
+   */
+  publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void>;
   /** Sends a request to one peer; rejects with a timeout error after `timeoutMs`. */
   request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope>;
   onBroadcast(handler: BroadcastHandler): void;

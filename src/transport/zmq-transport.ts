@@ -3,6 +3,7 @@ import createDebug from 'debug';
 import { Publisher, Router } from 'zeromq';
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
+import { AddressedSequences, seqOfTopic, topicFrame, topicPrefixOf } from './addressing';
 import { isId } from './codec';
 import { FrameReader } from './frame-reader';
 import { FrameWriter } from './frame-writer';
@@ -26,9 +27,10 @@ const debugLog = createDebug('kuzzle:cluster:transport');
  * {@link Transport} over ZeroMQ: a ROUTER answers requests and a PUB carries
  * broadcasts; each peer gets its own SUB (on its PUB) and DEALER (on its
  * ROUTER), see {@link PeerLink}. Frames are single JSON envelopes (see
- * codec.ts). A frame is dropped and counted, never handled, when it does
- * not decode, when its `from` is not the peer its socket belongs to (the
- * DEALER's routing id for requests), or when a broadcast replays an old
+ * codec.ts); what the PUB addresses to one peer has a topic frame before
+ * it (addressing.ts). A frame is dropped and counted, never handled, when
+ * it does not decode, when its `from` is not the peer its socket belongs to
+ * (the DEALER's routing id for requests), or when it replays an old
  * sequence number; a sequence gap is reported to the gap handler.
  */
 export class ZmqTransport implements Transport {
@@ -58,6 +60,9 @@ export class ZmqTransport implements Transport {
    */
   private readonly sourceHost: string | undefined;
   private seq = 0;
+  private readonly addressedSeqs = new AddressedSequences();
+  /** What this node's SUBs subscribed to: the topics addressed to it start with it. */
+  private readonly ownTopic: Buffer;
   private closed = false;
   private binding: Promise<NodeAddresses> | undefined;
   private closing: Promise<void> | undefined;
@@ -75,6 +80,7 @@ export class ZmqTransport implements Transport {
     this.writer = new FrameWriter(this.nodeId, this.limits);
     this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
+    this.ownTopic = topicPrefixOf(this.nodeId);
     this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'router')) });
     this.pub = new Publisher({ ...pubOptions(options.pub.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'pub')) });
     // A connection that fails its handshake (no key, a wrong key) never
@@ -135,6 +141,7 @@ export class ZmqTransport implements Transport {
   disconnect(peerId: string): void {
     const link = this.links.get(peerId);
     if (link) this.dropLink(link, new PeerNotConnectedError(peerId, 'was disconnected'));
+    this.addressedSeqs.forget(peerId);
   }
 
   /** Ids of the connected peers. */
@@ -157,6 +164,29 @@ export class ZmqTransport implements Transport {
     await Promise.all(this.writer.framesOf(frame).map((part) => this.pubQueue.enqueue([part])));
     this.traffic.totals.published += 1;
     this.traffic.bytes('sent', type, frame.length);
+  }
+
+  /**
+   * Sends a message on the PUB socket to each of `peerIds` alone: encoded
+   * once, then one copy per peer behind its topic (addressing.ts), each
+   * with that peer's next sequence number. Queued in one turn, so nothing
+   * gets between the copies; a peer past the high water mark misses its
+   * copy, which it sees as a gap.
+   */
+  async publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
+    if (this.closed) throw new TransportClosedError();
+    if (peerIds.length === 0) return;
+    // No sequence in the envelope: each copy's number is in its topic.
+    const frame = this.writer.encode({ type, seq: 0, body });
+    const parts = this.writer.framesOf(frame);
+    const sends: Promise<void>[] = [];
+    for (const peerId of peerIds) {
+      const topic = topicFrame(peerId, this.addressedSeqs.take(peerId));
+      for (const part of parts) sends.push(this.pubQueue.enqueue([topic, part]));
+    }
+    await Promise.all(sends);
+    this.traffic.totals.addressed += peerIds.length;
+    this.traffic.bytes('sent', type, frame.length * peerIds.length);
   }
 
   /**
@@ -299,15 +329,21 @@ export class ZmqTransport implements Transport {
   }
 
   private async subLoop(link: PeerLink): Promise<void> {
-    await receiveLoop(`SUB(${link.peerId})`, link.sub, (frames) => {
-      const envelope = this.reader.read(frames, 1, 0, `SUB(${link.peerId})`);
+    const name = `SUB(${link.peerId})`;
+    await receiveLoop(name, link.sub, (frames) => {
+      // Two frames: a topic, then a message addressed to this node alone.
+      const addressed = frames.length === 2;
+      const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);
       if (!envelope) return;
-      if (envelope.from !== link.peerId) return this.drop('foreignSender', `broadcast from ${envelope.from} on ${link.peerId}'s socket`);
-      const verdict = link.checkSeq(envelope.seq);
-      if (verdict.kind === 'replayed') return this.drop('replayed', `broadcast #${envelope.seq} of ${link.peerId}`);
+      if (envelope.from !== link.peerId) return this.drop('foreignSender', `message from ${envelope.from} on ${link.peerId}'s socket`);
+      const seq = addressed ? seqOfTopic(frames[0] as Buffer, this.ownTopic) : envelope.seq;
+      if (seq === undefined) return this.drop('malformed', `message of ${link.peerId} with a topic that is not this node's`);
+      const stream = addressed ? link.addressed : link.broadcasts;
+      const verdict = stream.check(seq);
+      if (verdict.kind === 'replayed') return this.drop('replayed', `${addressed ? 'addressed message' : 'broadcast'} #${seq} of ${link.peerId}`);
       if (verdict.kind === 'gap') {
         this.traffic.gap(link.peerId, link.missed);
-        this.gapHandler?.(link.peerId, verdict.expected, envelope.seq);
+        this.gapHandler?.(link.peerId, verdict.expected, seq);
       }
       this.traffic.totals.received += 1;
       this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));

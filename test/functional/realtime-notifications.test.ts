@@ -55,6 +55,31 @@ describe('realtime across nodes', () => {
     await a.realtime.unsubscribe(roomId);
   });
 
+  it('a change travels only to the nodes listening to its collection: C, without a subscriber there, never receives it', async () => {
+    interface Status {
+      changes: { addressed: number };
+      messages: { receivedByType: Record<string, number> };
+    }
+    const only = 'only-on-a';
+    await ensureCollection(c, index, only);
+    const recorder = new Recorder<DocNotification>();
+    const roomId = await a.realtime.subscribe(index, only, { equals: { color: 'red' } }, recorder.callback);
+    // A first change, so that B surely knows which collections A and C listen to.
+    await b.document.create(index, only, { color: 'red' }, 'warmup');
+    await recorder.waitCount(1);
+    const atB = await stack().clusterStatus<Status>(2);
+    const atC = await stack().clusterStatus<Status>(3);
+    for (let i = 0; i < 5; i++) await b.document.create(index, only, { color: i % 2 === 0 ? 'red' : 'blue', i }, `only-${i}`);
+    await b.realtime.publish(index, only, { color: 'red', kind: 'publish' });
+    await recorder.waitCount(5);
+    assert.deepEqual(recorder.items.map((n) => (n.action === 'publish' ? 'publish' : n.result._id)), ['warmup', 'only-0', 'only-2', 'only-4', 'publish'], 'each once, in order');
+    const afterB = await stack().clusterStatus<Status>(2);
+    const afterC = await stack().clusterStatus<Status>(3);
+    assert.equal(afterB.changes.addressed - atB.changes.addressed, 6, 'B sent its 6 changes to A alone');
+    assert.equal(afterC.messages.receivedByType['change:documents'] ?? 0, atC.messages.receivedByType['change:documents'] ?? 0, 'C received none of them');
+    await a.realtime.unsubscribe(roomId);
+  });
+
   it('realtime:publish through C reaches a subscriber on A with its volatile data', async () => {
     const recorder = new Recorder<DocNotification>();
     const roomId = await a.realtime.subscribe(index, collection, { equals: { kind: 'msg' } }, recorder.callback);

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Dealer, Publisher, Router } from 'zeromq';
 
+import { topicFrame } from '../../src/transport/addressing';
 import { encodeEnvelope } from '../../src/transport/codec';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import {
@@ -139,6 +140,32 @@ describe('ZmqTransport', () => {
       for (const node of nodes) assert.equal(node.transport.stats().dropped.malformed, 0);
     });
 
+    it('delivers a message addressed to one peer to it alone, in order with the broadcasts', async () => {
+      const [a, b, c] = nodes;
+      const from = a.transport.nodeId;
+      const cBefore = c.transport.stats();
+      const aBefore = a.transport.stats();
+      // Every third message a broadcast, the others addressed to b alone.
+      for (let i = 0; i < 300; i++) {
+        if (i % 3 === 0) void a.transport.publish('mix', { i });
+        else void a.transport.publishTo([b.transport.nodeId], 'mix', { i });
+      }
+      await a.transport.publish('mix-end', null);
+      const atB = await waitFor('b to receive the 300', () => b.broadcasts.some((e) => e.type === 'mix-end' && e.from === from) && b.broadcasts.filter((e) => e.type === 'mix'));
+      assert.deepEqual(atB.map((e) => (e.body as { i: number }).i), Array.from({ length: 300 }, (_, i) => i), 'every message, in the order sent');
+      // What a sent before its last broadcast reached c before it, if it reached c at all.
+      await waitFor('c to receive the last broadcast', () => c.broadcasts.some((e) => e.type === 'mix-end' && e.from === from));
+      const atC = c.broadcasts.filter((e) => e.type === 'mix');
+      assert.deepEqual(atC.map((e) => (e.body as { i: number }).i), Array.from({ length: 100 }, (_, i) => i * 3), 'c got the broadcasts only');
+      const cAfter = c.transport.stats();
+      assert.equal(cAfter.received - cBefore.received, 101, 'the messages addressed to b never reached c\'s socket');
+      assert.equal(cAfter.gaps[from] ?? 0, cBefore.gaps[from] ?? 0, 'nor does c see a gap for them');
+      assert.equal(b.transport.stats().gaps[from] ?? 0, 0);
+      const aAfter = a.transport.stats();
+      assert.equal(aAfter.addressed - aBefore.addressed, 200);
+      assert.equal(aAfter.published - aBefore.published, 101, 'addressed messages are not counted as broadcasts (a heartbeat is not spared for them)');
+    });
+
     it('answers 200 concurrent requests, each with its own reply', async () => {
       const [a, b, c] = nodes;
       const requests = Array.from({ length: 200 }, (_, i) => {
@@ -220,9 +247,15 @@ describe('ZmqTransport', () => {
         { timeoutMs: 10_000, intervalMs: 20 },
       );
       const before = b.transport.stats().dropped.malformed;
-      await rawPub.send(randomBytes(32));
+      // What matches none of the SUB's subscriptions (a broadcast starts with `{` or the
+      // fragment mark, an addressed message with b's topic) is filtered by the publisher.
+      await rawPub.send(Buffer.concat([Buffer.from('x'), randomBytes(31)]));
       await rawPub.send(Buffer.from('not json'));
       await rawPub.send([Buffer.from('two'), Buffer.from('frames')]);
+      // What matches reaches the SUB, and is dropped as malformed.
+      await rawPub.send(Buffer.concat([Buffer.from('{'), randomBytes(31)]));
+      await rawPub.send(Buffer.from('{not json'));
+      await rawPub.send([topicFrame(b.transport.nodeId, 1), Buffer.from('frames')]);
       await rawPub.send(Buffer.from(JSON.stringify({ v: 99, type: 't', from: 'junk-node', inc: 1, seq: probeSeq, body: null })));
       await rawPub.send(Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, type: 't', from: 'junk-node', inc: 1, seq: -1 })));
       const dropped = { ...b.transport.stats().dropped };
@@ -243,6 +276,25 @@ describe('ZmqTransport', () => {
       assert.deepEqual(gaps, [['junk-node', probeSeq, probeSeq + 5]]);
       assert.equal(after.gaps['junk-node'], 5);
       assert.ok(!b.broadcasts.some((e) => e.type === 'spoof' || e.type === 'replayed'));
+
+      // Messages addressed to b: their own sequence, in their topic, checked like broadcasts'.
+      const addressed = (type: string): Buffer => encodeEnvelope({ v: PROTOCOL_VERSION, type, from: 'junk-node', inc: 1, seq: 0, body: null });
+      await rawPub.send([topicFrame(b.transport.nodeId, 1), addressed('addr-1')]);
+      await rawPub.send([topicFrame(b.transport.nodeId, 1), addressed('addr-replayed')]);
+      await rawPub.send([Buffer.from(`@${b.transport.nodeId}\nabc`), addressed('addr-bad-topic')]);
+      await rawPub.send([topicFrame(`${b.transport.nodeId}x`, 1), addressed('addr-other-node')]);
+      await rawPub.send([topicFrame(b.transport.nodeId, 3), addressed('addr-3')]);
+      await waitFor('the addressed junk-node messages', () => b.broadcasts.some((e) => e.type === 'addr-3'), { timeoutMs: 5_000 });
+      const afterAddressed = b.transport.stats();
+      assert.deepEqual(
+        b.broadcasts.filter((e) => e.type.startsWith('addr-')).map((e) => e.type),
+        ['addr-1', 'addr-3'],
+        'a replay, a topic without a number and one for another node are not handled',
+      );
+      assert.equal(afterAddressed.dropped.replayed, after.dropped.replayed + 1);
+      assert.equal(afterAddressed.dropped.malformed, after.dropped.malformed + 1, 'the topic for another node never reached b');
+      assert.deepEqual(gaps.slice(1), [['junk-node', 2, 3]], 'a gap on the addressed stream is reported');
+      assert.equal(afterAddressed.gaps['junk-node'], 6, 'missed messages of both streams');
 
       b.transport.disconnect('junk-node');
       b.transport.disconnect('junk-node');
@@ -360,9 +412,12 @@ describe('ZmqTransport', () => {
     await a.transport.publish('small', 1);
     await a.transport.publish('big', { big });
     await a.transport.publish('small', 2);
-    await waitFor('the three broadcasts', () => b.broadcasts.slice(before).filter((envelope) => envelope.type !== 'probe').length >= 3);
+    // Addressed to b alone, in fragments too, between broadcasts.
+    await a.transport.publishTo([b.transport.nodeId], 'big', { big });
+    await a.transport.publish('small', 3);
+    await waitFor('the five messages', () => b.broadcasts.slice(before).filter((envelope) => envelope.type !== 'probe').length >= 5);
     const got = b.broadcasts.slice(before).filter((envelope) => envelope.type !== 'probe').map((envelope) => (envelope.type === 'big' ? `big:${(envelope.body as { big: string }).big === big}` : `small:${String(envelope.body)}`));
-    assert.deepEqual(got, ['small:1', 'big:true', 'small:2']);
+    assert.deepEqual(got, ['small:1', 'big:true', 'small:2', 'big:true', 'small:3']);
     const reply = await a.transport.request(b.transport.nodeId, 'echo', { big }, 10_000);
     assert.equal((reply.body as { echo: { big: string } }).echo.big, big, 'a big request and its big reply');
     assert.equal(b.transport.stats().dropped.malformed, 0);

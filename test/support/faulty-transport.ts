@@ -46,6 +46,11 @@ export class FaultyTransport implements Transport {
     await this.inner.publish(type, body);
   }
 
+  async publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
+    if (this.silent) return;
+    await this.inner.publishTo(peerIds, type, body);
+  }
+
   async request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
     if (this.silent || this.cut.has(peerId)) {
       await new Promise((resolve) => setTimeout(resolve, timeoutMs));

@@ -67,7 +67,7 @@ export class MemoryTransport implements Transport {
   private signer: RequestSigner | undefined;
   /** While frozen, what arrives waits, as in the sockets of a stopped process. */
   private frozen: Array<() => void> | undefined;
-  private readonly counters = { published: 0, received: 0, requestsSent: 0, requestsReceived: 0, timeouts: 0 };
+  private readonly counters = { published: 0, addressed: 0, received: 0, requestsSent: 0, requestsReceived: 0, timeouts: 0 };
 
   constructor(
     readonly nodeId: string,
@@ -102,18 +102,28 @@ export class MemoryTransport implements Transport {
   }
 
   async publish(type: string, body: unknown): Promise<void> {
+    await this.send(undefined, type, body);
+  }
+
+  async publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
+    if (peerIds.length > 0) await this.send(new Set(peerIds), type, body);
+  }
+
+  /** A broadcast (`to` undefined) or a message to the peers of `to` only. */
+  private async send(to: ReadonlySet<string> | undefined, type: string, body: unknown): Promise<void> {
     if (this.closed) throw new TransportClosedError();
     if (this.frozen) {
       // A frozen process sends nothing: what it was about to send leaves once it runs again.
-      this.frozen.push(() => void this.publish(type, body).catch(() => undefined));
+      this.frozen.push(() => void this.send(to, type, body).catch(() => undefined));
       return;
     }
-    const envelope = this.envelope(type, ++this.seq, body);
+    const envelope = this.envelope(type, to ? 0 : ++this.seq, body);
     this.sent.push(envelope);
-    this.counters.published++;
+    if (to) this.counters.addressed += to.size;
+    else this.counters.published++;
     const copy = JSON.parse(JSON.stringify(envelope)) as Envelope;
     for (const node of this.network.nodes.values()) {
-      if (node !== this && node.links.has(this.nodeId) && this.network.reachable(this.nodeId, node.nodeId)) {
+      if (node !== this && (!to || to.has(node.nodeId)) && node.links.has(this.nodeId) && this.network.reachable(this.nodeId, node.nodeId)) {
         void tick().then(() => node.receiveBroadcast(copy));
       }
     }

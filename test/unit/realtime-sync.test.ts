@@ -185,14 +185,14 @@ describe('RealtimeSync: joins of rooms created elsewhere', () => {
 });
 
 describe('RealtimeSync: changes and notifications', () => {
-  it('a change nobody listens to is not sent once the peers\' lists are known; one somebody listens to goes once to every peer', async () => {
+  it('a change nobody listens to is not sent once the peers\' lists are known; one somebody listens to goes to that peer', async () => {
     const { at } = cluster(3);
     /** What the change capture does. */
     const send = async (node: TestNode, notice: ChangeNotice): Promise<void> => {
       if (node.sync.peersListen(notice)) await node.sync.forwardChange(notice);
     };
     await send(at(1), change('nobody'));
-    assert.deepEqual(at(1).sync.changes, { sent: 1, unsent: 0, applied: 0, ignored: 0, failed: 0 }, 'sent while the peers\' lists are unknown');
+    assert.deepEqual(at(1).sync.changes, { sent: 1, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 }, 'sent to all while the peers\' lists are unknown');
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
     await send(at(1), change('nobody'));
@@ -200,6 +200,7 @@ describe('RealtimeSync: changes and notifications', () => {
     await at(3).sync.subscribed(room('r3', 'somebody'), 'conn-3');
     await send(at(1), change('somebody'));
     assert.equal(at(1).sync.changes.sent, 2);
+    assert.equal(at(1).sync.changes.addressed, 1, 'to node 3 alone');
     await waitFor('node 3 to match it', () => at(3).host.changes.length === 1);
     await at(3).sync.unsubscribed('r3', 'conn-3');
     await waitFor('node 1 to hear of it', () => at(1).bus.stats().receivedByType['interest:remove'] === 1);
@@ -207,7 +208,7 @@ describe('RealtimeSync: changes and notifications', () => {
     assert.equal(at(1).sync.changes.unsent, 2);
   });
 
-  it('a change goes once to every peer; those with a filter on its collection match it, the others drop it at once', async () => {
+  it('a change goes to the peers listening to its collection only; while their lists are unknown, to every peer, and those without a filter there drop it at once', async () => {
     const { at } = cluster(3);
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     await at(3).sync.subscribed(room('r2', 'elsewhere'), 'conn-3');
@@ -217,7 +218,61 @@ describe('RealtimeSync: changes and notifications', () => {
     assert.deepEqual(at(2).host.changes[0], change());
     assert.deepEqual(at(3).host.changes, []);
     assert.deepEqual(sentTypes(at(1)).filter((type) => type === 'change:documents'), ['change:documents']);
-    assert.deepEqual(at(2).sync.changes, { sent: 0, unsent: 0, applied: 1, ignored: 0, failed: 0 });
+    assert.equal(at(1).transport.stats().published, 1, 'one broadcast while the lists are unknown');
+    assert.deepEqual(at(2).sync.changes, { sent: 0, addressed: 0, unsent: 0, applied: 1, ignored: 0, failed: 0 });
+
+    await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
+    await flush();
+    const atNode3 = at(3).transport.stats().received;
+    await at(1).sync.forwardChange(change('col', [{ _id: 'd2' }]));
+    await waitFor('node 2 to match the second', () => at(2).host.changes.length === 2);
+    await flush();
+    assert.equal(at(3).transport.stats().received, atNode3, 'node 3, without rooms in the collection, never received the second');
+    assert.equal(at(3).sync.changes.ignored, 1);
+    assert.equal(at(1).transport.stats().addressed, 1, 'one copy, to node 2');
+    assert.deepEqual(at(1).sync.changes, { sent: 2, addressed: 1, unsent: 0, applied: 0, ignored: 0, failed: 0 });
+  });
+
+  it('a peer subscribing while changes flow gets every change made once subscribed() resolved, once each, in order; none after it left', async () => {
+    const { at } = cluster(3);
+    // Node 1 knows both peers' lists: its changes are addressed, never broadcast.
+    await at(1).sync.forwardChange(change('warmup'));
+    await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
+    await flush();
+    const ignoredAtNode3 = at(3).sync.changes.ignored;
+    let made = 0;
+    let flowing = true;
+    const flow = (async () => {
+      while (flowing) {
+        made++;
+        const notice = change('col', [{ _id: `d${made}` }]);
+        if (at(1).sync.peersListen(notice)) await at(1).sync.forwardChange(notice);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    })();
+    await waitFor('changes to flow', () => made > 20);
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    const live = made + 1;
+    const received = (): number[] => at(2).host.changes.map((notice) => Number(String(notice.documents[0]?._id).slice(1)));
+    await waitFor('more changes', () => made > live + 50);
+    const leaving = made;
+    await waitFor('node 2 to receive the changes made so far', () => received().includes(leaving));
+    await at(2).sync.unsubscribed('r1', 'conn-2');
+    await waitFor('node 1 to hear of it', () => at(1).bus.stats().receivedByType['interest:remove'] === 1);
+    const gone = made;
+    const ignoredAtNode2 = at(2).sync.changes.ignored;
+    await waitFor('more changes after it left', () => made > gone + 20);
+    flowing = false;
+    await flow;
+    await flush();
+    const ids = received();
+    assert.deepEqual(ids, [...new Set(ids)], 'nothing twice');
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y), 'in order');
+    for (let id = live; id <= leaving; id++) assert.ok(ids.includes(id), `change d${id} reached node 2`);
+    assert.equal(at(2).sync.changes.ignored, ignoredAtNode2, 'none sent to node 2 after node 1 heard it left');
+    assert.equal(at(3).sync.changes.ignored, ignoredAtNode3, 'node 3 never listened, never received any');
+    assert.ok(at(1).sync.changes.addressed > 50);
+    assert.equal(at(1).transport.stats().published, 1, 'no broadcast but the first one, sent while the lists were unknown');
   });
 
   it('changes of one collection are matched in the order they came, a slow one holding the next', async () => {
