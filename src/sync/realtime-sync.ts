@@ -1,6 +1,6 @@
 import Bluebird from 'bluebird';
 import type { Channel, MessageBus, PeerAnswer } from '../bus/message-bus';
-import type { BodyOf, BroadcastTypes, Sender } from '../bus/message-spec';
+import type { Sender } from '../bus/message-spec';
 import type { CollectionRef, RealtimeStore, RoomRecord, RoomTally } from '../state/realtime-store';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
@@ -234,9 +234,18 @@ export class RealtimeSync {
     if (this.local.has(notice.room)) await this.host.dispatchUser(notice);
   }
 
-  /** Forwards a local user notification (join/leave) to the peers. */
-  forwardUser(notice: UserNotice): Promise<void> {
-    return this.publish('notify:user', notice);
+  /**
+   * Forwards a local user notification (join/leave) to the peers that may
+   * hold subscribers of its room: those listening to the room's collection.
+   */
+  async forwardUser(notice: UserNotice): Promise<void> {
+    if (this.stopped) return;
+    const room = this.local.get(notice.room) ?? this.host.storedRoom(notice.room);
+    // Without the room's collection here (its last subscriber here left), any peer may hold subscribers.
+    const to = room ? this.interests.recipients(room) : { peers: this.interests.peerIds(), all: true };
+    if (to.peers.length === 0) return;
+    if (to.all) await this.channel.publish('notify:user', notice);
+    else await this.channel.publishTo(to.peers, 'notify:user', notice);
   }
 
   /** Cluster-wide subscribers of a room; undefined when the cluster does not know it. */
@@ -294,11 +303,6 @@ export class RealtimeSync {
     this.leaving = true;
     this.stopped = true;
     this.pending.stop();
-  }
-
-  private async publish<T extends BroadcastTypes<Messages>>(type: T, body: BodyOf<Messages[T]>): Promise<void> {
-    if (this.stopped) return;
-    await this.channel.publish(type, body);
   }
 }
 

@@ -313,6 +313,24 @@ describe('RealtimeSync: changes and notifications', () => {
     assert.deepEqual(at(3).host.users, []);
   });
 
+  it('a user notification goes to the peers listening to its room\'s collection only', async () => {
+    const { at } = cluster(3);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(2).sync.subscribed(room('r1'), 'conn-2');
+    await at(3).sync.subscribed(room('r3', 'elsewhere'), 'conn-3');
+    // Node 1 learns its peers' lists (asked with its first change).
+    await at(1).sync.forwardChange(change('warmup'));
+    await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
+    await flush();
+    const atNode3 = at(3).transport.stats().received;
+    const request = { data: { index: 'idx' }, options: {} };
+    await at(1).sync.forwardUser({ room: 'r1', request, scope: 'in', content: { count: 2 } });
+    await waitFor('node 2 to deliver it', () => at(2).host.users.length === 1);
+    await flush();
+    assert.equal(at(3).transport.stats().received, atNode3, 'node 3, without rooms in the collection, never received it');
+    assert.equal(at(1).transport.stats().addressed, 1);
+  });
+
   it('a failing delivery is counted and logged, never thrown', async () => {
     const { at } = cluster(2);
     await at(2).sync.subscribed(room('r1'), 'conn-2');
