@@ -49,7 +49,7 @@ export const OPTION_SCHEMA = {
       'tcp://[_site_:ipv4]:7510',
       'where the ROUTER socket (requests: join, acknowledgements, reset) binds and what peers connect to',
     ),
-    pub: stringLeaf('tcp://[_site_:ipv4]:7511', 'where the PUB socket (broadcasts: heartbeats, notifications, state changes) binds'),
+    pub: stringLeaf('tcp://[_site_:ipv4]:7511', 'where the PUB socket (broadcasts: heartbeats, state changes; notifications, to the peers listening to their collection) binds'),
   },
   minimumNodes: integerLeaf(1, 1, '`GET /_plugin/cluster/health` answers 503 while the cluster has fewer members'),
   retryJoin: integerLeaf(
@@ -74,7 +74,7 @@ export const OPTION_SCHEMA = {
     'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and catches up',
   ),
   timers: {
-    heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a notification, a state change) counts as one'),
+    heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a state change, a notification every peer listens to) counts as one'),
     heartbeatTimeout: integerLeaf(
       2500,
       1,
