@@ -1,3 +1,4 @@
+import groupBy from 'lodash/groupBy';
 import type { GlobalIndex } from './global-index';
 import type { CollectionKeys } from './keys';
 import { asArray, asInteger } from './replies';
@@ -62,8 +63,8 @@ export class SubscriberWrites {
     // same turn, behind the index commands, which that server runs first.
     const fresh = changes.filter((change) => change.delta > 0 && !change.indexed);
     const indexed = Promise.all(
-      [...groupBy(fresh, (change) => change.owner)].map(([owner, group]) =>
-        this.index.addAll(owner, [...groupBy(group, (change) => change.k.ref).values()].map((same) => ({ k: firstOf(same).k, roomIds: same.map((change) => change.roomId) }))),
+      Object.entries(groupBy(fresh, (change) => change.owner)).map(([owner, group]) =>
+        this.index.addAll(owner, Object.values(groupBy(group, (change) => change.k.ref)).map((same) => ({ k: firstOf(same).k, roomIds: same.map((change) => change.roomId) }))),
       ),
     );
     if (!this.index.keepsOrder) await indexed;
@@ -104,24 +105,13 @@ function firstOf<T>(list: readonly T[]): T {
   return first;
 }
 
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
-}
-
 /** Runs `write` once per collection and owner, in parallel; each item gets its own result, or its group's error. */
 async function settleGroups<T extends { k: CollectionKeys; owner: string }, R>(items: T[], write: (group: T[]) => Promise<R[]>): Promise<Array<Outcome<R>>> {
   const outcomes = new Array<Outcome<R>>(items.length);
   const positions = new Map<T, number>(items.map((item, i) => [item, i]));
   const groups = groupBy(items, (item) => `${item.k.ref}\n${item.owner}`);
   await Promise.all(
-    [...groups.values()].map(async (group) => {
+    Object.values(groups).map(async (group) => {
       try {
         const results = await write(group);
         group.forEach((item, i) => (outcomes[positions.get(item) ?? 0] = { ok: true, value: results[i] as R }));
