@@ -1,5 +1,5 @@
 import type { CollectionRef, RoomRecord } from '../state/realtime-store';
-import type { ChangeNotice, UserNotice } from '../sync/realtime-host';
+import type { PendingChange, UserNotice } from '../sync/realtime-host';
 import type { RoomList, UserEvent } from '../sync/realtime-sync';
 
 /** What the Kuzzle glue calls for realtime: its events in, cluster-wide answers out. */
@@ -10,8 +10,7 @@ export interface RealtimePort {
   unsubscribed(roomId: string, connectionId: string): Promise<void>;
   prepareJoin(roomId: string): Promise<RoomRecord | undefined>;
   hasLocalSubscribers(roomId: string): boolean;
-  peersListen(ref: CollectionRef): boolean;
-  forwardChange(change: ChangeNotice): Promise<void>;
+  forwardChange(change: PendingChange): Promise<void>;
   forwardUser(notice: UserNotice): Promise<void>;
   countRoom(roomId: string): Promise<number | undefined>;
   findRoom(roomId: string): Promise<(CollectionRef & { filters: unknown }) | undefined>;

@@ -26,18 +26,18 @@ const isRequest = (value: unknown): value is KuzzleRequestLike =>
  *
  * @throws Error when this Kuzzle does not expose its answerers, or lacks one of {@link CHANGE_ASKS}.
  */
-export function captureChanges(kuzzle: KuzzleLike, notifier: LocalNotifier, peers: Pick<RealtimePort, 'peersListen' | 'forwardChange'>, log: Log): void {
+export function captureChanges(kuzzle: KuzzleLike, notifier: LocalNotifier, peers: Pick<RealtimePort, 'forwardChange'>, log: Log): void {
   const answerers = kuzzle.coreAnswerers;
   const missing = CHANGE_ASKS.filter((ask) => !answerers?.has(ask));
   if (!answerers || missing.length > 0) {
     throw new Error(`[cluster] this Kuzzle does not let the plugin see the changes it notifies (${answerers ? missing.join(', ') : 'no kuzzle.coreAnswerers'})`);
   }
-  // The request is serialized only when a peer listens: a write nobody listens to costs what it costs one Kuzzle.
   const notify = (change: Omit<ChangeNotice, 'request'>, request: KuzzleRequestLike, body: boolean): Promise<void> => {
-    const full = (): ChangeNotice => ({ ...change, request: stripRequest(request.serialize(), { body }) });
-    const sent = peers.peersListen(change)
-      ? peers.forwardChange(full()).catch((error: unknown) => log('error', `change of ${change.index}/${change.collection} not sent to the peers: ${describeError(error)}`))
-      : Promise.resolve();
+    // Serialized only when a peer listens (see forwardChange).
+    const serialized = (): ChangeNotice['request'] => stripRequest(request.serialize(), { body });
+    const sent = peers
+      .forwardChange({ ...change, request: serialized })
+      .catch((error: unknown) => log('error', `change of ${change.index}/${change.collection} not sent to the peers: ${describeError(error)}`));
     const local = notifier.notify(change, () => request, true);
     return local ? Promise.all([sent, local]).then(() => undefined) : sent;
   };

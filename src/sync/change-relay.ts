@@ -6,7 +6,7 @@ import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { MAX_DOCUMENTS_PER_MESSAGE, type REALTIME_MESSAGES } from './messages';
 import type { Recipients } from './interest-exchange';
-import type { ChangeNotice, RealtimeHost } from './realtime-host';
+import type { ChangeNotice, PendingChange, RealtimeHost } from './realtime-host';
 
 /** Changes made through this node, and what happened to those peers sent it. */
 export interface ChangeCounts {
@@ -55,32 +55,23 @@ export class ChangeRelay {
   ) {}
 
   /**
-   * Whether a change of this collection must be sent: whether any peer may
-   * listen to it. A change that need not be sent is counted here.
-   */
-  peersListen(ref: CollectionRef): boolean {
-    if (this.options.stopped()) return false;
-    if (this.options.recipients(ref).peers.length > 0) return true;
-    this.counts.unsent++;
-    return false;
-  }
-
-  /**
    * Sends a change made through this node to the peers listening to its
    * collection, at most {@link MAX_DOCUMENTS_PER_MESSAGE} documents per
-   * message. The change is encoded before this returns: later changes to
-   * the caller's objects (pipes, the response) do not travel.
+   * message; when none listens, the change is counted as unsent and its
+   * request never serialized (a write nobody listens to costs what it
+   * costs one Kuzzle). The change is encoded before this returns: later
+   * changes to the caller's objects (pipes, the response) do not travel.
    */
-  forward(change: ChangeNotice): Promise<void> {
+  forward(pending: PendingChange): Promise<void> {
     if (this.options.stopped()) return Promise.resolve();
-    const to = this.options.recipients(change);
+    const to = this.options.recipients(pending);
     if (to.peers.length === 0) {
-      // The last listener left since peersListen answered.
       this.counts.unsent++;
       return Promise.resolve();
     }
     this.counts.sent++;
     if (!to.all) this.counts.addressed++;
+    const change: ChangeNotice = { ...pending, request: pending.request() };
     if (change.documents.length <= MAX_DOCUMENTS_PER_MESSAGE) return this.publish(to, change);
     return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish(to, { ...change, documents }))).then(() => undefined);
   }

@@ -26,6 +26,14 @@ export interface ChangeNotice {
   documents: Array<Record<string, unknown>>;
 }
 
+/**
+ * A change made through this node, before it is known whether any peer
+ * listens: its request is serialized only for a change that is sent.
+ */
+export interface PendingChange extends Omit<ChangeNotice, 'request'> {
+  request: () => NoticeRequest;
+}
+
 /** A user (join/leave) notification, as forwarded to peers. */
 export interface UserNotice {
   room: string;

@@ -9,7 +9,7 @@ import { REALTIME_MESSAGES } from './messages';
 import { ChangeRelay, type ChangeCounts } from './change-relay';
 import { InterestExchange } from './interest-exchange';
 import { PendingEvents } from './pending-events';
-import type { ChangeNotice, RealtimeHost, UserNotice } from './realtime-host';
+import type { PendingChange, RealtimeHost, UserNotice } from './realtime-host';
 import { RealtimeRepair, type Drift } from './realtime-repair';
 import { ReadWriteLock } from './rw-lock';
 
@@ -216,17 +216,8 @@ export class RealtimeSync {
     return this.relay.counts;
   }
 
-  /**
-   * Whether a change of this collection must be sent: whether any peer may
-   * listen to it (a peer whose list this node lacks is asked for it, and
-   * counts as listening meanwhile).
-   */
-  peersListen(ref: CollectionRef): boolean {
-    return this.relay.peersListen(ref);
-  }
-
   /** Sends a change made through this node to the peers that listen (see {@link ChangeRelay.forward}). */
-  forwardChange(change: ChangeNotice): Promise<void> {
+  forwardChange(change: PendingChange): Promise<void> {
     return this.relay.forward(change);
   }
 

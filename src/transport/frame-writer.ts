@@ -1,6 +1,7 @@
 import { encodeEnvelope } from './codec';
 import { PROTOCOL_VERSION, type Envelope } from './envelope';
 import { framesOf, sendableFrameBytes, type FragmentLimits } from './fragments';
+import type { OutgoingFrame } from './send-queue';
 import type { RequestSigner } from './transport';
 
 /** The fields of an envelope that say what it carries; the writer adds who sends it. */
@@ -34,9 +35,15 @@ export class FrameWriter {
     return encodeEnvelope(envelope, this.limits.maxMessageBytes, sign);
   }
 
-  /** The frames that carry a message: itself, or its fragments (queue them in one turn, in order). */
-  framesOf(message: Buffer): Buffer[] {
-    if (message.length > sendableFrameBytes(this.limits)) this.fragmented = (this.fragmented + 1) >>> 0;
+  /**
+   * The frames that carry a message: itself, or its fragments (queue them
+   * in one turn, in order). A whole message goes as its JSON text: the same
+   * bytes, copied by zeromq.js, which spares the main thread a wake-up per
+   * message to release the Buffer (see {@link OutgoingFrame}).
+   */
+  framesOf(message: Buffer): OutgoingFrame[] {
+    if (message.length <= sendableFrameBytes(this.limits)) return [message.toString('utf8')];
+    this.fragmented = (this.fragmented + 1) >>> 0;
     return framesOf(message, this.fragmented, this.limits);
   }
 }

@@ -1,9 +1,17 @@
 import { SendTimeoutError, TransportClosedError, isZmqError } from './errors';
 import { delay } from '../util/delay';
 
+/**
+ * One frame as handed to zeromq. A string is copied as UTF-8 on the calling
+ * thread and freed by libzmq; a Buffer over 128 bytes is sent without a
+ * copy, but then released through the main thread (zeromq.js wakes the
+ * event loop once libzmq is done with it).
+ */
+export type OutgoingFrame = Buffer | string;
+
 /** What {@link SendQueue} needs from a zeromq socket (any `Writable` fits). */
 export interface SendSocket {
-  send(frames: Buffer[]): Promise<void>;
+  send(frames: OutgoingFrame[]): Promise<void>;
   sendTimeout: number;
 }
 
@@ -26,7 +34,7 @@ export interface EnqueueOptions {
 }
 
 interface Item {
-  frames: Buffer[];
+  frames: OutgoingFrame[];
   options: EnqueueOptions;
   resolve: () => void;
   reject: (error: Error) => void;
@@ -77,7 +85,7 @@ export class SendQueue {
    * {@link SendTimeoutError} when its deadline passed, with the cancellation's
    * reason, or with a {@link TransportClosedError} after close.
    */
-  enqueue(frames: Buffer[], options: EnqueueOptions = {}): Promise<void> {
+  enqueue(frames: OutgoingFrame[], options: EnqueueOptions = {}): Promise<void> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     return new Promise<void>((resolve, reject) => {
       this.items.push({ frames, options, resolve, reject });

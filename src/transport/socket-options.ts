@@ -55,12 +55,22 @@ export function curveClientOptions(curve: CurveKeys | undefined, serverKey: stri
   return { curveServerKey: serverKey ?? curve.publicKey, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey };
 }
 
+/**
+ * `sendTimeout` of the sockets whose sends never block (PUB, and ROUTER
+ * without `mandatory`: past the high water mark they drop). With 0,
+ * zeromq.js sends at once without first asking libzmq whether the socket
+ * is writable (a `getsockopt` per send, which polls the socket's mailbox:
+ * a system call on every change a node sends).
+ */
+const NEVER_BLOCKS = 0;
+
 /** Options of the ROUTER bound on `bindHost`. */
 export function routerOptions(bindHost: string, limits: SocketLimits): SocketOptions<Router> {
   return {
     linger: 0,
     ipv6: isIpv6Host(bindHost),
     mandatory: false,
+    sendTimeout: NEVER_BLOCKS,
     // A peer reconnecting its DEALER (new addresses, or a reconnect) takes
     // its routing id over from the stale connection. Without handover,
     // libzmq parks the new connection as unidentified until the old one is
@@ -78,7 +88,7 @@ export function routerOptions(bindHost: string, limits: SocketLimits): SocketOpt
 
 /** Options of the PUB bound on `bindHost`. */
 export function pubOptions(bindHost: string, limits: SocketLimits): SocketOptions<Publisher> {
-  return { linger: 0, ipv6: isIpv6Host(bindHost), sendHighWaterMark: limits.send };
+  return { linger: 0, ipv6: isIpv6Host(bindHost), sendHighWaterMark: limits.send, sendTimeout: NEVER_BLOCKS };
 }
 
 // Connecting sockets get ipv6 so that they reach IPv4 and IPv6 peers alike.

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { captureChanges, CHANGE_ASKS } from '../../src/plugin/change-capture';
 import type { KuzzleLike } from '../../src/plugin/kuzzle-types';
 import { LocalNotifier } from '../../src/plugin/local-notifier';
-import type { ChangeNotice } from '../../src/sync/realtime-host';
+import type { ChangeNotice, PendingChange } from '../../src/sync/realtime-host';
 
 /** A Kuzzle with the notifier's answerers and no filter, and a cluster side that records what it is asked. */
 function setup(listening: boolean) {
@@ -12,8 +12,10 @@ function setup(listening: boolean) {
   const kuzzle = { id: 'k1', coreAnswerers: answerers, koncorde: { exists: () => false } } as unknown as KuzzleLike;
   const sent: ChangeNotice[] = [];
   const peers = {
-    peersListen: () => listening,
-    forwardChange: async (change: ChangeNotice) => void sent.push(JSON.parse(JSON.stringify(change)) as ChangeNotice),
+    // As the relay: the request is serialized only when a peer listens, before forwardChange returns.
+    forwardChange: async (change: PendingChange) => {
+      if (listening) sent.push(JSON.parse(JSON.stringify({ ...change, request: change.request() })) as ChangeNotice);
+    },
   };
   const logs: string[] = [];
   captureChanges(kuzzle, new LocalNotifier(kuzzle), peers, (level, message) => logs.push(`${level}: ${message}`));
@@ -69,7 +71,7 @@ describe('change capture: the plugin in front of Kuzzle\'s notify asks', () => {
 
   it('a Kuzzle that does not expose its answerers is refused at start, saying what is missing', () => {
     const kuzzle = { id: 'k1', coreAnswerers: new Map([['core:realtime:publish', () => undefined]]) } as unknown as KuzzleLike;
-    const peers = { peersListen: () => false, forwardChange: async () => undefined };
+    const peers = { forwardChange: async () => undefined };
     assert.throws(() => captureChanges(kuzzle, new LocalNotifier(kuzzle), peers, () => undefined), /core:realtime:document:notify, core:realtime:document:mNotify/);
   });
 });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { MessageBus } from '../../src/bus/message-bus';
 import type { RoomRecord } from '../../src/state/realtime-store';
 import { MAX_DOCUMENTS_PER_MESSAGE } from '../../src/sync/messages';
-import type { ChangeNotice } from '../../src/sync/realtime-host';
+import type { ChangeNotice, PendingChange } from '../../src/sync/realtime-host';
 import { RealtimeSync } from '../../src/sync/realtime-sync';
 import type { LogLevel } from '../../src/util/log';
 import { waitFor } from '../harness/wait';
@@ -65,6 +65,8 @@ const change = (collection = 'col', documents: Array<Record<string, unknown>> = 
   request: { data: { index: 'idx', collection, controller: 'document', action: 'create' }, options: {} },
   documents,
 });
+/** A change as the change capture hands it over: its request serialized only when sent. */
+const pending = (notice: ChangeNotice): PendingChange => ({ ...notice, request: () => notice.request });
 
 describe('RealtimeSync: subscriptions', () => {
   it('the first local subscriber is counted, its filter stored here only; peers only record that this node listens to the collection, before subscribed() resolves', async () => {
@@ -187,16 +189,14 @@ describe('RealtimeSync: joins of rooms created elsewhere', () => {
 describe('RealtimeSync: changes and notifications', () => {
   it('a change nobody listens to is not sent once the peers\' lists are known; one somebody listens to goes to that peer', async () => {
     const { at } = cluster(3);
-    /** What the change capture does. */
-    const send = async (node: TestNode, notice: ChangeNotice): Promise<void> => {
-      if (node.sync.peersListen(notice)) await node.sync.forwardChange(notice);
-    };
+    const send = (node: TestNode, notice: ChangeNotice): Promise<void> => node.sync.forwardChange(pending(notice));
     await send(at(1), change('nobody'));
     assert.deepEqual(at(1).sync.changes, { sent: 1, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 }, 'sent to all while the peers\' lists are unknown');
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
-    await send(at(1), change('nobody'));
-    assert.equal(at(1).sync.changes.unsent, 1);
+    let serialized = 0;
+    await at(1).sync.forwardChange({ ...change('nobody'), request: () => (serialized++, change('nobody').request) });
+    assert.deepEqual([at(1).sync.changes.unsent, serialized], [1, 0], 'not sent, its request not even serialized');
     await at(3).sync.subscribed(room('r3', 'somebody'), 'conn-3');
     await send(at(1), change('somebody'));
     assert.equal(at(1).sync.changes.sent, 2);
@@ -212,7 +212,7 @@ describe('RealtimeSync: changes and notifications', () => {
     const { at } = cluster(3);
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     await at(3).sync.subscribed(room('r2', 'elsewhere'), 'conn-3');
-    await at(1).sync.forwardChange(change());
+    await at(1).sync.forwardChange(pending(change()));
     await waitFor('node 2 to match it', () => at(2).host.changes.length === 1);
     await waitFor('node 3 to drop it', () => at(3).sync.changes.ignored === 1);
     assert.deepEqual(at(2).host.changes[0], change());
@@ -224,7 +224,7 @@ describe('RealtimeSync: changes and notifications', () => {
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
     const atNode3 = at(3).transport.stats().received;
-    await at(1).sync.forwardChange(change('col', [{ _id: 'd2' }]));
+    await at(1).sync.forwardChange(pending(change('col', [{ _id: 'd2' }])));
     await waitFor('node 2 to match the second', () => at(2).host.changes.length === 2);
     await flush();
     assert.equal(at(3).transport.stats().received, atNode3, 'node 3, without rooms in the collection, never received the second');
@@ -236,7 +236,7 @@ describe('RealtimeSync: changes and notifications', () => {
   it('a peer subscribing while changes flow gets every change made once subscribed() resolved, once each, in order; none after it left', async () => {
     const { at } = cluster(3);
     // Node 1 knows both peers' lists: its changes are addressed, never broadcast.
-    await at(1).sync.forwardChange(change('warmup'));
+    await at(1).sync.forwardChange(pending(change('warmup')));
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
     const ignoredAtNode3 = at(3).sync.changes.ignored;
@@ -246,7 +246,7 @@ describe('RealtimeSync: changes and notifications', () => {
       while (flowing) {
         made++;
         const notice = change('col', [{ _id: `d${made}` }]);
-        if (at(1).sync.peersListen(notice)) await at(1).sync.forwardChange(notice);
+        await at(1).sync.forwardChange(pending(notice));
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     })();
@@ -280,10 +280,10 @@ describe('RealtimeSync: changes and notifications', () => {
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     let open = (): void => undefined;
     at(2).host.gate = new Promise<void>((resolve) => (open = resolve));
-    await at(1).sync.forwardChange(change('col', [{ _id: 'first' }]));
+    await at(1).sync.forwardChange(pending(change('col', [{ _id: 'first' }])));
     await waitFor('the first to wait', () => at(2).sync.changes.applied === 1);
     at(2).host.gate = undefined;
-    await at(1).sync.forwardChange(change('col', [{ _id: 'second' }]));
+    await at(1).sync.forwardChange(pending(change('col', [{ _id: 'second' }])));
     await waitFor('the second to arrive', () => at(2).bus.stats().receivedByType['change:documents'] === 2);
     await flush();
     assert.deepEqual(at(2).host.changes, [], 'the second waits behind the first');
@@ -296,7 +296,7 @@ describe('RealtimeSync: changes and notifications', () => {
     const { at } = cluster(2);
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     const documents = Array.from({ length: MAX_DOCUMENTS_PER_MESSAGE * 2 + 1 }, (_, i) => ({ _id: `d${i}` }));
-    await at(1).sync.forwardChange(change('col', documents));
+    await at(1).sync.forwardChange(pending(change('col', documents)));
     await waitFor('all three parts', () => at(2).host.changes.length === 3);
     assert.deepEqual(at(2).host.changes.map((c) => c.documents.length), [MAX_DOCUMENTS_PER_MESSAGE, MAX_DOCUMENTS_PER_MESSAGE, 1]);
   });
@@ -319,7 +319,7 @@ describe('RealtimeSync: changes and notifications', () => {
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     await at(3).sync.subscribed(room('r3', 'elsewhere'), 'conn-3');
     // Node 1 learns its peers' lists (asked with its first change).
-    await at(1).sync.forwardChange(change('warmup'));
+    await at(1).sync.forwardChange(pending(change('warmup')));
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
     const atNode3 = at(3).transport.stats().received;
@@ -335,7 +335,7 @@ describe('RealtimeSync: changes and notifications', () => {
     const { at } = cluster(2);
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     at(2).host.failDispatch = true;
-    await at(1).sync.forwardChange(change());
+    await at(1).sync.forwardChange(pending(change()));
     await waitFor('the failure counted', () => at(2).sync.changes.failed === 1);
     assert.ok(at(2).logs.some((line) => line.includes('dispatch failed')));
   });
@@ -354,7 +354,7 @@ describe('RealtimeSync: changes and notifications', () => {
     const { at } = cluster(2);
     at(1).sync.stop();
     await at(1).sync.subscribed(room('r1'), 'conn-1');
-    await at(1).sync.forwardChange(change());
+    await at(1).sync.forwardChange(pending(change()));
     assert.deepEqual(sentTypes(at(1)), []);
   });
 });
