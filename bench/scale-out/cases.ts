@@ -34,10 +34,49 @@ export function startPhase(side: Side, idle: number[]): (operations: number) => 
   };
 }
 
+/** Settling: at least this long (V8's memory reducer starts about 8 s after allocations slow down, then collects a few times)… */
+const SETTLE_MIN_MS = 30_000;
+/** …then until each node's RSS stayed within this share over the last readings… */
+const SETTLE_TOLERANCE = 0.03;
+const SETTLE_READINGS = 5;
+const SETTLE_EVERY_MS = 2_000;
+/** …or this long at most. */
+const SETTLE_MAX_MS = 60_000;
+
+/**
+ * Each node's RSS once the garbage of a burst is given back: a burst of
+ * requests grows V8's heap with garbage, which RSS counts until V8's memory
+ * reducer collects it and returns the pages, tens of seconds later. What
+ * holding the subscriptions costs is read after that, the same way for
+ * every size (one Kuzzle included).
+ */
+async function settledRss(side: Side): Promise<number[]> {
+  const started = now();
+  const readings: number[][] = [];
+  for (;;) {
+    await sleepUntil(now() + SETTLE_EVERY_MS);
+    readings.push(side.rssMb());
+    const recent = readings.slice(-SETTLE_READINGS);
+    const steady =
+      recent.length === SETTLE_READINGS &&
+      (recent[0] ?? []).every((_, node) => {
+        const values = recent.map((reading) => reading[node] ?? 0);
+        return Math.max(...values) - Math.min(...values) <= SETTLE_TOLERANCE * Math.max(...values);
+      });
+    const elapsed = now() - started;
+    if ((steady && elapsed >= SETTLE_MIN_MS) || elapsed >= SETTLE_MAX_MS) return readings[readings.length - 1] ?? [];
+  }
+}
+
 export interface SubscriptionsResult {
   subscribe: PhaseCost;
   unsubscribe: PhaseCost;
-  /** RSS growth of each node while the subscriptions are held, in MB. */
+  /**
+   * RSS growth of each node while the subscriptions are held, in MB, once
+   * settled (see {@link settledRss}); absent from runs before it existed.
+   */
+  rssSettledGrowthMb?: number[];
+  /** RSS growth of each node 1 s after the last subscription was answered, in MB: with the burst's garbage not yet given back. */
   rssGrowthMb: number[];
   errors: number;
   firstError?: string;
@@ -61,6 +100,7 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   await sleepUntil(now() + 1000);
   const subscribe = subscribing(params.subscriptions);
   const rssAfter = side.rssMb();
+  const rssSettled = await settledRss(side);
   const unsubscribing = startPhase(side, idle);
   const unsubscribed = await pool.all({ type: 'unsubscribe', tag, window: params.window });
   // Removals reach the peers in batches after the answers.
@@ -71,6 +111,7 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
     subscribe,
     unsubscribe,
     rssGrowthMb: rssAfter.map((rss, i) => rss - (rssBefore[i] ?? 0)),
+    rssSettledGrowthMb: rssSettled.map((rss, i) => rss - (rssBefore[i] ?? 0)),
     errors: subscribed.reduce((sum, s) => sum + s.errors, 0) + unsubscribed.reduce((sum, u) => sum + u.errors, 0),
     firstError: subscribed.find((s) => s.firstError)?.firstError,
   };

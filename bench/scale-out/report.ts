@@ -24,6 +24,7 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
   const one = results.sizes.find((record) => record.nodes === 1);
   const base = one ? capacities(one) : {};
   const baseRss = one ? max(rssPer100k(one, params.subscriptions)) : undefined;
+  const baseBurstRss = one ? max(rssPer100k(one, params.subscriptions, true)) : undefined;
   const ratio = (value: number | undefined, of: number | undefined): string => (value !== undefined && of ? `${show(value / of)}×` : '');
   const lines = ['# Scale-out benchmark', ''];
   if (params.mode === 'quick') lines.push('> **Quick run**: small sizes, to check that the bench works. Not a measurement.', '');
@@ -32,18 +33,19 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     '',
     `Every node, Redis, Elasticsearch and the load share ${env.cores} cores, so wall-clock rates say little about more machines. What is measured instead is the CPU time each Kuzzle process spends (from /proc, less its idle rate measured before the cases), and the **capacity with a core per node** = operations ÷ the busiest node's CPU seconds: the rate the cluster would sustain if each node had a core of its own and the busiest one were the limit. Size 1 is one Kuzzle without the plugin.`,
     '',
-    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from connections spread evenly over the nodes, held (RSS read), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from connections on every node (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
+    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from connections spread evenly over the nodes, held (RSS read 1 s after the last answer, then again once settled: after at least 30 s, when each node's RSS stayed within 3 % over 10 s, or at 60 s; a burst leaves garbage in V8's heap, which RSS counts until V8's memory reducer collects it tens of seconds later, so the settled reading is what holding the subscriptions costs), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from connections on every node (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
     '',
     '## Capacity with a core per node',
     '',
-    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | the same, room per node (/s) | vs 1 | RSS per node for 100k subscriptions (MB, largest) | vs 1 | evictions |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | the same, room per node (/s) | vs 1 | RSS per node for 100k subscriptions, settled (MB, largest) | vs 1 | the same 1 s after the burst (MB) | vs 1 | evictions |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const record of results.sizes) {
     const c = capacities(record);
     const rss = max(rssPer100k(record, params.subscriptions));
+    const burstRss = max(rssPer100k(record, params.subscriptions, true));
     lines.push(
-      `| ${record.nodes}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${show(rss, 1)} | ${ratio(rss, baseRss)} | ${record.evictions ?? '–'} |`,
+      `| ${record.nodes}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${show(rss, 1)} | ${ratio(rss, baseRss)} | ${show(burstRss, 1)} | ${ratio(burstRss, baseBurstRss)} | ${record.evictions ?? '–'} |`,
     );
   }
   const at = results.sizes.find((record) => record.nodes === TARGETS.nodes);
@@ -83,11 +85,11 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
       lines.push(`| ${record.nodes} | ${name} | ${cost.operations} | ${show(cost.wallMs / 1000)} | ${list(cost.cpuSeconds)} | ${list(cost.busySeconds)} | ${list(cpuPerOperationUs(cost), 1)} |`);
     }
   }
-  lines.push('', '| nodes | idle CPU (% of a core) | RSS growth with the subscriptions held (MB) | publishes sent (one room, room per node) | request errors |', '| --- | --- | --- | --- | --- |');
+  lines.push('', '| nodes | idle CPU (% of a core) | RSS growth with the subscriptions held, settled (MB) | the same 1 s after the burst (MB) | publishes sent (one room, room per node) | request errors |', '| --- | --- | --- | --- | --- | --- |');
   for (const record of results.sizes) {
     const errors = (record.subscriptions?.errors ?? 0) + (record.notifications?.errors ?? 0) + (record.partitioned?.errors ?? 0);
     const published = [record.notifications?.published, record.partitioned?.published].filter((n) => n !== undefined).join(', ');
-    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
+    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssSettledGrowthMb ?? [], 1) || '–'} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
   }
   if (results.hop && results.hop.length > 0) {
     lines.push('', 'Bare ZeroMQ hop between two Node processes (~600-byte JSON, one way, measured in this run): ' + results.hop.map((h) => `${h.rate}/s ${h.curve ? 'CURVE' : 'plain'} p50 ${show(h.p50)} ms, p99 ${show(h.p99)} ms`).join('; ') + '.');

@@ -45,7 +45,13 @@ export function cpuPerOperationUs(cost: PhaseCost): number[] {
   return cost.busySeconds.map((seconds) => (seconds * 1e6) / Math.max(1, cost.operations));
 }
 
-/** RSS growth per node scaled to 100,000 subscriptions, in MB. */
-export function rssPer100k(record: SizeRecord, subscriptions: number): number[] {
-  return (record.subscriptions?.rssGrowthMb ?? []).map((mb) => (mb * 100_000) / subscriptions);
+/**
+ * RSS growth per node scaled to 100,000 subscriptions, in MB: once settled
+ * (runs before that reading existed: 1 s after the burst), or, with
+ * `burst`, 1 s after the burst.
+ */
+export function rssPer100k(record: SizeRecord, subscriptions: number, burst = false): number[] {
+  const held = record.subscriptions;
+  const growth = (burst ? held?.rssGrowthMb : (held?.rssSettledGrowthMb ?? held?.rssGrowthMb)) ?? [];
+  return growth.map((mb) => (mb * 100_000) / subscriptions);
 }
