@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { now, sleepUntil } from '../load/clock';
 import type { WorkerPool } from '../load/pool';
 import { subscribeDistinct } from '../case-context';
@@ -34,48 +36,59 @@ export function startPhase(side: Side, idle: number[]): (operations: number) => 
   };
 }
 
-/** Settling: at least this long (V8's memory reducer starts about 8 s after allocations slow down, then collects a few times)… */
-const SETTLE_MIN_MS = 30_000;
-/** …then until each node's RSS stayed within this share over the last readings… */
-const SETTLE_TOLERANCE = 0.03;
-const SETTLE_READINGS = 5;
-const SETTLE_EVERY_MS = 2_000;
-/** …or this long at most. */
-const SETTLE_MAX_MS = 60_000;
+/** How long the nodes may take to collect their garbage when asked. */
+const COLLECT_TIMEOUT_MS = 30_000;
 
 /**
- * Each node's RSS once the garbage of a burst is given back: a burst of
- * requests grows V8's heap with garbage, which RSS counts until V8's memory
- * reducer collects it and returns the pages, tens of seconds later. What
- * holding the subscriptions costs is read after that, the same way for
- * every size (one Kuzzle included).
+ * Each node's RSS right after a full garbage collection (see
+ * collect-on-signal.ts): a burst of requests leaves garbage in V8's heap,
+ * which RSS counts until V8 collects it and gives pages back, tens of
+ * seconds later or never; what holding the subscriptions costs is read
+ * with it collected, the same way at every size (one Kuzzle included).
+ * With it, V8's heap as each node reported it right after collecting.
  */
-async function settledRss(side: Side): Promise<number[]> {
-  const started = now();
-  const readings: number[][] = [];
-  for (;;) {
-    await sleepUntil(now() + SETTLE_EVERY_MS);
-    readings.push(side.rssMb());
-    const recent = readings.slice(-SETTLE_READINGS);
-    const steady =
-      recent.length === SETTLE_READINGS &&
-      (recent[0] ?? []).every((_, node) => {
-        const values = recent.map((reading) => reading[node] ?? 0);
-        return Math.max(...values) - Math.min(...values) <= SETTLE_TOLERANCE * Math.max(...values);
-      });
-    const elapsed = now() - started;
-    if ((steady && elapsed >= SETTLE_MIN_MS) || elapsed >= SETTLE_MAX_MS) return readings[readings.length - 1] ?? [];
+export async function collectedRss(side: Side): Promise<{ rssMb: number[]; heap: HeapReading[] }> {
+  const dir = process.env.KPC_BENCH_GC_DIR;
+  if (!dir) throw new Error('the nodes were not started to collect garbage on demand (KPC_BENCH_GC_DIR unset)');
+  const marker = (pid: number): number => {
+    try {
+      return Number(readFileSync(join(dir, `${pid}.collected`), 'utf8'));
+    } catch {
+      return 0;
+    }
+  };
+  const pids = side.pids();
+  const before = pids.map(marker);
+  for (const pid of pids) process.kill(pid, 'SIGUSR2');
+  const deadline = now() + COLLECT_TIMEOUT_MS;
+  while (pids.some((pid, i) => marker(pid) <= (before[i] ?? 0))) {
+    if (now() > deadline) throw new Error(`nodes ${pids.filter((pid, i) => marker(pid) <= (before[i] ?? 0)).join(', ')} did not collect their garbage within ${COLLECT_TIMEOUT_MS} ms`);
+    await sleepUntil(now() + 50);
   }
+  const heap = pids.map((pid): HeapReading => {
+    const memory = JSON.parse(readFileSync(join(dir, `${pid}.memory.json`), 'utf8')) as { heapUsed: number; heapTotal: number };
+    return { usedMb: memory.heapUsed / 1e6, totalMb: memory.heapTotal / 1e6 };
+  });
+  return { rssMb: side.rssMb(), heap };
+}
+
+/** V8's heap of a node right after a full garbage collection, in MB: what is live, and what V8 keeps committed. */
+export interface HeapReading {
+  usedMb: number;
+  totalMb: number;
 }
 
 export interface SubscriptionsResult {
   subscribe: PhaseCost;
   unsubscribe: PhaseCost;
   /**
-   * RSS growth of each node while the subscriptions are held, in MB, once
-   * settled (see {@link settledRss}); absent from runs before it existed.
+   * RSS growth of each node while the subscriptions are held, in MB, both
+   * readings taken after a full garbage collection (see {@link collectedRss});
+   * absent from runs before it existed.
    */
   rssSettledGrowthMb?: number[];
+  /** Growth of each node's V8 heap over the same readings: live objects (`usedMb`) and committed (`totalMb`). */
+  heapGrowth?: HeapReading[];
   /** RSS growth of each node 1 s after the last subscription was answered, in MB: with the burst's garbage not yet given back. */
   rssGrowthMb: number[];
   errors: number;
@@ -94,13 +107,14 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   await pool.all((k) => ({ type: 'connect', ports: portsOf[k] ?? [], clients: perWorker }));
   const tag = `scale-out-${Date.now()}`;
   const rssBefore = side.rssMb();
+  const rssBeforeCollected = await collectedRss(side);
   const subscribing = startPhase(side, idle);
   const subscribed = await subscribeDistinct(pool, side, tag, 0, params.subscriptions, params.window);
   // Peers finish their share (acknowledgements, counts) after the last answer.
   await sleepUntil(now() + 1000);
   const subscribe = subscribing(params.subscriptions);
   const rssAfter = side.rssMb();
-  const rssSettled = await settledRss(side);
+  const rssCollected = await collectedRss(side);
   const unsubscribing = startPhase(side, idle);
   const unsubscribed = await pool.all({ type: 'unsubscribe', tag, window: params.window });
   // Removals reach the peers in batches after the answers.
@@ -111,7 +125,8 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
     subscribe,
     unsubscribe,
     rssGrowthMb: rssAfter.map((rss, i) => rss - (rssBefore[i] ?? 0)),
-    rssSettledGrowthMb: rssSettled.map((rss, i) => rss - (rssBefore[i] ?? 0)),
+    rssSettledGrowthMb: rssCollected.rssMb.map((rss, i) => rss - (rssBeforeCollected.rssMb[i] ?? 0)),
+    heapGrowth: rssCollected.heap.map((heap, i) => ({ usedMb: heap.usedMb - (rssBeforeCollected.heap[i]?.usedMb ?? 0), totalMb: heap.totalMb - (rssBeforeCollected.heap[i]?.totalMb ?? 0) })),
     errors: subscribed.reduce((sum, s) => sum + s.errors, 0) + unsubscribed.reduce((sum, u) => sum + u.errors, 0),
     firstError: subscribed.find((s) => s.firstError)?.firstError,
   };

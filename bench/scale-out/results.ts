@@ -46,9 +46,9 @@ export function cpuPerOperationUs(cost: PhaseCost): number[] {
 }
 
 /**
- * RSS growth per node scaled to 100,000 subscriptions, in MB: once settled
- * (runs before that reading existed: 1 s after the burst), or, with
- * `burst`, 1 s after the burst.
+ * RSS growth per node scaled to 100,000 subscriptions, in MB: garbage
+ * collected (runs before that reading existed: 1 s after the burst), or,
+ * with `burst`, 1 s after the burst.
  */
 export function rssPer100k(record: SizeRecord, subscriptions: number, burst = false): number[] {
   const held = record.subscriptions;

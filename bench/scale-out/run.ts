@@ -6,6 +6,7 @@ import { measureBareHop } from '../hop/bare-hop';
 import { WorkerPool } from '../load/pool';
 import { Side, type SideSpec } from '../side';
 import { idleRates, notificationsCase, subscriptionsCase } from './cases';
+import { collectingNodeArgs } from './collect-on-signal';
 import { scaleOutParams } from './params';
 import { scaleOutMarkdown, capacityPlot } from './report';
 import type { ScaleOutResults, SizeRecord } from './results';
@@ -55,6 +56,10 @@ export async function runScaleOut(mode: 'quick' | 'full', sizes: number[], worke
   const results: ScaleOutResults = { kind: 'scale-out', stamp, startedAt: startedAt.toISOString(), finishedAt: '', params, environment: environment(undefined), sizes: [] };
   const pool = new WorkerPool(workers);
   let es: RunningElasticsearch | undefined;
+  // Every Kuzzle node of the run collects its garbage when asked (see collectedRss).
+  const nodeArgs = process.env.KPC_KUZZLE_NODE_ARGS;
+  process.env.KPC_KUZZLE_NODE_ARGS = `${nodeArgs ?? ''} ${collectingNodeArgs()}`;
+  process.env.KPC_BENCH_GC_DIR = newRunDir('bench-gc');
   try {
     log('bare hop: ZeroMQ PUB → SUB between two Node processes');
     results.hop = await measureBareHop([200, 1000], params.notifications.warmupMs, params.notifications.durationMs);
@@ -67,6 +72,9 @@ export async function runScaleOut(mode: 'quick' | 'full', sizes: number[], worke
   } finally {
     pool.stop();
     await es?.stop();
+    if (nodeArgs === undefined) delete process.env.KPC_KUZZLE_NODE_ARGS;
+    else process.env.KPC_KUZZLE_NODE_ARGS = nodeArgs;
+    delete process.env.KPC_BENCH_GC_DIR;
   }
   results.finishedAt = new Date().toISOString();
   results.environment.loadEnd = Math.round((await import('node:os')).loadavg()[0] * 100) / 100;

@@ -52,7 +52,7 @@ describe('scale-out bench', () => {
         {
           nodes: 1,
           idle: [0.01],
-          subscriptions: { subscribe: cost(2000, [1]), unsubscribe: cost(2000, [1]), rssGrowthMb: [10], rssSettledGrowthMb: [8], errors: 0 },
+          subscriptions: { subscribe: cost(2000, [1]), unsubscribe: cost(2000, [1]), rssGrowthMb: [10], rssSettledGrowthMb: [8], heapGrowth: [{ usedMb: 6, totalMb: 7 }], errors: 0 },
           notifications: { cost: cost(1000, [0.5]), published: 10, errors: 0 },
           partitioned: { cost: cost(1000, [0.5]), published: 12, errors: 0 },
         },
@@ -63,7 +63,7 @@ describe('scale-out bench', () => {
     const text = scaleOutMarkdown(results, 'stamp-capacity.svg');
     assert.match(text, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| – \| {2}\| 80 \| 0\.2× \| 150 \| 0\.3× \| 0 \|/, 'the largest settled RSS, and the one right after the burst');
     assert.match(text, /\| 1 \| notifications delivered, room per node \| 1000 \|/);
-    assert.match(text, /\| 1 \| 1 \| 8 \| 10 \| 10, 12 \| 0 \|/, 'both RSS readings, publishes of both notification cases');
+    assert.match(text, /\| 1 \| 1 \| 8 \| 6 \| 7 \| 10 \| 10, 12 \| 0 \|/, 'both RSS readings, the heap, publishes of both notification cases');
     assert.match(text, /subscribe 4× \(target ≥ 4×\): met; unsubscribe 2× \(target ≥ 4×\): \*\*missed\*\*; notifications not measured; RSS per node 0\.2× \(target ≤ 0\.25×\): met/);
     assert.match(text, /\| 8 \(failed: boot failed\) \|/);
     const older = scaleOutMarkdown({ ...results, sizes: results.sizes.map((size) => (size.subscriptions ? { ...size, subscriptions: { ...size.subscriptions, rssSettledGrowthMb: undefined } } : size)) }, 'x.svg');
