@@ -59,10 +59,11 @@ export async function collectedRss(side: Side): Promise<{ rssMb: number[]; heap:
   };
   const pids = side.pids();
   const before = pids.map(marker);
+  const notYet = (): number[] => pids.filter((pid, i) => marker(pid) <= (before[i] ?? 0));
   for (const pid of pids) process.kill(pid, 'SIGUSR2');
   const deadline = now() + COLLECT_TIMEOUT_MS;
-  while (pids.some((pid, i) => marker(pid) <= (before[i] ?? 0))) {
-    if (now() > deadline) throw new Error(`nodes ${pids.filter((pid, i) => marker(pid) <= (before[i] ?? 0)).join(', ')} did not collect their garbage within ${COLLECT_TIMEOUT_MS} ms`);
+  for (let waiting = notYet(); waiting.length > 0; waiting = notYet()) {
+    if (now() > deadline) throw new Error(`nodes ${waiting.join(', ')} did not collect their garbage within ${COLLECT_TIMEOUT_MS} ms`);
     await sleepUntil(now() + 50);
   }
   const heap = pids.map((pid): HeapReading => {
@@ -86,7 +87,7 @@ export interface SubscriptionsResult {
    * readings taken after a full garbage collection (see {@link collectedRss});
    * absent from runs before it existed.
    */
-  rssSettledGrowthMb?: number[];
+  rssCollectedGrowthMb?: number[];
   /** Growth of each node's V8 heap over the same readings: live objects (`usedMb`) and committed (`totalMb`). */
   heapGrowth?: HeapReading[];
   /** RSS growth of each node 1 s after the last subscription was answered, in MB: with the burst's garbage not yet given back. */
@@ -125,7 +126,7 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
     subscribe,
     unsubscribe,
     rssGrowthMb: rssAfter.map((rss, i) => rss - (rssBefore[i] ?? 0)),
-    rssSettledGrowthMb: rssCollected.rssMb.map((rss, i) => rss - (rssBeforeCollected.rssMb[i] ?? 0)),
+    rssCollectedGrowthMb: rssCollected.rssMb.map((rss, i) => rss - (rssBeforeCollected.rssMb[i] ?? 0)),
     heapGrowth: rssCollected.heap.map((heap, i) => ({ usedMb: heap.usedMb - (rssBeforeCollected.heap[i]?.usedMb ?? 0), totalMb: heap.totalMb - (rssBeforeCollected.heap[i]?.totalMb ?? 0) })),
     errors: subscribed.reduce((sum, s) => sum + s.errors, 0) + unsubscribed.reduce((sum, u) => sum + u.errors, 0),
     firstError: subscribed.find((s) => s.firstError)?.firstError,

@@ -90,7 +90,7 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     const errors = (record.subscriptions?.errors ?? 0) + (record.notifications?.errors ?? 0) + (record.partitioned?.errors ?? 0);
     const heap = record.subscriptions?.heapGrowth ?? [];
     const published = [record.notifications?.published, record.partitioned?.published].filter((n) => n !== undefined).join(', ');
-    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssSettledGrowthMb ?? [], 1) || '–'} | ${list(heap.map((h) => h.usedMb), 1) || '–'} | ${list(heap.map((h) => h.totalMb), 1) || '–'} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
+    lines.push(`| ${record.nodes} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssCollectedGrowthMb ?? [], 1) || '–'} | ${list(heap.map((h) => h.usedMb), 1) || '–'} | ${list(heap.map((h) => h.totalMb), 1) || '–'} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
   }
   if (results.hop && results.hop.length > 0) {
     lines.push('', 'Bare ZeroMQ hop between two Node processes (~600-byte JSON, one way, measured in this run): ' + results.hop.map((h) => `${h.rate}/s ${h.curve ? 'CURVE' : 'plain'} p50 ${show(h.p50)} ms, p99 ${show(h.p99)} ms`).join('; ') + '.');

@@ -52,6 +52,6 @@ export function cpuPerOperationUs(cost: PhaseCost): number[] {
  */
 export function rssPer100k(record: SizeRecord, subscriptions: number, burst = false): number[] {
   const held = record.subscriptions;
-  const growth = (burst ? held?.rssGrowthMb : (held?.rssSettledGrowthMb ?? held?.rssGrowthMb)) ?? [];
+  const growth = (burst ? held?.rssGrowthMb : (held?.rssCollectedGrowthMb ?? held?.rssGrowthMb)) ?? [];
   return growth.map((mb) => (mb * 100_000) / subscriptions);
 }

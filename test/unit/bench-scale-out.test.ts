@@ -52,11 +52,11 @@ describe('scale-out bench', () => {
         {
           nodes: 1,
           idle: [0.01],
-          subscriptions: { subscribe: cost(2000, [1]), unsubscribe: cost(2000, [1]), rssGrowthMb: [10], rssSettledGrowthMb: [8], heapGrowth: [{ usedMb: 6, totalMb: 7 }], errors: 0 },
+          subscriptions: { subscribe: cost(2000, [1]), unsubscribe: cost(2000, [1]), rssGrowthMb: [10], rssCollectedGrowthMb: [8], heapGrowth: [{ usedMb: 6, totalMb: 7 }], errors: 0 },
           notifications: { cost: cost(1000, [0.5]), published: 10, errors: 0 },
           partitioned: { cost: cost(1000, [0.5]), published: 12, errors: 0 },
         },
-        { nodes: 6, idle: Array(6).fill(0.02), subscriptions: { subscribe: cost(2000, [0.2, 0.25, 0.2, 0.2, 0.2, 0.2]), unsubscribe: cost(2000, Array(6).fill(0.5)), rssGrowthMb: Array(6).fill(3), rssSettledGrowthMb: [1.6, 1.2, 1.6, 1.6, 1.6, 1.6] }, evictions: 0 } as never,
+        { nodes: 6, idle: Array(6).fill(0.02), subscriptions: { subscribe: cost(2000, [0.2, 0.25, 0.2, 0.2, 0.2, 0.2]), unsubscribe: cost(2000, Array(6).fill(0.5)), rssGrowthMb: Array(6).fill(3), rssCollectedGrowthMb: [1.6, 1.2, 1.6, 1.6, 1.6, 1.6] }, evictions: 0 } as never,
         { nodes: 8, idle: [], error: 'boot failed\nstack' },
       ],
     };
@@ -66,7 +66,7 @@ describe('scale-out bench', () => {
     assert.match(text, /\| 1 \| 1 \| 8 \| 6 \| 7 \| 10 \| 10, 12 \| 0 \|/, 'both RSS readings, the heap, publishes of both notification cases');
     assert.match(text, /subscribe 4× \(target ≥ 4×\): met; unsubscribe 2× \(target ≥ 4×\): \*\*missed\*\*; notifications not measured; RSS per node 0\.2× \(target ≤ 0\.25×\): met/);
     assert.match(text, /\| 8 \(failed: boot failed\) \|/);
-    const older = scaleOutMarkdown({ ...results, sizes: results.sizes.map((size) => (size.subscriptions ? { ...size, subscriptions: { ...size.subscriptions, rssSettledGrowthMb: undefined } } : size)) }, 'x.svg');
+    const older = scaleOutMarkdown({ ...results, sizes: results.sizes.map((size) => (size.subscriptions ? { ...size, subscriptions: { ...size.subscriptions, rssCollectedGrowthMb: undefined } } : size)) }, 'x.svg');
     assert.match(older, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| – \| {2}\| 150 \| 0\.3× \| 150 \| 0\.3× \| 0 \|/, 'a run without the settled reading: the one it has');
     assert.match(text, /\| 6 \| subscribe \| 2000 \| 1 \| 0\.21, 0\.26/);
     const svg = capacityPlot(results);
