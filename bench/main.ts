@@ -25,7 +25,7 @@ import { markdown } from './report/markdown';
 import { missedTargetsAnalysis } from './report/limits';
 import { plots } from './report/plots';
 import type { BenchResults } from './report/results';
-import { parseSizes } from './scale-out/params';
+import { parseLoadShape, parseSizes } from './scale-out/params';
 import type { ScaleOutResults } from './scale-out/results';
 import { runScaleOut, writeScaleOutReport } from './scale-out/run';
 import { Side, type SideSpec } from './side';
@@ -37,6 +37,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--plugin DIR] [--workers N] [-
   --cases LIST   only these cases: latency, throughput, subscribe, fanout, scale, kill
   --nodes LIST   scale-out run instead: the same load at each cluster size (e.g. 1,2,4,6,8; 1 = one
                  Kuzzle without the plugin), CPU time per operation on each node; writes bench/SCALE-OUT.md
+  --load SHAPE   with --nodes: "total" (default: the same connections in all at every size) or "per-node"
+                 (the same connections on each node: each node as busy as one Kuzzle alone)
   --profile      also profile the nodes (node --cpu-prof): flame graphs of the latency cases, publisher's and
                  subscriber's node, cut to the measured window (the profiler adds its own cost to those latencies)
   --report FILE  only rewrite RESULTS.md (or SCALE-OUT.md) and the plots from a results file`;
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
         process.exit(130);
       });
     }
-    const run = await runScaleOut(mode, parseSizes(sizes), workers, resultsDir, benchDir, log);
+    const run = await runScaleOut(mode, parseSizes(sizes), workers, parseLoadShape(option('--load')), resultsDir, benchDir, log);
     const failed = run.sizes.filter((record) => record.error);
     if (failed.length > 0) {
       log(`failed at ${failed.map((record) => `${record.nodes} nodes`).join(', ')} (see bench/SCALE-OUT.md)`);

@@ -5,7 +5,7 @@ import type { WorkerPool } from '../load/pool';
 import { subscribeDistinct } from '../case-context';
 import { COLLECTIONS, type Side } from '../side';
 import type { ScaleOutParams } from './params';
-import { connectionsPerWorker, spreadPorts } from './spread';
+import { connectionsPerWorker, shareOut, spreadPorts } from './spread';
 
 /** What one phase cost each node: CPU seconds (raw, then less the node's idle rate over the phase). */
 export interface PhaseCost {
@@ -103,9 +103,12 @@ export interface SubscriptionsResult {
  */
 export async function subscriptionsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[]): Promise<SubscriptionsResult> {
   const ports = side.ports();
-  const perWorker = connectionsPerWorker(ports.length, pool.workers.length, 2);
-  const portsOf = spreadPorts(ports, pool.workers.map(() => perWorker));
-  await pool.all((k) => ({ type: 'connect', ports: portsOf[k] ?? [], clients: perWorker }));
+  const counts =
+    params.connectionsPerNode === undefined
+      ? pool.workers.map(() => connectionsPerWorker(ports.length, pool.workers.length, 2))
+      : shareOut(params.connectionsPerNode * ports.length, pool.workers.length);
+  const portsOf = spreadPorts(ports, counts);
+  await pool.all((k) => ({ type: 'connect', ports: portsOf[k] ?? [], clients: counts[k] ?? 0 }));
   const tag = `scale-out-${Date.now()}`;
   const rssBefore = side.rssMb();
   const rssBeforeCollected = await collectedRss(side);
@@ -159,7 +162,7 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
   if (pool.workers.length < 2) throw new Error('the notifications case needs at least 2 load workers');
   const ports = side.ports();
   const receivers = pool.workers.slice(1);
-  const share = receivers.map((_, k) => Math.floor(subscribers / receivers.length) + (k < subscribers % receivers.length ? 1 : 0));
+  const share = shareOut(subscribers, receivers.length);
   const portsOf = spreadPorts(ports, share);
   const tag = `scale-out-notify-${Date.now()}`;
   await Promise.all(receivers.map((worker, k) => worker.send({ type: 'connect', ports: portsOf[k] ?? [], clients: share[k] ?? 0 })));
@@ -172,7 +175,8 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
     ),
   );
   const publisher = pool.worker(0);
-  await publisher.send({ type: 'connect', ports, clients: connectionsPerWorker(ports.length, 1, 3) });
+  const publishers = params.notifications.publishersPerNode;
+  await publisher.send({ type: 'connect', ports, clients: publishers === undefined ? connectionsPerWorker(ports.length, 1, 3) : publishers * ports.length });
   const startAt = now() + 300;
   const from = startAt + warmupMs;
   await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + durationMs })));

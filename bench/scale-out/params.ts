@@ -8,16 +8,50 @@ export interface ScaleOutParams {
   subscriptions: number;
   /** Requests in flight per connection while subscribing and unsubscribing. */
   window: number;
+  /**
+   * `--load per-node`: connections on each node while subscribing and
+   * unsubscribing, the same at every size, so that each node is as busy as
+   * one Kuzzle alone. Absent (`--load total`, and runs before the option):
+   * the same few connections in all, spread over the nodes (fewer requests
+   * in flight on each node as the cluster grows, and less contention for
+   * this machine's cores).
+   */
+  connectionsPerNode?: number;
   /** Subscribers of the one notified room, spread over the nodes; publishers on every node. */
-  notifications: { subscribers: number; publishWindow: number; warmupMs: number; durationMs: number };
+  notifications: {
+    subscribers: number;
+    publishWindow: number;
+    /** `--load per-node`: publishing connections on each node (as {@link connectionsPerNode}); absent: one per node, at least 3 in all. */
+    publishersPerNode?: number;
+    warmupMs: number;
+    durationMs: number;
+  };
   /** How long each size's idle CPU is read before its cases (heartbeats and timers). */
   idleMs: number;
 }
 
-export function scaleOutParams(mode: 'quick' | 'full', sizes: number[], workers: number): ScaleOutParams {
-  return mode === 'quick'
-    ? { mode, sizes, workers, subscriptions: 2000, window: 20, notifications: { subscribers: 48, publishWindow: 10, warmupMs: 1000, durationMs: 3000 }, idleMs: 2000 }
-    : { mode, sizes, workers, subscriptions: 100_000, window: 20, notifications: { subscribers: 96, publishWindow: 10, warmupMs: 2000, durationMs: 15_000 }, idleMs: 5000 };
+/** How the load grows with the cluster: the same in all (`total`), or the same on each node (`per-node`). */
+export type LoadShape = 'total' | 'per-node';
+
+export function scaleOutParams(mode: 'quick' | 'full', sizes: number[], workers: number, load: LoadShape = 'total'): ScaleOutParams {
+  const perNode = load === 'per-node';
+  const notifications = mode === 'quick' ? { subscribers: 48, warmupMs: 1000, durationMs: 3000 } : { subscribers: 96, warmupMs: 2000, durationMs: 15_000 };
+  return {
+    mode,
+    sizes,
+    workers,
+    subscriptions: mode === 'quick' ? 2000 : 100_000,
+    window: 20,
+    ...(perNode ? { connectionsPerNode: 8 } : {}),
+    notifications: { ...notifications, publishWindow: 10, ...(perNode ? { publishersPerNode: 3 } : {}) },
+    idleMs: mode === 'quick' ? 2000 : 5000,
+  };
+}
+
+/** `--load total|per-node`. */
+export function parseLoadShape(text: string | undefined): LoadShape {
+  if (text === undefined || text === 'total' || text === 'per-node') return text ?? 'total';
+  throw new Error(`--load takes "total" (the same load in all at every size) or "per-node" (the same load on each node), got "${text}"`);
 }
 
 /** `--nodes 1,2,4`: sizes, each a whole number from 1 to 16. */

@@ -26,7 +26,25 @@ export interface ScaleOutResults {
   params: ScaleOutParams;
   environment: Environment;
   sizes: SizeRecord[];
+  /**
+   * One Kuzzle measured again after the other sizes (absent from runs
+   * before 2026-12-05 07:30): this machine's speed drifts during a run, and
+   * every ratio is taken against the mean of both readings.
+   */
+  baselineAgain?: SizeRecord;
   hop?: HopResult[];
+}
+
+/** The readings of one Kuzzle a run's ratios are taken against: the first, and the one after the other sizes. */
+export function baselineReadings(results: ScaleOutResults): SizeRecord[] {
+  const first = results.sizes.find((record) => record.nodes === 1);
+  return [first, results.baselineAgain].filter((record): record is SizeRecord => record !== undefined && record.error === undefined);
+}
+
+/** The mean of the values that were measured; undefined when none was. */
+export function meanOf(values: Array<number | undefined>): number | undefined {
+  const measured = values.filter((value): value is number => value !== undefined && Number.isFinite(value));
+  return measured.length === 0 ? undefined : measured.reduce((sum, value) => sum + value, 0) / measured.length;
 }
 
 /**

@@ -7,7 +7,7 @@ import { WorkerPool } from '../load/pool';
 import { Side, type SideSpec } from '../side';
 import { idleRates, notificationsCase, subscriptionsCase } from './cases';
 import { collectingNodeArgs } from './collect-on-signal';
-import { scaleOutParams } from './params';
+import { scaleOutParams, type LoadShape } from './params';
 import { scaleOutMarkdown, capacityPlot } from './report';
 import type { ScaleOutResults, SizeRecord } from './results';
 import { newRunDir } from '../../test/harness/run-dir';
@@ -48,9 +48,9 @@ async function measureSize(nodes: number, esUrl: string, pool: WorkerPool, resul
  * each on a fresh stack, with each node's CPU time per operation; writes
  * the raw JSON, bench/SCALE-OUT.md and a plot of capacity against size.
  */
-export async function runScaleOut(mode: 'quick' | 'full', sizes: number[], workers: number, resultsDir: string, benchDir: string, log: (message: string) => void): Promise<ScaleOutResults> {
+export async function runScaleOut(mode: 'quick' | 'full', sizes: number[], workers: number, load: LoadShape, resultsDir: string, benchDir: string, log: (message: string) => void): Promise<ScaleOutResults> {
   mkdirSync(resultsDir, { recursive: true });
-  const params = scaleOutParams(mode, sizes, workers);
+  const params = scaleOutParams(mode, sizes, workers, load);
   const startedAt = new Date();
   const stamp = `${startedAt.toISOString().replace(/[:.]/g, '-')}-scale-out-${mode}`;
   const results: ScaleOutResults = { kind: 'scale-out', stamp, startedAt: startedAt.toISOString(), finishedAt: '', params, environment: environment(undefined), sizes: [] };
@@ -69,6 +69,11 @@ export async function runScaleOut(mode: 'quick' | 'full', sizes: number[], worke
       esUrl = es.url;
     }
     for (const nodes of sizes) results.sizes.push(await measureSize(nodes, esUrl, pool, results, log));
+    // The machine's speed drifts over a run: one Kuzzle again, last, brackets the others.
+    if (sizes.includes(1) && sizes.length > 1) {
+      log('one Kuzzle again, after the other sizes');
+      results.baselineAgain = await measureSize(1, esUrl, pool, results, log);
+    }
   } finally {
     pool.stop();
     await es?.stop();

@@ -14,3 +14,8 @@ export function connectionsPerWorker(nodes: number, workers: number, least: numb
   const step = nodes / gcd(nodes, workers);
   return Math.ceil(least / step) * step;
 }
+
+/** `total` connections shared by `workers` load workers as evenly as can be. */
+export function shareOut(total: number, workers: number): number[] {
+  return Array.from({ length: workers }, (_, k) => Math.floor(total / workers) + (k < total % workers ? 1 : 0));
+}

@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { markdown } from '../../bench/report/markdown';
 import type { BenchResults } from '../../bench/report/results';
 import { paramsFor } from '../../bench/params';
-import { parseSizes, scaleOutParams } from '../../bench/scale-out/params';
+import { parseLoadShape, parseSizes, scaleOutParams } from '../../bench/scale-out/params';
 import { capacityPlot, scaleOutMarkdown } from '../../bench/scale-out/report';
 import { capacity, cpuPerOperationUs, type ScaleOutResults } from '../../bench/scale-out/results';
-import { connectionsPerWorker, spreadPorts } from '../../bench/scale-out/spread';
+import { connectionsPerWorker, shareOut, spreadPorts } from '../../bench/scale-out/spread';
 import type { PhaseCost } from '../../bench/scale-out/cases';
 
 const environment = { node: 'v20', kuzzleNode: 'v20', kuzzle: '2.10.4', kuzzleSdk: '7', cpuModel: 'cpu', cores: 2, memoryGb: 8, loadStart: 0, loadEnd: 0, commit: 'abc', dirty: false };
@@ -14,7 +14,7 @@ const environment = { node: 'v20', kuzzleNode: 'v20', kuzzle: '2.10.4', kuzzleSd
 const cost = (operations: number, busySeconds: number[]): PhaseCost => ({ operations, wallMs: 1000, cpuSeconds: busySeconds.map((s) => s + 0.01), busySeconds });
 
 describe('scale-out bench', () => {
-  it('spreads connections evenly over the nodes, across workers', () => {
+  it('spreads the same connections in all over the nodes, across workers (--load total)', () => {
     for (const nodes of [1, 2, 4, 6, 8]) {
       const perWorker = connectionsPerWorker(nodes, 4, 2);
       assert.ok(perWorker >= 2);
@@ -25,6 +25,22 @@ describe('scale-out bench', () => {
       assert.deepEqual(new Set(perNode.values()).size, 1, `${nodes} nodes: every node as many connections`);
     }
     assert.deepEqual(spreadPorts([1, 2, 3], [2, 2]), [[1, 2], [3, 1]]);
+    assert.equal(scaleOutParams('full', [1], 4).connectionsPerNode, undefined);
+  });
+
+  it('gives every node the same connections at every size, shared out over the workers (--load per-node)', () => {
+    assert.equal(scaleOutParams('full', [1], 4, 'per-node').connectionsPerNode, 8);
+    assert.equal(parseLoadShape(undefined), 'total');
+    assert.throws(() => parseLoadShape('both'), /--load takes "total" .* got "both"/);
+    for (const nodes of [1, 2, 4, 6, 8]) {
+      const counts = shareOut(8 * nodes, 4);
+      assert.equal(Math.max(...counts) - Math.min(...counts), 0, `${nodes} nodes: workers share evenly`);
+      const ports = Array.from({ length: nodes }, (_, i) => 7000 + i);
+      const perNode = new Map<number, number>();
+      for (const port of spreadPorts(ports, counts).flat()) perNode.set(port, (perNode.get(port) ?? 0) + 1);
+      assert.deepEqual([...new Set(perNode.values())], [8], `${nodes} nodes: 8 connections on each node`);
+    }
+    assert.deepEqual(shareOut(7, 3), [3, 2, 2]);
   });
 
   it('reads sizes and refuses what is not one', () => {
@@ -72,6 +88,21 @@ describe('scale-out bench', () => {
     const svg = capacityPlot(results);
     assert.match(svg, /^<svg [^]*<\/svg>$/);
     assert.doesNotMatch(svg, /NaN|undefined|Infinity/);
+  });
+
+  it('takes ratios against the mean of one Kuzzle measured first and last, and shows both readings', () => {
+    const params = scaleOutParams('quick', [1, 2], 4);
+    const one = (busy: number): ScaleOutResults['sizes'][number] => ({ nodes: 1, idle: [0], subscriptions: { subscribe: cost(2000, [busy]), unsubscribe: cost(2000, [busy]), rssGrowthMb: [10], rssCollectedGrowthMb: [busy * 10], errors: 0 } });
+    const two = { nodes: 2, idle: [0, 0], subscriptions: { subscribe: cost(2000, [0.5, 0.5]), unsubscribe: cost(2000, [0.5, 0.5]), rssGrowthMb: [5, 5], rssCollectedGrowthMb: [5, 5], errors: 0 } };
+    const results: ScaleOutResults = { kind: 'scale-out', stamp: 's', startedAt: 'a', finishedAt: 'b', params, environment, sizes: [one(1), two], baselineAgain: one(2) };
+    const text = scaleOutMarkdown(results, 'x.svg');
+    // One Kuzzle: 2000/s first, 1000/s last, so 1500/s; 2 nodes 4000/s.
+    assert.match(text, /\| 2 \| 4000 \| 2\.67× \| 4000 \| 2\.67× \|/);
+    assert.match(text, /\| 1 \(again, last\) \| 1000 \| 0\.67× \|/);
+    assert.match(text, /\| 1 \(again, last\) \| subscribe \| 2000 \|/);
+    assert.match(text, /against the mean of one Kuzzle's two readings/);
+    assert.match(text, /\| 2 \| 4000 [^\n]*\| 250 \| 0\.33× \|/, 'RSS per 100k against the mean of 500 and 1000 MB');
+    assert.doesNotMatch(capacityPlot(results), /NaN|undefined|Infinity/);
   });
 
   it('sets the latency case against the bare hop measured in the same run', () => {
