@@ -36,7 +36,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--plugin DIR] [--workers N] [-
   --workers N    load worker processes (default 4)
   --cases LIST   only these cases: latency, throughput, subscribe, fanout, scale, kill
   --nodes LIST   scale-out run instead: the same load at each cluster size (e.g. 1,2,4,6,8; 1 = one
-                 Kuzzle without the plugin), CPU time per operation on each node; writes bench/SCALE-OUT.md
+                 Kuzzle without the plugin), CPU time per operation on each node, and after each size
+                 above 1 the control: as many Kuzzles without the plugin, not a cluster, under the same
+                 subscription load; writes bench/SCALE-OUT.md
   --load SHAPE   with --nodes: "total" (default: the same connections in all at every size) or "per-node"
                  (the same connections on each node: each node as busy as one Kuzzle alone)
   --profile      also profile the nodes (node --cpu-prof): flame graphs of the latency cases, publisher's and
@@ -98,9 +100,9 @@ async function main(): Promise<void> {
       });
     }
     const run = await runScaleOut(mode, parseSizes(sizes), workers, parseLoadShape(option('--load')), resultsDir, benchDir, log);
-    const failed = run.sizes.filter((record) => record.error);
+    const failed = [...run.sizes.map((record) => ({ record, what: 'nodes' })), ...(run.controls ?? []).map((record) => ({ record, what: 'nodes, control' }))].filter(({ record }) => record.error);
     if (failed.length > 0) {
-      log(`failed at ${failed.map((record) => `${record.nodes} nodes`).join(', ')} (see bench/SCALE-OUT.md)`);
+      log(`failed at ${failed.map(({ record, what }) => `${record.nodes} ${what}`).join(', ')} (see bench/SCALE-OUT.md)`);
       process.exitCode = 1;
     }
     return;

@@ -26,7 +26,7 @@ const TICKS = 100;
  * what cases read from its nodes: ports, RSS, CPU, evictions.
  */
 export class Side {
-  private admin: Kuzzle | undefined;
+  private readonly admins = new Map<number, Kuzzle>();
 
   private constructor(readonly spec: SideSpec, readonly stack: Stack, readonly index: string) {}
 
@@ -66,12 +66,13 @@ export class Side {
     return Array.from({ length: this.spec.nodes }, (_, i) => this.port(i + 1));
   }
 
-  /** A client of node 1 for the orchestrator's own calls (created once). */
-  async client(): Promise<Kuzzle> {
-    if (this.admin) return this.admin;
-    const kuzzle = new KuzzleClient(new WebSocket('127.0.0.1', { port: this.port(1), pingInterval: 120_000, autoReconnect: false }), { autoResubscribe: false });
+  /** A client of node `n` (1 by default) for the orchestrator's own calls (created once per node). */
+  async client(n = 1): Promise<Kuzzle> {
+    const existing = this.admins.get(n);
+    if (existing) return existing;
+    const kuzzle = new KuzzleClient(new WebSocket('127.0.0.1', { port: this.port(n), pingInterval: 120_000, autoReconnect: false }), { autoResubscribe: false });
     await kuzzle.connect();
-    this.admin = kuzzle;
+    this.admins.set(n, kuzzle);
     return kuzzle;
   }
 
@@ -113,16 +114,21 @@ export class Side {
    * case must not time that cleanup.
    */
   async waitNoRooms(): Promise<void> {
-    const client = await this.client();
+    // A cluster lists every node's rooms; Kuzzles that are not one, each their own.
+    const nodes = this.clustered ? [1] : this.ports().map((_, i) => i + 1);
+    const clients = await Promise.all(nodes.map((n) => this.client(n)));
     await waitFor('the rooms of the previous case to be removed', async () => {
-      const response = await client.query({ controller: 'realtime', action: 'list' });
-      const collections = ((response.result ?? {}) as Record<string, Record<string, Record<string, number>>>)[this.index] ?? {};
-      return Object.values(collections).every((rooms) => Object.keys(rooms).length === 0);
+      for (const client of clients) {
+        const response = await client.query({ controller: 'realtime', action: 'list' });
+        const collections = ((response.result ?? {}) as Record<string, Record<string, Record<string, number>>>)[this.index] ?? {};
+        if (!Object.values(collections).every((rooms) => Object.keys(rooms).length === 0)) return false;
+      }
+      return true;
     }, { timeoutMs: 300_000, intervalMs: 1000 });
   }
 
   async stop(): Promise<void> {
-    this.admin?.disconnect();
+    for (const client of this.admins.values()) client.disconnect();
     await this.stack.stop();
   }
 }

@@ -131,17 +131,17 @@ export class LoadState {
   }
 
   /** Closed loop: as fast as the node answers, `window` in flight per client. */
-  async flood({ tag, index, collections, window, startAt, durationMs }: Cmd<'flood'>): Promise<Replies['flood']> {
+  async flood({ tag, index, collections, collectionOfClient, window, startAt, durationMs }: Cmd<'flood'>): Promise<Replies['flood']> {
     await sleepUntil(startAt);
     const end = startAt + durationMs;
     let sent = 0;
     let errors = 0;
     let firstError: string | undefined;
     await Promise.all(
-      this.clients.flatMap((client) =>
+      this.clients.flatMap((client, c) =>
         Array.from({ length: window }, async () => {
           while (now() < end) {
-            const collection = collections[sent % collections.length] as string;
+            const collection = (collectionOfClient?.[c] ?? collections[sent % collections.length]) as string;
             sent += 1;
             const message: BenchMessage = { tag, t: now() };
             await client.realtime.publish(index, collection, { ...message }).catch((error: unknown) => {

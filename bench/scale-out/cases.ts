@@ -47,9 +47,8 @@ const COLLECT_TIMEOUT_MS = 30_000;
  * with it collected, the same way at every size (one Kuzzle included).
  * With it, V8's heap as each node reported it right after collecting.
  */
-export async function collectedRss(side: Side): Promise<{ rssMb: number[]; heap: HeapReading[] }> {
-  const dir = process.env.KPC_BENCH_GC_DIR;
-  if (!dir) throw new Error('the nodes were not started to collect garbage on demand (KPC_BENCH_GC_DIR unset)');
+export async function collectedRss(side: Side): Promise<MemoryReading> {
+  const dir = gcDir();
   const marker = (pid: number): number => {
     try {
       return Number(readFileSync(join(dir, `${pid}.collected`), 'utf8'));
@@ -66,17 +65,77 @@ export async function collectedRss(side: Side): Promise<{ rssMb: number[]; heap:
     if (now() > deadline) throw new Error(`nodes ${waiting.join(', ')} did not collect their garbage within ${COLLECT_TIMEOUT_MS} ms`);
     await sleepUntil(now() + 50);
   }
-  const heap = pids.map((pid): HeapReading => {
-    const memory = JSON.parse(readFileSync(join(dir, `${pid}.memory.json`), 'utf8')) as { heapUsed: number; heapTotal: number };
-    return { usedMb: memory.heapUsed / 1e6, totalMb: memory.heapTotal / 1e6 };
-  });
-  return { rssMb: side.rssMb(), heap };
+  return { rssMb: side.rssMb(), heap: pids.map((pid) => readHeap(join(dir, `${pid}.memory.json`)) ?? { usedMb: Number.NaN, totalMb: Number.NaN }) };
 }
+
+/** Each node's RSS (from /proc) and V8 heap (as the node reported it). */
+export interface MemoryReading {
+  rssMb: number[];
+  heap: HeapReading[];
+}
+
+/** Where the nodes write their memory (see collect-on-signal.ts). */
+function gcDir(): string {
+  const dir = process.env.KPC_BENCH_GC_DIR;
+  if (!dir) throw new Error('the nodes were not started to report their memory (KPC_BENCH_GC_DIR unset)');
+  return dir;
+}
+
+/** A heap reading a node wrote (collect-on-signal.ts), undefined while there is none. */
+function readHeap(file: string): HeapReading | undefined {
+  try {
+    const memory = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number; heapTotal: number; youngGeneration: number };
+    return { usedMb: memory.heapUsed / 1e6, totalMb: memory.heapTotal / 1e6, youngMb: memory.youngGeneration / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long a node may take to give a burst's memory back by itself. */
+const QUIET_TIMEOUT_MS = 60_000;
+/** A young generation this small (MB) has been shrunk by V8's memory reducer (at its largest it is 2 × 16 MB). */
+const REDUCED_YOUNG_MB = 2;
+
+/**
+ * Each node's memory once V8 has given a burst's memory back by itself, as
+ * an operator sees it on a node that went quiet: V8's memory reducer runs
+ * collections of its own some 8 to 20 s after the last full one when the
+ * process allocates little, compacts the old generation and shrinks the
+ * young one (which a forced collection leaves at its largest). Read when
+ * every node's young generation is back to its smallest, or at the
+ * deadline (`reduced` tells which nodes got there).
+ */
+export async function quietMemory(side: Side): Promise<MemoryReading & { waitedMs: number; reduced: boolean[] }> {
+  const dir = gcDir();
+  const pids = side.pids();
+  const started = now();
+  const deadline = started + QUIET_TIMEOUT_MS;
+  let heap = pids.map((pid) => readHeap(join(dir, `${pid}.memory-now.json`)));
+  const reduced = (): boolean[] => heap.map((reading) => reading?.youngMb !== undefined && reading.youngMb <= REDUCED_YOUNG_MB);
+  while (!reduced().every(Boolean) && now() < deadline) {
+    await sleepUntil(now() + 1000);
+    heap = pids.map((pid) => readHeap(join(dir, `${pid}.memory-now.json`)));
+  }
+  return { rssMb: side.rssMb(), heap: heap.map((reading) => reading ?? { usedMb: Number.NaN, totalMb: Number.NaN }), waitedMs: now() - started, reduced: reduced() };
+}
+
+/** What each node's heap grew by between two readings. */
+function heapGrowth(after: HeapReading[], before: HeapReading[]): HeapReading[] {
+  return after.map((heap, i) => {
+    const from = before[i];
+    return { usedMb: heap.usedMb - (from?.usedMb ?? 0), totalMb: heap.totalMb - (from?.totalMb ?? 0), youngMb: (heap.youngMb ?? 0) - (from?.youngMb ?? 0) };
+  });
+}
+
+/** What each node's RSS grew by between two readings. */
+const rssGrowth = (after: number[], before: number[]): number[] => after.map((rss, i) => rss - (before[i] ?? 0));
 
 /** V8's heap of a node right after a full garbage collection, in MB: what is live, and what V8 keeps committed. */
 export interface HeapReading {
   usedMb: number;
   totalMb: number;
+  /** Of `totalMb`, the young generation's pages in memory (absent from runs before 2026-12-05 11:39). */
+  youngMb?: number;
 }
 
 export interface SubscriptionsResult {
@@ -88,10 +147,16 @@ export interface SubscriptionsResult {
    * absent from runs before it existed.
    */
   rssCollectedGrowthMb?: number[];
-  /** Growth of each node's V8 heap over the same readings: live objects (`usedMb`) and committed (`totalMb`). */
+  /** Growth of each node's V8 heap over the same readings: live objects (`usedMb`), committed (`totalMb`), and of that the young generation (`youngMb`). */
   heapGrowth?: HeapReading[];
   /** RSS growth of each node 1 s after the last subscription was answered, in MB: with the burst's garbage not yet given back. */
   rssGrowthMb: number[];
+  /**
+   * Growth of each node's RSS and heap between two quiet readings (see
+   * {@link quietMemory}), before the subscriptions and while they are held;
+   * absent from runs before 2026-12-05 11:57.
+   */
+  quiet?: { rssGrowthMb: number[]; heapGrowth: HeapReading[]; waitedMs: number[]; reduced: boolean[][] };
   errors: number;
   firstError?: string;
 }
@@ -110,6 +175,7 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   const portsOf = spreadPorts(ports, counts);
   await pool.all((k) => ({ type: 'connect', ports: portsOf[k] ?? [], clients: counts[k] ?? 0 }));
   const tag = `scale-out-${Date.now()}`;
+  const quietBefore = await quietMemory(side);
   const rssBefore = side.rssMb();
   const rssBeforeCollected = await collectedRss(side);
   const subscribing = startPhase(side, idle);
@@ -118,6 +184,7 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   await sleepUntil(now() + 1000);
   const subscribe = subscribing(params.subscriptions);
   const rssAfter = side.rssMb();
+  const quietAfter = await quietMemory(side);
   const rssCollected = await collectedRss(side);
   const unsubscribing = startPhase(side, idle);
   const unsubscribed = await pool.all({ type: 'unsubscribe', tag, window: params.window });
@@ -128,9 +195,15 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   return {
     subscribe,
     unsubscribe,
-    rssGrowthMb: rssAfter.map((rss, i) => rss - (rssBefore[i] ?? 0)),
-    rssCollectedGrowthMb: rssCollected.rssMb.map((rss, i) => rss - (rssBeforeCollected.rssMb[i] ?? 0)),
-    heapGrowth: rssCollected.heap.map((heap, i) => ({ usedMb: heap.usedMb - (rssBeforeCollected.heap[i]?.usedMb ?? 0), totalMb: heap.totalMb - (rssBeforeCollected.heap[i]?.totalMb ?? 0) })),
+    rssGrowthMb: rssGrowth(rssAfter, rssBefore),
+    rssCollectedGrowthMb: rssGrowth(rssCollected.rssMb, rssBeforeCollected.rssMb),
+    heapGrowth: heapGrowth(rssCollected.heap, rssBeforeCollected.heap),
+    quiet: {
+      rssGrowthMb: rssGrowth(quietAfter.rssMb, quietBefore.rssMb),
+      heapGrowth: heapGrowth(quietAfter.heap, quietBefore.heap),
+      waitedMs: [quietBefore.waitedMs, quietAfter.waitedMs],
+      reduced: [quietBefore.reduced, quietAfter.reduced],
+    },
     errors: subscribed.reduce((sum, s) => sum + s.errors, 0) + unsubscribed.reduce((sum, u) => sum + u.errors, 0),
     firstError: subscribed.find((s) => s.firstError)?.firstError,
   };
@@ -151,13 +224,21 @@ export interface NotificationsResult {
 export type RoomLayout = 'one room' | 'room per node';
 
 /**
+ * Where the publishers write: every collection of the layout by turns (a
+ * change then reaches its room wherever it is), or each publisher the
+ * collection of its own node only (the control of `room per node`: each
+ * change published where its subscribers are, nothing crossing nodes).
+ */
+export type PublishTarget = 'every collection' | 'own collection';
+
+/**
  * Notification throughput: `subscribers` connections spread over the nodes
  * (workers 1..n), in rooms laid out as `layout` says, publishers on every
  * node (worker 0, a multiple of the node count and at least 3 connections,
  * each keeping a window of `realtime:publish` in flight, over the rooms'
  * collections by turns). CPU is read over the measured window only.
  */
-export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[], layout: RoomLayout = 'one room'): Promise<NotificationsResult> {
+export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[], layout: RoomLayout = 'one room', publishTo: PublishTarget = 'every collection'): Promise<NotificationsResult> {
   const { subscribers, publishWindow, warmupMs, durationMs } = params.notifications;
   if (pool.workers.length < 2) throw new Error('the notifications case needs at least 2 load workers');
   const ports = side.ports();
@@ -176,11 +257,14 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
   );
   const publisher = pool.worker(0);
   const publishers = params.notifications.publishersPerNode;
-  await publisher.send({ type: 'connect', ports, clients: publishers === undefined ? connectionsPerWorker(ports.length, 1, 3) : publishers * ports.length });
+  const publishing = publishers === undefined ? connectionsPerWorker(ports.length, 1, 3) : publishers * ports.length;
+  await publisher.send({ type: 'connect', ports, clients: publishing });
+  // The publisher's clients go round-robin over the nodes (see spreadPorts).
+  const collectionOfClient = publishTo === 'own collection' ? (spreadPorts(ports, [publishing])[0] ?? []).map(collectionOf) : undefined;
   const startAt = now() + 300;
   const from = startAt + warmupMs;
   await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + durationMs })));
-  const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, window: publishWindow, startAt, durationMs: warmupMs + durationMs });
+  const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, collectionOfClient, window: publishWindow, startAt, durationMs: warmupMs + durationMs });
   await sleepUntil(from);
   const measuring = startPhase(side, idle);
   await sleepUntil(from + durationMs);

@@ -1,5 +1,6 @@
 import { lineChart } from '../report/svg';
-import { baselineReadings, capacity, cpuPerOperationUs, meanOf, rssPer100k, type ScaleOutResults, type SizeRecord } from './results';
+import type { HeapReading } from './cases';
+import { baselineReadings, capacity, cpuPerOperationUs, judgedReading, meanOf, rssPer100k, type RssReading, type ScaleOutResults, type SizeRecord } from './results';
 
 const show = (value: number | undefined, digits = 2): string => (value === undefined || !Number.isFinite(value) ? '–' : String(Math.round(value * 10 ** digits) / 10 ** digits));
 const list = (values: number[], digits = 2): string => values.map((v) => show(v, digits)).join(', ');
@@ -15,7 +16,7 @@ function capacities(record: SizeRecord): { subscribe?: number; unsubscribe?: num
   };
 }
 
-/** Where the subscriptions come from: the same connections on every node, or (runs before that) a fixed number spread over them. */
+/** Where the subscriptions come from: the same connections on every node (`--load per-node`), or the same few in all spread over the nodes (`--load total`, and runs before the option). */
 function connectionsText(params: ScaleOutResults['params']): string {
   return params.connectionsPerNode === undefined
     ? `8 connections in all (12 at 6 nodes), spread evenly over the nodes (${params.window} requests in flight each: fewer on each node as the cluster grows; \`--load total\`)`
@@ -30,7 +31,7 @@ function publishersText(params: ScaleOutResults['params']): string {
 type Capacities = ReturnType<typeof capacities>;
 
 /** What every ratio is taken against: the mean of one Kuzzle's readings (see {@link baselineReadings}). */
-function baselineOf(results: ScaleOutResults): { capacities: Capacities; rss?: number; burstRss?: number } {
+function baselineOf(results: ScaleOutResults): { capacities: Capacities; rss: Record<RssReading, number | undefined> } {
   const readings = baselineReadings(results);
   const each = readings.map(capacities);
   const subscriptions = results.params.subscriptions;
@@ -41,8 +42,11 @@ function baselineOf(results: ScaleOutResults): { capacities: Capacities; rss?: n
       notify: meanOf(each.map((c) => c.notify)),
       partitioned: meanOf(each.map((c) => c.partitioned)),
     },
-    rss: meanOf(readings.map((record) => max(rssPer100k(record, subscriptions)))),
-    burstRss: meanOf(readings.map((record) => max(rssPer100k(record, subscriptions, true)))),
+    rss: {
+      quiet: meanOf(readings.map((record) => max(rssPer100k(record, subscriptions, 'quiet')))),
+      collected: meanOf(readings.map((record) => max(rssPer100k(record, subscriptions, 'collected')))),
+      burst: meanOf(readings.map((record) => max(rssPer100k(record, subscriptions, 'burst')))),
+    },
   };
 }
 
@@ -53,6 +57,52 @@ function rowsOf(results: ScaleOutResults): Array<{ label: string; record: SizeRe
   return rows;
 }
 
+/** Three cells of heap growth per node: live, committed, young generation ('–' where not read). */
+function heapCells(heap: HeapReading[] | undefined): string {
+  const cell = (values: Array<number | undefined>): string => list(values.filter((v): v is number => v !== undefined), 1) || '–';
+  return [cell((heap ?? []).map((h) => h.usedMb)), cell((heap ?? []).map((h) => h.totalMb)), cell((heap ?? []).map((h) => h.youngMb))].join(' | ');
+}
+
+/** The control's rows: N Kuzzles without the plugin, not a cluster (runs before the control have none). */
+function controlRowsOf(results: ScaleOutResults): Array<{ label: string; record: SizeRecord }> {
+  return (results.controls ?? []).map((record) => ({ label: `${record.nodes}, control`, record }));
+}
+
+/**
+ * The control against one Kuzzle and the cluster of the same size: what
+ * this machine gives N processes that add and share nothing, and what the
+ * cluster keeps of it.
+ */
+function controlSection(results: ScaleOutResults): string[] {
+  const controls = results.controls ?? [];
+  if (controls.length === 0) return [];
+  const { subscriptions } = results.params;
+  const { capacities: base, rss: baseRss } = baselineOf(results);
+  const ratio = (value: number | undefined, of: number | undefined): string => (value !== undefined && of ? `${show(value / of)}×` : '–');
+  const reading = judgedReading(controls[0] as SizeRecord);
+  const lines = [
+    '',
+    '## Control: as many Kuzzles without the plugin, not a cluster',
+    '',
+    `After each cluster size, the same subscription load, spread the same way, on as many Kuzzle nodes without the plugin, each its own realtime engine (they share Redis and Elasticsearch, not subscriptions: not a usable cluster); then the room-per-node notifications, each publisher writing to its own node's collection only (every change published where its subscribers are: nothing crosses nodes, as if the load were sharded perfectly). Each holds only its own subscriptions and nothing is added to them, so what they reach is what this machine gives that many processes sharing its ${results.environment.cores} cores: the ceiling for the cluster here. "vs 1" is against one Kuzzle as above; "cluster ÷ control" is what the cluster of the same size keeps of that ceiling. The young generation is what V8 keeps committed for new objects after the burst (it grows to its maximum under load and a full collection does not shrink it): a per-process amount that does not depend on the subscriptions held.`,
+    '',
+    '| nodes | subscribe (/s) | vs 1 | cluster ÷ control | unsubscribe (/s) | vs 1 | cluster ÷ control | notifications delivered, room per node, each change published on the node of its room (/s) | vs 1 | cluster ÷ control | RSS per node for 100k subscriptions (MB, largest, read as the target is judged) | vs 1 | cluster ÷ control | young generation growth per node, garbage collected, control (MB) | the same, cluster (MB) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const control of controls) {
+    const cluster = results.sizes.find((record) => record.nodes === control.nodes);
+    const c = capacities(control);
+    const k = cluster ? capacities(cluster) : {};
+    const rss = max(rssPer100k(control, subscriptions, reading));
+    const clusterRss = cluster ? max(rssPer100k(cluster, subscriptions, reading)) : undefined;
+    const young = (record: SizeRecord | undefined): string => list((record?.subscriptions?.heapGrowth ?? []).flatMap((h) => (h.youngMb === undefined ? [] : [h.youngMb])), 1) || '–';
+    lines.push(
+      `| ${control.nodes}${control.error ? ` (failed: ${control.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${ratio(k.subscribe, c.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${ratio(k.unsubscribe, c.unsubscribe)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${ratio(k.partitioned, c.partitioned)} | ${show(rss, 1)} | ${ratio(rss, baseRss[reading])} | ${ratio(clusterRss, rss)} | ${young(control)} | ${young(cluster)} |`,
+    );
+  }
+  return lines;
+}
+
 /** Targets at 6 nodes against one node (issue 20). */
 const TARGETS = { nodes: 6, subscribe: 4, unsubscribe: 4, notify: 4.5, rss: 0.25 };
 
@@ -60,8 +110,15 @@ const TARGETS = { nodes: 6, subscribe: 4, unsubscribe: 4, notify: 4.5, rss: 0.25
 export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string {
   const { environment: env, params } = results;
   const one = baselineReadings(results).length > 0;
-  const { capacities: base, rss: baseRss, burstRss: baseBurstRss } = baselineOf(results);
+  const { capacities: base, rss: baseRss } = baselineOf(results);
   const ratio = (value: number | undefined, of: number | undefined): string => (value !== undefined && of ? `${show(value / of)}×` : '');
+  const rssCells = (record: SizeRecord): string =>
+    (['quiet', 'collected', 'burst'] as const)
+      .map((reading) => {
+        const rss = max(rssPer100k(record, params.subscriptions, reading));
+        return `${show(rss, 1)} | ${ratio(rss, baseRss[reading])}`;
+      })
+      .join(' | ');
   const lines = ['# Scale-out benchmark', ''];
   if (params.mode === 'quick') lines.push('> **Quick run**: small sizes, to check that the bench works. Not a measurement.', '');
   lines.push(
@@ -69,19 +126,17 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     '',
     `Every node, Redis, Elasticsearch and the load share ${env.cores} cores, so wall-clock rates say little about more machines. What is measured instead is the CPU time each Kuzzle process spends (from /proc, less its idle rate measured before the cases), and the **capacity with a core per node** = operations ÷ the busiest node's CPU seconds: the rate the cluster would sustain if each node had a core of its own and the busiest one were the limit. Size 1 is one Kuzzle without the plugin.`,
     '',
-    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from ${connectionsText(params)}, held (RSS read 1 s after the last answer, then after a full garbage collection on every node, against a baseline read the same way: a burst leaves garbage in V8's heap, which RSS counts until V8 collects it and gives pages back, tens of seconds later or never; the collected reading is what holding the subscriptions costs; the bench loads a small file into each Kuzzle process for that, \`bench/scale-out/collect-on-signal.ts\`, which also reports the node's V8 heap right after collecting: live objects, and what V8 keeps committed), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from ${publishersText(params)} (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
+    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from ${connectionsText(params)}, held (RSS read 1 s after the last answer; then once every node went quiet and V8's memory reducer gave the burst's memory back by itself, as an operator sees a node some 20 s after a burst (the young generation back to its smallest, or 60 s at most); then after a forced full garbage collection on every node; each against a baseline read the same way before the subscriptions. The bench loads a small file into each Kuzzle process for that, \`bench/scale-out/collect-on-signal.ts\`, which reports the node's V8 heap every second and right after a forced collection: live objects, what V8 keeps committed, and of that the young generation. The RSS target is judged on the quiet reading), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from ${publishersText(params)} (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
     '',
     '## Capacity with a core per node',
     '',
-    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | the same, room per node (/s) | vs 1 | RSS per node for 100k subscriptions, garbage collected (MB, largest) | vs 1 | the same 1 s after the burst (MB) | vs 1 | evictions |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | subscribe (/s) | vs 1 | unsubscribe (/s) | vs 1 | notifications delivered (/s) | vs 1 | the same, room per node (/s) | vs 1 | RSS per node for 100k subscriptions, node quiet (MB, largest) | vs 1 | the same, forced collection (MB) | vs 1 | the same, 1 s after the burst (MB) | vs 1 | evictions |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const { label, record } of rowsOf(results)) {
     const c = capacities(record);
-    const rss = max(rssPer100k(record, params.subscriptions));
-    const burstRss = max(rssPer100k(record, params.subscriptions, true));
     lines.push(
-      `| ${label}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${show(rss, 1)} | ${ratio(rss, baseRss)} | ${show(burstRss, 1)} | ${ratio(burstRss, baseBurstRss)} | ${record.evictions ?? '–'} |`,
+      `| ${label}${record.error ? ` (failed: ${record.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${show(c.notify, 0)} | ${ratio(c.notify, base.notify)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${rssCells(record)} | ${record.evictions ?? '–'} |`,
     );
   }
   if (results.baselineAgain) {
@@ -90,7 +145,8 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
   const at = results.sizes.find((record) => record.nodes === TARGETS.nodes);
   if (at && one) {
     const c = capacities(at);
-    const rss = max(rssPer100k(at, params.subscriptions));
+    const reading = judgedReading(at);
+    const rss = max(rssPer100k(at, params.subscriptions, reading));
     const check = (value: number | undefined, of: number | undefined, target: number, atMost = false): string => {
       if (value === undefined || !of) return 'not measured';
       const r = value / of;
@@ -98,9 +154,10 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     };
     lines.push(
       '',
-      `Targets at ${TARGETS.nodes} nodes against one node: subscribe ${check(c.subscribe, base.subscribe, TARGETS.subscribe)}; unsubscribe ${check(c.unsubscribe, base.unsubscribe, TARGETS.unsubscribe)}; notifications ${check(c.notify, base.notify, TARGETS.notify)}; RSS per node ${check(rss, baseRss, TARGETS.rss, true)}.`,
+      `Targets at ${TARGETS.nodes} nodes against one node: subscribe ${check(c.subscribe, base.subscribe, TARGETS.subscribe)}; unsubscribe ${check(c.unsubscribe, base.unsubscribe, TARGETS.unsubscribe)}; notifications ${check(c.notify, base.notify, TARGETS.notify)}; RSS per node (${{ quiet: 'node quiet', collected: 'forced collection', burst: '1 s after the burst' }[reading]}) ${check(rss, baseRss[reading], TARGETS.rss, true)}.`,
     );
   }
+  lines.push(...controlSection(results));
   lines.push(
     '',
     `![capacity against nodes](results/${plot})`,
@@ -112,7 +169,7 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     '| nodes | phase | operations | wall (s) | CPU raw (s) | CPU busy (s) | CPU per operation (µs) |',
     '| --- | --- | --- | --- | --- | --- | --- |',
   );
-  for (const { label, record } of rowsOf(results)) {
+  for (const { label, record } of [...rowsOf(results), ...controlRowsOf(results)]) {
     const phases = [
       ['subscribe', record.subscriptions?.subscribe],
       ['unsubscribe', record.subscriptions?.unsubscribe],
@@ -124,12 +181,21 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
       lines.push(`| ${label} | ${name} | ${cost.operations} | ${show(cost.wallMs / 1000)} | ${list(cost.cpuSeconds)} | ${list(cost.busySeconds)} | ${list(cpuPerOperationUs(cost), 1)} |`);
     }
   }
-  lines.push('', '| nodes | idle CPU (% of a core) | RSS growth with the subscriptions held, garbage collected (MB) | V8 heap growth: live, garbage collected (MB) | V8 heap growth: committed (MB) | RSS growth 1 s after the burst (MB) | publishes sent (one room, room per node) | request errors |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const { label, record } of rowsOf(results)) {
-    const errors = (record.subscriptions?.errors ?? 0) + (record.notifications?.errors ?? 0) + (record.partitioned?.errors ?? 0);
-    const heap = record.subscriptions?.heapGrowth ?? [];
+  lines.push(
+    '',
+    'Memory growth per node with the subscriptions held, in MB, for each reading: RSS, then V8\'s heap (live objects; committed; of that, the young generation).',
+    '',
+    '| nodes | idle CPU (% of a core) | RSS, node quiet | heap live, quiet | committed, quiet | young, quiet | wait for quiet (s: before, held; * = a node not reduced by then) | RSS, forced collection | heap live, forced | committed, forced | young, forced | RSS 1 s after the burst | publishes sent (one room, room per node) | request errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const { label, record } of [...rowsOf(results), ...controlRowsOf(results)]) {
+    const held = record.subscriptions;
+    const errors = (held?.errors ?? 0) + (record.notifications?.errors ?? 0) + (record.partitioned?.errors ?? 0);
     const published = [record.notifications?.published, record.partitioned?.published].filter((n) => n !== undefined).join(', ');
-    lines.push(`| ${label} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(record.subscriptions?.rssCollectedGrowthMb ?? [], 1) || '–'} | ${list(heap.map((h) => h.usedMb), 1) || '–'} | ${list(heap.map((h) => h.totalMb), 1) || '–'} | ${list(record.subscriptions?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${record.subscriptions?.firstError ? ` (${record.subscriptions.firstError})` : ''} |`);
+    const waits = held?.quiet ? held.quiet.waitedMs.map((ms, i) => `${show(ms / 1000, 0)}${held.quiet?.reduced[i]?.every(Boolean) === false ? '*' : ''}`).join(', ') : '–';
+    lines.push(
+      `| ${label} | ${list(record.idle.map((rate) => rate * 100), 1)} | ${list(held?.quiet?.rssGrowthMb ?? [], 1) || '–'} | ${heapCells(held?.quiet?.heapGrowth)} | ${waits} | ${list(held?.rssCollectedGrowthMb ?? [], 1) || '–'} | ${heapCells(held?.heapGrowth)} | ${list(held?.rssGrowthMb ?? [], 1)} | ${published || '–'} | ${errors}${held?.firstError ? ` (${held.firstError})` : ''} |`,
+    );
   }
   if (results.hop && results.hop.length > 0) {
     lines.push('', 'Bare ZeroMQ hop between two Node processes (~600-byte JSON, one way, measured in this run): ' + results.hop.map((h) => `${h.rate}/s ${h.curve ? 'CURVE' : 'plain'} p50 ${show(h.p50)} ms, p99 ${show(h.p99)} ms`).join('; ') + '.');
@@ -137,18 +203,23 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
   return [...lines, ''].join('\n');
 }
 
-/** Capacity against cluster size, relative to one node, with the ideal line. */
+/** Each record's capacity of one kind against one Kuzzle's, as plot points. */
+function relativePoints(records: SizeRecord[], kind: keyof Capacities, base: Capacities): Array<[number, number]> {
+  return records.flatMap((record): Array<[number, number]> => {
+    const value = capacities(record)[kind];
+    const of = base[kind];
+    return value !== undefined && of ? [[record.nodes, value / of]] : [];
+  });
+}
+
+/** Capacity against cluster size, relative to one node, with the control's and the ideal line. */
 export function capacityPlot(results: ScaleOutResults): string {
   const base = baselineOf(results).capacities;
   const names = { subscribe: 'subscribe', unsubscribe: 'unsubscribe', notify: 'notifications', partitioned: 'notifications, room per node' };
-  const series = (['subscribe', 'unsubscribe', 'notify', 'partitioned'] as const).map((kind) => ({
-    name: names[kind],
-    points: results.sizes.flatMap((record): Array<[number, number]> => {
-      const value = capacities(record)[kind];
-      const of = base[kind];
-      return value !== undefined && of ? [[record.nodes, value / of]] : [];
-    }),
-  }));
+  const series = (['subscribe', 'unsubscribe', 'notify', 'partitioned'] as const).map((kind) => ({ name: names[kind], points: relativePoints(results.sizes, kind, base) }));
+  const control = (['subscribe', 'unsubscribe'] as const)
+    .map((kind) => ({ name: `${names[kind]}, control (no plugin, not a cluster)`, points: relativePoints(results.controls ?? [], kind, base) }))
+    .filter((line) => line.points.length > 0);
   const sizes = results.sizes.map((record) => record.nodes);
-  return lineChart('capacity with a core per node, relative to one Kuzzle', 'nodes', '× one node', [...series, { name: 'ideal (N×)', points: sizes.map((n): [number, number] => [n, n]) }]);
+  return lineChart('capacity with a core per node, relative to one Kuzzle', 'nodes', '× one node', [...series, ...control, { name: 'ideal (N×)', points: sizes.map((n): [number, number] => [n, n]) }]);
 }

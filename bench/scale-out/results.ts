@@ -28,10 +28,22 @@ export interface ScaleOutResults {
   sizes: SizeRecord[];
   /**
    * One Kuzzle measured again after the other sizes (absent from runs
-   * before 2026-12-05 07:30): this machine's speed drifts during a run, and
+   * before 2026-12-05 07:25): this machine's speed drifts during a run, and
    * every ratio is taken against the mean of both readings.
    */
   baselineAgain?: SizeRecord;
+  /**
+   * The control (absent from runs before 2026-12-05 11:39; its
+   * notifications from 11:57 on): at each size above 1, as many Kuzzle
+   * nodes without the plugin, each its own realtime engine (sharing Redis
+   * and Elasticsearch, not subscriptions: not a usable cluster), under the
+   * same subscription load spread the same way, then the room-per-node
+   * notifications with each change published on its room's node. What they
+   * reach is what this machine gives that many processes when no work is
+   * added or shared: the ceiling the cluster is measured against beside
+   * one Kuzzle.
+   */
+  controls?: SizeRecord[];
   hop?: HopResult[];
 }
 
@@ -64,12 +76,22 @@ export function cpuPerOperationUs(cost: PhaseCost): number[] {
 }
 
 /**
- * RSS growth per node scaled to 100,000 subscriptions, in MB: garbage
- * collected (runs before that reading existed: 1 s after the burst), or,
- * with `burst`, 1 s after the burst.
+ * Which RSS growth of a node holding the subscriptions: once the node went
+ * quiet and V8 gave the burst's memory back by itself (`quiet`), right
+ * after a forced full collection (`collected`), or 1 s after the burst.
  */
-export function rssPer100k(record: SizeRecord, subscriptions: number, burst = false): number[] {
+export type RssReading = 'quiet' | 'collected' | 'burst';
+
+/** The reading the RSS target is judged on: quiet when the run has it, else collected, else 1 s after the burst (older runs). */
+export function judgedReading(record: SizeRecord): RssReading {
   const held = record.subscriptions;
-  const growth = (burst ? held?.rssGrowthMb : (held?.rssCollectedGrowthMb ?? held?.rssGrowthMb)) ?? [];
+  if (held?.quiet) return 'quiet';
+  return held?.rssCollectedGrowthMb ? 'collected' : 'burst';
+}
+
+/** RSS growth per node scaled to 100,000 subscriptions, in MB, of one reading (none when the run did not take it). */
+export function rssPer100k(record: SizeRecord, subscriptions: number, reading: RssReading): number[] {
+  const held = record.subscriptions;
+  const growth = { quiet: held?.quiet?.rssGrowthMb, collected: held?.rssCollectedGrowthMb, burst: held?.rssGrowthMb }[reading] ?? [];
   return growth.map((mb) => (mb * 100_000) / subscriptions);
 }

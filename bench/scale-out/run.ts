@@ -14,11 +14,20 @@ import { newRunDir } from '../../test/harness/run-dir';
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** One size: a fresh stack of `nodes` Kuzzle nodes (one without the plugin for 1), its cases, its evictions. */
-async function measureSize(nodes: number, esUrl: string, pool: WorkerPool, results: ScaleOutResults, log: (message: string) => void): Promise<SizeRecord> {
-  const spec: SideSpec = nodes === 1
+/** What is measured at a size: every case, or (the unclustered control) the subscriptions and the room-per-node notifications, each published on its own room's node. */
+type SizeKind = 'cluster' | 'control';
+
+/** The Kuzzle nodes of a size: one without the plugin for 1, else a cluster, or (control) as many Kuzzles without the plugin, each on its own. */
+function specOf(nodes: number, kind: SizeKind): SideSpec {
+  if (kind === 'control') return { name: `u${nodes}`, label: `${nodes} Kuzzle nodes without the plugin, not a cluster (control)`, nodes, plugin: undefined };
+  return nodes === 1
     ? { name: 'n1', label: 'one Kuzzle node without the plugin', nodes: 1, plugin: undefined }
     : { name: `n${nodes}`, label: `${nodes} Kuzzle nodes with this repository's plugin`, nodes, plugin: '.' };
+}
+
+/** One size: a fresh stack of `nodes` Kuzzle nodes, its cases, its evictions. */
+async function measureSize(nodes: number, kind: SizeKind, esUrl: string, pool: WorkerPool, results: ScaleOutResults, log: (message: string) => void): Promise<SizeRecord> {
+  const spec = specOf(nodes, kind);
   const record: SizeRecord = { nodes, idle: [] };
   let side: Side | undefined;
   try {
@@ -28,6 +37,11 @@ async function measureSize(nodes: number, esUrl: string, pool: WorkerPool, resul
     log(`${spec.name}: subscriptions`);
     record.subscriptions = await subscriptionsCase(side, pool, results.params, record.idle);
     await side.waitNoRooms();
+    if (kind === 'control') {
+      log(`${spec.name}: notifications, one room per node in its own collection, each published on its own node`);
+      record.partitioned = await notificationsCase(side, pool, results.params, record.idle, 'room per node', 'own collection');
+      return record;
+    }
     log(`${spec.name}: notifications`);
     record.notifications = await notificationsCase(side, pool, results.params, record.idle);
     log(`${spec.name}: notifications, one room per node in its own collection`);
@@ -68,11 +82,16 @@ export async function runScaleOut(mode: 'quick' | 'full', sizes: number[], worke
       es = await startElasticsearch(newRunDir('bench-es'));
       esUrl = es.url;
     }
-    for (const nodes of sizes) results.sizes.push(await measureSize(nodes, esUrl, pool, results, log));
+    results.controls = [];
+    for (const nodes of sizes) {
+      results.sizes.push(await measureSize(nodes, 'cluster', esUrl, pool, results, log));
+      // Right after the cluster of the same size, so that both see the machine alike.
+      if (nodes > 1) results.controls.push(await measureSize(nodes, 'control', esUrl, pool, results, log));
+    }
     // The machine's speed drifts over a run: one Kuzzle again, last, brackets the others.
     if (sizes.includes(1) && sizes.length > 1) {
       log('one Kuzzle again, after the other sizes');
-      results.baselineAgain = await measureSize(1, esUrl, pool, results, log);
+      results.baselineAgain = await measureSize(1, 'cluster', esUrl, pool, results, log);
     }
   } finally {
     pool.stop();

@@ -77,13 +77,15 @@ describe('scale-out bench', () => {
       ],
     };
     const text = scaleOutMarkdown(results, 'stamp-capacity.svg');
-    assert.match(text, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| – \| {2}\| 80 \| 0\.2× \| 150 \| 0\.3× \| 0 \|/, 'the largest settled RSS, and the one right after the burst');
+    assert.match(text, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| – \| {2}\| – \| {2}\| 80 \| 0\.2× \| 150 \| 0\.3× \| 0 \|/, 'no quiet reading in this run; the largest collected RSS, and the one right after the burst');
     assert.match(text, /\| 1 \| notifications delivered, room per node \| 1000 \|/);
-    assert.match(text, /\| 1 \| 1 \| 8 \| 6 \| 7 \| 10 \| 10, 12 \| 0 \|/, 'both RSS readings, the heap, publishes of both notification cases');
-    assert.match(text, /subscribe 4× \(target ≥ 4×\): met; unsubscribe 2× \(target ≥ 4×\): \*\*missed\*\*; notifications not measured; RSS per node 0\.2× \(target ≤ 0\.25×\): met/);
+    assert.match(text, /\| 1 \| 1 \| – \| – \| – \| – \| – \| 8 \| 6 \| 7 \| – \| 10 \| 10, 12 \| 0 \|/, 'the RSS readings it has, the heap (no young generation read in this run), publishes of both notification cases');
+    assert.doesNotMatch(text, /Control/, 'a run without the control has no control section');
+    assert.match(text, /subscribe 4× \(target ≥ 4×\): met; unsubscribe 2× \(target ≥ 4×\): \*\*missed\*\*; notifications not measured; RSS per node \(forced collection\) 0\.2× \(target ≤ 0\.25×\): met/);
     assert.match(text, /\| 8 \(failed: boot failed\) \|/);
     const older = scaleOutMarkdown({ ...results, sizes: results.sizes.map((size) => (size.subscriptions ? { ...size, subscriptions: { ...size.subscriptions, rssCollectedGrowthMb: undefined } } : size)) }, 'x.svg');
-    assert.match(older, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| – \| {2}\| 150 \| 0\.3× \| 150 \| 0\.3× \| 0 \|/, 'a run without the settled reading: the one it has');
+    assert.match(older, /\| 6 \| 8000 \| 4× \| 4000 \| 2× \| – \| {2}\| – \| {2}\| – \| {2}\| – \| {2}\| 150 \| 0\.3× \| 0 \|/, 'a run without the collected reading');
+    assert.match(older, /RSS per node \(1 s after the burst\) 0\.3× \(target ≤ 0\.25×\): \*\*missed\*\*/, 'judged on the reading it has');
     assert.match(text, /\| 6 \| subscribe \| 2000 \| 1 \| 0\.21, 0\.26/);
     const svg = capacityPlot(results);
     assert.match(svg, /^<svg [^]*<\/svg>$/);
@@ -103,6 +105,44 @@ describe('scale-out bench', () => {
     assert.match(text, /against the mean of one Kuzzle's two readings/);
     assert.match(text, /\| 2 \| 4000 [^\n]*\| 250 \| 0\.33× \|/, 'RSS per 100k against the mean of 500 and 1000 MB');
     assert.doesNotMatch(capacityPlot(results), /NaN|undefined|Infinity/);
+  });
+
+  it('sets the cluster against the control of the same size: as many Kuzzles without the plugin, not a cluster', () => {
+    const params = scaleOutParams('quick', [1, 2], 4);
+    const held = (busy: number[], rss: number[], young: number[]): NonNullable<ScaleOutResults['sizes'][number]['subscriptions']> => ({
+      subscribe: cost(2000, busy),
+      unsubscribe: cost(2000, busy),
+      rssGrowthMb: rss,
+      rssCollectedGrowthMb: rss,
+      heapGrowth: young.map((youngMb) => ({ usedMb: 1, totalMb: 2, youngMb })),
+      // Quiet: what V8 gave back by itself, young generation shrunk.
+      quiet: { rssGrowthMb: rss.map((mb) => mb / 2), heapGrowth: young.map(() => ({ usedMb: 1, totalMb: 1.5, youngMb: 0 })), waitedMs: [2000, 21_000], reduced: [young.map(() => true), young.map((_, i) => i === 0)] },
+      errors: 0,
+    });
+    const results: ScaleOutResults = {
+      kind: 'scale-out',
+      stamp: 's',
+      startedAt: 'a',
+      finishedAt: 'b',
+      params,
+      environment,
+      sizes: [
+        { nodes: 1, idle: [0], subscriptions: held([1], [100], [30]), partitioned: { cost: cost(1000, [0.5]), published: 10, errors: 0 } },
+        { nodes: 2, idle: [0, 0], subscriptions: held([0.8, 0.8], [60, 70], [31, 29]), partitioned: { cost: cost(1000, [0.5, 0.5]), published: 10, errors: 0 } },
+      ],
+      controls: [{ nodes: 2, idle: [0, 0], subscriptions: held([0.5, 0.5], [50, 50], [30, 30]), partitioned: { cost: cost(1000, [0.25, 0.25]), published: 20, errors: 0 } }],
+    };
+    const text = scaleOutMarkdown(results, 'x.svg');
+    // One Kuzzle 2000/s; the control 4000/s (2× one); the cluster 2500/s, 0.63× the control. Room per node: 2000/s, 4000/s, 2000/s.
+    assert.match(text, /## Control: as many Kuzzles without the plugin, not a cluster/);
+    assert.match(text, /\| 2 \| 4000 \| 2× \| 0\.63× \| 4000 \| 2× \| 0\.63× \| 4000 \| 2× \| 0\.5× \| 1250 \| 0\.5× \| 1\.4× \| 30, 30 \| 31, 29 \|/, 'RSS as the target is judged: the quiet reading');
+    assert.match(text, /\| 2 \| 2500 \| 1\.25× \| 2500 \| 1\.25× \| – \| {2}\| 2000 \| 1× \| 1750 \| 0\.7× \| 3500 \| 0\.7× \| 3500 \| 0\.7× \| – \|/, 'the three RSS readings');
+    assert.match(text, /\| 2, control \| subscribe \| 2000 \| 1 \| 0\.51, 0\.51 \| 0\.5, 0\.5 \| 250, 250 \|/, 'the control\'s raw numbers');
+    assert.match(text, /\| 2, control \| notifications delivered, room per node \| 1000 \|/);
+    assert.match(text, /\| 2 \| 0, 0 \| 30, 35 \| 1, 1 \| 1\.5, 1\.5 \| 0, 0 \| 2, 21\* \| 60, 70 \| 1, 1 \| 2, 2 \| 31, 29 \| 60, 70 \| 10 \|/, 'each reading, the young generation apart, the wait for quiet and a node not reduced in time');
+    const svg = capacityPlot(results);
+    assert.match(svg, /subscribe, control \(no plugin, not a cluster\)/);
+    assert.doesNotMatch(svg, /NaN|undefined|Infinity/);
   });
 
   it('sets the latency case against the bare hop measured in the same run', () => {
