@@ -30,10 +30,9 @@ export type Command =
   | { type: 'waitCount'; tag: string; expected: number; timeoutMs: number }
   /** Open loop: `rate` publishes per second from client 0, from `startAt` for `durationMs`. */
   | { type: 'publish'; tag: string; index: string; collection: string; rate: number; startAt: number; durationMs: number }
-  /** Closed loop: every client keeps `window` publishes in flight, from `startAt` for `durationMs`, in `collections` by turns. */
   /**
-   * Closed-loop `realtime:publish` from every client, `window` in flight each, over `collections` by turns,
-   * or each client on `collectionOfClient[c]` alone when given.
+   * Closed loop: every client keeps `window` publishes in flight, from `startAt` for `durationMs`, in `collections`
+   * by turns, or each client in `collectionOfClient[c]` alone when given.
    */
   | { type: 'flood'; tag: string; index: string; collections: string[]; collectionOfClient?: string[]; window: number; startAt: number; durationMs: number }
   | { type: 'disconnect' }

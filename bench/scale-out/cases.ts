@@ -43,9 +43,11 @@ const COLLECT_TIMEOUT_MS = 30_000;
  * Each node's RSS right after a full garbage collection (see
  * collect-on-signal.ts): a burst of requests leaves garbage in V8's heap,
  * which RSS counts until V8 collects it and gives pages back, tens of
- * seconds later or never; what holding the subscriptions costs is read
- * with it collected, the same way at every size (one Kuzzle included).
- * With it, V8's heap as each node reported it right after collecting.
+ * seconds later or never; this reads it collected, the same way at every
+ * size (one Kuzzle included), with V8's heap as each node reported it right
+ * after collecting. (The RSS target is judged on {@link quietMemory}'s
+ * reading: a forced collection leaves the young generation at its largest
+ * and returns freed pages only later.)
  */
 export async function collectedRss(side: Side): Promise<MemoryReading> {
   const dir = gcDir();
@@ -103,7 +105,8 @@ const REDUCED_YOUNG_MB = 2;
  * process allocates little, compacts the old generation and shrinks the
  * young one (which a forced collection leaves at its largest). Read when
  * every node's young generation is back to its smallest, or at the
- * deadline (`reduced` tells which nodes got there).
+ * deadline (`reduced` tells which nodes got there: with subscriptions held,
+ * some node often has not).
  */
 export async function quietMemory(side: Side): Promise<MemoryReading & { waitedMs: number; reduced: boolean[] }> {
   const dir = gcDir();
@@ -130,7 +133,11 @@ function heapGrowth(after: HeapReading[], before: HeapReading[]): HeapReading[] 
 /** What each node's RSS grew by between two readings. */
 const rssGrowth = (after: number[], before: number[]): number[] => after.map((rss, i) => rss - (before[i] ?? 0));
 
-/** V8's heap of a node right after a full garbage collection, in MB: what is live, and what V8 keeps committed. */
+/**
+ * V8's heap of a node as it reported it, in MB: what is in use (live
+ * objects only right after a forced collection; garbage included in a quiet
+ * reading), and what V8 keeps committed.
+ */
 export interface HeapReading {
   usedMb: number;
   totalMb: number;

@@ -183,9 +183,9 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
   }
   lines.push(
     '',
-    'Memory growth per node with the subscriptions held, in MB, for each reading: RSS, then V8\'s heap (live objects; committed; of that, the young generation).',
+    'Memory growth per node with the subscriptions held, in MB, for each reading: RSS, then V8\'s heap (in use: live objects after a forced collection, garbage included in the quiet reading; committed; of that, the young generation).',
     '',
-    '| nodes | idle CPU (% of a core) | RSS, node quiet | heap live, quiet | committed, quiet | young, quiet | wait for quiet (s: before, held; * = a node not reduced by then) | RSS, forced collection | heap live, forced | committed, forced | young, forced | RSS 1 s after the burst | publishes sent (one room, room per node) | request errors |',
+    '| nodes | idle CPU (% of a core) | RSS, node quiet | heap used, quiet (garbage included) | committed, quiet | young, quiet | wait for quiet (s: before, held; * = a node not reduced by then) | RSS, forced collection | heap live, forced | committed, forced | young, forced | RSS 1 s after the burst | publishes sent (one room, room per node) | request errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const { label, record } of [...rowsOf(results), ...controlRowsOf(results)]) {
