@@ -5,6 +5,10 @@ import { baselineReadings, capacity, cpuPerOperationUs, judgedReading, meanOf, r
 const show = (value: number | undefined, digits = 2): string => (value === undefined || !Number.isFinite(value) ? '–' : String(Math.round(value * 10 ** digits) / 10 ** digits));
 const list = (values: number[], digits = 2): string => values.map((v) => show(v, digits)).join(', ');
 const max = (values: number[]): number | undefined => (values.length === 0 ? undefined : Math.max(...values));
+/** `value` as a multiple of `of`, or `missing` when either was not measured. */
+const ratioText = (value: number | undefined, of: number | undefined, missing: string): string => (value !== undefined && of ? `${show(value / of)}×` : missing);
+/** The values that were read, as a cell ('–' when none was). */
+const readCell = (values: Array<number | undefined>): string => list(values.filter((v): v is number => v !== undefined), 1) || '–';
 
 /** The three capacities of a size, in operations per second with a core per node. */
 function capacities(record: SizeRecord): { subscribe?: number; unsubscribe?: number; notify?: number; partitioned?: number } {
@@ -30,8 +34,14 @@ function publishersText(params: ScaleOutResults['params']): string {
 
 type Capacities = ReturnType<typeof capacities>;
 
+/** One Kuzzle's capacities, and its RSS per 100k subscriptions for each reading. */
+interface Baseline {
+  capacities: Capacities;
+  rss: Record<RssReading, number | undefined>;
+}
+
 /** What every ratio is taken against: the mean of one Kuzzle's readings (see {@link baselineReadings}). */
-function baselineOf(results: ScaleOutResults): { capacities: Capacities; rss: Record<RssReading, number | undefined> } {
+function baselineOf(results: ScaleOutResults): Baseline {
   const readings = baselineReadings(results);
   const each = readings.map(capacities);
   const subscriptions = results.params.subscriptions;
@@ -59,8 +69,7 @@ function rowsOf(results: ScaleOutResults): Array<{ label: string; record: SizeRe
 
 /** Three cells of heap growth per node: live, committed, young generation ('–' where not read). */
 function heapCells(heap: HeapReading[] | undefined): string {
-  const cell = (values: Array<number | undefined>): string => list(values.filter((v): v is number => v !== undefined), 1) || '–';
-  return [cell((heap ?? []).map((h) => h.usedMb)), cell((heap ?? []).map((h) => h.totalMb)), cell((heap ?? []).map((h) => h.youngMb))].join(' | ');
+  return [readCell((heap ?? []).map((h) => h.usedMb)), readCell((heap ?? []).map((h) => h.totalMb)), readCell((heap ?? []).map((h) => h.youngMb))].join(' | ');
 }
 
 /** The control's rows: N Kuzzles without the plugin, not a cluster (runs before the control have none). */
@@ -73,12 +82,12 @@ function controlRowsOf(results: ScaleOutResults): Array<{ label: string; record:
  * this machine gives N processes that add and share nothing, and what the
  * cluster keeps of it.
  */
-function controlSection(results: ScaleOutResults): string[] {
+function controlSection(results: ScaleOutResults, baseline: Baseline): string[] {
   const controls = results.controls ?? [];
   if (controls.length === 0) return [];
   const { subscriptions } = results.params;
-  const { capacities: base, rss: baseRss } = baselineOf(results);
-  const ratio = (value: number | undefined, of: number | undefined): string => (value !== undefined && of ? `${show(value / of)}×` : '–');
+  const { capacities: base, rss: baseRss } = baseline;
+  const ratio = (value: number | undefined, of: number | undefined): string => ratioText(value, of, '–');
   const reading = judgedReading(controls[0] as SizeRecord);
   const lines = [
     '',
@@ -95,7 +104,7 @@ function controlSection(results: ScaleOutResults): string[] {
     const k = cluster ? capacities(cluster) : {};
     const rss = max(rssPer100k(control, subscriptions, reading));
     const clusterRss = cluster ? max(rssPer100k(cluster, subscriptions, reading)) : undefined;
-    const young = (record: SizeRecord | undefined): string => list((record?.subscriptions?.heapGrowth ?? []).flatMap((h) => (h.youngMb === undefined ? [] : [h.youngMb])), 1) || '–';
+    const young = (record: SizeRecord | undefined): string => readCell((record?.subscriptions?.heapGrowth ?? []).map((h) => h.youngMb));
     lines.push(
       `| ${control.nodes}${control.error ? ` (failed: ${control.error.split('\n')[0]})` : ''} | ${show(c.subscribe, 0)} | ${ratio(c.subscribe, base.subscribe)} | ${ratio(k.subscribe, c.subscribe)} | ${show(c.unsubscribe, 0)} | ${ratio(c.unsubscribe, base.unsubscribe)} | ${ratio(k.unsubscribe, c.unsubscribe)} | ${show(c.partitioned, 0)} | ${ratio(c.partitioned, base.partitioned)} | ${ratio(k.partitioned, c.partitioned)} | ${show(rss, 1)} | ${ratio(rss, baseRss[reading])} | ${ratio(clusterRss, rss)} | ${young(control)} | ${young(cluster)} |`,
     );
@@ -110,8 +119,9 @@ const TARGETS = { nodes: 6, subscribe: 4, unsubscribe: 4, notify: 4.5, rss: 0.25
 export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string {
   const { environment: env, params } = results;
   const one = baselineReadings(results).length > 0;
-  const { capacities: base, rss: baseRss } = baselineOf(results);
-  const ratio = (value: number | undefined, of: number | undefined): string => (value !== undefined && of ? `${show(value / of)}×` : '');
+  const baseline = baselineOf(results);
+  const { capacities: base, rss: baseRss } = baseline;
+  const ratio = (value: number | undefined, of: number | undefined): string => ratioText(value, of, '');
   const rssCells = (record: SizeRecord): string =>
     (['quiet', 'collected', 'burst'] as const)
       .map((reading) => {
@@ -157,7 +167,7 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
       `Targets at ${TARGETS.nodes} nodes against one node: subscribe ${check(c.subscribe, base.subscribe, TARGETS.subscribe)}; unsubscribe ${check(c.unsubscribe, base.unsubscribe, TARGETS.unsubscribe)}; notifications ${check(c.notify, base.notify, TARGETS.notify)}; RSS per node (${{ quiet: 'node quiet', collected: 'forced collection', burst: '1 s after the burst' }[reading]}) ${check(rss, baseRss[reading], TARGETS.rss, true)}.`,
     );
   }
-  lines.push(...controlSection(results));
+  lines.push(...controlSection(results, baseline));
   lines.push(
     '',
     `![capacity against nodes](results/${plot})`,
