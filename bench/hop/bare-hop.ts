@@ -45,35 +45,86 @@ export interface HopResult {
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Two processes of the hop, a PUB and a SUB connected over loopback, ready to measure rates. */
+export class HopPair {
+  private constructor(
+    readonly curve: boolean,
+    private readonly pub: HopPeer,
+    private readonly sub: HopPeer,
+  ) {}
+
+  /** Forks both ends and connects them, with CURVE when `curve` (the cluster's sockets use it). */
+  static async open(curve: boolean): Promise<HopPair> {
+    const keys = curveKeyPair();
+    const curveKeys: HopCurve | undefined = curve ? { serverPublicKey: keys.publicKey, serverSecretKey: keys.secretKey } : undefined;
+    const pair = new HopPair(curve, new HopPeer('pub'), new HopPeer('sub'));
+    try {
+      const port = await freePort();
+      await pair.pub.send({ type: 'open', port, curve: curveKeys });
+      await pair.sub.send({ type: 'open', port, curve: curveKeys });
+      return pair;
+    } catch (error) {
+      pair.stop();
+      throw error;
+    }
+  }
+
+  /**
+   * `rate` messages per second (open loop) from `startAt` for `warmupMs`
+   * then `durationMs`; latencies of the messages sent in the second part.
+   */
+  async measure(rate: number, startAt: number, warmupMs: number, durationMs: number): Promise<HopResult> {
+    await this.sub.send({ type: 'arm', from: startAt + warmupMs, to: startAt + warmupMs + durationMs });
+    const { sent } = await this.pub.send({ type: 'send', rate, startAt, durationMs: warmupMs + durationMs });
+    await delay(500);
+    const { latencies } = await this.sub.send({ type: 'collect' });
+    return { rate, curve: this.curve, ...percentiles(latencies), sent };
+  }
+
+  stop(): void {
+    this.pub.stop();
+    this.sub.stop();
+  }
+}
+
+/**
+ * Runs `run` with the CURVE hop measured beside it, at `rate` over the same
+ * window: `run` gets the window's start (the warm-up, then `durationMs`
+ * measured). The hop's messages leave half a period after that start, so
+ * that they do not wake the machine at the same instants as the load of
+ * `run` at the same rate.
+ */
+export async function beside<T>(rate: number, warmupMs: number, durationMs: number, run: (startAt: number) => Promise<T>): Promise<{ result: T; hop: HopResult }> {
+  // Forked before the window is set: the two processes take longer to start than its 200 ms lead.
+  const pair = await HopPair.open(true);
+  try {
+    const startAt = now() + 200;
+    const hop = pair.measure(rate, startAt + 500 / rate, warmupMs, durationMs);
+    // Settled here too, so that a failed `run` leaves no unhandled rejection behind it.
+    hop.catch(() => undefined);
+    const result = await run(startAt);
+    return { result, hop: await hop };
+  } finally {
+    pair.stop();
+  }
+}
+
 /**
  * The reference row of the latency case: a ~600-byte JSON message, one way
  * from a ZeroMQ PUB in one Node process to a SUB in another, on loopback, at
  * each of the latency case's rates (open loop, as the publisher of that
- * case), with and without CURVE. Latency is the receiver's clock minus the
- * time in the message, counted after the warm-up as in the latency case.
+ * case), with and without CURVE, on an otherwise idle machine. Latency is
+ * the receiver's clock minus the time in the message, counted after the
+ * warm-up as in the latency case.
  */
 export async function measureBareHop(rates: number[], warmupMs: number, durationMs: number): Promise<HopResult[]> {
   const results: HopResult[] = [];
-  for (const withCurve of [false, true]) {
-    const keys = curveKeyPair();
-    const curve: HopCurve | undefined = withCurve ? { serverPublicKey: keys.publicKey, serverSecretKey: keys.secretKey } : undefined;
-    const pub = new HopPeer('pub');
-    const sub = new HopPeer('sub');
+  for (const curve of [false, true]) {
+    const pair = await HopPair.open(curve);
     try {
-      const port = await freePort();
-      await pub.send({ type: 'open', port, curve });
-      await sub.send({ type: 'open', port, curve });
-      for (const rate of rates) {
-        const startAt = now() + 200;
-        await sub.send({ type: 'arm', from: startAt + warmupMs, to: startAt + warmupMs + durationMs });
-        const { sent } = await pub.send({ type: 'send', rate, startAt, durationMs: warmupMs + durationMs });
-        await delay(500);
-        const { latencies } = await sub.send({ type: 'collect' });
-        results.push({ rate, curve: withCurve, ...percentiles(latencies), sent });
-      }
+      for (const rate of rates) results.push(await pair.measure(rate, now() + 200, warmupMs, durationMs));
     } finally {
-      pub.stop();
-      sub.stop();
+      pair.stop();
     }
   }
   return results;

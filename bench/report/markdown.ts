@@ -1,3 +1,4 @@
+import type { HopResult } from '../hop/bare-hop';
 import { recordOf, type BenchResults } from './results';
 import { rowSpecs, verdict } from './targets';
 
@@ -13,28 +14,33 @@ function nodeCpuSeconds(record: { nodeCpu: number[]; durationMs: number }): stri
 /**
  * The latency case against its floor: what the cluster adds to one node's
  * p50, next to the bare ZeroMQ hop between two processes measured in the
- * same run. Empty for runs without the hop.
+ * same run, on the idle machine and beside the cluster's latency case
+ * (runs before 2026-12-05 15:00 have only the first). Empty for runs
+ * without the hop.
  */
 function hopSection(results: BenchResults, single: string, clustered: string[]): string[] {
   const hop = results.hop ?? [];
   if (hop.length === 0) return [];
-  const p50 = (rate: number, curve: boolean): number | undefined => hop.find((h) => h.rate === rate && h.curve === curve)?.p50;
+  const idle = (rate: number, curve: boolean): HopResult | undefined => hop.find((h) => h.rate === rate && h.curve === curve);
+  const versus = (added: number | undefined, floor: number | undefined): string => (added !== undefined && floor ? `${show(added / floor)}×` : '');
   const lines = [
     '## Cross-node latency against the bare hop',
     '',
-    'The floor of a notification crossing nodes: a ~600-byte JSON message, one way from a ZeroMQ PUB in one Node process to a SUB in another, on loopback, at the latency case\'s rates, measured in this run (the cluster\'s sockets use CURVE). "Added" is the cluster\'s p50 minus one node\'s.',
+    'The floor of a notification crossing nodes: a ~600-byte JSON message, one way from a ZeroMQ PUB in one Node process to a SUB in another, on loopback, at the latency case\'s rates, measured in this run: with the machine otherwise idle, plain and with CURVE (as the cluster\'s sockets), and with CURVE beside the cluster\'s latency case (same rate, same window: the same load on the same two cores). "Added" is the cluster\'s p50 minus one node\'s.',
     '',
-    '| rate (/s) | bare hop p50, plain (ms) | bare hop p50, CURVE (ms) | bare hop p99, CURVE (ms) | ' + clustered.map((side) => `${side}: added p50 (ms) | added ÷ CURVE hop`).join(' | ') + ' |',
-    `| --- | --- | --- | --- | ${clustered.map(() => '--- | ---').join(' | ')} |`,
+    '| rate (/s) | idle hop p50, plain (ms) | idle hop p50, CURVE (ms) | idle hop p99, CURVE (ms) | ' +
+      clustered.map((side) => `${side}: added p50 (ms) | added ÷ idle CURVE hop | hop beside ${side}, p50 (ms) | added ÷ hop beside`).join(' | ') +
+      ' |',
+    `| --- | --- | --- | --- | ${clustered.map(() => '--- | --- | --- | ---').join(' | ')} |`,
   ];
   for (const rate of results.params.latency.rates) {
     const base = recordOf(results, single, `latency-${rate}`)?.metrics.p50;
-    const curveHop = p50(rate, true);
-    const cells = [String(rate), show(p50(rate, false)), show(curveHop), show(hop.find((h) => h.rate === rate && h.curve)?.p99)];
+    const curveHop = idle(rate, true)?.p50;
+    const cells = [String(rate), show(idle(rate, false)?.p50), show(curveHop), show(idle(rate, true)?.p99)];
     for (const side of clustered) {
-      const value = recordOf(results, side, `latency-${rate}`)?.metrics.p50;
-      const added = value !== undefined && base !== undefined ? value - base : undefined;
-      cells.push(show(added), added !== undefined && curveHop ? `${show(added / curveHop)}×` : '');
+      const metrics = recordOf(results, side, `latency-${rate}`)?.metrics;
+      const added = metrics?.p50 !== undefined && base !== undefined ? metrics.p50 - base : undefined;
+      cells.push(show(added), versus(added, curveHop), show(metrics?.hopBesideP50), versus(added, metrics?.hopBesideP50));
     }
     lines.push(`| ${cells.join(' | ')} |`);
   }

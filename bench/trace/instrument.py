@@ -14,12 +14,14 @@ hook = ('(globalThis.__kpcTrace ??= (() => { const a = []; process.on("exit", ()
 
 # (file, anchor, stage, after the anchor?)
 POINTS = [
-    ('plugin/change-capture.js', 'const full = () =>', 'capture', False),
+    ('plugin/change-capture.js', 'const notify = (change, request, body) => {', 'capture', True),
+    # A broadcast (every peer listens) or a copy to the listening peers only.
     ('transport/zmq-transport.js', 'const frame = this.writer.encode({ type, seq: this.seq + 1, body });', 'encode', False),
+    ('transport/zmq-transport.js', 'const frame = this.writer.encode({ type, seq: 0, body });', 'encode', False),
     ('transport/send-queue.js', 'await this.socket.send(frames);', 'sent', True),
-    ('transport/zmq-transport.js', 'const envelope = this.reader.read(frames, 1, 0, `SUB(${link.peerId})`);', 'received', False),
-    ('transport/zmq-transport.js', 'const envelope = this.reader.read(frames, 1, 0, `SUB(${link.peerId})`);', 'decoded', True),
-    ('sync/realtime-sync.js', 'const applying = this.host.applyChange(change);', 'apply', False),
+    ('transport/zmq-transport.js', 'const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);', 'received', False),
+    ('transport/zmq-transport.js', 'const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);', 'decoded', True),
+    ('sync/change-relay.js', 'const applying = this.host.applyChange(change);', 'apply', False),
     ('plugin/local-notifier.js', "await this.kuzzle.ask('core:realtime:document:dispatch'", 'dispatch', False),
 ]
 for name, anchor, stage, after in POINTS:

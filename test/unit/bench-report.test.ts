@@ -65,6 +65,24 @@ describe('bench report', () => {
     assert.match(text, /## Why missed targets are missed\n\n[^]*- \*\*/);
   });
 
+  it('sets what the cluster adds to one node\'s p50 against the idle hop and the hop beside the case', () => {
+    const withHop: BenchResults = {
+      ...results,
+      hop: [
+        { rate: 200, curve: false, p50: 0.1, samples: 10, sent: 10 },
+        { rate: 200, curve: true, p50: 0.2, p99: 0.5, samples: 10, sent: 10 },
+      ],
+      cases: [record('single', 'latency-200', { p50: 1, hopBesideP50: 0.3 }), record('cluster', 'latency-200', { p50: 1.6, hopBesideP50: 0.4 })],
+    };
+    const text = markdown(withHop, []);
+    assert.match(text, /\| rate \(\/s\) \| idle hop p50, plain \(ms\) \| idle hop p50, CURVE \(ms\) \| idle hop p99, CURVE \(ms\) \| cluster: added p50 \(ms\) \| added ÷ idle CURVE hop \| hop beside cluster, p50 \(ms\) \| added ÷ hop beside \|/);
+    // Added 0.6 ms: 3× the idle CURVE hop, 1.5× the hop beside the cluster's case (not the one beside one Kuzzle's).
+    assert.match(text, /\| 200 \| 0\.1 \| 0\.2 \| 0\.5 \| 0\.6 \| 3× \| 0\.4 \| 1\.5× \|/);
+    // Rates without any reading leave their cells empty, never NaN.
+    assert.match(text, /\| 1000 \| – \| – \| – \| – \| {2}\| – \| {2}\|/);
+    assert.equal(markdown(results, []).includes('## Cross-node latency against the bare hop'), false);
+  });
+
   it('writes the table with met and missed, labels a quick run, and draws plots without holes', () => {
     const files = plots(results);
     const text = markdown(results, Object.keys(files));
