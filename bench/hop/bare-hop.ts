@@ -90,9 +90,9 @@ export class HopPair {
 /**
  * Runs `run` with the CURVE hop measured beside it, at `rate` over the same
  * window: `run` gets the window's start (the warm-up, then `durationMs`
- * measured). The hop's messages leave half a period after that start, so
- * that they do not wake the machine at the same instants as the load of
- * `run` at the same rate.
+ * measured). The hop's messages leave half a period after that start (to
+ * the millisecond its timers allow), so that they do not wake the machine
+ * at the same instants as the load of `run` at the same rate.
  */
 export async function beside<T>(rate: number, warmupMs: number, durationMs: number, run: (startAt: number) => Promise<T>): Promise<{ result: T; hop: HopResult }> {
   // Forked before the window is set: the two processes take longer to start than its 200 ms lead.
