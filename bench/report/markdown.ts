@@ -1,8 +1,8 @@
 import type { HopResult } from '../hop/bare-hop';
+import { ratioText, show } from './format';
 import { recordOf, type BenchResults } from './results';
 import { rowSpecs, verdict } from './targets';
 
-const show = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '–' : String(Math.round(value * 100) / 100));
 
 /** bench/RESULTS.md: what was measured, on what, the table against the targets, CPU of the load generator, plots. */
 /** CPU seconds of every Kuzzle node of a side during one case (a node without a reading counts as nothing). */
@@ -22,7 +22,6 @@ function hopSection(results: BenchResults, single: string, clustered: string[]):
   const hop = results.hop ?? [];
   if (hop.length === 0) return [];
   const idle = (rate: number, curve: boolean): HopResult | undefined => hop.find((h) => h.rate === rate && h.curve === curve);
-  const versus = (added: number | undefined, floor: number | undefined): string => (added !== undefined && floor ? `${show(added / floor)}×` : '');
   const lines = [
     '## Cross-node latency against the bare hop',
     '',
@@ -35,12 +34,12 @@ function hopSection(results: BenchResults, single: string, clustered: string[]):
   ];
   for (const rate of results.params.latency.rates) {
     const base = recordOf(results, single, `latency-${rate}`)?.metrics.p50;
-    const curveHop = idle(rate, true)?.p50;
-    const cells = [String(rate), show(idle(rate, false)?.p50), show(curveHop), show(idle(rate, true)?.p99)];
+    const curveHop = idle(rate, true);
+    const cells = [String(rate), show(idle(rate, false)?.p50), show(curveHop?.p50), show(curveHop?.p99)];
     for (const side of clustered) {
       const metrics = recordOf(results, side, `latency-${rate}`)?.metrics;
       const added = metrics?.p50 !== undefined && base !== undefined ? metrics.p50 - base : undefined;
-      cells.push(show(added), versus(added, curveHop), show(metrics?.hopBesideP50), versus(added, metrics?.hopBesideP50));
+      cells.push(show(added), ratioText(added, curveHop?.p50, ''), show(metrics?.hopBesideP50), ratioText(added, metrics?.hopBesideP50, ''));
     }
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -103,10 +102,9 @@ export function markdown(results: BenchResults, plotFiles: string[], analysis?: 
     const cells = [`${row.label}${row.unit ? ` (${row.unit})` : ''}`, show(base)];
     for (const side of clustered) {
       const value = recordOf(results, side.name, row.case)?.metrics[row.metric];
-      const ratio = value !== undefined && base ? value / base : undefined;
       const target = row.target ? `${row.target.kind === 'ratio' ? 'ratio ' : ''}${row.target.op === '<=' ? '≤' : '≥'} ${row.target.value}${row.target.kind === 'ratio' ? '×' : ''}` : '';
       const met = row.target ? verdict(row.target, value, base) : undefined;
-      cells.push(show(value), ratio === undefined ? '' : `${show(ratio)}×`, target, met === undefined ? (row.target ? 'not measured' : '') : met ? 'met' : '**missed**');
+      cells.push(show(value), ratioText(value, base, ''), target, met === undefined ? (row.target ? 'not measured' : '') : met ? 'met' : '**missed**');
     }
     lines.push(`| ${cells.join(' | ')} |`);
   }

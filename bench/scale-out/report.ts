@@ -1,12 +1,10 @@
+import { ratioText, show } from '../report/format';
 import { lineChart } from '../report/svg';
 import type { HeapReading } from './cases';
 import { baselineReadings, capacity, cpuPerOperationUs, judgedReading, meanOf, rssPer100k, type RssReading, type ScaleOutResults, type SizeRecord } from './results';
 
-const show = (value: number | undefined, digits = 2): string => (value === undefined || !Number.isFinite(value) ? '–' : String(Math.round(value * 10 ** digits) / 10 ** digits));
 const list = (values: number[], digits = 2): string => values.map((v) => show(v, digits)).join(', ');
 const max = (values: number[]): number | undefined => (values.length === 0 ? undefined : Math.max(...values));
-/** `value` as a multiple of `of`, or `missing` when either was not measured. */
-const ratioText = (value: number | undefined, of: number | undefined, missing: string): string => (value !== undefined && of ? `${show(value / of)}×` : missing);
 /** The values that were read, as a cell ('–' when none was). */
 const readCell = (values: Array<number | undefined>): string => list(values.filter((v): v is number => v !== undefined), 1) || '–';
 
