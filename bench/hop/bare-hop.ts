@@ -72,10 +72,11 @@ export class HopPair {
   /**
    * `rate` messages per second (open loop) from `startAt` for `warmupMs`
    * then `durationMs`; latencies of the messages sent in the second part.
+   * `busyUs`: the sender's main thread spins that long after each send.
    */
-  async measure(rate: number, startAt: number, warmupMs: number, durationMs: number): Promise<HopResult> {
+  async measure(rate: number, startAt: number, warmupMs: number, durationMs: number, busyUs = 0): Promise<HopResult> {
     await this.sub.send({ type: 'arm', from: startAt + warmupMs, to: startAt + warmupMs + durationMs });
-    const { sent } = await this.pub.send({ type: 'send', rate, startAt, durationMs: warmupMs + durationMs });
+    const { sent } = await this.pub.send({ type: 'send', rate, startAt, durationMs: warmupMs + durationMs, busyUs });
     await delay(500);
     const { latencies } = await this.sub.send({ type: 'collect' });
     return { rate, curve: this.curve, ...percentiles(latencies), sent };

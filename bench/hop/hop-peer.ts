@@ -29,7 +29,15 @@ async function receive(socket: Subscriber): Promise<void> {
   }
 }
 
-async function send(rate: number, startAt: number, durationMs: number): Promise<{ sent: number }> {
+/** Keeps the main thread busy, as a Kuzzle node's is with the rest of a request after it handed a change to libzmq. */
+function spin(us: number): void {
+  const until = now() + us / 1000;
+  while (now() < until) {
+    // Busy on purpose.
+  }
+}
+
+async function send(rate: number, startAt: number, durationMs: number, busyUs: number): Promise<{ sent: number }> {
   if (!publisher) throw new Error('not open');
   const interval = 1000 / rate;
   let sent = 0;
@@ -38,6 +46,7 @@ async function send(rate: number, startAt: number, durationMs: number): Promise<
     if (due > now()) await sleepUntil(due);
     await publisher.send(message(now()));
     sent++;
+    if (busyUs > 0) spin(busyUs);
   }
   return { sent };
 }
@@ -70,7 +79,7 @@ async function run(command: HopCommand): Promise<unknown> {
       latencies = [];
       return {};
     case 'send':
-      return send(command.rate, command.startAt, command.durationMs);
+      return send(command.rate, command.startAt, command.durationMs, command.busyUs ?? 0);
     case 'collect':
       return { latencies };
   }

@@ -13,8 +13,12 @@ export type HopCommand =
   | { type: 'open'; port: number; curve?: HopCurve }
   /** SUB: messages arriving between `from` and `to` (epoch ms) are kept. */
   | { type: 'arm'; from: number; to: number }
-  /** PUB: `rate` messages per second from `startAt` for `durationMs`, each carrying its send time. */
-  | { type: 'send'; rate: number; startAt: number; durationMs: number }
+  /**
+   * PUB: `rate` messages per second from `startAt` for `durationMs`, each
+   * carrying its send time; with `busyUs`, the main thread spins that long
+   * after each send (bench/trace/busy-sender-hop.mjs).
+   */
+  | { type: 'send'; rate: number; startAt: number; durationMs: number; busyUs?: number }
   /** SUB: the latencies kept since the last arm. */
   | { type: 'collect' };
 
