@@ -78,9 +78,15 @@ export class GlobalIndex {
       if (roomIds.length === 0) return;
       let left = 0;
       for (const chunk of chunksOf(roomIds, CHUNK)) {
-        await this.redis.hdel(this.keys.roomIndex, ...chunk);
-        // Both reads on the collection's slot: one round trip.
-        const [exists, size] = await execAll(this.redis.pipeline().hmget(k.rooms, ...chunk).hlen(k.rooms));
+        // On one connection the reads run after the deletion when sent in
+        // the same pipeline: one round trip (and one socket write) instead
+        // of two on every batch of unsubscriptions that deletes rooms.
+        let check = this.redis.pipeline();
+        if (this.keepsOrder) check = check.hdel(this.keys.roomIndex, ...chunk);
+        else await this.redis.hdel(this.keys.roomIndex, ...chunk);
+        // Both reads on the collection's slot.
+        const replies = await execAll(check.hmget(k.rooms, ...chunk).hlen(k.rooms));
+        const [exists, size] = replies.slice(-2);
         left = size as number;
         const recreated = chunk.filter((_, i) => (exists as Array<string | null>)[i] !== null);
         if (recreated.length > 0) {

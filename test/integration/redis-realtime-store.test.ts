@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
 import { CorruptStateError } from '../../src/state/errors';
+import { GlobalIndex } from '../../src/state/global-index';
 import { StateKeys } from '../../src/state/keys';
 import { createRedisClient } from '../../src/state/redis-client';
 import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
@@ -51,6 +52,26 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     await store.purgeOwner('n0#1');
     await store.replaceOwner('n1#1', []);
     assert.deepEqual(await keysOf(keys), []);
+  });
+
+  it('removing index entries keeps those of rooms created again meanwhile, deletion and check in one pipeline', async () => {
+    const { store, keys } = fresh();
+    const index = new GlobalIndex(client, keys);
+    assert.equal(index.keepsOrder, true, 'one server: the deletion and its check share one round trip');
+    await store.addSubscriber(room('live'), 'n1#1');
+    await client.hset(keys.roomIndex, 'gone', JSON.stringify(['idx', 'col']));
+    const k = keys.collection('idx', 'col');
+    // Each INFO is one read of Redis too, counted in its own reply.
+    const reads = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await client.info('stats'))?.[1]);
+    const before = await reads();
+    await index.removeRooms(k, ['gone']);
+    assert.equal((await reads()) - before, 2, 'the deletion and its check in one write');
+    await index.removeRooms(k, ['live']);
+    assert.deepEqual(await client.hmget(keys.roomIndex, 'live', 'gone'), [k.ref, null]);
+    assert.deepEqual(await client.smembers(keys.collections), [k.ref], 'the collection still has a room');
+    await store.removeSubscriber(room('live'), 'live', 'n1#1');
+    assert.equal(await client.hget(keys.roomIndex, 'live'), null);
+    assert.deepEqual(await client.smembers(keys.collections), [], 'its last room gone, the collection is unlisted');
   });
 
   it('finds nothing through a stale index entry (a write that failed half-way)', async () => {

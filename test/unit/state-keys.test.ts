@@ -46,6 +46,18 @@ describe('state keys', () => {
     }
   });
 
+  it('builds each collection\'s keys once and keeps names that share characters apart', () => {
+    const fresh = new StateKeys('kpc');
+    assert.equal(fresh.collection('idx', 'col'), fresh.collection('idx', 'col'), 'the same keys, not rebuilt');
+    const pairs: Array<[string, string]> = [['a:1', 'b'], ['a', '1:b'], ['3:a', 'b'], ['', '3:ab']];
+    for (const [index, collection] of pairs) {
+      const k = fresh.collection(index, collection);
+      assert.deepEqual([k.index, k.collection, k.ref], [index, collection, encodeCollectionRef(index, collection)]);
+      assert.equal(hashTag(k.rooms), collectionTag(index, collection));
+    }
+    assert.equal(new Set(pairs.map(([i, c]) => fresh.collection(i, c).rooms)).size, pairs.length);
+  });
+
   it('gives distinct collections distinct tags', () => {
     const pairs: Array<[string, string]> = [
       ['a:b', 'c'],
