@@ -41,6 +41,8 @@ export interface HopResult {
   p99?: number;
   samples: number;
   sent: number;
+  /** Beside a case: how long after each of its publishes (on their schedule) the hop's message leaves, in ms. */
+  offsetMs?: number;
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -89,18 +91,33 @@ export class HopPair {
 }
 
 /**
+ * How long after the load's schedule the hop beside it sends: half a
+ * period by default, so that the hop's messages do not wake the machine at
+ * the same instants as the load of `run` at the same rate;
+ * `KPC_BENCH_HOP_OFFSET_MS` sets it, to probe how much a crossing's time
+ * depends on when it happens within the load's bursts (bench/trace).
+ */
+function hopOffsetMs(rate: number): number {
+  const text = process.env.KPC_BENCH_HOP_OFFSET_MS;
+  if (text === undefined || text === '') return 500 / rate;
+  const set = Number(text);
+  if (!Number.isFinite(set) || set < 0) throw new Error(`KPC_BENCH_HOP_OFFSET_MS=${JSON.stringify(text)}: a number of milliseconds >= 0 expected`);
+  return set;
+}
+
+/**
  * Runs `run` with the CURVE hop measured beside it, at `rate` over the same
  * window: `run` gets the window's start (the warm-up, then `durationMs`
- * measured). The hop's messages leave half a period after that start (to
- * the millisecond its timers allow), so that they do not wake the machine
- * at the same instants as the load of `run` at the same rate.
+ * measured). The hop's messages leave {@link hopOffsetMs} after each of
+ * the load's (to the millisecond its timers allow).
  */
 export async function beside<T>(rate: number, warmupMs: number, durationMs: number, run: (startAt: number) => Promise<T>): Promise<{ result: T; hop: HopResult }> {
   // Forked before the window is set: the two processes take longer to start than its 200 ms lead.
   const pair = await HopPair.open(true);
   try {
     const startAt = now() + 200;
-    const hop = pair.measure(rate, startAt + 500 / rate, warmupMs, durationMs);
+    const offsetMs = hopOffsetMs(rate);
+    const hop = pair.measure(rate, startAt + offsetMs, warmupMs, durationMs).then((result) => ({ ...result, offsetMs }));
     // Settled here too, so that a failed `run` leaves no unhandled rejection behind it.
     hop.catch(() => undefined);
     const result = await run(startAt);
