@@ -101,7 +101,7 @@ function hopOffsetMs(rate: number): number {
   const text = process.env.KPC_BENCH_HOP_OFFSET_MS;
   if (text === undefined || text === '') return 500 / rate;
   const set = Number(text);
-  if (!Number.isFinite(set) || set < 0) throw new Error(`KPC_BENCH_HOP_OFFSET_MS=${JSON.stringify(text)}: a number of milliseconds >= 0 expected`);
+  if (text.trim() === '' || !Number.isFinite(set) || set < 0) throw new Error(`KPC_BENCH_HOP_OFFSET_MS=${JSON.stringify(text)}: a number of milliseconds >= 0 expected`);
   return set;
 }
 

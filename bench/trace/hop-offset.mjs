@@ -29,6 +29,7 @@ try {
     for (const rate of [200, 1000]) {
       const single = of('single', rate);
       const cluster = of('cluster', rate);
+      if (typeof single.p50 !== 'number' || typeof cluster.p50 !== 'number') throw new Error(`${file} lacks the latency case at ${rate}/s (see bench/RESULTS.md of that run)`);
       const added = Math.round((cluster.p50 - single.p50) * 100) / 100;
       console.log(
         `offset ${offset} ms, ${rate}/s: one node p50 ${single.p50} ms, cluster ${cluster.p50} ms, added ${added} ms; ` +

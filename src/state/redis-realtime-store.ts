@@ -101,8 +101,13 @@ export class RedisRealtimeStore implements RealtimeStore {
     const entries = [...counts].filter(([, want]) => want.count > 0);
     for (let i = 0; i < entries.length; i += BATCH) {
       const batch = entries.slice(i, i + BATCH);
-      await this.index.add(k, batch.map(([roomId]) => roomId), owner);
-      await this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change);
+      const indexed = this.index.add(k, batch.map(([roomId]) => roomId), owner);
+      // On one server the index entries and the script that creates their
+      // rooms go in the same write, which Redis runs in a row: another
+      // node's removal of those entries (and its check for rooms created
+      // again, see GlobalIndex.removeRooms) cannot fall between the two.
+      if (!this.index.keepsOrder) await indexed;
+      await Promise.all([indexed, this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change)]);
     }
     const stale: string[] = [];
     await this.scanHash(k.ownerRooms(owner), (pairs) => {
