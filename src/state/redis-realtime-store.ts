@@ -103,9 +103,11 @@ export class RedisRealtimeStore implements RealtimeStore {
       const batch = entries.slice(i, i + BATCH);
       const indexed = this.index.add(k, batch.map(([roomId]) => roomId), owner);
       // On one server the index entries and the script that creates their
-      // rooms go in the same write, which Redis runs in a row: another
-      // node's removal of those entries (and its check for rooms created
-      // again, see GlobalIndex.removeRooms) cannot fall between the two.
+      // rooms go in the same write, and Redis runs what one read of a
+      // connection brings in a row: another node's removal of those entries
+      // (and its check for rooms created again, see GlobalIndex.removeRooms)
+      // no longer falls between two round trips (only between two reads of
+      // a write too large for one).
       if (!this.index.keepsOrder) await indexed;
       await Promise.all([indexed, this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change)]);
     }
