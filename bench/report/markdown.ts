@@ -3,8 +3,6 @@ import { ratioText, show } from './format';
 import { recordOf, type BenchResults } from './results';
 import { rowSpecs, verdict } from './targets';
 
-
-/** bench/RESULTS.md: what was measured, on what, the table against the targets, CPU of the load generator, plots. */
 /** CPU seconds of every Kuzzle node of a side during one case (a node without a reading counts as nothing). */
 function nodeCpuSeconds(record: { nodeCpu: number[]; durationMs: number }): string {
   const percent = record.nodeCpu.reduce((sum, cpu) => sum + ((typeof cpu !== 'number' || Number.isNaN(cpu)) ? 0 : cpu), 0);
@@ -71,7 +69,11 @@ function profileSection(results: BenchResults): string[] {
   return lines;
 }
 
-/** `analysis`: why missed targets are missed (see {@link missedTargetsAnalysis}). */
+/**
+ * bench/RESULTS.md: what was measured, on what, the table against the
+ * targets, CPU of the load generator, plots. `analysis`: why missed targets
+ * are missed (see {@link missedTargetsAnalysis}).
+ */
 export function markdown(results: BenchResults, plotFiles: string[], analysis?: string): string {
   const { environment: env, params } = results;
   const single = results.sides.find((side) => side.plugin === undefined)?.name ?? 'single';

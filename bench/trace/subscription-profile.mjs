@@ -3,8 +3,9 @@
 // (NODES=1: one Kuzzle without the plugin), or spread evenly over its nodes with
 // SPREAD=1, then their removal, every Kuzzle process under `node --cpu-prof` writing
 // its profile to DIR at exit (`-`: no profiler). Prints each node's CPU µs per
-// operation and how many reads Redis made per operation (each a socket write of a
-// node: how well the plugin's Redis writes were batched), and writes DIR/window.json
+// operation and how many reads Redis made per operation (from every client of that
+// Redis; during the phases mostly the plugin's writes: how well they were batched),
+// and writes DIR/window.json
 // (the phases' bounds on the profiles' clock) for
 // `python3 bench/trace/profile-categories.py DIR sub|unsub`.
 import sdk from 'kuzzle-sdk';
@@ -24,7 +25,7 @@ if (profiled) {
 }
 const stack = await startProbeStack(nodes);
 const { side } = stack;
-/** Reads Redis made from its clients' sockets so far (Redis 6+). */
+/** Reads Redis made from all its clients' sockets so far (Redis 6+). */
 const redisReads = () => Number(/total_reads_processed:(\d+)/.exec(execFileSync('redis-cli', ['-p', String(side.stack.redis.port), 'INFO', 'stats']).toString())?.[1]);
 const clients = [];
 for (let i = 0; i < 20; i++) {
