@@ -1,28 +1,40 @@
 #!/usr/bin/env python3
 """Adds timestamps to the compiled plugin (dist/src) along the path of a
-change from the node where it happens to a node that notifies it, for one
-bench run; `npm run build` removes them. Each Kuzzle process writes its
-events ("<stage> <monotonic ns>", one per line) to
-$KPC_TRACE_DIR/t-<pid> when it exits. See README.md next to this file."""
+change from the node where it happens to a node that notifies it, and to
+the bench's bare hop and subscribers (dist/bench), for one bench run; `npm
+run build` removes them. Each Kuzzle and hop process writes its events
+("<stage> <monotonic ns> [<t>]", one per line) to $KPC_TRACE_DIR/t-<pid>
+when it exits; the subscribers append theirs to c-<pid>. See README.md
+next to this file."""
 import os, sys
 
-root = sys.argv[1] if len(sys.argv) > 1 else 'dist/src'
+root = sys.argv[1] if len(sys.argv) > 1 else 'dist'
 out = os.environ.get('KPC_TRACE_DIR', '/tmp/kpc-trace')
-hook = ('(globalThis.__kpcTrace ??= (() => { const a = []; process.on("exit", () => '
-        'require("fs").writeFileSync(%r + "/t-" + process.pid, a.join("\\n")));'
-        ' return a; })()).push(%%r + " " + process.hrtime.bigint());' % out)
+events = ('(globalThis.__kpcTrace ??= (() => { const a = []; process.on("exit", () => '
+          'require("fs").writeFileSync(%r + "/t-" + process.pid, a.join("\\n")));'
+          ' return a; })())' % out)
+hook = events + '.push(%r + " " + process.hrtime.bigint());'
+
+# The bench's messages carry their send time `t` (epoch ms): the change's
+# capture and its dispatch record it, so the analysis matches them to the
+# client's notification exactly.
+SENT_AT = {'capture': 'request.input.body?.t', 'dispatch': 'this.request.input.body?.t'}
 
 # (file, anchor, stage, after the anchor?)
 POINTS = [
-    ('plugin/change-capture.js', 'const notify = (change, request, body) => {', 'capture', True),
+    ('src/plugin/change-capture.js', 'const notify = (change, request, body) => {', 'capture', True),
     # A broadcast (every peer listens) or a copy to the listening peers only.
-    ('transport/zmq-transport.js', 'const frame = this.writer.encode({ type, seq: this.seq + 1, body });', 'encode', False),
-    ('transport/zmq-transport.js', 'const frame = this.writer.encode({ type, seq: 0, body });', 'encode', False),
-    ('transport/send-queue.js', 'await this.socket.send(frames);', 'sent', True),
-    ('transport/zmq-transport.js', 'const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);', 'received', False),
-    ('transport/zmq-transport.js', 'const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);', 'decoded', True),
-    ('sync/change-relay.js', 'const applying = this.host.applyChange(change);', 'apply', False),
-    ('plugin/local-notifier.js', "await this.kuzzle.ask('core:realtime:document:dispatch'", 'dispatch', False),
+    ('src/transport/zmq-transport.js', 'const frame = this.writer.encode({ type, seq: this.seq + 1, body });', 'encode', False),
+    ('src/transport/zmq-transport.js', 'const frame = this.writer.encode({ type, seq: 0, body });', 'encode', False),
+    ('src/transport/send-queue.js', 'await this.socket.send(frames);', 'sent', True),
+    ('src/transport/zmq-transport.js', 'const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);', 'received', False),
+    ('src/transport/zmq-transport.js', 'const envelope = this.reader.read(frames, addressed ? 2 : 1, addressed ? 1 : 0, name);', 'decoded', True),
+    ('src/sync/change-relay.js', 'receive(change) {', 'relay', True),
+    ('src/sync/change-relay.js', 'const applying = this.host.applyChange(change);', 'apply', False),
+    ('src/plugin/local-notifier.js', "await this.kuzzle.ask('core:realtime:document:dispatch'", 'dispatch', False),
+    # The bench's bare hop, for the same split (sched-split.py): its message leaves, its receive loop has it.
+    ('bench/hop/hop-peer.js', 'await publisher.send(message((0, clock_1.now)()));', 'hop-send', False),
+    ('bench/hop/hop-peer.js', 'const at = (0, clock_1.now)();', 'hop-received', True),
 ]
 for name, anchor, stage, after in POINTS:
     path = os.path.join(root, name)
@@ -30,7 +42,22 @@ for name, anchor, stage, after in POINTS:
     if anchor not in text:
         sys.exit(f'{path}: "{anchor}" not found (the code changed: update POINTS)')
     line = hook % stage
+    if stage in SENT_AT:
+        line = line.replace('process.hrtime.bigint())', 'process.hrtime.bigint() + " " + %s)' % SENT_AT[stage])
     text = text.replace(anchor, f'{anchor}\n{line}' if after else f'{line}\n{anchor}', 1)
     open(path, 'w').write(text)
+# The bench's subscribers: each timed notification as "client <t> <sent ns> <received ns>"
+# in $KPC_TRACE_DIR/c-<pid>, on the same monotonic clock, so the analysis can put the cluster's part of a
+# client's latency beside the rest of it.
+recorder = os.path.join(root, 'bench', 'load', 'recorder.js')
+anchor = 'this.latencies.push(at - sentAt);'
+text = open(recorder).read()
+if anchor not in text:
+    sys.exit(f'{recorder}: "{anchor}" not found (the code changed: update instrument.py)')
+mono = '(0, clock_1.monotonicUs)'
+# Appended as they come: the bench stops its workers with SIGTERM, which skips "exit" handlers.
+line = ('require("fs").appendFileSync(%r + "/c-" + process.pid, "client " + sentAt + " " + Math.round(%s(sentAt) * 1000)'
+        ' + " " + Math.round(%s(at) * 1000) + "\\n")' % (out, mono, mono))
+open(recorder, 'w').write(text.replace(anchor, '{ %s %s; }' % (anchor, line), 1))
 os.makedirs(out, exist_ok=True)
-print(f'{len(POINTS)} trace points added under {root}; events go to {out}')
+print(f'{len(POINTS) + 1} trace points added under {root}; events go to {out}')
