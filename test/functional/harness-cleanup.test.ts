@@ -9,16 +9,35 @@ import { waitFor } from '../harness/wait';
 
 const fixture = join(__dirname, '..', 'fixtures', 'failing-stack.fixture.js');
 
-/** Live (non-zombie) processes of a process group, read from /proc. */
+/** Fields of a /proc stat file after the command name: state, ppid, pgrp, … */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * Whether any thread of a process still runs. A killed process's main
+ * thread turns zombie before its other threads (libuv's pool, libzmq's I/O
+ * threads) have exited, and the process's sockets close only with the last
+ * of them: a zombie leader is not yet a process gone.
+ */
+function hasLiveThread(pid: string): boolean {
+  return readdirSync(`/proc/${pid}/task`).some((tid) => {
+    try {
+      return !['Z', 'X'].includes(statFields(`/proc/${pid}/task/${tid}/stat`)[0] ?? 'X');
+    } catch {
+      return false; // the thread ended while we read it
+    }
+  });
+}
+
+/** Processes of a process group with a live thread, read from /proc. */
 function groupMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      // Fields after the command name: state, ppid, pgrp, …
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
+      if (Number(statFields(`/proc/${entry}/stat`)[2]) === pgid && hasLiveThread(entry)) members.push(Number(entry));
     } catch {
       // the process ended while we read it
     }
@@ -51,6 +70,7 @@ async function assertAllGone(report: { processGroups: number[]; ports: number[] 
   for (const pgid of report.processGroups) {
     await waitFor(`process group ${pgid} to be gone (left: ${groupMembers(pgid).join(', ')})`, () => groupMembers(pgid).length === 0, { timeoutMs: 10_000 });
   }
+  // Every thread gone, its sockets are closed: a port still open then is a leak.
   for (const port of report.ports) assert.equal(await isListening(port), false, `port ${port} still listening`);
 }
 
