@@ -4,8 +4,9 @@ change from the node where it happens to a node that notifies it, and to
 the bench's bare hop and subscribers (dist/bench), for one bench run; `npm
 run build` removes them. Each Kuzzle and hop process writes its events
 ("<stage> <monotonic ns> [<t>]", one per line) to $KPC_TRACE_DIR/t-<pid>
-when it exits; the subscribers append theirs to c-<pid>. See README.md
-next to this file."""
+when it exits; the subscribers write theirs to c-<pid>. The inserted code
+uses `??=` and `?.`: the bench's Node (20), not Node 12 or 14. See
+README.md next to this file."""
 import os, sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else 'dist'
@@ -48,16 +49,19 @@ for name, anchor, stage, after in POINTS:
     open(path, 'w').write(text)
 # The bench's subscribers: each timed notification as "client <t> <sent ns> <received ns>"
 # in $KPC_TRACE_DIR/c-<pid>, on the same monotonic clock, so the analysis can put the cluster's part of a
-# client's latency beside the rest of it.
+# client's latency beside the rest of it. Kept in memory and written once a second without blocking the
+# worker's event loop, and at its end: the bench stops its workers with SIGTERM, which skips "exit" handlers.
 recorder = os.path.join(root, 'bench', 'load', 'recorder.js')
 anchor = 'this.latencies.push(at - sentAt);'
 text = open(recorder).read()
 if anchor not in text:
     sys.exit(f'{recorder}: "{anchor}" not found (the code changed: update instrument.py)')
 mono = '(0, clock_1.monotonicUs)'
-# Appended as they come: the bench stops its workers with SIGTERM, which skips "exit" handlers.
-line = ('require("fs").appendFileSync(%r + "/c-" + process.pid, "client " + sentAt + " " + Math.round(%s(sentAt) * 1000)'
-        ' + " " + Math.round(%s(at) * 1000) + "\\n")' % (out, mono, mono))
+clients = ('(globalThis.__kpcClients ??= (() => { const fs = require("fs"); const file = %r + "/c-" + process.pid; const a = [];'
+           ' const flush = (sync) => { if (a.length === 0) return; const lines = a.splice(0).join(""); if (sync) fs.appendFileSync(file, lines); else fs.appendFile(file, lines, () => undefined); };'
+           ' setInterval(() => flush(false), 1000).unref(); process.on("exit", () => flush(true));'
+           ' process.on("SIGTERM", () => { flush(true); process.exit(0); }); return a; })())' % out)
+line = '%s.push("client " + sentAt + " " + Math.round(%s(sentAt) * 1000) + " " + Math.round(%s(at) * 1000) + "\\n")' % (clients, mono, mono)
 open(recorder, 'w').write(text.replace(anchor, '{ %s %s; }' % (anchor, line), 1))
 os.makedirs(out, exist_ok=True)
 print(f'{len(POINTS) + 1} trace points added under {root}; events go to {out}')

@@ -39,6 +39,34 @@ def isolated(captures, gap_ns=2_000_000):
     return [(t, ns) for i, (t, ns) in enumerate(ordered)
             if (i == 0 or ns - ordered[i - 1][1] >= gap_ns) and (i + 1 == len(ordered) or ordered[i + 1][1] - ns >= gap_ns)]
 
+def rates(clients):
+    """A timed message's `t` → its case's rate, told by how many sends fall within 50 ms around it."""
+    sends = sorted(sent for _, sent, _ in clients)
+    def rate(sent):
+        near = bisect.bisect_right(sends, sent + 25_000_000) - bisect.bisect_left(sends, sent - 25_000_000)
+        return '1,000/s' if near > 25 else '200/s'
+    return {t: rate(sent) for t, sent, _ in clients}
+
+def lone_changes(events, clients):
+    """The (t, capture ns) of the changes to follow stage by stage: captures
+    with no other within 2 ms, and when the subscribers' times are there,
+    only messages they timed at 200/s (no warm-up, none of the 1,000/s
+    case's odd lone ones)."""
+    lone = isolated(marked(events, 'capture'))
+    if not clients:
+        return lone
+    rate = rates(clients)
+    return [(t, ns) for t, ns in lone if rate.get(t) == '200/s']
+
+def roles(events):
+    """(publisher's node, subscriber's node, other nodes) among the traced
+    Kuzzle processes: most captures of bench messages, most dispatches."""
+    nodes = [pid for pid, seq in events.items() if any(stage in ('capture', 'received') for stage, _, _ in seq)]
+    publisher = max(nodes, key=lambda pid: sum(1 for stage, _, t in events[pid] if stage == 'capture' and t is not None))
+    rest = [pid for pid in nodes if pid != publisher]
+    subscriber = max(rest, key=lambda pid: len(times(events[pid], 'dispatch')))
+    return publisher, subscriber, [pid for pid in rest if pid != subscriber]
+
 def after(seq, at, within=3_000_000):
     """First time of the sorted `seq` at or after `at`, if within `within` ns."""
     i = bisect.bisect_left(seq, at)
