@@ -7,14 +7,14 @@ run build` removes them. Each Kuzzle and hop process writes its events
 when it exits; the subscribers write theirs to c-<pid>. The inserted code
 uses `??=` and `?.`: the bench's Node (20), not Node 12 or 14. See
 README.md next to this file."""
-import os, sys
+import json, os, sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else 'dist'
 out = os.environ.get('KPC_TRACE_DIR', '/tmp/kpc-trace')
 events = ('(globalThis.__kpcTrace ??= (() => { const a = []; process.on("exit", () => '
-          'require("fs").writeFileSync(%r + "/t-" + process.pid, a.join("\\n")));'
-          ' return a; })())' % out)
-hook = events + '.push(%r + " " + process.hrtime.bigint());'
+          'require("fs").writeFileSync(%s + "/t-" + process.pid, a.join("\\n")));'
+          ' return a; })())' % json.dumps(out))
+hook = events + '.push(%s + " " + process.hrtime.bigint());'
 
 # The bench's messages carry their send time `t` (epoch ms): the change's
 # capture and its dispatch record it, so the analysis matches them to the
@@ -42,25 +42,27 @@ for name, anchor, stage, after in POINTS:
     text = open(path).read()
     if anchor not in text:
         sys.exit(f'{path}: "{anchor}" not found (the code changed: update POINTS)')
-    line = hook % stage
+    line = hook % json.dumps(stage)
     if stage in SENT_AT:
         line = line.replace('process.hrtime.bigint())', 'process.hrtime.bigint() + " " + %s)' % SENT_AT[stage])
     text = text.replace(anchor, f'{anchor}\n{line}' if after else f'{line}\n{anchor}', 1)
     open(path, 'w').write(text)
 # The bench's subscribers: each timed notification as "client <t> <sent ns> <received ns>"
 # in $KPC_TRACE_DIR/c-<pid>, on the same monotonic clock, so the analysis can put the cluster's part of a
-# client's latency beside the rest of it. Kept in memory and written once a second without blocking the
-# worker's event loop, and at its end: the bench stops its workers with SIGTERM, which skips "exit" handlers.
+# client's latency beside the rest of it. Kept in memory and written once a second (a few kB, a
+# fraction of a millisecond once a second rather than a write per notification), and at the worker's end:
+# the bench stops its workers with SIGTERM, which skips "exit" handlers, so SIGTERM writes them, then
+# ends the worker by the same signal.
 recorder = os.path.join(root, 'bench', 'load', 'recorder.js')
 anchor = 'this.latencies.push(at - sentAt);'
 text = open(recorder).read()
 if anchor not in text:
     sys.exit(f'{recorder}: "{anchor}" not found (the code changed: update instrument.py)')
 mono = '(0, clock_1.monotonicUs)'
-clients = ('(globalThis.__kpcClients ??= (() => { const fs = require("fs"); const file = %r + "/c-" + process.pid; const a = [];'
-           ' const flush = (sync) => { if (a.length === 0) return; const lines = a.splice(0).join(""); if (sync) fs.appendFileSync(file, lines); else fs.appendFile(file, lines, () => undefined); };'
-           ' setInterval(() => flush(false), 1000).unref(); process.on("exit", () => flush(true));'
-           ' process.on("SIGTERM", () => { flush(true); process.exit(0); }); return a; })())' % out)
+clients = ('(globalThis.__kpcClients ??= (() => { const fs = require("fs"); const file = %s + "/c-" + process.pid; const a = [];'
+           ' const flush = () => { if (a.length > 0) fs.appendFileSync(file, a.splice(0).join("")); };'
+           ' setInterval(flush, 1000).unref(); process.on("exit", flush);'
+           ' process.once("SIGTERM", () => { flush(); process.kill(process.pid, "SIGTERM"); }); return a; })())' % json.dumps(out))
 line = '%s.push("client " + sentAt + " " + Math.round(%s(sentAt) * 1000) + " " + Math.round(%s(at) * 1000) + "\\n")' % (clients, mono, mono)
 open(recorder, 'w').write(text.replace(anchor, '{ %s %s; }' % (anchor, line), 1))
 os.makedirs(out, exist_ok=True)

@@ -12,11 +12,15 @@ nice_value=${1:--10}
 rounds=${2:-2}
 cd "$(dirname "$0")/../.."
 reniced_log=$(mktemp)
+log=$(mktemp)
+# The bench rewrites RESULTS.md from each quick run: put back what was there.
+saved_results=$(mktemp)
+cp bench/RESULTS.md "$saved_results"
 loop=
 cleanup() {
   [ -z "$loop" ] || kill "$loop" 2>/dev/null || true
-  rm -f "$reniced_log"
-  git checkout bench/RESULTS.md 2>/dev/null || true
+  cp "$saved_results" bench/RESULTS.md
+  rm -f "$reniced_log" "$log" "$saved_results"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -27,11 +31,10 @@ while [ "$i" -lt "$rounds" ]; do
   for mode in as-is reniced; do
     : >"$reniced_log"
     if [ "$mode" = reniced ]; then bench/trace/renice-io-threads.sh "$nice_value" "$reniced_log" & loop=$!; fi
-    log=$(mktemp)
     node dist/bench/main.js --quick --cases latency >"$log" 2>&1 || { cat "$log"; exit 1; }
     if [ -n "$loop" ]; then kill "$loop"; loop=; fi
-    json=$(grep -o 'bench/results/[^ ]*quick\.json' "$log")
-    rm -f "$log" "${json%.json}"-*.svg
+    json=$(grep -o 'bench/results/[^ ]*quick\.json' "$log") || { cat "$log"; echo "no results file named in the bench's output" >&2; exit 1; }
+    rm -f "${json%.json}"-*.svg
     threads=$(sort -u "$reniced_log" | wc -l)
     node -e '
       const d = require("./" + process.argv[1]);

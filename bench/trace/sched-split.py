@@ -87,7 +87,7 @@ def crossing(label, sender, receiver, starts, js_received):
             continue
         add('start → sendto (whole)', sent - start)
         woken = after(woken_at.get(send_io, []), start, 2_000_000)
-        long_wait = False
+        long_wait = None  # unknown until the wake-up and the switch-in are found
         if woken is not None and woken <= sent:
             on_core = after(switched_in.get(send_io, []), woken)
             add('start → sender I/O thread woken', woken - start)
@@ -126,7 +126,8 @@ def crossing(label, sender, receiver, starts, js_received):
             add('receiver main thread on a core → JS receive loop', reached - on_core)
         add('recvfrom → JS receive loop (whole)', reached - got)
         add('start → JS receive loop (whole)', reached - start)
-        add(f"start → JS receive loop, sender I/O thread on a core {'after' if long_wait else 'within'} {LONG_WAIT // 1000} µs", reached - start)
+        if long_wait is not None:
+            add(f"start → JS receive loop, sender I/O thread on a core {'after' if long_wait else 'within'} {LONG_WAIT // 1000} µs", reached - start)
     for name, values in steps.items():
         if name.startswith('receiver main thread ') and name.endswith(' at recvfrom'):
             print(f'{label}: {name}: {len(values)} times')

@@ -6,7 +6,8 @@
 #   bench/trace/trace-latency.sh DIR [bench options, e.g. --quick]
 # DIR (created; must not exist or be empty) gets the events (t-*, c-*,
 # perf.txt). However the run ends, dist is rebuilt clean and
-# bench/RESULTS.md restored (the run's raw JSON stays in bench/results).
+# bench/RESULTS.md put back as it was (the run's raw JSON stays in
+# bench/results).
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 DIR [bench options]" >&2; exit 2; }
 dir=$1; shift
@@ -16,10 +17,13 @@ dir=$(cd "$dir" && pwd)
 cd "$(dirname "$0")/../.."
 
 perf_pid=
+# The bench rewrites RESULTS.md from its run: put back what was there.
+saved_results=$(mktemp)
+cp bench/RESULTS.md "$saved_results"
 cleanup() {
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
   npm run build >/dev/null 2>&1 || echo "npm run build failed: dist may still hold trace points" >&2
-  git checkout bench/RESULTS.md 2>/dev/null || true
+  cp "$saved_results" bench/RESULTS.md && rm -f "$saved_results"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

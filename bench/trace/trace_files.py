@@ -21,12 +21,12 @@ def load_clients(out):
     return clients
 
 def marked(events, stage):
-    """A bench message's `t` → when `stage` (capture, dispatch) first happened to its change."""
+    """A bench message's `t` → when `stage` (capture, dispatch) first happened to its change, on any node."""
     found = {}
     for seq in events.values():
         for name, ns, t in seq:
-            if name == stage and t is not None:
-                found.setdefault(t, ns)
+            if name == stage and t is not None and (t not in found or ns < found[t]):
+                found[t] = ns
     return found
 
 def times(seq, stage):
@@ -62,6 +62,8 @@ def roles(events):
     """(publisher's node, subscriber's node, other nodes) among the traced
     Kuzzle processes: most captures of bench messages, most dispatches."""
     nodes = [pid for pid, seq in events.items() if any(stage in ('capture', 'received') for stage, _, _ in seq)]
+    if len(nodes) < 2:
+        raise SystemExit(f'{len(nodes)} traced Kuzzle node(s): a cluster of two or more is needed')
     publisher = max(nodes, key=lambda pid: sum(1 for stage, _, t in events[pid] if stage == 'capture' and t is not None))
     rest = [pid for pid in nodes if pid != publisher]
     subscriber = max(rest, key=lambda pid: len(times(events[pid], 'dispatch')))

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isListening } from '../harness/ports';
 import { newRunDir } from '../harness/run-dir';
 import { waitFor } from '../harness/wait';
+import { describeError } from '../../src/util/describe-error';
 
 const fixture = join(__dirname, '..', 'fixtures', 'failing-stack.fixture.js');
 
@@ -16,33 +17,63 @@ function statFields(path: string): string[] {
 }
 
 /**
- * Whether any thread of a process still runs. A killed process's main
+ * Whether a process still has a running thread. A killed process's main
  * thread turns zombie before its other threads (libuv's pool, libzmq's I/O
  * threads) have exited, and the process's sockets close only with the last
- * of them: a zombie leader is not yet a process gone.
+ * of them: a zombie leader counts as gone once it is the only thread left
+ * (num_threads, lowered only when a thread is gone for good; listing
+ * /proc/<pid>/task could miss a thread that is being removed).
  */
-function hasLiveThread(pid: string): boolean {
-  return readdirSync(`/proc/${pid}/task`).some((tid) => {
-    try {
-      return !['Z', 'X'].includes(statFields(`/proc/${pid}/task/${tid}/stat`)[0] ?? 'X');
-    } catch {
-      return false; // the thread ended while we read it
-    }
-  });
+function isLive(pid: string): boolean {
+  const fields = statFields(`/proc/${pid}/stat`);
+  return !['Z', 'X'].includes(fields[0] ?? 'X') || Number(fields[17]) > 1;
 }
 
-/** Processes of a process group with a live thread, read from /proc. */
+/** Processes of a process group with a running thread, read from /proc. */
 function groupMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (Number(statFields(`/proc/${entry}/stat`)[2]) === pgid && hasLiveThread(entry)) members.push(Number(entry));
+      if (Number(statFields(`/proc/${entry}/stat`)[2]) === pgid && isLive(entry)) members.push(Number(entry));
     } catch {
       // the process ended while we read it
     }
   }
   return members;
+}
+
+/** Where a symbolic link points; '' when it is gone. */
+function linkOf(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
+
+/** Who listens on a TCP port of this machine ("pid (command, process group)"), for a failure's message. */
+function listenersOf(port: number): string[] {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const [, local, , state, , , , , , inode] = row.trim().split(/\s+/);
+      // State 0A is LISTEN; the local address ends with the port in hex.
+      if (state === '0A' && local !== undefined && inode !== undefined && parseInt(local.split(':')[1] ?? '', 16) === port) inodes.add(inode);
+    }
+  }
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const sockets = readdirSync(`/proc/${pid}/fd`).map((fd) => linkOf(`/proc/${pid}/fd/${fd}`));
+      if (sockets.some((link) => inodes.has(link.replace(/^socket:\[(\d+)\]$/, '$1')))) {
+        found.push(`${pid} (${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}, process group ${statFields(`/proc/${pid}/stat`)[2] ?? '?'})`);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
 }
 
 async function runFixture(mode: 'fail' | 'hang'): Promise<{ code: number | null; report: { processGroups: number[]; ports: number[] } }> {
@@ -68,10 +99,15 @@ async function assertAllGone(report: { processGroups: number[]; ports: number[] 
   assert.ok(report.processGroups.length >= 3, 'the fixture started redis, kuzzle and haproxy at least');
   // SIGKILL is delivered asynchronously: give the kernel a moment, no more.
   for (const pgid of report.processGroups) {
-    await waitFor(`process group ${pgid} to be gone (left: ${groupMembers(pgid).join(', ')})`, () => groupMembers(pgid).length === 0, { timeoutMs: 10_000 });
+    await waitFor(`process group ${pgid} to be gone`, () => groupMembers(pgid).length === 0, { timeoutMs: 10_000 }).catch((error: unknown) => {
+      throw new Error(`${describeError(error)} (left: ${groupMembers(pgid).join(', ')})`);
+    });
   }
-  // Every thread gone, its sockets are closed: a port still open then is a leak.
-  for (const port of report.ports) assert.equal(await isListening(port), false, `port ${port} still listening`);
+  // Every thread gone, its sockets are closed: a port still open then is a
+  // leak (or, if its listener is named and unrelated, another program's).
+  for (const port of report.ports) {
+    if (await isListening(port)) assert.fail(`port ${port} still listening: ${listenersOf(port).join(', ') || 'listener not found in /proc'}`);
+  }
 }
 
 describe('the harness cleans up after a failing test', () => {
