@@ -3,7 +3,7 @@
 stage of a change's path, the median and 90th percentile in microseconds.
 All processes read the same monotonic clock, so stages on two nodes compare."""
 import sys
-from trace_files import after, load_clients, load_events, lone_changes, marked, rates, roles, show, times, trace_dir
+from trace_files import after, load_clients, load_events, lone_changes, marked, of_changes, rates, roles, show, times, trace_dir
 
 out = trace_dir(sys.argv)
 events = load_events(out)
@@ -19,10 +19,6 @@ def pairs(seq, first, second, then=None):
         if seq[i][0] == first and seq[i + 1][0] == second and (then is None or (i + 2 < len(seq) and seq[i + 2][0] == then)):
             found.append(seq[i + 1][1] - seq[i][1])
     return found
-
-def of_changes(seq, stage, step):
-    """Times of `stage` that a change's relay follows `step` events later (a heartbeat is received and decoded too)."""
-    return sorted(seq[i][1] for i in range(len(seq) - step) if seq[i][0] == stage and seq[i + step][0] == 'relay')
 
 # Every change, each stage matched to the next event of the following one
 # (another change's when two are in flight: see the lone changes below).

@@ -2,7 +2,7 @@
 # Until killed, renices libzmq's I/O threads (ZMQbg/IO) of every Kuzzle node
 # a bench run started to NICE as they appear (root only; the bench's bare hop
 # and load workers, and processes no bench started, are left alone), and
-# appends each thread id it reniced to LOG when one is given. Used by io-nice-ab.sh; beside trace-latency.sh:
+# appends each thread id it reniced to LOG when one is given. Used by io-nice-ab.mjs; beside trace-latency.sh:
 #   bench/trace/renice-io-threads.sh -10 & bench/trace/trace-latency.sh DIR --quick; kill $!
 nice_value=${1:--10}
 log=${2:-/dev/null}

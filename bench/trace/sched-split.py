@@ -13,7 +13,7 @@ Only the lone changes of trace_files.lone_changes are followed (their next
 event at each stage is their own), and the hop's messages of the same
 window; a frame counts when it is over 300 bytes (heartbeats are smaller)."""
 import bisect, collections, re, sys
-from trace_files import after, load_clients, load_events, lone_changes, roles, show, times, trace_dir
+from trace_files import after, load_clients, load_events, lone_changes, of_changes, roles, show, times, trace_dir
 
 out = trace_dir(sys.argv)
 LINE = re.compile(r'^\s*(.*?)\s+(\d+)/(\d+)\s+\[\d+\]\s+([\d.]+):\s+(\S+):\s*(.*)$')
@@ -139,9 +139,7 @@ def crossing(label, sender, receiver, starts, js_received):
 
 events = load_events(out)
 publisher, subscriber, _ = roles(events)
-# A heartbeat is received too: only what a change's relay follows.
-seq = events[subscriber]
-received = sorted(seq[i][1] for i in range(len(seq) - 2) if seq[i][0] == 'received' and seq[i + 2][0] == 'relay')
+received = of_changes(events[subscriber], 'received', 2)
 encodes = times(events[publisher], 'encode')
 lone = lone_changes(events, load_clients(out))
 if not lone:

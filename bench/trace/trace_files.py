@@ -39,6 +39,11 @@ def isolated(captures, gap_ns=2_000_000):
     return [(t, ns) for i, (t, ns) in enumerate(ordered)
             if (i == 0 or ns - ordered[i - 1][1] >= gap_ns) and (i + 1 == len(ordered) or ordered[i + 1][1] - ns >= gap_ns)]
 
+def of_changes(seq, stage, step):
+    """Times of `stage` that a change's relay follows `step` events later in
+    a node's sequence (a heartbeat is received and decoded too)."""
+    return sorted(seq[i][1] for i in range(len(seq) - step) if seq[i][0] == stage and seq[i + step][0] == 'relay')
+
 def rates(clients):
     """A timed message's `t` → its case's rate, told by how many sends fall within 50 ms around it."""
     sends = sorted(sent for _, sent, _ in clients)
