@@ -1,6 +1,6 @@
 // Shared by the probes that compare quick latency runs (hop-offset.mjs,
-// io-nice-ab.mjs): one run of `node dist/bench/main.js --quick --cases
-// latency` (one Kuzzle, then 3 nodes), its plots deleted (its raw JSON
+// io-priority-ab.mjs): one run of `node dist/bench/main.js --quick --cases
+// latency` (or without --quick) (one Kuzzle, then 3 nodes), its plots deleted (its raw JSON
 // kept in bench/results), and per rate: one node's p50, the cluster's, what
 // the cluster adds, and the hop beside each side. Callers put RESULTS.md
 // back with keepResultsMd.
@@ -20,9 +20,12 @@ export async function keepResultsMd(body) {
   }
 }
 
-/** One quick latency run with `env` added to this process's; returns { file, rows: [{ rate, single, cluster, added, hopSingle, hopCluster }] }. */
-export function quickLatency(env = {}) {
-  const log = execFileSync('node', [`${root}dist/bench/main.js`, '--quick', '--cases', 'latency'], {
+/**
+ * One quick latency run (a full one, 20 s per rate, when `quick` is false) with `env` added to this
+ * process's; returns { file, rows: [{ rate, single, cluster, added, hopSingle, hopCluster }] }.
+ */
+export function quickLatency(env = {}, quick = true) {
+  const log = execFileSync('node', [`${root}dist/bench/main.js`, ...(quick ? ['--quick'] : []), '--cases', 'latency'], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
