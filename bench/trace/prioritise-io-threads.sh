@@ -28,11 +28,11 @@ esac
 
 command_of() { tr "\\0" " " 2>/dev/null < "/proc/$1/cmdline" || true; }
 
-# Started by a bench run (dist/bench/main.js): another cluster on the machine, a CI run's say, is left alone.
+# Started by a bench run (dist/bench/main.js or paired-latency.mjs): another cluster on the machine, a CI run's say, is left alone.
 from_bench() {
   p=$1
   while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-    case "$(command_of "$p")" in *dist/bench/main*) return 0 ;; esac
+    case "$(command_of "$p")" in *dist/bench/main*|*bench/trace/paired-latency*) return 0 ;; esac
     p=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)
   done
   return 1
@@ -41,7 +41,7 @@ from_bench() {
 while true; do
   for pid in $(pgrep -x node); do
     case "$(command_of "$pid")" in
-      *hop-peer*|*bench/main*|*load/worker*|'') continue ;;
+      *hop-peer*|*bench/main*|*paired-latency*|*load/worker*|'') continue ;;
     esac
     from_bench "$pid" || continue
     for task in /proc/"$pid"/task/*; do
