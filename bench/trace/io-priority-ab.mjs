@@ -2,10 +2,12 @@
 // (root, after `npm run build`): does libzmq's I/O thread of a Kuzzle node wait
 // less, and the cluster add less latency, when that thread has a higher priority?
 // sched-split.py saw it wait for a core until its own node's main thread slept.
-// Runs the quick latency case (the full one with --full: 20 s per rate) ROUNDS times as it is and ROUNDS times with every
-// Kuzzle node's ZMQbg/IO threads raised by prioritise-io-threads.sh HOW VALUE
+// Runs the quick latency case (the full one with --full: 20 s per rate) ROUNDS
+// times as it is and ROUNDS times with every Kuzzle node's ZMQbg/IO threads raised by prioritise-io-threads.sh HOW VALUE
 // (nice N, fifo P or slice US; the bare hop's processes are left alone),
-// alternating, and prints one line per run, with how many threads were changed.
+// alternating, and prints one line per run, with how many threads were changed
+// (a raised run that changed none fails). The runs as they are get the same
+// scan every 0.3 s (`none 0`), so that both pay what it costs the cores.
 // RESULTS.md is put back as it was.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,14 +32,15 @@ try {
     for (let round = 0; round < rounds; round++) {
       for (const raised of [false, true]) {
         rmSync(idsFile, { force: true });
-        const loop = raised ? spawn('sh', [`${root}bench/trace/prioritise-io-threads.sh`, how, value, idsFile], { stdio: 'inherit' }) : undefined;
+        const loop = spawn('sh', [`${root}bench/trace/prioritise-io-threads.sh`, ...(raised ? [how, value] : ['none', '0']), idsFile], { stdio: 'inherit' });
         let result;
         try {
           result = quickLatency({}, !full);
         } finally {
-          loop?.kill();
+          loop.kill();
         }
         const threads = existsSync(idsFile) ? new Set(readFileSync(idsFile, 'utf8').split('\n').filter(Boolean)).size : 0;
+        if (raised && threads === 0) throw new Error(`${result.file}: no I/O thread was changed (root? see prioritise-io-threads.sh)`);
         const [r200, r1000] = result.rows;
         console.log(
           `${(raised ? label : 'as-is').padEnd(10)} ${result.file}: p50 one Kuzzle ${r200.single}/${r1000.single} ms, cluster ${r200.cluster}/${r1000.cluster}, ` +

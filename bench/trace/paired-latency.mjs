@@ -7,11 +7,14 @@
 // Elasticsearch), and each round runs the latency case (bench/cases/latency.ts, its
 // bare hop beside included) on both, one right after the other, at 200/s then
 // 1,000/s, SECONDS measured after a 1 s warm-up, the order swapped every round. A
-// round's added p50 is its cluster p50 less its single p50; the medians over the
-// rounds are printed with each round's line, and the raw records are written to
-// bench/results/<stamp>-paired-latency.json. The stack not measured stays up, idle
+// round's added p50 is its cluster p50 less its single p50; each round's line is
+// printed, then the medians, and the raw records (with the commit, the arguments
+// and KPC_PAIRED_LABEL, which says what else was set) are written to
+// bench/results/<stamp>-paired-latency.json, also when a round failed. The stack not measured stays up, idle
 // (the cluster's heartbeats go on), which the bench's own runs do not have.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { root } from './quick-latency.mjs';
 
 const dist = `${root}dist/`;
@@ -48,7 +51,19 @@ const stop = async () => {
   await es?.stop().catch(() => undefined);
   killAllManagedProcesses();
 };
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void stop().finally(() => process.exit(130)));
+const commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+const write = () => {
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  const label = process.env.KPC_PAIRED_LABEL ?? 'as it is';
+  writeFileSync(`${root}bench/results/${stamp}.json`, JSON.stringify({ stamp, commit, label, argv: process.argv.slice(2), loadStart, rounds, seconds, records }, null, 2));
+};
+const loadStart = loadavg()[0];
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.once(signal, () => {
+    write();
+    void stop().finally(() => process.exit(code));
+  });
+}
 try {
   es = await startElasticsearch(newRunDir('paired-es'));
   sides.single = await Side.start({ name: 'single', label: 'one Kuzzle node without the plugin', nodes: 1, plugin: undefined }, es.url, log);
@@ -73,10 +88,9 @@ try {
     }
   }
 } finally {
+  write();
   await stop();
 }
-mkdirSync(`${root}bench/results`, { recursive: true });
-writeFileSync(`${root}bench/results/${stamp}.json`, JSON.stringify({ stamp, rounds, seconds, records }, null, 2));
 for (const rate of params.latency.rates) {
   const of = records.filter((r) => r.rate === rate);
   console.log(

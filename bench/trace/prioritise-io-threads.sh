@@ -1,29 +1,40 @@
 #!/bin/sh
-# Until killed, raises the priority of libzmq's I/O threads (ZMQbg/IO) of
-# every Kuzzle node a bench run started, as they appear (root only; the
-# bench's bare hop and load workers, and processes no bench started, are
-# left alone), and appends each thread id it changed to LOG when one is
-# given. HOW is one of
-#   nice N    renice to N (e.g. -10)
-#   fifo P    real-time policy SCHED_FIFO at priority P (chrt)
-#   slice US  normal policy, a time slice of US microseconds (set-slice.py;
-#             a thread with a shorter slice may preempt the one running)
+# Until killed (or its parent ends), raises the priority of libzmq's I/O
+# threads (ZMQbg/IO) of every Kuzzle node a bench run started, as they
+# appear (root only; the bench's bare hop and load workers, and processes no
+# bench started, are left alone), and appends each thread id it changed to
+# LOG when one is given. HOW is one of
+#   nice N    renice to N (-20 to 19)
+#   fifo P    real-time policy SCHED_FIFO at priority P (1 to 99; chrt)
+#   slice US  normal policy, a time slice of US microseconds (100 to 100000,
+#             the kernel's bounds; set-slice.py; a thread with a shorter
+#             slice may preempt the one running)
+#   none 0    change nothing: the same scan every 0.3 s, for the runs as
+#             they are to pay what the scan costs the cores too
 # Used by io-priority-ab.mjs; beside trace-latency.sh:
 #   bench/trace/prioritise-io-threads.sh slice 100 & bench/trace/trace-latency.sh DIR --quick; kill $!
-how=${1:?usage: $0 nice N|fifo P|slice US [LOG]}
-value=${2:?usage: $0 nice N|fifo P|slice US [LOG]}
+usage="usage: $0 nice N|fifo P|slice US|none 0 [LOG]"
+how=${1:?$usage}
+value=${2:?$usage}
 log=${3:-/dev/null}
 here=$(dirname "$0")
+parent=$PPID
 
+in_range() { case "$value" in ''|*[!0-9-]*|?*-*) return 1 ;; esac; [ "$value" -ge "$1" ] && [ "$value" -le "$2" ]; }
 # changed TASK_DIR: whether the thread already has it (read back, so a thread id reused by a new thread is changed too).
 case "$how" in
-  nice) change() { renice -n "$value" -p "$1" >/dev/null; }
+  nice) in_range -20 19 || { echo "$usage" >&2; exit 2; }
+    change() { renice -n "$value" -p "$1" >/dev/null; }
     changed() { [ "$(cut -d' ' -f19 "$1/stat" 2>/dev/null)" = "$value" ]; } ;;
-  fifo) change() { chrt -f -p "$value" "$1"; }
+  fifo) in_range 1 99 || { echo "$usage" >&2; exit 2; }
+    change() { chrt -f -p "$value" "$1"; }
     changed() { [ "$(cut -d' ' -f41 "$1/stat" 2>/dev/null)" = 1 ]; } ;;
-  slice) change() { python3 "$here/set-slice.py" "$1" "$value"; }
+  slice) in_range 100 100000 || { echo "$usage" >&2; exit 2; }
+    change() { python3 "$here/set-slice.py" "$1" "$value"; }
     changed() { grep -q "^se\.slice  *: *$((value * 1000))\$" "$1/sched" 2>/dev/null; } ;;
-  *) echo "unknown HOW: $how (nice, fifo or slice)" >&2; exit 2 ;;
+  none) change() { false; }
+    changed() { false; } ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac
 
 command_of() { tr "\\0" " " 2>/dev/null < "/proc/$1/cmdline" || true; }
@@ -38,14 +49,17 @@ from_bench() {
   return 1
 }
 
-while true; do
+while kill -0 "$parent" 2>/dev/null; do
   for pid in $(pgrep -x node); do
     case "$(command_of "$pid")" in
       *hop-peer*|*bench/main*|*paired-latency*|*load/worker*|'') continue ;;
     esac
     from_bench "$pid" || continue
     for task in /proc/"$pid"/task/*; do
-      if grep -q '^ZMQbg/IO' "$task/comm" 2>/dev/null && ! changed "$task" && change "${task##*/}"; then
+      name=
+      read -r name 2>/dev/null <"$task/comm" || continue
+      case "$name" in ZMQbg/IO*) ;; *) continue ;; esac
+      if ! changed "$task" && change "${task##*/}"; then
         echo "${task##*/}" >>"$log"
       fi
     done

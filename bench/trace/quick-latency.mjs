@@ -1,7 +1,7 @@
 // Shared by the probes that compare quick latency runs (hop-offset.mjs,
 // io-priority-ab.mjs): one run of `node dist/bench/main.js --quick --cases
-// latency` (or without --quick) (one Kuzzle, then 3 nodes), its plots deleted (its raw JSON
-// kept in bench/results), and per rate: one node's p50, the cluster's, what
+// latency`, or of the full case without --quick (one Kuzzle, then 3 nodes),
+// its plots deleted (its raw JSON kept in bench/results), and per rate: one node's p50, the cluster's, what
 // the cluster adds, and the hop beside each side. Callers put RESULTS.md
 // back with keepResultsMd.
 import { execFileSync } from 'node:child_process';

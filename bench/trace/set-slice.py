@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`set-slice.py TID MICROSECONDS`: asks the kernel (6.12 and later, EEVDF)
-for a time slice of MICROSECONDS for thread TID, keeping its normal policy
-and nice value: a thread with a shorter slice than the one running may
+for a time slice of MICROSECONDS for thread TID, under the normal policy
+(SCHED_OTHER) at its nice value, and reads it back (exits non-zero when the
+kernel kept another slice: before 6.12, or out of its bounds): a thread with a shorter slice than the one running may
 preempt it when it wakes. sched_setattr has no wrapper in Python or
 util-linux 2.38, hence the system call by number (x86-64 and arm64)."""
 import ctypes
@@ -28,6 +29,10 @@ def main() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.syscall(SYS_SCHED_SETATTR, tid, ctypes.byref(attr), 0) != 0:
         sys.exit(f'sched_setattr({tid}): {os.strerror(ctypes.get_errno())}')
+    with open(f'/proc/{tid}/sched') as sched:
+        kept = next((line.split(':')[1].strip() for line in sched if line.startswith('se.slice')), None)
+    if kept != str(micros * 1000):
+        sys.exit(f'thread {tid}: asked for a slice of {micros * 1000} ns, the kernel keeps {kept}')
 
 
 if __name__ == '__main__':
