@@ -44,14 +44,20 @@ export class SelfRepair {
   private readonly timers: Cancel[] = [];
   private running: Promise<void> = Promise.resolve();
   private gapRepairQueued = false;
+  /**
+   * An anti-entropy pass is waiting for its turn: another one would find
+   * the same (a pass outlasting its period, e.g. while Redis is down, must
+   * not queue one more each period and run them back to back after).
+   */
+  private antiEntropyQueued = false;
   /** Held in {@link StateAvailability} while the epoch probe fails. */
   private probeFailure: object | undefined;
   private probing = false;
 
   constructor(
     private readonly epoch: EpochProbe,
-    private readonly store: RealtimeStore,
-    private readonly sync: RealtimeSync,
+    private readonly store: Pick<RealtimeStore, 'owners'>,
+    private readonly sync: Pick<RealtimeSync, 'rewrite' | 'findDrift' | 'purgeOwner'>,
     /** This node's current card: its own owner is never a ghost. */
     private readonly self: () => NodeCard,
     private readonly hooks: SelfRepairHooks,
@@ -60,7 +66,7 @@ export class SelfRepair {
   ) {
     availability.onRecovered((periodMs) => {
       options.log('info', `shared state answering again after ${periodMs} ms: checking for writes lost meanwhile`);
-      this.serially('anti-entropy after an outage', () => this.antiEntropy());
+      this.queueAntiEntropy('anti-entropy after an outage');
     });
   }
 
@@ -69,7 +75,7 @@ export class SelfRepair {
     const { scheduler } = this.options;
     this.timers.push(
       scheduler.every(this.options.epochMs, () => void this.checkEpoch()),
-      scheduler.every(this.options.antiEntropyMs, () => this.serially('anti-entropy', () => this.antiEntropy())),
+      scheduler.every(this.options.antiEntropyMs, () => this.queueAntiEntropy('anti-entropy')),
     );
   }
 
@@ -117,6 +123,15 @@ export class SelfRepair {
       const written = await this.sync.rewrite();
       await this.hooks.stateLost();
       this.options.log('info', `state restored: ${written.rooms} room(s), ${written.subscribers} subscriber(s) written back`);
+    });
+  }
+
+  private queueAntiEntropy(what: string): void {
+    if (this.antiEntropyQueued) return;
+    this.antiEntropyQueued = true;
+    this.serially(what, () => {
+      this.antiEntropyQueued = false;
+      return this.antiEntropy();
     });
   }
 

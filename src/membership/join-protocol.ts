@@ -55,7 +55,10 @@ export class JoinProtocol {
    */
   async discover(force = false, includeMembers = false): Promise<number> {
     const cards = await this.cards.list();
-    this.table.keepFencesOf(new Set(cards.map((card) => card.id)));
+    const ids = new Set(cards.map((card) => card.id));
+    this.table.keepFencesOf(ids);
+    // Node ids are new at every start: a gone card's entry would stay for good.
+    for (const id of this.lastJoinAttempt.keys()) if (!ids.has(id)) this.lastJoinAttempt.delete(id);
     const self = this.self.current;
     const now = Date.now();
     const joins = cards
@@ -97,6 +100,8 @@ export class JoinProtocol {
       return { card: self };
     } finally {
       this.table.endJoining(card.id);
+      // Not heard: the link made to answer it goes, or it would stay (reconnecting for good) once its card is gone.
+      this.releaseLinkUnlessUsed(card.id);
     }
   }
 
@@ -139,7 +144,12 @@ export class JoinProtocol {
       return this.table.has(card.id);
     } finally {
       this.table.endJoining(card.id);
-      if (!this.table.has(card.id) && !this.table.isJoining(card.id)) this.links.disconnect(card.id);
+      this.releaseLinkUnlessUsed(card.id);
     }
+  }
+
+  /** Drops the link to `id` unless it is a member or a join with it is still under way. */
+  private releaseLinkUnlessUsed(id: string): void {
+    if (!this.table.has(id) && !this.table.isJoining(id)) this.links.disconnect(id);
   }
 }

@@ -27,6 +27,8 @@ interface UnsubscriptionPayload {
 export class RealtimeGlue {
   /** User notifications whose cluster-wide count is being computed, by their content object. */
   private readonly countsInFlight = new WeakMap<object, Promise<void>>();
+  /** Subscriptions made with `propagate: false`, by room and connection, until they leave (see {@link staysLocal}). */
+  private readonly localOnly = new Set<string>();
   /** Callers of `realtime:list` while Kuzzle computes its own list (see {@link hideLocalList}). */
   private readonly listCallers = new WeakMap<KuzzleRequestLike, KuzzleUserLike>();
 
@@ -73,6 +75,7 @@ export class RealtimeGlue {
    * and the `notify:user` pipe waits for it.
    */
   async forwardUser(payload: { room: string; request: SerializedRequest; scope: string; content: unknown }): Promise<void> {
+    if (this.staysLocal(payload)) return;
     const counted = this.countUserEvent(payload);
     let count: number | undefined;
     if (counted && isObject(payload.content)) {
@@ -102,9 +105,26 @@ export class RealtimeGlue {
     return notification;
   }
 
+  /**
+   * A subscription made with `propagate: false` (the embedded SDK's option)
+   * stays this node's own, as in Kuzzle's own cluster: it is counted nowhere
+   * cluster-wide and its peers are told neither of its entry nor of its
+   * leave (whose request no longer carries the option: the entry is kept
+   * until then). Kuzzle notifies it of changes made through this node only.
+   */
+  private staysLocal(payload: { room: string; request: SerializedRequest; scope: string }): boolean {
+    const connectionId = connectionOf(payload.request);
+    if (!connectionId) return false;
+    const key = `${payload.room}\n${connectionId}`;
+    if (payload.scope === 'in' && payload.request.data.propagate === false) {
+      this.localOnly.add(key);
+      return true;
+    }
+    return payload.scope === 'out' && this.localOnly.delete(key);
+  }
+
   private countUserEvent(payload: { room: string; request: SerializedRequest; scope: string }): Promise<number | undefined> | undefined {
-    const connection = payload.request.options.connection;
-    const connectionId = isObject(connection) && typeof connection.id === 'string' ? connection.id : undefined;
+    const connectionId = connectionOf(payload.request);
     if (!connectionId) return undefined;
     if (payload.scope === 'out') return this.realtime.leave(payload.room, connectionId).counted;
     // A join names only the room: its collection and filters come from Koncorde.
@@ -194,4 +214,10 @@ export class RealtimeGlue {
     request.setResult(list, { status: 200 });
     return request;
   }
+}
+
+/** The id of the connection a serialized request came through, if any. */
+function connectionOf(request: SerializedRequest): string | undefined {
+  const connection = request.options.connection;
+  return isObject(connection) && typeof connection.id === 'string' ? connection.id : undefined;
 }

@@ -75,8 +75,13 @@ export interface RealtimeStore {
    * omitted). Counts of one room id are summed; 0 means absent.
    */
   replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]>;
-  /** Removes everything of an owner (a dead or replaced node incarnation). */
-  purgeOwner(owner: string): Promise<CollectionChange[]>;
+  /**
+   * Removes everything of an owner (a dead or replaced node incarnation)
+   * in the collections the shared state lists for it and in `alsoIn`: a
+   * node writing on under an owner a peer had purged meanwhile (it did not
+   * know yet) may have left it counted where it is no longer listed.
+   */
+  purgeOwner(owner: string, alsoIn?: readonly CollectionRef[]): Promise<CollectionChange[]>;
   /**
    * Cluster-wide subscribers of a room; undefined when the room does not
    * exist. `where`: its collection, when the caller knows it (saves looking

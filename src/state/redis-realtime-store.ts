@@ -2,7 +2,7 @@ import Bluebird from 'bluebird';
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidCountError } from './errors';
 import { GlobalIndex } from './global-index';
-import { type CollectionKeys, type StateKeys } from './keys';
+import { encodeCollectionRef, type CollectionKeys, type StateKeys } from './keys';
 import type {
   CollectionChange,
   CollectionRef,
@@ -139,8 +139,9 @@ export class RedisRealtimeStore implements RealtimeStore {
     change.removedRooms.push(...asStrings(removed, 'setOwnerCounts'));
   }
 
-  async purgeOwner(owner: string): Promise<CollectionChange[]> {
-    const refs = await this.index.ownerCollections(owner);
+  async purgeOwner(owner: string, alsoIn: readonly CollectionRef[] = []): Promise<CollectionChange[]> {
+    const listed = await this.index.ownerCollections(owner);
+    const refs = [...new Map([...listed, ...alsoIn].map((ref) => [encodeCollectionRef(ref.index, ref.collection), ref])).values()];
     const changes = await Bluebird.map(refs, async (ref) => {
       const k = this.keys.collection(ref.index, ref.collection);
       const change: CollectionChange = { index: k.index, collection: k.collection, addedRooms: [], removedRooms: [] };

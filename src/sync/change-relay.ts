@@ -87,7 +87,15 @@ export class ChangeRelay {
   }
 
   private apply(change: ChangeNotice): Promise<void> | undefined {
-    const applying = this.host.applyChange(change);
+    let applying: Promise<void> | undefined;
+    try {
+      applying = this.host.applyChange(change);
+    } catch (error) {
+      // Thrown at once (a request the host cannot rebuild): failed like any
+      // delivery, or the collection's queue would hold a rejection that
+      // every later change of it chains onto, and none would be matched.
+      applying = Promise.reject(error);
+    }
     if (!applying) {
       this.counts.ignored++;
       return undefined;
@@ -101,9 +109,10 @@ export class ChangeRelay {
 
   private queue(key: string, run: Promise<void>): Promise<void> {
     this.queues.set(key, run);
-    void run.then(() => {
+    const done = (): void => {
       if (this.queues.get(key) === run) this.queues.delete(key);
-    });
+    };
+    run.then(done, done);
     return run;
   }
 

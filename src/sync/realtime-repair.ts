@@ -35,7 +35,10 @@ export class RealtimeRepair {
       const owner = this.owner();
       const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));
       await this.store.replaceOwner(owner, rooms, scope);
-      if (previousOwner !== undefined && previousOwner !== owner) await this.store.purgeOwner(previousOwner);
+      // Also where this node holds rooms: a subscription written under the
+      // old owner after a peer purged it (before this node knew) is counted
+      // there but no longer listed under it.
+      if (previousOwner !== undefined && previousOwner !== owner) await this.store.purgeOwner(previousOwner, this.local.collectionRefs());
       for (const room of this.local.list()) room.counted = true;
       const inScope = scope ? new Set(scope.map(refKey)) : undefined;
       const written = inScope ? rooms.filter((room) => inScope.has(refKey(room))) : rooms;

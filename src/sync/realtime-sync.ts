@@ -29,6 +29,13 @@ export interface UserEvent {
  */
 const eventKey = (kind: 'in' | 'out', roomId: string, connectionId: string): string => `${kind}\n${roomId}\n${connectionId}`;
 
+/** An event whose failure its caller may never read (the second call can be missing): never an unhandled rejection. */
+function handled(event: UserEvent): UserEvent {
+  event.counted.catch(() => undefined);
+  event.done.catch(() => undefined);
+  return event;
+}
+
 export interface RealtimeSyncOptions {
   /** The owner this node's subscribers are stored under (its id and incarnation). */
   owner: () => string;
@@ -121,13 +128,19 @@ export class RealtimeSync {
    * engine and, for the first room of its collection here, every peer has
    * recorded that this node listens there (so it sends its changes). When
    * the shared state cannot count it, this node forgets it and both reject.
-   * Called early by the user notification of the subscription, and again by
-   * the subscription itself: the second call gets the same steps.
+   * Called first, by the user notification of the subscription: always a
+   * new event, kept for {@link subscribed}, the subscription's own call,
+   * which gets the same steps. Kuzzle makes that second call only for the
+   * subscriptions it tells its cluster about, so a second call can be
+   * missing, and an event kept from an earlier subscription of the same
+   * connection to the same room must never stand for a new one: it would
+   * be counted nowhere.
    */
   enter(room: RoomRecord, connectionId: string): UserEvent {
-    const key = eventKey('in', room.roomId, connectionId);
-    const pending = this.pending.get(key);
-    if (pending) return pending;
+    return this.track(eventKey('in', room.roomId, connectionId), this.entering(room, connectionId));
+  }
+
+  private entering(room: RoomRecord, connectionId: string): UserEvent {
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
@@ -145,25 +158,26 @@ export class RealtimeSync {
         throw error;
       }
     });
-    return this.track(key, { counted: counting, done: counting.then(() => this.local.announced(room)) });
+    return { counted: counting, done: counting.then(() => this.local.announced(room)) };
   }
 
   /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
-    const event = this.enter(room, connectionId);
-    this.pending.forget(eventKey('in', room.roomId, connectionId));
-    return event.done;
+    return this.secondCall(eventKey('in', room.roomId, connectionId), () => this.entering(room, connectionId)).done;
   }
 
   /**
    * A connection leaves a room on this node; as {@link enter}, `counted`
    * resolves with the count left cluster-wide once it is no longer counted.
    * The host drops the filter itself with the room's last local subscriber.
+   * Kuzzle makes the second call ({@link unsubscribed}) for some leaves
+   * only (not when it undoes a subscription without notifying).
    */
   leave(roomId: string, connectionId: string): UserEvent {
-    const key = eventKey('out', roomId, connectionId);
-    const pending = this.pending.get(key);
-    if (pending) return pending;
+    return this.track(eventKey('out', roomId, connectionId), this.leavingRoom(roomId, connectionId));
+  }
+
+  private leavingRoom(roomId: string, connectionId: string): UserEvent {
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
       const local = this.local.removeCustomer(roomId, connectionId, (ref) => this.interests.withdraw(ref));
@@ -172,21 +186,24 @@ export class RealtimeSync {
       // node's changes in the order they were made, so this one comes after.
       return (await this.store.removeSubscriber(local, roomId, this.options.owner())).total;
     });
-    return this.track(key, { counted: counting, done: counting.then(() => undefined) });
+    return { counted: counting, done: counting.then(() => undefined) };
   }
 
   /** A connection left a room on this node. */
   unsubscribed(roomId: string, connectionId: string): Promise<void> {
-    const event = this.leave(roomId, connectionId);
-    this.pending.forget(eventKey('out', roomId, connectionId));
-    return event.done;
+    return this.secondCall(eventKey('out', roomId, connectionId), () => this.leavingRoom(roomId, connectionId)).done;
+  }
+
+  /** The event the first call started, taken once; a new one when there was no first call. */
+  private secondCall(key: string, start: () => UserEvent): UserEvent {
+    const event = this.pending.get(key) ?? handled(start());
+    this.pending.forget(key);
+    return event;
   }
 
   /** Keeps an event for the second call; one that never comes is forgotten after a while. */
   private track(key: string, event: UserEvent): UserEvent {
-    event.counted.catch(() => undefined);
-    event.done.catch(() => undefined);
-    this.pending.set(key, event);
+    this.pending.set(key, handled(event));
     return event;
   }
 

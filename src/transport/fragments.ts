@@ -109,6 +109,12 @@ export class Reassembler {
     return 'a message left half-sent';
   }
 
+  /** `sender` is gone (its link dropped): what it left half-sent would never be completed nor abandoned. */
+  forget(sender: string): void {
+    const partial = this.partials.get(sender);
+    if (partial) this.release(sender, partial);
+  }
+
   private abandon(sender: string, why: string): { dropped: string } {
     const partial = this.partials.get(sender);
     if (partial) this.release(sender, partial);

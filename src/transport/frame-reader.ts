@@ -47,6 +47,11 @@ export class FrameReader {
     return envelope;
   }
 
+  /** The senders are gone: the fragments they left are released. */
+  forget(senders: readonly string[]): void {
+    for (const sender of senders) this.reassembler.forget(sender);
+  }
+
   private malformed(size: number, what: string): undefined {
     this.traffic.unreadable(size);
     this.dropped(what);

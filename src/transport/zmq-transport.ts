@@ -324,12 +324,13 @@ export class ZmqTransport implements Transport {
   private dropLink(link: PeerLink, error: Error): void {
     if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
     link.close(error);
+    this.reader.forget([subName(link.peerId), dealerName(link.peerId), routerName(link.peerId)]);
     this.pending.failPeer(link.peerId, error);
     this.log('debug', `disconnected from peer ${link.peerId}`);
   }
 
   private async subLoop(link: PeerLink): Promise<void> {
-    const name = `SUB(${link.peerId})`;
+    const name = subName(link.peerId);
     await receiveLoop(name, link.sub, (frames) => {
       // Two frames: a topic, then a message addressed to this node alone.
       const addressed = frames.length === 2;
@@ -353,7 +354,7 @@ export class ZmqTransport implements Transport {
   private async routerLoop(): Promise<void> {
     await receiveLoop('ROUTER', this.router, (frames) => {
       const identity = frames[0] as Buffer;
-      const envelope = this.reader.read(frames, 2, 1, `ROUTER(${identity.toString('utf8')})`);
+      const envelope = this.reader.read(frames, 2, 1, routerName(identity.toString('utf8')));
       if (!envelope) return;
       if (envelope.rid === undefined) return this.drop('malformed', `request "${envelope.type}" without a request id`);
       // The DEALER's routing id is its node id: a request cannot speak for another node.
@@ -364,8 +365,9 @@ export class ZmqTransport implements Transport {
   }
 
   private async dealerLoop(link: PeerLink): Promise<void> {
-    await receiveLoop(`DEALER(${link.peerId})`, link.dealer, (frames) => {
-      const reply = this.reader.read(frames, 1, 0, `DEALER(${link.peerId})`);
+    const name = dealerName(link.peerId);
+    await receiveLoop(name, link.dealer, (frames) => {
+      const reply = this.reader.read(frames, 1, 0, name);
       if (!reply) return;
       if (reply.re === undefined) return this.drop('malformed', `reply without "re" from ${link.peerId}`);
       if (reply.from !== link.peerId) return this.drop('foreignSender', `reply from ${reply.from} on ${link.peerId}'s connection`);
@@ -411,3 +413,8 @@ export class ZmqTransport implements Transport {
     else debugLog(`${level}: [${this.nodeId}] ${message}`);
   }
 }
+
+/** The names frames are read under (per socket and peer): fragments are put back together per name. */
+const subName = (peerId: string): string => `SUB(${peerId})`;
+const dealerName = (peerId: string): string => `DEALER(${peerId})`;
+const routerName = (peerId: string): string => `ROUTER(${peerId})`;

@@ -266,7 +266,9 @@ describe('Kuzzle state kept in step across nodes', () => {
     await ensureCollection(node(1), index, collection);
     await fixture(node(1), 'subscribeLocalOnly', { index, collection }, { equals: { scope: 'local' } });
     const everywhere = new Recorder();
-    await node(2).realtime.subscribe(index, collection, { equals: { scope: 'local' } }, everywhere.callback);
+    // The same filter, hence the same room: only this subscriber counts cluster-wide.
+    const roomId = await node(2).realtime.subscribe(index, collection, { equals: { scope: 'local' } }, everywhere.callback);
+    for (const n of [1, 2, 3]) assert.equal(await node(n).realtime.count(roomId), 1, `count seen from node ${n}`);
     await node(2).document.create(index, collection, { scope: 'local', through: 2 });
     await node(1).document.create(index, collection, { scope: 'local', through: 1 });
     await everywhere.waitCount(2);

@@ -7,6 +7,8 @@ export class FakeHost implements RealtimeHost {
   readonly changes: ChangeNotice[] = [];
   readonly users: UserNotice[] = [];
   failDispatch = false;
+  /** A document id whose change the host throws on at once (as a request it cannot rebuild). */
+  throwOn: string | undefined;
   /** While set, changes wait for it before they are delivered. */
   gate: Promise<void> | undefined;
 
@@ -25,6 +27,7 @@ export class FakeHost implements RealtimeHost {
 
   applyChange(change: ChangeNotice): Promise<void> | undefined {
     if (![...this.stored.values()].some((room) => room.index === change.index && room.collection === change.collection)) return undefined;
+    if (this.throwOn !== undefined && change.documents.some((doc) => doc._id === this.throwOn)) throw new Error('cannot rebuild the request');
     if (this.failDispatch) return Promise.reject(new Error('dispatch failed'));
     const gate = this.gate;
     if (!gate) {

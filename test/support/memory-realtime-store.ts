@@ -106,6 +106,7 @@ export class MemoryRealtimeStore implements RealtimeStore {
     return [...changes.values()];
   }
 
+  /** Every room is looked at: this store has no per-owner list that could miss one (`alsoIn` adds nothing). */
   async purgeOwner(owner: string): Promise<CollectionChange[]> {
     this.maybeFail('purgeOwner');
     const changes = new Map<string, CollectionChange>();

@@ -68,6 +68,20 @@ export function realtimeStoreContract(name: string, makeStore: () => Promise<Rea
       assert.deepEqual(await store.owners(), ['n2#1']);
     });
 
+    it('an owner written to after its purge by a node that did not know (as holding the room already) is purged where the purge is told to look too', async () => {
+      const store = await makeStore();
+      await store.addSubscriber(room('r', 'c1'), 'n1#1');
+      await store.addSubscriber(room('r', 'c1'), 'n2#1');
+      // A peer purges n1#1 while n1 is frozen; n1 wakes and adds a subscriber to a room it believes it holds.
+      await store.purgeOwner('n1#1');
+      await store.addSubscriber(room('r', 'c1'), 'n1#1', 1, true);
+      assert.equal(await store.countRoom('r'), 2);
+      // n1 rejoins under a new owner and purges the old one where it holds rooms.
+      await store.purgeOwner('n1#1', [{ index: 'idx', collection: 'c1' }]);
+      assert.equal(await store.countRoom('r'), 1, 'only n2\'s subscriber left');
+      assert.deepEqual(await store.owners(), ['n2#1']);
+    });
+
     it('replaces an owner exactly: creates, updates and removes, sums duplicate ids, 0 means absent', async () => {
       const store = await makeStore();
       await store.addSubscriber(room('stay', 'c1'), 'n1#1', 5);

@@ -79,6 +79,18 @@ describe('fragments', () => {
     assert.ok(refused > 0, 'past four messages in all, fragments are refused');
   });
 
+  it('what a gone sender left half-sent is released: the room it held is free for the live ones', () => {
+    const reassembler = new Reassembler(limits);
+    // Four senders gone mid-message, each holding nearly maxMessageBytes: the whole bound.
+    for (let sender = 0; sender < 4; sender++) feed(reassembler, `gone${sender}`, framesOf(randomBytes(limits.maxMessageBytes), sender, limits).slice(0, -1));
+    const message = randomBytes(5000);
+    assert.ok(feed(reassembler, 'live', framesOf(message, 9, limits)).dropped.length > 0, 'refused while they hold it');
+    for (let sender = 0; sender < 4; sender++) reassembler.forget(`gone${sender}`);
+    const { whole, dropped } = feed(reassembler, 'live', framesOf(message, 10, limits));
+    assert.deepEqual(dropped, []);
+    assert.ok(whole[0]?.equals(message));
+  });
+
   it('garbage fragments are refused, never thrown', () => {
     const reassembler = new Reassembler(limits);
     for (const frame of [Buffer.from([0]), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), Buffer.concat([Buffer.from([0, 0, 0, 0, 1, 0, 5, 0, 1]), randomBytes(10)])]) {

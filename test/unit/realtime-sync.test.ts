@@ -68,6 +68,18 @@ const change = (collection = 'col', documents: Array<Record<string, unknown>> = 
 /** A change as the change capture hands it over: its request serialized only when sent. */
 const pending = (notice: ChangeNotice): PendingChange => ({ ...notice, request: () => notice.request });
 
+/** Node 2 subscribed; a first change from node 1 held in node 2's delivery until `open()`. */
+async function slowFirstChange() {
+  const { at } = cluster(2);
+  await at(2).sync.subscribed(room('r1'), 'conn-2');
+  let open = (): void => undefined;
+  at(2).host.gate = new Promise<void>((resolve) => (open = resolve));
+  await at(1).sync.forwardChange(pending(change('col', [{ _id: 'first' }])));
+  await waitFor('the first to wait', () => at(2).sync.changes.applied === 1);
+  at(2).host.gate = undefined;
+  return { at, open };
+}
+
 describe('RealtimeSync: subscriptions', () => {
   it('the first local subscriber is counted, its filter stored here only; peers only record that this node listens to the collection, before subscribed() resolves', async () => {
     const { at, store } = cluster(3);
@@ -156,6 +168,36 @@ describe('RealtimeSync: unsubscriptions', () => {
     await at(2).sync.subscribed(room('r1'), 'conn-2');
     assert.equal(await at(1).sync.leave('r1', 'conn-1').counted, 1);
     assert.equal(await store.countRoom('r1'), 1);
+  });
+
+  it('an entry whose second call never came does not stand for the next subscription of that connection to that room', async () => {
+    const { at, store } = cluster(2);
+    // Kuzzle calls subscribe:after only for what it tells its cluster about: here it did not.
+    assert.equal(await at(1).sync.enter(room('r1'), 'conn-1').counted, 1);
+    assert.equal(await at(1).sync.leave('r1', 'conn-1').counted, 0);
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
+    // The same connection subscribes again, within the pending events' minute.
+    assert.equal(await at(1).sync.enter(room('r1'), 'conn-1').counted, 1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), true, 'held here again');
+    assert.equal(await store.countRoom('r1'), 1, 'counted again');
+  });
+
+  it('a leave whose second call never came (a refused subscription undone without notifying) does not stand for the next leave', async () => {
+    const { at, store } = cluster(1);
+    store.failures.set('addSubscriber', new Error('redis down'));
+    await assert.rejects(at(1).sync.enter(room('r1'), 'conn-1').counted, /redis down/);
+    await assert.rejects(at(1).sync.subscribed(room('r1'), 'conn-1'), /redis down/);
+    // The glue undoes it with notify = false: Kuzzle's user notification of the leave, no unsubscribe:after.
+    await at(1).sync.leave('r1', 'conn-1').counted;
+    store.failures.delete('addSubscriber');
+    assert.equal(await at(1).sync.enter(room('r1'), 'conn-1').counted, 1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    assert.equal(await at(1).sync.leave('r1', 'conn-1').counted, 0, 'the new leave is counted');
+    await at(1).sync.unsubscribed('r1', 'conn-1');
+    assert.equal(await store.countRoom('r1'), undefined, 'no ghost left in the shared state');
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
   });
 
   it('an unknown room or connection changes nothing', async () => {
@@ -276,13 +318,7 @@ describe('RealtimeSync: changes and notifications', () => {
   });
 
   it('changes of one collection are matched in the order they came, a slow one holding the next', async () => {
-    const { at } = cluster(2);
-    await at(2).sync.subscribed(room('r1'), 'conn-2');
-    let open = (): void => undefined;
-    at(2).host.gate = new Promise<void>((resolve) => (open = resolve));
-    await at(1).sync.forwardChange(pending(change('col', [{ _id: 'first' }])));
-    await waitFor('the first to wait', () => at(2).sync.changes.applied === 1);
-    at(2).host.gate = undefined;
+    const { at, open } = await slowFirstChange();
     await at(1).sync.forwardChange(pending(change('col', [{ _id: 'second' }])));
     await waitFor('the second to arrive', () => at(2).bus.stats().receivedByType['change:documents'] === 2);
     await flush();
@@ -290,6 +326,19 @@ describe('RealtimeSync: changes and notifications', () => {
     open();
     await waitFor('both delivered', () => at(2).host.changes.length === 2);
     assert.deepEqual(at(2).host.changes.map((c) => c.documents[0]?._id), ['first', 'second']);
+  });
+
+  it('a change the host fails on at once, behind a slow one: counted and logged, and the later changes of the collection still delivered', async () => {
+    const { at, open } = await slowFirstChange();
+    at(2).host.throwOn = 'bad';
+    await at(1).sync.forwardChange(pending(change('col', [{ _id: 'bad' }])));
+    await at(1).sync.forwardChange(pending(change('col', [{ _id: 'third' }])));
+    await waitFor('both to arrive', () => at(2).bus.stats().receivedByType['change:documents'] === 3);
+    open();
+    await waitFor('the third delivered', () => at(2).host.changes.length === 2);
+    assert.deepEqual(at(2).host.changes.map((c) => c.documents[0]?._id), ['first', 'third']);
+    assert.equal(at(2).sync.changes.failed, 1);
+    assert.ok(at(2).logs.some((line) => line.includes('cannot rebuild')), at(2).logs.join('\n'));
   });
 
   it('a bulk change travels in messages of at most MAX_DOCUMENTS_PER_MESSAGE documents', async () => {
