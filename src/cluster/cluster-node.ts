@@ -360,13 +360,19 @@ export class ClusterNode {
     this.rejoins++;
     this.log('warn', `joining the cluster again: ${why}`);
     this.rejoining = (async () => {
+      // The incarnations left behind and not purged yet: a pass that fails
+      // after taking a new one leaves one more, and the first one must still
+      // be purged where this node holds rooms (see RealtimeRepair.rewrite).
+      const leftBehind: string[] = [];
       do {
         this.rejoinAgain = false;
         const started = Date.now();
         const previous = ownerOf(this.membership.self);
+        if (!leftBehind.includes(previous)) leftBehind.push(previous);
         try {
           await this.membership.rejoin();
-          const written = await this.sync.rewrite(previous);
+          const written = await this.sync.rewrite(leftBehind);
+          leftBehind.length = 0;
           await this.catchUp(`joined again: ${why}`);
           this.log('info', `joined again in ${Date.now() - started} ms (incarnation ${this.membership.self.incarnation}): ${written.rooms} room(s), ${written.subscribers} subscriber(s) written back`);
         } catch (error) {

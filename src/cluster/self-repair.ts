@@ -142,7 +142,7 @@ export class SelfRepair {
       for (const d of drift) {
         this.options.log('warn', `drift in ${d.index}/${d.collection}: this node holds ${d.local.rooms} room(s) / ${d.local.subscribers} subscriber(s), the shared state ${d.stored.rooms} / ${d.stored.subscribers}: rewriting`);
       }
-      await this.sync.rewrite(undefined, drift);
+      await this.sync.rewrite([], drift);
     }
     await this.sweepGhosts();
   }

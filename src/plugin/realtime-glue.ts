@@ -52,6 +52,8 @@ export class RealtimeGlue {
     }
     try {
       await this.realtime.subscribed({ index: diff.index, collection: diff.collection, roomId: diff.roomId, filters }, diff.connectionId);
+      // The connection also subscribed to the room in a way that propagates (Kuzzle tells only those): its leave is the cluster's again.
+      this.localOnly.delete(localKey(diff.roomId, diff.connectionId));
     } catch (error) {
       // Kuzzle already subscribed the connection: undo it, or it would be
       // notified locally while the cluster does not count it.
@@ -115,7 +117,7 @@ export class RealtimeGlue {
   private staysLocal(payload: { room: string; request: SerializedRequest; scope: string }): boolean {
     const connectionId = connectionOf(payload.request);
     if (!connectionId) return false;
-    const key = `${payload.room}\n${connectionId}`;
+    const key = localKey(payload.room, connectionId);
     if (payload.scope === 'in' && payload.request.data.propagate === false) {
       this.localOnly.add(key);
       return true;
@@ -215,6 +217,8 @@ export class RealtimeGlue {
     return request;
   }
 }
+
+const localKey = (roomId: string, connectionId: string): string => `${roomId}\n${connectionId}`;
 
 /** The id of the connection a serialized request came through, if any. */
 function connectionOf(request: SerializedRequest): string | undefined {

@@ -27,10 +27,10 @@ export class RealtimeRepair {
 
   /**
    * Writes this node's live subscriptions back, exactly, under the current
-   * owner, in `scope` (default: everywhere), then purges `previousOwner` if
-   * the owner changed.
+   * owner, in `scope` (default: everywhere), then purges the `previousOwners`
+   * other than the current one.
    */
-  async rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<RoomTally> {
+  async rewrite(previousOwners: readonly string[] = [], scope?: readonly CollectionRef[]): Promise<RoomTally> {
     return this.lock.write(async () => {
       const owner = this.owner();
       const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));
@@ -38,7 +38,7 @@ export class RealtimeRepair {
       // Also where this node holds rooms: a subscription written under the
       // old owner after a peer purged it (before this node knew) is counted
       // there but no longer listed under it.
-      if (previousOwner !== undefined && previousOwner !== owner) await this.store.purgeOwner(previousOwner, this.local.collectionRefs());
+      for (const previous of previousOwners) if (previous !== owner) await this.store.purgeOwner(previous, this.local.collectionRefs());
       for (const room of this.local.list()) room.counted = true;
       const inScope = scope ? new Set(scope.map(refKey)) : undefined;
       const written = inScope ? rooms.filter((room) => inScope.has(refKey(room))) : rooms;

@@ -284,8 +284,8 @@ export class RealtimeSync {
   }
 
   /** Writes this node's live subscriptions back (see {@link RealtimeRepair.rewrite}). */
-  rewrite(previousOwner?: string, scope?: readonly CollectionRef[]): Promise<RoomTally> {
-    return this.repair.rewrite(previousOwner, scope);
+  rewrite(previousOwners?: readonly string[], scope?: readonly CollectionRef[]): Promise<RoomTally> {
+    return this.repair.rewrite(previousOwners, scope);
   }
 
   /** Asks every peer to write its live subscriptions back (a reset). */

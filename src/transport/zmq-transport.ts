@@ -324,7 +324,8 @@ export class ZmqTransport implements Transport {
   private dropLink(link: PeerLink, error: Error): void {
     if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
     link.close(error);
-    this.reader.forget([subName(link.peerId), dealerName(link.peerId), routerName(link.peerId)]);
+    // Only what came over this link: the peer's requests to our ROUTER do not depend on it.
+    this.reader.forget([subName(link.peerId), dealerName(link.peerId)]);
     this.pending.failPeer(link.peerId, error);
     this.log('debug', `disconnected from peer ${link.peerId}`);
   }

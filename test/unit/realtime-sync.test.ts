@@ -416,7 +416,7 @@ describe('RealtimeSync: repair', () => {
     await at(1).sync.subscribed(room('r2', 'other'), 'conn-3');
     await store.purgeOwner('n1#1'); // node 1 was evicted and purged
     at(1).owner = 'n1#2';
-    const written = await at(1).sync.rewrite('n1#1');
+    const written = await at(1).sync.rewrite(['n1#1']);
     assert.deepEqual(written, { rooms: 2, subscribers: 3 });
     assert.equal(await store.countRoom('r1'), 2);
     assert.deepEqual(await store.owners(), ['n1#2']);
@@ -430,7 +430,7 @@ describe('RealtimeSync: repair', () => {
     await store.removeSubscriber(room('r1'), 'r1', 'n1#1'); // lost behind our back
     const drift = await at(1).sync.findDrift();
     assert.deepEqual(drift, [{ index: 'idx', collection: 'col', local: { rooms: 1, subscribers: 1 }, stored: { rooms: 0, subscribers: 0 } }]);
-    await at(1).sync.rewrite(undefined, drift);
+    await at(1).sync.rewrite([], drift);
     assert.deepEqual(await at(1).sync.findDrift(), []);
     assert.equal(await store.countRoom('r1'), 1);
   });
