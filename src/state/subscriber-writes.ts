@@ -49,7 +49,7 @@ export class SubscriberWrites {
   private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes));
 
   constructor(
-    private readonly index: GlobalIndex,
+    private readonly index: Pick<GlobalIndex, 'addAll' | 'keepsOrder' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'>,
     private readonly script: CollectionScript,
   ) {}
 
@@ -75,7 +75,7 @@ export class SubscriberWrites {
     return outcomes;
   }
 
-  /** One collection and owner: the script, then the index entries of the rooms it deleted (see GlobalIndex). */
+  /** One collection and owner: the script, then the index entries of the rooms it created again (Redis Cluster) and of those it deleted (see GlobalIndex). */
   private async writeGroup(group: SubscriberChange[]): Promise<SubscriberChangeResult[]> {
     const { k, owner } = firstOf(group);
     const results: SubscriberChangeResult[] = [];
@@ -87,6 +87,8 @@ export class SubscriberWrites {
       ownerLeft = reply[0] ?? 0;
       chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
     }
+    const created = group.filter((_, i) => results[i]?.created === true).map((change) => change.roomId);
+    if (created.length > 0) await this.index.relistCreated(k, created);
     const removed = group.filter((_, i) => results[i]?.removed === true).map((change) => change.roomId);
     if (removed.length > 0) await this.index.removeRooms(k, removed);
     if (ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);
