@@ -3,6 +3,9 @@ import type { ChangeNotice } from '../sync/realtime-host';
 import type { KuzzleLike, KuzzleRequestLike } from './kuzzle-types';
 
 type DocumentChange = ChangeNotice['documents'][number];
+
+/** Tags kept before the first sweep of those of collections without filters. */
+const MIN_SWEEP_AT = 64;
 type DocumentAction = Exclude<ChangeNotice['action'], 'publish'>;
 
 /**
@@ -21,9 +24,11 @@ export class LocalNotifier {
    * node held no filter in the collection when a change passed (that change
    * was not remembered here): lists written before are never read again.
    */
-  private readonly tags = new Map<string, string>();
+  private readonly tags = new Map<string, { tag: string; index: string; collection: string }>();
   private readonly nodeTag: string;
   private nextTag = 0;
+  /** Tags at which the next new one first drops those of collections left without filters (see {@link newTag}). */
+  private sweepAt = MIN_SWEEP_AT;
 
   constructor(private readonly kuzzle: KuzzleLike) {
     this.nodeTag = `${kuzzle.id}.${Date.now().toString(36)}`;
@@ -49,12 +54,30 @@ export class LocalNotifier {
       this.tags.delete(key);
       return undefined;
     }
-    let tag = this.tags.get(key);
-    if (tag === undefined) {
-      tag = `${this.nodeTag}.${(this.nextTag++).toString(36)}`;
-      this.tags.set(key, tag);
-    }
+    const tag = this.tags.get(key)?.tag ?? this.newTag(key, index, collection);
     return `{notif/${index}/${collection}}@${tag}/`;
+  }
+
+  /**
+   * A collection's tag is otherwise dropped only when a change reaches it
+   * with no filter left: one whose subscribers left for good would keep its
+   * entry, and clients may subscribe in ever new collections. Each time the
+   * tags double, those of collections without filters go (what a change
+   * reaching them would do): amortized, one check per new tag.
+   */
+  private newTag(key: string, index: string, collection: string): string {
+    if (this.tags.size >= this.sweepAt) {
+      for (const [other, entry] of this.tags) if (!this.kuzzle.koncorde.exists(entry.index, entry.collection)) this.tags.delete(other);
+      this.sweepAt = Math.max(MIN_SWEEP_AT, 2 * this.tags.size);
+    }
+    const tag = `${this.nodeTag}.${(this.nextTag++).toString(36)}`;
+    this.tags.set(key, { tag, index, collection });
+    return tag;
+  }
+
+  /** How many collections are tagged (for tests). */
+  get taggedCollections(): number {
+    return this.tags.size;
   }
 
   /** `notifyDocuments`: the rooms matched before are read for replacements and updates, and written back. */

@@ -1,7 +1,10 @@
 import type { TransportDropReason, TransportStats } from './transport';
+import { RecentMap } from '../util/recent-map';
 
 /** Message types counted separately; a peer sending made-up types cannot grow the counters without bound. */
 const MAX_TYPES_COUNTED = 100;
+/** Peers whose missed messages are kept (live or gone). */
+const MAX_PEERS_WITH_GAPS = 256;
 
 /** Frames a transport drops itself; refused connections are counted per handshake (see HandshakeCounts). */
 export type FrameDropReason = Exclude<TransportDropReason, 'unauthenticated'>;
@@ -14,8 +17,12 @@ export class TrafficCounters {
   private readonly dropped: Record<FrameDropReason, number> = { malformed: 0, foreignSender: 0, replayed: 0 };
   private readonly bytesSent = new Map<string, number>();
   private readonly bytesReceived = new Map<string, number>();
-  /** Messages missed per peer, kept after the peer is gone so that status shows them. */
-  private readonly gaps = new Map<string, number>();
+  /**
+   * Messages missed per peer, kept after the peer is gone so that status
+   * shows them; bounded, since node ids are new at every start (the peers
+   * that missed most recently stay).
+   */
+  private readonly gaps = new RecentMap<string, number>(MAX_PEERS_WITH_GAPS);
 
   /** Counts bytes per message type and in total; types are bounded (unknown ones past the bound share one key). */
   bytes(direction: 'sent' | 'received', type: string, bytes: number): void {

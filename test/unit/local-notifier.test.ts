@@ -167,3 +167,35 @@ describe('LocalNotifier: Kuzzle 2.10\'s notifier on one node\'s filters', () => 
     assert.deepEqual(node.take(), [{ rooms: ['room'], scope: 'in', action: 'create', fromCluster: false }]);
   });
 });
+
+describe('LocalNotifier: tags of collections', () => {
+  it('collections whose filters all left do not keep their tags for good: bounded, while a collection still listened to keeps its own', async () => {
+    const live = new Set<string>();
+    const stored: string[] = [];
+    const koncorde = { exists: (_index: string, collection: string) => live.has(collection), test: (_index: string, collection: string) => [`room-${collection}`] };
+    const ask = async (event: string, ...args: unknown[]): Promise<unknown> => {
+      if (event === 'core:cache:internal:mget') return (args[0] as string[]).map(() => null);
+      if (event === 'core:cache:internal:store') stored.push(args[0] as string);
+      return undefined;
+    };
+    const kuzzle = { id: 'a', koncorde, ask, emit: () => undefined, config: { limits: { subscriptionDocumentTTL: 1000 } } };
+    const notifier = new LocalNotifier(kuzzle as unknown as KuzzleLike);
+    const created = (collection: string) => {
+      const request = { input: { resource: { index: 'idx', collection }, body: null }, serialize: () => ({ data: {}, options: {} }) } as unknown as KuzzleRequestLike;
+      return notifier.notify({ index: 'idx', collection, action: 'create', documents: [{ _id: 'd1', _source: {} }] }, () => request, true);
+    };
+    live.add('kept');
+    await created('kept');
+    // Clients subscribe in ever new collections, write once, and leave.
+    for (let i = 0; i < 1000; i++) {
+      live.add(`c${i}`);
+      await created(`c${i}`);
+      live.delete(`c${i}`);
+    }
+    assert.ok(notifier.taggedCollections <= 2 * 64, `${notifier.taggedCollections} tags kept`);
+    await created('kept');
+    const keptKeys = stored.filter((key) => key.startsWith('{notif/idx/kept}'));
+    assert.equal(keptKeys.length, 2);
+    assert.equal(keptKeys[0], keptKeys[1], 'the same tag: its lists are still read');
+  });
+});
