@@ -24,13 +24,16 @@ export class LocalNotifier {
    * node held no filter in the collection when a change passed (that change
    * was not remembered here): lists written before are never read again.
    */
-  private readonly tags = new Map<string, { tag: string; index: string; collection: string }>();
+  private readonly tags = new Map<string, { tag: string; index: string; collection: string; usedAt: number }>();
   private readonly nodeTag: string;
   private nextTag = 0;
   /** Tags at which the next new one first drops those of collections left without filters (see {@link newTag}). */
   private sweepAt = MIN_SWEEP_AT;
 
-  constructor(private readonly kuzzle: KuzzleLike) {
+  constructor(
+    private readonly kuzzle: KuzzleLike,
+    private readonly now: () => number = Date.now,
+  ) {
     this.nodeTag = `${kuzzle.id}.${Date.now().toString(36)}`;
   }
 
@@ -54,7 +57,10 @@ export class LocalNotifier {
       this.tags.delete(key);
       return undefined;
     }
-    const tag = this.tags.get(key)?.tag ?? this.newTag(key, index, collection);
+    const now = this.now();
+    const entry = this.tags.get(key);
+    if (entry) entry.usedAt = now;
+    const tag = entry?.tag ?? this.newTag(key, index, collection, now);
     return `{notif/${index}/${collection}}@${tag}/`;
   }
 
@@ -62,16 +68,22 @@ export class LocalNotifier {
    * A collection's tag is otherwise dropped only when a change reaches it
    * with no filter left: one whose subscribers left for good would keep its
    * entry, and clients may subscribe in ever new collections. Each time the
-   * tags double, those of collections without filters go (what a change
-   * reaching them would do): amortized, one check per new tag.
+   * tags double, those of collections without filters go once the lists
+   * written under them have expired (Kuzzle's `subscriptionDocumentTTL`,
+   * which its cache takes in milliseconds; never when lists do not expire):
+   * until then, filters coming back would still read them, as on one
+   * Kuzzle. Amortized, one check per new tag.
    */
-  private newTag(key: string, index: string, collection: string): string {
-    if (this.tags.size >= this.sweepAt) {
-      for (const [other, entry] of this.tags) if (!this.kuzzle.koncorde.exists(entry.index, entry.collection)) this.tags.delete(other);
+  private newTag(key: string, index: string, collection: string, now: number): string {
+    const ttl = this.kuzzle.config.limits?.subscriptionDocumentTTL;
+    if (this.tags.size >= this.sweepAt && typeof ttl === 'number' && ttl > 0) {
+      for (const [other, entry] of this.tags) {
+        if (now - entry.usedAt > ttl && !this.kuzzle.koncorde.exists(entry.index, entry.collection)) this.tags.delete(other);
+      }
       this.sweepAt = Math.max(MIN_SWEEP_AT, 2 * this.tags.size);
     }
     const tag = `${this.nodeTag}.${(this.nextTag++).toString(36)}`;
-    this.tags.set(key, { tag, index, collection });
+    this.tags.set(key, { tag, index, collection, usedAt: now });
     return tag;
   }
 

@@ -169,33 +169,49 @@ describe('LocalNotifier: Kuzzle 2.10\'s notifier on one node\'s filters', () => 
 });
 
 describe('LocalNotifier: tags of collections', () => {
-  it('collections whose filters all left do not keep their tags for good: bounded, while a collection still listened to keeps its own', async () => {
+  it('collections whose filters all left do not keep their tags for good: bounded, while one still listened to, or left less than the lists\' TTL ago, keeps its own', async () => {
     const live = new Set<string>();
     const stored: string[] = [];
+    let now = 0;
     const koncorde = { exists: (_index: string, collection: string) => live.has(collection), test: (_index: string, collection: string) => [`room-${collection}`] };
     const ask = async (event: string, ...args: unknown[]): Promise<unknown> => {
       if (event === 'core:cache:internal:mget') return (args[0] as string[]).map(() => null);
       if (event === 'core:cache:internal:store') stored.push(args[0] as string);
       return undefined;
     };
+    // Lists expire after 1,000 ms (Kuzzle's cache takes the TTL in milliseconds).
     const kuzzle = { id: 'a', koncorde, ask, emit: () => undefined, config: { limits: { subscriptionDocumentTTL: 1000 } } };
-    const notifier = new LocalNotifier(kuzzle as unknown as KuzzleLike);
+    const notifier = new LocalNotifier(kuzzle as unknown as KuzzleLike, () => now);
     const created = (collection: string) => {
       const request = { input: { resource: { index: 'idx', collection }, body: null }, serialize: () => ({ data: {}, options: {} }) } as unknown as KuzzleRequestLike;
       return notifier.notify({ index: 'idx', collection, action: 'create', documents: [{ _id: 'd1', _source: {} }] }, () => request, true);
     };
+    const tagsOf = (collection: string) => stored.filter((key) => key.startsWith(`{notif/idx/${collection}}`));
     live.add('kept');
     await created('kept');
-    // Clients subscribe in ever new collections, write once, and leave.
+    // Clients subscribe in ever new collections, write once, and leave, one every 10 ms.
     for (let i = 0; i < 1000; i++) {
+      now += 10;
       live.add(`c${i}`);
       await created(`c${i}`);
       live.delete(`c${i}`);
     }
-    assert.ok(notifier.taggedCollections <= 2 * 64, `${notifier.taggedCollections} tags kept`);
+    assert.ok(notifier.taggedCollections <= 256, `${notifier.taggedCollections} tags kept`);
     await created('kept');
-    const keptKeys = stored.filter((key) => key.startsWith('{notif/idx/kept}'));
-    assert.equal(keptKeys.length, 2);
-    assert.equal(keptKeys[0], keptKeys[1], 'the same tag: its lists are still read');
+    const [keptBefore, keptAfter] = tagsOf('kept');
+    assert.equal(keptBefore, keptAfter, 'a collection still listened to keeps its tag: its lists are still read');
+    // More new collections, no time passing, until a sweep runs (the count drops).
+    for (let i = 0, size = notifier.taggedCollections; notifier.taggedCollections >= size; i++) {
+      assert.ok(i < 1000, 'a sweep ran');
+      size = notifier.taggedCollections;
+      live.add(`n${i}`);
+      await created(`n${i}`);
+      live.delete(`n${i}`);
+    }
+    // The last collection of the loop left 0 ms ago: subscribers coming back still read its lists, as on one Kuzzle.
+    live.add('c999');
+    await created('c999');
+    const [leftBefore, leftAfter] = tagsOf('c999');
+    assert.equal(leftBefore, leftAfter);
   });
 });
