@@ -3,10 +3,10 @@ import type { ChangeNotice } from '../sync/realtime-host';
 import type { KuzzleLike, KuzzleRequestLike } from './kuzzle-types';
 
 type DocumentChange = ChangeNotice['documents'][number];
+type DocumentAction = Exclude<ChangeNotice['action'], 'publish'>;
 
 /** Tags kept before the first sweep of those of collections without filters. */
 const MIN_SWEEP_AT = 64;
-type DocumentAction = Exclude<ChangeNotice['action'], 'publish'>;
 
 /**
  * Kuzzle 2.10's notifier (core/realtime/notifier.js, `notifyDocuments` and
