@@ -43,13 +43,13 @@ export class SelfRepair {
   readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0 };
   private readonly timers: Cancel[] = [];
   private running: Promise<void> = Promise.resolve();
-  private gapRepairQueued = false;
   /**
-   * An anti-entropy pass is waiting for its turn: another one would find
-   * the same (a pass outlasting its period, e.g. while Redis is down, must
-   * not queue one more each period and run them back to back after).
+   * Kinds of repair waiting for their turn: another of the same kind would
+   * do the same work (an anti-entropy pass outlasting its period, e.g. while
+   * Redis is down, must not queue one more each period and run them back to
+   * back after).
    */
-  private antiEntropyQueued = false;
+  private readonly queued = new Set<'gap repair' | 'anti-entropy'>();
   /** Held in {@link StateAvailability} while the epoch probe fails. */
   private probeFailure: object | undefined;
   private probing = false;
@@ -66,7 +66,7 @@ export class SelfRepair {
   ) {
     availability.onRecovered((periodMs) => {
       options.log('info', `shared state answering again after ${periodMs} ms: checking for writes lost meanwhile`);
-      this.queueAntiEntropy('anti-entropy after an outage');
+      this.queueOnce('anti-entropy', 'anti-entropy after an outage', () => this.antiEntropy());
     });
   }
 
@@ -75,7 +75,7 @@ export class SelfRepair {
     const { scheduler } = this.options;
     this.timers.push(
       scheduler.every(this.options.epochMs, () => void this.checkEpoch()),
-      scheduler.every(this.options.antiEntropyMs, () => this.queueAntiEntropy('anti-entropy')),
+      scheduler.every(this.options.antiEntropyMs, () => this.queueOnce('anti-entropy', 'anti-entropy', () => this.antiEntropy())),
     );
   }
 
@@ -86,10 +86,7 @@ export class SelfRepair {
   /** Broadcasts of `peerId` were lost: catch up (at most one repair queued). */
   gap(peerId: string, missed: number): void {
     this.options.log('warn', `${missed} broadcast(s) of ${peerId} were lost: catching up`);
-    if (this.gapRepairQueued) return;
-    this.gapRepairQueued = true;
-    this.serially('gap repair', async () => {
-      this.gapRepairQueued = false;
+    this.queueOnce('gap repair', 'gap repair', async () => {
       this.stats.gapRepairs++;
       const started = Date.now();
       await this.hooks.catchUp(`broadcasts of ${peerId} were lost`);
@@ -126,15 +123,6 @@ export class SelfRepair {
     });
   }
 
-  private queueAntiEntropy(what: string): void {
-    if (this.antiEntropyQueued) return;
-    this.antiEntropyQueued = true;
-    this.serially(what, () => {
-      this.antiEntropyQueued = false;
-      return this.antiEntropy();
-    });
-  }
-
   private async antiEntropy(): Promise<void> {
     const drift = await this.sync.findDrift();
     if (drift.length > 0) {
@@ -159,6 +147,16 @@ export class SelfRepair {
       this.options.log('warn', `purged leftovers of ${owner}, no longer a live node: ${removed} room(s) removed`);
     }
     return purged;
+  }
+
+  /** {@link serially}, unless a repair of that kind already waits for its turn. */
+  private queueOnce(kind: 'gap repair' | 'anti-entropy', what: string, work: () => Promise<void>): void {
+    if (this.queued.has(kind)) return;
+    this.queued.add(kind);
+    this.serially(what, () => {
+      this.queued.delete(kind);
+      return work();
+    });
   }
 
   /** Runs repairs one at a time; a failure is logged, the next run tries again. */

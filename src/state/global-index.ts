@@ -58,20 +58,16 @@ export class GlobalIndex {
   }
 
   /**
-   * After a script created rooms, on Redis Cluster only: their entries are
-   * written again. A node deleting rooms of the same ids at the same moment
-   * may have removed the entries written before the script and looked for
-   * the rooms before the script created them (see {@link removeRooms}),
-   * which would leave live rooms unlisted for good; on one server the
-   * entries and the script go out together and run in that order.
+   * After a script created rooms, on Redis Cluster only: {@link add} again.
+   * A node deleting rooms of the same ids at the same moment may have
+   * removed the entries written before the script and looked for the rooms
+   * before the script created them (see {@link removeRooms}), which would
+   * leave live rooms unlisted for good; on one server the entries and the
+   * script go out together and run in that order.
    */
-  async relistCreated(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
+  async relistCreated(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
     if (this.keepsOrder || roomIds.length === 0) return;
-    return this.retry.run('index.relist', async () => {
-      const multi = this.redis.multi().sadd(this.keys.collections, k.ref);
-      for (const chunk of chunksOf(roomIds, CHUNK)) multi.hset(this.keys.roomIndex, ...chunk.flatMap((roomId) => [roomId, k.ref]));
-      await execAll(multi);
-    });
+    await this.add(k, roomIds, owner);
   }
 
   /**

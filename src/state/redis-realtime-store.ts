@@ -111,6 +111,7 @@ export class RedisRealtimeStore implements RealtimeStore {
       if (!this.index.keepsOrder) await indexed;
       await Promise.all([indexed, this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change)]);
     }
+    await this.index.relistCreated(k, change.addedRooms, owner);
     const stale: string[] = [];
     await this.scanHash(k.ownerRooms(owner), (pairs) => {
       for (let i = 0; i < pairs.length; i += 2) {

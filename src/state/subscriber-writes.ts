@@ -88,7 +88,7 @@ export class SubscriberWrites {
       chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
     }
     const created = group.filter((_, i) => results[i]?.created === true).map((change) => change.roomId);
-    if (created.length > 0) await this.index.relistCreated(k, created);
+    if (created.length > 0) await this.index.relistCreated(k, created, owner);
     const removed = group.filter((_, i) => results[i]?.removed === true).map((change) => change.roomId);
     if (removed.length > 0) await this.index.removeRooms(k, removed);
     if (ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);

@@ -116,8 +116,7 @@ export class Reassembler {
   }
 
   private abandon(sender: string, why: string): { dropped: string } {
-    const partial = this.partials.get(sender);
-    if (partial) this.release(sender, partial);
+    this.forget(sender);
     return { dropped: why };
   }
 

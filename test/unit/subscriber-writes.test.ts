@@ -12,7 +12,7 @@ describe('SubscriberWrites', () => {
     const index: Pick<GlobalIndex, 'addAll' | 'keepsOrder' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'> = {
       keepsOrder: false,
       addAll: async (_owner, entries) => void calls.push(`add ${entries.flatMap((entry) => entry.roomIds).join(',')}`),
-      relistCreated: async (_k, roomIds) => void calls.push(`relist ${roomIds.join(',')}`),
+      relistCreated: async (_k, roomIds, owner) => void calls.push(`relist ${roomIds.join(',')} of ${owner}`),
       removeRooms: async (_k, roomIds) => void calls.push(`remove ${roomIds.join(',')}`),
       removeOwnerCollection: async () => void calls.push('removeOwnerCollection'),
     };
@@ -31,6 +31,6 @@ describe('SubscriberWrites', () => {
       { total: 3, created: false, removed: false },
       { total: 0, created: false, removed: true },
     ]);
-    assert.deepEqual(calls, ['add new', 'script', 'relist new', 'remove gone']);
+    assert.deepEqual(calls, ['add new', 'script', 'relist new of n1#1', 'remove gone']);
   });
 });
