@@ -34,9 +34,7 @@ export class GlobalIndex {
 
   /**
    * {@link add} for rooms of several collections of one owner. On one Redis
-   * server these are plain commands: with auto-pipelining they share the
-   * turn's one write with the collection scripts sent right after them,
-   * which that server runs after them (one connection keeps the order). On
+   * server these are plain commands (with auto-pipelining, one write); on
    * Redis Cluster, one transaction on the index's slot.
    */
   async addAll(owner: string, entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Promise<void> {
@@ -58,15 +56,14 @@ export class GlobalIndex {
   }
 
   /**
-   * After a script created rooms, on Redis Cluster only: {@link add} again.
-   * A node deleting rooms of the same ids at the same moment may have
-   * removed the entries written before the script and looked for the rooms
-   * before the script created them (see {@link removeRooms}), which would
-   * leave live rooms unlisted for good; on one server the entries and the
-   * script go out together and run in that order.
+   * After a script created rooms: {@link add} again. A node deleting rooms
+   * of the same ids at the same moment may have removed the entries written
+   * before the script and looked for the rooms before the script created
+   * them (see {@link removeRooms}), which would leave live rooms unlisted
+   * for good.
    */
   async relistCreated(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
-    if (this.keepsOrder || roomIds.length === 0) return;
+    if (roomIds.length === 0) return;
     await this.add(k, roomIds, owner);
   }
 

@@ -101,15 +101,9 @@ export class RedisRealtimeStore implements RealtimeStore {
     const entries = [...counts].filter(([, want]) => want.count > 0);
     for (let i = 0; i < entries.length; i += BATCH) {
       const batch = entries.slice(i, i + BATCH);
-      const indexed = this.index.add(k, batch.map(([roomId]) => roomId), owner);
-      // On one server the index entries and the script that creates their
-      // rooms go in the same write, and Redis runs what one read of a
-      // connection brings in a row: another node's removal of those entries
-      // (and its check for rooms created again, see GlobalIndex.removeRooms)
-      // no longer falls between two round trips (only between two reads of
-      // a write too large for one).
-      if (!this.index.keepsOrder) await indexed;
-      await Promise.all([indexed, this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change)]);
+      // The entries confirmed first, as for a subscription (see SubscriberWrites).
+      await this.index.add(k, batch.map(([roomId]) => roomId), owner);
+      await this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change);
     }
     await this.index.relistCreated(k, change.addedRooms, owner);
     const stale: string[] = [];

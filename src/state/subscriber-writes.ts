@@ -49,7 +49,7 @@ export class SubscriberWrites {
   private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes));
 
   constructor(
-    private readonly index: Pick<GlobalIndex, 'addAll' | 'keepsOrder' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'>,
+    private readonly index: Pick<GlobalIndex, 'addAll' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'>,
     private readonly script: CollectionScript,
   ) {}
 
@@ -58,24 +58,24 @@ export class SubscriberWrites {
   }
 
   private async flush(changes: SubscriberChange[]): Promise<Array<Outcome<SubscriberChangeResult>>> {
-    // The index first (see GlobalIndex): a script failing after it leaves
-    // only harmless stale entries. On one server the scripts are sent in the
-    // same turn, behind the index commands, which that server runs first.
+    // The index first, confirmed (see GlobalIndex): a script failing after
+    // it leaves only harmless stale entries, while a script that ran without
+    // its entries would leave a count that neither this node's drift check
+    // nor a peer's purge of this owner finds (they look where the owner is
+    // listed). So the scripts wait for it, even on one server, where they
+    // could go in the same write: both are retried apart, and the index
+    // could give up while the script's last try went through. A failed
+    // index write fails every caller, no script run.
     const fresh = changes.filter((change) => change.delta > 0 && !change.indexed);
-    const indexed = Promise.all(
+    await Promise.all(
       Object.entries(groupBy(fresh, (change) => change.owner)).map(([owner, group]) =>
         this.index.addAll(owner, Object.values(groupBy(group, (change) => change.k.ref)).map((same) => ({ k: firstOf(same).k, roomIds: same.map((change) => change.roomId) }))),
       ),
     );
-    if (!this.index.keepsOrder) await indexed;
-    else indexed.catch(() => undefined);
-    const outcomes = settleGroups(changes, (group) => this.writeGroup(group));
-    // A failed index write fails every caller, whatever the scripts did (a count without its index entry is drift the repair finds).
-    await indexed;
-    return outcomes;
+    return settleGroups(changes, (group) => this.writeGroup(group));
   }
 
-  /** One collection and owner: the script, then the index entries of the rooms it created again (Redis Cluster) and of those it deleted (see GlobalIndex). */
+  /** One collection and owner: the script, then the index entries of the rooms it created again and of those it deleted (see GlobalIndex). */
   private async writeGroup(group: SubscriberChange[]): Promise<SubscriberChangeResult[]> {
     const { k, owner } = firstOf(group);
     const results: SubscriberChangeResult[] = [];

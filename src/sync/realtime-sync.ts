@@ -142,12 +142,21 @@ export class RealtimeSync {
 
   private entering(room: RoomRecord, connectionId: string): UserEvent {
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
+    // Now, not once the lock is ours: while a rewrite holds it, the client
+    // may leave and the host drop the room's filter with it; storing it
+    // after that would leave a filter nobody removes. (Kuzzle has stored
+    // it already: this only stores what a caller without an engine of its
+    // own, or a room created for a join, still lacks.)
+    try {
+      if (!this.local.has(room.roomId)) this.host.storeFilter(room);
+    } catch (error) {
+      const refused = Promise.reject(error);
+      return { counted: refused, done: refused.then(() => undefined) };
+    }
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
       if (existing?.customers.has(connectionId)) return this.store.countRoom(room.roomId, existing);
       const target = existing ?? this.local.create(room, connectionId, (ref) => this.interests.announce(ref));
-      // The engine may skip storing when it already lists the room (e.g. created for a join).
-      if (!existing) this.host.storeFilter(target);
       target.customers.add(connectionId);
       try {
         const { total } = await this.store.addSubscriber(target, this.options.owner(), 1, target.counted);

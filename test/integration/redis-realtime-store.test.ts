@@ -74,6 +74,25 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.deepEqual(await client.smembers(keys.collections), [], 'its last room gone, the collection is unlisted');
   });
 
+  it('a subscription whose index write fails runs no script: no count is left where its owner is not listed (no check would look there)', async () => {
+    const { keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    const base = k.rooms.slice(0, -':rooms'.length);
+    // A user that may write the collection's keys but only read the index's: the index write fails, not the script.
+    const user = `u${randomUUID()}`;
+    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `%R~${keys.prefix}:{${keys.prefix}}:*`, `~${base}:*`, '+@all');
+    const limited = createRedisClient({ node: { host: server?.host ?? '', port: server?.port ?? 0 }, options: { username: user, password: 'secret' } });
+    try {
+      const store = new RedisRealtimeStore(limited, keys);
+      await assert.rejects(store.addSubscriber(room('r1'), 'n1#1'), /NOPERM/);
+      assert.equal(await client.hget(k.counts, 'r1'), null, 'not counted');
+      assert.deepEqual(await keysOf(keys), []);
+    } finally {
+      limited.disconnect();
+      await client.call('ACL', 'DELUSER', user);
+    }
+  });
+
   it('finds nothing through a stale index entry (a write that failed half-way)', async () => {
     const { store, keys } = fresh();
     await client.hset(keys.roomIndex, 'ghost', JSON.stringify(['idx', 'col']));

@@ -200,6 +200,23 @@ describe('RealtimeSync: unsubscriptions', () => {
     assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
   });
 
+  it('a client leaving while its subscription waits for a rewrite: the filter the host dropped with it is not stored again', async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r0'), 'conn-0');
+    at(1).host.storeFilter(room('r1')); // Kuzzle stores the filter before it tells the cluster
+    const rewriting = at(1).sync.rewrite();
+    const entered = at(1).sync.enter(room('r1'), 'conn-1');
+    // The client drops meanwhile: Kuzzle removes the room and its filter with its last subscriber, then tells the cluster.
+    at(1).host.stored.delete('r1');
+    const left = at(1).sync.leave('r1', 'conn-1');
+    await rewriting;
+    assert.equal(await entered.counted, 1);
+    assert.equal(await left.counted, 0);
+    assert.equal(at(1).host.hasFilter('r1'), false, 'no filter left without a subscriber');
+    assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
+    assert.equal(await store.countRoom('r1'), undefined);
+  });
+
   it('an unknown room or connection changes nothing', async () => {
     const { at, store } = cluster(2);
     await at(1).sync.subscribed(room('r1'), 'conn-1');

@@ -9,8 +9,7 @@ describe('SubscriberWrites', () => {
   it('after the script, the rooms it created are listed again (a deletion of the same ids elsewhere may have unlisted them meanwhile); then those it deleted are unlisted', async () => {
     const k = new StateKeys('kpc').collection('idx', 'col');
     const calls: string[] = [];
-    const index: Pick<GlobalIndex, 'addAll' | 'keepsOrder' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'> = {
-      keepsOrder: false,
+    const index: Pick<GlobalIndex, 'addAll' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'> = {
       addAll: async (_owner, entries) => void calls.push(`add ${entries.flatMap((entry) => entry.roomIds).join(',')}`),
       relistCreated: async (_k, roomIds, owner) => void calls.push(`relist ${roomIds.join(',')} of ${owner}`),
       removeRooms: async (_k, roomIds) => void calls.push(`remove ${roomIds.join(',')}`),
