@@ -26,6 +26,12 @@ export class MemberChannel<M extends MessageMap> {
     return this.channel.requestEach(this.members(), type, body, timeoutMs);
   }
 
+  /** {@link requestMembers} to those of `peers` that are still members. */
+  requestSome<T extends RequestTypes<M>>(peers: readonly string[], type: T, body: BodyOf<M[T]>, timeoutMs: number): Promise<Array<PeerAnswer<ReplyOf<M[T]>>>> {
+    const members = new Set(this.members());
+    return this.channel.requestEach(peers.filter((peer) => members.has(peer)), type, body, timeoutMs);
+  }
+
   /**
    * Asks members one after the other until one answers, in rounds, until
    * `deadlineMs` has passed. Resolves with no answer when there is no other

@@ -336,7 +336,19 @@ describe('Kuzzle state kept in step across nodes', () => {
     }
   });
 
-  it('admin:resetSecurity on node 1 resets the rights of every node', async () => {
+  it('admin:resetSecurity on node 1 resets the rights of every node, and drops on every node the subscriptions of the users it deleted', async () => {
+    const collection = 'reset';
+    await ensureCollection(node(1), index, collection);
+    const user = uniqueName('kpc-reset');
+    // Kuzzle's own strategy: the run-time one was removed by the test before.
+    const credentials = { username: user, password: 'open-sesame' };
+    await node(1).security.createUser(user, { content: { profileIds: ['default'] }, credentials: { local: credentials } }, { refresh: 'wait_for' });
+    const subscriber = await wsClient(portOf(getStack(), 2));
+    await subscriber.auth.login('local', credentials);
+    const logged = new Recorder();
+    const roomId = await subscriber.realtime.subscribe(index, collection, {}, logged.callback);
+    const sentinel = new Recorder();
+    await node(2).realtime.subscribe(index, collection, {}, sentinel.callback);
     // Forbid server:now to anonymous through node 1: nodes 2 and 3 enforce it at once.
     await node(1).security.updateRole('anonymous', {
       controllers: { '*': { actions: { '*': true } }, server: { actions: { now: false } } },
@@ -348,6 +360,11 @@ describe('Kuzzle state kept in step across nodes', () => {
     for (const n of [2, 3]) {
       assert.equal(await failure(node(n).server.now({})), undefined, `node ${n} allows server:now again at once`);
     }
+    // Users are deleted with their tokens through no event: node 2 dropped the user's subscription by the time the action answered.
+    assert.equal(await node(3).realtime.count(roomId), 1, 'only the sentinel is left');
+    await node(3).document.create(index, collection, { step: 1 });
+    await sentinel.waitCount(1);
+    assert.equal(logged.items.length, 0, 'no notification for a deleted user');
   });
 
   it('admin:shutdown on node 1 shuts every node down, each leaving the cluster cleanly', async () => {

@@ -1,7 +1,7 @@
 import type { Handlers } from '../../bus/message-spec';
 import type { KuzzleLike } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
-import { parseIndexCacheChange, type IndexCacheChange, type KuzzleMessages } from './messages';
+import { indexTable, parseIndexCacheChange, type IndexCacheChange, type KuzzleMessages } from './messages';
 
 /** How long a catch-up keeps asking members for their index cache. */
 const CATCH_UP_DEADLINE_MS = 10_000;
@@ -53,15 +53,15 @@ export class IndexCacheSync {
   };
 
   constructor(
-    private readonly channel: KuzzleChannel,
-    private readonly kuzzle: KuzzleLike,
+    private readonly channel: Pick<KuzzleChannel, 'send' | 'settled' | 'ask'>,
+    private readonly kuzzle: Pick<KuzzleLike, 'ask'>,
     /** Whether Kuzzle answers `core:storage:public:index:stats` (2.10+; see KuzzleIntegration). */
     private readonly indexStats: boolean,
   ) {}
 
   /** This node's public index cache, for a peer catching up. */
   private async snapshot(): Promise<{ indexes: Record<string, string[]> }> {
-    const indexes: Record<string, string[]> = {};
+    const indexes = indexTable();
     for (const index of (await this.kuzzle.ask('core:storage:public:index:list')) as string[]) {
       indexes[index] = (await this.kuzzle.ask('core:storage:public:collection:list', index)) as string[];
     }
@@ -89,7 +89,8 @@ export class IndexCacheSync {
     if (!this.indexStats) return;
     const stored = await this.storedCollections();
     for (const [index, collections] of Object.entries(mine.indexes)) {
-      const theirs = snapshot.indexes[index];
+      // Own entries only: an index may be named like an Object property ("constructor").
+      const theirs = Object.prototype.hasOwnProperty.call(snapshot.indexes, index) ? snapshot.indexes[index] : undefined;
       if (theirs === undefined) {
         if (!stored.has(index)) await this.kuzzle.ask('core:storage:public:cache:remove', index);
         continue;

@@ -38,6 +38,7 @@ export class KuzzleStateSync {
   private readonly indexes: IndexCacheSync;
   private readonly security: SecuritySync;
   private readonly validation: ValidationSync;
+  private readonly tokens: TokenSync;
   private started: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
 
@@ -57,7 +58,11 @@ export class KuzzleStateSync {
       if (!kuzzle.validation) throw new Error('this Kuzzle has no validation module');
       await kuzzle.validation.curateSpecification();
     });
-    const tokens = new TokenSync(this.channel, kuzzle, (id) => readInternal('api-keys', id));
+    // Kuzzle 2.9 and 2.10 answer it; without it no token is found gone.
+    const readToken = (userId: string, jwt: string): Promise<unknown> =>
+      kuzzle.hasAskAnswerer?.('core:security:token:get') === true ? kuzzle.ask('core:security:token:get', userId, jwt) : Promise.resolve(undefined);
+    this.tokens = new TokenSync(this.channel, kuzzle, (id) => readInternal('api-keys', id), readToken);
+    const tokens = this.tokens;
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
     const appEvents = new AppEvents(this.channel, kuzzle);
@@ -73,6 +78,14 @@ export class KuzzleStateSync {
     };
     this.channel.bind(node.register(KUZZLE_MESSAGES, handlers));
 
+    const resetSecurity = {
+      // Every user was deleted, with its tokens, through no event: peers drop
+      // the connections of tokens now gone as well as every role and profile.
+      'admin:afterResetSecurity': async (request: unknown) => {
+        await Promise.all([this.security.dropEverywhere(), tokens.recheckEverywhere()]);
+        return request;
+      },
+    };
     const resetCache = {
       // Flushing Kuzzle's cache flushes the cluster's keys too (same Redis by
       // default): the action answers once every node wrote its state back.
@@ -82,7 +95,7 @@ export class KuzzleStateSync {
       },
     };
     this.hooks = mergeHandlers('hook', this.indexes.hooks, admin.hooks, this.security.hooks);
-    this.pipes = mergeHandlers('pipe', this.indexes.pipes, this.security.pipes, this.validation.pipes, tokens.pipes, admin.pipes, this.strategies.pipes, resetCache);
+    this.pipes = mergeHandlers('pipe', this.indexes.pipes, this.security.pipes, this.validation.pipes, tokens.pipes, admin.pipes, this.strategies.pipes, resetSecurity, resetCache);
     node.onCatchUp((reason) => this.catchUp(reason));
     node.onStateLost(() => this.strategies.persistAgain());
   }
@@ -105,8 +118,9 @@ export class KuzzleStateSync {
   /**
    * What this node may have missed before it joined, or while it was cut
    * off: runtime strategies (from the shared state), indexes created or
-   * deleted meanwhile (from a peer), and rights and specifications (reloaded
-   * from Elasticsearch). A step that found no member to answer is reported
+   * deleted meanwhile (from a peer), rights and specifications (reloaded
+   * from Elasticsearch), and tokens revoked meanwhile (checked against the
+   * shared token store: their connections here are dropped). A step that found no member to answer is reported
    * in status and tried again at the next catch-up.
    */
   private async catchUp(reason: string): Promise<void> {
@@ -115,6 +129,7 @@ export class KuzzleStateSync {
       ['index cache', () => this.indexes.catchUp()],
       ['roles and profiles', () => this.security.invalidate({ kind: 'all' })],
       ['validation specifications', () => this.validation.reload()],
+      ['revoked tokens', () => this.tokens.recheck()],
     ];
     const failures: string[] = [];
     for (const [what, step] of steps) {

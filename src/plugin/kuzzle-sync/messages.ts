@@ -15,11 +15,16 @@ export function parseIndexCacheChange(body: unknown): IndexCacheChange | undefin
   return { scope: body.scope, index: body.index, collection: body.collection };
 }
 
+/** Index → collections, without a prototype: any index name is a plain key ("__proto__", "constructor"). */
+export function indexTable(): Record<string, string[]> {
+  return Object.create(null) as Record<string, string[]>;
+}
+
 /** A peer's public index cache: index → collections. */
 export function parseIndexSnapshot(body: unknown): { indexes: Record<string, string[]> } | undefined {
   const indexes = isObject(body) ? body.indexes : undefined;
   if (!isObject(indexes)) return undefined;
-  const snapshot: Record<string, string[]> = {};
+  const snapshot = indexTable();
   for (const [index, collections] of Object.entries(indexes)) {
     if (!isName(index) || !Array.isArray(collections) || !collections.every(isName)) return undefined;
     snapshot[index] = collections;
@@ -108,6 +113,7 @@ export const KUZZLE_MESSAGES = {
   'kuzzle:index:snapshot': request(parseEmpty, parseIndexSnapshot),
   'kuzzle:security:invalidate': request(parseSecurityInvalidation, parseEmpty),
   'kuzzle:token:revoke': request(parseTokenRevocation, parseEmpty),
+  'kuzzle:token:recheck': request(parseEmpty, parseEmpty),
   'kuzzle:validation:reload': request(parseEmpty, parseEmpty),
   'kuzzle:strategy:add': broadcast(parseStrategyChange),
   'kuzzle:strategy:remove': broadcast(parseStrategyChange),

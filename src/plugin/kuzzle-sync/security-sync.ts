@@ -105,7 +105,7 @@ export class SecuritySync {
       // Both rewrite the default roles and profiles (reset) or load many at once.
       'security:afterCreateFirstAdmin': everything,
       'admin:afterLoadSecurities': everything,
-      'admin:afterResetSecurity': everything,
+      // admin:afterResetSecurity: see dropEverywhere.
     };
     for (const [event, describe] of Object.entries(events)) {
       this.pipes[event] = async (request) => {
@@ -113,6 +113,11 @@ export class SecuritySync {
         return request;
       };
     }
+  }
+
+  /** Every peer drops every role and profile it holds (`admin:resetSecurity` rewrote them all). */
+  dropEverywhere(): Promise<void> {
+    return this.channel.send('kuzzle:security:invalidate', { kind: 'all' });
   }
 
   private internalWrite(kind: Kind, payload: unknown, saved: boolean): void {

@@ -1,3 +1,4 @@
+import Bluebird from 'bluebird';
 import { createHash } from 'crypto';
 import type { Handlers } from '../../bus/message-spec';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
@@ -5,6 +6,12 @@ import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, TokenRevocation } from './messages';
 import { requestInput } from './request-input';
+
+/** Revocations sent at once; well under what a peer takes from one node at a time (MAX_REQUESTS_IN_FLIGHT_PER_SENDER). */
+const REVOCATIONS_IN_FLIGHT = 16;
+
+/** Token reads in flight while rechecking a node's tokens. */
+const TOKEN_READS_IN_FLIGHT = 32;
 
 /** Hash of the key Kuzzle's token manager files a token under. */
 export const hashTokenIndex = (index: string): string => createHash('sha256').update(index).digest('hex');
@@ -37,19 +44,63 @@ export class TokenSync {
   /** API keys about to be deleted, by request: the revocation to send once they are. */
   private readonly apiKeys = new WeakMap<object, TokenRevocation>();
 
-  readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:token:revoke'> = {
+  readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:token:revoke' | 'kuzzle:token:recheck'> = {
     'kuzzle:token:revoke': async (revocation) => {
       await this.apply(revocation);
+      return {};
+    },
+    'kuzzle:token:recheck': async () => {
+      await this.recheck();
       return {};
     },
   };
 
   constructor(
-    private readonly channel: KuzzleChannel,
+    private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
     private readonly kuzzle: KuzzleStateInternals,
     /** Reads an API key's document (userId, token, expiresAt) from Kuzzle's internal index. */
     private readonly readApiKey: (id: string) => Promise<unknown>,
+    /**
+     * Reads a token from Kuzzle's token store (the shared internal Redis):
+     * null when it no longer exists; undefined when this Kuzzle cannot tell.
+     */
+    private readonly readToken: (userId: string, jwt: string) => Promise<unknown>,
   ) {}
+
+  /**
+   * Drops the connections of this node whose token no longer exists in the
+   * shared store (revoked while this node did not hear it: cut off, joining,
+   * or by a path no event reports, such as the users deleted by
+   * `admin:resetSecurity`). Returns how many were dropped. A token whose
+   * read fails is kept: only a token known to be gone is dropped.
+   */
+  async recheck(): Promise<number> {
+    const manager = this.kuzzle.tokenManager;
+    if (!manager) return 0;
+    let dropped = 0;
+    // A copy: expire() removes entries from the array.
+    await Bluebird.map([...manager.tokens.array], async (token) => {
+      const { _id: id, userId } = token;
+      if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return;
+      let stored: unknown;
+      try {
+        stored = await this.readToken(userId, id.slice(userId.length + 1));
+      } catch (error) {
+        this.channel.log('warn', `token of ${userId} not checked: ${String(error)}`);
+        return;
+      }
+      if (stored !== null) return;
+      await manager.expire(token);
+      dropped++;
+    }, { concurrency: TOKEN_READS_IN_FLIGHT });
+    if (dropped > 0) this.channel.log('info', `dropped the connections of ${dropped} token(s) revoked while this node did not hear it`);
+    return dropped;
+  }
+
+  /** Every peer drops the connections whose token is gone (see {@link recheck}); resolves once each did or failed to answer. */
+  recheckEverywhere(): Promise<void> {
+    return this.channel.send('kuzzle:token:recheck', {});
+  }
 
   private async rememberApiKey(request: unknown, ownerOf: (request: unknown) => unknown): Promise<unknown> {
     const id = requestInput(request).resource._id;
@@ -58,9 +109,13 @@ export class TokenSync {
     try {
       const key = await this.readApiKey(id);
       const source = isObject(key) && isObject(key._source) ? key._source : isObject(key) ? key : {};
-      if (source.userId === owner && typeof source.token === 'string' && typeof source.expiresAt === 'number') {
-        this.apiKeys.set(request, { tokenHash: hashTokenIndex(`${source.expiresAt};${owner}#${source.token}`) });
-      }
+      if (source.userId !== owner || typeof source.token !== 'string') return request;
+      // The token as the token managers file it: the one in the shared store
+      // (as Kuzzle's own deletion reads it). The document's expiry differs
+      // when Kuzzle recreated the token at start-up after Redis lost it.
+      const stored = await this.readToken(owner, source.token).catch(() => undefined);
+      const expiresAt = isObject(stored) && typeof stored.expiresAt === 'number' ? stored.expiresAt : source.expiresAt;
+      if (typeof expiresAt === 'number') this.apiKeys.set(request, { tokenHash: hashTokenIndex(`${expiresAt};${owner}#${source.token}`) });
     } catch (error) {
       // Not found: Kuzzle answers the deletion with the error itself.
       this.channel.log('debug', `API key ${id} not read before its deletion: ${String(error)}`);
@@ -74,7 +129,9 @@ export class TokenSync {
   }
 
   private async revoke(request: unknown, revocations: TokenRevocation[]): Promise<unknown> {
-    await Promise.all(revocations.map((revocation) => this.channel.send('kuzzle:token:revoke', revocation)));
+    // A few at a time: a peer takes a bounded number of requests of one node
+    // at once and refuses the rest (security:mDeleteUsers of hundreds).
+    await Bluebird.map(revocations, (revocation) => this.channel.send('kuzzle:token:revoke', revocation), { concurrency: REVOCATIONS_IN_FLIGHT });
     return request;
   }
 

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import type { TokenRevocation } from '../../src/plugin/kuzzle-sync/messages';
+import { hashTokenIndex, TokenSync } from '../../src/plugin/kuzzle-sync/token-sync';
+
+interface ManagedToken {
+  idx: string;
+  _id: string | null;
+  expiresAt: number;
+  userId: string;
+}
+
+const managed = (userId: string, jwt: string, expiresAt = 1000): ManagedToken => ({ idx: `${expiresAt};${userId}#${jwt}`, _id: `${userId}#${jwt}`, expiresAt, userId });
+
+/** A TokenSync over a token manager in memory; `store` is the shared token store (undefined: the read fails). */
+function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>()) {
+  const sent: TokenRevocation[] = [];
+  const expired: string[] = [];
+  const manager = {
+    tokens: { array: tokens },
+    expire: async (token: { _id: string | null }) => {
+      expired.push(token._id ?? '');
+      const at = manager.tokens.array.findIndex((entry) => entry._id === token._id);
+      if (at >= 0) manager.tokens.array.splice(at, 1);
+    },
+  };
+  const sync = new TokenSync(
+    { send: async (_type, body) => void sent.push(body as TokenRevocation), log: () => undefined },
+    { tokenManager: manager },
+    async (id) => apiKeys.get(id),
+    async (userId, jwt) => {
+      const stored = store.get(`${userId}#${jwt}`);
+      if (stored === undefined) throw new Error('Redis did not answer');
+      return stored;
+    },
+  );
+  return { sync, sent, expired };
+}
+
+describe('TokenSync', () => {
+  it('a recheck drops the connections of tokens gone from the shared store, and only those (a failed read keeps its token)', async () => {
+    const store = new Map<string, unknown>([
+      ['alice#a', { _id: 'alice#a' }],
+      ['bob#b', null],
+    ]);
+    const { sync, expired } = harness([managed('alice', 'a'), managed('bob', 'b'), managed('carol', 'c')], store);
+    assert.equal(await sync.recheck(), 1);
+    assert.deepEqual(expired, ['bob#b']);
+  });
+
+  it('an API key is revoked under the expiry of its token in the shared store, not of its document (they differ once Kuzzle recreated the token)', async () => {
+    const store = new Map<string, unknown>([['alice#k', { _id: 'alice#k', expiresAt: 2000 }]]);
+    const apiKeys = new Map<string, unknown>([['key-1', { _source: { userId: 'alice', token: 'k', expiresAt: 1000 } }]]);
+    const { sync, sent } = harness([], store, apiKeys);
+    const request = { input: { resource: { _id: 'key-1' }, args: { userId: 'alice' } } };
+    await sync.pipes['security:beforeDeleteApiKey']?.(request);
+    await sync.pipes['security:afterDeleteApiKey']?.(request);
+    assert.deepEqual(sent, [{ tokenHash: hashTokenIndex('2000;alice#k') }]);
+  });
+});
