@@ -87,6 +87,8 @@ export class ClusterNode {
   private rejoins = 0;
   private rejoining: Promise<void> | undefined;
   private rejoinAgain = false;
+  /** Incarnation the last rejoin pass left (or is leaving): suspicions about it or older ones need no other pass. */
+  private leftIncarnation = 0;
   private catchUpError: string | undefined;
   private resetting = false;
 
@@ -143,7 +145,7 @@ export class ClusterNode {
     this.membership.on('peer:added', (peer, { returning }) => {
       if (returning && this.ready) void this.peerReturned(peer.card.id);
     });
-    this.membership.on('self:suspect', (why) => this.rejoin(why));
+    this.membership.on('self:suspect', (why, incarnation) => this.rejoin(why, incarnation));
   }
 
   /**
@@ -349,10 +351,16 @@ export class ClusterNode {
    * After being presumed dead: a new incarnation, a join of everyone, this
    * node's subscriptions written back under the new incarnation (the old
    * one purged) and Kuzzle-wide state caught up.
-   * A suspicion arriving meanwhile runs another pass after this one.
+   * A suspicion arriving meanwhile runs another pass after this one, unless
+   * it is about the incarnation this pass leaves (several peers evicted it;
+   * the same burst of messages tells it more than once) or an older one.
    */
-  private rejoin(why: string): void {
+  private rejoin(why: string, incarnation: number): void {
     if (this.stopped) return;
+    if (incarnation < this.membership.self.incarnation || incarnation <= this.leftIncarnation) {
+      this.log('debug', `ignoring a suspicion about incarnation ${incarnation}, already left: ${why}`);
+      return;
+    }
     if (this.rejoining) {
       this.rejoinAgain = true;
       return;
@@ -367,6 +375,7 @@ export class ClusterNode {
       do {
         this.rejoinAgain = false;
         const started = Date.now();
+        this.leftIncarnation = this.membership.self.incarnation;
         const previous = ownerOf(this.membership.self);
         if (!leftBehind.includes(previous)) leftBehind.push(previous);
         try {

@@ -125,7 +125,7 @@ export class FailureDetector {
   /** This node is told it was evicted under an incarnation: if it is the current one, it must join again. */
   onAccused(accused: NodeRef, why: string): void {
     const self = this.self();
-    if (accused.id === self.id && accused.incarnation === self.incarnation && this.running) this.emit('self:suspect', why);
+    if (accused.id === self.id && accused.incarnation === self.incarnation && this.running) this.emit('self:suspect', why, accused.incarnation);
   }
 
   /**
@@ -177,8 +177,11 @@ export class FailureDetector {
 
   /** After a pause: does every member still count this incarnation in? If not, join again. */
   private async checkStanding(): Promise<void> {
+    const asked = this.self();
     const answers = await this.channel.requestEach(this.table.ids(), 'member:check', {}, this.options.discoverTimeoutMs);
     const lost = answers.filter((answer) => answer.reply?.member === false).map((answer) => answer.peer);
-    if (lost.length > 0) this.emit('self:suspect', `after a pause, ${lost.join(', ')} no longer counted this node in`);
+    // The answers are about the incarnation asked about: if this node joined
+    // again meanwhile, they are stale and no reason to join once more.
+    if (lost.length > 0) this.onAccused(asked, `after a pause, ${lost.join(', ')} no longer counted this node in`);
   }
 }

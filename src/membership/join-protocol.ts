@@ -29,6 +29,10 @@ export interface JoinOptions {
 export class JoinProtocol {
   private readonly heard = new Waiters();
   private readonly lastJoinAttempt = new Map<string, number>();
+  /** Members a rejoin could not reach: they still hold an older incarnation of this node, so discovery joins them again. */
+  private readonly owed = new Set<string>();
+  /** Members whose newer incarnation is being read from the store. */
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly table: MemberTable,
@@ -59,11 +63,12 @@ export class JoinProtocol {
     this.table.keepFencesOf(ids);
     // Node ids are new at every start: a gone card's entry would stay for good.
     for (const id of this.lastJoinAttempt.keys()) if (!ids.has(id)) this.lastJoinAttempt.delete(id);
+    for (const id of this.owed) if (!ids.has(id)) this.owed.delete(id);
     const self = this.self.current;
     const now = Date.now();
     const joins = cards
       .filter((card) => card.id !== self.id && card.protocol === self.protocol)
-      .filter((card) => includeMembers || !this.table.has(card.id))
+      .filter((card) => includeMembers || !this.table.has(card.id) || this.owed.has(card.id))
       .filter((card) => !this.table.isJoining(card.id))
       .filter((card) => force || now - (this.lastJoinAttempt.get(card.id) ?? 0) >= this.options.joinAttemptIntervalMs)
       .map((card) => this.join(card));
@@ -97,7 +102,11 @@ export class JoinProtocol {
       this.links.connect(card.id, card.addresses);
       await heard;
       this.table.add(card);
-      return { card: self };
+      // Recording the answer gives the joiner this node's current incarnation.
+      this.owed.delete(card.id);
+      // Read again: this node may have joined again during the waits above,
+      // and a superseded card would be kept by the joiner as this node's.
+      return { card: this.self.current };
     } finally {
       this.table.endJoining(card.id);
       // Not heard: the link made to answer it goes, or it would stay (reconnecting for good) once its card is gone.
@@ -110,8 +119,39 @@ export class JoinProtocol {
     await this.channel.request(card.id, 'node:accused', { id: card.id, incarnation: card.incarnation }, this.options.discoverTimeoutMs);
   }
 
+  /**
+   * A member sent under a newer incarnation than the one recorded (it joined
+   * again, and its join to this node failed or was answered late): its card
+   * is read from the store and recorded, or this node would go on keying it
+   * under an owner it no longer writes under.
+   */
+  noteIncarnation(sender: Sender): Promise<void> | undefined {
+    // Runs for every message received: nothing allocated unless the incarnation is newer.
+    const known = this.table.get(sender.id);
+    if (!known || sender.incarnation <= known.card.incarnation || this.refreshing.has(sender.id)) return undefined;
+    return this.recordNewer(sender);
+  }
+
+  private async recordNewer(sender: Sender): Promise<void> {
+    this.refreshing.add(sender.id);
+    try {
+      const card = await this.cards.get(sender.id);
+      // Only the card registered under the incarnation it sends with; a
+      // later message tries again otherwise. A member removed meanwhile
+      // comes back through a join, not here.
+      if (card?.incarnation === sender.incarnation && this.table.has(card.id)) this.table.add(card);
+    } catch (error) {
+      this.options.log('debug', `could not read the card of ${sender.id}: ${describeError(error)}`);
+    } finally {
+      this.refreshing.delete(sender.id);
+    }
+  }
+
   private async join(card: NodeCard): Promise<boolean> {
     this.lastJoinAttempt.set(card.id, Date.now());
+    const joiner = this.self.current;
+    // A member joined again (rejoin): it holds an older incarnation of this node until this join succeeds.
+    const rejoining = this.table.has(card.id);
     this.table.startJoining(card.id);
     try {
       // Inside the try: a card with an address ZeroMQ refuses must not stop the others.
@@ -126,7 +166,7 @@ export class JoinProtocol {
       const pinger = setInterval(() => void this.publishHeartbeat(), 50);
       let answer: { card: NodeCard };
       try {
-        answer = await this.channel.request(card.id, 'join', { card: this.self.current }, this.options.discoverTimeoutMs);
+        answer = await this.channel.request(card.id, 'join', { card: joiner }, this.options.discoverTimeoutMs);
       } finally {
         clearInterval(pinger);
       }
@@ -137,10 +177,16 @@ export class JoinProtocol {
         return false;
       }
       this.table.add(answer.card);
+      this.owed.delete(card.id);
       return true;
     } catch (error) {
-      if (hasCode(error, 'KPC_EVICTED')) this.emit('self:suspect', `${card.id} had evicted this incarnation`);
+      if (hasCode(error, 'KPC_EVICTED')) this.emit('self:suspect', `${card.id} had evicted this incarnation`, joiner.incarnation);
       this.options.log('debug', `could not join ${card.id}: ${describeError(error)}`);
+      if (rejoining) {
+        this.owed.add(card.id);
+        return false;
+      }
+      // It joined this node meanwhile: it knows this incarnation.
       return this.table.has(card.id);
     } finally {
       this.table.endJoining(card.id);

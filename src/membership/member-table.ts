@@ -74,10 +74,19 @@ export class MemberTable {
     return this.joining.has(id);
   }
 
-  /** Records a member (or its newer incarnation); a member sharing a socket with it is replaced (see {@link shareASocket}). */
+  /**
+   * Records a member (or its newer incarnation); a member sharing a socket
+   * with it is replaced (see {@link shareASocket}). An older incarnation
+   * than the one held is ignored: a late join answer or card read must not
+   * take the member back to an owner it no longer writes under.
+   */
   add(card: NodeCard): void {
-    this.links.connect(card.id, card.addresses);
     const existing = this.members.get(card.id);
+    if (existing && card.incarnation < existing.card.incarnation) {
+      this.options.log('debug', `${card.id}: incarnation ${card.incarnation} ignored, ${existing.card.incarnation} is recorded`);
+      return;
+    }
+    this.links.connect(card.id, card.addresses);
     if (existing) {
       const before = existing.card;
       existing.card = card;

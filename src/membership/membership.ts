@@ -79,6 +79,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     bus.setMemberGate((sender, kind) => this.table.admits(sender, kind));
     bus.onSeen((sender, kind) => {
       this.detector.noteAlive(sender);
+      void this.joins.noteIncarnation(sender);
       // Only a broadcast proves that our SUB hears the peer (ZeroMQ's slow joiner).
       if (kind === 'broadcast') this.joins.heardFrom(sender.id);
     });

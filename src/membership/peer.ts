@@ -21,8 +21,11 @@ export interface MembershipEvents {
   'peer:removed': [NodeCard, PeerRemovalReason];
   /** A member joined again under a new incarnation (it rewrites its own state). */
   'peer:reincarnated': [NodeCard, NodeCard];
-  /** This node was presumed dead by a peer: it must join again under a new incarnation. */
-  'self:suspect': [string];
+  /**
+   * This node was presumed dead by a peer under the incarnation given (why,
+   * incarnation): it must join again under a new one, unless it already did.
+   */
+  'self:suspect': [string, number];
 }
 
 /** How the parts of membership tell the outside what happened. */

@@ -3,6 +3,7 @@ import type { CardStore } from '../membership/card-store';
 import { parseNodeCard, type NodeCard } from '../membership/node-card';
 import { execAll } from './exec';
 import type { StateKeys } from './keys';
+import { defineScripts, runScript } from './scripts';
 
 /**
  * {@link CardStore} over Redis: cards in one hash, their expiry in a sorted
@@ -16,7 +17,9 @@ export class RedisCardStore implements CardStore {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    defineScripts(redis);
+  }
 
   async register(card: NodeCard): Promise<void> {
     await execAll(
@@ -30,12 +33,9 @@ export class RedisCardStore implements CardStore {
 
   async list(): Promise<NodeCard[]> {
     const now = Date.now();
-    const expired = await this.redis.zrangebyscore(this.keys.cardExpiry, '-inf', now);
-    if (expired.length > 0) {
-      // A card renewed between the two calls is only dropped from the hash
-      // if still expired: the renewal rewrites both.
-      await execAll(this.redis.multi().zremrangebyscore(this.keys.cardExpiry, '-inf', now).hdel(this.keys.cards, ...expired));
-    }
+    // One script, not a read then a MULTI: a card renewed in between would
+    // lose its data while its renewed expiry stays (a live node read as dead).
+    await runScript(this.redis, 'pruneCards', [this.keys.cards, this.keys.cardExpiry], [now]);
     const ids = await this.redis.zrangebyscore(this.keys.cardExpiry, now, '+inf');
     if (ids.length === 0) return [];
     const raw = await this.redis.hmget(this.keys.cards, ...ids);

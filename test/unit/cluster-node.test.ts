@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import type { Membership } from '../../src/membership/membership';
 import { ownerOf } from '../../src/membership/node-card';
 import type { RoomRecord } from '../../src/state/realtime-store';
 import { hasCode } from '../../src/util/cluster-error';
@@ -59,6 +60,23 @@ describe('ClusterNode on doubles', () => {
     assert.notEqual(after, before, 'a new incarnation');
     await waitFor('c\'s subscription written back under its new incarnation', async () => JSON.stringify(await ownersOf(cluster)) === JSON.stringify([after]));
     assert.equal(await a.node.realtime.countRoom('r1'), 1);
+  });
+
+  it('suspicions about the incarnation a rejoin leaves (one burst, several peers) run one pass; one about an older incarnation none', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    // What the failure detector and the join protocol emit, twice in one burst.
+    const membership = (b.node as unknown as { membership: Membership }).membership;
+    const suspected = b.node.status().node.incarnation;
+    membership.emit('self:suspect', `evicted by ${a.id}`, suspected);
+    membership.emit('self:suspect', 'evicted by another peer', suspected);
+    await waitFor('b to join again', () => !b.node.status().node.resyncing);
+    membership.emit('self:suspect', 'a stale answer', suspected);
+    await waitFor('the stale suspicion to be judged', () => !b.node.status().node.resyncing);
+    const passes = b.logs.filter((entry) => entry.message.startsWith('joined again in'));
+    assert.equal(passes.length, 1, passes.map((entry) => entry.message).join('; '));
+    assert.notEqual(b.node.status().node.incarnation, suspected);
   });
 
   it('fencing: the evicted incarnation is never taken back; only the new one is', async () => {

@@ -7,50 +7,49 @@ import { JoinProtocol } from '../../src/membership/join-protocol';
 import { MemberTable } from '../../src/membership/member-table';
 import type { MEMBERSHIP_MESSAGES } from '../../src/membership/messages';
 import type { NodeCard } from '../../src/membership/node-card';
-import type { PeerLinks } from '../../src/membership/peer-links';
+import type { EmitMembershipEvent } from '../../src/membership/peer';
 import { SelfCard } from '../../src/membership/self-card';
-import { PROTOCOL_VERSION } from '../../src/transport/envelope';
+import { cardOf, recordedLinks } from '../support/membership-doubles';
 
-const cardOf = (id: string, port: number): NodeCard => ({
-  id,
-  addresses: { router: `tcp://127.0.0.1:${port}`, pub: `tcp://127.0.0.1:${port + 1}` },
-  incarnation: 1,
-  startedAt: 0,
-  protocol: PROTOCOL_VERSION,
-});
 
-/** Links that record what they were asked; cards in a map. */
-function joinProtocol(discoverTimeoutMs: number) {
-  const linked = new Set<string>();
-  const links: PeerLinks = {
-    connect: (peerId) => void linked.add(peerId),
-    disconnect: (peerId) => void linked.delete(peerId),
-    setIncarnation: () => undefined,
-    onDisconnect: () => undefined,
-    broadcastsSent: () => 0,
-  };
+/** What the double channel does with a request: `join` answers (or throws), per peer. */
+type JoinAnswer = (peer: string) => Promise<{ card: NodeCard }>;
+
+/** Links that record what they were asked; cards in a map; events recorded. */
+function joinProtocol(discoverTimeoutMs: number, answerJoin: JoinAnswer = () => Promise.reject(new Error('no channel'))) {
+  const links = recordedLinks();
+  const { linked } = links;
   const registered = new Map<string, NodeCard>();
+  let incarnations = 1;
   const cards: CardStore = {
     register: async (card) => void registered.set(card.id, card),
     unregister: async (id) => void registered.delete(id),
     list: async () => [...registered.values()],
     get: async (id) => registered.get(id),
     renewedAt: async (id) => (registered.has(id) ? Date.now() : undefined),
-    nextIncarnation: async () => 2,
+    nextIncarnation: async () => ++incarnations,
   };
   const log = (): void => undefined;
-  const table = new MemberTable(links, () => undefined, { discoverTimeoutMs, log });
-  const self = new SelfCard(cardOf('self', 7510), cards, links);
-  // accept() sends nothing: a channel is not needed to answer a join.
-  const channel = {} as Channel<typeof MEMBERSHIP_MESSAGES>;
-  const protocol = new JoinProtocol(table, self, links, cards, channel, () => undefined, async () => undefined, { discoverTimeoutMs, joinAttemptIntervalMs: 1000, log });
-  return { protocol, table, linked, registered };
+  const events: Array<{ event: string; args: unknown[] }> = [];
+  const emit: EmitMembershipEvent = (event, ...args) => void events.push({ event, args });
+  const table = new MemberTable(links, emit, { discoverTimeoutMs, log });
+  const self = new SelfCard(cardOf('self', 1, 7510), cards, links);
+  const joins: string[] = [];
+  // Only `join` requests are sent in these tests.
+  const channel = {
+    request: (peer: string) => {
+      joins.push(peer);
+      return answerJoin(peer);
+    },
+  } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
+  const protocol = new JoinProtocol(table, self, links, cards, channel, emit, async () => undefined, { discoverTimeoutMs, joinAttemptIntervalMs: 1000, log });
+  return { protocol, table, linked, registered, self, events, joins };
 }
 
 describe('JoinProtocol', () => {
   it('a join this node never hears the joiner of fails, and drops the link it made to answer it', async () => {
     const { protocol, table, linked, registered } = joinProtocol(50);
-    const joiner = cardOf('joiner', 7520);
+    const joiner = cardOf('joiner', 1, 7520);
     registered.set(joiner.id, joiner);
     await assert.rejects(protocol.accept(joiner, { id: joiner.id, incarnation: joiner.incarnation }), /nothing heard from/);
     assert.equal(table.has(joiner.id), false);
@@ -59,7 +58,7 @@ describe('JoinProtocol', () => {
 
   it('a join it hears the joiner of succeeds and keeps the link', async () => {
     const { protocol, table, linked, registered } = joinProtocol(5000);
-    const joiner = cardOf('joiner', 7520);
+    const joiner = cardOf('joiner', 1, 7520);
     registered.set(joiner.id, joiner);
     const accepted = protocol.accept(joiner, { id: joiner.id, incarnation: joiner.incarnation });
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -67,5 +66,57 @@ describe('JoinProtocol', () => {
     assert.equal((await accepted).card.id, 'self');
     assert.equal(table.has(joiner.id), true);
     assert.equal(linked.has(joiner.id), true);
+  });
+
+  it('answers a join with the card it has when it answers: a rejoin during the wait is not answered with the superseded incarnation', async () => {
+    const { protocol, registered, self } = joinProtocol(5000);
+    await self.reincarnate();
+    const joiner = cardOf('joiner', 1, 7520);
+    registered.set(joiner.id, joiner);
+    const accepted = protocol.accept(joiner, { id: joiner.id, incarnation: joiner.incarnation });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await self.reincarnate(); // presumed dead meanwhile: it joined again
+    protocol.heardFrom(joiner.id);
+    assert.equal((await accepted).card.incarnation, self.current.incarnation);
+  });
+
+  it('a member this node could not reach while joining again counts as unanswered, and the next discovery joins it again', async () => {
+    let reachable = false;
+    const peer = cardOf('peer', 1, 7530);
+    const { protocol, table, registered, joins } = joinProtocol(50, async () => {
+      if (!reachable) throw new Error('timeout');
+      return { card: peer };
+    });
+    registered.set(peer.id, peer);
+    table.add(peer);
+    assert.equal(await protocol.discover(true, true), 1, 'the member still holds the old incarnation of this node');
+    reachable = true;
+    protocol.heardFrom(peer.id);
+    const attempts = joins.length;
+    const joined = protocol.discover(true);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    protocol.heardFrom(peer.id);
+    assert.equal(await joined, 0);
+    assert.equal(joins.length, attempts + 1, 'joined again by the periodic discovery');
+    await protocol.discover(true);
+    assert.equal(joins.length, attempts + 1, 'once joined, a member is not joined again');
+  });
+
+  it('a member heard under a newer incarnation is recorded under it (card read from the store), and reported as reincarnated', async () => {
+    const { protocol, table, registered, events } = joinProtocol(5000);
+    const old = cardOf('peer', 1, 7530);
+    table.add(old);
+    const renewed = { ...old, incarnation: 5 };
+    registered.set(old.id, renewed);
+    await protocol.noteIncarnation({ id: old.id, incarnation: 5 });
+    assert.equal(table.get(old.id)?.card.incarnation, 5);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'peer:reincarnated').map((e) => e.args),
+      [[old, renewed]],
+    );
+    // A card the store holds under another incarnation than the sender's is not taken.
+    registered.set(old.id, { ...old, incarnation: 7 });
+    await protocol.noteIncarnation({ id: old.id, incarnation: 6 });
+    assert.equal(table.get(old.id)?.card.incarnation, 5);
   });
 });
