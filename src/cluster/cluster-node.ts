@@ -285,7 +285,7 @@ export class ClusterNode {
     this.sync.beginLeave();
     this.repair.stop();
     try {
-      const removed = await this.sync.purgeOwner(ownerOf(this.membership.self));
+      const removed = await this.sync.purgeOwnSubscribers();
       this.log('info', `leaving: ${removed} room(s) removed with this node's subscriptions`);
     } catch (error) {
       this.log('error', `could not purge this node's subscriptions: ${describeError(error)}`);

@@ -53,6 +53,8 @@ export class SelfRepair {
   /** Held in {@link StateAvailability} while the epoch probe fails. */
   private probeFailure: object | undefined;
   private probing = false;
+  /** Set by {@link stop}: a repair queued or starting after it would write back what the leave purges. */
+  private stopped = false;
 
   constructor(
     private readonly epoch: EpochProbe,
@@ -80,6 +82,7 @@ export class SelfRepair {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const cancel of this.timers.splice(0)) cancel();
   }
 
@@ -161,6 +164,6 @@ export class SelfRepair {
 
   /** Runs repairs one at a time; a failure is logged, the next run tries again. */
   private serially(what: string, work: () => Promise<void>): void {
-    this.running = this.running.then(work).catch((error: unknown) => this.options.log('error', `${what} failed: ${describeError(error)}`));
+    this.running = this.running.then(() => (this.stopped ? undefined : work())).catch((error: unknown) => this.options.log('error', `${what} failed: ${describeError(error)}`));
   }
 }

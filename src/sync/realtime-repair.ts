@@ -23,6 +23,8 @@ export class RealtimeRepair {
     private readonly local: LocalRooms,
     private readonly lock: ReadWriteLock,
     private readonly owner: () => string,
+    /** Set once the node leaves: its purge must not be undone by a rewrite that waited for the lock. */
+    private readonly leaving: () => boolean = () => false,
   ) {}
 
   /**
@@ -32,6 +34,7 @@ export class RealtimeRepair {
    */
   async rewrite(previousOwners: readonly string[] = [], scope?: readonly CollectionRef[]): Promise<RoomTally> {
     return this.lock.write(async () => {
+      if (this.leaving()) return { rooms: 0, subscribers: 0 };
       const owner = this.owner();
       const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));
       await this.store.replaceOwner(owner, rooms, scope);
@@ -44,6 +47,15 @@ export class RealtimeRepair {
       const written = inScope ? rooms.filter((room) => inScope.has(refKey(room))) : rooms;
       return { rooms: written.length, subscribers: written.reduce((sum, room) => sum + room.count, 0) };
     });
+  }
+
+  /**
+   * Removes this node's own subscribers as it leaves, once the writes and
+   * the rewrite under way are done (a rewrite run after the purge would
+   * write them back). Returns the rooms removed.
+   */
+  purgeSelf(): Promise<number> {
+    return this.lock.write(() => this.purgeOwner(this.owner()));
   }
 
   /** Removes a dead owner's subscribers. Returns the rooms removed (no subscriber left anywhere). */

@@ -85,7 +85,7 @@ export class RealtimeSync {
     private readonly options: RealtimeSyncOptions,
   ) {
     this.local = new LocalRooms();
-    this.repair = new RealtimeRepair(store, this.local, this.lock, options.owner);
+    this.repair = new RealtimeRepair(store, this.local, this.lock, options.owner, () => this.leaving);
     this.interests = new InterestExchange(() => this.channel, {
       peers: options.peers,
       ackTimeoutMs: options.ackTimeoutMs,
@@ -313,6 +313,11 @@ export class RealtimeSync {
   /** First step of a leave: local unsubscriptions are no longer written (the leave purges them). */
   beginLeave(): void {
     this.leaving = true;
+  }
+
+  /** Second step of a leave: this node's subscribers are removed from the shared state (see {@link RealtimeRepair.purgeSelf}). */
+  purgeOwnSubscribers(): Promise<number> {
+    return this.repair.purgeSelf();
   }
 
   /** Last step of a leave: nothing is sent any more. */

@@ -452,6 +452,19 @@ describe('RealtimeSync: repair', () => {
     assert.equal(await store.countRoom('r1'), 1);
   });
 
+  it('a rewrite waiting for the lock when the node leaves does not write back what the leave purges', async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    const entered = at(1).sync.enter(room('r2'), 'conn-2'); // holds the lock while its write is under way
+    const rewriting = at(1).sync.rewrite(); // a drift repair, waiting for it
+    at(1).sync.beginLeave();
+    const purged = at(1).sync.purgeOwnSubscribers();
+    await Promise.all([entered.counted, rewriting, purged]);
+    assert.equal(await store.countRoom('r1'), undefined);
+    assert.equal(await store.countRoom('r2'), undefined);
+    assert.deepEqual(await store.owners(), []);
+  });
+
   it('purging a dead owner removes the rooms only it held', async () => {
     const { at, store } = cluster(3);
     await at(2).sync.subscribed(room('r1'), 'conn-1');

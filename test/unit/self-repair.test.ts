@@ -27,6 +27,19 @@ class ManualScheduler implements Scheduler {
   }
 }
 
+/** A SelfRepair whose anti-entropy passes run `findDrift` and find nothing else to do. */
+function selfRepair(scheduler: Scheduler, findDrift: () => Promise<never[]>, availability = new StateAvailability()): SelfRepair {
+  return new SelfRepair(
+    { check: async () => false },
+    { owners: async () => [] },
+    { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0 },
+    () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
+    { stateLost: async () => undefined, catchUp: async () => undefined },
+    availability,
+    { epochMs: 1000, antiEntropyMs: 10_000, isLive: async () => true, scheduler, log: () => undefined },
+  );
+}
+
 describe('SelfRepair', () => {
   it('anti-entropy passes that outlast their period do not pile up: one waits behind the one running, the others are skipped', async () => {
     const scheduler = new ManualScheduler();
@@ -34,25 +47,13 @@ describe('SelfRepair', () => {
     let finished = 0;
     let open = (): void => undefined;
     let gate = new Promise<void>((resolve) => (open = resolve));
-    const sync = {
-      findDrift: async () => {
-        passes++;
-        await gate;
-        finished++;
-        return [];
-      },
-      rewrite: async () => ({ rooms: 0, subscribers: 0 }),
-      purgeOwner: async () => 0,
+    const findDrift = async (): Promise<never[]> => {
+      passes++;
+      await gate;
+      finished++;
+      return [];
     };
-    const repair = new SelfRepair(
-      { check: async () => false },
-      { owners: async () => [] },
-      sync,
-      () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
-      { stateLost: async () => undefined, catchUp: async () => undefined },
-      new StateAvailability(),
-      { epochMs: 1000, antiEntropyMs: 10_000, isLive: async () => true, scheduler, log: () => undefined },
-    );
+    const repair = selfRepair(scheduler, findDrift);
     await repair.start();
     scheduler.tick(10_000);
     await waitFor('the first pass to start', () => passes === 1);
@@ -67,5 +68,28 @@ describe('SelfRepair', () => {
     scheduler.tick(10_000);
     await waitFor('the next period\'s pass', () => passes === 3);
     repair.stop();
+  });
+
+  it('a pass queued when the node stops (its leave purges what a rewrite would write back) does not run', async () => {
+    const scheduler = new ManualScheduler();
+    let passes = 0;
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const findDrift = async (): Promise<never[]> => {
+      passes++;
+      await gate;
+      return [];
+    };
+    const availability = new StateAvailability();
+    const repair = selfRepair(scheduler, findDrift, availability);
+    await repair.start();
+    scheduler.tick(10_000);
+    await waitFor('the first pass to start', () => passes === 1);
+    // Redis answers again during the leave: a pass is queued behind the running one.
+    availability.succeeded(availability.failed('probe', new Error('Connection is closed.')));
+    repair.stop();
+    open();
+    for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(passes, 1);
   });
 });
