@@ -56,3 +56,18 @@ describe('SecuritySync: writes through Kuzzle\'s internals', () => {
     assert.equal(reads(), 0);
   });
 });
+
+describe('SecuritySync: changes from peers', () => {
+  it('a change is dropped at once, then again at each later time (a read in flight on this node would put the old object back)', async () => {
+    const asked: string[] = [];
+    const sync = new SecuritySync(
+      { send: async () => undefined },
+      { ask: async (event: string, ...args: unknown[]) => void asked.push(`${event} ${String(args[0])}`) },
+      async () => undefined,
+      [5, 10, 20],
+    );
+    await sync.invalidate({ kind: 'role', ids: ['editor'] });
+    assert.deepEqual(asked, ['core:security:role:invalidate editor']);
+    await waitFor('three later drops', () => asked.length === 4);
+  });
+});

@@ -11,6 +11,14 @@ type Kind = 'role' | 'profile';
 
 /** Longer than an Elasticsearch read of a role or profile takes. */
 const SECOND_INVALIDATION_MS = 1000;
+/**
+ * When a peer drops a changed object again: a read of the old object in
+ * flight when the change arrived puts it back in Kuzzle's cache once it
+ * answers (its repository caches the read's promise, then its result), and
+ * a loaded Elasticsearch can take longer than a second; the last one is
+ * as late as the Elasticsearch client's default request timeout (30 s).
+ */
+const LATER_DROPS_MS: readonly number[] = [SECOND_INVALIDATION_MS, 5000, 30_000];
 /** How long the writer waits for Elasticsearch to hold a save announced by Kuzzle's internals, and how often it looks (first, at most). */
 const STORED_WAIT_MS = 30_000;
 const STORED_POLL_MS = 25;
@@ -90,6 +98,7 @@ export class SecuritySync {
     private readonly channel: Pick<KuzzleChannel, 'send'>,
     private readonly kuzzle: Pick<KuzzleLike, 'ask'>,
     private readonly readInternal: InternalRead,
+    private readonly laterDropsMs: readonly number[] = LATER_DROPS_MS,
   ) {
     const events: Record<string, (request: unknown) => SecurityInvalidation> = {
       'security:afterCreateRole': single('role'),
@@ -163,13 +172,13 @@ export class SecuritySync {
   }
 
   /**
-   * Drops the cached objects, and again a moment later: a read already in
-   * flight on this node when the change arrived would otherwise put the old
-   * object back in Kuzzle's cache.
+   * Drops the cached objects, and again a moment later and twice more (see
+   * {@link LATER_DROPS_MS}): a read already in flight on this node when the
+   * change arrived would otherwise put the old object back in Kuzzle's cache.
    */
   async invalidate(change: SecurityInvalidation): Promise<void> {
     await this.drop(change);
-    setTimeout(() => void this.drop(change).catch(() => undefined), SECOND_INVALIDATION_MS).unref();
+    for (const after of this.laterDropsMs) setTimeout(() => void this.drop(change).catch(() => undefined), after).unref();
   }
 
   private async drop({ kind, ids }: SecurityInvalidation): Promise<void> {
