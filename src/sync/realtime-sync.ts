@@ -278,14 +278,17 @@ export class RealtimeSync {
 
   /** Every room of the collections `allowed` accepts, with cluster-wide counts; walks in batches. */
   async listRooms(allowed: (ref: CollectionRef) => Promise<boolean>): Promise<RoomList> {
-    const list: RoomList = {};
+    // Index and collection names come from clients ("__proto__" is one Kuzzle
+    // accepts): every level is a table without a prototype.
+    const table = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+    const list = table<Record<string, Record<string, number>>>();
     await Bluebird.each(await this.store.collections(), async (ref) => {
       if (!(await allowed(ref))) return;
       await this.store.scanCounts(ref, (rooms) => {
         for (const room of rooms) {
           if (room.total <= 0) continue;
-          const collections = (list[ref.index] ??= {});
-          (collections[ref.collection] ??= {})[room.roomId] = room.total;
+          const collections = (list[ref.index] ??= table());
+          (collections[ref.collection] ??= table())[room.roomId] = room.total;
         }
       });
     });

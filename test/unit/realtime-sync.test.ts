@@ -217,6 +217,17 @@ describe('RealtimeSync: unsubscriptions', () => {
     assert.equal(await store.countRoom('r1'), undefined);
   });
 
+  it('realtime:list of rooms in indexes named like Object properties lists them, and changes no prototype', async () => {
+    const { at } = cluster(1);
+    const odd = (index: string, roomId: string): RoomRecord => ({ index, collection: 'polluted', roomId, filters: [[{ equals: { roomId } }]] });
+    await at(1).sync.subscribed(odd('__proto__', 'r1'), 'conn-1');
+    await at(1).sync.subscribed(odd('constructor', 'r2'), 'conn-2');
+    const list = await at(1).sync.listRooms(async () => true);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
+    // JSON.parse makes "__proto__" an own key, as the client reads it.
+    assert.deepEqual(JSON.parse(JSON.stringify(list)), JSON.parse('{"__proto__":{"polluted":{"r1":1}},"constructor":{"polluted":{"r2":1}}}'));
+  });
+
   it('an unknown room or connection changes nothing', async () => {
     const { at, store } = cluster(2);
     await at(1).sync.subscribed(room('r1'), 'conn-1');
