@@ -65,14 +65,19 @@ export class SubscriberWrites {
     // listed). So the scripts wait for it, even on one server, where they
     // could go in the same write: both are retried apart, and the index
     // could give up while the script's last try went through. A failed
-    // index write fails every caller, no script run.
-    const fresh = changes.filter((change) => change.delta > 0 && !change.indexed);
+    // index write fails the collections with new rooms, no script run there;
+    // the others (unsubscriptions, rooms already indexed) are written.
+    const fresh = changes.filter(isFresh);
+    let indexFailure: { error: unknown } | undefined;
     await Promise.all(
       Object.entries(groupBy(fresh, (change) => change.owner)).map(([owner, group]) =>
         this.index.addAll(owner, Object.values(groupBy(group, (change) => change.k.ref)).map((same) => ({ k: firstOf(same).k, roomIds: same.map((change) => change.roomId) }))),
       ),
-    );
-    return settleGroups(changes, (group) => this.writeGroup(group));
+    ).catch((error: unknown) => (indexFailure = { error }));
+    return settleGroups(changes, (group) => {
+      if (indexFailure && group.some(isFresh)) return Promise.reject(indexFailure.error);
+      return this.writeGroup(group);
+    });
   }
 
   /** One collection and owner: the script, then the index entries of the rooms it created again and of those it deleted (see GlobalIndex). */
@@ -95,6 +100,9 @@ export class SubscriberWrites {
     return results;
   }
 }
+
+/** A subscription to a room its owner does not count subscribers in yet: its index entries must be written first. */
+const isFresh = (change: SubscriberChange): boolean => change.delta > 0 && !change.indexed;
 
 function unwrap<R>(outcome: Outcome<R>): R {
   if (outcome.ok) return outcome.value;

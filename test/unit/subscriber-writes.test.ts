@@ -32,4 +32,30 @@ describe('SubscriberWrites', () => {
     ]);
     assert.deepEqual(calls, ['add new', 'script', 'relist new of n1#1', 'remove gone']);
   });
+
+  it('an index write that fails: the collections with new rooms fail without their script; the others are written', async () => {
+    const keys = new StateKeys('kpc');
+    const a = keys.collection('idx', 'a');
+    const b = keys.collection('idx', 'b');
+    const scripts: string[] = [];
+    const index: Pick<GlobalIndex, 'addAll' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'> = {
+      addAll: async () => {
+        throw new Error('Connection is closed.');
+      },
+      relistCreated: async () => undefined,
+      removeRooms: async () => undefined,
+      removeOwnerCollection: async () => undefined,
+    };
+    const writes = new SubscriberWrites(index, async (_name, k) => {
+      scripts.push(k.collection);
+      return [1, 0, 0, 1];
+    });
+    const [subscribed, unsubscribed] = await Promise.allSettled([
+      writes.write({ k: a, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
+      writes.write({ k: b, owner: 'n1#1', roomId: 'old', delta: -1, json: '', indexed: true }),
+    ]);
+    assert.equal(subscribed?.status, 'rejected');
+    assert.equal(unsubscribed?.status, 'fulfilled');
+    assert.deepEqual(scripts, ['b'], 'no script where the index entries are missing');
+  });
 });

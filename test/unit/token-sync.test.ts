@@ -17,12 +17,18 @@ const managed = (userId: string, jwt: string, expiresAt = 1000): ManagedToken =>
 function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>()) {
   const sent: TokenRevocation[] = [];
   const expired: string[] = [];
+  let running = 0;
+  let mostAtOnce = 0;
   const manager = {
     tokens: { array: tokens },
+    // As Kuzzle's: the connection's rooms are removed (asynchronously) before the entry.
     expire: async (token: { _id: string | null }) => {
+      mostAtOnce = Math.max(mostAtOnce, ++running);
+      await new Promise<void>((resolve) => setImmediate(resolve));
       expired.push(token._id ?? '');
       const at = manager.tokens.array.findIndex((entry) => entry._id === token._id);
       if (at >= 0) manager.tokens.array.splice(at, 1);
+      running--;
     },
   };
   const sync = new TokenSync(
@@ -35,7 +41,7 @@ function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = 
       return stored;
     },
   );
-  return { sync, sent, expired };
+  return { sync, sent, expired, mostAtOnce: () => mostAtOnce };
 }
 
 describe('TokenSync', () => {
@@ -47,6 +53,39 @@ describe('TokenSync', () => {
     const { sync, expired } = harness([managed('alice', 'a'), managed('bob', 'b'), managed('carol', 'c')], store);
     assert.equal(await sync.recheck(), 1);
     assert.deepEqual(expired, ['bob#b']);
+  });
+
+  it('several tokens gone: expired one at a time (Kuzzle\'s token manager removes an entry by a position found before it waits)', async () => {
+    const store = new Map<string, unknown>([
+      ['alice#a', null],
+      ['bob#b', null],
+      ['carol#c', { _id: 'carol#c' }],
+    ]);
+    const { sync, expired, mostAtOnce } = harness([managed('alice', 'a'), managed('bob', 'b'), managed('carol', 'c')], store);
+    assert.equal(await sync.recheck(), 2);
+    assert.deepEqual(expired.sort(), ['alice#a', 'bob#b']);
+    assert.equal(mostAtOnce(), 1);
+  });
+
+  it('a catch-up that finds every token gone keeps them: the store lost its data (one Kuzzle keeps its connections then)', async () => {
+    const store = new Map<string, unknown>([
+      ['alice#a', null],
+      ['bob#b', null],
+    ]);
+    const { sync, expired } = harness([managed('alice', 'a'), managed('bob', 'b')], store);
+    assert.equal(await sync.recheck({ keepIfAllGone: true }), 0);
+    assert.deepEqual(expired, []);
+    assert.equal(await sync.recheck(), 2, 'after admin:resetSecurity, every token is gone indeed');
+  });
+
+  it('a revocation of a user whose new token is in the store (asked again after the user logged in again) leaves it', async () => {
+    const store = new Map<string, unknown>([
+      ['alice#old', null],
+      ['alice#new', { _id: 'alice#new' }],
+    ]);
+    const { sync, expired } = harness([managed('alice', 'old'), managed('alice', 'new')], store);
+    await sync.handlers['kuzzle:token:revoke']({ kuid: 'alice' }, { id: 'n2', incarnation: 1 });
+    assert.deepEqual(expired, ['alice#old']);
   });
 
   it('an API key is revoked under the expiry of its token in the shared store, not of its document (they differ once Kuzzle recreated the token)', async () => {

@@ -17,8 +17,20 @@ export interface KuzzleChannelTimers {
   resendPausesMs?: readonly number[];
 }
 
-/** Asking again a member that missed a change: about 30 s in all, in growing pauses. */
+/** Asking again a member that missed a change: five times over about 30 s (plus each try's wait for an answer), in growing pauses. */
 const RESEND_PAUSES_MS: readonly number[] = [1000, 2000, 4000, 8000, 15_000];
+
+/**
+ * Changes that stay right when a peer applies them late, after later ones:
+ * dropping cached rights or reloading specifications reads the current
+ * state, and a revoked token is only dropped if the shared store no longer
+ * has it. Not an index added or removed: applied late, after the opposite
+ * change, it would bring back a deleted index (or forget a new one).
+ */
+const REPLAYABLE: ReadonlySet<string> = new Set(['kuzzle:security:invalidate', 'kuzzle:validation:reload', 'kuzzle:token:revoke', 'kuzzle:token:recheck']);
+
+/** Changes retried at once, at most. */
+const MAX_RETRIED_CHANGES = 256;
 
 /** Refusals that asking again cannot change: the peer does not know the message or its form. */
 const FINAL_REFUSALS = new Set(['KPC_UNKNOWN_TYPE', 'KPC_WRONG_KIND', 'KPC_MALFORMED']);
@@ -32,6 +44,8 @@ export class KuzzleChannel {
   private channel: MemberChannel<KuzzleMessages> | undefined;
   /** Acknowledged sends not settled yet (see {@link settled}). */
   private readonly outstanding = new Set<Promise<void>>();
+  /** Changes being asked again, by type and body: the members still to apply each. */
+  private readonly retried = new Map<string, Set<string>>();
 
   constructor(
     readonly log: Log,
@@ -64,15 +78,16 @@ export class KuzzleChannel {
    * Tells every member and waits until each has applied the change (or
    * failed to answer within `timers.stateAck`). Used where the next request
    * may land on any node: rights, tokens, specifications, indexes. Never rejects.
-   * A member that did not apply it is asked again in the background (every
-   * one of these changes can be applied twice): a request carries no
-   * sequence number, so nothing else would tell that member it missed one.
+   * A member that did not apply a change that stays right when applied late
+   * (see {@link REPLAYABLE}) is asked again in the background: a request
+   * carries no sequence number, so nothing else would tell that member it
+   * missed one.
    */
   send<T extends RequestTypes<KuzzleMessages>>(type: T, body: BodyOf<KuzzleMessages[T]>): Promise<void> {
     const channel = this.bound;
     const sending = channel.requestMembers(type, body, this.timers.stateAckMs).then((answers) => {
       const missed = this.missedBy(type, answers);
-      if (missed.length > 0) void this.askAgain(channel, type, body, missed);
+      if (missed.length > 0 && REPLAYABLE.has(type)) this.askAgain(channel, type, body, missed);
     });
     this.outstanding.add(sending);
     void sending.finally(() => this.outstanding.delete(sending));
@@ -91,19 +106,45 @@ export class KuzzleChannel {
     return missed;
   }
 
-  private async askAgain<T extends RequestTypes<KuzzleMessages>>(
+  /**
+   * Asks again the members that missed a change, after growing pauses; the
+   * same change missed again (by other members, or sent again meanwhile)
+   * joins the retry under way, and at most {@link MAX_RETRIED_CHANGES} are
+   * retried at once (a long outage of one peer must not grow them: it is
+   * evicted, and catches up when it joins again).
+   */
+  private askAgain<T extends RequestTypes<KuzzleMessages>>(channel: MemberChannel<KuzzleMessages>, type: T, body: BodyOf<KuzzleMessages[T]>, peers: string[]): void {
+    const key = `${type}\n${JSON.stringify(body)}`;
+    const waiting = this.retried.get(key);
+    if (waiting) {
+      for (const peer of peers) waiting.add(peer);
+      return;
+    }
+    if (this.retried.size >= MAX_RETRIED_CHANGES) {
+      this.log('error', `${peers.join(', ')} did not apply ${type}, not asked again (${MAX_RETRIED_CHANGES} changes are being retried already)`);
+      return;
+    }
+    const missed = new Set(peers);
+    this.retried.set(key, missed);
+    void this.retry(channel, type, body, missed).finally(() => this.retried.delete(key));
+  }
+
+  private async retry<T extends RequestTypes<KuzzleMessages>>(
     channel: MemberChannel<KuzzleMessages>,
     type: T,
     body: BodyOf<KuzzleMessages[T]>,
-    peers: string[],
+    missed: Set<string>,
   ): Promise<void> {
-    let missed = peers;
     for (const pause of this.timers.resendPausesMs ?? RESEND_PAUSES_MS) {
-      await delay(pause, { unref: true });
-      missed = this.missedBy(type, await channel.requestSome(missed, type, body, this.timers.stateAckMs));
-      if (missed.length === 0) return;
+      // Jittered: the changes a peer missed together are not all asked again at once.
+      await delay(pause * (0.75 + Math.random() / 2), { unref: true });
+      const asked = [...missed];
+      missed.clear();
+      for (const peer of this.missedBy(type, await channel.requestSome(asked, type, body, this.timers.stateAckMs))) missed.add(peer);
+      if (missed.size === 0) return;
     }
-    this.log('error', `${missed.join(', ')} still did not apply ${type}: a request on ${missed.length > 1 ? 'those nodes' : 'that node'} may see the state from before it until ${missed.length > 1 ? 'they catch' : 'it catches'} up (after a rejoin or a lost broadcast)`);
+    const names = [...missed];
+    this.log('error', `${names.join(', ')} still did not apply ${type}: a request on ${names.length > 1 ? 'those nodes' : 'that node'} may see the state from before it until ${names.length > 1 ? 'they catch' : 'it catches'} up (after a rejoin or a lost broadcast)`);
   }
 
   /** Resolves once every acknowledged send started so far has settled. */

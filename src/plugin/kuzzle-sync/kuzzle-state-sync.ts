@@ -129,7 +129,7 @@ export class KuzzleStateSync {
       ['index cache', () => this.indexes.catchUp()],
       ['roles and profiles', () => this.security.invalidate({ kind: 'all' })],
       ['validation specifications', () => this.validation.reload()],
-      ['revoked tokens', () => this.tokens.recheck()],
+      ['revoked tokens', () => this.tokens.recheck({ keepIfAllGone: true })],
     ];
     const failures: string[] = [];
     for (const [what, step] of steps) {

@@ -10,6 +10,9 @@ import { requestInput } from './request-input';
 /** Revocations sent at once; well under what a peer takes from one node at a time (MAX_REQUESTS_IN_FLIGHT_PER_SENDER). */
 const REVOCATIONS_IN_FLIGHT = 16;
 
+type TokenManager = NonNullable<KuzzleStateInternals['tokenManager']>;
+type ManagedToken = TokenManager['tokens']['array'][number];
+
 /** Token reads in flight while rechecking a node's tokens. */
 const TOKEN_READS_IN_FLIGHT = 32;
 
@@ -50,10 +53,21 @@ export class TokenSync {
       return {};
     },
     'kuzzle:token:recheck': async () => {
-      await this.recheck();
+      // One at a time: requests made while one runs (a sender asking again) share the next.
+      this.nextRecheck ??= this.rechecks.then(() => {
+        this.nextRecheck = undefined;
+        return this.recheck();
+      });
+      this.rechecks = this.nextRecheck.catch(() => undefined);
+      await this.nextRecheck;
       return {};
     },
   };
+
+  /** Kuzzle's token manager finds an entry, then removes it by its position once the connection's rooms are gone: expiries run one at a time. */
+  private expiries: Promise<void> = Promise.resolve();
+  private rechecks: Promise<unknown> = Promise.resolve();
+  private nextRecheck: Promise<number> | undefined;
 
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
@@ -73,28 +87,50 @@ export class TokenSync {
    * or by a path no event reports, such as the users deleted by
    * `admin:resetSecurity`). Returns how many were dropped. A token whose
    * read fails is kept: only a token known to be gone is dropped.
+   * `keepIfAllGone`: when every token read is gone, the store lost its data
+   * (a Redis flush or restart without persistence) rather than revoked
+   * them all, and one Kuzzle keeps its connections then: so does this node.
    */
-  async recheck(): Promise<number> {
+  async recheck(options: { keepIfAllGone?: boolean } = {}): Promise<number> {
     const manager = this.kuzzle.tokenManager;
     if (!manager) return 0;
-    let dropped = 0;
-    // A copy: expire() removes entries from the array.
+    const gone: ManagedToken[] = [];
+    let read = 0;
+    // A copy: expiries remove entries from the array.
     await Bluebird.map([...manager.tokens.array], async (token) => {
-      const { _id: id, userId } = token;
-      if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return;
-      let stored: unknown;
-      try {
-        stored = await this.readToken(userId, id.slice(userId.length + 1));
-      } catch (error) {
-        this.channel.log('warn', `token of ${userId} not checked: ${String(error)}`);
-        return;
-      }
-      if (stored !== null) return;
-      await manager.expire(token);
-      dropped++;
+      const verdict = await this.isGone(token);
+      if (verdict === undefined) return;
+      read++;
+      if (verdict) gone.push(token);
     }, { concurrency: TOKEN_READS_IN_FLIGHT });
-    if (dropped > 0) this.channel.log('info', `dropped the connections of ${dropped} token(s) revoked while this node did not hear it`);
-    return dropped;
+    if (gone.length === 0) return 0;
+    if (options.keepIfAllGone === true && gone.length === read) {
+      this.channel.log('warn', `none of the ${read} token(s) of this node's connections is in the shared store any more: it lost its data; the connections are kept, as one Kuzzle keeps them`);
+      return 0;
+    }
+    for (const token of gone) await this.expire(manager, token);
+    this.channel.log('info', `dropped the connections of ${gone.length} token(s) revoked while this node did not hear it`);
+    return gone.length;
+  }
+
+  /** Whether a token is gone from the shared store; undefined when it cannot be told. */
+  private async isGone(token: ManagedToken): Promise<boolean | undefined> {
+    const { _id: id, userId } = token;
+    if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return undefined;
+    try {
+      const stored = await this.readToken(userId, id.slice(userId.length + 1));
+      return stored === undefined ? undefined : stored === null;
+    } catch (error) {
+      this.channel.log('warn', `token of ${userId} not checked: ${String(error)}`);
+      return undefined;
+    }
+  }
+
+  /** Expires a token in Kuzzle's token manager, after the expiries under way (see {@link expiries}). */
+  private expire(manager: TokenManager, token: ManagedToken): Promise<void> {
+    const run = this.expiries.then(() => manager.expire(token));
+    this.expiries = run.catch(() => undefined);
+    return run;
   }
 
   /** Every peer drops the connections whose token is gone (see {@link recheck}); resolves once each did or failed to answer. */
@@ -162,6 +198,11 @@ export class TokenSync {
     const tokens = manager.tokens.array.filter((token) =>
       'kuid' in revocation ? token.userId === revocation.kuid : hashTokenIndex(token.idx) === revocation.tokenHash,
     );
-    for (const token of tokens) await manager.expire(token);
+    for (const token of tokens) {
+      // A token still in the store was not revoked: this is a revocation
+      // asked again late (the user logged in again since) or out of order.
+      if ((await this.isGone(token)) === false) continue;
+      await this.expire(manager, token);
+    }
   }
 }
