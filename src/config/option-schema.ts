@@ -41,6 +41,11 @@ function leaf<T>(spec: Omit<Leaf<T>, 'leaf'>): Leaf<T> {
 const integerLeaf = (value: number, min: number, doc: string, aliases?: readonly string[]): Leaf<number> =>
   leaf({ default: value, doc, aliases, parse: (key, raw) => integer(key, raw, min) });
 
+/** Node's timers take at most 2^31 - 1 ms; a longer delay fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerLeaf = (value: number, min: number, doc: string, aliases?: readonly string[]): Leaf<number> =>
+  leaf({ default: value, doc, aliases, parse: (key, raw) => integer(key, raw, min, MAX_TIMER_MS) });
+
 const stringLeaf = (value: string, doc: string): Leaf<string> => leaf({ default: value, doc, parse: nonEmptyString });
 
 export const OPTION_SCHEMA = {
@@ -74,42 +79,42 @@ export const OPTION_SCHEMA = {
     'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and catches up',
   ),
   timers: {
-    heartbeat: integerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a state change, a notification every peer listens to) counts as one'),
-    heartbeatTimeout: integerLeaf(
+    heartbeat: timerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a state change, a notification every peer listens to) counts as one'),
+    heartbeatTimeout: timerLeaf(
       2500,
       1,
       'ms without any message from a peer before it is evicted (its subscriptions are purged once its card is no longer renewed; must be greater than `heartbeat`)',
     ),
-    cardTtl: integerLeaf(
+    cardTtl: timerLeaf(
       5000,
       1,
       "ms a node's card stays in Redis without being renewed (renewed every half `heartbeat`): a crashed node is no longer looked for after it",
     ),
-    discoverTimeout: integerLeaf(3000, 1, 'ms a node waits for a peer to answer its join, or a catch-up question'),
-    joinAttemptInterval: integerLeaf(1000, 1, 'ms between two join attempts to the same peer', ['joinAttemptIntervall']),
-    waitForMissingRooms: integerLeaf(2000, 1, "ms the first subscription of a collection on a node waits for every peer to record that the node listens there before Kuzzle answers it"),
-    stateAck: integerLeaf(
+    discoverTimeout: timerLeaf(3000, 1, 'ms a node waits for a peer to answer its join, or a catch-up question'),
+    joinAttemptInterval: timerLeaf(1000, 1, 'ms between two join attempts to the same peer', ['joinAttemptIntervall']),
+    waitForMissingRooms: timerLeaf(2000, 1, "ms the first subscription of a collection on a node waits for every peer to record that the node listens there before Kuzzle answers it"),
+    stateAck: timerLeaf(
       2000,
       1,
       'ms an action that changes Kuzzle-wide state (rights, tokens, indexes, specifications) waits for every peer to apply it',
     ),
-    antiEntropy: integerLeaf(
+    antiEntropy: timerLeaf(
       10000,
       1,
       "ms between two checks of this node's subscriptions against the shared state (drift is rewritten) and of the shared state for dead nodes' leftovers (purged)",
     ),
-    leaveTimeout: integerLeaf(3000, 1, 'upper bound of the graceful leave during shutdown, once in-flight requests are done'),
-    redisRetry: integerLeaf(
+    leaveTimeout: timerLeaf(3000, 1, 'upper bound of the graceful leave during shutdown, once in-flight requests are done'),
+    redisRetry: timerLeaf(
       30000,
       0,
       'ms a Redis operation failing in a transient way (connection lost, failover in progress: CLUSTERDOWN, TRYAGAIN, READONLY) is retried, with pauses growing from 50 ms to 1 s, before it fails; a subscription waits meanwhile instead of failing',
     ),
-    stateUnreachable: integerLeaf(
+    stateUnreachable: timerLeaf(
       30000,
       0,
       'ms the shared state (Redis) may fail to answer before `GET /_plugin/cluster/health` answers 503 (above a Redis Cluster failover, which every node lives through alike: about 20 s with the Redis default `cluster-node-timeout` of 15 s); `status` shows every degraded period (`redis`) from its first failure',
     ),
-    redisConnect: integerLeaf(
+    redisConnect: timerLeaf(
       10000,
       1,
       'ms a node waits at start-up for Redis to answer (connection, credentials, TLS) before Kuzzle refuses to start, with an error naming the Redis address and the failure',

@@ -1,4 +1,5 @@
 import cloneDeep from 'lodash/cloneDeep';
+import { largestFragmentedMessage } from '../transport/fragments';
 import { ConfigError } from './errors';
 import { isLeaf, OPTION_SCHEMA, type Group, type OptionsOf } from './option-schema';
 import { asObject } from './values';
@@ -60,6 +61,10 @@ export function parseOptions(raw: unknown, warn: Warn = () => undefined): Cluste
   }
   if (options.timers.cardTtl <= options.timers.heartbeat) {
     throw new ConfigError('timers.cardTtl', 'must be greater than timers.heartbeat (the card is renewed every heartbeat)');
+  }
+  const carried = largestFragmentedMessage(options.maxFrameBytes);
+  if (options.maxMessageBytes > carried) {
+    throw new ConfigError('maxMessageBytes', `must be at most ${carried} with maxFrameBytes ${options.maxFrameBytes} (a message travels in at most 65,535 fragments)`);
   }
   return options;
 }

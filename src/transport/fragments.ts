@@ -22,6 +22,12 @@ export interface FragmentLimits {
   maxMessageBytes: number;
 }
 
+/** Fragments of one message at most: their count travels as a uint16. */
+const MAX_FRAGMENTS = 0xffff;
+
+/** The largest message that frames of `maxFrameBytes` can carry in fragments. */
+export const largestFragmentedMessage = (maxFrameBytes: number): number => MAX_FRAGMENTS * (maxFrameBytes - FRAMING_SLACK - HEADER_BYTES);
+
 /** Whether a frame is a fragment rather than a whole envelope. */
 export function isFragment(frame: Buffer): boolean {
   return frame.length > 0 && frame[0] === FRAGMENT_MARK;

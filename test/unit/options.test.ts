@@ -201,6 +201,14 @@ describe('parseOptions', () => {
     assert.equal(parse({ timers: { heartbeat: 500, heartbeatTimeout: 501 } }).options.timers.heartbeatTimeout, 501);
   });
 
+  it('rejects a timer Node cannot hold (above 2^31 - 1 ms a timer fires after 1 ms), and a message size frames cannot carry in 65,535 fragments', () => {
+    assertRejects({ timers: { antiEntropy: 3_000_000_000 } }, 'timers.antiEntropy');
+    assertRejects({ timers: { stateAck: 2 ** 31 } }, 'timers.stateAck');
+    assert.equal(parse({ timers: { antiEntropy: 2 ** 31 - 1 } }).options.timers.antiEntropy, 2 ** 31 - 1);
+    assertRejects({ maxFrameBytes: 1024, maxMessageBytes: 64 * 1024 * 1024 }, 'maxMessageBytes');
+    assert.equal(parse({ maxFrameBytes: 1024, maxMessageBytes: 16 * 1024 * 1024 }).options.maxMessageBytes, 16 * 1024 * 1024);
+  });
+
   it('warns about unknown keys, naming them, and ignores them', () => {
     const { options, warnings } = parse({
       foo: 1,
