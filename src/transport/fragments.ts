@@ -55,22 +55,34 @@ interface Partial {
   count: number;
   parts: Buffer[];
   bytes: number;
+  /** When its first fragment came. */
+  startedAt: number;
 }
 
 /** Senders at most keeping a message half-sent on one socket (a ROUTER hears many). */
 const MAX_PARTIALS = 1000;
+/**
+ * A message whose fragments took longer than this is abandoned: a sender
+ * queues them in a row, in one turn, and a sender that never finishes one
+ * must not hold its share of the budget for good.
+ */
+export const PARTIAL_MAX_AGE_MS = 30_000;
 
 /**
  * Puts fragments back together, per sender (each sends its fragments in a
  * row: a gap or a new message abandons the one in progress). What it holds
- * is bounded: one message per sender, none above `maxMessageBytes`, and
- * all of them together within four such messages.
+ * is bounded: one message per sender, none above `maxMessageBytes`, all
+ * of them together within four such messages, none older than
+ * {@link PARTIAL_MAX_AGE_MS}.
  */
 export class Reassembler {
   private readonly partials = new Map<string, Partial>();
   private held = 0;
 
-  constructor(private readonly limits: FragmentLimits) {}
+  constructor(
+    private readonly limits: FragmentLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * Takes a fragment from `sender`. Returns the whole message once its last
@@ -84,13 +96,14 @@ export class Reassembler {
     const count = frame.readUInt16BE(7);
     const chunk = frame.subarray(HEADER_BYTES);
     if (count < 2 || index >= count) return this.abandon(sender, 'a fragment with an impossible header');
+    this.dropExpired();
     let partial = this.partials.get(sender);
     if (index === 0) {
       if (partial) this.release(sender, partial);
       if (count > Math.ceil(this.limits.maxMessageBytes / (sendableFrameBytes(this.limits) - HEADER_BYTES))) {
         return { dropped: `a message of ${count} fragments, over maxMessageBytes` };
       }
-      partial = { id, count, parts: [], bytes: 0 };
+      partial = { id, count, parts: [], bytes: 0, startedAt: this.now() };
       if (this.partials.size >= MAX_PARTIALS) this.dropOldest();
       this.partials.set(sender, partial);
     } else if (!partial || partial.id !== id || partial.count !== count || partial.parts.length !== index) {
@@ -134,5 +147,14 @@ export class Reassembler {
   private dropOldest(): void {
     const [oldest] = this.partials;
     if (oldest) this.release(oldest[0], oldest[1]);
+  }
+
+  /** Partials are kept in the order they started: the expired ones are first. */
+  private dropExpired(): void {
+    const oldestKept = this.now() - PARTIAL_MAX_AGE_MS;
+    for (const [sender, partial] of this.partials) {
+      if (partial.startedAt >= oldestKept) return;
+      this.release(sender, partial);
+    }
   }
 }

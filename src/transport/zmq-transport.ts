@@ -46,7 +46,14 @@ export class ZmqTransport implements Transport {
   private readonly pending = new PendingRequests();
   private readonly loops: Promise<void>[] = [];
   private readonly traffic = new TrafficCounters();
+  /** Frames of the links to members (their broadcasts, the replies to this node's requests). */
   private readonly reader: FrameReader;
+  /**
+   * Frames of the ROUTER, from any connection that passed the handshake,
+   * before the request proves its sender: its own fragment budget, so that
+   * messages half-sent there never crowd out the members' on their links.
+   */
+  private readonly routerReader: FrameReader;
   private readonly writer: FrameWriter;
   private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
   private broadcastHandler: BroadcastHandler | undefined;
@@ -79,6 +86,7 @@ export class ZmqTransport implements Transport {
     this.limits = limitsOf(options);
     this.writer = new FrameWriter(this.nodeId, this.limits);
     this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
+    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
     this.ownTopic = topicPrefixOf(this.nodeId);
     this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'router')) });
@@ -355,7 +363,7 @@ export class ZmqTransport implements Transport {
   private async routerLoop(): Promise<void> {
     await receiveLoop('ROUTER', this.router, (frames) => {
       const identity = frames[0] as Buffer;
-      const envelope = this.reader.read(frames, 2, 1, routerName(identity.toString('utf8')));
+      const envelope = this.routerReader.read(frames, 2, 1, routerName(identity.toString('utf8')));
       if (!envelope) return;
       if (envelope.rid === undefined) return this.drop('malformed', `request "${envelope.type}" without a request id`);
       // The DEALER's routing id is its node id: a request cannot speak for another node.

@@ -6,6 +6,7 @@ import { Dealer, Publisher, Router } from 'zeromq';
 
 import { topicFrame } from '../../src/transport/addressing';
 import { encodeEnvelope } from '../../src/transport/codec';
+import { framesOf } from '../../src/transport/fragments';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import {
   PeerNotConnectedError,
@@ -424,6 +425,34 @@ describe('ZmqTransport', () => {
     assert.deepEqual(b.transport.stats().gaps, {}, 'fragments do not look like lost broadcasts');
     // Over maxMessageBytes: the sender hears of it, nothing is sent.
     await assert.rejects(a.transport.publish('huge', { huge: 'x'.repeat(5 * 1024 * 1024) }), /KPC_FRAME_TOO_LARGE|over the/);
+    await Promise.all([a.transport.close(), b.transport.close()]);
+  });
+
+  it('messages left half-sent on the ROUTER (any connection past the handshake) do not crowd out the fragments of members\' broadcasts', async () => {
+    const limits = { maxFrameBytes: 64 * 1024, maxMessageBytes: 256 * 1024 };
+    const a = await startNode(limits);
+    const b = await startNode(limits);
+    await mesh([a, b]);
+    // Five connections each leave a message of nearly maxMessageBytes without its last fragment: about the whole budget of one reader (four such messages).
+    const receivedBefore = b.transport.stats().bytesReceived;
+    let stuckBytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const raw = new Dealer({ linger: 0, routingId: `stuck-${i}` });
+      rawSockets.push(raw);
+      raw.connect(b.addresses.router);
+      for (const frame of framesOf(randomBytes(limits.maxMessageBytes - 1024), i, limits).slice(0, -1)) {
+        await raw.send(frame);
+        stuckBytes += frame.length;
+      }
+    }
+    // A send resolves once queued: wait until b has read them all.
+    await waitFor('the half-sent messages to reach b', () => b.transport.stats().bytesReceived - receivedBefore >= stuckBytes);
+    const big = randomBytes(100_000).toString('base64'); // about 133 kB of JSON: several fragments
+    const before = b.broadcasts.length;
+    await waitFor('a member\'s fragmented broadcast to come through', async () => {
+      await a.transport.publish('big', { big });
+      return b.broadcasts.slice(before).some((envelope) => envelope.type === 'big');
+    }, { timeoutMs: 10_000, intervalMs: 200 });
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
 });

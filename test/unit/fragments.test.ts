@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { framesOf, isFragment, Reassembler, sendableFrameBytes } from '../../src/transport/fragments';
+import { framesOf, isFragment, PARTIAL_MAX_AGE_MS, Reassembler, sendableFrameBytes } from '../../src/transport/fragments';
 
 const limits = { maxFrameBytes: 1024, maxMessageBytes: 16 * 1024 };
 
@@ -86,6 +86,18 @@ describe('fragments', () => {
     const message = randomBytes(5000);
     assert.ok(feed(reassembler, 'live', framesOf(message, 9, limits)).dropped.length > 0, 'refused while they hold it');
     for (let sender = 0; sender < 4; sender++) reassembler.forget(`gone${sender}`);
+    const { whole, dropped } = feed(reassembler, 'live', framesOf(message, 10, limits));
+    assert.deepEqual(dropped, []);
+    assert.ok(whole[0]?.equals(message));
+  });
+
+  it('what a sender never finishes is released once PARTIAL_MAX_AGE_MS passed: it cannot hold the room for good', () => {
+    let now = 0;
+    const reassembler = new Reassembler(limits, () => now);
+    for (let sender = 0; sender < 4; sender++) feed(reassembler, `stuck${sender}`, framesOf(randomBytes(limits.maxMessageBytes), sender, limits).slice(0, -1));
+    const message = randomBytes(5000);
+    assert.ok(feed(reassembler, 'live', framesOf(message, 9, limits)).dropped.length > 0, 'refused while they hold it');
+    now += PARTIAL_MAX_AGE_MS + 1;
     const { whole, dropped } = feed(reassembler, 'live', framesOf(message, 10, limits));
     assert.deepEqual(dropped, []);
     assert.ok(whole[0]?.equals(message));
