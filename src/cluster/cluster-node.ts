@@ -121,6 +121,7 @@ export class ClusterNode {
       heartbeatTimeoutMs: timers.heartbeatTimeout,
       discoverTimeoutMs: timers.discoverTimeout,
       joinAttemptIntervalMs: timers.joinAttemptInterval,
+      cardTtlMs: timers.cardTtl,
       scheduler,
       log,
     });
