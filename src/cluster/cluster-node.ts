@@ -121,7 +121,6 @@ export class ClusterNode {
       heartbeatTimeoutMs: timers.heartbeatTimeout,
       discoverTimeoutMs: timers.discoverTimeout,
       joinAttemptIntervalMs: timers.joinAttemptInterval,
-      cardTtlMs: timers.cardTtl,
       scheduler,
       log,
     });

@@ -14,8 +14,6 @@ export interface FailureDetectorOptions {
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   discoverTimeoutMs: number;
-  /** How long this node's card lives unrenewed in the store (see {@link FailureDetector.tick}'s pause); none: not judged. */
-  cardTtlMs?: number;
   log: Log;
 }
 
@@ -162,14 +160,7 @@ export class FailureDetector {
         // A connection seen closed before the pause: what the peer sent since is still unread.
         if (peer.connectionLostAt !== undefined) peer.connectionLostAt = Math.max(peer.connectionLostAt, now);
       }
-      const { cardTtlMs, heartbeatTimeoutMs } = this.options;
-      // Evicted, and longer than the card lives: peers may have purged this
-      // incarnation, and forgotten its fence with the card, so that their
-      // discovery could take it back as it is, subscriptions gone. Whatever
-      // they answer, join again under a new one.
-      if (cardTtlMs !== undefined && sinceLastTick > Math.max(cardTtlMs, heartbeatTimeoutMs)) {
-        this.onAccused(this.self(), `not running for ${sinceLastTick} ms, longer than peers wait (heartbeatTimeout) and than the card lives (cardTtl)`);
-      } else if (sinceLastTick > heartbeatTimeoutMs) void this.checkStanding();
+      if (sinceLastTick > this.options.heartbeatTimeoutMs) void this.checkStanding();
       return;
     }
     for (const peer of this.table.peers()) {

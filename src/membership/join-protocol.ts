@@ -60,7 +60,6 @@ export class JoinProtocol {
   async discover(force = false, includeMembers = false): Promise<number> {
     const cards = await this.cards.list();
     const ids = new Set(cards.map((card) => card.id));
-    this.table.keepFencesOf(ids);
     // Node ids are new at every start: a gone card's entry would stay for good.
     for (const id of this.lastJoinAttempt.keys()) if (!ids.has(id)) this.lastJoinAttempt.delete(id);
     for (const id of this.owed) if (!ids.has(id)) this.owed.delete(id);

@@ -1,5 +1,6 @@
 import type { Sender } from '../bus/message-spec';
 import type { Log } from '../util/log';
+import { RecentMap } from '../util/recent-map';
 import { shareASocket, type NodeCard } from './node-card';
 import type { EmitMembershipEvent, Peer, PeerRemovalReason } from './peer';
 import type { PeerLinks } from './peer-links';
@@ -15,12 +16,21 @@ import { Waiters } from './waiters';
  *   one; a member-only request from a node whose join is in flight waits
  *   (bounded) for the join to record it.
  */
+/** Fences kept at most (see {@link MemberTable.fences}). */
+const MAX_FENCES = 1024;
+
 export class MemberTable {
   private readonly members = new Map<string, Peer>();
   /** Joins in flight (either direction), per peer id. */
   private readonly joining = new Map<string, number>();
-  /** Incarnation each removed node had: it may only come back under a newer one. */
-  private readonly fences = new Map<string, number>();
+  /**
+   * Incarnation each removed node had: it may only come back under a newer
+   * one. Kept after its card is gone from the store: a node frozen past its
+   * card's life renews the same incarnation when it wakes, and taking it
+   * back as it was would skip its rejoin (its subscriptions purged here).
+   * Node ids are new at every start: the most recent fences are kept.
+   */
+  private readonly fences = new RecentMap<string, number>(MAX_FENCES);
   private readonly recorded = new Waiters();
 
   constructor(
@@ -53,11 +63,6 @@ export class MemberTable {
   isFenced(card: Pick<NodeCard, 'id' | 'incarnation'>): boolean {
     const fence = this.fences.get(card.id);
     return fence !== undefined && card.incarnation <= fence;
-  }
-
-  /** Drops the fences of nodes no longer registered: a fence is only needed while its node may still come back under that incarnation. */
-  keepFencesOf(registered: ReadonlySet<string>): void {
-    for (const id of [...this.fences.keys()]) if (!registered.has(id)) this.fences.delete(id);
   }
 
   startJoining(id: string): void {

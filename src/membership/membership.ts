@@ -22,8 +22,6 @@ export interface MembershipOptions {
   heartbeatTimeoutMs: number;
   discoverTimeoutMs: number;
   joinAttemptIntervalMs: number;
-  /** How long a card lives unrenewed in the store: a pause longer than that makes this node join again. */
-  cardTtlMs?: number;
   log: Log;
   /** Where ticks are scheduled; real timers unless a test freezes this node. */
   scheduler?: Scheduler;

@@ -102,6 +102,20 @@ describe('JoinProtocol', () => {
     assert.equal(joins.length, attempts + 1, 'once joined, a member is not joined again');
   });
 
+  it('an evicted incarnation stays fenced after its card left the store: woken past its card\'s life, it renews the same one and is told to join again, not taken back', async () => {
+    const accused: string[] = [];
+    const { protocol, table, registered } = joinProtocol(5000);
+    const frozen = cardOf('frozen', 1, 7530);
+    table.add(frozen);
+    table.remove(frozen, 'timeout');
+    await protocol.discover(true); // its card expired meanwhile: not in the store
+    registered.set(frozen.id, frozen); // it wakes and renews the same incarnation
+    (protocol as unknown as { accuse(card: NodeCard): Promise<void> }).accuse = async (card) => void accused.push(`${card.id}#${card.incarnation}`);
+    await protocol.discover(true);
+    assert.equal(table.has(frozen.id), false);
+    assert.deepEqual(accused, ['frozen#1']);
+  });
+
   it('a member heard under a newer incarnation is recorded under it (card read from the store), and reported as reincarnated', async () => {
     const { protocol, table, registered, events } = joinProtocol(5000);
     const old = cardOf('peer', 1, 7530);

@@ -14,7 +14,7 @@ interface ManagedToken {
 const managed = (userId: string, jwt: string, expiresAt = 1000): ManagedToken => ({ idx: `${expiresAt};${userId}#${jwt}`, _id: `${userId}#${jwt}`, expiresAt, userId });
 
 /** A TokenSync over a token manager in memory; `store` is the shared token store (undefined: the read fails). */
-function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>()) {
+function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>(), storeLost = false) {
   const sent: TokenRevocation[] = [];
   const expired: string[] = [];
   let running = 0;
@@ -40,6 +40,7 @@ function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = 
       if (stored === undefined) throw new Error('Redis did not answer');
       return stored;
     },
+    async () => storeLost,
   );
   return { sync, sent, expired, mostAtOnce: () => mostAtOnce };
 }
@@ -67,15 +68,13 @@ describe('TokenSync', () => {
     assert.equal(mostAtOnce(), 1);
   });
 
-  it('a catch-up that finds every token gone keeps them: the store lost its data (one Kuzzle keeps its connections then)', async () => {
-    const store = new Map<string, unknown>([
-      ['alice#a', null],
-      ['bob#b', null],
-    ]);
-    const { sync, expired } = harness([managed('alice', 'a'), managed('bob', 'b')], store);
-    assert.equal(await sync.recheck({ keepIfAllGone: true }), 0);
-    assert.deepEqual(expired, []);
-    assert.equal(await sync.recheck(), 2, 'after admin:resetSecurity, every token is gone indeed');
+  it('a catch-up keeps the connections whose token is gone when the store lost its data (one Kuzzle keeps them then), and drops them when it did not (the users were deleted)', async () => {
+    const gone = (): Map<string, unknown> => new Map<string, unknown>([['alice#a', null], ['bob#b', null]]);
+    const lost = harness([managed('alice', 'a'), managed('bob', 'b')], gone(), new Map(), true);
+    assert.equal(await lost.sync.recheck({ keepIfStoreLost: true }), 0);
+    assert.deepEqual(lost.expired, []);
+    const deleted = harness([managed('alice', 'a'), managed('bob', 'b')], gone());
+    assert.equal(await deleted.sync.recheck({ keepIfStoreLost: true }), 2);
   });
 
   it('a revocation of a user whose new token is in the store (asked again after the user logged in again) leaves it', async () => {

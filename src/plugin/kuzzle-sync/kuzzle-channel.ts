@@ -126,18 +126,25 @@ export class KuzzleChannel {
     }
     const missed = new Set(peers);
     this.retried.set(key, missed);
-    void this.retry(channel, type, body, missed).finally(() => this.retried.delete(key));
+    const done = (): void => {
+      if (this.retried.get(key) === missed) this.retried.delete(key);
+    };
+    void this.retry(channel, type, body, missed, done).finally(done);
   }
 
+  /** `lastTry` runs before the last try: a peer missing the change after that starts a retry of its own. */
   private async retry<T extends RequestTypes<KuzzleMessages>>(
     channel: MemberChannel<KuzzleMessages>,
     type: T,
     body: BodyOf<KuzzleMessages[T]>,
     missed: Set<string>,
+    lastTry: () => void,
   ): Promise<void> {
-    for (const pause of this.timers.resendPausesMs ?? RESEND_PAUSES_MS) {
+    const pauses = this.timers.resendPausesMs ?? RESEND_PAUSES_MS;
+    for (const [i, pause] of pauses.entries()) {
       // Jittered: the changes a peer missed together are not all asked again at once.
       await delay(pause * (0.75 + Math.random() / 2), { unref: true });
+      if (i === pauses.length - 1) lastTry();
       const asked = [...missed];
       missed.clear();
       for (const peer of this.missedBy(type, await channel.requestSome(asked, type, body, this.timers.stateAckMs))) missed.add(peer);

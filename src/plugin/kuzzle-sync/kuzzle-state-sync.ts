@@ -61,7 +61,9 @@ export class KuzzleStateSync {
     // Kuzzle 2.9 and 2.10 answer it; without it no token is found gone.
     const readToken = (userId: string, jwt: string): Promise<unknown> =>
       kuzzle.hasAskAnswerer?.('core:security:token:get') === true ? kuzzle.ask('core:security:token:get', userId, jwt) : Promise.resolve(undefined);
-    this.tokens = new TokenSync(this.channel, kuzzle, (id) => readInternal('api-keys', id), readToken);
+    // Kuzzle (2.10) marks its token store once it loaded the API keys into it, without expiry: gone, the store lost its data.
+    const storeLost = async (): Promise<boolean> => (await kuzzle.ask('core:cache:internal:get', 'token/bootstrap')) === null;
+    this.tokens = new TokenSync(this.channel, kuzzle, (id) => readInternal('api-keys', id), readToken, storeLost);
     const tokens = this.tokens;
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
@@ -129,7 +131,7 @@ export class KuzzleStateSync {
       ['index cache', () => this.indexes.catchUp()],
       ['roles and profiles', () => this.security.invalidate({ kind: 'all' })],
       ['validation specifications', () => this.validation.reload()],
-      ['revoked tokens', () => this.tokens.recheck({ keepIfAllGone: true })],
+      ['revoked tokens', () => this.tokens.recheck({ keepIfStoreLost: true })],
     ];
     const failures: string[] = [];
     for (const [what, step] of steps) {

@@ -2,6 +2,7 @@ import Bluebird from 'bluebird';
 import { createHash } from 'crypto';
 import type { Handlers } from '../../bus/message-spec';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
+import { withTimeout } from '../../util/with-timeout';
 import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, TokenRevocation } from './messages';
@@ -12,6 +13,9 @@ const REVOCATIONS_IN_FLIGHT = 16;
 
 type TokenManager = NonNullable<KuzzleStateInternals['tokenManager']>;
 type ManagedToken = TokenManager['tokens']['array'][number];
+
+/** How long one expiry holds the next ones at most. */
+const EXPIRY_WAIT_MS = 5000;
 
 /** Token reads in flight while rechecking a node's tokens. */
 const TOKEN_READS_IN_FLIGHT = 32;
@@ -79,6 +83,8 @@ export class TokenSync {
      * null when it no longer exists; undefined when this Kuzzle cannot tell.
      */
     private readonly readToken: (userId: string, jwt: string) => Promise<unknown>,
+    /** Whether the shared token store lost its data since Kuzzle filled it (see {@link recheck}). */
+    private readonly storeLost: () => Promise<boolean> = async () => false,
   ) {}
 
   /**
@@ -87,11 +93,12 @@ export class TokenSync {
    * or by a path no event reports, such as the users deleted by
    * `admin:resetSecurity`). Returns how many were dropped. A token whose
    * read fails is kept: only a token known to be gone is dropped.
-   * `keepIfAllGone`: when every token read is gone, the store lost its data
-   * (a Redis flush or restart without persistence) rather than revoked
-   * them all, and one Kuzzle keeps its connections then: so does this node.
+   * `keepIfStoreLost`: when the store lost its data (a Redis flush or a
+   * restart without persistence: the mark Kuzzle leaves once it loaded its
+   * API keys is gone too), tokens are gone without being revoked, and one
+   * Kuzzle keeps its connections then: so does this node.
    */
-  async recheck(options: { keepIfAllGone?: boolean } = {}): Promise<number> {
+  async recheck(options: { keepIfStoreLost?: boolean } = {}): Promise<number> {
     const manager = this.kuzzle.tokenManager;
     if (!manager) return 0;
     const gone: ManagedToken[] = [];
@@ -104,8 +111,8 @@ export class TokenSync {
       if (verdict) gone.push(token);
     }, { concurrency: TOKEN_READS_IN_FLIGHT });
     if (gone.length === 0) return 0;
-    if (options.keepIfAllGone === true && gone.length === read) {
-      this.channel.log('warn', `none of the ${read} token(s) of this node's connections is in the shared store any more: it lost its data; the connections are kept, as one Kuzzle keeps them`);
+    if (options.keepIfStoreLost === true && (await this.storeLost())) {
+      this.channel.log('warn', `${gone.length} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data: the connections are kept, as one Kuzzle keeps them`);
       return 0;
     }
     for (const token of gone) await this.expire(manager, token);
@@ -126,10 +133,14 @@ export class TokenSync {
     }
   }
 
-  /** Expires a token in Kuzzle's token manager, after the expiries under way (see {@link expiries}). */
+  /**
+   * Expires a token in Kuzzle's token manager, after the expiries under way
+   * (see {@link expiries}); one that takes longer than {@link EXPIRY_WAIT_MS}
+   * (its rooms' removal waiting for Redis) no longer holds the next ones.
+   */
   private expire(manager: TokenManager, token: ManagedToken): Promise<void> {
     const run = this.expiries.then(() => manager.expire(token));
-    this.expiries = run.catch(() => undefined);
+    this.expiries = withTimeout(run, EXPIRY_WAIT_MS).catch(() => undefined);
     return run;
   }
 
