@@ -6,6 +6,9 @@ import type { EmitMembershipEvent, Peer, PeerRemovalReason } from './peer';
 import type { PeerLinks } from './peer-links';
 import { Waiters } from './waiters';
 
+/** Fences kept at most (see {@link MemberTable.fences}). */
+const MAX_FENCES = 1024;
+
 /**
  * Who is a member for this node, and the rules that keep the list right:
  * - each start and each rejoin of a node has a new incarnation; removing a
@@ -16,9 +19,6 @@ import { Waiters } from './waiters';
  *   one; a member-only request from a node whose join is in flight waits
  *   (bounded) for the join to record it.
  */
-/** Fences kept at most (see {@link MemberTable.fences}). */
-const MAX_FENCES = 1024;
-
 export class MemberTable {
   private readonly members = new Map<string, Peer>();
   /** Joins in flight (either direction), per peer id. */

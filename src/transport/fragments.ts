@@ -1,3 +1,5 @@
+import { performance } from 'perf_hooks';
+
 /**
  * Messages bigger than a frame travel as fragments: frames that start with a
  * zero byte (a JSON envelope never does), then the message number (uint32),
@@ -81,7 +83,8 @@ export class Reassembler {
 
   constructor(
     private readonly limits: FragmentLimits,
-    private readonly now: () => number = Date.now,
+    /** A monotonic clock: a step of the wall clock must not expire live messages. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /**

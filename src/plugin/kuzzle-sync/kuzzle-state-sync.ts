@@ -122,8 +122,9 @@ export class KuzzleStateSync {
    * off: runtime strategies (from the shared state), indexes created or
    * deleted meanwhile (from a peer), rights and specifications (reloaded
    * from Elasticsearch), and tokens revoked meanwhile (checked against the
-   * shared token store: their connections here are dropped). A step that found no member to answer is reported
-   * in status and tried again at the next catch-up.
+   * shared token store: their connections here are dropped). A step that
+   * found no member to answer is reported in status and tried again at the
+   * next catch-up.
    */
   private async catchUp(reason: string): Promise<void> {
     const steps: Array<[string, () => Promise<unknown>]> = [
