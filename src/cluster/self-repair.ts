@@ -6,6 +6,7 @@ import type { RealtimeSync } from '../sync/realtime-sync';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import type { Cancel, Scheduler } from '../util/scheduler';
+import { SerialQueue } from '../util/serial-queue';
 import { withTimeout } from '../util/with-timeout';
 
 /** What self-repair found and did, for status and metrics. */
@@ -42,14 +43,13 @@ export interface SelfRepairHooks {
 export class SelfRepair {
   readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0 };
   private readonly timers: Cancel[] = [];
-  private running: Promise<void> = Promise.resolve();
   /**
-   * Kinds of repair waiting for their turn: another of the same kind would
-   * do the same work (an anti-entropy pass outlasting its period, e.g. while
-   * Redis is down, must not queue one more each period and run them back to
-   * back after).
+   * Repairs, one at a time. One of a kind already waiting for its turn is
+   * not queued twice: it would do the same work (an anti-entropy pass
+   * outlasting its period, e.g. while Redis is down, must not queue one more
+   * each period and run them back to back after).
    */
-  private readonly queued = new Set<'gap repair' | 'anti-entropy'>();
+  private readonly repairs = new SerialQueue();
   /** Held in {@link StateAvailability} while the epoch probe fails. */
   private probeFailure: object | undefined;
   private probing = false;
@@ -154,16 +154,21 @@ export class SelfRepair {
 
   /** {@link serially}, unless a repair of that kind already waits for its turn. */
   private queueOnce(kind: 'gap repair' | 'anti-entropy', what: string, work: () => Promise<void>): void {
-    if (this.queued.has(kind)) return;
-    this.queued.add(kind);
-    this.serially(what, () => {
-      this.queued.delete(kind);
-      return work();
-    });
+    void this.repairs.once(kind, () => this.guarded(what, work));
   }
 
   /** Runs repairs one at a time; a failure is logged, the next run tries again. */
   private serially(what: string, work: () => Promise<void>): void {
-    this.running = this.running.then(() => (this.stopped ? undefined : work())).catch((error: unknown) => this.options.log('error', `${what} failed: ${describeError(error)}`));
+    void this.repairs.run(() => this.guarded(what, work));
+  }
+
+  /** A repair, unless the node stopped; its failure logged, never thrown. */
+  private async guarded(what: string, work: () => Promise<void>): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await work();
+    } catch (error) {
+      this.options.log('error', `${what} failed: ${describeError(error)}`);
+    }
   }
 }

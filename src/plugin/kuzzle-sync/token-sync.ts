@@ -2,7 +2,7 @@ import Bluebird from 'bluebird';
 import { createHash } from 'crypto';
 import type { Handlers } from '../../bus/message-spec';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
-import { withTimeout } from '../../util/with-timeout';
+import { SerialQueue } from '../../util/serial-queue';
 import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, TokenRevocation } from './messages';
@@ -58,20 +58,19 @@ export class TokenSync {
     },
     'kuzzle:token:recheck': async () => {
       // One at a time: requests made while one runs (a sender asking again) share the next.
-      this.nextRecheck ??= this.rechecks.then(() => {
-        this.nextRecheck = undefined;
-        return this.recheck();
-      });
-      this.rechecks = this.nextRecheck.catch(() => undefined);
-      await this.nextRecheck;
+      await this.rechecks.once('recheck', () => this.recheck());
       return {};
     },
   };
 
-  /** Kuzzle's token manager finds an entry, then removes it by its position once the connection's rooms are gone: expiries run one at a time. */
-  private expiries: Promise<void> = Promise.resolve();
-  private rechecks: Promise<unknown> = Promise.resolve();
-  private nextRecheck: Promise<number> | undefined;
+  /**
+   * Kuzzle's token manager finds an entry, then removes it by its position
+   * once the connection's rooms are gone: expiries run one at a time, one
+   * that takes longer than {@link EXPIRY_WAIT_MS} (its rooms' removal
+   * waiting for Redis) no longer holding the next ones.
+   */
+  private readonly expiries = new SerialQueue(EXPIRY_WAIT_MS);
+  private readonly rechecks = new SerialQueue();
 
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
@@ -133,15 +132,9 @@ export class TokenSync {
     }
   }
 
-  /**
-   * Expires a token in Kuzzle's token manager, after the expiries under way
-   * (see {@link expiries}); one that takes longer than {@link EXPIRY_WAIT_MS}
-   * (its rooms' removal waiting for Redis) no longer holds the next ones.
-   */
+  /** Expires a token in Kuzzle's token manager, after the expiries under way (see {@link expiries}). */
   private expire(manager: TokenManager, token: ManagedToken): Promise<void> {
-    const run = this.expiries.then(() => manager.expire(token));
-    this.expiries = withTimeout(run, EXPIRY_WAIT_MS).catch(() => undefined);
-    return run;
+    return this.expiries.run(() => manager.expire(token));
   }
 
   /** Every peer drops the connections whose token is gone (see {@link recheck}); resolves once each did or failed to answer. */
