@@ -82,6 +82,7 @@ export class MessageBus {
   ) {
     transport.onBroadcast((envelope) => this.dispatch('broadcast', envelope));
     transport.onRequest((envelope) => this.dispatch('request', envelope));
+    transport.countTypes((type) => this.routes.has(type));
   }
 
   /** Sets who counts as a member; until then, only `anyone` messages are accepted. */

@@ -73,8 +73,11 @@ export interface RealtimeStore {
    * Makes `owner`'s contribution exactly `rooms` in `scope` (these
    * collections; all the owner's collections and those of `rooms` when
    * omitted). Counts of one room id are summed; 0 means absent.
+   * `abandoned` is asked before each write: once it says yes, nothing more
+   * is written and the contribution is left part replaced (for an owner
+   * about to be purged: a node leaving must not wait for a long rewrite).
    */
-  replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]>;
+  replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[], abandoned?: () => boolean): Promise<CollectionChange[]>;
   /**
    * Removes everything of an owner (a dead or replaced node incarnation)
    * in the collections the shared state lists for it and in `alsoIn`: a

@@ -67,7 +67,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     return { total, removed };
   }
 
-  async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]> {
+  async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[], abandoned: () => boolean = () => false): Promise<CollectionChange[]> {
     const wanted = new Map<string, { keys: CollectionKeys; rooms: Map<string, { count: number; json: string }> }>();
     const entryOf = (k: CollectionKeys) => {
       let entry = wanted.get(k.ref);
@@ -85,7 +85,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     }
     const others = scope ?? (await this.index.ownerCollections(owner));
     for (const ref of others) entryOf(this.keys.collection(ref.index, ref.collection));
-    const changes = await Bluebird.map([...wanted.values()], ({ keys: k, rooms: counts }) => this.replaceInCollection(k, owner, counts), {
+    const changes = await Bluebird.map([...wanted.values()], ({ keys: k, rooms: counts }) => this.replaceInCollection(k, owner, counts, abandoned), {
       concurrency: PARALLELISM,
     });
     return changes.filter((change) => change.addedRooms.length > 0 || change.removedRooms.length > 0);
@@ -96,16 +96,19 @@ export class RedisRealtimeStore implements RealtimeStore {
     k: CollectionKeys,
     owner: string,
     counts: Map<string, { count: number; json: string }>,
+    abandoned: () => boolean,
   ): Promise<CollectionChange> {
     const change: CollectionChange = { index: k.index, collection: k.collection, addedRooms: [], removedRooms: [] };
     const entries = [...counts].filter(([, want]) => want.count > 0);
     for (let i = 0; i < entries.length; i += BATCH) {
+      if (abandoned()) return change;
       const batch = entries.slice(i, i + BATCH);
       // The entries confirmed first, as for a subscription (see SubscriberWrites).
       await this.index.add(k, batch.map(([roomId]) => roomId), owner);
       await this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change);
     }
     await this.index.relistCreated(k, change.addedRooms, owner);
+    if (abandoned()) return change;
     const stale: string[] = [];
     await this.scanHash(k.ownerRooms(owner), (pairs) => {
       for (let i = 0; i < pairs.length; i += 2) {
@@ -114,10 +117,11 @@ export class RedisRealtimeStore implements RealtimeStore {
       }
     });
     for (let i = 0; i < stale.length; i += BATCH) {
+      if (abandoned()) break;
       await this.setOwnerCounts(k, owner, stale.slice(i, i + BATCH).map((roomId) => [roomId, 0, '']), change);
     }
     if (change.removedRooms.length > 0) await this.index.removeRooms(k, change.removedRooms);
-    if (entries.length === 0) await this.index.removeOwnerCollection(k, owner);
+    if (entries.length === 0 && !abandoned()) await this.index.removeOwnerCollection(k, owner);
     return change;
   }
 

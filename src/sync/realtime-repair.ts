@@ -37,7 +37,8 @@ export class RealtimeRepair {
       if (this.leaving()) return { rooms: 0, subscribers: 0 };
       const owner = this.owner();
       const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));
-      await this.store.replaceOwner(owner, rooms, scope);
+      await this.store.replaceOwner(owner, rooms, scope, this.leaving);
+      if (this.leaving()) return { rooms: 0, subscribers: 0 };
       // Also where this node holds rooms: a subscription written under the
       // old owner after a peer purged it (before this node knew) is counted
       // there but no longer listed under it.
@@ -52,7 +53,8 @@ export class RealtimeRepair {
   /**
    * Removes this node's own subscribers as it leaves, once the writes and
    * the rewrite under way are done (a rewrite run after the purge would
-   * write them back). Returns the rooms removed.
+   * write them back); the rewrite stops at its next write. Returns the
+   * rooms removed.
    */
   purgeSelf(): Promise<number> {
     return this.lock.write(() => this.purgeOwner(this.owner()));

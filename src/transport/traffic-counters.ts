@@ -3,6 +3,8 @@ import { RecentMap } from '../util/recent-map';
 
 /** Message types counted separately; a peer sending made-up types cannot grow the counters without bound. */
 const MAX_TYPES_COUNTED = 100;
+/** Where received bytes of types this node does not handle are counted. */
+const UNKNOWN_TYPE = 'unknown';
 /** Peers whose missed messages are kept (live or gone). */
 const MAX_PEERS_WITH_GAPS = 256;
 
@@ -24,12 +26,26 @@ export class TrafficCounters {
    */
   private readonly gaps = new RecentMap<string, number>(MAX_PEERS_WITH_GAPS);
 
+  /** Whether a received type is one this node handles; until told, every type is. */
+  private isKnown: (type: string) => boolean = () => true;
+
+  /**
+   * Received bytes are counted under their type only for the types `known`
+   * accepts, the others under `unknown`: a key holder sending made-up types
+   * would otherwise take every slot, and the real types would be counted
+   * under `other` from then on.
+   */
+  countTypes(known: (type: string) => boolean): void {
+    this.isKnown = known;
+  }
+
   /** Counts bytes per message type and in total; types are bounded (unknown ones past the bound share one key). */
   bytes(direction: 'sent' | 'received', type: string, bytes: number): void {
     const byType = direction === 'sent' ? this.bytesSent : this.bytesReceived;
     if (direction === 'sent') this.totals.bytesSent += bytes;
     else this.totals.bytesReceived += bytes;
-    const key = byType.has(type) || byType.size < MAX_TYPES_COUNTED ? type : 'other';
+    const counted = direction === 'sent' || this.isKnown(type) ? type : UNKNOWN_TYPE;
+    const key = byType.has(counted) || byType.size < MAX_TYPES_COUNTED ? counted : 'other';
     byType.set(key, (byType.get(key) ?? 0) + bytes);
   }
 

@@ -92,6 +92,8 @@ export interface Transport {
   onDisconnect(handler: DisconnectHandler): void;
   /** Signs every request sent from now on. */
   setSigner(signer: RequestSigner): void;
+  /** Received bytes are counted per type (in stats) only for the types `known` accepts; the rest share one key. */
+  countTypes(known: (type: string) => boolean): void;
   stats(): TransportStats;
   /** Closes every socket; idempotent. `flushMs`: time left to queued broadcasts. */
   close(options?: { flushMs?: number }): Promise<void>;

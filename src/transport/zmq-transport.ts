@@ -264,6 +264,10 @@ export class ZmqTransport implements Transport {
     this.writer.signer = signer;
   }
 
+  countTypes(known: (type: string) => boolean): void {
+    this.traffic.countTypes(known);
+  }
+
   /** A copy of the counters. */
   stats(): TransportStats {
     const traffic = this.traffic.snapshot();

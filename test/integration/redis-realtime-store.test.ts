@@ -117,6 +117,18 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.deepEqual(await keysOf(keys), []);
   });
 
+  it('a rewrite abandoned part way stops at its next batch: a leaving node does not wait for all of it', async () => {
+    const { store } = fresh();
+    const rooms = Array.from({ length: 20_000 }, (_, i) => ({ ...room(`big${i}`), count: 1 }));
+    let asked = 0;
+    // Abandoned once two batches are written.
+    await store.replaceOwner('n1#1', rooms, undefined, () => ++asked > 2);
+    const [digest] = await store.ownerDigest('n1#1');
+    assert.equal(digest?.rooms, 1_000, 'two batches of 500 written, no more');
+    await store.purgeOwner('n1#1');
+    assert.deepEqual(await store.ownerDigest('n1#1'), []);
+  });
+
   it('subscriptions written together: a collection whose script fails fails its own callers only, and its rooms stay indexed', async () => {
     const { store, keys } = fresh();
     // A key of the wrong type makes that collection's script fail on Redis.

@@ -91,6 +91,10 @@ export class FaultyTransport implements Transport {
     this.inner.setSigner(signer);
   }
 
+  countTypes(known: (type: string) => boolean): void {
+    this.inner.countTypes(known);
+  }
+
   close(options?: { flushMs?: number }): Promise<void> {
     return this.inner.close(options);
   }

@@ -57,8 +57,10 @@ export class MemoryRealtimeStore implements RealtimeStore {
     return { total: remaining, removed: remaining === 0 };
   }
 
-  async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[]): Promise<CollectionChange[]> {
+  /** Writes at once: `abandoned` is asked only before it starts. */
+  async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[], abandoned?: () => boolean): Promise<CollectionChange[]> {
     this.maybeFail('replaceOwner');
+    if (abandoned?.()) return [];
     const inScope = scope ? new Set(scope.map(refKey)) : undefined;
     const wanted = new Map<string, OwnerRoom>();
     for (const room of rooms) {

@@ -213,6 +213,9 @@ export class MemoryTransport implements Transport {
     this.signer = signer;
   }
 
+  /** Bytes are not counted here. */
+  countTypes(): void {}
+
   /** Reports `missed` broadcasts of `peerId` lost, as a sequence gap on a SUB would. */
   injectGap(peerId: string, missed: number): void {
     this.gapHandler?.(peerId, 1, 1 + missed);

@@ -103,6 +103,15 @@ export function realtimeStoreContract(name: string, makeStore: () => Promise<Rea
       assert.deepEqual(digest, [{ index: 'idx', collection: 'c1', rooms: 2, subscribers: 4 }]);
     });
 
+    it('an abandoned replacement writes nothing more (the owner is about to be purged)', async () => {
+      const store = await makeStore();
+      await store.addSubscriber(room('kept', 'c1'), 'n1#1');
+      const changes = await store.replaceOwner('n1#1', [{ ...room('new', 'c1'), count: 1 }], undefined, () => true);
+      assert.deepEqual(changes, []);
+      assert.equal(await store.countRoom('kept'), 1);
+      assert.equal(await store.countRoom('new'), undefined);
+    });
+
     it('replaces an owner within a scope only', async () => {
       const store = await makeStore();
       await store.addSubscriber(room('a', 'c1'), 'n1#1');

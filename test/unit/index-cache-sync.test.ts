@@ -25,4 +25,38 @@ describe('IndexCacheSync: catch-up', () => {
     assert.deepEqual(removed.sort(), ['constructor', 'shop/old']);
     assert.deepEqual(Object.keys(snapshot.indexes).sort(), ['__proto__', 'shop'], 'any name is a plain entry');
   });
+
+  it('an index created or deleted live while the peer\'s snapshot travels is left as the live change made it', async () => {
+    // This node's cache, changed by live changes while the catch-up runs.
+    const mine = new Map<string, string[]>([['old', ['c']], ['shop', ['orders']]]);
+    const asked: string[] = [];
+    const kuzzle = {
+      ask: async (event: string, ...args: unknown[]): Promise<unknown> => {
+        const [index, collection] = args as [string, string | undefined];
+        if (event === 'core:storage:public:index:list') return [...mine.keys()];
+        if (event === 'core:storage:public:collection:list') return mine.get(index) ?? [];
+        // Elasticsearch: an index without collections does not show in its stats.
+        if (event === 'core:storage:public:index:stats') return { indexes: [{ name: 'shop', collections: [{ name: 'orders' }] }] };
+        if (event.startsWith('core:storage:public:cache:')) asked.push(`${event.slice('core:storage:public:cache:'.length)} ${index}${collection ? `/${collection}` : ''}`);
+        return undefined;
+      },
+    };
+    const channel = {
+      // The peer read its cache before both changes below: it still has "old", not yet "fresh".
+      ask: async () => {
+        mine.set('fresh', []);
+        await sync.hooks['core:storage:cache:add:after']({ scope: 'public', index: 'fresh' });
+        mine.delete('old');
+        await sync.handlers['kuzzle:index:remove']({ scope: 'public', index: 'old' }, { id: 'n2', incarnation: 1 });
+        return { indexes: { old: ['c'], shop: ['orders'] } } as never;
+      },
+      send: async () => undefined,
+      settled: async () => undefined,
+    };
+    const sync = new IndexCacheSync(channel, kuzzle, true);
+    await sync.catchUp();
+    assert.ok(!asked.includes('remove fresh'), `the new empty index is kept (${asked.join(', ')})`);
+    assert.ok(!asked.some((call) => call.startsWith('add old')), `the deleted index is not added back (${asked.join(', ')})`);
+    assert.ok(asked.includes('add shop/orders'));
+  });
 });

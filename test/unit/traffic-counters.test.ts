@@ -12,4 +12,16 @@ describe('TrafficCounters', () => {
     assert.equal(gaps['node-299'], 300);
     assert.equal(gaps['node-0'], undefined);
   });
+
+  it('received bytes of types this node does not handle share one key: made-up types take no slot from the real ones', () => {
+    const traffic = new TrafficCounters();
+    traffic.countTypes((type) => type === 'realtime:change');
+    for (let i = 0; i < 500; i++) traffic.bytes('received', `made-up-${i}`, 10);
+    traffic.bytes('received', 'realtime:change', 7);
+    traffic.bytes('sent', 'realtime:change', 3);
+    const { bytesByType, bytesReceived } = traffic.snapshot();
+    assert.deepEqual(bytesByType.received, { unknown: 5000, 'realtime:change': 7 });
+    assert.deepEqual(bytesByType.sent, { 'realtime:change': 3 });
+    assert.equal(bytesReceived, 5007);
+  });
 });

@@ -52,6 +52,15 @@ export class IndexCacheSync {
     'kuzzle:index:snapshot': () => this.snapshot(),
   };
 
+  /**
+   * Per catch-up under way, the indexes and collections changed live since
+   * it asked a peer: its snapshot and this node's own are read at different
+   * times, and an index created or deleted in between would be judged from
+   * the older of the two (a new empty index forgotten, a deleted one added
+   * back). The live change is the newer word: the catch-up leaves those be.
+   */
+  private readonly catchUpWindows = new Set<Set<string>>();
+
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'settled' | 'ask'>,
     private readonly kuzzle: Pick<KuzzleLike, 'ask'>,
@@ -74,12 +83,28 @@ export class IndexCacheSync {
    * learned from a peer's cache, and those deleted meanwhile are forgotten.
    */
   async catchUp(): Promise<void> {
+    const changedLive = new Set<string>();
+    this.catchUpWindows.add(changedLive);
+    try {
+      await this.catchUpFromPeer(changedLive);
+    } finally {
+      this.catchUpWindows.delete(changedLive);
+    }
+  }
+
+  private async catchUpFromPeer(changedLive: ReadonlySet<string>): Promise<void> {
     const snapshot = await this.channel.ask('kuzzle:index:snapshot', {}, CATCH_UP_DEADLINE_MS);
     if (!snapshot) return;
     const mine = await this.snapshot();
+    // An index changed live settles its collections too (deleted with it).
+    const settled = (index: string, collection?: string): boolean =>
+      changedLive.has(liveKey(index)) || (collection !== undefined && changedLive.has(liveKey(index, collection)));
     for (const [index, collections] of Object.entries(snapshot.indexes)) {
+      if (settled(index)) continue;
       await this.kuzzle.ask('core:storage:public:cache:add', index);
-      for (const collection of collections) await this.kuzzle.ask('core:storage:public:cache:add', index, collection);
+      for (const collection of collections) {
+        if (!settled(index, collection)) await this.kuzzle.ask('core:storage:public:cache:add', index, collection);
+      }
     }
     // What this node knows but the peer does not was deleted while this node
     // was cut off, unless Elasticsearch still has it. Without Elasticsearch's
@@ -92,11 +117,13 @@ export class IndexCacheSync {
       // Own entries only: an index may be named like an Object property ("constructor").
       const theirs = Object.prototype.hasOwnProperty.call(snapshot.indexes, index) ? snapshot.indexes[index] : undefined;
       if (theirs === undefined) {
-        if (!stored.has(index)) await this.kuzzle.ask('core:storage:public:cache:remove', index);
+        // A collection created live makes its index live too.
+        const createdInside = collections.some((collection) => settled(index, collection));
+        if (!stored.has(index) && !settled(index) && !createdInside) await this.kuzzle.ask('core:storage:public:cache:remove', index);
         continue;
       }
       for (const collection of collections) {
-        if (!theirs.includes(collection) && !stored.get(index)?.has(collection)) {
+        if (!theirs.includes(collection) && !stored.get(index)?.has(collection) && !settled(index, collection)) {
           await this.kuzzle.ask('core:storage:public:cache:remove', index, collection);
         }
       }
@@ -116,10 +143,20 @@ export class IndexCacheSync {
   private forward(type: 'kuzzle:index:add' | 'kuzzle:index:remove', payload: unknown): Promise<void> {
     const change = parseIndexCacheChange(payload);
     if (!change) return Promise.resolve();
+    this.changedLive(change);
     return this.channel.send(type, change);
   }
 
-  private async apply(kind: 'add' | 'remove', { scope, index, collection }: IndexCacheChange): Promise<void> {
-    await this.kuzzle.ask(`core:storage:${scope}:cache:${kind}`, index, collection);
+  private async apply(kind: 'add' | 'remove', change: IndexCacheChange): Promise<void> {
+    this.changedLive(change);
+    await this.kuzzle.ask(`core:storage:${change.scope}:cache:${kind}`, change.index, change.collection);
+  }
+
+  private changedLive({ scope, index, collection }: IndexCacheChange): void {
+    if (scope !== 'public') return;
+    for (const window of this.catchUpWindows) window.add(liveKey(index, collection));
   }
 }
+
+/** An index, or a collection of it, as one key (no name holds a NUL). */
+const liveKey = (index: string, collection?: string): string => (collection === undefined ? index : `${index}\u0000${collection}`);
