@@ -74,18 +74,24 @@ export const PARTIAL_MAX_AGE_MS = 30_000;
  * Puts fragments back together, per sender (each sends its fragments in a
  * row: a gap or a new message abandons the one in progress). What it holds
  * is bounded: one message per sender, none above `maxMessageBytes`, all
- * of them together within four such messages, none older than
+ * of them together within `heldMessages` such messages, none older than
  * {@link PARTIAL_MAX_AGE_MS}.
  */
 export class Reassembler {
   private readonly partials = new Map<string, Partial>();
   private held = 0;
+  /** Bytes held in all, at most. */
+  private readonly maxHeld: number;
 
   constructor(
     private readonly limits: FragmentLimits,
+    /** `heldMessages`: messages of `maxMessageBytes` held in all, at most (4). */
+    { heldMessages = 4 }: { heldMessages?: number } = {},
     /** A monotonic clock: a step of the wall clock must not expire live messages. */
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.maxHeld = heldMessages * limits.maxMessageBytes;
+  }
 
   /**
    * Takes a fragment from `sender`. Returns the whole message once its last
@@ -112,7 +118,7 @@ export class Reassembler {
     } else if (!partial || partial.id !== id || partial.count !== count || partial.parts.length !== index) {
       return this.abandon(sender, 'a fragment out of sequence (one was lost)');
     }
-    if (partial.bytes + chunk.length > this.limits.maxMessageBytes || this.held + chunk.length > 4 * this.limits.maxMessageBytes) {
+    if (partial.bytes + chunk.length > this.limits.maxMessageBytes || this.held + chunk.length > this.maxHeld) {
       return this.abandon(sender, 'fragments over maxMessageBytes');
     }
     partial.parts.push(chunk);

@@ -10,13 +10,23 @@ import type { TrafficCounters } from './traffic-counters';
  */
 export class FrameReader {
   private readonly reassembler: Reassembler;
+  /** Fragments of the senders `reserved` names: out of reach of the others' budget. */
+  private readonly reservedReassembler: Reassembler;
 
   constructor(
     private readonly limits: FragmentLimits,
     private readonly traffic: TrafficCounters,
     private readonly dropped: (what: string) => void,
+    /**
+     * Senders whose fragments do not share the common budget (four messages
+     * in all): on a socket any key holder reaches, the members', so that
+     * half-sent messages of others never crowd theirs out. Each still holds
+     * one message at most, so their number bounds what they hold.
+     */
+    private readonly reserved: (sender: string) => boolean = () => false,
   ) {
     this.reassembler = new Reassembler(limits);
+    this.reservedReassembler = new Reassembler(limits, { heldMessages: Number.POSITIVE_INFINITY });
   }
 
   /**
@@ -27,8 +37,11 @@ export class FrameReader {
   read(frames: Buffer[], count: number, at: number, sender: string): Envelope | undefined {
     const size = frames.reduce((total, frame) => total + frame.length, 0);
     let frame = frames.length === count ? frames[at] : undefined;
+    // A sender that became (or stopped being) reserved mid-message starts over.
+    const [reassembler, other] = this.reserved(sender) ? [this.reservedReassembler, this.reassembler] : [this.reassembler, this.reservedReassembler];
+    other.forget(sender);
     if (frame && isFragment(frame)) {
-      const result = this.reassembler.accept(sender, frame);
+      const result = reassembler.accept(sender, frame);
       if (result === undefined) {
         // A fragment's bytes go in the total; the last one's also under the message's type.
         this.traffic.unreadable(size);
@@ -37,7 +50,7 @@ export class FrameReader {
       if (!Buffer.isBuffer(result)) return this.malformed(size, `${result.dropped} from ${sender}`);
       frame = result;
     } else {
-      const abandoned = this.reassembler.wholeFrame(sender);
+      const abandoned = reassembler.wholeFrame(sender);
       if (abandoned) this.dropped(`${abandoned} by ${sender}`);
     }
     const envelope = frame ? decodeEnvelope(frame, this.limits.maxMessageBytes) : undefined;
@@ -49,7 +62,10 @@ export class FrameReader {
 
   /** The senders are gone: the fragments they left are released. */
   forget(senders: readonly string[]): void {
-    for (const sender of senders) this.reassembler.forget(sender);
+    for (const sender of senders) {
+      this.reassembler.forget(sender);
+      this.reservedReassembler.forget(sender);
+    }
   }
 
   private malformed(size: number, what: string): undefined {

@@ -86,7 +86,10 @@ export class ZmqTransport implements Transport {
     this.limits = limitsOf(options);
     this.writer = new FrameWriter(this.nodeId, this.limits);
     this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
-    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
+    // Members' connections (the peers this node links to) are named by their
+    // routing id, which only a key holder can claim (and, taking a member's
+    // over, only cut that member off): their fragments keep their own room.
+    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.links.has(peerOfRouterName(sender)));
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
     this.ownTopic = topicPrefixOf(this.nodeId);
     this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'router')) });
@@ -431,3 +434,4 @@ export class ZmqTransport implements Transport {
 const subName = (peerId: string): string => `SUB(${peerId})`;
 const dealerName = (peerId: string): string => `DEALER(${peerId})`;
 const routerName = (peerId: string): string => `ROUTER(${peerId})`;
+const peerOfRouterName = (name: string): string => name.slice('ROUTER('.length, -1);

@@ -428,11 +428,12 @@ describe('ZmqTransport', () => {
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
 
-  it('messages left half-sent on the ROUTER (any connection past the handshake) do not crowd out the fragments of members\' broadcasts', async () => {
+  it('messages left half-sent on the ROUTER (any connection past the handshake) do not crowd out the fragments of members\' broadcasts and requests', async () => {
     const limits = { maxFrameBytes: 64 * 1024, maxMessageBytes: 256 * 1024 };
     const a = await startNode(limits);
     const b = await startNode(limits);
     await mesh([a, b]);
+    b.transport.onRequest(async (request) => ({ type: `${request.type}:reply`, body: { length: JSON.stringify(request.body).length } }));
     // Five connections each leave a message of nearly maxMessageBytes without its last fragment: about the whole budget of one reader (four such messages).
     const receivedBefore = b.transport.stats().bytesReceived;
     let stuckBytes = 0;
@@ -453,6 +454,9 @@ describe('ZmqTransport', () => {
       await a.transport.publish('big', { big });
       return b.broadcasts.slice(before).some((envelope) => envelope.type === 'big');
     }, { timeoutMs: 10_000, intervalMs: 200 });
+    // The same on the ROUTER, where the stuck messages are: a member's request in fragments is not refused for want of room.
+    const reply = await a.transport.request(b.transport.nodeId, 'big', { big }, 5_000);
+    assert.deepEqual(reply.body, { length: JSON.stringify({ big }).length });
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
 });

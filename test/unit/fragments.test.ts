@@ -93,7 +93,7 @@ describe('fragments', () => {
 
   it('what a sender never finishes is released once PARTIAL_MAX_AGE_MS passed: it cannot hold the room for good', () => {
     let now = 0;
-    const reassembler = new Reassembler(limits, () => now);
+    const reassembler = new Reassembler(limits, {}, () => now);
     for (let sender = 0; sender < 4; sender++) feed(reassembler, `stuck${sender}`, framesOf(randomBytes(limits.maxMessageBytes), sender, limits).slice(0, -1));
     const message = randomBytes(5000);
     assert.ok(feed(reassembler, 'live', framesOf(message, 9, limits)).dropped.length > 0, 'refused while they hold it');
