@@ -71,7 +71,7 @@ export const OPTION_SCHEMA = {
   maxMessageBytes: integerLeaf(
     16 * 1024 * 1024,
     1024,
-    'largest message (a notification with its document, a batch of rooms), whole or in fragments; a node holds at most one partial message per peer connection, and four such messages in all',
+    'largest message (a notification with its document, a batch of rooms), whole or in fragments; a node holds at most one partial message per peer connection, and four such messages in all, plus one per member on the ROUTER (see Security)',
   ),
   highWaterMark: integerLeaf(
     100_000,

@@ -1,6 +1,7 @@
 import type { Dealer, Publisher, Router, SocketOptions, Subscriber } from 'zeromq';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from './codec';
 import type { CurveKeys } from './curve-keys';
+import { newRoutingId } from './routing-ids';
 
 /** Default high water mark, see `ZmqTransportOptions.sendHighWaterMark`. */
 export const DEFAULT_HIGH_WATER_MARK = 100_000;
@@ -77,8 +78,9 @@ export function routerOptions(bindHost: string, limits: SocketLimits): SocketOpt
     // gone, and a request sent meanwhile stays stuck in it for good (the
     // integration test "rejects pending requests of a peer on disconnect()"
     // hangs). A routing id proves nothing anyway: requests carry their
-    // sender's MAC (see NodeIdentities), so a connection taking over an id
-    // can only receive the replies meant for it, never speak in its name.
+    // sender's MAC (see NodeIdentities), and a DEALER's id has a random
+    // part (see routing-ids.ts), so another connection cannot take a
+    // member's over to receive the replies meant for it.
     handover: true,
     sendHighWaterMark: limits.send,
     receiveHighWaterMark: limits.receive,
@@ -99,14 +101,15 @@ export function subOptions(limits: SocketLimits): SocketOptions<Subscriber> {
 }
 
 /**
- * Options of a DEALER connected to one peer's ROUTER. Its routing id is this
- * node's id: the peer's ROUTER checks every request's `from` against it.
+ * Options of a DEALER connected to one peer's ROUTER. Its routing id names
+ * this node (see routing-ids.ts): the peer's ROUTER checks every request's
+ * `from` against it.
  */
 export function dealerOptions(nodeId: string, limits: SocketLimits): SocketOptions<Dealer> {
   return {
     linger: 0,
     ipv6: true,
-    routingId: nodeId,
+    routingId: newRoutingId(nodeId),
     // Queue requests only on a completed connection: a peer that is down
     // makes send() wait (bounded by each request's deadline) instead of
     // piling stale requests up for whenever it comes back.

@@ -14,6 +14,7 @@ import { PeerLink } from './peer-link';
 import { PendingRequests } from './pending-requests';
 import { closeQuietly, receiveLoop, type ReceiveLoopContext } from './receive-loop';
 import { replyFrame } from './reply-frame';
+import { nodeIdOfRoutingId } from './routing-ids';
 import { SendQueue } from './send-queue';
 import { advertisedEndpoint, curveServerOptions, endpointOf, isWildcard, limitsOf, pubOptions, routerOptions, type SocketLimits } from './socket-options';
 import { TrafficCounters, type FrameDropReason } from './traffic-counters';
@@ -54,6 +55,8 @@ export class ZmqTransport implements Transport {
    * messages half-sent there never crowd out the members' on their links.
    */
   private readonly routerReader: FrameReader;
+  /** Per member, the name of the ROUTER connection its last answered request came on. */
+  private readonly memberRoutes = new Map<string, string>();
   private readonly writer: FrameWriter;
   private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
   private broadcastHandler: BroadcastHandler | undefined;
@@ -86,10 +89,9 @@ export class ZmqTransport implements Transport {
     this.limits = limitsOf(options);
     this.writer = new FrameWriter(this.nodeId, this.limits);
     this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
-    // Members' connections (the peers this node links to) are named by their
-    // routing id, which only a key holder can claim (and, taking a member's
-    // over, only cut that member off): their fragments keep their own room.
-    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.links.has(peerOfRouterName(sender)));
+    // A member's connection, known by a request it made that was answered,
+    // keeps its own room for fragments.
+    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.isMemberRoute(sender));
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
     this.ownTopic = topicPrefixOf(this.nodeId);
     this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'router')) });
@@ -153,6 +155,7 @@ export class ZmqTransport implements Transport {
     const link = this.links.get(peerId);
     if (link) this.dropLink(link, new PeerNotConnectedError(peerId, 'was disconnected'));
     this.addressedSeqs.forget(peerId);
+    this.memberRoutes.delete(peerId);
   }
 
   /** Ids of the connected peers. */
@@ -373,8 +376,8 @@ export class ZmqTransport implements Transport {
       const envelope = this.routerReader.read(frames, 2, 1, routerName(identity.toString('utf8')));
       if (!envelope) return;
       if (envelope.rid === undefined) return this.drop('malformed', `request "${envelope.type}" without a request id`);
-      // The DEALER's routing id is its node id: a request cannot speak for another node.
-      if (identity.toString('utf8') !== envelope.from) return this.drop('foreignSender', `request from ${envelope.from} on another node's connection`);
+      // The DEALER's routing id names its node: a request cannot speak for another node.
+      if (nodeIdOfRoutingId(identity.toString('utf8')) !== envelope.from) return this.drop('foreignSender', `request from ${envelope.from} on another node's connection`);
       this.traffic.totals.requestsReceived += 1;
       void this.answer(identity, envelope, envelope.rid);
     }, this.loopContext);
@@ -394,7 +397,17 @@ export class ZmqTransport implements Transport {
   }
 
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
-    const frame = await replyFrame((fields) => this.writer.encode(fields), this.requestHandler, request, rid, (error) =>
+    const handler = this.requestHandler;
+    // The handler answers only a request that proved its sender (a member's
+    // MAC): from then on its connection is that member's.
+    const proving: RequestHandler | undefined =
+      handler &&
+      (async (envelope) => {
+        const reply = await handler(envelope);
+        if (this.links.has(envelope.from)) this.memberRoutes.set(envelope.from, routerName(identity.toString('utf8')));
+        return reply;
+      });
+    const frame = await replyFrame((fields) => this.writer.encode(fields), proving, request, rid, (error) =>
       this.handlerFailed('request', request, error),
     );
     if (this.closed) return;
@@ -415,6 +428,12 @@ export class ZmqTransport implements Transport {
     }
   }
 
+  /** Whether frames read under `sender` come from the connection a member last made an answered request on. */
+  private isMemberRoute(sender: string): boolean {
+    const member = nodeIdOfRoutingId(routingIdOfRouterName(sender));
+    return this.links.has(member) && this.memberRoutes.get(member) === sender;
+  }
+
   private drop(reason: FrameDropReason, what: string): void {
     this.traffic.drop(reason);
     this.log('debug', `dropped (${reason}): ${what}`);
@@ -433,5 +452,5 @@ export class ZmqTransport implements Transport {
 /** The names frames are read under (per socket and peer): fragments are put back together per name. */
 const subName = (peerId: string): string => `SUB(${peerId})`;
 const dealerName = (peerId: string): string => `DEALER(${peerId})`;
-const routerName = (peerId: string): string => `ROUTER(${peerId})`;
-const peerOfRouterName = (name: string): string => name.slice('ROUTER('.length, -1);
+const routerName = (routingId: string): string => `ROUTER(${routingId})`;
+const routingIdOfRouterName = (name: string): string => name.slice('ROUTER('.length, -1);

@@ -17,6 +17,7 @@ import {
 import { ZmqTransport } from '../../src/transport/zmq-transport';
 import type { ZmqTransportOptions } from '../../src/transport/zmq-transport-options';
 import { waitFor } from '../harness/wait';
+import { withTimeout } from '../../src/util/with-timeout';
 
 interface Node {
   transport: ZmqTransport;
@@ -428,12 +429,31 @@ describe('ZmqTransport', () => {
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
 
+  it('a connection claiming a member\'s node id as its routing id does not take the member\'s over: the member\'s replies still reach it', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    await mesh([a, b]);
+    b.transport.onRequest(async (request) => ({ type: `${request.type}:reply`, body: request.body }));
+    assert.deepEqual((await a.transport.request(b.transport.nodeId, 'before', 1, 5_000)).body, 1);
+    // ROUTERs hand a routing id over to the last connection that claims it.
+    const raw = new Dealer({ linger: 0, routingId: a.transport.nodeId });
+    rawSockets.push(raw);
+    raw.connect(b.addresses.router);
+    await raw.send(encodeEnvelope({ v: PROTOCOL_VERSION, type: 'claim', from: a.transport.nodeId, inc: 1, seq: 0, rid: 'r1', body: null }));
+    // Answered: its connection is in place on b's ROUTER.
+    await withTimeout(raw.receive(), 5_000);
+    assert.deepEqual((await a.transport.request(b.transport.nodeId, 'after', 2, 5_000)).body, 2);
+    await Promise.all([a.transport.close(), b.transport.close()]);
+  });
+
   it('messages left half-sent on the ROUTER (any connection past the handshake) do not crowd out the fragments of members\' broadcasts and requests', async () => {
     const limits = { maxFrameBytes: 64 * 1024, maxMessageBytes: 256 * 1024 };
     const a = await startNode(limits);
     const b = await startNode(limits);
     await mesh([a, b]);
     b.transport.onRequest(async (request) => ({ type: `${request.type}:reply`, body: { length: JSON.stringify(request.body).length } }));
+    // Members ask each other small things first (a join): b then knows a's connection.
+    await a.transport.request(b.transport.nodeId, 'hello', {}, 5_000);
     // Five connections each leave a message of nearly maxMessageBytes without its last fragment: about the whole budget of one reader (four such messages).
     const receivedBefore = b.transport.stats().bytesReceived;
     let stuckBytes = 0;
