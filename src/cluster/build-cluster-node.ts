@@ -2,6 +2,7 @@ import { resolveBinding } from '../config/bindings';
 import type { RedisSettings } from '../config/options';
 import { StateAvailability } from '../state/availability';
 import { RedisSharedState } from '../state/redis-shared-state';
+import { PROTOCOL_VERSION } from '../transport/envelope';
 import { ZmqTransport } from '../transport/zmq-transport';
 import { ClusterNode, type ClusterNodeParts, type ClusterNodeSettings } from './cluster-node';
 import { checkExposure, curveKeysOf } from './exposure';
@@ -24,7 +25,7 @@ export function realParts(settings: RealNodeSettings): ClusterNodeParts & { tran
   const availability = new StateAvailability();
   const state = new RedisSharedState(
     settings.redis,
-    { clusterName: options.clusterName, cardTtlMs: options.timers.cardTtl, retryMs: options.timers.redisRetry, connectMs: options.timers.redisConnect },
+    { clusterName: options.clusterName, cardTtlMs: options.timers.cardTtl, protocol: PROTOCOL_VERSION, retryMs: options.timers.redisRetry, connectMs: options.timers.redisConnect },
     availability,
     log,
   );

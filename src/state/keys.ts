@@ -62,8 +62,10 @@ export class StateKeys {
   readonly allOwners: string;
   /** Hash node id → JSON card. */
   readonly cards: string;
-  /** Sorted set node id → expiry (epoch ms) of its card. */
+  /** Sorted set node id → expiry of its card (epoch ms, its writer's clock), for nodes of earlier releases. */
   readonly cardExpiry: string;
+  /** Prefix of the alive keys: one per live card, expired by Redis (see RedisCardStore). */
+  private readonly cardAlivePrefix: string;
   /** Counter behind incarnations. */
   readonly incarnations: string;
   /** Random token written once: when it is gone or changed, Redis lost the cluster's state. */
@@ -88,8 +90,14 @@ export class StateKeys {
     const nodes = `${prefix}:{${prefix}:nodes}`;
     this.cards = `${nodes}:cards`;
     this.cardExpiry = `${nodes}:expiry`;
+    this.cardAlivePrefix = `${nodes}:alive:`;
     this.incarnations = `${nodes}:incarnations`;
     this.epoch = `${nodes}:epoch`;
+  }
+
+  /** The key whose existence says a node's card is live (in the cards' slot). */
+  cardAlive(nodeId: string): string {
+    return this.cardAlivePrefix + nodeId;
   }
 
   /** Set of the collection refs where one owner has subscribers (a stale member is harmless). */

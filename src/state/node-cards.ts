@@ -2,13 +2,20 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CardStore } from '../membership/card-store';
 import { parseNodeCard, type NodeCard } from '../membership/node-card';
 import { execAll } from './exec';
+import { asStrings } from './replies';
 import type { StateKeys } from './keys';
 import { defineScripts, runScript } from './scripts';
 
 /**
- * {@link CardStore} over Redis: cards in one hash, their expiry in a sorted
- * set (score = epoch ms), both in the `{<prefix>:nodes}` slot. A card not
- * renewed within `ttlMs` is no longer listed and is pruned on the way.
+ * {@link CardStore} over Redis, in the `{<prefix>:nodes}` slot: cards in one
+ * hash, and per card an alive key that each renewal sets with a time to
+ * live of `ttlMs`. Redis expires it on its own clock: whether a node is
+ * alive never depends on the clocks of the nodes, which may disagree. A
+ * card without its alive key is dead and pruned on the way. Each card's
+ * expiry on its writer's clock also goes in a sorted set, which nodes of
+ * earlier wire protocols read instead: their cards are judged by it (so
+ * that a node sees them and refuses to start beside them), and they see
+ * this node's.
  */
 export class RedisCardStore implements CardStore {
   private lastIncarnation = 0;
@@ -17,40 +24,48 @@ export class RedisCardStore implements CardStore {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly ttlMs: number,
+    /** This node's wire protocol: cards of others are judged by their own (earlier) rule. */
+    private readonly protocol: number,
   ) {
     defineScripts(redis);
   }
 
   async register(card: NodeCard): Promise<void> {
+    const now = Date.now();
     await execAll(
-      this.redis.multi().hset(this.keys.cards, card.id, JSON.stringify(card)).zadd(this.keys.cardExpiry, Date.now() + this.ttlMs, card.id),
+      this.redis
+        .multi()
+        .hset(this.keys.cards, card.id, JSON.stringify(card))
+        // The value only tells renewals apart (see renewedAt): never compared with another clock.
+        .set(this.keys.cardAlive(card.id), String(now), 'PX', this.ttlMs)
+        .zadd(this.keys.cardExpiry, now + this.ttlMs, card.id),
     );
   }
 
   async unregister(id: string): Promise<void> {
-    await execAll(this.redis.multi().hdel(this.keys.cards, id).zrem(this.keys.cardExpiry, id));
+    await execAll(this.redis.multi().hdel(this.keys.cards, id).del(this.keys.cardAlive(id)).zrem(this.keys.cardExpiry, id));
   }
 
   async list(): Promise<NodeCard[]> {
-    const now = Date.now();
-    // One script, not a read then a MULTI: a card renewed in between would
-    // lose its data while its renewed expiry stays (a live node read as dead).
-    await runScript(this.redis, 'pruneCards', [this.keys.cards, this.keys.cardExpiry], [now]);
-    const ids = await this.redis.zrangebyscore(this.keys.cardExpiry, now, '+inf');
-    if (ids.length === 0) return [];
-    const raw = await this.redis.hmget(this.keys.cards, ...ids);
-    return raw.map((json) => (json === null ? undefined : this.parse(json))).filter((card): card is NodeCard => card !== undefined);
+    const args = [this.keys.cardAlive(''), Date.now(), this.protocol];
+    const reply = asStrings(await runScript(this.redis, 'listCards', [this.keys.cards, this.keys.cardExpiry], args), 'listCards');
+    return reply.map((json) => this.parse(json)).filter((card): card is NodeCard => card !== undefined);
   }
 
   async get(id: string): Promise<NodeCard | undefined> {
-    const [expiry, json] = await Promise.all([this.redis.zscore(this.keys.cardExpiry, id), this.redis.hget(this.keys.cards, id)]);
-    if (expiry === null || Number(expiry) < Date.now() || json === null) return undefined;
-    return this.parse(json);
+    const [alive, json, expiry] = await Promise.all([
+      this.redis.exists(this.keys.cardAlive(id)),
+      this.redis.hget(this.keys.cards, id),
+      this.redis.zscore(this.keys.cardExpiry, id),
+    ]);
+    const card = json === null ? undefined : this.parse(json);
+    if (!card) return undefined;
+    return this.live(card, alive === 1, expiry !== null && Number(expiry) > Date.now()) ? card : undefined;
   }
 
   async renewedAt(id: string): Promise<number | undefined> {
-    const expiry = await this.redis.zscore(this.keys.cardExpiry, id);
-    return expiry === null ? undefined : Number(expiry) - this.ttlMs;
+    const stamp = await this.redis.get(this.keys.cardAlive(id));
+    return stamp === null ? undefined : Number(stamp);
   }
 
   /**
@@ -61,6 +76,15 @@ export class RedisCardStore implements CardStore {
     const counter = await this.redis.incr(this.keys.incarnations);
     this.lastIncarnation = Math.max(counter, this.lastIncarnation + 1);
     return this.lastIncarnation;
+  }
+
+  /**
+   * A card of this protocol lives by its alive key only; one of another
+   * protocol (an earlier release) by its expiry, on the clocks it was
+   * written and read with (as listCards judges them).
+   */
+  private live(card: NodeCard, aliveKey: boolean, expiryAhead: boolean): boolean {
+    return aliveKey || (card.protocol !== this.protocol && expiryAhead);
   }
 
   private parse(json: string): NodeCard | undefined {

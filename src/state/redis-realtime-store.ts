@@ -101,7 +101,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     const change: CollectionChange = { index: k.index, collection: k.collection, addedRooms: [], removedRooms: [] };
     const entries = [...counts].filter(([, want]) => want.count > 0);
     for (let i = 0; i < entries.length; i += BATCH) {
-      if (abandoned()) return change;
+      if (abandoned()) break;
       const batch = entries.slice(i, i + BATCH);
       // The entries confirmed first, as for a subscription (see SubscriberWrites).
       await this.index.add(k, batch.map(([roomId]) => roomId), owner);

@@ -17,6 +17,8 @@ export interface RedisSharedStateOptions {
   clusterName: string;
   /** ms a card lives without renewal. */
   cardTtlMs: number;
+  /** This node's wire protocol (see RedisCardStore). */
+  protocol: number;
   /** Bound of the retries of a transient failure (see RedisRetry). */
   retryMs: number;
   /** Bound of the start-up check. */
@@ -41,7 +43,7 @@ export class RedisSharedState implements SharedState {
     this.redis = createRedisClient(settings, (message) => log('warn', `redis: ${message}`));
     this.keys = new StateKeys(clusterPrefix(options.clusterName));
     this.retry = new RedisRetry({ maxMs: options.retryMs }, availability);
-    this.cards = new RedisCardStore(this.redis, this.keys, options.cardTtlMs);
+    this.cards = new RedisCardStore(this.redis, this.keys, options.cardTtlMs, options.protocol);
     this.realtime = new RedisRealtimeStore(this.redis, this.keys, this.retry);
     this.epoch = new RedisEpoch(this.redis, this.keys);
   }

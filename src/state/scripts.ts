@@ -14,11 +14,11 @@ import { translateScriptError } from './errors';
  */
 
 /** Bumped whenever a script's contract (keys, arguments, reply) changes. */
-export const SCRIPT_VERSION = 3;
+export const SCRIPT_VERSION = 4;
 const COMMAND_PREFIX = `kpc${SCRIPT_VERSION}_`;
 
 /** Names of the scripts in `lua/`. */
-export type ScriptName = 'adjustSubscribers' | 'setOwnerCounts' | 'purgeOwner' | 'pruneCards';
+export type ScriptName = 'adjustSubscribers' | 'setOwnerCounts' | 'purgeOwner' | 'listCards';
 
 /** One script read from disk, includes resolved. */
 export interface ScriptDefinition {

@@ -38,11 +38,12 @@ export class RealtimeRepair {
       const owner = this.owner();
       const rooms = this.local.list().map(({ index, collection, roomId, filters, customers }) => ({ index, collection, roomId, filters, count: customers.size }));
       await this.store.replaceOwner(owner, rooms, scope, this.leaving);
-      if (this.leaving()) return { rooms: 0, subscribers: 0 };
       // Also where this node holds rooms: a subscription written under the
       // old owner after a peer purged it (before this node knew) is counted
-      // there but no longer listed under it.
+      // there but no longer listed under it. Done even when leaving: the
+      // leave purges the current owner only.
       for (const previous of previousOwners) if (previous !== owner) await this.store.purgeOwner(previous, this.local.collectionRefs());
+      if (this.leaving()) return { rooms: 0, subscribers: 0 };
       for (const room of this.local.list()) room.counted = true;
       const inScope = scope ? new Set(scope.map(refKey)) : undefined;
       const written = inScope ? rooms.filter((room) => inScope.has(refKey(room))) : rooms;

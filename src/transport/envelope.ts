@@ -6,8 +6,11 @@
  *    identity key and, with CURVE, their seal.
  * 4: messages addressed to one peer on the PUB socket, behind a topic
  *    frame (addressing.ts); a SUB subscribes to broadcasts and its own topic.
+ * 5: a card is live while its alive key exists in Redis (expired on Redis'
+ *    clock), not until an expiry written on its node's clock; a DEALER's
+ *    routing id is its node id and a random part (routing-ids.ts).
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * What travels between nodes, on PUB/SUB (broadcasts) and DEALER/ROUTER

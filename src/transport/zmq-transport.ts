@@ -14,6 +14,7 @@ import { PeerLink } from './peer-link';
 import { PendingRequests } from './pending-requests';
 import { closeQuietly, receiveLoop, type ReceiveLoopContext } from './receive-loop';
 import { replyFrame } from './reply-frame';
+import { MemberRoutes } from './member-routes';
 import { nodeIdOfRoutingId } from './routing-ids';
 import { SendQueue } from './send-queue';
 import { advertisedEndpoint, curveServerOptions, endpointOf, isWildcard, limitsOf, pubOptions, routerOptions, type SocketLimits } from './socket-options';
@@ -55,8 +56,7 @@ export class ZmqTransport implements Transport {
    * messages half-sent there never crowd out the members' on their links.
    */
   private readonly routerReader: FrameReader;
-  /** Per member, the name of the ROUTER connection its last answered request came on. */
-  private readonly memberRoutes = new Map<string, string>();
+  private readonly memberRoutes: MemberRoutes;
   private readonly writer: FrameWriter;
   private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
   private broadcastHandler: BroadcastHandler | undefined;
@@ -91,7 +91,8 @@ export class ZmqTransport implements Transport {
     this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
     // A member's connection, known by a request it made that was answered,
     // keeps its own room for fragments.
-    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.isMemberRoute(sender));
+    this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.memberRoutes.isCurrent(sender));
+    this.memberRoutes = new MemberRoutes({ routingIdOf: routingIdOfRouterName }, (nodeId) => this.links.has(nodeId), (name) => this.routerReader.forget([name]));
     this.sourceHost = isWildcard(options.router.host) ? undefined : options.router.host;
     this.ownTopic = topicPrefixOf(this.nodeId);
     this.router = new Router({ ...routerOptions(options.router.host, this.limits), ...curveServerOptions(options.curve, zapDomainOf(this.nodeId, 'router')) });
@@ -155,7 +156,7 @@ export class ZmqTransport implements Transport {
     const link = this.links.get(peerId);
     if (link) this.dropLink(link, new PeerNotConnectedError(peerId, 'was disconnected'));
     this.addressedSeqs.forget(peerId);
-    this.memberRoutes.delete(peerId);
+    this.memberRoutes.note(peerId, undefined);
   }
 
   /** Ids of the connected peers. */
@@ -404,7 +405,7 @@ export class ZmqTransport implements Transport {
       handler &&
       (async (envelope) => {
         const reply = await handler(envelope);
-        if (this.links.has(envelope.from)) this.memberRoutes.set(envelope.from, routerName(identity.toString('utf8')));
+        if (this.links.has(envelope.from)) this.memberRoutes.note(envelope.from, routerName(identity.toString('utf8')));
         return reply;
       });
     const frame = await replyFrame((fields) => this.writer.encode(fields), proving, request, rid, (error) =>
@@ -426,12 +427,6 @@ export class ZmqTransport implements Transport {
     } catch (error) {
       this.handlerFailed(kind, envelope, error);
     }
-  }
-
-  /** Whether frames read under `sender` come from the connection a member last made an answered request on. */
-  private isMemberRoute(sender: string): boolean {
-    const member = nodeIdOfRoutingId(routingIdOfRouterName(sender));
-    return this.links.has(member) && this.memberRoutes.get(member) === sender;
   }
 
   private drop(reason: FrameDropReason, what: string): void {

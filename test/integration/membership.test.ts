@@ -71,7 +71,7 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     });
     const transport = new FaultyTransport(zmq);
     const redis = createRedisClient({ node: { host: server.host, port: server.port } }, () => undefined);
-    const cards = new RedisCardStore(redis, cluster, CARD_TTL_MS);
+    const cards = new RedisCardStore(redis, cluster, CARD_TTL_MS, PROTOCOL_VERSION);
     const bus = new MessageBus(transport, () => undefined);
     const card: NodeCard = { id, addresses: { router: '', pub: '' }, incarnation: 0, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
     const membership = new Membership(card, bus, peerLinksOver(transport), cards, { ...timers, log: () => undefined });

@@ -10,6 +10,8 @@ import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedis, type RunningRedis } from '../harness/redis-server';
 import { newRunDir } from '../harness/run-dir';
 import { cardOf } from '../support/membership-doubles';
+import { PROTOCOL_VERSION } from '../../src/transport/envelope';
+import { waitFor } from '../harness/wait';
 
 killManagedProcessesOnSignal();
 
@@ -29,59 +31,65 @@ after(async () => {
 });
 
 
-/**
- * The client, except that `onRead` runs right after each ZRANGEBYSCORE
- * reply and before it is handed back: where a renewal from another node
- * lands between reading the card ids and acting on them.
- */
-function interleaved(redis: Redis | Cluster, onRead: () => Promise<void>): Redis | Cluster {
-  return new Proxy(redis, {
-    get(target, property) {
-      if (property === 'zrangebyscore') {
-        return async (...args: Parameters<Redis['zrangebyscore']>) => {
-          const reply = await target.zrangebyscore(...args);
-          await onRead();
-          return reply;
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+const storeOf = (keys: StateKeys, ttlMs = TTL_MS): RedisCardStore => new RedisCardStore(client, keys, ttlMs, PROTOCOL_VERSION);
+
+/** Runs `write` with this process' clock moved by `offsetMs`: a node whose clock is off. */
+async function withClockOff<T>(offsetMs: number, write: () => Promise<T>): Promise<T> {
+  const realNow = Date.now;
+  Date.now = () => realNow() + offsetMs;
+  try {
+    return await write();
+  } finally {
+    Date.now = realNow;
+  }
 }
 
 describe('RedisCardStore (standalone Redis)', () => {
-  it('pruning keeps a card renewed right after it was read as expired', async () => {
+  it('pruning drops dead cards (data, alive key and expiry) and keeps live ones; a dead node renewing is listed again', async () => {
     const keys = new StateKeys(`kpc-test-${randomUUID()}`);
-    const owner = new RedisCardStore(client, keys, TTL_MS);
-    const stalled = cardOf('stalled');
-    await owner.register(stalled);
-    // Its node stalled past the TTL: the card is expired.
-    await client.zadd(keys.cardExpiry, Date.now() - 1, stalled.id);
-    let renewed = false;
-    const reader = new RedisCardStore(
-      interleaved(client, async () => {
-        if (renewed) return;
-        renewed = true;
-        await owner.register(stalled); // the node runs again and renews its card
-      }),
-      keys,
-      TTL_MS,
-    );
-    await reader.list();
-    assert.equal(renewed, true, 'the renewal ran during the pruning');
-    assert.equal((await reader.get(stalled.id))?.id, stalled.id, 'the renewed card is still there');
-    assert.deepEqual((await reader.list()).map((card) => card.id), [stalled.id]);
-  });
-
-  it('pruning drops expired cards (data and expiry) and keeps live ones', async () => {
-    const keys = new StateKeys(`kpc-test-${randomUUID()}`);
-    const store = new RedisCardStore(client, keys, TTL_MS);
+    const store = storeOf(keys);
     for (const id of ['gone', 'live']) await store.register(cardOf(id));
-    await client.zadd(keys.cardExpiry, Date.now() - 1, 'gone');
+    // Its alive key expired: the node is dead.
+    await client.del(keys.cardAlive('gone'));
     assert.deepEqual((await store.list()).map((card) => card.id), ['live']);
     assert.equal(await client.hexists(keys.cards, 'gone'), 0);
     assert.equal(await client.zscore(keys.cardExpiry, 'gone'), null);
+    assert.equal(await store.get('gone'), undefined);
     assert.equal((await store.get('live'))?.id, 'live');
+    await store.register(cardOf('gone'));
+    assert.deepEqual((await store.list()).map((card) => card.id).sort(), ['gone', 'live']);
+  });
+
+  it('whether a card is live does not depend on the clocks of its writer or its reader: Redis expires it, ttl after its last renewal', async () => {
+    const keys = new StateKeys(`kpc-test-${randomUUID()}`);
+    const reader = storeOf(keys, 400);
+    // Written by nodes whose clocks are a minute behind and a minute ahead.
+    await withClockOff(-60_000, () => reader.register(cardOf('behind')));
+    await withClockOff(60_000, () => reader.register(cardOf('ahead')));
+    assert.deepEqual((await reader.list()).map((card) => card.id).sort(), ['ahead', 'behind'], 'both live when just renewed');
+    assert.equal((await reader.get('behind'))?.id, 'behind');
+    // Read by a node whose clock is a minute ahead: still live.
+    assert.deepEqual((await withClockOff(60_000, () => reader.list())).map((card) => card.id).sort(), ['ahead', 'behind']);
+    assert.notEqual(await reader.renewedAt('behind'), undefined);
+    // Not renewed: gone once Redis expires them.
+    await waitFor('the cards to expire', async () => (await reader.list()).length === 0, { timeoutMs: 5_000 });
+    assert.equal(await reader.renewedAt('behind'), undefined);
+  });
+
+  it('a card of an earlier wire protocol (an expiry only) is listed while its expiry is ahead; one of this protocol needs its alive key', async () => {
+    const keys = new StateKeys(`kpc-test-${randomUUID()}`);
+    const store = storeOf(keys);
+    // As a node of protocol 4 wrote its card.
+    const older = { ...cardOf('older'), protocol: PROTOCOL_VERSION - 1 };
+    await client.multi().hset(keys.cards, older.id, JSON.stringify(older)).zadd(keys.cardExpiry, Date.now() + TTL_MS, older.id).exec();
+    // A card of this protocol whose alive key is gone, its expiry still ahead.
+    await store.register(cardOf('dead'));
+    await client.del(keys.cardAlive('dead'));
+    assert.deepEqual((await store.list()).map((card) => `${card.id}@${card.protocol}`), [`older@${PROTOCOL_VERSION - 1}`]);
+    assert.equal((await store.get('older'))?.id, 'older');
+    assert.equal(await store.get('dead'), undefined);
+    await client.zadd(keys.cardExpiry, Date.now() - 1, older.id);
+    assert.deepEqual(await store.list(), []);
+    assert.equal(await client.hlen(keys.cards), 0, 'both pruned');
   });
 });

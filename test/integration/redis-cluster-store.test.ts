@@ -5,7 +5,10 @@ import type { Cluster, Redis } from 'ioredis';
 import { StateKeys } from '../../src/state/keys';
 import { checkRedis } from '../../src/state/redis-check';
 import { createRedisClient } from '../../src/state/redis-client';
+import { RedisCardStore } from '../../src/state/node-cards';
 import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
+import { PROTOCOL_VERSION } from '../../src/transport/envelope';
+import { cardOf } from '../support/membership-doubles';
 import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedisCluster, type RunningRedisCluster } from '../harness/redis-cluster';
 import { newRunDir } from '../harness/run-dir';
@@ -50,5 +53,16 @@ describe('RedisRealtimeStore (Redis Cluster)', () => {
     for (const owner of ['n0#1', 'n1#1', 'n2#1']) await store.purgeOwner(owner);
     for (const [i] of collections.entries()) assert.equal(await store.countRoom(`r${i}`), undefined);
     assert.deepEqual(await store.collections(), []);
+  });
+
+  it('node cards: listed while their alive keys live, which the listing script reads in the cards\' slot', async () => {
+    const keys = new StateKeys(`t${randomUUID()}`);
+    const cards = new RedisCardStore(client, keys, 5_000, PROTOCOL_VERSION);
+    for (const id of ['a', 'b', 'c']) await cards.register(cardOf(id));
+    assert.deepEqual((await cards.list()).map((card) => card.id).sort(), ['a', 'b', 'c']);
+    await client.del(keys.cardAlive('b'));
+    assert.deepEqual((await cards.list()).map((card) => card.id).sort(), ['a', 'c']);
+    assert.equal(await cards.get('b'), undefined);
+    assert.notEqual(await cards.renewedAt('a'), undefined);
   });
 });

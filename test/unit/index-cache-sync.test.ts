@@ -59,4 +59,27 @@ describe('IndexCacheSync: catch-up', () => {
     assert.ok(!asked.some((call) => call.startsWith('add old')), `the deleted index is not added back (${asked.join(', ')})`);
     assert.ok(asked.includes('add shop/orders'));
   });
+
+  it('an index created just before a catch-up, which the peer asked may not have yet, is kept; one created long before is judged', async () => {
+    const mine = new Map<string, string[]>([['recent', []], ['old', []]]);
+    const removed: string[] = [];
+    const kuzzle = {
+      ask: async (event: string, ...args: unknown[]): Promise<unknown> => {
+        if (event === 'core:storage:public:index:list') return [...mine.keys()];
+        if (event === 'core:storage:public:collection:list') return [];
+        if (event === 'core:storage:public:index:stats') return { indexes: [] };
+        if (event === 'core:storage:public:cache:remove') removed.push(String(args[0]));
+        return undefined;
+      },
+    };
+    let now = 0;
+    const channel = { ask: async () => ({ indexes: {} }) as never, send: async () => undefined, settled: async () => undefined };
+    const sync = new IndexCacheSync(channel, kuzzle, true, () => now);
+    await sync.hooks['core:storage:cache:add:after']({ scope: 'public', index: 'old' });
+    now += 60_000;
+    await sync.hooks['core:storage:cache:add:after']({ scope: 'public', index: 'recent' });
+    now += 1_000;
+    await sync.catchUp();
+    assert.deepEqual(removed, ['old'], 'the peer lacks both: only the old one was deleted meanwhile');
+  });
 });

@@ -476,6 +476,29 @@ describe('RealtimeSync: repair', () => {
     assert.deepEqual(await store.owners(), []);
   });
 
+  it('a leave during a rewrite\'s writes stops them; the previous incarnation it replaces is purged all the same', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The rewrite's writes are under way (a Redis store writes in batches, asking `abandoned` before each).
+    class SlowStore extends MemoryRealtimeStore {
+      override async replaceOwner(...args: Parameters<MemoryRealtimeStore['replaceOwner']>): ReturnType<MemoryRealtimeStore['replaceOwner']> {
+        await gate;
+        return super.replaceOwner(...args);
+      }
+    }
+    const { at, store } = cluster(1, new SlowStore());
+    await store.addSubscriber(room('old'), 'n1#0'); // left by the previous incarnation
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    at(1).owner = 'n1#2'; // joined again: the rewrite moves its rooms to the new incarnation
+    const rewriting = at(1).sync.rewrite(['n1#0', 'n1#1']);
+    at(1).sync.beginLeave();
+    const purged = at(1).sync.purgeOwnSubscribers();
+    release();
+    await Promise.all([rewriting, purged]);
+    assert.deepEqual(await store.owners(), [], 'nothing left of any incarnation');
+    assert.equal(await store.countRoom('r1'), undefined, 'the new incarnation\'s rooms never written');
+  });
+
   it('purging a dead owner removes the rooms only it held', async () => {
     const { at, store } = cluster(3);
     await at(2).sync.subscribed(room('r1'), 'conn-1');

@@ -78,7 +78,7 @@ describe('state keys', () => {
     for (const key of [custom.collections, custom.roomIndex, custom.allOwners, custom.ownerCollections('n{1}#2')]) {
       assert.equal(hashTag(key), 'my:prefix');
     }
-    for (const key of [custom.cards, custom.cardExpiry, custom.incarnations, custom.epoch]) assert.equal(hashTag(key), 'my:prefix:nodes');
+    for (const key of [custom.cards, custom.cardExpiry, custom.cardAlive('knode-1'), custom.incarnations, custom.epoch]) assert.equal(hashTag(key), 'my:prefix:nodes');
     assert.equal(custom.records('strategies'), 'my:prefix:{my:prefix:kuzzle}:strategies');
   });
 

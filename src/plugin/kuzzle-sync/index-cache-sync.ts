@@ -1,10 +1,19 @@
+import { performance } from 'perf_hooks';
 import type { Handlers } from '../../bus/message-spec';
+import { RecentMap } from '../../util/recent-map';
 import type { KuzzleLike } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import { indexTable, parseIndexCacheChange, type IndexCacheChange, type KuzzleMessages } from './messages';
 
 /** How long a catch-up keeps asking members for their index cache. */
 const CATCH_UP_DEADLINE_MS = 10_000;
+/**
+ * How long a live change may take to reach every peer: the action that
+ * made it answers once they acknowledged it, or once they timed out.
+ */
+const LIVE_CHANGE_REACH_MS = 10_000;
+/** Live changes remembered at most. */
+const MAX_LIVE_CHANGES = 10_000;
 
 /**
  * Each node keeps its own index/collection cache and refuses an index it
@@ -53,19 +62,23 @@ export class IndexCacheSync {
   };
 
   /**
-   * Per catch-up under way, the indexes and collections changed live since
-   * it asked a peer: its snapshot and this node's own are read at different
-   * times, and an index created or deleted in between would be judged from
-   * the older of the two (a new empty index forgotten, a deleted one added
-   * back). The live change is the newer word: the catch-up leaves those be.
+   * When each index or collection last changed live here (monotonic ms): a
+   * peer's snapshot and this node's own are read at different times, and a
+   * change made during a catch-up, or just before it and not yet applied
+   * by the peer asked, would be judged from the older of the two (a new
+   * empty index forgotten, a deleted one added back). The live change is
+   * the newer word: the catch-up leaves those be. Bounded (names come from
+   * clients); the oldest changes, long applied everywhere, go first.
    */
-  private readonly catchUpWindows = new Set<Set<string>>();
+  private readonly liveChanges = new RecentMap<string, number>(MAX_LIVE_CHANGES);
 
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'settled' | 'ask'>,
     private readonly kuzzle: Pick<KuzzleLike, 'ask'>,
     /** Whether Kuzzle answers `core:storage:public:index:stats` (2.10+; see KuzzleIntegration). */
     private readonly indexStats: boolean,
+    /** A monotonic clock (ms). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** This node's public index cache, for a peer catching up. */
@@ -83,22 +96,15 @@ export class IndexCacheSync {
    * learned from a peer's cache, and those deleted meanwhile are forgotten.
    */
   async catchUp(): Promise<void> {
-    const changedLive = new Set<string>();
-    this.catchUpWindows.add(changedLive);
-    try {
-      await this.catchUpFromPeer(changedLive);
-    } finally {
-      this.catchUpWindows.delete(changedLive);
-    }
-  }
-
-  private async catchUpFromPeer(changedLive: ReadonlySet<string>): Promise<void> {
+    // A change this recent may not have reached the peer asked yet.
+    const since = this.now() - LIVE_CHANGE_REACH_MS;
     const snapshot = await this.channel.ask('kuzzle:index:snapshot', {}, CATCH_UP_DEADLINE_MS);
     if (!snapshot) return;
     const mine = await this.snapshot();
+    const changedLive = (key: string): boolean => (this.liveChanges.get(key) ?? Number.NEGATIVE_INFINITY) >= since;
     // An index changed live settles its collections too (deleted with it).
     const settled = (index: string, collection?: string): boolean =>
-      changedLive.has(liveKey(index)) || (collection !== undefined && changedLive.has(liveKey(index, collection)));
+      changedLive(liveKey(index)) || (collection !== undefined && changedLive(liveKey(index, collection)));
     for (const [index, collections] of Object.entries(snapshot.indexes)) {
       if (settled(index)) continue;
       await this.kuzzle.ask('core:storage:public:cache:add', index);
@@ -153,8 +159,7 @@ export class IndexCacheSync {
   }
 
   private changedLive({ scope, index, collection }: IndexCacheChange): void {
-    if (scope !== 'public') return;
-    for (const window of this.catchUpWindows) window.add(liveKey(index, collection));
+    if (scope === 'public') this.liveChanges.set(liveKey(index, collection), this.now());
   }
 }
 
