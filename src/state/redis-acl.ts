@@ -12,7 +12,7 @@ export const PLUGIN_REDIS_COMMANDS = [
   'get', 'set', 'del', 'exists', 'incr',
   'hset', 'hsetnx', 'hget', 'hmget', 'hdel', 'hlen', 'hgetall', 'hscan', 'hexists', 'hincrby',
   'sadd', 'srem', 'smembers', 'scard',
-  'zadd', 'zrem', 'zremrangebyscore', 'zscore',
+  'zadd', 'zrem', 'zscore',
 ] as const;
 
 /**

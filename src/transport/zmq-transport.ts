@@ -156,7 +156,7 @@ export class ZmqTransport implements Transport {
     const link = this.links.get(peerId);
     if (link) this.dropLink(link, new PeerNotConnectedError(peerId, 'was disconnected'));
     this.addressedSeqs.forget(peerId);
-    this.memberRoutes.note(peerId, undefined);
+    this.memberRoutes.forget(peerId);
   }
 
   /** Ids of the connected peers. */
@@ -399,13 +399,14 @@ export class ZmqTransport implements Transport {
 
   private async answer(identity: Buffer, request: Envelope, rid: string): Promise<void> {
     const handler = this.requestHandler;
+    const ticket = this.memberRoutes.ticket();
     // The handler answers only a request that proved its sender (a member's
     // MAC): from then on its connection is that member's.
     const proving: RequestHandler | undefined =
       handler &&
       (async (envelope) => {
         const reply = await handler(envelope);
-        if (this.links.has(envelope.from)) this.memberRoutes.note(envelope.from, routerName(identity.toString('utf8')));
+        if (this.links.has(envelope.from)) this.memberRoutes.note(envelope.from, routerName(identity.toString('utf8')), ticket);
         return reply;
       });
     const frame = await replyFrame((fields) => this.writer.encode(fields), proving, request, rid, (error) =>

@@ -29,6 +29,11 @@ export class RecentMap<K, V> {
     return this.entries.has(key);
   }
 
+  /** The value, left where it is (a reader that must not keep old entries over new ones). */
+  peek(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
   set(key: K, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);

@@ -101,7 +101,7 @@ export class IndexCacheSync {
     const snapshot = await this.channel.ask('kuzzle:index:snapshot', {}, CATCH_UP_DEADLINE_MS);
     if (!snapshot) return;
     const mine = await this.snapshot();
-    const changedLive = (key: string): boolean => (this.liveChanges.get(key) ?? Number.NEGATIVE_INFINITY) >= since;
+    const changedLive = (key: string): boolean => (this.liveChanges.peek(key) ?? Number.NEGATIVE_INFINITY) >= since;
     // An index changed live settles its collections too (deleted with it).
     const settled = (index: string, collection?: string): boolean =>
       changedLive(liveKey(index)) || (collection !== undefined && changedLive(liveKey(index, collection)));

@@ -9,8 +9,10 @@
   node's clock decides whether another node is alive. Nodes of earlier
   wire protocols wrote only an expiry, on their own clock, in KEYS[2] (this
   release writes it too, for them): a card of another protocol than
-  ARGV[3] lives until that expiry, read on ARGV[2] (it is how a node sees
-  that nodes of another version still run).
+  ARGV[3] is listed until that expiry, read on ARGV[2] (it is how a node
+  sees that nodes of another version still run), and deleted only a minute
+  after it: the clocks of the two versions' nodes may disagree, and a card
+  those nodes still renew must not lose its data.
 
   The alive keys are not in KEYS (their ids are what this reads): they
   share KEYS[1]'s hash tag, so they live in its slot on a Redis Cluster.
@@ -37,24 +39,35 @@ local function protocolOf(json)
   return nil
 end
 
-local function live(id, json)
+-- How long past its expiry a card of another protocol is kept (ms).
+local FOREIGN_GRACE_MS = 60000
+
+-- 'live', 'dead' (deleted) or 'expired' (left out, kept).
+local function fate(id, json)
   if redis.call('EXISTS', ARGV[1] .. id) == 1 then
-    return true
+    return 'live'
   end
   if protocolOf(json) == protocol then
-    return false
+    return 'dead'
   end
   local expiry = tonumber(redis.call('ZSCORE', KEYS[2], id))
-  return expiry ~= nil and expiry > now
+  if expiry == nil or expiry <= now - FOREIGN_GRACE_MS then
+    return 'dead'
+  end
+  if expiry > now then
+    return 'live'
+  end
+  return 'expired'
 end
 
 local fields = redis.call('HGETALL', KEYS[1])
 local kept = {}
 local dead = {}
 for i = 1, #fields, 2 do
-  if live(fields[i], fields[i + 1]) then
+  local verdict = fate(fields[i], fields[i + 1])
+  if verdict == 'live' then
     kept[#kept + 1] = fields[i + 1]
-  else
+  elseif verdict == 'dead' then
     dead[#dead + 1] = fields[i]
   end
 end
@@ -65,6 +78,4 @@ for i = 1, #dead, BATCH do
   redis.call('HDEL', KEYS[1], unpack(dead, i, last))
   redis.call('ZREM', KEYS[2], unpack(dead, i, last))
 end
--- Expiries left without a card (a card deleted by a node of an earlier release).
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 return kept
