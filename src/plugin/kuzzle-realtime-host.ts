@@ -13,11 +13,22 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     private readonly notifier: LocalNotifier,
   ) {}
 
-  /** @throws ClusterError KPC_BAD_FILTER when the filters are not what Koncorde can store. */
+  /** @throws ClusterError KPC_BAD_FILTER when the filters are not what Koncorde can store, or not the room's. */
   storeFilter(room: RoomRecord): void {
     if (this.kuzzle.koncorde.hasFilter(room.roomId)) return;
     if (!isNormalizedFilter(room.filters)) {
       throw new ClusterError('KPC_BAD_FILTER', `room ${room.roomId}: its filters are not a normalized Koncorde filter, refused`);
+    }
+    // A room id is the hash of its collection and filters: one that does not
+    // match was altered in Redis (a join would otherwise listen to what a
+    // Redis writer chose, on any collection), or the nodes hash with
+    // different seeds (their rooms never match anyway).
+    const id = this.kuzzle.koncorde.storage?.getFilterId?.(room.index, room.collection, room.filters);
+    if (id !== undefined && id !== room.roomId) {
+      throw new ClusterError(
+        'KPC_BAD_FILTER',
+        `room ${room.roomId}: its collection and filters hash to another id (altered in Redis, or nodes with different internal.hash.seed), refused`,
+      );
     }
     this.kuzzle.koncorde.store({ index: room.index, collection: room.collection, normalized: room.filters, id: room.roomId });
   }

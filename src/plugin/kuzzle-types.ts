@@ -10,8 +10,14 @@ export interface KoncordeLike {
   exists(index: string, collection: string): boolean;
   /** The ids of the filters `data` matches. */
   test(index: string, collection: string, data: unknown, documentId?: string): string[];
-  /** Koncorde 3's storage: the normalized filters of each stored room. */
-  storage?: { filters?: Map<string, { index: string; collection: string; filters: unknown }> };
+  /**
+   * Koncorde 3's storage: the normalized filters of each stored room, and
+   * the id it gives a filter (a hash of it under `internal.hash.seed`).
+   */
+  storage?: {
+    filters?: Map<string, { index: string; collection: string; filters: unknown }>;
+    getFilterId?(index: string, collection: string, filters: unknown): string;
+  };
 }
 
 export interface HotelClerkRoom {

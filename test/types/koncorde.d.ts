@@ -2,5 +2,6 @@
 declare module 'koncorde' {
   export default class Koncorde {
     normalize(index: string, collection: string, filter: unknown): Promise<{ index: string; collection: string; id: string; normalized: unknown }>;
+    hasFilter(filterId: string): boolean;
   }
 }
