@@ -108,13 +108,21 @@ export class InterestExchange {
       const key = ownerOf(peer);
       if (this.asking.has(key)) continue;
       this.asking.add(key);
-      this.channel()
-        .request(peer.id, 'interest:list', {}, this.options.ackTimeoutMs)
-        .then(
-          ({ collections }) => this.interest.merge(peer, collections),
-          (error: unknown) => this.options.log('debug', `${peer.id} did not list its collections (asked again with the next change): ${describeError(error)}`),
-        )
+      this.listOf(peer)
+        .catch((error: unknown) => this.options.log('debug', `${peer.id} did not list its collections (asked again with the next change): ${describeError(error)}`))
         .finally(() => this.asking.delete(key));
     }
+  }
+
+  /** Asks a peer for its list, page by page; it counts as listening to everything until the last page is in. */
+  private async listOf(peer: Sender): Promise<void> {
+    let after: string | undefined;
+    do {
+      const page = await this.channel().request(peer.id, 'interest:list', after === undefined ? {} : { after }, this.options.ackTimeoutMs);
+      // A page must move on: a peer answering the same cursor would keep this loop going.
+      if (page.next !== undefined && after !== undefined && page.next <= after) throw new Error(`${peer.id} answered a page that does not move on`);
+      this.interest.merge(peer, page.collections, page.next === undefined);
+      after = page.next;
+    } while (after !== undefined && !this.options.stopped());
   }
 }

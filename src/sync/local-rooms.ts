@@ -18,6 +18,8 @@ export class LocalRooms {
   private readonly rooms = new Map<string, LocalRoom>();
   /** Rooms per collection, and when peers were told this node listens there. */
   private readonly collections = new Map<string, { ref: CollectionRef; rooms: number; announced: Promise<void> }>();
+  /** The collections' keys in order, for the pages of `interest:list`; dropped when a collection comes or goes. */
+  private sortedKeys: string[] | undefined;
 
   get(roomId: string): LocalRoom | undefined {
     return this.rooms.get(roomId);
@@ -41,6 +43,7 @@ export class LocalRooms {
       const ref = { index: room.index, collection: room.collection };
       collection = { ref, rooms: 0, announced: announce(ref) };
       this.collections.set(key, collection);
+      this.sortedKeys = undefined;
     }
     collection.rooms += 1;
     return local;
@@ -54,6 +57,22 @@ export class LocalRooms {
   /** Whether this node has rooms in the collection. */
   listensTo(ref: CollectionRef): boolean {
     return this.collections.has(encodeCollectionRef(ref.index, ref.collection));
+  }
+
+  /**
+   * Up to `size` collections with rooms here, in the order of their keys,
+   * after the key `after`; `next` is the key to ask the following page
+   * with, when there is one. A collection added or removed between pages is
+   * told to peers by its own announcement.
+   */
+  collectionPage(after: string | undefined, size: number): { collections: CollectionRef[]; next?: string } {
+    // Sorted once while the collections stay the same (they change only on a first or last room), not per page.
+    const keys = (this.sortedKeys ??= [...this.collections.keys()].sort());
+    const start = after === undefined ? 0 : firstAfter(keys, after);
+    const page = keys.slice(start, start + size);
+    const collections = page.map((key) => (this.collections.get(key) as { ref: CollectionRef }).ref);
+    const last = page[page.length - 1];
+    return start + size < keys.length && last !== undefined ? { collections, next: last } : { collections };
   }
 
   /** Collections with rooms here. */
@@ -75,6 +94,7 @@ export class LocalRooms {
     const collection = this.collections.get(key);
     if (collection && --collection.rooms === 0) {
       this.collections.delete(key);
+      this.sortedKeys = undefined;
       withdraw(collection.ref);
     }
     return local;
@@ -103,4 +123,16 @@ export class LocalRooms {
     }
     return byCollection;
   }
+}
+
+/** The index of the first of the sorted `keys` above `after` (binary search). */
+function firstAfter(keys: readonly string[], after: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as string) <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

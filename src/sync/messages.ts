@@ -8,8 +8,14 @@ import type { ChangeNotice, NoticeRequest, UserNotice } from './realtime-host';
  * several messages, so that what one message makes a peer match is bounded.
  */
 export const MAX_DOCUMENTS_PER_MESSAGE = 100;
-/** Most collections in one `interest:list` answer. */
-export const MAX_INTEREST_LIST = 100_000;
+/** Most collections in one `interest:list` answer; more come in further pages. */
+export const MAX_INTEREST_LIST = 10_000;
+
+/** One page of `interest:list`: the collections after a cursor, and the cursor of the next page if there is one. */
+export interface InterestPage {
+  collections: CollectionRef[];
+  next?: string;
+}
 
 /** What happened to the documents of a change, as Kuzzle's notifier names it; `publish` is a `realtime:publish`. */
 export const CHANGE_ACTIONS = ['publish', 'create', 'delete', 'replace', 'update', 'write'] as const;
@@ -42,12 +48,21 @@ export function parseUserNotice(body: unknown): UserNotice | undefined {
   return { room: body.room, request, scope: body.scope, content: body.content };
 }
 
-/** Reply of `interest:list`: the collections where the node has subscribers. */
-function parseInterestList(body: unknown): { collections: CollectionRef[] } | undefined {
+/** Request of `interest:list`: the page after `after` (from the start when absent). */
+function parseInterestListRequest(body: unknown): { after?: string } | undefined {
+  if (!isObject(body)) return undefined;
+  if (body.after === undefined) return {};
+  return isString(body.after) ? { after: body.after } : undefined;
+}
+
+/** Reply of `interest:list`: one page of the collections where the node has subscribers. */
+function parseInterestList(body: unknown): InterestPage | undefined {
   const list = isObject(body) ? body.collections : undefined;
-  if (!Array.isArray(list) || list.length > MAX_INTEREST_LIST) return undefined;
+  if (!isObject(body) || !Array.isArray(list) || list.length > MAX_INTEREST_LIST) return undefined;
+  if (body.next !== undefined && !isString(body.next)) return undefined;
   const collections = list.map(parseRef);
-  return collections.every((ref): ref is CollectionRef => ref !== undefined) ? { collections } : undefined;
+  if (!collections.every((ref): ref is CollectionRef => ref !== undefined)) return undefined;
+  return body.next === undefined ? { collections } : { collections, next: body.next };
 }
 
 const parseResetSummary = (body: unknown): RoomTally | undefined =>
@@ -64,8 +79,8 @@ export const REALTIME_MESSAGES = {
   'interest:add': request(parseRef, parseEmpty),
   /** The sender has no subscriber left in this collection. */
   'interest:remove': request(parseRef, parseEmpty),
-  /** Which collections have subscribers on you? */
-  'interest:list': request(parseEmpty, parseInterestList),
+  /** Which collections have subscribers on you? (One page: ask again with `after` = `next` until there is none.) */
+  'interest:list': request(parseInterestListRequest, parseInterestList),
   /** Write your live subscriptions back to the shared state (POST /_plugin/cluster/reset). */
   'reset:local': request(parseEmpty, parseResetSummary),
 } as const;

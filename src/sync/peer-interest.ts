@@ -31,11 +31,11 @@ export class PeerInterest {
     this.view(peer).collections.delete(encodeCollectionRef(ref.index, ref.collection));
   }
 
-  /** The peer's whole list, as it answered it. */
-  merge(peer: Sender, refs: readonly CollectionRef[]): void {
+  /** A page of the peer's list, as it answered it; `last`: the whole list is in. */
+  merge(peer: Sender, refs: readonly CollectionRef[], last = true): void {
     const view = this.view(peer);
     for (const ref of refs) view.collections.add(encodeCollectionRef(ref.index, ref.collection));
-    view.known = true;
+    if (last) view.known = true;
   }
 
   /** The peers among `peers` whose whole list this node still lacks. */

@@ -5,7 +5,7 @@ import type { CollectionRef, RealtimeStore, RoomRecord, RoomTally } from '../sta
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
-import { REALTIME_MESSAGES } from './messages';
+import { MAX_INTEREST_LIST, REALTIME_MESSAGES } from './messages';
 import { ChangeRelay, type ChangeCounts } from './change-relay';
 import { InterestExchange } from './interest-exchange';
 import { PendingEvents } from './pending-events';
@@ -104,7 +104,7 @@ export class RealtimeSync {
       'notify:user': (notice) => this.deliverUser(notice),
       'interest:add': (ref, sender) => this.interests.added(sender, ref),
       'interest:remove': (ref, sender) => this.interests.removed(sender, ref),
-      'interest:list': () => ({ collections: this.local.collectionRefs() }),
+      'interest:list': ({ after }) => this.local.collectionPage(after, MAX_INTEREST_LIST),
       // Two resets asked at once (from two nodes) share one rewrite.
       'reset:local': () => (this.localReset ??= this.repair.rewrite().finally(() => (this.localReset = undefined))),
     });
