@@ -15,6 +15,8 @@ export interface Recipients {
   all: boolean;
 }
 
+/** Pages of a peer's `interest:list` asked at most (10 million collections); past it, the peer stays unknown. */
+const MAX_INTEREST_PAGES = 1000;
 /** Times a peer is asked to record that this node listens to a collection, at most. */
 const MAX_ANNOUNCE_ATTEMPTS = 5;
 
@@ -117,7 +119,10 @@ export class InterestExchange {
   /** Asks a peer for its list, page by page; it counts as listening to everything until the last page is in. */
   private async listOf(peer: Sender): Promise<void> {
     let after: string | undefined;
+    let pages = 0;
     do {
+      // A member answering pages without end would keep this node asking.
+      if (++pages > MAX_INTEREST_PAGES) throw new Error(`${peer.id} answered over ${MAX_INTEREST_PAGES} pages`);
       const page = await this.channel().request(peer.id, 'interest:list', after === undefined ? {} : { after }, this.options.ackTimeoutMs);
       // A page must move on: a peer answering the same cursor would keep this loop going.
       if (page.next !== undefined && after !== undefined && page.next <= after) throw new Error(`${peer.id} answered a page that does not move on`);
