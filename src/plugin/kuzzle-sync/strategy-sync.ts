@@ -15,7 +15,11 @@ const PROTECTED = new Set(['local']);
  * naming methods of its plugin, so it can only be registered again on a node
  * where that plugin is loaded too; elsewhere it is skipped with a warning.
  * The list is kept in the shared state as well, so that a node that
- * (re)starts later applies it at start.
+ * (re)starts later, or was cut off, applies it when it catches up: an added
+ * strategy as its description, a removed one as a record without one (a
+ * tombstone: deleting the record would not tell a node that missed the
+ * removal, nor could it tell that from a Redis that lost its data), which
+ * removes it where it was added at run time.
  */
 export class StrategySync {
   readonly pipes: Record<string, (payload: unknown) => Promise<unknown>> = {
@@ -45,16 +49,19 @@ export class StrategySync {
     private readonly kuzzle: KuzzleStateInternals,
   ) {}
 
-  /** Applies the strategies other nodes added while this one was away. */
+  /** Applies the strategies other nodes added or removed while this one was away. */
   async catchUp(): Promise<void> {
     for (const { value } of await this.records.all()) {
       const change = parseStrategyChange(value);
-      if (!change?.strategy) continue;
+      if (!change) continue;
       // One strategy Kuzzle refuses must not keep the others out.
       try {
-        this.register(change);
+        if (change.strategy) this.register(change);
+        // Only one added at run time: a plugin that registers a strategy at
+        // start gets it back at a restart, as on one Kuzzle.
+        else if (this.runtime.has(change.name)) this.unregister(change);
       } catch (error) {
-        this.channel.log('error', `strategy "${change.name}" could not be registered: ${describeError(error)}`);
+        this.channel.log('error', `strategy "${change.name}" could not be ${change.strategy ? 'registered' : 'removed'}: ${describeError(error)}`);
       }
     }
   }
@@ -72,7 +79,7 @@ export class StrategySync {
 
   private async removed(change: StrategyChange): Promise<void> {
     this.runtime.delete(change.name);
-    await this.records.delete(change.name);
+    await this.records.set(change.name, { name: change.name, pluginName: change.pluginName });
     await this.channel.publish('kuzzle:strategy:remove', change);
   }
 

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import type { KuzzleStateInternals } from '../../src/plugin/kuzzle-types';
+import type { KuzzleChannel } from '../../src/plugin/kuzzle-sync/kuzzle-channel';
+import { StrategySync } from '../../src/plugin/kuzzle-sync/strategy-sync';
+import type { SharedRecords } from '../../src/state/shared-records';
+
+/** Records as Redis holds them for every node. */
+class MemoryRecords implements SharedRecords {
+  readonly values = new Map<string, unknown>();
+  async set(name: string, value: unknown): Promise<void> {
+    this.values.set(name, JSON.parse(JSON.stringify(value)));
+  }
+  async delete(name: string): Promise<void> {
+    this.values.delete(name);
+  }
+  async all(): Promise<Array<{ name: string; value: unknown }>> {
+    return [...this.values].map(([name, value]) => ({ name, value }));
+  }
+}
+
+/** One node: its Kuzzle's strategy table, with the plugin that owns the strategies loaded. */
+function nodeOver(records: SharedRecords) {
+  const strategies: Record<string, { owner: string }> = {};
+  const kuzzle = {
+    pluginsManager: {
+      plugins: [{ name: 'auth-plugin' }],
+      strategies,
+      listStrategies: () => Object.keys(strategies),
+      registerStrategy: (plugin: string, name: string) => void (strategies[name] = { owner: plugin.toLowerCase() }),
+      unregisterStrategy: (_plugin: string, name: string) => void delete strategies[name],
+    },
+  } as unknown as KuzzleStateInternals;
+  const channel = { publish: async () => undefined, log: () => undefined } as unknown as KuzzleChannel;
+  return { sync: new StrategySync(channel, records, kuzzle), strategies };
+}
+
+const description = { config: { authenticator: 'Open' }, methods: { verify: 'verify' } };
+
+describe('StrategySync: catching up', () => {
+  it('a strategy removed at run time while a node did not hear it is removed there when it catches up', async () => {
+    const records = new MemoryRecords();
+    const a = nodeOver(records);
+    const b = nodeOver(records);
+    await a.sync.pipes['core:auth:strategyAdded']?.({ name: 'oauth', pluginName: 'auth-plugin', strategy: description });
+    b.sync.handlers['kuzzle:strategy:add']({ name: 'oauth', pluginName: 'auth-plugin', strategy: description }, { id: 'a', incarnation: 1 });
+    assert.ok('oauth' in b.strategies);
+    // Removed on a; b misses the broadcast.
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'oauth', pluginName: 'auth-plugin' });
+    await b.sync.catchUp();
+    assert.ok(!('oauth' in b.strategies));
+    // A node started afterwards does not get it either.
+    const c = nodeOver(records);
+    await c.sync.catchUp();
+    assert.ok(!('oauth' in c.strategies));
+    // Added again: everywhere again.
+    await a.sync.pipes['core:auth:strategyAdded']?.({ name: 'oauth', pluginName: 'auth-plugin', strategy: description });
+    await c.sync.catchUp();
+    assert.ok('oauth' in c.strategies);
+  });
+
+  it('a removal recorded earlier does not remove a strategy its plugin registers at start (as one Kuzzle restarted)', async () => {
+    const records = new MemoryRecords();
+    const a = nodeOver(records);
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'static', pluginName: 'auth-plugin' });
+    const restarted = nodeOver(records);
+    restarted.strategies['static'] = { owner: 'auth-plugin' }; // registered by its plugin at start
+    await restarted.sync.catchUp();
+    assert.ok('static' in restarted.strategies);
+  });
+});
