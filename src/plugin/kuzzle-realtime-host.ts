@@ -19,15 +19,15 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     if (!isNormalizedFilter(room.filters)) {
       throw new ClusterError('KPC_BAD_FILTER', `room ${room.roomId}: its filters are not a normalized Koncorde filter, refused`);
     }
-    // A room id is the hash of its collection and filters: one that does not
-    // match was altered in Redis (a join would otherwise listen to what a
-    // Redis writer chose, on any collection), or the nodes hash with
-    // different seeds (their rooms never match anyway).
+    // A room id is the hash of its collection and filters (Kuzzle 2.9 and
+    // 2.10 hash with one fixed seed): one that does not match was altered
+    // in Redis, and a join would listen to what a Redis writer chose, on
+    // any collection.
     const id = this.kuzzle.koncorde.storage?.getFilterId?.(room.index, room.collection, room.filters);
     if (id !== undefined && id !== room.roomId) {
       throw new ClusterError(
         'KPC_BAD_FILTER',
-        `room ${room.roomId}: its collection and filters hash to another id (altered in Redis, or nodes with different internal.hash.seed), refused`,
+        `room ${room.roomId}: its collection and filters hash to another id (altered in Redis), refused`,
       );
     }
     this.kuzzle.koncorde.store({ index: room.index, collection: room.collection, normalized: room.filters, id: room.roomId });

@@ -8,7 +8,8 @@
  *    frame (addressing.ts); a SUB subscribes to broadcasts and its own topic.
  * 5: a card is live while its alive key exists in Redis (expired on Redis'
  *    clock), not until an expiry written on its node's clock; a DEALER's
- *    routing id is its node id and a random part (routing-ids.ts).
+ *    routing id is its node id and a random part (routing-ids.ts);
+ *    `interest:list` answers in pages.
  */
 export const PROTOCOL_VERSION = 5;
 

@@ -69,4 +69,36 @@ describe('StrategySync: catching up', () => {
     await restarted.sync.catchUp();
     assert.ok('static' in restarted.strategies);
   });
+
+  it('a strategy added again live while a catch-up reads an older removal stays', async () => {
+    const records = new MemoryRecords();
+    const a = nodeOver(records);
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'oauth', pluginName: 'auth-plugin' });
+    const b = nodeOver(records);
+    // Redis answers the catch-up's read with the removal; the new addition's broadcast is handled right after.
+    const all = records.all.bind(records);
+    records.all = async () => {
+      const read = await all();
+      b.sync.handlers['kuzzle:strategy:add']({ name: 'oauth', pluginName: 'auth-plugin', strategy: description }, { id: 'a', incarnation: 1 });
+      return read;
+    };
+    await b.sync.catchUp();
+    assert.ok('oauth' in b.strategies);
+  });
+
+  it('after Redis lost its data, a node writes back the removals it heard as well as the additions', async () => {
+    const records = new MemoryRecords();
+    const heard = { id: 'a', incarnation: 1 };
+    const b = nodeOver(records);
+    const c = nodeOver(records);
+    for (const node of [b, c]) node.sync.handlers['kuzzle:strategy:add']({ name: 'oauth', pluginName: 'auth-plugin', strategy: description }, heard);
+    b.sync.handlers['kuzzle:strategy:add']({ name: 'kept', pluginName: 'auth-plugin', strategy: description }, heard);
+    b.sync.handlers['kuzzle:strategy:remove']({ name: 'oauth', pluginName: 'auth-plugin' }, heard); // c missed it
+    records.values.clear(); // FLUSHALL
+    await b.sync.persistAgain();
+    assert.deepEqual(records.values.get('oauth'), { name: 'oauth', pluginName: 'auth-plugin' }, 'the removal written back');
+    assert.ok(records.values.has('kept'));
+    await c.sync.catchUp();
+    assert.ok(!('oauth' in c.strategies));
+  });
 });

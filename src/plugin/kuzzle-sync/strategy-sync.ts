@@ -1,9 +1,16 @@
 import type { Handlers } from '../../bus/message-spec';
 import type { SharedRecords } from '../../state/shared-records';
 import { describeError } from '../../util/describe-error';
+import { RecentMap } from '../../util/recent-map';
 import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import { parseStrategyChange, type KuzzleMessages, type StrategyChange } from './messages';
+
+/** Strategy names whose last change is remembered, at most (plugins name them: a handful in practice). */
+const MAX_REMEMBERED = 1000;
+
+/** A removal as the shared state keeps it: the strategy without its description. */
+const tombstone = (change: StrategyChange): StrategyChange => ({ name: change.name, pluginName: change.pluginName });
 
 /** Strategies that come with Kuzzle itself: never removed by the cluster. */
 const PROTECTED = new Set(['local']);
@@ -36,12 +43,27 @@ export class StrategySync {
   };
 
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:strategy:add' | 'kuzzle:strategy:remove'> = {
-    'kuzzle:strategy:add': (change) => this.register(change),
-    'kuzzle:strategy:remove': (change) => this.unregister(change),
+    'kuzzle:strategy:add': (change) => {
+      this.changedLive(change.name);
+      this.register(change);
+    },
+    'kuzzle:strategy:remove': (change) => {
+      this.changedLive(change.name);
+      this.unregister(change);
+    },
   };
 
   /** Runtime-added strategies this node knows of, as last stored or received. */
   private runtime = new Map<string, StrategyChange>();
+  /** Strategies removed at run time since, as last heard: written back with the added ones after Redis lost them. */
+  private readonly removedNames = new RecentMap<string, StrategyChange>(MAX_REMEMBERED);
+  /**
+   * Per strategy name, the number of the last change heard live: a catch-up
+   * leaves alone the strategies changed after it read the records (what it
+   * read is older than that change).
+   */
+  private readonly lastLiveChange = new RecentMap<string, number>(MAX_REMEMBERED);
+  private liveChanges = 0;
 
   constructor(
     private readonly channel: KuzzleChannel,
@@ -51,9 +73,10 @@ export class StrategySync {
 
   /** Applies the strategies other nodes added or removed while this one was away. */
   async catchUp(): Promise<void> {
+    const readAfter = this.liveChanges;
     for (const { value } of await this.records.all()) {
       const change = parseStrategyChange(value);
-      if (!change) continue;
+      if (!change || (this.lastLiveChange.peek(change.name) ?? 0) > readAfter) continue;
       // One strategy Kuzzle refuses must not keep the others out.
       try {
         if (change.strategy) this.register(change);
@@ -66,21 +89,30 @@ export class StrategySync {
     }
   }
 
-  /** Writes this node's runtime strategies back after the shared state lost them. */
+  /** Writes this node's runtime strategies, and the removals it heard, back after the shared state lost them. */
   async persistAgain(): Promise<void> {
     for (const change of this.runtime.values()) await this.records.set(change.name, change);
+    for (const [name, change] of this.removedNames) if (!this.runtime.has(name)) await this.records.set(name, tombstone(change));
   }
 
   private async added(change: StrategyChange): Promise<void> {
+    this.changedLive(change.name);
     this.runtime.set(change.name, change);
+    this.removedNames.delete(change.name);
     await this.records.set(change.name, change);
     await this.channel.publish('kuzzle:strategy:add', change);
   }
 
   private async removed(change: StrategyChange): Promise<void> {
+    this.changedLive(change.name);
     this.runtime.delete(change.name);
-    await this.records.set(change.name, { name: change.name, pluginName: change.pluginName });
+    this.removedNames.set(change.name, change);
+    await this.records.set(change.name, tombstone(change));
     await this.channel.publish('kuzzle:strategy:remove', change);
+  }
+
+  private changedLive(name: string): void {
+    this.lastLiveChange.set(name, ++this.liveChanges);
   }
 
   private register(change: StrategyChange): void {
@@ -95,10 +127,12 @@ export class StrategySync {
     // registerStrategy does not fire core:auth:strategyAdded: no echo.
     manager.registerStrategy(change.pluginName, change.name, change.strategy);
     this.runtime.set(change.name, change);
+    this.removedNames.delete(change.name);
   }
 
   private unregister(change: StrategyChange): void {
     this.runtime.delete(change.name);
+    this.removedNames.set(change.name, change);
     const manager = this.kuzzle.pluginsManager;
     if (!manager || PROTECTED.has(change.name)) return;
     const owner = manager.strategies[change.name]?.owner;
