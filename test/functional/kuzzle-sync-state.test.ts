@@ -334,6 +334,9 @@ describe('Kuzzle state kept in step across nodes', () => {
       await waitFor('the strategy to be gone', async () => !(await client.auth.getStrategies()).includes(strategy));
       assert.ok((await client.auth.getStrategies()).includes('local'));
     }
+    // The suite's WebSocket client of node 2 lost its connection with the
+    // restart and reconnects by itself (every second): the next tests use it.
+    await waitFor('the suite\'s client of node 2 to reconnect', () => node(2).connected);
   });
 
   it('admin:resetSecurity on node 1 resets the rights of every node, and drops on every node the subscriptions of the users it deleted', async () => {
