@@ -1,6 +1,5 @@
-import { performance } from 'perf_hooks';
 import type { Handlers } from '../../bus/message-spec';
-import { RecentMap } from '../../util/recent-map';
+import { LiveChanges } from '../../util/live-changes';
 import type { KuzzleLike } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import { indexTable, parseIndexCacheChange, type IndexCacheChange, type KuzzleMessages } from './messages';
@@ -62,15 +61,14 @@ export class IndexCacheSync {
   };
 
   /**
-   * When each index or collection last changed live here (monotonic ms): a
-   * peer's snapshot and this node's own are read at different times, and a
-   * change made during a catch-up, or just before it and not yet applied
-   * by the peer asked, would be judged from the older of the two (a new
-   * empty index forgotten, a deleted one added back). The live change is
-   * the newer word: the catch-up leaves those be. Bounded (names come from
-   * clients); the oldest changes, long applied everywhere, go first.
+   * Indexes and collections changed live here: a peer's snapshot and this
+   * node's own are read at different times, and a change made during a
+   * catch-up, or just before it and not yet applied by the peer asked,
+   * would be judged from the older of the two (a new empty index forgotten,
+   * a deleted one added back). The live change is the newer word: the
+   * catch-up leaves those be.
    */
-  private readonly liveChanges = new RecentMap<string, number>(MAX_LIVE_CHANGES);
+  private readonly liveChanges: LiveChanges;
 
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'settled' | 'ask'>,
@@ -78,8 +76,10 @@ export class IndexCacheSync {
     /** Whether Kuzzle answers `core:storage:public:index:stats` (2.10+; see KuzzleIntegration). */
     private readonly indexStats: boolean,
     /** A monotonic clock (ms). */
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    now?: () => number,
+  ) {
+    this.liveChanges = new LiveChanges(MAX_LIVE_CHANGES, now);
+  }
 
   /** This node's public index cache, for a peer catching up. */
   private async snapshot(): Promise<{ indexes: Record<string, string[]> }> {
@@ -97,14 +97,13 @@ export class IndexCacheSync {
    */
   async catchUp(): Promise<void> {
     // A change this recent may not have reached the peer asked yet.
-    const since = this.now() - LIVE_CHANGE_REACH_MS;
+    const since = this.liveChanges.now() - LIVE_CHANGE_REACH_MS;
     const snapshot = await this.channel.ask('kuzzle:index:snapshot', {}, CATCH_UP_DEADLINE_MS);
     if (!snapshot) return;
     const mine = await this.snapshot();
-    const changedLive = (key: string): boolean => (this.liveChanges.peek(key) ?? Number.NEGATIVE_INFINITY) >= since;
     // An index changed live settles its collections too (deleted with it).
     const settled = (index: string, collection?: string): boolean =>
-      changedLive(liveKey(index)) || (collection !== undefined && changedLive(liveKey(index, collection)));
+      this.liveChanges.since(liveKey(index), since) || (collection !== undefined && this.liveChanges.since(liveKey(index, collection), since));
     for (const [index, collections] of Object.entries(snapshot.indexes)) {
       if (settled(index)) continue;
       await this.kuzzle.ask('core:storage:public:cache:add', index);
@@ -159,7 +158,7 @@ export class IndexCacheSync {
   }
 
   private changedLive({ scope, index, collection }: IndexCacheChange): void {
-    if (scope === 'public') this.liveChanges.set(liveKey(index, collection), this.now());
+    if (scope === 'public') this.liveChanges.note(liveKey(index, collection));
   }
 }
 

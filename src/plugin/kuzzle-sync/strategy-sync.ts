@@ -1,6 +1,7 @@
 import type { Handlers } from '../../bus/message-spec';
 import type { SharedRecords } from '../../state/shared-records';
 import { describeError } from '../../util/describe-error';
+import { LiveChanges } from '../../util/live-changes';
 import { RecentMap } from '../../util/recent-map';
 import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
@@ -44,11 +45,11 @@ export class StrategySync {
 
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:strategy:add' | 'kuzzle:strategy:remove'> = {
     'kuzzle:strategy:add': (change) => {
-      this.changedLive(change.name);
+      this.liveChanges.note(change.name);
       this.register(change);
     },
     'kuzzle:strategy:remove': (change) => {
-      this.changedLive(change.name);
+      this.liveChanges.note(change.name);
       this.unregister(change);
     },
   };
@@ -57,13 +58,8 @@ export class StrategySync {
   private runtime = new Map<string, StrategyChange>();
   /** Strategies removed at run time since, as last heard: written back with the added ones after Redis lost them. */
   private readonly removedNames = new RecentMap<string, StrategyChange>(MAX_REMEMBERED);
-  /**
-   * Per strategy name, the number of the last change heard live: a catch-up
-   * leaves alone the strategies changed after it read the records (what it
-   * read is older than that change).
-   */
-  private readonly lastLiveChange = new RecentMap<string, number>(MAX_REMEMBERED);
-  private liveChanges = 0;
+  /** Strategies changed live: a catch-up leaves alone those changed since it read the records (what it read is older). */
+  private readonly liveChanges = new LiveChanges(MAX_REMEMBERED);
 
   constructor(
     private readonly channel: KuzzleChannel,
@@ -73,10 +69,10 @@ export class StrategySync {
 
   /** Applies the strategies other nodes added or removed while this one was away. */
   async catchUp(): Promise<void> {
-    const readAfter = this.liveChanges;
+    const reading = this.liveChanges.now();
     for (const { value } of await this.records.all()) {
       const change = parseStrategyChange(value);
-      if (!change || (this.lastLiveChange.peek(change.name) ?? 0) > readAfter) continue;
+      if (!change || this.liveChanges.since(change.name, reading)) continue;
       // One strategy Kuzzle refuses must not keep the others out.
       try {
         if (change.strategy) this.register(change);
@@ -96,23 +92,29 @@ export class StrategySync {
   }
 
   private async added(change: StrategyChange): Promise<void> {
-    this.changedLive(change.name);
-    this.runtime.set(change.name, change);
-    this.removedNames.delete(change.name);
+    this.liveChanges.note(change.name);
+    this.knownAdded(change);
     await this.records.set(change.name, change);
     await this.channel.publish('kuzzle:strategy:add', change);
   }
 
   private async removed(change: StrategyChange): Promise<void> {
-    this.changedLive(change.name);
-    this.runtime.delete(change.name);
-    this.removedNames.set(change.name, change);
+    this.liveChanges.note(change.name);
+    this.knownRemoved(change);
     await this.records.set(change.name, tombstone(change));
     await this.channel.publish('kuzzle:strategy:remove', change);
   }
 
-  private changedLive(name: string): void {
-    this.lastLiveChange.set(name, ++this.liveChanges);
+  /** What {@link persistAgain} writes back: a strategy added at run time… */
+  private knownAdded(change: StrategyChange): void {
+    this.runtime.set(change.name, change);
+    this.removedNames.delete(change.name);
+  }
+
+  /** …or removed at run time. */
+  private knownRemoved(change: StrategyChange): void {
+    this.runtime.delete(change.name);
+    this.removedNames.set(change.name, change);
   }
 
   private register(change: StrategyChange): void {
@@ -126,13 +128,11 @@ export class StrategySync {
     }
     // registerStrategy does not fire core:auth:strategyAdded: no echo.
     manager.registerStrategy(change.pluginName, change.name, change.strategy);
-    this.runtime.set(change.name, change);
-    this.removedNames.delete(change.name);
+    this.knownAdded(change);
   }
 
   private unregister(change: StrategyChange): void {
-    this.runtime.delete(change.name);
-    this.removedNames.set(change.name, change);
+    this.knownRemoved(change);
     const manager = this.kuzzle.pluginsManager;
     if (!manager || PROTECTED.has(change.name)) return;
     const owner = manager.strategies[change.name]?.owner;
