@@ -10,8 +10,8 @@ import type { TrafficCounters } from './traffic-counters';
  */
 export class FrameReader {
   private readonly reassembler: Reassembler;
-  /** Fragments of the senders `reserved` names: out of reach of the others' budget. */
-  private readonly reservedReassembler: Reassembler;
+  /** Fragments of the senders `reserved` names: out of reach of the others' budget (a reader without `reserved` has none). */
+  private readonly reservedReassembler: Reassembler | undefined;
 
   constructor(
     private readonly limits: FragmentLimits,
@@ -23,10 +23,10 @@ export class FrameReader {
      * half-sent messages of others never crowd theirs out. Each still holds
      * one message at most, so their number bounds what they hold.
      */
-    private readonly reserved: (sender: string) => boolean = () => false,
+    private readonly reserved?: (sender: string) => boolean,
   ) {
     this.reassembler = new Reassembler(limits);
-    this.reservedReassembler = new Reassembler(limits, { heldMessages: Number.POSITIVE_INFINITY });
+    this.reservedReassembler = reserved && new Reassembler(limits, { heldMessages: Number.POSITIVE_INFINITY });
   }
 
   /**
@@ -37,9 +37,7 @@ export class FrameReader {
   read(frames: Buffer[], count: number, at: number, sender: string): Envelope | undefined {
     const size = frames.reduce((total, frame) => total + frame.length, 0);
     let frame = frames.length === count ? frames[at] : undefined;
-    // A sender that became (or stopped being) reserved mid-message starts over.
-    const [reassembler, other] = this.reserved(sender) ? [this.reservedReassembler, this.reassembler] : [this.reassembler, this.reservedReassembler];
-    other.forget(sender);
+    const reassembler = this.reassemblerOf(sender);
     if (frame && isFragment(frame)) {
       const result = reassembler.accept(sender, frame);
       if (result === undefined) {
@@ -64,8 +62,18 @@ export class FrameReader {
   forget(senders: readonly string[]): void {
     for (const sender of senders) {
       this.reassembler.forget(sender);
-      this.reservedReassembler.forget(sender);
+      this.reservedReassembler?.forget(sender);
     }
+  }
+
+  /** Where `sender`'s fragments go; a sender that became (or stopped being) reserved mid-message starts over. */
+  private reassemblerOf(sender: string): Reassembler {
+    if (!this.reservedReassembler || !this.reserved?.(sender)) {
+      this.reservedReassembler?.forget(sender);
+      return this.reassembler;
+    }
+    this.reassembler.forget(sender);
+    return this.reservedReassembler;
   }
 
   private malformed(size: number, what: string): undefined {
