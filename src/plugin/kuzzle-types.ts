@@ -130,8 +130,10 @@ export interface KuzzleStateInternals {
   };
   /** lib/core/auth/tokenManager.js: which connection uses which token, per node. */
   tokenManager?: {
-    tokens: { array: Array<{ idx: string; _id: string | null; expiresAt: number; userId: string }> };
+    tokens: { array: Array<{ idx: string; _id: string | null; expiresAt: number; userId: string; connectionId?: string; rooms?: Set<string> }> };
     expire(token: { _id: string | null; expiresAt: number }): Promise<void>;
+    /** Files a token's use by a connection for a room (a new entry, or the room added to the token's entry). */
+    link?(token: { _id: string; expiresAt: number; userId: string; refreshed?: boolean }, connectionId: string, roomId: string): void;
   };
   /** lib/kuzzle/internalIndexHandler.js: Kuzzle's private index (users, rights, API keys). */
   internalIndex?: { index: string };

@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { waitFor } from '../harness/wait';
-import { ensureCollection, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, httpClient, portOf, Recorder, uniqueName, useStack, wsClient } from './support/fixture';
 
 type RoomList = Record<string, Record<string, Record<string, number>>>;
 
 /**
  * A node that was only slow (here: frozen with SIGSTOP longer than the
  * heartbeat timeout) is evicted, then comes back: it must join again, write
- * its live subscriptions back, and be notified again.
+ * its live subscriptions back, and be notified again; and apply what it
+ * missed: an index created, a token refreshed through another node.
  */
 describe('a frozen node is evicted, then rejoins with its subscriptions', () => {
   const stack = useStack({ nodes: 3, clusterOptions: { timers: { heartbeat: 250, heartbeatTimeout: 1500 } } });
@@ -24,16 +25,27 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
   const countOn1 = async (roomId: string): Promise<number | undefined> =>
     ((await watcher.query({ controller: 'realtime', action: 'list' })) as { result: RoomList }).result[index]?.[collection]?.[roomId];
 
+  // Node 3's clients outlast its freeze: the SDK drops a connection whose pings go unanswered for 2 to 4 s.
+  const patient = { pingInterval: 60_000 };
+
   before(async () => {
     watcher = await wsClient(portOf(stack(), 1));
-    sleeper = await wsClient(portOf(stack(), 3));
+    sleeper = await wsClient(portOf(stack(), 3), patient);
     await ensureCollection(watcher, index, collection);
   });
 
-  it('evicts it while frozen, takes it back when it wakes up', { timeout: 120_000 }, async () => {
+  it('evicts it while frozen, takes it back when it wakes up, with what it missed', { timeout: 120_000 }, async () => {
     const recorder = new Recorder();
     const roomId = await sleeper.realtime.subscribe(index, collection, { equals: { wake: true } }, recorder.callback);
     await waitFor('the room counted on node 1', async () => (await countOn1(roomId)) === 1);
+    // A user's subscription on node 3, with a token refreshed while node 3 is away.
+    const user = uniqueName('frozen-user');
+    await watcher.security.createUser(user, { content: { profileIds: ['default'] }, credentials: { local: { username: user, password: 'frozen-pw' } } }, { refresh: 'wait_for' });
+    const userClient = await wsClient(portOf(stack(), 3), patient);
+    const jwt = await userClient.auth.login('local', { username: user, password: 'frozen-pw' }, '15s');
+    const oldExpiry = (await watcher.auth.checkToken(jwt)).expiresAt;
+    const userRecorder = new Recorder();
+    await userClient.realtime.subscribe(index, collection, { equals: { wake: true } }, userRecorder.callback);
 
     stack().node(3).freeze();
     try {
@@ -42,6 +54,9 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
       // Created while node 3 cannot hear about it: it must catch up when it comes back.
       await watcher.index.create(missedIndex);
       await watcher.collection.create(missedIndex, 'c', {});
+      const refresher = await httpClient(portOf(stack(), 1));
+      refresher.jwt = jwt;
+      await refresher.auth.refreshToken({ expiresIn: '1h' });
     } finally {
       stack().node(3).thaw();
     }
@@ -52,9 +67,12 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
       const status = await stack().clusterStatus<{ node: { rejoins: number; resyncing: boolean } }>(3);
       return status.node.rejoins >= 1 && !status.node.resyncing;
     }, { timeoutMs: 15_000 });
-    assert.equal(await countOn1(roomId), 1, 'its subscription written back');
+    assert.equal(await countOn1(roomId), 2, 'its subscriptions written back, the user\'s kept although its old token is gone');
+    // Past the old token's expiry (same machine, same clock), node 3 filed the connection under the new token.
+    await waitFor('the old token past its expiry', () => Date.now() > oldExpiry + 500, { timeoutMs: 20_000 });
     await watcher.realtime.publish(index, collection, { wake: true });
     await recorder.waitCount(1);
+    await userRecorder.waitCount(1);
     assert.equal(recorder.items.length, 1);
     assert.ok(await sleeper.document.create(missedIndex, 'c', { caughtUp: true }), 'node 3 knows the index created while it was away');
   });

@@ -48,6 +48,16 @@ describe('Kuzzle state kept in step across nodes', () => {
   const strategy = uniqueName('kpc-strat');
   const stratUser = uniqueName('kpc-strat-user');
 
+  /** A new user logged in (fixture strategy) through a new WebSocket client of node 2, and `collection` ready. */
+  const userOnNode2 = async (collection: string, expiresIn?: string): Promise<{ user: string; subscriber: Kuzzle; jwt: string }> => {
+    await ensureCollection(node(1), index, collection);
+    const user = uniqueName(`kpc-${collection}`);
+    await node(1).security.createUser(user, { content: { profileIds: ['default'] } }, { refresh: 'wait_for' });
+    const subscriber = await wsClient(portOf(getStack(), 2));
+    const jwt = await waitFor('login on node 2', () => subscriber.auth.login(strategy, { username: user, password: 'open-sesame' }, expiresIn));
+    return { user, subscriber, jwt };
+  };
+
   before(async () => {
     const stack = getStack();
     for (let n = 1; n <= 3; n++) clients.push(await wsClient(portOf(stack, n)));
@@ -192,11 +202,7 @@ describe('Kuzzle state kept in step across nodes', () => {
 
   it('tokens: a logout on node 1 stops the subscriptions made with that token on node 2, and nodes 2 and 3 refuse it', async () => {
     const collection = 'tokens';
-    await ensureCollection(node(1), index, collection);
-    const user = uniqueName('kpc-tok');
-    await node(1).security.createUser(user, { content: { profileIds: ['default'] } }, { refresh: 'wait_for' });
-    const subscriber = await wsClient(portOf(getStack(), 2));
-    const jwt = await waitFor('login on node 2', () => subscriber.auth.login(strategy, { username: user, password: 'open-sesame' }));
+    const { subscriber, jwt } = await userOnNode2(collection);
     const logged = new Recorder();
     const roomId = await subscriber.realtime.subscribe(index, collection, {}, logged.callback);
     // A sentinel (anonymous) on the same node and collection tells when a
@@ -218,6 +224,38 @@ describe('Kuzzle state kept in step across nodes', () => {
     await node(3).document.create(index, collection, { step: 2 });
     await sentinel.waitCount(2);
     assert.equal(logged.items.length, 1, 'no notification after the token was revoked on another node');
+  });
+
+  it('tokens: a token refreshed through nodes 1 and 3 (HTTP) is refreshed on node 2, which holds its subscription, before each refresh answers; the subscription outlives the old token, and a logout of the new one through node 3 stops it', async () => {
+    const collection = 'refresh';
+    // Short-lived, so that the test sees node 2 outlive it.
+    const { user, subscriber, jwt } = await userOnNode2(collection, '5s');
+    const received = new Recorder();
+    const roomId = await subscriber.realtime.subscribe(index, collection, {}, received.callback);
+    // An anonymous subscriber of the same room keeps it counted once the user's is gone.
+    await node(2).realtime.subscribe(index, collection, {}, () => undefined);
+    const entriesOnNode2 = (): Promise<unknown> => fixture(node(2), 'tokenEntries', { userId: user });
+    assert.deepEqual(await entriesOnNode2(), [{ jwt, rooms: [roomId] }]);
+
+    const through1 = await httpClient(portOf(getStack(), 1));
+    through1.jwt = jwt;
+    // Not the login's lifetime: refreshed within the same second, the JWT would be the same.
+    const first = (await through1.auth.refreshToken({ expiresIn: '6s' })) as { jwt: string; expiresAt: number };
+    assert.deepEqual(await entriesOnNode2(), [{ jwt: first.jwt, rooms: [roomId] }], 'node 2 moved the connection before the refresh answered');
+    const through3 = await httpClient(portOf(getStack(), 3));
+    through3.jwt = first.jwt;
+    const second = (await through3.auth.refreshToken({ expiresIn: '1h' })) as { jwt: string; expiresAt: number };
+    assert.deepEqual(await entriesOnNode2(), [{ jwt: second.jwt, rooms: [roomId] }]);
+
+    // Node 2's token manager drops a connection when its token's expiry comes (same machine, same clock).
+    await waitFor('both earlier tokens past their expiry', () => Date.now() > first.expiresAt + 500, { timeoutMs: 15_000 });
+    await node(3).document.create(index, collection, { step: 1 });
+    await received.waitCount(1);
+    assert.equal(await node(1).realtime.count(roomId), 2, 'the subscription outlived the old tokens');
+
+    through3.jwt = second.jwt;
+    await through3.auth.logout();
+    assert.equal(await node(1).realtime.count(roomId), 1, 'the logout through node 3 stopped it before answering');
   });
 
   it('API keys: deleting a key on node 1 stops the subscriptions made with it on node 2 before the deletion answers', async () => {

@@ -24,6 +24,7 @@ function peerHandlers(applied: string[], failures: { left: number }): Handlers<K
     'kuzzle:security:invalidate': (change) => failing(`${change.kind} ${change.ids?.join(',') ?? ''}`),
     'kuzzle:token:revoke': none,
     'kuzzle:token:recheck': none,
+    'kuzzle:token:refresh': none,
     'kuzzle:validation:reload': none,
     'kuzzle:strategy:add': () => undefined,
     'kuzzle:strategy:remove': () => undefined,

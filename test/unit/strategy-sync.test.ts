@@ -70,6 +70,28 @@ describe('StrategySync: catching up', () => {
     assert.ok('static' in restarted.strategies);
   });
 
+  it('a strategy its plugin registers at start, removed at run time while a node did not hear it, is removed there when it catches up; a node started since keeps it', async () => {
+    const records = new MemoryRecords();
+    const a = nodeOver(records);
+    const b = nodeOver(records);
+    for (const node of [a, b]) node.strategies['static'] = { owner: 'auth-plugin' }; // registered by the plugin at start
+    await b.sync.catchUp(); // b joins
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'static', pluginName: 'auth-plugin' });
+    delete a.strategies['static'];
+    await b.sync.catchUp(); // b was cut off meanwhile
+    assert.ok(!('static' in b.strategies));
+
+    const restarted = nodeOver(records);
+    restarted.strategies['static'] = { owner: 'auth-plugin' };
+    await restarted.sync.catchUp();
+    await restarted.sync.catchUp(); // and catches up again later (cut off): the removal came before its start
+    assert.ok('static' in restarted.strategies);
+    // Removed again, while it was up: removed there too.
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'static', pluginName: 'auth-plugin' });
+    await restarted.sync.catchUp();
+    assert.ok(!('static' in restarted.strategies));
+  });
+
   it('a strategy added again live while a catch-up reads an older removal stays', async () => {
     const records = new MemoryRecords();
     const a = nodeOver(records);
@@ -96,7 +118,7 @@ describe('StrategySync: catching up', () => {
     b.sync.handlers['kuzzle:strategy:remove']({ name: 'oauth', pluginName: 'auth-plugin' }, heard); // c missed it
     records.values.clear(); // FLUSHALL
     await b.sync.persistAgain();
-    assert.deepEqual(records.values.get('oauth'), { name: 'oauth', pluginName: 'auth-plugin' }, 'the removal written back');
+    assert.deepEqual(records.values.get('oauth'), { name: 'oauth', pluginName: 'auth-plugin' }, 'the removal written back (heard without id: from an earlier build)');
     assert.ok(records.values.has('kept'));
     await c.sync.catchUp();
     assert.ok(!('oauth' in c.strategies));

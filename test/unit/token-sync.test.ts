@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { TokenRevocation } from '../../src/plugin/kuzzle-sync/messages';
-import { hashTokenIndex, TokenSync } from '../../src/plugin/kuzzle-sync/token-sync';
+import { TokenSync } from '../../src/plugin/kuzzle-sync/token-sync';
+import { hashTokenIndex } from '../../src/plugin/kuzzle-sync/token-seal';
 
 interface ManagedToken {
   idx: string;
@@ -34,13 +35,16 @@ function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = 
   const sync = new TokenSync(
     { send: async (_type, body) => void sent.push(body as TokenRevocation), log: () => undefined },
     { tokenManager: manager },
-    async (id) => apiKeys.get(id),
-    async (userId, jwt) => {
-      const stored = store.get(`${userId}#${jwt}`);
-      if (stored === undefined) throw new Error('Redis did not answer');
-      return stored;
+    {
+      readApiKey: async (id) => apiKeys.get(id),
+      readToken: async (userId, jwt) => {
+        const stored = store.get(`${userId}#${jwt}`);
+        if (stored === undefined) throw new Error('Redis did not answer');
+        return stored;
+      },
+      storeLost: async () => storeLost,
+      refreshes: { write: async () => undefined, read: async () => null },
     },
-    async () => storeLost,
   );
   return { sync, sent, expired, mostAtOnce: () => mostAtOnce };
 }
@@ -94,6 +98,6 @@ describe('TokenSync', () => {
     const request = { input: { resource: { _id: 'key-1' }, args: { userId: 'alice' } } };
     await sync.pipes['security:beforeDeleteApiKey']?.(request);
     await sync.pipes['security:afterDeleteApiKey']?.(request);
-    assert.deepEqual(sent, [{ tokenHash: hashTokenIndex('2000;alice#k') }]);
+    assert.deepEqual(sent, [{ tokenHash: hashTokenIndex('2000;alice#k'), expiresAt: 2000 }]);
   });
 });

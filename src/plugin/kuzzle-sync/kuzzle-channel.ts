@@ -23,11 +23,12 @@ const RESEND_PAUSES_MS: readonly number[] = [1000, 2000, 4000, 8000, 15_000];
 /**
  * Changes that stay right when a peer applies them late, after later ones:
  * dropping cached rights or reloading specifications reads the current
- * state, and a revoked token is only dropped if the shared store no longer
- * has it. Not an index added or removed: applied late, after the opposite
+ * state, a revoked token is only dropped if the shared store no longer
+ * has it, and a refresh moves what still uses the old token to the newest
+ * one recorded. Not an index added or removed: applied late, after the opposite
  * change, it would bring back a deleted index (or forget a new one).
  */
-const REPLAYABLE: ReadonlySet<string> = new Set(['kuzzle:security:invalidate', 'kuzzle:validation:reload', 'kuzzle:token:revoke', 'kuzzle:token:recheck']);
+const REPLAYABLE: ReadonlySet<string> = new Set(['kuzzle:security:invalidate', 'kuzzle:validation:reload', 'kuzzle:token:revoke', 'kuzzle:token:recheck', 'kuzzle:token:refresh']);
 
 /** Changes retried at once, at most. */
 const MAX_RETRIED_CHANGES = 256;

@@ -16,6 +16,9 @@ import { StrategySync } from './strategy-sync';
 import { TokenSync } from './token-sync';
 import { ValidationSync } from './validation-sync';
 
+/** Where a token refresh is kept in Kuzzle's internal cache (see TokenRefreshes). */
+const refreshKey = (tokenHash: string): string => `kpc/token-refresh/${tokenHash}`;
+
 /** Delay before a catch-up that failed is tried again. */
 const CATCH_UP_RETRY_MS = 5000;
 
@@ -63,7 +66,15 @@ export class KuzzleStateSync {
       kuzzle.hasAskAnswerer?.('core:security:token:get') === true ? kuzzle.ask('core:security:token:get', userId, jwt) : Promise.resolve(undefined);
     // Kuzzle (2.10) marks its token store once it loaded the API keys into it, without expiry: gone, the store lost its data.
     const storeLost = async (): Promise<boolean> => (await kuzzle.ask('core:cache:internal:get', 'token/bootstrap')) === null;
-    this.tokens = new TokenSync(this.channel, kuzzle, (id) => readInternal('api-keys', id), readToken, storeLost);
+    // Beside the tokens, in Kuzzle's internal cache: flushed with them.
+    const refreshes = {
+      write: async (tokenHash: string, sealed: string, ttl: number): Promise<void> => void (await kuzzle.ask('core:cache:internal:store', refreshKey(tokenHash), sealed, { ttl })),
+      read: async (tokenHash: string): Promise<string | null> => {
+        const sealed = await kuzzle.ask('core:cache:internal:get', refreshKey(tokenHash));
+        return typeof sealed === 'string' ? sealed : null;
+      },
+    };
+    this.tokens = new TokenSync(this.channel, kuzzle, { readApiKey: (id) => readInternal('api-keys', id), readToken, storeLost, refreshes });
     const tokens = this.tokens;
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
@@ -74,6 +85,7 @@ export class KuzzleStateSync {
       ...this.security.handlers,
       ...this.validation.handlers,
       ...tokens.handlers,
+      ...tokens.refreshes.handlers,
       ...this.strategies.handlers,
       ...admin.handlers,
       ...appEvents.handlers,
@@ -97,7 +109,7 @@ export class KuzzleStateSync {
       },
     };
     this.hooks = mergeHandlers('hook', this.indexes.hooks, admin.hooks, this.security.hooks);
-    this.pipes = mergeHandlers('pipe', this.indexes.pipes, this.security.pipes, this.validation.pipes, tokens.pipes, admin.pipes, this.strategies.pipes, resetSecurity, resetCache);
+    this.pipes = mergeHandlers('pipe', this.indexes.pipes, this.security.pipes, this.validation.pipes, tokens.pipes, tokens.refreshes.pipes, admin.pipes, this.strategies.pipes, resetSecurity, resetCache);
     node.onCatchUp((reason) => this.catchUp(reason));
     node.onStateLost(() => this.strategies.persistAgain());
   }

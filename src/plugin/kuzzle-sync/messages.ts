@@ -60,13 +60,36 @@ export function parseSecurityInvalidation(body: unknown): SecurityInvalidation |
  * (`<kuid>#<jwt>` in Kuzzle 2.10): only a hash of the token's index in
  * Kuzzle's token manager (`<expiresAt>;<id>`) travels between nodes.
  */
-export type TokenRevocation = { tokenHash: string } | { kuid: string };
+export type TokenRevocation = { tokenHash: string; expiresAt?: number } | { kuid: string };
+
+const isTokenHash = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
+/** A token's expiry, which starts its index (see entriesFiledAs): epoch ms, or -1 for an API key that never expires. */
+const isExpiry = (value: unknown): value is number => Number.isSafeInteger(value);
 
 export function parseTokenRevocation(body: unknown): TokenRevocation | undefined {
   if (!isObject(body)) return undefined;
   if (isName(body.kuid)) return { kuid: body.kuid };
-  if (typeof body.tokenHash === 'string' && /^[0-9a-f]{64}$/.test(body.tokenHash)) return { tokenHash: body.tokenHash };
-  return undefined;
+  if (!isTokenHash(body.tokenHash)) return undefined;
+  // Without an expiry (a node of an earlier build of this protocol), every entry is hashed.
+  if (body.expiresAt === undefined) return { tokenHash: body.tokenHash };
+  return isExpiry(body.expiresAt) ? { tokenHash: body.tokenHash, expiresAt: body.expiresAt } : undefined;
+}
+
+/** A refreshed token: the old one's hash and expiry, the new one sealed for the old one's holders (token-seal.ts). */
+export interface TokenRefresh {
+  tokenHash: string;
+  expiresAt: number;
+  sealed: string;
+}
+
+/** A sealed token is a few hundred bytes (a JWT and its user id); this leaves room for long user ids. */
+const MAX_SEALED_LENGTH = 16_384;
+
+export function parseTokenRefresh(body: unknown): TokenRefresh | undefined {
+  if (!isObject(body) || !isTokenHash(body.tokenHash) || !isExpiry(body.expiresAt)) return undefined;
+  const { sealed } = body;
+  if (typeof sealed !== 'string' || sealed.length > MAX_SEALED_LENGTH || !/^[A-Za-z0-9+/]+={0,2}$/.test(sealed)) return undefined;
+  return { tokenHash: body.tokenHash, expiresAt: body.expiresAt, sealed };
 }
 
 /** An authentication strategy a plugin added or removed at run time. */
@@ -75,12 +98,17 @@ export interface StrategyChange {
   pluginName: string;
   /** The plain description given to `context.accessors.strategies.add` (method names, config). */
   strategy?: Record<string, unknown>;
+  /** A removal's own id: tells a node which removals it already found at its start (see StrategySync). */
+  removal?: string;
 }
 
 export function parseStrategyChange(body: unknown): StrategyChange | undefined {
   if (!isObject(body) || !isName(body.name) || !isName(body.pluginName)) return undefined;
   if (body.strategy !== undefined && !isObject(body.strategy)) return undefined;
-  return { name: body.name, pluginName: body.pluginName, strategy: body.strategy };
+  if (body.removal !== undefined && !(typeof body.removal === 'string' && /^[0-9a-f]{32}$/.test(body.removal))) return undefined;
+  const change: StrategyChange = { name: body.name, pluginName: body.pluginName, strategy: body.strategy };
+  if (body.removal !== undefined) change.removal = body.removal;
+  return change;
 }
 
 /** A dump suffix becomes part of a folder name: no separators, no `..`. */
@@ -114,6 +142,7 @@ export const KUZZLE_MESSAGES = {
   'kuzzle:security:invalidate': request(parseSecurityInvalidation, parseEmpty),
   'kuzzle:token:revoke': request(parseTokenRevocation, parseEmpty),
   'kuzzle:token:recheck': request(parseEmpty, parseEmpty),
+  'kuzzle:token:refresh': request(parseTokenRefresh, parseEmpty),
   'kuzzle:validation:reload': request(parseEmpty, parseEmpty),
   'kuzzle:strategy:add': broadcast(parseStrategyChange),
   'kuzzle:strategy:remove': broadcast(parseStrategyChange),

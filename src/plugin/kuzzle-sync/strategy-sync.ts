@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import type { Handlers } from '../../bus/message-spec';
 import type { SharedRecords } from '../../state/shared-records';
 import { describeError } from '../../util/describe-error';
@@ -10,8 +11,12 @@ import { parseStrategyChange, type KuzzleMessages, type StrategyChange } from '.
 /** Strategy names whose last change is remembered, at most (plugins name them: a handful in practice). */
 const MAX_REMEMBERED = 1000;
 
-/** A removal as the shared state keeps it: the strategy without its description. */
-const tombstone = (change: StrategyChange): StrategyChange => ({ name: change.name, pluginName: change.pluginName });
+/** A removal as the shared state keeps it: the strategy without its description, with the removal's id. */
+const tombstone = (change: StrategyChange): StrategyChange => {
+  const removed: StrategyChange = { name: change.name, pluginName: change.pluginName };
+  if (change.removal !== undefined) removed.removal = change.removal;
+  return removed;
+};
 
 /** Strategies that come with Kuzzle itself: never removed by the cluster. */
 const PROTECTED = new Set(['local']);
@@ -27,7 +32,11 @@ const PROTECTED = new Set(['local']);
  * strategy as its description, a removed one as a record without one (a
  * tombstone: deleting the record would not tell a node that missed the
  * removal, nor could it tell that from a Redis that lost its data), which
- * removes it where it was added at run time.
+ * removes it where it was added at run time, and where its plugin
+ * registered it at start if the removal came while the node was up (one
+ * it finds at its start came before it: its plugin registered the strategy
+ * again since, as on one Kuzzle restarted). Each removal has its own id,
+ * so a node tells those apart without reading any clock.
  */
 export class StrategySync {
   readonly pipes: Record<string, (payload: unknown) => Promise<unknown>> = {
@@ -60,6 +69,8 @@ export class StrategySync {
   private readonly removedNames = new RecentMap<string, StrategyChange>(MAX_REMEMBERED);
   /** Strategies changed live: a catch-up leaves alone those changed since it read the records (what it read is older). */
   private readonly liveChanges = new LiveChanges(MAX_REMEMBERED);
+  /** The removals recorded when this node first read the records: they came before its plugins registered their strategies. */
+  private removalsBeforeStart: Set<string> | undefined;
 
   constructor(
     private readonly channel: KuzzleChannel,
@@ -70,15 +81,18 @@ export class StrategySync {
   /** Applies the strategies other nodes added or removed while this one was away. */
   async catchUp(): Promise<void> {
     const reading = this.liveChanges.now();
-    for (const { value } of await this.records.all()) {
-      const change = parseStrategyChange(value);
+    const changes = (await this.records.all()).map(({ value }) => parseStrategyChange(value));
+    const beforeStart = (this.removalsBeforeStart ??= new Set(changes.flatMap((change) => (change?.removal === undefined ? [] : [change.removal]))));
+    for (const change of changes) {
       if (!change || this.liveChanges.since(change.name, reading)) continue;
       // One strategy Kuzzle refuses must not keep the others out.
       try {
         if (change.strategy) this.register(change);
-        // Only one added at run time: a plugin that registers a strategy at
-        // start gets it back at a restart, as on one Kuzzle.
-        else if (this.runtime.has(change.name)) this.unregister(change);
+        // One added at run time; one its plugin registered at start only if
+        // removed since (a removal without id, from an earlier build, counts
+        // as before): a plugin's start-up strategy comes back at a restart,
+        // as on one Kuzzle.
+        else if (this.runtime.has(change.name) || (change.removal !== undefined && !beforeStart.has(change.removal))) this.unregister(change);
       } catch (error) {
         this.channel.log('error', `strategy "${change.name}" could not be ${change.strategy ? 'registered' : 'removed'}: ${describeError(error)}`);
       }
@@ -98,7 +112,8 @@ export class StrategySync {
     await this.channel.publish('kuzzle:strategy:add', change);
   }
 
-  private async removed(change: StrategyChange): Promise<void> {
+  private async removed(removedHere: StrategyChange): Promise<void> {
+    const change = { ...removedHere, removal: randomBytes(16).toString('hex') };
     this.liveChanges.note(change.name);
     this.knownRemoved(change);
     await this.records.set(change.name, tombstone(change));

@@ -1,5 +1,4 @@
 import Bluebird from 'bluebird';
-import { createHash } from 'crypto';
 import type { Handlers } from '../../bus/message-spec';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
 import { SerialQueue } from '../../util/serial-queue';
@@ -7,12 +6,11 @@ import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, TokenRevocation } from './messages';
 import { requestInput } from './request-input';
+import { type ManagedToken, type RefreshRecords, TokenRefreshes, type TokenManager } from './token-refresh';
+import { entriesFiledAs, hashTokenIndex } from './token-seal';
 
 /** Revocations sent at once; well under what a peer takes from one node at a time (MAX_REQUESTS_IN_FLIGHT_PER_SENDER). */
 const REVOCATIONS_IN_FLIGHT = 16;
-
-type TokenManager = NonNullable<KuzzleStateInternals['tokenManager']>;
-type ManagedToken = TokenManager['tokens']['array'][number];
 
 /** How long one expiry holds the next ones at most. */
 const EXPIRY_WAIT_MS = 5000;
@@ -20,10 +18,22 @@ const EXPIRY_WAIT_MS = 5000;
 /** Token reads in flight while rechecking a node's tokens. */
 const TOKEN_READS_IN_FLIGHT = 32;
 
-/** Hash of the key Kuzzle's token manager files a token under. */
-export const hashTokenIndex = (index: string): string => createHash('sha256').update(index).digest('hex');
-
 const isTrue = (value: unknown): boolean => value === true || value === 'true' || value === 1 || value === '';
+
+/** Where TokenSync reads what it checks. */
+export interface TokenStores {
+  /** Reads an API key's document (userId, token, expiresAt) from Kuzzle's internal index. */
+  readApiKey(id: string): Promise<unknown>;
+  /**
+   * Reads a token from Kuzzle's token store (the shared internal Redis):
+   * null when it no longer exists; undefined when this Kuzzle cannot tell.
+   */
+  readToken(userId: string, jwt: string): Promise<unknown>;
+  /** Whether the shared token store lost its data since Kuzzle filled it (see {@link TokenSync.recheck}). */
+  storeLost(): Promise<boolean>;
+  /** Refreshes kept for the nodes that miss their message. */
+  refreshes: RefreshRecords;
+}
 
 /**
  * Tokens live in the shared internal Redis, so a token deleted through one
@@ -71,20 +81,23 @@ export class TokenSync {
    */
   private readonly expiries = new SerialQueue(EXPIRY_WAIT_MS);
   private readonly rechecks = new SerialQueue();
+  /** Refreshes through any node (their pipes and handlers are merged beside these). */
+  readonly refreshes: TokenRefreshes;
+  private readonly readApiKey: TokenStores['readApiKey'];
+  private readonly readToken: TokenStores['readToken'];
+  private readonly storeLost: TokenStores['storeLost'];
 
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
     private readonly kuzzle: KuzzleStateInternals,
-    /** Reads an API key's document (userId, token, expiresAt) from Kuzzle's internal index. */
-    private readonly readApiKey: (id: string) => Promise<unknown>,
-    /**
-     * Reads a token from Kuzzle's token store (the shared internal Redis):
-     * null when it no longer exists; undefined when this Kuzzle cannot tell.
-     */
-    private readonly readToken: (userId: string, jwt: string) => Promise<unknown>,
-    /** Whether the shared token store lost its data since Kuzzle filled it (see {@link recheck}). */
-    private readonly storeLost: () => Promise<boolean> = async () => false,
-  ) {}
+    stores: TokenStores,
+  ) {
+    ({ readApiKey: this.readApiKey, readToken: this.readToken, storeLost: this.storeLost } = stores);
+    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, async (token) => {
+      const gone = await this.isGone(token);
+      return gone === undefined ? undefined : !gone;
+    }, this.expiries);
+  }
 
   /**
    * Drops the connections of this node whose token no longer exists in the
@@ -100,32 +113,56 @@ export class TokenSync {
   async recheck(options: { keepIfStoreLost?: boolean } = {}): Promise<number> {
     const manager = this.kuzzle.tokenManager;
     if (!manager) return 0;
-    const gone: ManagedToken[] = [];
+    const gone = new Set<ManagedToken>();
+    const refreshed: ManagedToken[] = [];
     let read = 0;
     // A copy: expiries remove entries from the array.
     await Bluebird.map([...manager.tokens.array], async (token) => {
-      const verdict = await this.isGone(token);
-      if (verdict === undefined) return;
+      const state = await this.stateOf(token);
+      if (state === undefined) return;
       read++;
-      if (verdict) gone.push(token);
+      if (state === 'gone') gone.add(token);
+      else if (state === 'refreshed') refreshed.push(token);
     }, { concurrency: TOKEN_READS_IN_FLIGHT });
-    if (gone.length === 0) return 0;
-    if (options.keepIfStoreLost === true && (await this.storeLost())) {
-      this.channel.log('warn', `${gone.length} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data: the connections are kept, as one Kuzzle keeps them`);
+    if (gone.size === 0 && refreshed.length === 0) return 0;
+    if (gone.size > 0 && options.keepIfStoreLost === true && (await this.storeLost())) {
+      this.channel.log('warn', `${gone.size} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data: the connections are kept, as one Kuzzle keeps them`);
       return 0;
     }
-    for (const token of gone) await this.expire(manager, token);
-    this.channel.log('info', `dropped the connections of ${gone.length} token(s) revoked while this node did not hear it`);
-    return gone.length;
+    // Refreshed through a node this one did not hear (gone, or still kept for
+    // Kuzzle's grace period, marked refreshed): moved to the newest token.
+    const revoked: ManagedToken[] = [];
+    let moved = 0;
+    await Bluebird.map([...gone, ...refreshed], async (token) => {
+      if (await this.refreshes.follow(token)) moved++;
+      else if (gone.has(token)) revoked.push(token);
+    }, { concurrency: TOKEN_READS_IN_FLIGHT });
+    if (moved > 0) this.channel.log('info', `moved the connections of ${moved} token(s) refreshed while this node did not hear it to their new token`);
+    if (revoked.length === 0) return 0;
+    for (const token of revoked) await this.expire(manager, token);
+    this.channel.log('info', `dropped the connections of ${revoked.length} token(s) revoked while this node did not hear it`);
+    return revoked.length;
   }
 
   /** Whether a token is gone from the shared store; undefined when it cannot be told. */
-  private async isGone(token: ManagedToken): Promise<boolean | undefined> {
+  private async isGone(token: Pick<ManagedToken, '_id' | 'userId'>): Promise<boolean | undefined> {
+    const state = await this.stateOf(token);
+    return state === undefined ? undefined : state === 'gone';
+  }
+
+  /**
+   * A token as the shared store holds it: gone, refreshed (Kuzzle keeps a
+   * refreshed token for a grace period, marked so), or kept; undefined
+   * when it cannot be told.
+   */
+  private async stateOf(token: Pick<ManagedToken, '_id' | 'userId'>): Promise<'gone' | 'refreshed' | 'kept' | undefined> {
     const { _id: id, userId } = token;
     if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return undefined;
     try {
       const stored = await this.readToken(userId, id.slice(userId.length + 1));
-      return stored === undefined ? undefined : stored === null;
+      if (stored === undefined) return undefined;
+      if (stored === null) return 'gone';
+      return isObject(stored) && stored.refreshed === true ? 'refreshed' : 'kept';
     } catch (error) {
       this.channel.log('warn', `token of ${userId} not checked: ${String(error)}`);
       return undefined;
@@ -155,7 +192,7 @@ export class TokenSync {
       // when Kuzzle recreated the token at start-up after Redis lost it.
       const stored = await this.readToken(owner, source.token).catch(() => undefined);
       const expiresAt = isObject(stored) && typeof stored.expiresAt === 'number' ? stored.expiresAt : source.expiresAt;
-      if (typeof expiresAt === 'number') this.apiKeys.set(request, { tokenHash: hashTokenIndex(`${expiresAt};${owner}#${source.token}`) });
+      if (typeof expiresAt === 'number') this.apiKeys.set(request, { tokenHash: hashTokenIndex(`${expiresAt};${owner}#${source.token}`), expiresAt });
     } catch (error) {
       // Not found: Kuzzle answers the deletion with the error itself.
       this.channel.log('debug', `API key ${id} not read before its deletion: ${String(error)}`);
@@ -181,7 +218,7 @@ export class TokenSync {
     if (isTrue(requestInput(request).args.global) && isName(user._id)) return [{ kuid: user._id }];
     const token = isObject(context.token) ? context.token : {};
     if (!isName(token._id) || typeof token.expiresAt !== 'number') return [];
-    return [{ tokenHash: hashTokenIndex(`${token.expiresAt};${token._id}`) }];
+    return [{ tokenHash: hashTokenIndex(`${token.expiresAt};${token._id}`), expiresAt: token.expiresAt }];
   }
 
   private byResourceId(request: unknown): TokenRevocation[] {
@@ -198,10 +235,10 @@ export class TokenSync {
   private async apply(revocation: TokenRevocation): Promise<void> {
     const manager = this.kuzzle.tokenManager;
     if (!manager) return;
-    // Copy: expire() removes entries from the array we walk.
-    const tokens = manager.tokens.array.filter((token) =>
-      'kuid' in revocation ? token.userId === revocation.kuid : hashTokenIndex(token.idx) === revocation.tokenHash,
-    );
+    // A copy either way: expire() removes entries from the array.
+    const tokens = 'kuid' in revocation
+      ? manager.tokens.array.filter((token) => token.userId === revocation.kuid)
+      : entriesFiledAs(manager.tokens.array, revocation.tokenHash, revocation.expiresAt);
     for (const token of tokens) {
       // A token still in the store was not revoked: this is a revocation
       // asked again late (the user logged in again since) or out of order.

@@ -1,0 +1,156 @@
+import type { Handlers } from '../../bus/message-spec';
+import { isNonEmptyString as isName, isObject } from '../../util/guards';
+import type { SerialQueue } from '../../util/serial-queue';
+import type { KuzzleStateInternals } from '../kuzzle-types';
+import type { KuzzleChannel } from './kuzzle-channel';
+import type { KuzzleMessages, TokenRefresh } from './messages';
+import { entriesFiledAs, hashTokenIndex, openToken, positionOf, sealToken, tokenIndex, type TokenFields } from './token-seal';
+
+export type TokenManager = NonNullable<KuzzleStateInternals['tokenManager']>;
+export type ManagedToken = TokenManager['tokens']['array'][number];
+
+/**
+ * Refreshes kept where tokens are (Kuzzle's internal cache), for the peers
+ * that miss the message: cut off, or joining. Keyed by the hash of the old
+ * token; the value is the new token sealed for the old one's holders.
+ */
+export interface RefreshRecords {
+  write(tokenHash: string, sealed: string, ttlMs: number): Promise<void>;
+  /** The sealed token, null when none is recorded; rejects when the cache cannot be read. */
+  read(tokenHash: string): Promise<string | null>;
+}
+
+/** How long a refresh is kept past the old token's expiry: that expiry is on the refreshing node's clock. */
+const RECORD_MARGIN_MS = 60_000;
+/** How long a refresh of a token that never expires (an API key's) is kept. */
+const NO_EXPIRY_RECORD_MS = 24 * 3600_000;
+/** Most recorded refreshes followed from one token (refreshed again and again while a node was cut off). */
+const MAX_CHAIN = 8;
+
+/**
+ * `auth:refreshToken` through any node moves, on every node, the
+ * connections of the old token to the new one, as Kuzzle's token manager
+ * does on the node that served it: without it, a node holding a WebSocket
+ * connection whose token was refreshed over HTTP through another node
+ * dropped its subscriptions when the old token expired. The new token
+ * travels sealed with a key only the old token's holders can derive (see
+ * token-seal.ts): a peer that does not hold the old token learns nothing.
+ */
+export class TokenRefreshes {
+  /** The client's answer waits until every peer moved the connections. */
+  readonly pipes: Record<string, (request: unknown) => Promise<unknown>> = {
+    'auth:afterRefreshToken': (request) => this.spread(request),
+  };
+
+  readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:token:refresh'> = {
+    'kuzzle:token:refresh': async (refresh) => {
+      await this.apply(refresh);
+      return {};
+    },
+  };
+
+  constructor(
+    private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
+    private readonly kuzzle: KuzzleStateInternals,
+    private readonly records: RefreshRecords,
+    /** Whether a token is still in the shared store: true, false, or undefined when it cannot be told. */
+    private readonly stored: (token: { _id: string | null; userId: string }) => Promise<boolean | undefined>,
+    /** Where every change of Kuzzle's token manager runs (see TokenSync's expiries). */
+    private readonly serial: SerialQueue,
+  ) {}
+
+  private async spread(request: unknown): Promise<unknown> {
+    const refresh = refreshOf(request);
+    if (!refresh) return request;
+    const { old, token } = refresh;
+    const tokenHash = hashTokenIndex(tokenIndex(old));
+    const sealed = sealToken(tokenIndex(old), token);
+    const ttl = old.expiresAt > 0 ? Math.max(old.expiresAt - Date.now(), 0) + RECORD_MARGIN_MS : NO_EXPIRY_RECORD_MS;
+    try {
+      await this.records.write(tokenHash, sealed, ttl);
+    } catch (error) {
+      this.channel.log('warn', `refresh of a token of ${old.userId} not recorded (a node cut off now keeps the old one): ${String(error)}`);
+    }
+    await this.channel.send('kuzzle:token:refresh', { tokenHash, expiresAt: old.expiresAt, sealed });
+    return request;
+  }
+
+  private async apply({ tokenHash, expiresAt, sealed }: TokenRefresh): Promise<void> {
+    const manager = this.kuzzle.tokenManager;
+    if (!manager) return;
+    for (const entry of entriesFiledAs(manager.tokens.array, tokenHash, expiresAt)) {
+      const token = openToken(entry.idx, sealed);
+      if (!token || token.userId !== entry.userId) {
+        this.channel.log('warn', `a refresh of a token of ${entry.userId} could not be opened: ignored`);
+        continue;
+      }
+      // Refreshed again since (this message was asked again late): the latest recorded.
+      const latest = (await this.stored(token)) === false ? await this.latest(token) : undefined;
+      await this.move(manager, entry.idx, latest?.token ?? token);
+    }
+  }
+
+  /**
+   * For a token gone from the shared store: when it was refreshed (through
+   * a node this one did not hear), moves its connections to the newest
+   * token still stored and returns true; false when it was not, or the new
+   * token is gone too (revoked since).
+   */
+  async follow(entry: ManagedToken): Promise<boolean> {
+    const manager = this.kuzzle.tokenManager;
+    if (!manager) return false;
+    const latest = await this.latest(entry);
+    if (!latest?.alive) return false;
+    return this.move(manager, entry.idx, latest.token);
+  }
+
+  /** The newest token recorded refreshes lead to from `from`, and whether it is stored; undefined when none is recorded. */
+  private async latest(from: { _id: string | null; userId: string; expiresAt: number }): Promise<{ token: TokenFields; alive: boolean } | undefined> {
+    let found: TokenFields | undefined;
+    let index = tokenIndex(from);
+    for (let step = 0; step < MAX_CHAIN; step++) {
+      const sealed = await this.records.read(hashTokenIndex(index)).catch(() => null);
+      const next = sealed === null ? undefined : openToken(index, sealed);
+      if (!next || next.userId !== from.userId) break;
+      found = next;
+      index = tokenIndex(next);
+      if ((await this.stored(next)) !== false) return { token: next, alive: true };
+    }
+    return found ? { token: found, alive: false } : undefined;
+  }
+
+  /** Moves the connection and rooms of the entry filed under `index` to `token`, as Kuzzle's `refresh` does; false when the entry is gone. */
+  private move(manager: TokenManager, index: string, token: TokenFields): Promise<boolean> {
+    return this.serial.run(async () => {
+      const array = manager.tokens.array;
+      const at = positionOf(array, index);
+      const entry = array[at];
+      if (!entry || !manager.link || entry.connectionId === undefined) return false;
+      // Kuzzle's own `refresh` adds the new entry before removing the old one by
+      // a position found earlier: a new token expiring first would shift the
+      // array and remove another connection's entry. Removed first here. An
+      // entry always has a room (Kuzzle drops it with its last), so linking
+      // each room files it again.
+      array.splice(at, 1);
+      for (const room of entry.rooms ?? []) manager.link({ ...token, refreshed: false }, entry.connectionId, room);
+      return true;
+    });
+  }
+}
+
+/** The old token (the request's) and the new one (its result), when a refresh succeeded and named its token. */
+function refreshOf(request: unknown): { old: { _id: string; userId: string; expiresAt: number }; token: TokenFields } | undefined {
+  if (!isObject(request) || !isObject(request.context) || !isObject(request.result)) return undefined;
+  const old = request.context.token;
+  const result = request.result;
+  if (!isObject(old) || !isName(old._id) || !isName(old.userId) || typeof old.expiresAt !== 'number') return undefined;
+  // With `cookieAuth` the new token is only in a cookie: not seen here, not spread.
+  if (!isName(result.jwt) || result._id !== old.userId || typeof result.expiresAt !== 'number') return undefined;
+  // Refreshed within the second it was made, with the same lifetime: the same JWT, nothing to move (as Kuzzle's own refresh).
+  if (old._id === `${old.userId}#${result.jwt}`) return undefined;
+  const ttl = typeof result.ttl === 'number' ? result.ttl : result.expiresAt - Date.now();
+  return {
+    old: { _id: old._id, userId: old.userId, expiresAt: old.expiresAt },
+    token: { _id: `${old.userId}#${result.jwt}`, userId: old.userId, jwt: result.jwt, expiresAt: result.expiresAt, ttl },
+  };
+}

@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+
+import { parseTokenRefresh, parseTokenRevocation, type TokenRefresh } from '../../src/plugin/kuzzle-sync/messages';
+import { TokenSync } from '../../src/plugin/kuzzle-sync/token-sync';
+import { entriesFiledAs, hashTokenIndex, openToken, positionOf, sealToken, tokenIndex, type TokenFields } from '../../src/plugin/kuzzle-sync/token-seal';
+
+/** Kuzzle 2.10.4's own token manager (lib/core/auth/tokenManager.js), as each node runs it. */
+interface KuzzleTokenManager {
+  tokens: { array: Array<{ idx: string; _id: string | null; expiresAt: number; userId: string; connectionId?: string; rooms?: Set<string> }> };
+  timer: NodeJS.Timeout | null;
+  link(token: { _id: string; expiresAt: number; userId: string }, connectionId: string, roomId: string): void;
+  expire(token: { _id: string | null; expiresAt: number }): Promise<void>;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Kuzzle's CommonJS module, without types
+const TokenManager = require('kuzzle/lib/core/auth/tokenManager') as new () => KuzzleTokenManager;
+
+// Kuzzle's expire asks the realtime module to drop the connection's rooms.
+const removed: string[] = [];
+(globalThis as { kuzzle?: unknown }).kuzzle = {
+  ask: async (event: string, connectionId: string) => {
+    if (event === 'core:realtime:user:remove') removed.push(connectionId);
+  },
+};
+const managers: KuzzleTokenManager[] = [];
+after(() => {
+  for (const manager of managers) if (manager.timer) clearTimeout(manager.timer);
+});
+
+const HOUR = 3600_000;
+const token = (userId: string, jwt: string, expiresAt: number): TokenFields => ({ _id: `${userId}#${jwt}`, userId, jwt, expiresAt, ttl: expiresAt - Date.now() });
+
+/**
+ * One node: Kuzzle's token manager, the shared token store (token id →
+ * whether it is marked refreshed, as Kuzzle keeps it for a grace period) and
+ * refresh records (both shared by every node), and what it sent.
+ */
+function node(store: Map<string, boolean>, records: Map<string, string>) {
+  const manager = new TokenManager();
+  managers.push(manager);
+  const sent: TokenRefresh[] = [];
+  const logged: string[] = [];
+  const sync = new TokenSync(
+    { send: async (_type, body) => void sent.push(body as TokenRefresh), log: (_level, message) => void logged.push(message) },
+    { tokenManager: manager },
+    {
+      readApiKey: async () => null,
+      readToken: async (userId, jwt) => {
+        const refreshed = store.get(`${userId}#${jwt}`);
+        return refreshed === undefined ? null : { _id: `${userId}#${jwt}`, refreshed };
+      },
+      storeLost: async () => false,
+      refreshes: {
+        write: async (tokenHash, sealed) => void records.set(tokenHash, sealed),
+        read: async (tokenHash) => records.get(tokenHash) ?? null,
+      },
+    },
+  );
+  const refresh = (old: TokenFields, renewed: TokenFields, result: Record<string, unknown> = { _id: renewed.userId, jwt: renewed.jwt, expiresAt: renewed.expiresAt, ttl: renewed.ttl }): Promise<unknown> => {
+    store.set(renewed._id, false);
+    if (store.has(old._id)) store.set(old._id, true);
+    return sync.refreshes.pipes['auth:afterRefreshToken']!({ context: { token: { ...old, refreshed: true } }, result });
+  };
+  const receive = async (message: TokenRefresh): Promise<unknown> => sync.refreshes.handlers['kuzzle:token:refresh'](message, { id: 'n2', incarnation: 1 });
+  /** Connection → the token ids its entries are filed under, and their rooms. */
+  const entries = (): string[] => manager.tokens.array.map((entry) => `${entry.connectionId ?? ''} ${entry._id ?? ''} ${[...(entry.rooms ?? [])].join(',')}`);
+  return { manager, sync, sent, logged, refresh, receive, entries };
+}
+
+/** The shared token store and refresh records (Kuzzle's internal Redis), and a way to add nodes over them. */
+function cluster() {
+  const store = new Map<string, boolean>();
+  const records = new Map<string, string>();
+  return { store, records, add: () => node(store, records) };
+}
+
+/** A node holding alice's token on ws-1, which another node refreshed twice (the holder not told: its messages are in `served.sent`). */
+async function refreshedTwice() {
+  const { store, add } = cluster();
+  const served = add();
+  const holder = add();
+  const old = token('alice', 'old', Date.now() + HOUR);
+  holder.manager.link(old, 'ws-1', 'room-a');
+  const first = token('alice', 'first', Date.now() + 2 * HOUR);
+  const second = token('alice', 'second', Date.now() + 3 * HOUR);
+  await served.refresh(old, first);
+  await served.refresh(first, second);
+  return { store, add, served, holder, old, first, second };
+}
+
+describe('token refresh through another node', () => {
+  it('sealed for the holders of the old token: opened only with its index, and not once altered', () => {
+    const old = token('alice', 'old', Date.now() + HOUR);
+    const renewed = token('alice', 'new', Date.now() + 2 * HOUR);
+    const sealed = sealToken(tokenIndex(old), renewed);
+    assert.deepEqual(openToken(tokenIndex(old), sealed), renewed);
+    assert.equal(openToken(tokenIndex(token('alice', 'other', old.expiresAt)), sealed), undefined, 'another token');
+    assert.equal(openToken(tokenIndex({ ...old, expiresAt: old.expiresAt + 1 }), sealed), undefined, 'another expiry');
+    const bytes = Buffer.from(sealed, 'base64');
+    bytes[bytes.length - 1] ^= 1;
+    assert.equal(openToken(tokenIndex(old), bytes.toString('base64')), undefined, 'altered');
+    assert.ok(!sealed.includes('new') && !Buffer.from(sealed, 'base64').toString('latin1').includes('alice#new'), 'the new token is not readable in it');
+    assert.equal(openToken(tokenIndex(old), sealToken(tokenIndex(old), { ...renewed, _id: 'bob#new' })), undefined, 'an id that is not its user\'s and JWT');
+  });
+
+  it('messages: a refresh needs a hash, an integer expiry and base64 of bounded length; a revocation without expiry (an earlier build) is taken, one with a bad expiry is not', () => {
+    const hash = 'a'.repeat(64);
+    assert.deepEqual(parseTokenRefresh({ tokenHash: hash, expiresAt: 5, sealed: 'AAAA', extra: 1 }), { tokenHash: hash, expiresAt: 5, sealed: 'AAAA' });
+    for (const bad of [
+      { tokenHash: 'A'.repeat(64), expiresAt: 5, sealed: 'AAAA' },
+      { tokenHash: hash, expiresAt: 5.5, sealed: 'AAAA' },
+      { tokenHash: hash, expiresAt: '5', sealed: 'AAAA' },
+      { tokenHash: hash, sealed: 'AAAA' },
+      { tokenHash: hash, expiresAt: 5, sealed: 'AA AA' },
+      { tokenHash: hash, expiresAt: 5, sealed: 'A'.repeat(16_388) },
+      { tokenHash: hash, expiresAt: 5, sealed: '' },
+    ]) assert.equal(parseTokenRefresh(bad), undefined, JSON.stringify(bad).slice(0, 80));
+    assert.deepEqual(parseTokenRevocation({ tokenHash: hash }), { tokenHash: hash });
+    assert.deepEqual(parseTokenRevocation({ tokenHash: hash, expiresAt: -1 }), { tokenHash: hash, expiresAt: -1 });
+    assert.equal(parseTokenRevocation({ tokenHash: hash, expiresAt: Infinity }), undefined);
+  });
+
+  it('an entry is found by its expiry and hash as by hashing every entry, and by its index as by a scan, whatever the expiries around it (other lengths, API keys\' -1)', () => {
+    const expiries = [-1, 5, 12, 123, 123, 123, 1234, 12_300, 1_000_000];
+    const array = expiries
+      .flatMap((expiresAt, i) => [`u${i}#a`, `u${i}#b`].map((id) => ({ idx: `${expiresAt};${id}` })))
+      .sort((a, b) => (a.idx < b.idx ? -1 : a.idx > b.idx ? 1 : 0));
+    for (const entry of array) {
+      const hash = hashTokenIndex(entry.idx);
+      const expiresAt = Number(entry.idx.slice(0, entry.idx.indexOf(';')));
+      assert.deepEqual(entriesFiledAs(array, hash, expiresAt), [entry], entry.idx);
+      assert.deepEqual(entriesFiledAs(array, hash), [entry]);
+      assert.deepEqual(entriesFiledAs(array, hash, expiresAt + 1), [], 'another expiry');
+      assert.equal(positionOf(array, entry.idx), array.indexOf(entry));
+      assert.equal(positionOf(array, `${entry.idx}x`), -1);
+    }
+  });
+
+  it('the node that served the refresh records it and names the old token by its hash; a peer holding the old token moves its connection and rooms to the new one', async () => {
+    const { records, add } = cluster();
+    const served = add();
+    const holder = add();
+    const old = token('alice', 'old', Date.now() + HOUR);
+    holder.manager.link(old, 'ws-1', 'room-a');
+    holder.manager.link(old, 'ws-1', 'room-b');
+    holder.manager.link(token('bob', 'b', Date.now() + 3 * HOUR), 'ws-2', 'room-a');
+    const renewed = token('alice', 'new', Date.now() + 2 * HOUR);
+    await served.refresh(old, renewed);
+
+    assert.equal(served.sent.length, 1);
+    const [message] = served.sent;
+    assert.ok(message);
+    assert.equal(message.tokenHash, hashTokenIndex(tokenIndex(old)));
+    assert.equal(records.get(message.tokenHash), message.sealed);
+    await holder.receive(message);
+    assert.deepEqual(holder.entries(), ['ws-1 alice#new room-a,room-b', 'ws-2 bob#b room-a']);
+    // Kuzzle's own expiry of the new token (a logout through this node) now finds the connection.
+    await holder.manager.expire(renewed);
+    assert.deepEqual(removed.splice(0), ['ws-1']);
+  });
+
+  it('a new token expiring before the old one: the other connections\' entries are left alone (Kuzzle\'s own refresh would remove one)', async () => {
+    const { add } = cluster();
+    const served = add();
+    const holder = add();
+    const now = Date.now();
+    const old = token('alice', 'old', now + 3 * HOUR);
+    holder.manager.link(token('bob', 'b', now + 2 * HOUR), 'ws-2', 'room-a');
+    holder.manager.link(old, 'ws-1', 'room-a');
+    await served.refresh(old, token('alice', 'new', now + HOUR));
+    const [message] = served.sent;
+    assert.ok(message);
+    await holder.receive(message);
+    assert.deepEqual(holder.entries(), ['ws-1 alice#new room-a', 'ws-2 bob#b room-a']);
+  });
+
+  it('a node that does not hold the old token changes nothing; a message altered on the way is ignored and logged', async () => {
+    const { add } = cluster();
+    const served = add();
+    const other = add();
+    const old = token('alice', 'old', Date.now() + HOUR);
+    other.manager.link(token('alice', 'another', Date.now() + HOUR), 'ws-3', 'room-a');
+    await served.refresh(old, token('alice', 'new', Date.now() + 2 * HOUR));
+    const [message] = served.sent;
+    assert.ok(message);
+    await other.receive(message);
+    assert.deepEqual(other.entries(), ['ws-3 alice#another room-a']);
+
+    const holder = add();
+    holder.manager.link(old, 'ws-1', 'room-a');
+    await holder.receive({ ...message, sealed: sealToken('1;mallory#x', token('alice', 'forged', Date.now() + HOUR)) });
+    assert.deepEqual(holder.entries(), [`ws-1 alice#old room-a`]);
+    assert.match(holder.logged.join('\n'), /could not be opened/);
+  });
+
+  it('not spread: a refresh answered only in a cookie (cookieAuth: no JWT in the result), or one that gave the same JWT (refreshed within the second it was made)', async () => {
+    const served = cluster().add();
+    const old = token('alice', 'old', Date.now() + HOUR);
+    await served.refresh(old, token('alice', 'new', Date.now() + 2 * HOUR), { _id: 'alice', expiresAt: Date.now() + 2 * HOUR, ttl: 2 * HOUR });
+    await served.refresh(old, old);
+    assert.deepEqual(served.sent, []);
+  });
+
+  it('a node that missed two refreshes in a row (cut off) moves the connection to the last token at its catch-up recheck, instead of dropping it', async () => {
+    const { store, add, holder: cutOff, old, first, second } = await refreshedTwice();
+    store.delete(old._id);
+    store.delete(first._id);
+
+    assert.equal(await cutOff.sync.recheck(), 0);
+    assert.deepEqual(cutOff.entries(), ['ws-1 alice#second room-a']);
+    assert.deepEqual(removed, []);
+
+    // The same, with the last token revoked since: the connection is dropped.
+    const revoked = add();
+    revoked.manager.link(old, 'ws-9', 'room-a');
+    store.delete(second._id);
+    assert.equal(await revoked.sync.recheck(), 1);
+    assert.deepEqual(removed.splice(0), ['ws-9']);
+  });
+
+  it('a node cut off during a refresh moves the connection at its catch-up recheck even while the old token is still stored for Kuzzle\'s grace period (marked refreshed)', async () => {
+    const { store, add } = cluster();
+    const served = add();
+    const cutOff = add();
+    const old = token('alice', 'old', Date.now() + HOUR);
+    store.set(old._id, false);
+    cutOff.manager.link(old, 'ws-1', 'room-a');
+    cutOff.manager.link(token('bob', 'b', Date.now() + HOUR), 'ws-2', 'room-a');
+    store.set('bob#b', false);
+    await served.refresh(old, token('alice', 'new', Date.now() + 2 * HOUR));
+    assert.equal(store.get(old._id), true);
+    assert.equal(await cutOff.sync.recheck(), 0);
+    assert.deepEqual(cutOff.entries(), ['ws-2 bob#b room-a', 'ws-1 alice#new room-a']);
+  });
+
+  it('a refresh asked again late, after the new token was refreshed in turn, moves the connection to the latest token', async () => {
+    const { store, served, holder: late, first } = await refreshedTwice();
+    store.delete(first._id);
+    const [message] = served.sent;
+    assert.ok(message);
+    await late.receive(message);
+    assert.deepEqual(late.entries(), ['ws-1 alice#second room-a']);
+  });
+});
