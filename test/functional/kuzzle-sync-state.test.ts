@@ -229,7 +229,7 @@ describe('Kuzzle state kept in step across nodes', () => {
   it('tokens: a token refreshed through nodes 1 and 3 (HTTP) is refreshed on node 2, which holds its subscription, before each refresh answers; the subscription outlives the old token, and a logout of the new one through node 3 stops it', async () => {
     const collection = 'refresh';
     // Short-lived, so that the test sees node 2 outlive it.
-    const { user, subscriber, jwt } = await userOnNode2(collection, '5s');
+    const { user, subscriber, jwt } = await userOnNode2(collection, '10s');
     const received = new Recorder();
     const roomId = await subscriber.realtime.subscribe(index, collection, {}, received.callback);
     // An anonymous subscriber of the same room keeps it counted once the user's is gone.
@@ -240,7 +240,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     const through1 = await httpClient(portOf(getStack(), 1));
     through1.jwt = jwt;
     // Not the login's lifetime: refreshed within the same second, the JWT would be the same.
-    const first = (await through1.auth.refreshToken({ expiresIn: '6s' })) as { jwt: string; expiresAt: number };
+    const first = (await through1.auth.refreshToken({ expiresIn: '11s' })) as { jwt: string; expiresAt: number };
     assert.deepEqual(await entriesOnNode2(), [{ jwt: first.jwt, rooms: [roomId] }], 'node 2 moved the connection before the refresh answered');
     const through3 = await httpClient(portOf(getStack(), 3));
     through3.jwt = first.jwt;
@@ -248,7 +248,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     assert.deepEqual(await entriesOnNode2(), [{ jwt: second.jwt, rooms: [roomId] }]);
 
     // Node 2's token manager drops a connection when its token's expiry comes (same machine, same clock).
-    await waitFor('both earlier tokens past their expiry', () => Date.now() > first.expiresAt + 500, { timeoutMs: 15_000 });
+    await waitFor('both earlier tokens past their expiry', () => Date.now() > first.expiresAt + 500, { timeoutMs: 20_000 });
     await node(3).document.create(index, collection, { step: 1 });
     await received.waitCount(1);
     assert.equal(await node(1).realtime.count(roomId), 2, 'the subscription outlived the old tokens');

@@ -92,6 +92,19 @@ describe('StrategySync: catching up', () => {
     assert.ok(!('static' in restarted.strategies));
   });
 
+  it('a node started while Redis had lost its data keeps its start-up strategy when a peer writes the removal back (it came before that node started)', async () => {
+    const records = new MemoryRecords();
+    const a = nodeOver(records);
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'static', pluginName: 'auth-plugin' });
+    records.values.clear(); // FLUSHALL
+    const started = nodeOver(records);
+    started.strategies['static'] = { owner: 'auth-plugin' };
+    await started.sync.catchUp(); // finds no removal
+    await a.sync.persistAgain();
+    await started.sync.catchUp();
+    assert.ok('static' in started.strategies);
+  });
+
   it('a strategy added again live while a catch-up reads an older removal stays', async () => {
     const records = new MemoryRecords();
     const a = nodeOver(records);

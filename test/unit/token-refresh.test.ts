@@ -15,11 +15,15 @@ interface KuzzleTokenManager {
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- Kuzzle's CommonJS module, without types
 const TokenManager = require('kuzzle/lib/core/auth/tokenManager') as new () => KuzzleTokenManager;
 
-// Kuzzle's expire asks the realtime module to drop the connection's rooms.
+// Kuzzle's expire asks the realtime module to drop the connection's rooms
+// (asynchronously: `slowRemoval` holds it for one connection).
 const removed: string[] = [];
+const slowRemoval: { connectionId?: string; until?: Promise<void> } = {};
 (globalThis as { kuzzle?: unknown }).kuzzle = {
   ask: async (event: string, connectionId: string) => {
-    if (event === 'core:realtime:user:remove') removed.push(connectionId);
+    if (event !== 'core:realtime:user:remove') return;
+    if (connectionId === slowRemoval.connectionId) await slowRemoval.until;
+    removed.push(connectionId);
   },
 };
 const managers: KuzzleTokenManager[] = [];
@@ -72,6 +76,19 @@ function cluster() {
   const store = new Map<string, boolean>();
   const records = new Map<string, string>();
   return { store, records, add: () => node(store, records) };
+}
+
+/** A node holding alice's stored token on ws-1, which another node refreshed (the holder not told: the message is in `served.sent`). */
+async function refreshedOnce() {
+  const { store, add } = cluster();
+  const served = add();
+  const holder = add();
+  const old = token('alice', 'old', Date.now() + HOUR);
+  store.set(old._id, false);
+  holder.manager.link(old, 'ws-1', 'room-a');
+  const renewed = token('alice', 'new', Date.now() + 2 * HOUR);
+  await served.refresh(old, renewed);
+  return { store, served, holder, old, renewed };
 }
 
 /** A node holding alice's token on ws-1, which another node refreshed twice (the holder not told: its messages are in `served.sent`). */
@@ -219,18 +236,56 @@ describe('token refresh through another node', () => {
   });
 
   it('a node cut off during a refresh moves the connection at its catch-up recheck even while the old token is still stored for Kuzzle\'s grace period (marked refreshed)', async () => {
-    const { store, add } = cluster();
-    const served = add();
-    const cutOff = add();
-    const old = token('alice', 'old', Date.now() + HOUR);
-    store.set(old._id, false);
-    cutOff.manager.link(old, 'ws-1', 'room-a');
+    const { store, holder: cutOff, old } = await refreshedOnce();
     cutOff.manager.link(token('bob', 'b', Date.now() + HOUR), 'ws-2', 'room-a');
     store.set('bob#b', false);
-    await served.refresh(old, token('alice', 'new', Date.now() + 2 * HOUR));
     assert.equal(store.get(old._id), true);
     assert.equal(await cutOff.sync.recheck(), 0);
     assert.deepEqual(cutOff.entries(), ['ws-2 bob#b room-a', 'ws-1 alice#new room-a']);
+  });
+
+  it('a refresh that arrives after the new token was revoked (a logout through another node, the user deleted) ends the connection instead of moving it', async () => {
+    const { store, served, holder: late, old, renewed } = await refreshedOnce();
+    store.delete(renewed._id);
+    store.delete(old._id);
+    const [message] = served.sent;
+    assert.ok(message);
+    await late.receive(message);
+    assert.deepEqual(late.entries(), []);
+    assert.deepEqual(removed.splice(0), ['ws-1']);
+  });
+
+  it('a chain of refreshes is followed through a token kept for its grace period (refreshed within the last second) to the token in use', async () => {
+    const { store, holder: cutOff, old, second } = await refreshedTwice();
+    store.delete(old._id);
+    assert.equal(store.get('alice#first'), true, 'the middle token still kept, marked refreshed');
+    assert.equal(await cutOff.sync.recheck(), 0);
+    assert.deepEqual(cutOff.entries(), [`ws-1 ${second._id} room-a`]);
+  });
+
+  it('Kuzzle\'s own expiry of another token (a logout served on this node) and a refresh\'s move run one after the other (each removes an entry by a position found before it waits)', async () => {
+    const { add } = cluster();
+    const served = add();
+    const holder = add();
+    const now = Date.now();
+    const old = token('alice', 'old', now + HOUR);
+    const yan = token('yan', 'y', now + 2 * HOUR);
+    holder.manager.link(old, 'ws-1', 'room-a');
+    holder.manager.link(yan, 'ws-2', 'room-a');
+    await served.refresh(old, token('alice', 'new', now + 3 * HOUR));
+    const [message] = served.sent;
+    assert.ok(message);
+    let release = (): void => undefined;
+    slowRemoval.connectionId = 'ws-2';
+    slowRemoval.until = new Promise<void>((resolve) => (release = resolve));
+    const logout = holder.manager.expire(yan);
+    const moving = holder.receive(message);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    release();
+    await Promise.all([logout, moving]);
+    slowRemoval.connectionId = undefined;
+    assert.deepEqual(holder.entries(), ['ws-1 alice#new room-a']);
+    assert.deepEqual(removed.splice(0), ['ws-2']);
   });
 
   it('a refresh asked again late, after the new token was refreshed in turn, moves the connection to the latest token', async () => {

@@ -102,7 +102,9 @@ export class StrategySync {
   /** Writes this node's runtime strategies, and the removals it heard, back after the shared state lost them. */
   async persistAgain(): Promise<void> {
     for (const change of this.runtime.values()) await this.records.set(change.name, change);
-    for (const [name, change] of this.removedNames) if (!this.runtime.has(name)) await this.records.set(name, tombstone(change));
+    // Without their ids: a node that started while the state was lost did not
+    // find them at its start, yet they came before it (see catchUp).
+    for (const [name, change] of this.removedNames) if (!this.runtime.has(name)) await this.records.set(name, tombstone({ ...change, removal: undefined }));
   }
 
   private async added(change: StrategyChange): Promise<void> {

@@ -8,6 +8,10 @@ import { entriesFiledAs, hashTokenIndex, openToken, positionOf, sealToken, token
 
 export type TokenManager = NonNullable<KuzzleStateInternals['tokenManager']>;
 export type ManagedToken = TokenManager['tokens']['array'][number];
+/** What became of a connection whose token was refreshed: moved to the new token, ended with it (revoked since), or already gone. */
+export type Settled = 'moved' | 'ended' | 'missing';
+/** A token as the shared store holds it: gone, kept for Kuzzle's grace period after a refresh (marked refreshed), or kept. */
+export type TokenState = 'gone' | 'refreshed' | 'kept';
 
 /**
  * Refreshes kept where tokens are (Kuzzle's internal cache), for the peers
@@ -53,10 +57,12 @@ export class TokenRefreshes {
     private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
     private readonly kuzzle: KuzzleStateInternals,
     private readonly records: RefreshRecords,
-    /** Whether a token is still in the shared store: true, false, or undefined when it cannot be told. */
-    private readonly stored: (token: { _id: string | null; userId: string }) => Promise<boolean | undefined>,
-    /** Where every change of Kuzzle's token manager runs (see TokenSync's expiries). */
+    /** A token as the shared store holds it (see TokenSync). */
+    private readonly state: (token: { _id: string | null; userId: string }) => Promise<TokenState | undefined>,
+    /** Where every change of Kuzzle's token manager runs, Kuzzle's own expiries included (see TokenSync). */
     private readonly serial: SerialQueue,
+    /** Kuzzle's own expire, to be called inside {@link serial}. */
+    private readonly expireNow: (token: ManagedToken) => Promise<void>,
   ) {}
 
   private async spread(request: unknown): Promise<unknown> {
@@ -85,47 +91,70 @@ export class TokenRefreshes {
         continue;
       }
       // Refreshed again since (this message was asked again late): the latest recorded.
-      const latest = (await this.stored(token)) === false ? await this.latest(token) : undefined;
-      await this.move(manager, entry.idx, latest?.token ?? token);
+      await this.settle(manager, entry.idx, (await this.newest(entry, token)) ?? token);
     }
   }
 
   /**
-   * For a token gone from the shared store: when it was refreshed (through
-   * a node this one did not hear), moves its connections to the newest
-   * token still stored and returns true; false when it was not, or the new
-   * token is gone too (revoked since).
+   * For a token gone from the shared store, or kept there for Kuzzle's grace
+   * period after a refresh: when recorded refreshes lead from it (through a
+   * node this one did not hear), settles its connection on the newest token
+   * (see {@link settle}); undefined when none is recorded.
    */
-  async follow(entry: ManagedToken): Promise<boolean> {
+  async follow(entry: ManagedToken): Promise<Settled | undefined> {
     const manager = this.kuzzle.tokenManager;
-    if (!manager) return false;
-    const latest = await this.latest(entry);
-    if (!latest?.alive) return false;
-    return this.move(manager, entry.idx, latest.token);
+    const newest = manager ? await this.newest(entry) : undefined;
+    return manager && newest ? this.settle(manager, entry.idx, newest) : undefined;
   }
 
-  /** The newest token recorded refreshes lead to from `from`, and whether it is stored; undefined when none is recorded. */
-  private async latest(from: { _id: string | null; userId: string; expiresAt: number }): Promise<{ token: TokenFields; alive: boolean } | undefined> {
+  /**
+   * The token recorded refreshes lead to from `from` (starting with
+   * `first` when the refresh is already known): the first one the store
+   * keeps (or cannot tell about), else the last found; undefined when none
+   * is recorded. At most {@link MAX_CHAIN} steps.
+   */
+  private async newest(from: { _id: string | null; userId: string; expiresAt: number }, first?: TokenFields): Promise<TokenFields | undefined> {
     let found: TokenFields | undefined;
     let index = tokenIndex(from);
     for (let step = 0; step < MAX_CHAIN; step++) {
-      const sealed = await this.records.read(hashTokenIndex(index)).catch(() => null);
-      const next = sealed === null ? undefined : openToken(index, sealed);
-      if (!next || next.userId !== from.userId) break;
+      const next = step === 0 && first ? first : await this.recorded(index, from.userId);
+      if (!next) break;
       found = next;
       index = tokenIndex(next);
-      if ((await this.stored(next)) !== false) return { token: next, alive: true };
+      // Gone, or refreshed within the last grace period: a record may lead further.
+      const state = await this.state(next);
+      if (state !== 'gone' && state !== 'refreshed') break;
     }
-    return found ? { token: found, alive: false } : undefined;
+    return found;
   }
 
-  /** Moves the connection and rooms of the entry filed under `index` to `token`, as Kuzzle's `refresh` does; false when the entry is gone. */
-  private move(manager: TokenManager, index: string, token: TokenFields): Promise<boolean> {
+  /** The token the refresh recorded under `index` gave, when it was one of `userId`'s. */
+  private async recorded(index: string, userId: string): Promise<TokenFields | undefined> {
+    const sealed = await this.records.read(hashTokenIndex(index)).catch(() => null);
+    const token = sealed === null ? undefined : openToken(index, sealed);
+    return token?.userId === userId ? token : undefined;
+  }
+
+  /**
+   * Files the connection and rooms of the entry under `index` under `token`,
+   * as Kuzzle's `refresh` does, or, when `token` is gone from the store
+   * (revoked since: a logout through another node, the user deleted), ends
+   * them as that revocation would have on the node holding the new token.
+   * Checked in turn with the revocations and Kuzzle's own expiries.
+   */
+  private settle(manager: TokenManager, index: string, token: TokenFields): Promise<Settled> {
     return this.serial.run(async () => {
       const array = manager.tokens.array;
+      const found = array[positionOf(array, index)];
+      if (!found || !manager.link || found.connectionId === undefined) return 'missing';
+      if ((await this.state(token)) === 'gone') {
+        await this.expireNow(found);
+        return 'ended';
+      }
+      // Found again: Kuzzle's expiry timer or a subscription may have moved it meanwhile.
       const at = positionOf(array, index);
       const entry = array[at];
-      if (!entry || !manager.link || entry.connectionId === undefined) return false;
+      if (!entry || entry.connectionId === undefined) return 'missing';
       // Kuzzle's own `refresh` adds the new entry before removing the old one by
       // a position found earlier: a new token expiring first would shift the
       // array and remove another connection's entry. Removed first here. An
@@ -133,7 +162,7 @@ export class TokenRefreshes {
       // each room files it again.
       array.splice(at, 1);
       for (const room of entry.rooms ?? []) manager.link({ ...token, refreshed: false }, entry.connectionId, room);
-      return true;
+      return 'moved';
     });
   }
 }

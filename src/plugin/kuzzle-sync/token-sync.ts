@@ -6,7 +6,7 @@ import type { KuzzleStateInternals } from '../kuzzle-types';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, TokenRevocation } from './messages';
 import { requestInput } from './request-input';
-import { type ManagedToken, type RefreshRecords, TokenRefreshes, type TokenManager } from './token-refresh';
+import { type ManagedToken, type RefreshRecords, TokenRefreshes, type TokenManager, type TokenState } from './token-refresh';
 import { entriesFiledAs, hashTokenIndex } from './token-seal';
 
 /** Revocations sent at once; well under what a peer takes from one node at a time (MAX_REQUESTS_IN_FLIGHT_PER_SENDER). */
@@ -75,9 +75,10 @@ export class TokenSync {
 
   /**
    * Kuzzle's token manager finds an entry, then removes it by its position
-   * once the connection's rooms are gone: expiries run one at a time, one
-   * that takes longer than {@link EXPIRY_WAIT_MS} (its rooms' removal
-   * waiting for Redis) no longer holding the next ones.
+   * once the connection's rooms are gone: expiries (Kuzzle's own as well)
+   * and the moves of refreshes run one at a time, one that takes longer than
+   * {@link EXPIRY_WAIT_MS} (its rooms' removal waiting for Redis) no longer
+   * holding the next ones.
    */
   private readonly expiries = new SerialQueue(EXPIRY_WAIT_MS);
   private readonly rechecks = new SerialQueue();
@@ -86,6 +87,8 @@ export class TokenSync {
   private readonly readApiKey: TokenStores['readApiKey'];
   private readonly readToken: TokenStores['readToken'];
   private readonly storeLost: TokenStores['storeLost'];
+  /** Kuzzle's own expire, called inside {@link expiries} (Kuzzle's calls of it queue there too). */
+  private readonly expireNow: TokenManager['expire'];
 
   constructor(
     private readonly channel: Pick<KuzzleChannel, 'send' | 'log'>,
@@ -93,10 +96,14 @@ export class TokenSync {
     stores: TokenStores,
   ) {
     ({ readApiKey: this.readApiKey, readToken: this.readToken, storeLost: this.storeLost } = stores);
-    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, async (token) => {
-      const gone = await this.isGone(token);
-      return gone === undefined ? undefined : !gone;
-    }, this.expiries);
+    const manager = kuzzle.tokenManager;
+    // Kuzzle's own expiries (a logout served on this node) queue with this
+    // module's and with the refreshes' moves: each finds a position, waits,
+    // then removes by it. Kuzzle creates its token manager before any plugin.
+    const expireNow = manager ? manager.expire.bind(manager) : async (): Promise<void> => undefined;
+    if (manager) manager.expire = (token) => this.expiries.run(() => expireNow(token));
+    this.expireNow = expireNow;
+    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, expireNow);
   }
 
   /**
@@ -124,24 +131,27 @@ export class TokenSync {
       if (state === 'gone') gone.add(token);
       else if (state === 'refreshed') refreshed.push(token);
     }, { concurrency: TOKEN_READS_IN_FLIGHT });
-    if (gone.size === 0 && refreshed.length === 0) return 0;
     if (gone.size > 0 && options.keepIfStoreLost === true && (await this.storeLost())) {
       this.channel.log('warn', `${gone.size} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data: the connections are kept, as one Kuzzle keeps them`);
-      return 0;
+      gone.clear();
     }
+    if (gone.size === 0 && refreshed.length === 0) return 0;
     // Refreshed through a node this one did not hear (gone, or still kept for
     // Kuzzle's grace period, marked refreshed): moved to the newest token.
     const revoked: ManagedToken[] = [];
     let moved = 0;
+    let ended = 0;
     await Bluebird.map([...gone, ...refreshed], async (token) => {
-      if (await this.refreshes.follow(token)) moved++;
-      else if (gone.has(token)) revoked.push(token);
+      const settled = await this.refreshes.follow(token);
+      if (settled === 'moved') moved++;
+      else if (settled === 'ended') ended++;
+      else if (settled === undefined && gone.has(token)) revoked.push(token);
     }, { concurrency: TOKEN_READS_IN_FLIGHT });
-    if (moved > 0) this.channel.log('info', `moved the connections of ${moved} token(s) refreshed while this node did not hear it to their new token`);
-    if (revoked.length === 0) return 0;
-    for (const token of revoked) await this.expire(manager, token);
-    this.channel.log('info', `dropped the connections of ${revoked.length} token(s) revoked while this node did not hear it`);
-    return revoked.length;
+    if (moved > 0) this.channel.log('info', `moved the connections of ${moved} token(s) refreshed while this node did not hear it to their newest token`);
+    for (const token of revoked) await this.expire(token);
+    const dropped = revoked.length + ended;
+    if (dropped > 0) this.channel.log('info', `dropped the connections of ${dropped} token(s) revoked while this node did not hear it`);
+    return dropped;
   }
 
   /** Whether a token is gone from the shared store; undefined when it cannot be told. */
@@ -155,7 +165,7 @@ export class TokenSync {
    * refreshed token for a grace period, marked so), or kept; undefined
    * when it cannot be told.
    */
-  private async stateOf(token: Pick<ManagedToken, '_id' | 'userId'>): Promise<'gone' | 'refreshed' | 'kept' | undefined> {
+  private async stateOf(token: Pick<ManagedToken, '_id' | 'userId'>): Promise<TokenState | undefined> {
     const { _id: id, userId } = token;
     if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return undefined;
     try {
@@ -170,8 +180,8 @@ export class TokenSync {
   }
 
   /** Expires a token in Kuzzle's token manager, after the expiries under way (see {@link expiries}). */
-  private expire(manager: TokenManager, token: ManagedToken): Promise<void> {
-    return this.expiries.run(() => manager.expire(token));
+  private expire(token: ManagedToken): Promise<void> {
+    return this.expiries.run(() => this.expireNow(token));
   }
 
   /** Every peer drops the connections whose token is gone (see {@link recheck}); resolves once each did or failed to answer. */
@@ -243,7 +253,7 @@ export class TokenSync {
       // A token still in the store was not revoked: this is a revocation
       // asked again late (the user logged in again since) or out of order.
       if ((await this.isGone(token)) === false) continue;
-      await this.expire(manager, token);
+      await this.expire(token);
     }
   }
 }
