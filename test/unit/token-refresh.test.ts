@@ -26,6 +26,15 @@ const slowRemoval: { connectionId?: string; until?: Promise<void> } = {};
     removed.push(connectionId);
   },
 };
+/** Holds the store's answers about one token, after letting `skip` of them through. */
+const slowRead: { id?: string; skip: number; until?: Promise<void> } = { skip: 0 };
+/** A promise, and what settles it. */
+function gate(): { until: Promise<void>; release: () => void } {
+  let release = (): void => undefined;
+  const until = new Promise<void>((resolve) => (release = resolve));
+  return { until, release };
+}
+const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 const managers: KuzzleTokenManager[] = [];
 after(() => {
   for (const manager of managers) if (manager.timer) clearTimeout(manager.timer);
@@ -51,6 +60,8 @@ function node(store: Map<string, boolean>, records: Map<string, string>) {
       readApiKey: async () => null,
       readToken: async (userId, jwt) => {
         const refreshed = store.get(`${userId}#${jwt}`);
+        // What Redis answered, delivered late when held (see `slowRead`).
+        if (slowRead.id === `${userId}#${jwt}` && slowRead.skip-- <= 0) await slowRead.until;
         return refreshed === undefined ? null : { _id: `${userId}#${jwt}`, refreshed };
       },
       storeLost: async () => false,
@@ -286,6 +297,59 @@ describe('token refresh through another node', () => {
     slowRemoval.connectionId = undefined;
     assert.deepEqual(holder.entries(), ['ws-1 alice#new room-a']);
     assert.deepEqual(removed.splice(0), ['ws-2']);
+  });
+
+  it('a revocation of the new token while a move to it waits for the store\'s answer (which said kept) still ends the connection: revocations pick their entries in turn with the moves', async () => {
+    const { store, served, holder, renewed } = await refreshedOnce();
+    const [message] = served.sent;
+    assert.ok(message);
+    const held = gate();
+    Object.assign(slowRead, { id: renewed._id, skip: 1, until: held.until }); // the first read (before the move's turn) goes through
+    const moving = holder.receive(message);
+    while (slowRead.skip >= 0) await nextTurn();
+    store.delete(renewed._id); // a logout through another node
+    const revoking = holder.sync.handlers['kuzzle:token:revoke']({ tokenHash: hashTokenIndex(tokenIndex(renewed)), expiresAt: renewed.expiresAt }, { id: 'n3', incarnation: 1 });
+    await nextTurn();
+    held.release();
+    await Promise.all([moving, revoking]);
+    slowRead.id = undefined;
+    assert.deepEqual(holder.entries(), []);
+    assert.deepEqual(removed.splice(0), ['ws-1']);
+  });
+
+  it('a move that waited its turn while the new token was refreshed again (that refresh found nothing to move yet) goes to the newest token', async () => {
+    const { store, served, holder, renewed } = await refreshedOnce();
+    const yan = token('yan', 'y', Date.now() + HOUR);
+    holder.manager.link(yan, 'ws-2', 'room-a');
+    const [first] = served.sent;
+    assert.ok(first);
+    // A logout served on the holder, slow to remove its connection's rooms, holds the queue.
+    const held = gate();
+    Object.assign(slowRemoval, { connectionId: 'ws-2', until: held.until });
+    const logout = holder.manager.expire(yan);
+    const moving = holder.receive(first);
+    const newest = token('alice', 'newest', Date.now() + 3 * HOUR);
+    await served.refresh(renewed, newest);
+    const second = served.sent[1];
+    assert.ok(second);
+    await holder.receive(second);
+    held.release();
+    await Promise.all([logout, moving]);
+    slowRemoval.connectionId = undefined;
+    assert.equal(store.get(renewed._id), true);
+    assert.deepEqual(holder.entries(), [`ws-1 ${newest._id} room-a`]);
+    assert.deepEqual(removed.splice(0), ['ws-2']);
+  });
+
+  it('Kuzzle\'s expire is wrapped once per token manager, whatever the number of TokenSyncs over it', () => {
+    const manager = new TokenManager();
+    managers.push(manager);
+    const stores = { readApiKey: async () => null, readToken: async () => null, storeLost: async () => false, refreshes: { write: async () => undefined, read: async () => null } };
+    const channel = { send: async () => undefined, log: () => undefined };
+    new TokenSync(channel, { tokenManager: manager }, stores);
+    const wrapped = manager.expire;
+    new TokenSync(channel, { tokenManager: manager }, stores);
+    assert.equal(manager.expire, wrapped);
   });
 
   it('a refresh asked again late, after the new token was refreshed in turn, moves the connection to the latest token', async () => {

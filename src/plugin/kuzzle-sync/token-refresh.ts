@@ -146,22 +146,27 @@ export class TokenRefreshes {
     return this.serial.run(async () => {
       const array = manager.tokens.array;
       const found = array[positionOf(array, index)];
-      if (!found || !manager.link || found.connectionId === undefined) return 'missing';
-      if ((await this.state(token)) === 'gone') {
+      if (!found || found.connectionId === undefined) return 'missing';
+      let target = token;
+      let state = await this.state(target);
+      // Refreshed again while this waited its turn (that refresh found no entry to move yet): the newest.
+      const further = state === 'refreshed' ? await this.newest(target) : undefined;
+      if (further) state = await this.state((target = further));
+      if (state === 'gone') {
         await this.expireNow(found);
         return 'ended';
       }
       // Found again: Kuzzle's expiry timer or a subscription may have moved it meanwhile.
       const at = positionOf(array, index);
       const entry = array[at];
-      if (!entry || entry.connectionId === undefined) return 'missing';
+      if (!entry || entry.connectionId === undefined || !manager.link) return 'missing';
       // Kuzzle's own `refresh` adds the new entry before removing the old one by
       // a position found earlier: a new token expiring first would shift the
       // array and remove another connection's entry. Removed first here. An
       // entry always has a room (Kuzzle drops it with its last), so linking
       // each room files it again.
       array.splice(at, 1);
-      for (const room of entry.rooms ?? []) manager.link({ ...token, refreshed: false }, entry.connectionId, room);
+      for (const room of entry.rooms ?? []) manager.link({ ...target, refreshed: false }, entry.connectionId, room);
       return 'moved';
     });
   }

@@ -20,6 +20,24 @@ const TOKEN_READS_IN_FLIGHT = 32;
 
 const isTrue = (value: unknown): boolean => value === true || value === 'true' || value === 1 || value === '';
 
+/** Where a token manager's expiries are queued, once per manager. */
+const SERIALISED = Symbol.for('kuzzle-plugin-cluster.tokenExpiries');
+
+/**
+ * Wraps the manager's `expire` so that Kuzzle's own calls run in `queue`
+ * (or in the queue of an earlier wrap), and returns Kuzzle's own expire, to
+ * be called inside it. Kuzzle's `link`, `unlink` and expiry timer still
+ * change the array while an expiry waits, as on one Kuzzle.
+ */
+function serialisedExpiries(manager: TokenManager, queue: SerialQueue): { queue: SerialQueue; expireNow: TokenManager['expire'] } {
+  const marked = manager as TokenManager & { [SERIALISED]?: { queue: SerialQueue; expireNow: TokenManager['expire'] } };
+  const existing = marked[SERIALISED];
+  if (existing) return existing;
+  const expireNow = manager.expire.bind(manager);
+  manager.expire = (token) => queue.run(() => expireNow(token));
+  return (marked[SERIALISED] = { queue, expireNow });
+}
+
 /** Where TokenSync reads what it checks. */
 export interface TokenStores {
   /** Reads an API key's document (userId, token, expiresAt) from Kuzzle's internal index. */
@@ -80,7 +98,7 @@ export class TokenSync {
    * {@link EXPIRY_WAIT_MS} (its rooms' removal waiting for Redis) no longer
    * holding the next ones.
    */
-  private readonly expiries = new SerialQueue(EXPIRY_WAIT_MS);
+  private expiries = new SerialQueue(EXPIRY_WAIT_MS);
   private readonly rechecks = new SerialQueue();
   /** Refreshes through any node (their pipes and handlers are merged beside these). */
   readonly refreshes: TokenRefreshes;
@@ -99,11 +117,12 @@ export class TokenSync {
     const manager = kuzzle.tokenManager;
     // Kuzzle's own expiries (a logout served on this node) queue with this
     // module's and with the refreshes' moves: each finds a position, waits,
-    // then removes by it. Kuzzle creates its token manager before any plugin.
-    const expireNow = manager ? manager.expire.bind(manager) : async (): Promise<void> => undefined;
-    if (manager) manager.expire = (token) => this.expiries.run(() => expireNow(token));
-    this.expireNow = expireNow;
-    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, expireNow);
+    // then removes by it. Kuzzle creates its token manager before any plugin;
+    // wrapped once per manager (a second TokenSync shares the first's queue).
+    const queued = manager ? serialisedExpiries(manager, this.expiries) : undefined;
+    this.expiries = queued?.queue ?? this.expiries;
+    this.expireNow = queued?.expireNow ?? (async (): Promise<void> => undefined);
+    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, this.expireNow);
   }
 
   /**
@@ -245,10 +264,12 @@ export class TokenSync {
   private async apply(revocation: TokenRevocation): Promise<void> {
     const manager = this.kuzzle.tokenManager;
     if (!manager) return;
-    // A copy either way: expire() removes entries from the array.
-    const tokens = 'kuid' in revocation
+    // Picked in turn with the refreshes' moves: one under way when the token
+    // was revoked files the connection under it before this looks. A copy
+    // either way: expire() removes entries from the array.
+    const tokens = await this.expiries.run(async () => ('kuid' in revocation
       ? manager.tokens.array.filter((token) => token.userId === revocation.kuid)
-      : entriesFiledAs(manager.tokens.array, revocation.tokenHash, revocation.expiresAt);
+      : entriesFiledAs(manager.tokens.array, revocation.tokenHash, revocation.expiresAt)));
     for (const token of tokens) {
       // A token still in the store was not revoked: this is a revocation
       // asked again late (the user logged in again since) or out of order.
