@@ -90,8 +90,7 @@ export class TokenRefreshes {
         this.channel.log('warn', `a refresh of a token of ${entry.userId} could not be opened: ignored`);
         continue;
       }
-      // Refreshed again since (this message was asked again late): the latest recorded.
-      await this.settle(manager, entry.idx, (await this.newest(entry, token)) ?? token);
+      await this.settle(manager, entry.idx, token);
     }
   }
 
@@ -108,16 +107,15 @@ export class TokenRefreshes {
   }
 
   /**
-   * The token recorded refreshes lead to from `from` (starting with
-   * `first` when the refresh is already known): the first one the store
-   * keeps (or cannot tell about), else the last found; undefined when none
-   * is recorded. At most {@link MAX_CHAIN} steps.
+   * The token recorded refreshes lead to from `from`: the first one the
+   * store keeps (or cannot tell about), else the last found; undefined when
+   * none is recorded. At most {@link MAX_CHAIN} steps.
    */
-  private async newest(from: { _id: string | null; userId: string; expiresAt: number }, first?: TokenFields): Promise<TokenFields | undefined> {
+  private async newest(from: { _id: string | null; userId: string; expiresAt: number }): Promise<TokenFields | undefined> {
     let found: TokenFields | undefined;
     let index = tokenIndex(from);
     for (let step = 0; step < MAX_CHAIN; step++) {
-      const next = step === 0 && first ? first : await this.recorded(index, from.userId);
+      const next = await this.recorded(index, from.userId);
       if (!next) break;
       found = next;
       index = tokenIndex(next);
@@ -149,8 +147,10 @@ export class TokenRefreshes {
       if (!found || found.connectionId === undefined) return 'missing';
       let target = token;
       let state = await this.state(target);
-      // Refreshed again while this waited its turn (that refresh found no entry to move yet): the newest.
-      const further = state === 'refreshed' ? await this.newest(target) : undefined;
+      // Refreshed again since (this message asked again late, or a refresh
+      // made while this waited its turn, which found no entry to move yet):
+      // the newest recorded.
+      const further = state === 'gone' || state === 'refreshed' ? await this.newest(target) : undefined;
       if (further) state = await this.state((target = further));
       if (state === 'gone') {
         await this.expireNow(found);
