@@ -69,8 +69,9 @@ export class TokenRefreshes {
     const refresh = refreshOf(request);
     if (!refresh) return request;
     const { old, token } = refresh;
-    const tokenHash = hashTokenIndex(tokenIndex(old));
-    const sealed = sealToken(tokenIndex(old), token);
+    const oldIndex = tokenIndex(old);
+    const tokenHash = hashTokenIndex(oldIndex);
+    const sealed = sealToken(oldIndex, token);
     const ttl = old.expiresAt > 0 ? Math.max(old.expiresAt - Date.now(), 0) + RECORD_MARGIN_MS : NO_EXPIRY_RECORD_MS;
     try {
       await this.records.write(tokenHash, sealed, ttl);
@@ -103,25 +104,25 @@ export class TokenRefreshes {
   async follow(entry: ManagedToken): Promise<Settled | undefined> {
     const manager = this.kuzzle.tokenManager;
     const newest = manager ? await this.newest(entry) : undefined;
-    return manager && newest ? this.settle(manager, entry.idx, newest) : undefined;
+    return manager && newest ? this.settle(manager, entry.idx, newest.token) : undefined;
   }
 
   /**
-   * The token recorded refreshes lead to from `from`: the first one the
-   * store keeps (or cannot tell about), else the last found; undefined when
-   * none is recorded. At most {@link MAX_CHAIN} steps.
+   * The token recorded refreshes lead to from `from`, with its state in the
+   * store: the first one the store keeps (or cannot tell about), else the
+   * last found; undefined when none is recorded. At most {@link MAX_CHAIN}
+   * steps.
    */
-  private async newest(from: { _id: string | null; userId: string; expiresAt: number }): Promise<TokenFields | undefined> {
-    let found: TokenFields | undefined;
+  private async newest(from: { _id: string | null; userId: string; expiresAt: number }): Promise<{ token: TokenFields; state: TokenState | undefined } | undefined> {
+    let found: { token: TokenFields; state: TokenState | undefined } | undefined;
     let index = tokenIndex(from);
     for (let step = 0; step < MAX_CHAIN; step++) {
       const next = await this.recorded(index, from.userId);
       if (!next) break;
-      found = next;
       index = tokenIndex(next);
+      found = { token: next, state: await this.state(next) };
       // Gone, or refreshed within the last grace period: a record may lead further.
-      const state = await this.state(next);
-      if (state !== 'gone' && state !== 'refreshed') break;
+      if (found.state !== 'gone' && found.state !== 'refreshed') break;
     }
     return found;
   }
@@ -151,7 +152,7 @@ export class TokenRefreshes {
       // made while this waited its turn, which found no entry to move yet):
       // the newest recorded.
       const further = state === 'gone' || state === 'refreshed' ? await this.newest(target) : undefined;
-      if (further) state = await this.state((target = further));
+      if (further) ({ token: target, state } = further);
       if (state === 'gone') {
         await this.expireNow(found);
         return 'ended';

@@ -7,7 +7,7 @@ import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages, TokenRevocation } from './messages';
 import { requestInput } from './request-input';
 import { type ManagedToken, type RefreshRecords, TokenRefreshes, type TokenManager, type TokenState } from './token-refresh';
-import { entriesFiledAs, hashTokenIndex } from './token-seal';
+import { entriesFiledAs, hashTokenIndex, tokenIndex } from './token-seal';
 
 /** Revocations sent at once; well under what a peer takes from one node at a time (MAX_REQUESTS_IN_FLIGHT_PER_SENDER). */
 const REVOCATIONS_IN_FLIGHT = 16;
@@ -221,7 +221,7 @@ export class TokenSync {
       // when Kuzzle recreated the token at start-up after Redis lost it.
       const stored = await this.readToken(owner, source.token).catch(() => undefined);
       const expiresAt = isObject(stored) && typeof stored.expiresAt === 'number' ? stored.expiresAt : source.expiresAt;
-      if (typeof expiresAt === 'number') this.apiKeys.set(request, { tokenHash: hashTokenIndex(`${expiresAt};${owner}#${source.token}`), expiresAt });
+      if (typeof expiresAt === 'number') this.apiKeys.set(request, { tokenHash: hashTokenIndex(tokenIndex({ _id: `${owner}#${source.token}`, expiresAt })), expiresAt });
     } catch (error) {
       // Not found: Kuzzle answers the deletion with the error itself.
       this.channel.log('debug', `API key ${id} not read before its deletion: ${String(error)}`);
@@ -247,7 +247,7 @@ export class TokenSync {
     if (isTrue(requestInput(request).args.global) && isName(user._id)) return [{ kuid: user._id }];
     const token = isObject(context.token) ? context.token : {};
     if (!isName(token._id) || typeof token.expiresAt !== 'number') return [];
-    return [{ tokenHash: hashTokenIndex(`${token.expiresAt};${token._id}`), expiresAt: token.expiresAt }];
+    return [{ tokenHash: hashTokenIndex(tokenIndex({ _id: token._id, expiresAt: token.expiresAt })), expiresAt: token.expiresAt }];
   }
 
   private byResourceId(request: unknown): TokenRevocation[] {
