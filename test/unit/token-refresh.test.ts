@@ -48,7 +48,7 @@ const token = (userId: string, jwt: string, expiresAt: number): TokenFields => (
  * whether it is marked refreshed, as Kuzzle keeps it for a grace period) and
  * refresh records (both shared by every node), and what it sent.
  */
-function node(store: Map<string, boolean>, records: Map<string, string>) {
+function node(store: Map<string, boolean>, records: Map<string, string>, lost: { value: boolean }) {
   const manager = new TokenManager();
   managers.push(manager);
   const sent: TokenRefresh[] = [];
@@ -64,7 +64,7 @@ function node(store: Map<string, boolean>, records: Map<string, string>) {
         if (slowRead.id === `${userId}#${jwt}` && slowRead.skip-- <= 0) await slowRead.until;
         return refreshed === undefined ? null : { _id: `${userId}#${jwt}`, refreshed };
       },
-      storeLost: async () => false,
+      storeLost: async () => lost.value,
       refreshes: {
         write: async (tokenHash, sealed) => void records.set(tokenHash, sealed),
         read: async (tokenHash) => records.get(tokenHash) ?? null,
@@ -86,12 +86,14 @@ function node(store: Map<string, boolean>, records: Map<string, string>) {
 function cluster() {
   const store = new Map<string, boolean>();
   const records = new Map<string, string>();
-  return { store, records, add: () => node(store, records) };
+  /** Whether the store lost its data (Kuzzle's bootstrap mark gone with it). */
+  const lost = { value: false };
+  return { store, records, lost, add: () => node(store, records, lost) };
 }
 
 /** A node holding alice's stored token on ws-1, which another node refreshed (the holder not told: the message is in `served.sent`). */
 async function refreshedOnce() {
-  const { store, add } = cluster();
+  const { store, lost, add } = cluster();
   const served = add();
   const holder = add();
   const old = token('alice', 'old', Date.now() + HOUR);
@@ -99,7 +101,7 @@ async function refreshedOnce() {
   holder.manager.link(old, 'ws-1', 'room-a');
   const renewed = token('alice', 'new', Date.now() + 2 * HOUR);
   await served.refresh(old, renewed);
-  return { store, served, holder, old, renewed };
+  return { store, lost, served, holder, old, renewed };
 }
 
 /** A node holding alice's token on ws-1, which another node refreshed twice (the holder not told: its messages are in `served.sent`). */
@@ -264,6 +266,17 @@ describe('token refresh through another node', () => {
     await late.receive(message);
     assert.deepEqual(late.entries(), []);
     assert.deepEqual(removed.splice(0), ['ws-1']);
+  });
+
+  it('a refresh that arrives after the store lost its data (a Redis flush: the new token gone, not revoked) moves the connection, as one Kuzzle keeps it', async () => {
+    const { store, lost, served, holder: late, renewed } = await refreshedOnce();
+    store.clear();
+    lost.value = true;
+    const [message] = served.sent;
+    assert.ok(message);
+    await late.receive(message);
+    assert.deepEqual(late.entries(), [`ws-1 ${renewed._id} room-a`]);
+    assert.deepEqual(removed.splice(0), []);
   });
 
   it('a chain of refreshes is followed through a token kept for its grace period (refreshed within the last second) to the token in use', async () => {

@@ -63,6 +63,8 @@ export class TokenRefreshes {
     private readonly serial: SerialQueue,
     /** Kuzzle's own expire, to be called inside {@link serial}. */
     private readonly expireNow: (token: ManagedToken) => Promise<void>,
+    /** Whether the shared token store lost its data (see TokenStores). */
+    private readonly storeLost: () => Promise<boolean>,
   ) {}
 
   private async spread(request: unknown): Promise<unknown> {
@@ -139,7 +141,10 @@ export class TokenRefreshes {
    * as Kuzzle's `refresh` does, or, when `token` is gone from the store
    * (revoked since: a logout through another node, the user deleted), ends
    * them as that revocation would have on the node holding the new token.
-   * Checked in turn with the revocations and Kuzzle's own expiries.
+   * A token gone with the store's data (a Redis flush or restart without
+   * persistence) was not revoked: the connection is moved, as one Kuzzle,
+   * whose refresh moved it before the loss, keeps it. Checked in turn with
+   * the revocations and Kuzzle's own expiries.
    */
   private settle(manager: TokenManager, index: string, token: TokenFields): Promise<Settled> {
     return this.serial.run(async () => {
@@ -153,7 +158,7 @@ export class TokenRefreshes {
       // the newest recorded.
       const further = state === 'gone' || state === 'refreshed' ? await this.newest(target) : undefined;
       if (further) ({ token: target, state } = further);
-      if (state === 'gone') {
+      if (state === 'gone' && !(await this.storeLost().catch(() => false))) {
         await this.expireNow(found);
         return 'ended';
       }

@@ -122,7 +122,7 @@ export class TokenSync {
     const queued = manager ? serialisedExpiries(manager, this.expiries) : undefined;
     this.expiries = queued?.queue ?? this.expiries;
     this.expireNow = queued?.expireNow ?? (async (): Promise<void> => undefined);
-    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, this.expireNow);
+    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, this.expireNow, this.storeLost);
   }
 
   /**
