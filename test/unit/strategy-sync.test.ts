@@ -105,6 +105,23 @@ describe('StrategySync: catching up', () => {
     assert.ok('static' in started.strategies);
   });
 
+  it('a removal made after Redis lost its data keeps its id when a peer writes the removals back: a node cut off meanwhile still removes its start-up strategy', async () => {
+    const records = new MemoryRecords();
+    const a = nodeOver(records);
+    const b = nodeOver(records);
+    const cutOff = nodeOver(records);
+    cutOff.strategies['static'] = { owner: 'auth-plugin' };
+    await cutOff.sync.catchUp(); // its start: no removal yet
+    records.values.clear(); // FLUSHALL
+    await a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'static', pluginName: 'auth-plugin' });
+    // b hears the removal as a sent it (with its id, as written); cutOff misses it.
+    const written = records.values.get('static') as { name: string; pluginName: string; removal: string };
+    b.sync.handlers['kuzzle:strategy:remove'](written, { id: 'a', incarnation: 1 });
+    await b.sync.persistAgain(); // b finds the loss after the removal
+    await cutOff.sync.catchUp();
+    assert.ok(!('static' in cutOff.strategies), 'removed while it was up');
+  });
+
   it('a strategy added again live while a catch-up reads an older removal stays', async () => {
     const records = new MemoryRecords();
     const a = nodeOver(records);

@@ -102,9 +102,15 @@ export class StrategySync {
   /** Writes this node's runtime strategies, and the removals it heard, back after the shared state lost them. */
   async persistAgain(): Promise<void> {
     for (const change of this.runtime.values()) await this.records.set(change.name, change);
-    // Without their ids: a node that started while the state was lost did not
-    // find them at its start, yet they came before it (see catchUp).
-    for (const [name, change] of this.removedNames) if (!this.runtime.has(name)) await this.records.set(name, tombstone({ ...change, removal: undefined }));
+    // Removals without their ids: a node that started while the state was lost
+    // did not find them at its start, yet they came before it (see catchUp).
+    // One already stored with its id was written by its remover since the
+    // loss: a node started before it must remove a start-up strategy for it.
+    const stored = new Map((await this.records.all()).map(({ name, value }) => [name, parseStrategyChange(value)?.removal]));
+    for (const [name, change] of this.removedNames) {
+      if (this.runtime.has(name) || (change.removal !== undefined && stored.get(name) === change.removal)) continue;
+      await this.records.set(name, tombstone({ ...change, removal: undefined }));
+    }
   }
 
   private async added(change: StrategyChange): Promise<void> {
