@@ -1,5 +1,6 @@
 import type { ClusterMetrics } from '../cluster/cluster-metrics';
 import type { HistogramSnapshot } from '../util/histogram';
+import { MAX_WAITING_CHANGES_PER_PEER } from '../sync/peer-backlog';
 
 type Labels = Record<string, string>;
 
@@ -68,6 +69,8 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     [{ layer: 'sync', reason: 'badFilter' }, metrics.badFilters],
   ]);
   out.family('kpc_peer_changes_total', 'counter', 'Document changes and publications: made here and sent to the peers (addressed: to the listening peers only) or unsent (no peer listens); from peers, matched against this node\'s filters, ignored (no filter here on their collection), or failed.', entries({ ...status.changes }, 'outcome'));
+  out.family('kpc_peer_changes_waiting', 'gauge', 'Peers\' changes waiting here to be matched.', [[{}, status.backlog.waiting]]);
+  out.family('kpc_peer_holds_total', 'counter', `Times this node stopped reading a peer's broadcasts, ${MAX_WAITING_CHANGES_PER_PEER} of its changes waiting here.`, [[{}, status.backlog.holds]]);
   const handshakes = status.transport.handshakes;
   out.family('kpc_handshakes_total', 'counter', 'Connections to this node\'s ROUTER and PUB, per outcome: accepted, completed, or failed (how).', (['router', 'pub'] as const).flatMap((socket) => [
     [{ socket, outcome: 'accepted' }, handshakes[socket].accepted] as [Labels, number],

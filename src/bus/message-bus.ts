@@ -137,6 +137,11 @@ export class MessageBus {
     this.countSent(type, peers.length);
   }
 
+  /** @internal used by {@link Channel}: reads no further broadcast of `peerId` until `until` settles. */
+  holdFrom(peerId: string, until: Promise<void>): void {
+    this.transport.holdBroadcasts(peerId, until);
+  }
+
   /** @internal used by {@link Channel}: sends a checked body to one peer; the reply is checked by the channel. */
   request(peer: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
     this.countSent(type);
@@ -243,6 +248,15 @@ export class Channel<M extends MessageMap> {
   /** Sends a broadcast-kind message to these peers only (see {@link Transport.publishTo}); they handle it as a broadcast. */
   async publishTo<T extends BroadcastTypes<M>>(peers: readonly string[], type: T, body: BodyOf<M[T]>): Promise<void> {
     await this.bus.publishTo(peers, type, body);
+  }
+
+  /**
+   * Reads no further broadcast (or message addressed to this node) of
+   * `peerId` until `until` settles: how a handler makes a peer that sends
+   * faster than this node can handle wait (see {@link Transport.holdBroadcasts}).
+   */
+  holdFrom(peerId: string, until: Promise<void>): void {
+    this.bus.holdFrom(peerId, until);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { NodeCard } from '../membership/node-card';
 import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
 import type { ChangeCounts } from '../sync/change-relay';
+import type { BacklogStats } from '../sync/peer-backlog';
 import type { TrustStats } from './node-trust';
 import type { RepairStats } from './self-repair';
 
@@ -47,6 +48,8 @@ export interface ClusterStatus {
   trust: TrustStats;
   /** Peers' document changes: matched here, or ignored at once (no filter of this node on their collection). */
   changes: ChangeCounts;
+  /** Peers' changes waiting here, and the peers whose broadcasts this node holds unread for it. */
+  backlog: BacklogStats;
 }
 
 export interface StatusSources {
@@ -68,6 +71,7 @@ export interface StatusSources {
   evictions: Record<string, number>;
   trust: TrustStats;
   changes: ChangeCounts;
+  backlog: BacklogStats;
 }
 
 /** Why this node must not receive traffic now, or undefined when it may. */
@@ -119,5 +123,6 @@ export function buildStatus(sources: StatusSources, now = Date.now()): ClusterSt
     evictions: sources.evictions,
     trust: sources.trust,
     changes: { ...sources.changes },
+    backlog: sources.backlog,
   };
 }

@@ -164,6 +164,10 @@ export class FailureDetector {
       return;
     }
     for (const peer of this.table.peers()) {
+      // Held by this node (too many of its changes waiting here, say while
+      // Redis is slow): what it sent since waits unread, so its silence is
+      // this node's, as after a pause: it counts from a heartbeat before the hold ends.
+      if (this.links.holding(peer.card.id)) peer.lastSeen = Math.max(peer.lastSeen, now - this.options.heartbeatMs);
       if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
       // Its connection closed and it stayed silent for a heartbeat: its process is gone.
       else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs()) void this.evict(peer.card, 'connectionLost');

@@ -18,6 +18,8 @@ export interface PeerLinks {
   onDisconnect(handler: (peerId: string) => void): void;
   /** Broadcasts sent so far by this node, from any layer. */
   broadcastsSent(): number;
+  /** Whether this node holds a peer's broadcasts unread now (its changes waiting here at the bound). */
+  holding(peerId: string): boolean;
 }
 
 /** The links of a {@link Transport}: what membership may touch of it. */
@@ -28,5 +30,6 @@ export function peerLinksOver(transport: Transport): PeerLinks {
     setIncarnation: (incarnation) => transport.setIncarnation(incarnation),
     onDisconnect: (handler) => transport.onDisconnect(handler),
     broadcastsSent: () => transport.stats().published,
+    holding: (peerId) => transport.holding(peerId),
   };
 }

@@ -12,6 +12,8 @@ function withSource(endpoint: string, sourceHost: string | undefined): string {
   return `${endpointOf(sourceHost, 0).replace(/\*$/, '0')};${endpoint.replace(/^tcp:\/\//, '')}`;
 }
 
+const noop = (): void => undefined;
+
 /** Where a message's sequence number stands against the last one received on its stream. */
 export type SeqVerdict = { kind: 'next' } | { kind: 'gap'; expected: number } | { kind: 'replayed' };
 
@@ -50,6 +52,11 @@ export class PeerLink {
   readonly loops: Promise<void>[] = [];
   readonly broadcasts = new SequenceCheck();
   readonly addressed = new SequenceCheck();
+  /** Settles when this node may read the peer's SUB again (see Transport.holdBroadcasts). */
+  private held: Promise<void> | undefined;
+  /** Ends every hold once the link closes: its receive loop must end. */
+  private closed: () => void = noop;
+  private readonly closing = new Promise<void>((resolve) => (this.closed = resolve));
 
   /** @throws Error when zeromq refuses an endpoint (the sockets are closed first). */
   constructor(
@@ -81,11 +88,32 @@ export class PeerLink {
     return this.broadcasts.missed + this.addressed.missed;
   }
 
+  /** Reads nothing more of the peer's SUB until `until` settles, and the holds before it. */
+  hold(until: Promise<void>): void {
+    const settled = until.then(noop, noop);
+    const previous = this.held;
+    const held = previous ? Promise.all([previous, settled]).then(noop) : settled;
+    this.held = held;
+    void held.then(() => {
+      if (this.held === held) this.held = undefined;
+    });
+  }
+
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** What the SUB's receive loop waits for before it reads on; undefined when not held. */
+  heldUntil(): Promise<void> | undefined {
+    return this.held && Promise.race([this.held, this.closing]);
+  }
+
   sameAddresses(addresses: NodeAddresses): boolean {
     return this.addresses.router === addresses.router && this.addresses.pub === addresses.pub && this.addresses.curveKey === addresses.curveKey;
   }
 
   close(error?: Error): void {
+    this.closed();
     this.queue.close(error);
     closeQuietly(this.dealer);
     closeQuietly(this.sub);

@@ -18,22 +18,25 @@ const YIELD_EVERY_MS = 10;
 /**
  * Runs `onFrames` for every message until the socket closes; nothing it
  * throws ends the loop, since one bad message must not stop a node from
- * hearing its peers.
+ * hearing its peers. When `onFrames` returns a promise, the next message
+ * is read once it settles (the reader holds the socket).
  */
 export async function receiveLoop(
   name: string,
   socket: ReceiveSocket,
-  onFrames: (frames: Buffer[]) => void,
+  onFrames: (frames: Buffer[]) => Promise<void> | void,
   context: ReceiveLoopContext,
 ): Promise<void> {
   const yielder = yieldEvery(YIELD_EVERY_MS);
   try {
     for await (const frames of socket) {
+      let held: Promise<void> | void = undefined;
       try {
-        onFrames(frames);
+        held = onFrames(frames);
       } catch (error) {
         context.log('error', `${name} receive loop: unexpected error: ${describeError(error)}`);
       }
+      if (held) await held.catch((error: unknown) => context.log('error', `${name} receive loop: unexpected error: ${describeError(error)}`));
       // While messages keep coming, each next one is ready at once and the
       // loop would never let timers and I/O run (heartbeats, health checks):
       // a peer flooding this node must not starve it.

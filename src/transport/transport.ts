@@ -84,6 +84,15 @@ export interface Transport {
    * it. Resolves once handed to the socket.
    */
   publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void>;
+  /**
+   * Reads no further broadcast or addressed message of `peerId` until
+   * `until` settles (held again meanwhile: until both settle). They wait in
+   * this node's socket, then in the peer's send queue, whose high-water
+   * mark drops the rest (seen here as a gap). Requests are still read.
+   */
+  holdBroadcasts(peerId: string, until: Promise<void>): void;
+  /** Whether this node holds `peerId`'s broadcasts now (they wait unread: its silence is not news). */
+  holding(peerId: string): boolean;
   /** Sends a request to one peer; rejects with a timeout error after `timeoutMs`. */
   request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope>;
   onBroadcast(handler: BroadcastHandler): void;

@@ -159,6 +159,15 @@ export class ZmqTransport implements Transport {
     this.memberRoutes.forget(peerId);
   }
 
+  /** See {@link Transport.holdBroadcasts}; a peer not connected has nothing to hold. */
+  holdBroadcasts(peerId: string, until: Promise<void>): void {
+    this.links.get(peerId)?.hold(until);
+  }
+
+  holding(peerId: string): boolean {
+    return this.links.get(peerId)?.holding === true;
+  }
+
   /** Ids of the connected peers. */
   peers(): string[] {
     return [...this.links.keys()];
@@ -368,6 +377,8 @@ export class ZmqTransport implements Transport {
       }
       this.traffic.totals.received += 1;
       this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));
+      // A handler may have held the peer (its changes waiting here at the bound).
+      return link.heldUntil();
     }, this.loopContext);
   }
 

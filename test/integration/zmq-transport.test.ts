@@ -479,4 +479,35 @@ describe('ZmqTransport', () => {
     assert.deepEqual(reply.body, { length: JSON.stringify({ big }).length });
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
+
+  it('a held peer\'s broadcasts wait unread, in order, while its requests are still answered; released, they all come; closing while held does not hang', async () => {
+    const a = await startNode();
+    const b = await startNode();
+    await mesh([a, b]);
+    const from = a.transport.nodeId;
+    let release = (): void => undefined;
+    b.transport.onBroadcast((envelope) => {
+      b.broadcasts.push(envelope);
+      // What a handler does when too many of a peer's messages wait: hold the peer from the next one on.
+      if (envelope.type === 'data' && (envelope.body as { i: number }).i === 5) b.transport.holdBroadcasts(from, new Promise<void>((resolve) => (release = resolve)));
+    });
+    b.transport.onRequest(async (request) => ({ type: `${request.type}:reply`, body: request.body }));
+    const data = (): Envelope[] => b.broadcasts.filter((envelope) => envelope.type === 'data');
+    const count = 200;
+    for (let i = 0; i < count; i++) await a.transport.publish('data', { i });
+    await waitFor('b to hold a', () => b.transport.holding(from));
+    // Requests take the ROUTER: b still reads them, and each proves time passed on b's side.
+    for (let i = 0; i < 20; i++) assert.deepEqual((await a.transport.request(b.transport.nodeId, 'ping', { i }, 5_000)).body, { i });
+    assert.equal(data().length, 6, 'nothing read after the message that held a');
+    release();
+    await waitFor(`all ${count} broadcasts at b`, () => data().length === count, { timeoutMs: 10_000 });
+    assert.deepEqual(data().map((envelope) => (envelope.body as { i: number }).i), Array.from({ length: count }, (_, i) => i), 'in order, none lost');
+    assert.equal(b.transport.holding(from), false);
+    assert.equal(b.transport.stats().gaps[from] ?? 0, 0);
+    // Held forever (the hold never settles): closing still ends the receive loops.
+    b.transport.holdBroadcasts(from, new Promise<void>(() => undefined));
+    await a.transport.publish('data', { i: count });
+    await waitFor('b to read it, then wait on the hold', () => data().length === count + 1);
+    await withTimeout(Promise.all([a.transport.close(), b.transport.close()]), 5_000);
+  });
 });

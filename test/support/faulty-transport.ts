@@ -51,6 +51,14 @@ export class FaultyTransport implements Transport {
     await this.inner.publishTo(peerIds, type, body);
   }
 
+  holdBroadcasts(peerId: string, until: Promise<void>): void {
+    this.inner.holdBroadcasts(peerId, until);
+  }
+
+  holding(peerId: string): boolean {
+    return this.inner.holding(peerId);
+  }
+
   async request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
     if (this.silent || this.cut.has(peerId)) {
       await new Promise((resolve) => setTimeout(resolve, timeoutMs));

@@ -20,5 +20,6 @@ export function recordedLinks(linked = new Set<string>()): PeerLinks & { linked:
     setIncarnation: () => undefined,
     onDisconnect: () => undefined,
     broadcastsSent: () => 0,
+    holding: () => false,
   };
 }

@@ -65,6 +65,8 @@ export class MemoryTransport implements Transport {
   private gapHandler: GapHandler | undefined;
   private disconnectHandler: DisconnectHandler | undefined;
   private signer: RequestSigner | undefined;
+  /** Peers held (see {@link Transport.holdBroadcasts}): what they send waits here, in order, until released. */
+  private readonly held = new Map<string, { until: Promise<void>; waiting: Envelope[] }>();
   /** While frozen, what arrives waits, as in the sockets of a stopped process. */
   private frozen: Array<() => void> | undefined;
   private readonly counters = { published: 0, addressed: 0, received: 0, requestsSent: 0, requestsReceived: 0, timeouts: 0 };
@@ -127,6 +129,30 @@ export class MemoryTransport implements Transport {
         void tick().then(() => node.receiveBroadcast(copy));
       }
     }
+  }
+
+  holdBroadcasts(peerId: string, until: Promise<void>): void {
+    const settled = until.then(() => undefined, () => undefined);
+    const existing = this.held.get(peerId);
+    const hold = existing ?? { until: settled, waiting: [] };
+    if (existing) existing.until = Promise.all([existing.until, settled]).then(() => undefined);
+    this.held.set(peerId, hold);
+    const current = hold.until;
+    void current.then(() => {
+      if (this.held.get(peerId) !== hold || hold.until !== current) return;
+      this.held.delete(peerId);
+      // Read on in order, until a handler holds the peer again.
+      while (hold.waiting.length > 0 && !this.held.has(peerId)) {
+        const next = hold.waiting.shift();
+        if (next) this.receiveBroadcast(next);
+      }
+      const again = this.held.get(peerId);
+      if (again) again.waiting.unshift(...hold.waiting);
+    });
+  }
+
+  holding(peerId: string): boolean {
+    return this.held.has(peerId);
   }
 
   async request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
@@ -265,6 +291,11 @@ export class MemoryTransport implements Transport {
       return;
     }
     if (this.closed || !this.links.has(envelope.from)) return;
+    const hold = this.held.get(envelope.from);
+    if (hold) {
+      hold.waiting.push(envelope);
+      return;
+    }
     this.counters.received++;
     this.broadcastHandler?.(envelope);
   }

@@ -3,6 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import type { Membership } from '../../src/membership/membership';
 import { ownerOf } from '../../src/membership/node-card';
 import type { RoomRecord } from '../../src/state/realtime-store';
+import { MAX_WAITING_CHANGES_PER_PEER } from '../../src/sync/peer-backlog';
 import { hasCode } from '../../src/util/cluster-error';
 import { waitFor } from '../harness/wait';
 import { MemoryCluster, type MemoryNode } from '../support/memory-cluster';
@@ -230,5 +231,38 @@ describe('ClusterNode on doubles', () => {
     cluster.network.heal(a.id, b.id);
     cluster.network.heal(a.id, c.id);
     await waitMesh([a, b, c]);
+  });
+
+  it('a peer sending faster than this node matches (delivery stalled past heartbeatTimeout): its broadcasts are held at the bound, it is not evicted for the silence, and every change is delivered in order once delivery resumes', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    await b.node.realtime.subscribed(room('r1'), 'conn-1');
+    let resume = (): void => undefined;
+    b.host.gate = new Promise<void>((resolve) => (resume = resolve));
+    const sent = MAX_WAITING_CHANGES_PER_PEER * 3;
+    for (let n = 0; n < sent; n++) {
+      const request = { data: { index: 'i', collection: 'c', controller: 'document', action: 'create' }, options: {} };
+      await a.node.realtime.forwardChange({ index: 'i', collection: 'c', action: 'create', documents: [{ _id: `d${n}` }], request: () => request });
+    }
+    await waitFor('b to hold a', () => b.node.status().backlog.holding.includes(a.id));
+    // Heartbeats a sends meanwhile wait unread in b's socket, like its changes, for several heartbeat timeouts.
+    const heartbeats = (): number => a.transport.sent.filter((envelope) => envelope.type === 'heartbeat').length;
+    const before = heartbeats();
+    const { heartbeat, heartbeatTimeout } = cluster.options.timers;
+    await waitFor('a to send heartbeats for three heartbeat timeouts', () => heartbeats() - before >= (3 * heartbeatTimeout) / heartbeat, { timeoutMs: 10_000 });
+    const held = b.node.status();
+    assert.deepEqual(held.backlog.holding, [a.id]);
+    assert.equal(held.backlog.waiting, MAX_WAITING_CHANGES_PER_PEER, 'no more of a\'s changes taken in than the bound');
+    assert.deepEqual(memberIds(b), [a.id], 'a is not evicted for a silence that is b\'s');
+    assert.equal(held.evictions.timeout, 0);
+    resume();
+    b.host.gate = undefined;
+    await waitFor('every change delivered', () => b.host.changes.length === sent);
+    assert.deepEqual(b.host.changes.map((change) => change.documents[0]?._id), Array.from({ length: sent }, (_, n) => `d${n}`), 'in the order sent');
+    await waitFor('b to read a again', () => b.node.status().backlog.holding.length === 0 && b.node.status().backlog.waiting === 0);
+    assert.equal(b.node.status().backlog.holds >= 1, true);
+    assert.deepEqual(memberIds(b), [a.id]);
+    assert.equal(b.node.status().node.rejoins + a.node.status().node.rejoins, 0);
   });
 });
