@@ -1,6 +1,6 @@
 import type { ClusterMetrics } from '../cluster/cluster-metrics';
 import type { HistogramSnapshot } from '../util/histogram';
-import { MAX_WAITING_CHANGES_PER_PEER } from '../sync/peer-backlog';
+import { MAX_BROADCASTS_IN_HAND_PER_SENDER } from '../bus/broadcast-backlog';
 
 type Labels = Record<string, string>;
 
@@ -69,8 +69,9 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     [{ layer: 'sync', reason: 'badFilter' }, metrics.badFilters],
   ]);
   out.family('kpc_peer_changes_total', 'counter', 'Document changes and publications: made here and sent to the peers (addressed: to the listening peers only) or unsent (no peer listens); from peers, matched against this node\'s filters, ignored (no filter here on their collection), or failed.', entries({ ...status.changes }, 'outcome'));
-  out.family('kpc_peer_changes_waiting', 'gauge', 'Peers\' changes waiting here to be matched.', [[{}, status.backlog.waiting]]);
-  out.family('kpc_peer_holds_total', 'counter', `Times this node stopped reading a peer's broadcasts, ${MAX_WAITING_CHANGES_PER_PEER} of its changes waiting here.`, [[{}, status.backlog.holds]]);
+  out.family('kpc_peer_broadcasts_in_hand', 'gauge', 'Peers\' broadcasts being handled here (changes being matched or waiting their turn, user notifications, application events).', [[{}, status.backlog.inHand]]);
+  out.family('kpc_peer_holds_total', 'counter', `Times this node stopped reading a peer's broadcasts, ${MAX_BROADCASTS_IN_HAND_PER_SENDER} of them in hand here.`, [[{}, status.backlog.holds]]);
+  out.family('kpc_peer_holds_timed_out_total', 'counter', 'Holds of a peer\'s broadcasts ended by their time bound, handlings still under way.', [[{}, status.backlog.holdsTimedOut]]);
   const handshakes = status.transport.handshakes;
   out.family('kpc_handshakes_total', 'counter', 'Connections to this node\'s ROUTER and PUB, per outcome: accepted, completed, or failed (how).', (['router', 'pub'] as const).flatMap((socket) => [
     [{ socket, outcome: 'accepted' }, handshakes[socket].accepted] as [Labels, number],

@@ -3,6 +3,7 @@ import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import type { Envelope } from '../transport/envelope';
 import type { Reply, Transport } from '../transport/transport';
+import { BroadcastBacklog, type BacklogStats } from './broadcast-backlog';
 import { MalformedReplyError, NotMemberError } from './errors';
 import type {
   BodyOf,
@@ -74,12 +75,18 @@ export class MessageBus {
   private isMember: MemberGate = () => false;
   private verifyRequest: RequestVerifier | undefined;
   private readonly inFlight = new Map<string, number>();
+  /** Each sender's broadcasts still being handled: bounded, its next ones held beyond. */
+  private readonly backlog: BroadcastBacklog;
   private readonly seenListeners: Array<(sender: Sender, kind: 'broadcast' | 'request') => void> = [];
 
   constructor(
     private readonly transport: Transport,
     private readonly log: Log,
   ) {
+    this.backlog = new BroadcastBacklog(
+      (peerId, until) => transport.holdBroadcasts(peerId, until),
+      (message) => log('warn', message),
+    );
     transport.onBroadcast((envelope) => this.dispatch('broadcast', envelope));
     transport.onRequest((envelope) => this.dispatch('request', envelope));
     transport.countTypes((type) => this.routes.has(type));
@@ -125,6 +132,11 @@ export class MessageBus {
     };
   }
 
+  /** Peers' broadcasts being handled here, and the peers held for it. */
+  backlogStats(): BacklogStats {
+    return this.backlog.stats();
+  }
+
   /** @internal used by {@link Channel}: broadcasts a checked body. */
   async publish(type: string, body: unknown): Promise<void> {
     await this.transport.publish(type, body);
@@ -135,11 +147,6 @@ export class MessageBus {
   async publishTo(peers: readonly string[], type: string, body: unknown): Promise<void> {
     await this.transport.publishTo(peers, type, body);
     this.countSent(type, peers.length);
-  }
-
-  /** @internal used by {@link Channel}: reads no further broadcast of `peerId` until `until` settles. */
-  holdFrom(peerId: string, until: Promise<void>): void {
-    this.transport.holdBroadcasts(peerId, until);
   }
 
   /** @internal used by {@link Channel}: sends a checked body to one peer; the reply is checked by the channel. */
@@ -201,7 +208,10 @@ export class MessageBus {
     if (!accepted) return this.refuse('broadcast', envelope, 'malformed', malformed(envelope));
     try {
       const result = route.handle(accepted.body, sender);
-      if (result instanceof Promise) result.catch((error: unknown) => this.handlerFailed(envelope, error));
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => this.handlerFailed(envelope, error));
+        this.backlog.track(sender.id, result);
+      }
     } catch (error) {
       this.handlerFailed(envelope, error);
     }
@@ -248,15 +258,6 @@ export class Channel<M extends MessageMap> {
   /** Sends a broadcast-kind message to these peers only (see {@link Transport.publishTo}); they handle it as a broadcast. */
   async publishTo<T extends BroadcastTypes<M>>(peers: readonly string[], type: T, body: BodyOf<M[T]>): Promise<void> {
     await this.bus.publishTo(peers, type, body);
-  }
-
-  /**
-   * Reads no further broadcast (or message addressed to this node) of
-   * `peerId` until `until` settles: how a handler makes a peer that sends
-   * faster than this node can handle wait (see {@link Transport.holdBroadcasts}).
-   */
-  holdFrom(peerId: string, until: Promise<void>): void {
-    this.bus.holdFrom(peerId, until);
   }
 
   /**

@@ -315,7 +315,7 @@ export class ClusterNode {
       evictions: { ...this.evictions },
       trust: this.trust.snapshot(),
       changes: this.sync.changes,
-      backlog: this.sync.backlog,
+      backlog: this.bus.backlogStats(),
     };
   }
 

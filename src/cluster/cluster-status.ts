@@ -1,10 +1,10 @@
+import type { BacklogStats } from '../bus/broadcast-backlog';
 import type { BusStats } from '../bus/message-bus';
 import type { Peer } from '../membership/membership';
 import type { NodeCard } from '../membership/node-card';
 import type { AvailabilityStats } from '../state/availability';
 import type { TransportStats } from '../transport/transport';
 import type { ChangeCounts } from '../sync/change-relay';
-import type { BacklogStats } from '../sync/peer-backlog';
 import type { TrustStats } from './node-trust';
 import type { RepairStats } from './self-repair';
 
@@ -48,7 +48,7 @@ export interface ClusterStatus {
   trust: TrustStats;
   /** Peers' document changes: matched here, or ignored at once (no filter of this node on their collection). */
   changes: ChangeCounts;
-  /** Peers' changes waiting here, and the peers whose broadcasts this node holds unread for it. */
+  /** Peers' broadcasts being handled here, and the peers whose next ones this node holds unread for it. */
   backlog: BacklogStats;
 }
 

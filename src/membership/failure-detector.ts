@@ -6,7 +6,7 @@ import type { Cancel, Scheduler } from '../util/scheduler';
 import type { MemberTable } from './member-table';
 import type { MEMBERSHIP_MESSAGES } from './messages';
 import type { NodeCard } from './node-card';
-import type { EmitMembershipEvent } from './peer';
+import type { EmitMembershipEvent, Peer } from './peer';
 import type { PeerLinks } from './peer-links';
 import { RecentMap } from '../util/recent-map';
 
@@ -39,6 +39,8 @@ export class FailureDetector {
   private lastPublish = 0;
   private broadcastsAtLastTick = 0;
   private running = false;
+  /** Held peers asked for proof of life, whose answer is awaited. */
+  private readonly probing = new Set<string>();
   /** When this node last relayed an accusation, per accused incarnation. */
   private readonly relayed = new RecentMap<string, number>(1000);
 
@@ -164,13 +166,29 @@ export class FailureDetector {
       return;
     }
     for (const peer of this.table.peers()) {
-      // Held by this node (too many of its changes waiting here, say while
-      // Redis is slow): what it sent since waits unread, so its silence is
-      // this node's, as after a pause: it counts from a heartbeat before the hold ends.
-      if (this.links.holding(peer.card.id)) peer.lastSeen = Math.max(peer.lastSeen, now - this.options.heartbeatMs);
+      // Held by this node (too many of its broadcasts in hand here, say while
+      // Redis is slow): its heartbeats wait unread behind them. It is asked
+      // instead, over its request channel, which is never held: alive, it
+      // answers; dead, or cut off, it stays silent and is judged as usual.
+      if (this.links.holding(peer.card.id) && now - peer.lastSeen >= this.options.heartbeatMs) void this.probe(peer);
       if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
       // Its connection closed and it stayed silent for a heartbeat: its process is gone.
       else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs()) void this.evict(peer.card, 'connectionLost');
+    }
+  }
+
+  /** Asks a held peer for proof of life (one question at a time per peer); its answer counts as a message heard. */
+  private async probe(peer: Peer): Promise<void> {
+    const { id, incarnation } = peer.card;
+    if (this.probing.has(id)) return;
+    this.probing.add(id);
+    try {
+      await this.channel.request(id, 'member:check', {}, this.options.heartbeatMs);
+      this.noteAlive({ id, incarnation });
+    } catch (error) {
+      this.options.log('debug', `held peer ${id} did not answer: ${describeError(error)}`);
+    } finally {
+      this.probing.delete(id);
     }
   }
 

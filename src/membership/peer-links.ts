@@ -18,7 +18,7 @@ export interface PeerLinks {
   onDisconnect(handler: (peerId: string) => void): void;
   /** Broadcasts sent so far by this node, from any layer. */
   broadcastsSent(): number;
-  /** Whether this node holds a peer's broadcasts unread now (its changes waiting here at the bound). */
+  /** Whether this node holds a peer's broadcasts unread now (too many of its broadcasts in hand here). */
   holding(peerId: string): boolean;
 }
 

@@ -5,7 +5,6 @@ import { chunksOf } from '../util/chunks';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { MAX_DOCUMENTS_PER_MESSAGE, type REALTIME_MESSAGES } from './messages';
-import { PeerBacklog, type BacklogStats } from './peer-backlog';
 import type { Recipients } from './interest-exchange';
 import type { ChangeNotice, PendingChange, RealtimeHost } from './realtime-host';
 
@@ -49,23 +48,11 @@ export class ChangeRelay {
    * must not interleave between two changes of that document.
    */
   private readonly queues = new Map<string, Promise<void>>();
-  /** Each peer's changes waiting here, bounded: its broadcasts are held beyond. */
-  private readonly backlog = new PeerBacklog((peerId, until) => this.options.channel().holdFrom(peerId, until));
 
   constructor(
     private readonly host: RealtimeHost,
     private readonly options: ChangeRelayOptions,
   ) {}
-
-  /** Peers' changes waiting here, and the peers held for it. */
-  backlogStats(): BacklogStats {
-    return this.backlog.stats();
-  }
-
-  /** This node stops: what it held is read again (and dropped by the closing transport). */
-  stop(): void {
-    this.backlog.releaseAll();
-  }
 
   /**
    * Sends a change made through this node to the peers listening to its
@@ -89,19 +76,14 @@ export class ChangeRelay {
     return Promise.all(chunksOf(change.documents, MAX_DOCUMENTS_PER_MESSAGE).map((documents) => this.publish(to, { ...change, documents }))).then(() => undefined);
   }
 
-  /**
-   * A change of `peerId`: matched here, after the earlier changes of its
-   * collection, unless this node has no filter there. Counted against the
-   * peer until done: too many, and its broadcasts are held (see {@link PeerBacklog}).
-   */
-  receive(change: ChangeNotice, peerId: string): Promise<void> | undefined {
+  /** A peer's change: matched here, after the earlier changes of its collection, unless this node has no filter there. */
+  receive(change: ChangeNotice): Promise<void> | undefined {
     const key = encodeCollectionRef(change.index, change.collection);
     const previous = this.queues.get(key);
+    if (previous) return this.queue(key, previous.then(() => this.apply(change)));
     // Nothing queued: the usual case costs no queue entry when there is nothing to match.
-    const run = previous ? previous.then(() => this.apply(change)) : this.apply(change);
-    if (!run) return undefined;
-    this.backlog.track(peerId, run);
-    return this.queue(key, run);
+    const applying = this.apply(change);
+    return applying && this.queue(key, applying);
   }
 
   private apply(change: ChangeNotice): Promise<void> | undefined {

@@ -7,7 +7,6 @@ import type { Log } from '../util/log';
 import { LocalRooms, type LocalRoom } from './local-rooms';
 import { MAX_INTEREST_LIST, REALTIME_MESSAGES } from './messages';
 import { ChangeRelay, type ChangeCounts } from './change-relay';
-import type { BacklogStats } from './peer-backlog';
 import { InterestExchange } from './interest-exchange';
 import { PendingEvents } from './pending-events';
 import type { PendingChange, RealtimeHost, UserNotice } from './realtime-host';
@@ -101,7 +100,7 @@ export class RealtimeSync {
       log: options.log,
     });
     this.channel = bus.register(REALTIME_MESSAGES, {
-      'change:documents': (change, sender) => this.relay.receive(change, sender.id),
+      'change:documents': (change) => this.relay.receive(change),
       'notify:user': (notice) => this.deliverUser(notice),
       'interest:add': (ref, sender) => this.interests.added(sender, ref),
       'interest:remove': (ref, sender) => this.interests.removed(sender, ref),
@@ -243,11 +242,6 @@ export class RealtimeSync {
     return this.relay.counts;
   }
 
-  /** Peers' changes waiting here (see {@link ChangeRelay.receive}). */
-  get backlog(): BacklogStats {
-    return this.relay.backlogStats();
-  }
-
   /** Sends a change made through this node to the peers that listen (see {@link ChangeRelay.forward}). */
   forwardChange(change: PendingChange): Promise<void> {
     return this.relay.forward(change);
@@ -334,7 +328,6 @@ export class RealtimeSync {
     this.leaving = true;
     this.stopped = true;
     this.pending.stop();
-    this.relay.stop();
   }
 }
 

@@ -52,11 +52,9 @@ export class PeerLink {
   readonly loops: Promise<void>[] = [];
   readonly broadcasts = new SequenceCheck();
   readonly addressed = new SequenceCheck();
-  /** Settles when this node may read the peer's SUB again (see Transport.holdBroadcasts). */
-  private held: Promise<void> | undefined;
-  /** Ends every hold once the link closes: its receive loop must end. */
   private closed: () => void = noop;
-  private readonly closing = new Promise<void>((resolve) => (this.closed = resolve));
+  /** Settles once the link closes: a receive loop waiting on a hold must end then. */
+  readonly closing = new Promise<void>((resolve) => (this.closed = resolve));
 
   /** @throws Error when zeromq refuses an endpoint (the sockets are closed first). */
   constructor(
@@ -86,26 +84,6 @@ export class PeerLink {
   /** Messages of the peer missed since this link was opened, on both streams. */
   get missed(): number {
     return this.broadcasts.missed + this.addressed.missed;
-  }
-
-  /** Reads nothing more of the peer's SUB until `until` settles, and the holds before it. */
-  hold(until: Promise<void>): void {
-    const settled = until.then(noop, noop);
-    const previous = this.held;
-    const held = previous ? Promise.all([previous, settled]).then(noop) : settled;
-    this.held = held;
-    void held.then(() => {
-      if (this.held === held) this.held = undefined;
-    });
-  }
-
-  get holding(): boolean {
-    return this.held !== undefined;
-  }
-
-  /** What the SUB's receive loop waits for before it reads on; undefined when not held. */
-  heldUntil(): Promise<void> | undefined {
-    return this.held && Promise.race([this.held, this.closing]);
   }
 
   sameAddresses(addresses: NodeAddresses): boolean {

@@ -12,6 +12,7 @@ import type { Envelope, NodeAddresses } from './envelope';
 import { PeerNotConnectedError, RequestTimeoutError, SendTimeoutError, TransportClosedError } from './errors';
 import { PeerLink } from './peer-link';
 import { PendingRequests } from './pending-requests';
+import { PeerHolds } from './peer-holds';
 import { closeQuietly, receiveLoop, type ReceiveLoopContext } from './receive-loop';
 import { replyFrame } from './reply-frame';
 import { MemberRoutes } from './member-routes';
@@ -71,6 +72,7 @@ export class ZmqTransport implements Transport {
   private readonly sourceHost: string | undefined;
   private seq = 0;
   private readonly addressedSeqs = new AddressedSequences();
+  private readonly holds = new PeerHolds();
   /** What this node's SUBs subscribed to: the topics addressed to it start with it. */
   private readonly ownTopic: Buffer;
   private closed = false;
@@ -159,13 +161,13 @@ export class ZmqTransport implements Transport {
     this.memberRoutes.forget(peerId);
   }
 
-  /** See {@link Transport.holdBroadcasts}; a peer not connected has nothing to hold. */
+  /** See {@link Transport.holdBroadcasts}: by peer id, a link opened again for it is held too. */
   holdBroadcasts(peerId: string, until: Promise<void>): void {
-    this.links.get(peerId)?.hold(until);
+    this.holds.hold(peerId, until);
   }
 
   holding(peerId: string): boolean {
-    return this.links.get(peerId)?.holding === true;
+    return this.holds.holding(peerId);
   }
 
   /** Ids of the connected peers. */
@@ -377,8 +379,8 @@ export class ZmqTransport implements Transport {
       }
       this.traffic.totals.received += 1;
       this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));
-      // A handler may have held the peer (its changes waiting here at the bound).
-      return link.heldUntil();
+      // The bus may have held the peer (too many of its broadcasts in hand).
+      return this.holds.until(link.peerId, link.closing);
     }, this.loopContext);
   }
 

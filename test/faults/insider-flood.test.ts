@@ -9,7 +9,7 @@ import { realParts } from '../../src/cluster/build-cluster-node';
 import { ClusterNode } from '../../src/cluster/cluster-node';
 import { parseOptions } from '../../src/config/options';
 import { MAX_DOCUMENTS_PER_MESSAGE } from '../../src/sync/messages';
-import { MAX_WAITING_CHANGES_PER_PEER } from '../../src/sync/peer-backlog';
+import { MAX_BROADCASTS_IN_HAND_PER_SENDER } from '../../src/bus/broadcast-backlog';
 import type { ChangeNotice } from '../../src/sync/realtime-host';
 import { ensureCollection, fixtureAction, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from '../functional/support/fixture';
 import { waitFor } from '../harness/wait';
@@ -65,7 +65,7 @@ const until = Date.now() + ms;
  * worst an insider can be): maximal valid `change:documents` broadcasts on
  * a collection every node listens to, as fast as they go, for 30 s. The others keep answering health within a heartbeat timeout,
  * evict nobody (the flooder at most), keep notifying, and take in no more
- * of a peer's changes than the bound (the rest wait in the sockets).
+ * of a peer's broadcasts than the bound (the rest wait in the sockets).
  */
 useFixturePlugin();
 
@@ -135,14 +135,14 @@ describe('faults: a key-holding member floods the cluster', () => {
     const recorder = new Recorder();
     await subscriber.realtime.subscribe(index, 'c', {}, recorder.callback);
     let published = 0;
-    /** The most peers' changes a node had waiting, and its largest RSS (MB), sampled about every second. */
-    const mostWaiting = [0, 0, 0];
+    /** The most peers' broadcasts a node had in hand, and its largest RSS (MB), sampled about every second. */
+    const mostInHand = [0, 0, 0];
     const rssBefore = await Promise.all(clients.map((client) => fixtureAction(client, 'rss', {}) as Promise<number>));
     const mostRss = [...rssBefore];
     while (Date.now() < deadline) {
       if (published % 10 === 0) {
         const statuses = await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)));
-        for (const [i, status] of statuses.entries()) mostWaiting[i] = Math.max(mostWaiting[i] ?? 0, status.backlog.waiting);
+        for (const [i, status] of statuses.entries()) mostInHand[i] = Math.max(mostInHand[i] ?? 0, status.backlog.inHand);
         const rss = await Promise.all(clients.map((client) => fixtureAction(client, 'rss', {}) as Promise<number>));
         for (const [i, mb] of rss.entries()) mostRss[i] = Math.max(mostRss[i] ?? 0, mb);
       }
@@ -157,13 +157,14 @@ describe('faults: a key-holding member floods the cluster', () => {
     console.log(`# event loop held at worst: ${delays.map((d) => `${Math.round(d.maxMs)} ms (p99 ${Math.round(d.p99Ms)})`).join(', ')}`);
     const matched = afterCounts(await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n))));
     const held = (await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)))).map((status) => status.backlog.holds);
-    console.log(`# flood: ${sent.changes} change:documents of ${MAX_DOCUMENTS_PER_MESSAGE} documents (${sent.failed} failed to send), matched per node ${matched.join(', ')}; worst health ${worst.join(', ')} ms; most peers' changes waiting ${mostWaiting.join(', ')}, peers held ${held.join(', ')} times; RSS ${rssBefore.map((mb, i) => `${Math.round(mb)} → ${Math.round(mostRss[i] ?? 0)}`).join(', ')} MB at most`);
+    console.log(`# flood: ${sent.changes} change:documents of ${MAX_DOCUMENTS_PER_MESSAGE} documents (${sent.failed} failed to send), matched per node ${matched.join(', ')}; worst health ${worst.join(', ')} ms; most peers' broadcasts in hand ${mostInHand.join(', ')}, peers held ${held.join(', ')} times; RSS ${rssBefore.map((mb, i) => `${Math.round(mb)} → ${Math.round(mostRss[i] ?? 0)}`).join(', ')} MB at most`);
 
     assert.deepEqual(failures, [], 'health answered 200 throughout');
     assert.equal(sent.failed, 0, 'every maximal change was sent');
     for (const [i, count] of matched.entries()) assert.ok(count > 0, `node ${i + 1} matched the flooded changes (${count})`);
-    // Three peers each (the flooder and two nodes), each at most the bound: the rest waited in the sockets, not in memory.
-    for (const [i, most] of mostWaiting.entries()) assert.ok(most <= 3 * MAX_WAITING_CHANGES_PER_PEER, `node ${i + 1} had ${most} peers' changes waiting at most`);
+    // At most the bound of any one peer in hand at once: the rest waited in the sockets, not in memory.
+    const afterAll = await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)));
+    for (const [i, status] of afterAll.entries()) assert.ok(status.backlog.peak <= MAX_BROADCASTS_IN_HAND_PER_SENDER, `node ${i + 1} had ${status.backlog.peak} broadcasts of one peer in hand at most`);
     for (const [i, ms] of worst.entries()) assert.ok(ms < heartbeatTimeout, `node ${i + 1} answered health in ${ms} ms at worst (heartbeatTimeout ${heartbeatTimeout})`);
     await recorder.waitCount(published, 'every notification published during the flood', 30_000);
     const afterFlood = await Promise.all([1, 2, 3].map((n) => statusOf(stack(), n)));

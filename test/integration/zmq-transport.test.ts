@@ -504,10 +504,20 @@ describe('ZmqTransport', () => {
     assert.deepEqual(data().map((envelope) => (envelope.body as { i: number }).i), Array.from({ length: count }, (_, i) => i), 'in order, none lost');
     assert.equal(b.transport.holding(from), false);
     assert.equal(b.transport.stats().gaps[from] ?? 0, 0);
+    // Held by peer id: a link opened again for a held peer (evicted, then joined again) is held too, after its first message.
+    let releaseAgain = (): void => undefined;
+    b.transport.holdBroadcasts(from, new Promise<void>((resolve) => (releaseAgain = resolve)));
+    b.transport.disconnect(from);
+    await link(b, a); // the probe is the new link's first message
+    for (let i = count; i < count + 10; i++) await a.transport.publish('data', { i });
+    for (let i = 0; i < 5; i++) await a.transport.request(b.transport.nodeId, 'ping', { i }, 5_000);
+    assert.equal(data().length, count, 'nothing read on the new link beyond its first message while held');
+    releaseAgain();
+    await waitFor('the new link read again', () => data().length === count + 10);
     // Held forever (the hold never settles): closing still ends the receive loops.
     b.transport.holdBroadcasts(from, new Promise<void>(() => undefined));
-    await a.transport.publish('data', { i: count });
-    await waitFor('b to read it, then wait on the hold', () => data().length === count + 1);
+    await a.transport.publish('data', { i: count + 10 });
+    await waitFor('b to read it, then wait on the hold', () => data().length === count + 11);
     await withTimeout(Promise.all([a.transport.close(), b.transport.close()]), 5_000);
   });
 });

@@ -93,6 +93,9 @@ export class MemoryTransport implements Transport {
 
   disconnect(peerId: string): void {
     this.links.delete(peerId);
+    // What waited unread in the closed socket is gone with it; the hold stays (by peer id, as ZmqTransport's).
+    const hold = this.held.get(peerId);
+    if (hold) hold.waiting.length = 0;
   }
 
   peers(): string[] {

@@ -3,7 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import type { Membership } from '../../src/membership/membership';
 import { ownerOf } from '../../src/membership/node-card';
 import type { RoomRecord } from '../../src/state/realtime-store';
-import { MAX_WAITING_CHANGES_PER_PEER } from '../../src/sync/peer-backlog';
+import { MAX_BROADCASTS_IN_HAND_PER_SENDER } from '../../src/bus/broadcast-backlog';
 import { hasCode } from '../../src/util/cluster-error';
 import { waitFor } from '../harness/wait';
 import { MemoryCluster, type MemoryNode } from '../support/memory-cluster';
@@ -233,19 +233,25 @@ describe('ClusterNode on doubles', () => {
     await waitMesh([a, b, c]);
   });
 
-  it('a peer sending faster than this node matches (delivery stalled past heartbeatTimeout): its broadcasts are held at the bound, it is not evicted for the silence, and every change is delivered in order once delivery resumes', async () => {
+  /** Two nodes; b's deliveries stalled (until `resume`) while a sends three times the bound of changes: b holds a. */
+  async function heldPeer() {
     cluster = new MemoryCluster();
     const [a, b] = [await cluster.start(), await cluster.start()];
     await waitMesh([a, b]);
     await b.node.realtime.subscribed(room('r1'), 'conn-1');
     let resume = (): void => undefined;
     b.host.gate = new Promise<void>((resolve) => (resume = resolve));
-    const sent = MAX_WAITING_CHANGES_PER_PEER * 3;
+    const sent = MAX_BROADCASTS_IN_HAND_PER_SENDER * 3;
     for (let n = 0; n < sent; n++) {
       const request = { data: { index: 'i', collection: 'c', controller: 'document', action: 'create' }, options: {} };
       await a.node.realtime.forwardChange({ index: 'i', collection: 'c', action: 'create', documents: [{ _id: `d${n}` }], request: () => request });
     }
     await waitFor('b to hold a', () => b.node.status().backlog.holding.includes(a.id));
+    return { a, b, sent, resume };
+  }
+
+  it('a peer sending faster than this node matches (delivery stalled past heartbeatTimeout): its broadcasts are held at the bound, it is not evicted for the silence (it answers when asked), and every change is delivered in order once delivery resumes', async () => {
+    const { a, b, sent, resume } = await heldPeer();
     // Heartbeats a sends meanwhile wait unread in b's socket, like its changes, for several heartbeat timeouts.
     const heartbeats = (): number => a.transport.sent.filter((envelope) => envelope.type === 'heartbeat').length;
     const before = heartbeats();
@@ -253,16 +259,25 @@ describe('ClusterNode on doubles', () => {
     await waitFor('a to send heartbeats for three heartbeat timeouts', () => heartbeats() - before >= (3 * heartbeatTimeout) / heartbeat, { timeoutMs: 10_000 });
     const held = b.node.status();
     assert.deepEqual(held.backlog.holding, [a.id]);
-    assert.equal(held.backlog.waiting, MAX_WAITING_CHANGES_PER_PEER, 'no more of a\'s changes taken in than the bound');
+    assert.equal(held.backlog.inHand, MAX_BROADCASTS_IN_HAND_PER_SENDER, 'no more of a\'s changes taken in than the bound');
     assert.deepEqual(memberIds(b), [a.id], 'a is not evicted for a silence that is b\'s');
     assert.equal(held.evictions.timeout, 0);
     resume();
     b.host.gate = undefined;
     await waitFor('every change delivered', () => b.host.changes.length === sent);
     assert.deepEqual(b.host.changes.map((change) => change.documents[0]?._id), Array.from({ length: sent }, (_, n) => `d${n}`), 'in the order sent');
-    await waitFor('b to read a again', () => b.node.status().backlog.holding.length === 0 && b.node.status().backlog.waiting === 0);
+    await waitFor('b to read a again', () => b.node.status().backlog.holding.length === 0 && b.node.status().backlog.inHand === 0);
     assert.equal(b.node.status().backlog.holds >= 1, true);
     assert.deepEqual(memberIds(b), [a.id]);
     assert.equal(b.node.status().node.rejoins + a.node.status().node.rejoins, 0);
+  });
+
+  it('a held peer that stops answering (frozen) is still evicted: a hold excuses no silence of a peer that does not answer when asked', async () => {
+    const { a, b, resume } = await heldPeer();
+    cluster.freeze(a);
+    await waitFor('b to evict a', () => memberIds(b).length === 0, { timeoutMs: 10_000 });
+    assert.equal(b.node.status().evictions.timeout, 1);
+    resume();
+    b.host.gate = undefined;
   });
 });

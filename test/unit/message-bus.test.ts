@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { MAX_BROADCASTS_IN_HAND_PER_SENDER } from '../../src/bus/broadcast-backlog';
 import { MAX_REQUESTS_IN_FLIGHT_PER_SENDER, MessageBus } from '../../src/bus/message-bus';
 import { broadcast, parseEmpty, request, type Sender } from '../../src/bus/message-spec';
 import { RemoteHandlerError } from '../../src/transport/errors';
@@ -159,5 +160,39 @@ describe('MessageBus', () => {
     await waitFor('the next request held', () => release.length === MAX_REQUESTS_IN_FLIGHT_PER_SENDER + 1);
     release.at(-1)?.();
     assert.deepEqual(await later, { name: 'done' });
+  });
+
+  it('a sender\'s broadcasts whose handling is still under way are bounded: at MAX_BROADCASTS_IN_HAND_PER_SENDER its next ones wait unread (any type), and come in order once half are done', async () => {
+    const { busA, busB } = linkedBuses();
+    busA.setMemberGate(() => true);
+    busB.setMemberGate(() => true);
+    const release: Array<() => void> = [];
+    const heard: string[] = [];
+    const a = busA.register(MESSAGES, { hello: () => ({ name: '' }), secret: () => ({ name: '' }), news: () => undefined, boom: () => ({}) });
+    busB.register(MESSAGES, {
+      hello: () => ({ name: '' }),
+      secret: () => ({ name: '' }),
+      // A handler that takes its time (a listener of the application, a delivery).
+      news: ({ name }) => {
+        heard.push(name);
+        return new Promise<void>((resolve) => release.push(resolve));
+      },
+      boom: () => ({}),
+    });
+    const sent = MAX_BROADCASTS_IN_HAND_PER_SENDER * 2;
+    for (let i = 0; i < sent; i++) await a.publish('news', { name: `n${i}` });
+    await waitFor('b to hold a', () => busB.backlogStats().holding.includes('a'));
+    // Requests still come through while a's broadcasts are held.
+    assert.deepEqual(await a.request('b', 'secret', {}, 5000), { name: '' });
+    assert.equal(heard.length, MAX_BROADCASTS_IN_HAND_PER_SENDER, 'no more handled than the bound');
+    assert.deepEqual(busB.backlogStats(), { inHand: MAX_BROADCASTS_IN_HAND_PER_SENDER, holds: 1, holding: ['a'], peak: MAX_BROADCASTS_IN_HAND_PER_SENDER, holdsTimedOut: 0 });
+    for (const done of release.splice(0, MAX_BROADCASTS_IN_HAND_PER_SENDER / 2)) done();
+    await waitFor('the next ones read', () => heard.length > MAX_BROADCASTS_IN_HAND_PER_SENDER);
+    await waitFor('every broadcast handled', () => {
+      for (const done of release.splice(0)) done();
+      return heard.length === sent && release.length === 0;
+    });
+    assert.deepEqual(heard, Array.from({ length: sent }, (_, i) => `n${i}`), 'every broadcast, in order');
+    await waitFor('nothing left in hand', () => busB.backlogStats().inHand === 0);
   });
 });

@@ -106,7 +106,9 @@ export class StrategySync {
     // did not find them at its start, yet they came before it (see catchUp).
     // One already stored with its id was written by its remover since the
     // loss: a node started before it must remove a start-up strategy for it.
-    const stored = new Map((await this.records.all()).map(({ name, value }) => [name, parseStrategyChange(value)?.removal]));
+    // Unread (Redis failing again): each is written without its id, as before there were ids.
+    const read = await this.records.all().catch(() => []);
+    const stored = new Map(read.map(({ name, value }) => [name, parseStrategyChange(value)?.removal]));
     for (const [name, change] of this.removedNames) {
       if (this.runtime.has(name) || (change.removal !== undefined && stored.get(name) === change.removal)) continue;
       await this.records.set(name, tombstone({ ...change, removal: undefined }));

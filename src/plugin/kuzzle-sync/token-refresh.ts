@@ -129,6 +129,16 @@ export class TokenRefreshes {
     return found;
   }
 
+  /**
+   * Whether a refresh's new token may be gone with the store's data rather
+   * than revoked: the store lost its data (its mark is gone until a Kuzzle
+   * restarts) and the refresh's record is gone too (written before the loss).
+   */
+  private async lostWith(index: string, userId: string): Promise<boolean> {
+    if (!(await this.storeLost().catch(() => false))) return false;
+    return (await this.recorded(index, userId)) === undefined;
+  }
+
   /** The token the refresh recorded under `index` gave, when it was one of `userId`'s. */
   private async recorded(index: string, userId: string): Promise<TokenFields | undefined> {
     const sealed = await this.records.read(hashTokenIndex(index)).catch(() => null);
@@ -142,7 +152,8 @@ export class TokenRefreshes {
    * (revoked since: a logout through another node, the user deleted), ends
    * them as that revocation would have on the node holding the new token.
    * A token gone with the store's data (a Redis flush or restart without
-   * persistence) was not revoked: the connection is moved, as one Kuzzle,
+   * persistence, before the refresh's record was written: that record is
+   * gone with it) was not revoked: the connection is moved, as one Kuzzle,
    * whose refresh moved it before the loss, keeps it. Checked in turn with
    * the revocations and Kuzzle's own expiries.
    */
@@ -158,7 +169,7 @@ export class TokenRefreshes {
       // the newest recorded.
       const further = state === 'gone' || state === 'refreshed' ? await this.newest(target) : undefined;
       if (further) ({ token: target, state } = further);
-      if (state === 'gone' && !(await this.storeLost().catch(() => false))) {
+      if (state === 'gone' && !(await this.lostWith(index, found.userId))) {
         await this.expireNow(found);
         return 'ended';
       }

@@ -16,8 +16,8 @@ export interface NodeStatus {
   evictions: Record<string, number>;
   /** Peers' document changes: matched here, or ignored (no filter here on their collection). */
   changes: { applied: number; ignored: number; failed: number };
-  /** Peers' changes waiting here; peers whose broadcasts this node holds unread for it. */
-  backlog: { waiting: number; holds: number; holding: string[] };
+  /** Peers' broadcasts being handled here; peers whose next ones this node holds unread for it. */
+  backlog: { inHand: number; peak: number; holds: number; holding: string[] };
 }
 
 export function statusOf(stack: Stack, node: number): Promise<NodeStatus> {
