@@ -16,7 +16,8 @@ const READ_AGAIN_AT = MAX_BROADCASTS_IN_HAND_PER_SENDER / 2;
  * How long a hold lasts at most: a handling that never ends (a Redis call
  * that never answers) must not leave a sender unread, its membership and
  * Kuzzle-wide messages with its changes. The sender is then read again and
- * what it had in hand no longer counts (it goes on running).
+ * what it had in hand counts as overdue instead (it goes on running, and
+ * holds memory: 64 more per sender and hold period while it lasts).
  */
 export const MAX_HOLD_MS = 30_000;
 
@@ -32,6 +33,8 @@ export interface BacklogStats {
   peak: number;
   /** Holds ended by {@link MAX_HOLD_MS} rather than by the handlings. */
   holdsTimedOut: number;
+  /** Handlings of those holds still under way (no longer counted in `inHand`). */
+  overdue: number;
 }
 
 /** Stops reading a peer's broadcasts until `until` settles (see Transport.holdBroadcasts). */
@@ -52,6 +55,7 @@ export class BroadcastBacklog {
   private holds = 0;
   private peak = 0;
   private holdsTimedOut = 0;
+  private overdue = 0;
 
   constructor(
     private readonly hold: HoldBroadcasts,
@@ -77,12 +81,20 @@ export class BroadcastBacklog {
   }
 
   stats(): BacklogStats {
-    return { inHand: this.inHand, holds: this.holds, holding: [...this.releases.keys()], peak: this.peak, holdsTimedOut: this.holdsTimedOut };
+    return { inHand: this.inHand, holds: this.holds, holding: [...this.releases.keys()], peak: this.peak, holdsTimedOut: this.holdsTimedOut, overdue: this.overdue };
+  }
+
+  /** Ends every hold and its timer (the node stops: its transport closes). */
+  stop(): void {
+    for (const senderId of [...this.releases.keys()]) this.release(senderId);
   }
 
   private settled(senderId: string, entry: InHand, round: number): void {
-    // Written off by a timed-out hold: no longer counted.
-    if (entry.round !== round) return;
+    // Written off by a timed-out hold: counted as overdue since.
+    if (entry.round !== round) {
+      this.overdue--;
+      return;
+    }
     this.inHand--;
     entry.count--;
     if (entry.count === 0 && this.inHandBy.get(senderId) === entry) this.inHandBy.delete(senderId);
@@ -94,6 +106,7 @@ export class BroadcastBacklog {
     this.holdsTimedOut++;
     this.log(`${entry.count} broadcasts of ${senderId} still being handled after ${this.holdAtMostMs} ms: reading its next ones again`);
     this.inHand -= entry.count;
+    this.overdue += entry.count;
     entry.count = 0;
     entry.round++;
     this.inHandBy.delete(senderId);

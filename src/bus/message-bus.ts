@@ -137,6 +137,11 @@ export class MessageBus {
     return this.backlog.stats();
   }
 
+  /** The node stops: holds end with their timers. */
+  stop(): void {
+    this.backlog.stop();
+  }
+
   /** @internal used by {@link Channel}: broadcasts a checked body. */
   async publish(type: string, body: unknown): Promise<void> {
     await this.transport.publish(type, body);

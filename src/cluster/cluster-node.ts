@@ -292,6 +292,7 @@ export class ClusterNode {
     }
     this.sync.stop();
     await this.membership.stop(true);
+    this.bus.stop();
     await this.transport.close({ flushMs: 500 });
     this.state.close();
   }

@@ -57,6 +57,8 @@ export class FailureDetector {
       const peer = table.get(peerId);
       if (!peer || peer.connectionLostAt !== undefined) return;
       peer.connectionLostAt = Date.now();
+      // A held peer's heartbeats wait unread: only its answer can show it is still there.
+      if (links.holding(peerId)) void this.probe(peer);
       // Judged as soon as the grace ends rather than at the next tick (up to
       // half a heartbeat later): an extra tick, which also knows whether this
       // process was paused meanwhile.
@@ -172,8 +174,11 @@ export class FailureDetector {
       // answers; dead, or cut off, it stays silent and is judged as usual.
       if (this.links.holding(peer.card.id) && now - peer.lastSeen >= this.options.heartbeatMs) void this.probe(peer);
       if (now - peer.lastSeen > this.options.heartbeatTimeoutMs) void this.evict(peer.card, 'timeout');
-      // Its connection closed and it stayed silent for a heartbeat: its process is gone.
-      else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs()) void this.evict(peer.card, 'connectionLost');
+      // Its connection closed and it stayed silent for a heartbeat: its process is gone
+      // (unless it was asked and has not answered yet: the timeout rule decides then).
+      else if (peer.connectionLostAt !== undefined && now - peer.connectionLostAt > this.connectionLostGraceMs() && !this.probing.has(peer.card.id)) {
+        void this.evict(peer.card, 'connectionLost');
+      }
     }
   }
 

@@ -47,6 +47,16 @@ export class JoinProtocol {
   ) {}
 
   /** A broadcast arrived from `id`: our SUB to it works. */
+  /**
+   * Resolves once a broadcast of `id` is heard (this node's SUB hears it);
+   * at once when this node holds its broadcasts unread (64 of them in hand
+   * here): they reach its SUB, they are only not read yet.
+   */
+  private heardOrHeld(id: string): Promise<void> {
+    if (this.links.holding(id)) return Promise.resolve();
+    return this.heard.wait(id, this.options.discoverTimeoutMs, 'nothing heard from');
+  }
+
   heardFrom(id: string): void {
     this.heard.release(id);
   }
@@ -96,7 +106,7 @@ export class JoinProtocol {
     }
     this.table.startJoining(card.id);
     try {
-      const heard = this.heard.wait(card.id, this.options.discoverTimeoutMs, 'nothing heard from');
+      const heard = this.heardOrHeld(card.id);
       heard.catch(() => undefined);
       this.links.connect(card.id, card.addresses);
       await heard;
@@ -159,7 +169,7 @@ export class JoinProtocol {
         await this.accuse(card);
         return false;
       }
-      const heard = this.heard.wait(card.id, this.options.discoverTimeoutMs, 'nothing heard from');
+      const heard = this.heardOrHeld(card.id);
       heard.catch(() => undefined);
       // Keep publishing while the peer's SUB connects, so it hears us and answers.
       const pinger = setInterval(() => void this.publishHeartbeat(), 50);

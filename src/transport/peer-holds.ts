@@ -24,9 +24,20 @@ export class PeerHolds {
     return this.held.has(peerId);
   }
 
-  /** What a receive loop of `peerId` waits for before it reads on (or until `closing`); undefined when not held. */
-  until(peerId: string, closing: Promise<void>): Promise<void> | undefined {
+  /**
+   * What a receive loop of `peerId` waits for before it reads on, or until
+   * its link closes (`whenClosed`, cancelled once the hold ends: a link
+   * held thousands of times keeps nothing of it); undefined when not held.
+   */
+  until(peerId: string, whenClosed: (wake: () => void) => () => void): Promise<void> | undefined {
     const held = this.held.get(peerId);
-    return held && Promise.race([held, closing]);
+    if (!held) return undefined;
+    return new Promise<void>((resolve) => {
+      const cancel = whenClosed(resolve);
+      void held.then(() => {
+        cancel();
+        resolve();
+      });
+    });
   }
 }

@@ -12,8 +12,6 @@ function withSource(endpoint: string, sourceHost: string | undefined): string {
   return `${endpointOf(sourceHost, 0).replace(/\*$/, '0')};${endpoint.replace(/^tcp:\/\//, '')}`;
 }
 
-const noop = (): void => undefined;
-
 /** Where a message's sequence number stands against the last one received on its stream. */
 export type SeqVerdict = { kind: 'next' } | { kind: 'gap'; expected: number } | { kind: 'replayed' };
 
@@ -52,9 +50,8 @@ export class PeerLink {
   readonly loops: Promise<void>[] = [];
   readonly broadcasts = new SequenceCheck();
   readonly addressed = new SequenceCheck();
-  private closed: () => void = noop;
-  /** Settles once the link closes: a receive loop waiting on a hold must end then. */
-  readonly closing = new Promise<void>((resolve) => (this.closed = resolve));
+  /** Called once the link closes: a receive loop waiting on a hold must end then. */
+  private readonly onClose = new Set<() => void>();
 
   /** @throws Error when zeromq refuses an endpoint (the sockets are closed first). */
   constructor(
@@ -90,8 +87,15 @@ export class PeerLink {
     return this.addresses.router === addresses.router && this.addresses.pub === addresses.pub && this.addresses.curveKey === addresses.curveKey;
   }
 
+  /** Calls `wake` when the link closes, unless cancelled by the function returned first. */
+  whenClosed(wake: () => void): () => void {
+    this.onClose.add(wake);
+    return () => this.onClose.delete(wake);
+  }
+
   close(error?: Error): void {
-    this.closed();
+    for (const wake of this.onClose) wake();
+    this.onClose.clear();
     this.queue.close(error);
     closeQuietly(this.dealer);
     closeQuietly(this.sub);

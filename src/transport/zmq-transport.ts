@@ -362,6 +362,10 @@ export class ZmqTransport implements Transport {
 
   private async subLoop(link: PeerLink): Promise<void> {
     const name = subName(link.peerId);
+    const whenClosed = (wake: () => void): (() => void) => link.whenClosed(wake);
+    // A link opened again for a peer still held reads nothing before the hold ends.
+    const held = this.holds.until(link.peerId, whenClosed);
+    if (held) await held;
     await receiveLoop(name, link.sub, (frames) => {
       // Two frames: a topic, then a message addressed to this node alone.
       const addressed = frames.length === 2;
@@ -380,7 +384,7 @@ export class ZmqTransport implements Transport {
       this.traffic.totals.received += 1;
       this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));
       // The bus may have held the peer (too many of its broadcasts in hand).
-      return this.holds.until(link.peerId, link.closing);
+      return this.holds.until(link.peerId, whenClosed);
     }, this.loopContext);
   }
 

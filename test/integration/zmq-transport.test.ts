@@ -504,20 +504,29 @@ describe('ZmqTransport', () => {
     assert.deepEqual(data().map((envelope) => (envelope.body as { i: number }).i), Array.from({ length: count }, (_, i) => i), 'in order, none lost');
     assert.equal(b.transport.holding(from), false);
     assert.equal(b.transport.stats().gaps[from] ?? 0, 0);
-    // Held by peer id: a link opened again for a held peer (evicted, then joined again) is held too, after its first message.
+    // Held by peer id: a link opened again for a held peer (evicted, then joined again) is held too.
     let releaseAgain = (): void => undefined;
     b.transport.holdBroadcasts(from, new Promise<void>((resolve) => (releaseAgain = resolve)));
     b.transport.disconnect(from);
-    await link(b, a); // the probe is the new link's first message
-    for (let i = count; i < count + 10; i++) await a.transport.publish('data', { i });
-    for (let i = 0; i < 5; i++) await a.transport.request(b.transport.nodeId, 'ping', { i }, 5_000);
-    assert.equal(data().length, count, 'nothing read on the new link beyond its first message while held');
+    b.transport.connect(from, a.addresses);
+    const more = 200;
+    for (let i = count; i < count + more; i++) {
+      await a.transport.publish('data', { i });
+      // Round trips meanwhile: the new SUB connects (on loopback, within a few) while messages keep coming.
+      if (i % 20 === 0) await a.transport.request(b.transport.nodeId, 'ping', { i }, 5_000);
+    }
+    assert.equal(data().length, count, 'nothing read on the new link while held');
     releaseAgain();
-    await waitFor('the new link read again', () => data().length === count + 10);
+    await waitFor('what came while held, read once released', () => data().at(-1)?.body !== undefined && (data().at(-1)?.body as { i: number }).i === count + more - 1);
+    const late = data().slice(count).map((envelope) => (envelope.body as { i: number }).i);
+    assert.deepEqual(late, Array.from({ length: late.length }, (_, k) => count + more - late.length + k), 'in order, from the first the new link received');
     // Held forever (the hold never settles): closing still ends the receive loops.
+    const before = data().length;
+    await a.transport.publish('data', { i: count + more });
+    await waitFor('b to read it', () => data().length === before + 1);
     b.transport.holdBroadcasts(from, new Promise<void>(() => undefined));
-    await a.transport.publish('data', { i: count + 10 });
-    await waitFor('b to read it, then wait on the hold', () => data().length === count + 11);
+    await a.transport.publish('data', { i: count + more + 1 });
+    await waitFor('b to read it, then wait on the hold', () => data().length === before + 2);
     await withTimeout(Promise.all([a.transport.close(), b.transport.close()]), 5_000);
   });
 });

@@ -272,6 +272,29 @@ describe('ClusterNode on doubles', () => {
     assert.equal(b.node.status().node.rejoins + a.node.status().node.rejoins, 0);
   });
 
+  it('a held peer whose request connection drops (and comes back) is not evicted as connectionLost: it is asked at once; a held peer that joins again is accepted (its broadcasts count as heard)', async () => {
+    const { a, b, resume } = await heldPeer();
+    const heartbeats = (): number => a.transport.sent.filter((envelope) => envelope.type === 'heartbeat').length;
+    for (let round = 0; round < 5; round++) {
+      b.transport.connectionClosed(a.id);
+      const before = heartbeats();
+      await waitFor('a few heartbeats of a', () => heartbeats() - before >= 3, { timeoutMs: 10_000 });
+    }
+    assert.deepEqual(memberIds(b), [a.id]);
+    assert.equal(b.node.status().evictions.connectionLost, 0);
+    // a joins again (it suspects itself): b, which holds it, takes the join without hearing a new broadcast.
+    const membership = (a.node as unknown as { membership: Membership }).membership;
+    const suspected = a.node.status().node.incarnation;
+    membership.emit('self:suspect', 'a test', suspected);
+    await waitFor('a to join again', () => a.node.status().node.rejoins === 1 && !a.node.status().node.resyncing, { timeoutMs: 10_000 });
+    await waitFor('b to count a under its new incarnation', () => b.node.status().peers.some((peer) => peer.id === a.id && peer.incarnation > suspected));
+    assert.deepEqual(b.node.status().backlog.holding, [a.id], 'still held meanwhile');
+    const unheard = [...a.logs, ...b.logs].filter((entry) => entry.message.includes('nothing heard from'));
+    assert.deepEqual(unheard, [], 'no join waited in vain for a broadcast of the held peer');
+    resume();
+    b.host.gate = undefined;
+  });
+
   it('a held peer that stops answering (frozen) is still evicted: a hold excuses no silence of a peer that does not answer when asked', async () => {
     const { a, b, resume } = await heldPeer();
     cluster.freeze(a);

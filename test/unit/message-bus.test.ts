@@ -185,7 +185,7 @@ describe('MessageBus', () => {
     // Requests still come through while a's broadcasts are held.
     assert.deepEqual(await a.request('b', 'secret', {}, 5000), { name: '' });
     assert.equal(heard.length, MAX_BROADCASTS_IN_HAND_PER_SENDER, 'no more handled than the bound');
-    assert.deepEqual(busB.backlogStats(), { inHand: MAX_BROADCASTS_IN_HAND_PER_SENDER, holds: 1, holding: ['a'], peak: MAX_BROADCASTS_IN_HAND_PER_SENDER, holdsTimedOut: 0 });
+    assert.deepEqual(busB.backlogStats(), { inHand: MAX_BROADCASTS_IN_HAND_PER_SENDER, holds: 1, holding: ['a'], peak: MAX_BROADCASTS_IN_HAND_PER_SENDER, holdsTimedOut: 0, overdue: 0 });
     for (const done of release.splice(0, MAX_BROADCASTS_IN_HAND_PER_SENDER / 2)) done();
     await waitFor('the next ones read', () => heard.length > MAX_BROADCASTS_IN_HAND_PER_SENDER);
     await waitFor('every broadcast handled', () => {

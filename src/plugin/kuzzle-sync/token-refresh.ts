@@ -134,9 +134,11 @@ export class TokenRefreshes {
    * than revoked: the store lost its data (its mark is gone until a Kuzzle
    * restarts) and the refresh's record is gone too (written before the loss).
    */
-  private async lostWith(index: string, userId: string): Promise<boolean> {
+  private async lostWith(index: string): Promise<boolean> {
     if (!(await this.storeLost().catch(() => false))) return false;
-    return (await this.recorded(index, userId)) === undefined;
+    // A record that cannot be read says nothing: not taken as lost.
+    const sealed = await this.records.read(hashTokenIndex(index)).catch(() => undefined);
+    return sealed === null;
   }
 
   /** The token the refresh recorded under `index` gave, when it was one of `userId`'s. */
@@ -169,7 +171,7 @@ export class TokenRefreshes {
       // the newest recorded.
       const further = state === 'gone' || state === 'refreshed' ? await this.newest(target) : undefined;
       if (further) ({ token: target, state } = further);
-      if (state === 'gone' && !(await this.lostWith(index, found.userId))) {
+      if (state === 'gone' && !(await this.lostWith(index))) {
         await this.expireNow(found);
         return 'ended';
       }
