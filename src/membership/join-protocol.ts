@@ -47,6 +47,10 @@ export class JoinProtocol {
   ) {}
 
   /** A broadcast arrived from `id`: our SUB to it works. */
+  heardFrom(id: string): void {
+    this.heard.release(id);
+  }
+
   /**
    * Resolves once a broadcast of `id` is heard (this node's SUB hears it);
    * at once when this node holds its broadcasts unread (64 of them in hand
@@ -55,10 +59,6 @@ export class JoinProtocol {
   private heardOrHeld(id: string): Promise<void> {
     if (this.links.holding(id)) return Promise.resolve();
     return this.heard.wait(id, this.options.discoverTimeoutMs, 'nothing heard from');
-  }
-
-  heardFrom(id: string): void {
-    this.heard.release(id);
   }
 
   /**
