@@ -1,4 +1,5 @@
 import { noHandshakes } from '../../src/transport/handshake-counts';
+import { PeerHolds } from '../../src/transport/peer-holds';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
 import { parseErrorBody, PeerNotConnectedError, RemoteHandlerError, RequestTimeoutError, TransportClosedError } from '../../src/transport/errors';
 import type { BroadcastHandler, DisconnectHandler, GapHandler, RequestHandler, RequestSigner, Transport, TransportStats } from '../../src/transport/transport';
@@ -65,8 +66,10 @@ export class MemoryTransport implements Transport {
   private gapHandler: GapHandler | undefined;
   private disconnectHandler: DisconnectHandler | undefined;
   private signer: RequestSigner | undefined;
-  /** Peers held (see {@link Transport.holdBroadcasts}): what they send waits here, in order, until released. */
-  private readonly held = new Map<string, { until: Promise<void>; waiting: Envelope[] }>();
+  /** Peers held (see {@link Transport.holdBroadcasts}), as ZmqTransport keeps them. */
+  private readonly holds = new PeerHolds();
+  /** What held peers sent, waiting here in order until read. */
+  private readonly unread = new Map<string, Envelope[]>();
   /** While frozen, what arrives waits, as in the sockets of a stopped process. */
   private frozen: Array<() => void> | undefined;
   private readonly counters = { published: 0, addressed: 0, received: 0, requestsSent: 0, requestsReceived: 0, timeouts: 0 };
@@ -94,8 +97,7 @@ export class MemoryTransport implements Transport {
   disconnect(peerId: string): void {
     this.links.delete(peerId);
     // What waited unread in the closed socket is gone with it; the hold stays (by peer id, as ZmqTransport's).
-    const hold = this.held.get(peerId);
-    if (hold) hold.waiting.length = 0;
+    this.unread.delete(peerId);
   }
 
   peers(): string[] {
@@ -135,27 +137,18 @@ export class MemoryTransport implements Transport {
   }
 
   holdBroadcasts(peerId: string, until: Promise<void>): void {
-    const settled = until.then(() => undefined, () => undefined);
-    const existing = this.held.get(peerId);
-    const hold = existing ?? { until: settled, waiting: [] };
-    if (existing) existing.until = Promise.all([existing.until, settled]).then(() => undefined);
-    this.held.set(peerId, hold);
-    const current = hold.until;
-    void current.then(() => {
-      if (this.held.get(peerId) !== hold || hold.until !== current) return;
-      this.held.delete(peerId);
-      // Read on in order, until a handler holds the peer again.
-      while (hold.waiting.length > 0 && !this.held.has(peerId)) {
-        const next = hold.waiting.shift();
-        if (next) this.receiveBroadcast(next);
-      }
-      const again = this.held.get(peerId);
-      if (again) again.waiting.unshift(...hold.waiting);
+    this.holds.hold(peerId, until);
+    // Once released, what waited is read in order; a handler holding the peer again sends the rest back to wait.
+    void this.holds.until(peerId, () => () => undefined)?.then(() => {
+      if (this.holds.holding(peerId)) return;
+      const waiting = this.unread.get(peerId) ?? [];
+      this.unread.delete(peerId);
+      for (const envelope of waiting) this.receiveBroadcast(envelope);
     });
   }
 
   holding(peerId: string): boolean {
-    return this.held.has(peerId);
+    return this.holds.holding(peerId);
   }
 
   async request(peerId: string, type: string, body: unknown, timeoutMs: number): Promise<Envelope> {
@@ -294,9 +287,10 @@ export class MemoryTransport implements Transport {
       return;
     }
     if (this.closed || !this.links.has(envelope.from)) return;
-    const hold = this.held.get(envelope.from);
-    if (hold) {
-      hold.waiting.push(envelope);
+    if (this.holds.holding(envelope.from)) {
+      const waiting = this.unread.get(envelope.from) ?? [];
+      waiting.push(envelope);
+      this.unread.set(envelope.from, waiting);
       return;
     }
     this.counters.received++;

@@ -137,15 +137,19 @@ export class TokenRefreshes {
   private async lostWith(index: string): Promise<boolean> {
     if (!(await this.storeLost().catch(() => false))) return false;
     // A record that cannot be read says nothing: not taken as lost.
-    const sealed = await this.records.read(hashTokenIndex(index)).catch(() => undefined);
-    return sealed === null;
+    return (await this.readRecord(index)) === null;
   }
 
   /** The token the refresh recorded under `index` gave, when it was one of `userId`'s. */
   private async recorded(index: string, userId: string): Promise<TokenFields | undefined> {
-    const sealed = await this.records.read(hashTokenIndex(index)).catch(() => null);
-    const token = sealed === null ? undefined : openToken(index, sealed);
+    const sealed = await this.readRecord(index);
+    const token = typeof sealed === 'string' ? openToken(index, sealed) : undefined;
     return token?.userId === userId ? token : undefined;
+  }
+
+  /** The refresh recorded under `index`, sealed: null when none is, undefined when the cache cannot be read. */
+  private readRecord(index: string): Promise<string | null | undefined> {
+    return this.records.read(hashTokenIndex(index)).catch(() => undefined);
   }
 
   /**
