@@ -1,6 +1,7 @@
 import type { ClusterNode, ResetSummary } from '../cluster/cluster-node';
 import type { ClusterStatus } from '../cluster/cluster-status';
 import { hasCode } from '../util/cluster-error';
+import type { GlueStatus } from './glue-status';
 
 /** What the routes need from the cluster node. */
 export type ControllerPort = Pick<ClusterNode, 'status' | 'unhealthy' | 'reset' | 'members' | 'minimumNodes' | 'isReady'>;
@@ -16,10 +17,11 @@ export class ClusterController {
     private readonly node: ControllerPort,
     private readonly unavailable: UnavailableError,
     private readonly busy: BusyError,
+    private readonly glue: () => GlueStatus,
   ) {}
 
-  status(): ClusterStatus {
-    return this.node.status();
+  status(): ClusterStatus & GlueStatus {
+    return { ...this.node.status(), ...this.glue() };
   }
 
   /**

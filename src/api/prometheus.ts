@@ -1,5 +1,6 @@
 import type { ClusterMetrics } from '../cluster/cluster-metrics';
 import type { HistogramSnapshot } from '../util/histogram';
+import type { GlueStatus } from './glue-status';
 import { MAX_BROADCASTS_IN_HAND_PER_SENDER } from '../bus/broadcast-backlog';
 
 type Labels = Record<string, string>;
@@ -38,8 +39,12 @@ class Exposition {
 const entries = (record: Record<string, number>, label: string): Array<[Labels, number]> =>
   Object.entries(record).map(([key, value]) => [{ [label]: key }, value]);
 
-/** `GET /_plugin/cluster/metrics`: every counter of the node, for Prometheus to scrape. */
-export function renderMetrics(metrics: ClusterMetrics): string {
+/**
+ * `GET /_plugin/cluster/metrics`: every counter of the node, for Prometheus
+ * to scrape, and of the Kuzzle glue when given (a node run without Kuzzle
+ * has none).
+ */
+export function renderMetrics(metrics: ClusterMetrics, glue?: GlueStatus): string {
   const { status } = metrics;
   const out = new Exposition();
   const flag = (value: boolean): number => (value ? 1 : 0);
@@ -106,6 +111,11 @@ export function renderMetrics(metrics: ClusterMetrics): string {
     ...(metrics.clusterRooms === undefined ? [] : [[{ scope: 'cluster' }, metrics.clusterRooms] as [Labels, number]]),
   ]);
   out.family('kpc_subscriptions', 'gauge', 'Realtime subscriptions on this node.', [[{ scope: 'local' }, metrics.local.subscribers]]);
+  if (glue) {
+    const { memoryStorage } = glue;
+    out.family('kpc_memory_storage_guarded', 'gauge', '1 while ms:* commands are checked for the plugin\'s keys (memoryStorage shares the plugin\'s Redis database, or is not known not to).', [[{}, flag(memoryStorage.guarded)]]);
+    out.family('kpc_memory_storage_refused_total', 'counter', 'ms:* commands refused for naming the plugin\'s keys or reading them through a pattern.', [[{}, memoryStorage.refused]]);
+  }
   out.histogram('kpc_redis_script_duration_seconds', 'Latency of the Lua scripts of the realtime state.', Object.entries(metrics.scriptLatency).map(([script, snapshot]): [Labels, HistogramSnapshot] => [{ script }, snapshot]));
   return out.text();
 }

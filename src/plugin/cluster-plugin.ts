@@ -12,6 +12,8 @@ import { detectIntegration } from './kuzzle-integration';
 import { captureChanges } from './change-capture';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { LocalNotifier } from './local-notifier';
+import { MemoryStorageGuard } from './memory-storage-guard';
+import { memoryStorageSharesRedis } from './memory-storage-probe';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
 import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
 import { pluginLog } from './plugin-log';
@@ -60,6 +62,8 @@ export class ClusterPlugin {
     await node.connectState();
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
     captureChanges(kuzzle, notifier, node.realtime, log);
+    const msGuard = new MemoryStorageGuard((message) => new context.errors.ForbiddenError(`[cluster] ${message}`));
+    const msExecute = msGuard.install(kuzzle.coreAnswerers ?? new Map());
     const kuzzleSync = new KuzzleStateSync(
       node,
       kuzzle,
@@ -75,7 +79,8 @@ export class ClusterPlugin {
       if (!user || user._id === ANONYMOUS_KUID) throw new Unauthorized('the cluster status and reset routes need a signed-in user with the right to call them');
     };
     const TooManyRequests = context.errors.TooManyRequestsError ?? ServiceUnavailable;
-    const controller = new ClusterController(node, (message) => new ServiceUnavailable(message), (message) => new TooManyRequests(message));
+    const glue = () => ({ memoryStorage: msGuard.stats() });
+    const controller = new ClusterController(node, (message) => new ServiceUnavailable(message), (message) => new TooManyRequests(message), glue);
 
     const realtimeHooks = {
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
@@ -86,6 +91,8 @@ export class ClusterPlugin {
         await node.start();
         // Before the first client request: what the node missed while starting.
         await kuzzleSync.start();
+        // Once this node's card is in Redis: the probe looks for it through memoryStorage.
+        msGuard.settle(await memoryStorageSharesRedis(msExecute, config.clusterName, kuzzle.id, log));
         return payload;
       },
       'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),
@@ -124,7 +131,7 @@ export class ClusterPlugin {
           metrics: {
             handler: async (request: KuzzleRequestLike) => {
               signedIn(request);
-              const text = renderMetrics(await node.metrics());
+              const text = renderMetrics(await node.metrics(), glue());
               // Prometheus reads plain text, not Kuzzle's JSON envelope.
               request.setResult(text, { raw: true, headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' } });
               return text;

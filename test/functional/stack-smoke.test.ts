@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ADMIN } from '../harness/admin';
 import { repoRoot } from '../harness/run-dir';
 import { waitFor } from '../harness/wait';
 import { httpClient, httpJson, useStack, wsClient } from './support/fixture';
@@ -86,6 +87,19 @@ describe('metrics for Prometheus', () => {
     assert.equal(after.get('kpc_subscriptions{scope="local"}'), 1);
     assert.ok((after.get('kpc_rooms{scope="cluster"}') ?? 0) >= 1);
     assert.ok(after.has(`kpc_peer_heartbeat_age_seconds{peer="${(await stack().clusterStatus<{ peers: Array<{ id: string }> }>(1)).peers[0]?.id}"}`));
+  });
+
+  it('memoryStorage on a database of its own (Kuzzle\'s default) serves every key name, as one Kuzzle does', async () => {
+    const status = await stack().clusterStatus<{ memoryStorage: Record<string, unknown> }>(1);
+    assert.deepEqual(status.memoryStorage, { sharesRedis: 'no', guarded: false, refused: 0, hidden: 0 });
+    assert.equal((await scrape(1)).get('kpc_memory_storage_guarded'), 0);
+    const client = await httpClient(stack().node(1).settings.ports.http);
+    await client.auth.login('local', ADMIN);
+    const key = `kpc:${Date.now()}`;
+    await client.ms.set(key, 'mine');
+    assert.equal(await client.ms.get(key), 'mine');
+    assert.ok(((await client.ms.keys('kpc:*')) as string[]).includes(key));
+    await client.ms.del([key]);
   });
 
   it('every metric README names (its table and its alerts) is exported', async () => {

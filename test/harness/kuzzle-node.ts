@@ -20,6 +20,8 @@ export interface KuzzleNodeSettings {
   redis: { host: string; port: number };
   /** Kuzzle's `services.internalCache` instead of the standalone `redis` (e.g. a Redis Cluster with credentials and TLS). */
   internalCache?: Record<string, unknown>;
+  /** Kuzzle's `services.memoryStorage` instead of database 5 of the standalone `redis`. */
+  memoryStorage?: Record<string, unknown>;
   ports: KuzzleNodePorts;
   /** Loopback address the cluster sockets bind and connect from (default 127.0.0.1): a firewall rule can name the node by it. */
   clusterHost?: string;
@@ -138,7 +140,7 @@ export function nodeConfig(settings: KuzzleNodeSettings): Record<string, unknown
     services: {
       storageEngine: { client: { node: esUrl }, commonMapping: { dynamic: 'true' } },
       internalCache: settings.internalCache ?? { node: { host: redis.host, port: redis.port } },
-      memoryStorage: { node: { host: redis.host, port: redis.port } },
+      memoryStorage: settings.memoryStorage ?? { node: { host: redis.host, port: redis.port } },
     },
     plugins: {
       common: { initTimeout: 60_000, pipeWarnTime: 5_000 },

@@ -43,6 +43,13 @@ export interface StackOptions {
    * shape; the plugin, without a `redis` option, uses it too.
    */
   internalCacheCluster?: RedisClusterOptions;
+  /**
+   * Put Kuzzle's `services.memoryStorage` (the `ms:*` API) where the plugin
+   * keeps its state (the Redis Cluster if any, else database 0 of the
+   * standalone Redis), as when one Redis database serves everything.
+   * Default: Kuzzle's own default, database 5 of the standalone Redis.
+   */
+  memoryStorageSharesState?: boolean;
   /** `false`: the nodes run Kuzzle without the cluster plugin (a single node to compare with). */
   plugin?: boolean;
   /** Another build of the plugin (a folder with package.json and dist/) instead of this repository's (see {@link kuzzleWithPlugin}). */
@@ -185,6 +192,7 @@ export class Stack {
       esUrl: this.esUrl,
       redis: { host: this.redis.host, port: this.redis.port },
       internalCache: this.options.internalCacheCluster ? this.clusterSettings() : undefined,
+      memoryStorage: this.options.memoryStorageSharesState ? this.stateSettings() : undefined,
       ports,
       clusterHost: this.options.distinctClusterHosts ? `127.0.0.${10 + index}` : undefined,
       withoutPlugin: this.kuzzleCopy(),
@@ -225,6 +233,12 @@ export class Stack {
     if (!cluster) throw new Error('no redis cluster');
     const options = who === 'plugin' ? cluster.pluginClientOptions : cluster.clientOptions;
     return { nodes: cluster.nodes, ...(Object.keys(options).length > 0 ? { options } : {}) };
+  }
+
+  /** Settings in the shape of Kuzzle's cache services for where the plugin keeps its state. */
+  private stateSettings(): Record<string, unknown> {
+    if (this.redisCluster) return this.clusterSettings();
+    return { node: { host: this.redis?.host ?? '127.0.0.1', port: this.redis?.port ?? 0 }, database: 0 };
   }
 
   /** A new client (the caller disconnects it) to where the plugin keeps its state: the Redis Cluster if any, else the standalone Redis. */

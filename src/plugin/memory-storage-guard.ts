@@ -1,0 +1,171 @@
+import type { MemoryStorageStats, SharesRedis } from '../api/glue-status';
+
+/** Every key of every cluster plugin starts with it, whatever its clusterName (see state/keys). */
+export const PLUGIN_KEY_PREFIX = 'kpc:';
+
+/** Tries of `randomkey` before answering null when it keeps drawing the plugin's keys. */
+const RANDOM_KEY_TRIES = 8;
+
+type Answerer = (...args: never[]) => unknown;
+type Execute = (command: string, ...args: unknown[]) => Promise<unknown>;
+
+/** Kuzzle's asks behind its memoryStorage API (`ms:*`) and the SDK's `ms` of other plugins. */
+const EXECUTE = 'core:cache:public:execute';
+const M_EXECUTE = 'core:cache:public:mExecute';
+/** Asks of the public cache whose arguments are keys (or a key and its value). */
+const KEYED_ASKS = ['core:cache:public:del', 'core:cache:public:get', 'core:cache:public:store', 'core:cache:public:expire', 'core:cache:public:persist'] as const;
+
+const SHARED = 'memoryStorage shares its Redis database with the cluster plugin';
+
+function namesPluginKey(value: unknown): boolean {
+  if (typeof value === 'string') return value.startsWith(PLUGIN_KEY_PREFIX);
+  if (Array.isArray(value)) return value.some(namesPluginKey);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(namesPluginKey);
+  return false;
+}
+
+/**
+ * `SORT key BY pattern` and `GET pattern` read the keys the list's elements
+ * name through the pattern's `*`: elements written for that (or a pattern
+ * such as `k*` with elements `pc:…`) would read the plugin's keys. A pattern
+ * without `*` reads no other key (and `#` is the element itself).
+ */
+function sortReadsOtherKeys(args: readonly unknown[]): boolean {
+  for (let i = 1; i < args.length - 1; i++) {
+    const option = String(args[i]).toUpperCase();
+    if ((option === 'BY' || option === 'GET') && String(args[i + 1]).includes('*')) return true;
+  }
+  return false;
+}
+
+/** Why a command must not run on a Redis database shared with the plugin, or undefined. */
+export function refusalOf(command: string, args: readonly unknown[]): string | undefined {
+  if (namesPluginKey(args)) return `${SHARED}: keys starting with "${PLUGIN_KEY_PREFIX}" are the cluster's and cannot be used through memoryStorage`;
+  if (command.toLowerCase() === 'sort' && sortReadsOtherKeys(args)) {
+    return `${SHARED}: sort cannot read other keys through a "*" pattern (by, get) there`;
+  }
+  return undefined;
+}
+
+/** The command's result without the plugin's key names, and how many were taken out. */
+export function withoutPluginKeys(command: string, result: unknown): { result: unknown; hidden: number } {
+  const names = (list: unknown[]): { list: unknown[]; hidden: number } => {
+    const kept = list.filter((name) => !namesPluginKey(name));
+    return { list: kept, hidden: list.length - kept.length };
+  };
+  switch (command.toLowerCase()) {
+    case 'keys': {
+      if (!Array.isArray(result)) break;
+      const { list, hidden } = names(result);
+      return { result: list, hidden };
+    }
+    case 'scan': {
+      if (!Array.isArray(result) || !Array.isArray(result[1])) break;
+      const { list, hidden } = names(result[1] as unknown[]);
+      return { result: [result[0], list], hidden };
+    }
+    case 'randomkey':
+      if (namesPluginKey(result)) return { result: null, hidden: 1 };
+      break;
+  }
+  return { result, hidden: 0 };
+}
+
+/**
+ * Kuzzle's memoryStorage API takes raw key names: on a Redis database the
+ * plugin also uses (one database for everything on a Redis Cluster, or
+ * `services.memoryStorage.database` set to the plugin's), a user allowed
+ * `ms:*` actions could delete the cluster's shared state or plant rooms.
+ * Placed in front of Kuzzle's public-cache asks, the guard refuses a
+ * command naming a plugin key (by its prefix, in any argument), refuses
+ * `sort` patterns that read other keys, and hides the plugin's keys from
+ * `keys`, `scan` and `randomkey`, while the databases are shared or not yet
+ * known to differ. `flushdb` is left to Kuzzle: it erases the shared state
+ * as a Redis data loss does, which the nodes detect and repair.
+ */
+export class MemoryStorageGuard {
+  private sharesRedis: SharesRedis = 'unknown';
+  private refused = 0;
+  private hidden = 0;
+
+  constructor(private readonly forbidden: (message: string) => Error) {}
+
+  /** Whether commands are checked: until a probe has shown that the databases differ. */
+  get guarded(): boolean {
+    return this.sharesRedis !== 'no';
+  }
+
+  /** What the probe found; undefined (it failed) keeps the guard. */
+  settle(shares: boolean | undefined): void {
+    this.sharesRedis = shares === undefined ? 'unknown' : shares ? 'yes' : 'no';
+  }
+
+  stats(): MemoryStorageStats {
+    return { sharesRedis: this.sharesRedis, guarded: this.guarded, refused: this.refused, hidden: this.hidden };
+  }
+
+  /**
+   * Wraps Kuzzle's answerers of the public-cache asks.
+   * @returns Kuzzle's own `execute` answerer, for the probe (whose key the guard would refuse).
+   * @throws Error when this Kuzzle lacks one of them.
+   */
+  install(answerers: Map<string, Answerer>): Execute {
+    const original = (ask: string): ((...args: unknown[]) => unknown) => {
+      const answerer = answerers.get(ask);
+      if (!answerer) throw new Error(`[cluster] this Kuzzle has no ${ask} answerer to guard its memoryStorage API with`);
+      return answerer as (...args: unknown[]) => unknown;
+    };
+    const execute = original(EXECUTE);
+    const mExecute = original(M_EXECUTE);
+    const rawExecute: Execute = async (command, ...args) => execute(command, ...args);
+    answerers.set(EXECUTE, ((command: string, ...args: unknown[]) => this.execute(rawExecute, command, args)) as Answerer);
+    answerers.set(M_EXECUTE, ((commands: unknown) => this.mExecute(mExecute, commands)) as Answerer);
+    for (const ask of KEYED_ASKS) {
+      const answer = original(ask);
+      answerers.set(ask, ((...args: unknown[]) => this.check(ask.slice(ask.lastIndexOf(':') + 1), args).then(() => answer(...args))) as Answerer);
+    }
+    return rawExecute;
+  }
+
+  private async check(command: string, args: readonly unknown[]): Promise<void> {
+    if (!this.guarded) return;
+    const refusal = refusalOf(command, args);
+    if (refusal === undefined) return;
+    this.refused++;
+    throw this.forbidden(refusal);
+  }
+
+  private hide(command: string, result: unknown): unknown {
+    if (!this.guarded) return result;
+    const shown = withoutPluginKeys(command, result);
+    this.hidden += shown.hidden;
+    return shown.result;
+  }
+
+  private async execute(execute: Execute, command: string, args: readonly unknown[]): Promise<unknown> {
+    await this.check(command, args);
+    const tries = command.toLowerCase() === 'randomkey' && this.guarded ? RANDOM_KEY_TRIES : 1;
+    let result: unknown = null;
+    for (let i = 0; i < tries; i++) {
+      result = await execute(command, ...args);
+      if (!namesPluginKey(result)) return this.hide(command, result);
+    }
+    return this.hide(command, result);
+  }
+
+  /** A transaction runs whole or not at all: every command is checked first. */
+  private async mExecute(mExecute: (...args: unknown[]) => unknown, commands: unknown): Promise<unknown> {
+    const list = Array.isArray(commands) ? (commands as unknown[]) : [];
+    for (const entry of list) {
+      if (Array.isArray(entry)) await this.check(String(entry[0]), entry.slice(1));
+    }
+    const results = await mExecute(commands);
+    if (!this.guarded || !Array.isArray(results)) return results;
+    // ioredis answers a transaction as [error, result] per command.
+    return results.map((pair: unknown, i) => {
+      const entry = list[i];
+      if (!Array.isArray(pair) || !Array.isArray(entry)) return pair;
+      return [pair[0], this.hide(String(entry[0]), pair[1])];
+    });
+  }
+}
