@@ -13,7 +13,7 @@ import { captureChanges } from './change-capture';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { LocalNotifier } from './local-notifier';
 import { MemoryStorageGuard } from './memory-storage-guard';
-import { memoryStorageSharesRedis } from './memory-storage-probe';
+import { keyPrefixOf, SharingWatch } from './memory-storage-probe';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
 import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
 import { pluginLog } from './plugin-log';
@@ -63,7 +63,12 @@ export class ClusterPlugin {
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
     captureChanges(kuzzle, notifier, node.realtime, log);
     const msGuard = new MemoryStorageGuard((message) => new context.errors.ForbiddenError(`[cluster] ${message}`));
-    const msExecute = msGuard.install(kuzzle.coreAnswerers ?? new Map());
+    const sharing = new SharingWatch(
+      msGuard,
+      msGuard.install(kuzzle.coreAnswerers ?? new Map()),
+      { clusterName: config.clusterName, nodeId: kuzzle.id, keyPrefix: keyPrefixOf(kuzzle.config.services.memoryStorage) },
+      log,
+    );
     const kuzzleSync = new KuzzleStateSync(
       node,
       kuzzle,
@@ -84,7 +89,10 @@ export class ClusterPlugin {
 
     const realtimeHooks = {
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
-      'kuzzle:shutdown': () => void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log),
+      'kuzzle:shutdown': () => {
+        sharing.stop();
+        void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log);
+      },
     };
     const realtimePipes: Record<string, PipeHandler> = {
       'kuzzle:state:live': async (payload: never) => {
@@ -92,7 +100,7 @@ export class ClusterPlugin {
         // Before the first client request: what the node missed while starting.
         await kuzzleSync.start();
         // Once this node's card is in Redis: the probe looks for it through memoryStorage.
-        msGuard.settle(await memoryStorageSharesRedis(msExecute, config.clusterName, kuzzle.id, log));
+        await sharing.start();
         return payload;
       },
       'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),

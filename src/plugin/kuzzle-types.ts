@@ -71,7 +71,7 @@ export interface KuzzleLike {
   version?: string;
   config: {
     cluster?: { enabled?: boolean };
-    services: { internalCache: Record<string, unknown> };
+    services: { internalCache: Record<string, unknown>; memoryStorage?: Record<string, unknown> };
     version?: string;
     /** How long the rooms a document matched are remembered (Kuzzle passes it to its cache as is). */
     limits?: { subscriptionDocumentTTL?: number };

@@ -15,35 +15,55 @@ const M_EXECUTE = 'core:cache:public:mExecute';
 /** Asks of the public cache whose arguments are keys (or a key and its value). */
 const KEYED_ASKS = ['core:cache:public:del', 'core:cache:public:get', 'core:cache:public:store', 'core:cache:public:expire', 'core:cache:public:persist'] as const;
 
+/** How a refusal starts, by how sure the node is that the database is shared. */
 const SHARED = 'memoryStorage shares its Redis database with the cluster plugin';
+const MAY_SHARE = 'memoryStorage may share its Redis database with the cluster plugin (not known yet, or it could not be told)';
 
-function namesPluginKey(value: unknown): boolean {
-  if (typeof value === 'string') return value.startsWith(PLUGIN_KEY_PREFIX);
-  if (Array.isArray(value)) return value.some(namesPluginKey);
-  if (value !== null && typeof value === 'object') return Object.values(value).some(namesPluginKey);
-  return false;
+/**
+ * Every string a command's arguments hold, as Redis will see them: ioredis
+ * spreads arrays (one level; deeper ones are spread here too, to look at
+ * every string) and, for some commands, objects and Maps into their keys
+ * and values; a Buffer is its bytes.
+ */
+function tokensOf(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (Buffer.isBuffer(value)) out.push(value.toString('latin1'));
+  else if (Array.isArray(value)) for (const item of value) tokensOf(item, out);
+  else if (value instanceof Map) for (const entry of value) tokensOf(entry, out);
+  else if (value !== null && typeof value === 'object') for (const entry of Object.entries(value)) tokensOf(entry, out);
+  else if (value !== undefined && value !== null) out.push(String(value));
+  return out;
 }
+
+const namesPluginKey = (value: unknown): boolean => tokensOf(value).some((token) => token.startsWith(PLUGIN_KEY_PREFIX));
 
 /**
  * `SORT key BY pattern` and `GET pattern` read the keys the list's elements
  * name through the pattern's `*`: elements written for that (or a pattern
  * such as `k*` with elements `pc:…`) would read the plugin's keys. A pattern
- * without `*` reads no other key (and `#` is the element itself).
+ * without `*` reads no other key (and `#` is the element itself). Options
+ * are looked for among every token, wherever they were nested (Kuzzle
+ * passes `store` as given: an array there adds options).
  */
-function sortReadsOtherKeys(args: readonly unknown[]): boolean {
-  for (let i = 1; i < args.length - 1; i++) {
-    const option = String(args[i]).toUpperCase();
-    if ((option === 'BY' || option === 'GET') && String(args[i + 1]).includes('*')) return true;
+function sortReadsOtherKeys(tokens: readonly string[]): boolean {
+  for (let i = 1; i < tokens.length - 1; i++) {
+    const option = (tokens[i] ?? '').toUpperCase();
+    if ((option === 'BY' || option === 'GET') && (tokens[i + 1] ?? '').includes('*')) return true;
   }
   return false;
 }
 
-/** Why a command must not run on a Redis database shared with the plugin, or undefined. */
-export function refusalOf(command: string, args: readonly unknown[]): string | undefined {
-  if (namesPluginKey(args)) return `${SHARED}: keys starting with "${PLUGIN_KEY_PREFIX}" are the cluster's and cannot be used through memoryStorage`;
-  if (command.toLowerCase() === 'sort' && sortReadsOtherKeys(args)) {
-    return `${SHARED}: sort cannot read other keys through a "*" pattern (by, get) there`;
+/**
+ * Why a command must not run on a Redis database the plugin may share, or
+ * undefined. `why` says how sure the sharing is, for the error message.
+ */
+export function refusalOf(command: string, args: readonly unknown[], why = SHARED): string | undefined {
+  const tokens = tokensOf(args);
+  if (tokens.some((token) => token.startsWith(PLUGIN_KEY_PREFIX))) {
+    return `${why}: keys starting with "${PLUGIN_KEY_PREFIX}" are the cluster's and cannot be used through memoryStorage`;
   }
+  // SORT_RO too, for a Redis that has it.
+  if (command.toLowerCase().startsWith('sort') && sortReadsOtherKeys(tokens)) return `${why}: sort cannot read other keys through a "*" pattern (by, get) there`;
   return undefined;
 }
 
@@ -95,9 +115,19 @@ export class MemoryStorageGuard {
     return this.sharesRedis !== 'no';
   }
 
-  /** What the probe found; undefined (it failed) keeps the guard. */
+  /**
+   * What a probe found; undefined (it failed) keeps the guard. Once seen
+   * shared, always shared: the databases do not move while Kuzzle runs, and
+   * a later probe that misses the card (a failover that lost it) is wrong.
+   */
   settle(shares: boolean | undefined): void {
+    if (this.sharesRedis === 'yes') return;
     this.sharesRedis = shares === undefined ? 'unknown' : shares ? 'yes' : 'no';
+  }
+
+  /** Whether the databases are known to be shared (no probe can change it any more). */
+  get knownShared(): boolean {
+    return this.sharesRedis === 'yes';
   }
 
   stats(): MemoryStorageStats {
@@ -129,7 +159,7 @@ export class MemoryStorageGuard {
 
   private async check(command: string, args: readonly unknown[]): Promise<void> {
     if (!this.guarded) return;
-    const refusal = refusalOf(command, args);
+    const refusal = refusalOf(command, args, this.knownShared ? SHARED : MAY_SHARE);
     if (refusal === undefined) return;
     this.refused++;
     throw this.forbidden(refusal);
@@ -143,21 +173,24 @@ export class MemoryStorageGuard {
   }
 
   private async execute(execute: Execute, command: string, args: readonly unknown[]): Promise<unknown> {
+    if (!this.guarded) return execute(command, ...args);
     await this.check(command, args);
-    const tries = command.toLowerCase() === 'randomkey' && this.guarded ? RANDOM_KEY_TRIES : 1;
-    let result: unknown = null;
-    for (let i = 0; i < tries; i++) {
-      result = await execute(command, ...args);
-      if (!namesPluginKey(result)) return this.hide(command, result);
+    if (command.toLowerCase() !== 'randomkey') return this.hide(command, await execute(command, ...args));
+    let drawn: unknown = null;
+    for (let i = 0; i < RANDOM_KEY_TRIES; i++) {
+      drawn = await execute(command, ...args);
+      if (!namesPluginKey(drawn)) return drawn;
     }
-    return this.hide(command, result);
+    return this.hide(command, drawn);
   }
 
   /** A transaction runs whole or not at all: every command is checked first. */
   private async mExecute(mExecute: (...args: unknown[]) => unknown, commands: unknown): Promise<unknown> {
+    if (!this.guarded) return mExecute(commands);
     const list = Array.isArray(commands) ? (commands as unknown[]) : [];
     for (const entry of list) {
       if (Array.isArray(entry)) await this.check(String(entry[0]), entry.slice(1));
+      else await this.check('', [entry]);
     }
     const results = await mExecute(commands);
     if (!this.guarded || !Array.isArray(results)) return results;

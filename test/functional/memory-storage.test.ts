@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
+import { clusterPrefix, StateKeys } from '../../src/state/keys';
 import { ADMIN } from '../harness/admin';
-import { portOf, Recorder, ensureCollection, uniqueName, useStack, wsClient } from './support/fixture';
+import { ensureCollection, fixtureAction, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from './support/fixture';
 
 interface GuardStatus {
   memoryStorage: { sharesRedis: string; guarded: boolean; refused: number; hidden: number };
-  members: number;
 }
 
 /** An administrator's client (every right, `ms:*` included) on one node, over WebSocket (over HTTP, `ms:keys *` loses its pattern in the URL). */
@@ -26,17 +26,20 @@ async function statusOf(call: Promise<unknown>): Promise<number | 'answered'> {
   }
 }
 
-describe('Kuzzle\'s memoryStorage on the Redis database of the plugin\'s state', () => {
-  const stack = useStack({ nodes: 2, memoryStorageSharesState: true });
+// The redis tier reruns this file with everything on one Redis Cluster (KPC_STACK_REDIS).
+const onRedisCluster = Boolean(process.env.KPC_STACK_REDIS);
 
-  it('keeps the plugin\'s keys out of reach of ms:* users, even an administrator\'s, and serves their own keys as one Kuzzle does', async () => {
+describe('Kuzzle\'s memoryStorage on the Redis database of the plugin\'s state', () => {
+  useFixturePlugin();
+  const stack = useStack({ nodes: 2, memoryStorageSharesState: true });
+  const keys = new StateKeys(clusterPrefix('kuzzle'));
+
+  it('keeps the plugin\'s keys out of reach of ms:* users, even an administrator\'s, and of other plugins\' sdk.ms, and serves their own keys as one Kuzzle does', async () => {
     await stack().adminToken();
     const admin = await adminOn(portOf(stack(), 1));
     const redis = stack().stateRedis();
     try {
-      const pluginKeys = (await redis.keys('kpc:*')).sort();
-      assert.ok(pluginKeys.some((key) => key.endsWith(':cards')), `the plugin's cards are in this database: ${pluginKeys.join(', ')}`);
-      const cards = pluginKeys.find((key) => key.endsWith(':cards')) ?? '';
+      assert.equal(await redis.exists(keys.cards), 1, 'the plugin\'s cards are in this database');
       for (let node = 1; node <= 2; node++) {
         assert.deepEqual((await stack().clusterStatus<GuardStatus>(node)).memoryStorage, { sharesRedis: 'yes', guarded: true, refused: 0, hidden: 0 }, `node ${node}`);
       }
@@ -45,24 +48,33 @@ describe('Kuzzle\'s memoryStorage on the Redis database of the plugin\'s state',
       await admin.ms.set(mine, 'value');
       assert.equal(await admin.ms.get(mine), 'value');
       const listed = (await admin.ms.keys('*')) as string[];
-      assert.ok(listed.includes(mine));
       assert.deepEqual(listed.filter((key) => key.startsWith('kpc:')), [], 'no plugin key listed');
+      // On a Redis Cluster, Kuzzle's ms:keys reads one master, picked at random: only the standalone database lists every key.
+      if (!onRedisCluster) assert.ok(listed.includes(mine));
 
-      assert.equal(await statusOf(admin.ms.del([cards])), 403);
-      assert.equal(await statusOf(admin.ms.del([mine, pluginKeys[0] ?? ''])), 403);
-      assert.equal(await statusOf(admin.ms.hset(cards, 'planted', '{}')), 403);
-      assert.equal(await statusOf(admin.ms.rename(mine, cards)), 403);
-      assert.equal(await statusOf(admin.ms.set('kpc:planted', 'x')), 403);
-      assert.equal(await statusOf(admin.ms.sort(mine, { get: ['*'] })), 403);
-      assert.equal(await statusOf(admin.ms.exists([cards])), 403);
+      const refusals = {
+        del: admin.ms.del([keys.cards]),
+        delAmongOthers: admin.ms.del([mine, keys.epoch]),
+        hset: admin.ms.hset(keys.cards, 'planted', '{}'),
+        rename: admin.ms.rename(mine, keys.cards),
+        set: admin.ms.set('kpc:planted', 'x'),
+        sortGet: admin.ms.sort(mine, { get: ['*'] }),
+        // Kuzzle passes `store` as given: an array there adds options (a review found this way round the first version).
+        sortStoreOptions: admin.query({ controller: 'ms', action: 'sort', _id: mine, body: { alpha: true, store: ['dst', 'GET', 'k*'] } }),
+        exists: admin.ms.exists([keys.cards]),
+        mexecute: admin.query({ controller: 'ms', action: 'mexecute', body: { actions: [{ action: 'set', args: { _id: mine, body: { value: 'changed' } } }, { action: 'del', args: { body: { keys: [keys.roomIndex] } } }] } }),
+        pluginSdk: fixtureAction(admin, 'msDel', {}, { keys: [keys.cards] }),
+      };
+      const statuses = Object.fromEntries(await Promise.all(Object.entries(refusals).map(async ([name, call]) => [name, await statusOf(call)])));
+      assert.deepEqual(statuses, Object.fromEntries(Object.keys(refusals).map((name) => [name, 403])));
       // What was refused did not run: the cards and the user's key are as they were.
-      assert.equal(await redis.exists(cards), 1);
-      assert.equal(await redis.hexists(cards, 'planted'), 0);
+      assert.equal(await redis.exists(keys.cards), 1);
+      assert.equal(await redis.hexists(keys.cards, 'planted'), 0);
       assert.equal(await redis.exists('kpc:planted'), 0);
-      assert.equal(await admin.ms.get(mine), 'value');
-      const refusedOn1 = (await stack().clusterStatus<GuardStatus>(1)).memoryStorage;
-      assert.equal(refusedOn1.refused, 7);
-      assert.ok(refusedOn1.hidden >= pluginKeys.length - 1, `hidden ${refusedOn1.hidden} of ${pluginKeys.length}`);
+      assert.equal(await admin.ms.get(mine), 'value', 'no command of the refused transaction ran');
+      const guard = (await stack().clusterStatus<GuardStatus>(1)).memoryStorage;
+      assert.equal(guard.refused, Object.keys(refusals).length);
+      if (!onRedisCluster) assert.ok(guard.hidden >= 1, 'the listing had the plugin\'s keys to hide');
       await admin.ms.del([mine]);
     } finally {
       redis.disconnect();

@@ -99,7 +99,13 @@ describe('metrics for Prometheus', () => {
     await client.ms.set(key, 'mine');
     assert.equal(await client.ms.get(key), 'mine');
     assert.ok(((await client.ms.keys('kpc:*')) as string[]).includes(key));
-    await client.ms.del([key]);
+    // A sort pattern reading other keys, refused on a shared database, is served.
+    const list = `list-${Date.now()}`;
+    await client.ms.rpush(list, ['a', 'b']);
+    await client.ms.set('w_a', '2');
+    await client.ms.set('w_b', '1');
+    assert.deepEqual(await client.ms.sort(list, { by: 'w_*', alpha: true }), ['b', 'a']);
+    await client.ms.del([key, list, 'w_a', 'w_b']);
   });
 
   it('every metric README names (its table and its alerts) is exported', async () => {

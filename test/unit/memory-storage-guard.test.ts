@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { MemoryStorageGuard, refusalOf, withoutPluginKeys } from '../../src/plugin/memory-storage-guard';
-import { memoryStorageSharesRedis } from '../../src/plugin/memory-storage-probe';
+import { keyPrefixOf, probeMemoryStorage, SharingWatch } from '../../src/plugin/memory-storage-probe';
+import type { Scheduler } from '../../src/util/scheduler';
+import { waitFor } from '../harness/wait';
 
 type Answerer = (...args: never[]) => unknown;
 
@@ -51,6 +53,18 @@ describe('memoryStorage guard: the rules', () => {
     assert.equal(refusalOf('lrange', ['list', 'GET', '*']), undefined);
   });
 
+  it('looks at the arguments as Redis gets them: nested arrays spread, objects and Maps as keys and values, Buffers as bytes', () => {
+    // Kuzzle passes sort's `store` as given: an array there adds options after STORE.
+    assert.ok(refusalOf('sort', ['list', 'ALPHA', 'STORE', ['dst', 'GET', 'k*']]));
+    assert.ok(refusalOf('sort', ['list', 'STORE', ['dst', 'BY', 'w_*']]));
+    assert.ok(refusalOf('sort_ro', ['list', 'GET', '*']));
+    assert.ok(refusalOf('mset', [{ 'kpc:x': 'v' }]));
+    assert.ok(refusalOf('mset', [new Map([['kpc:x', 'v']])]));
+    assert.ok(refusalOf('del', [[Buffer.from('kpc:x')]]));
+    assert.equal(refusalOf('set', ['k', 12]), undefined);
+    assert.match(refusalOf('del', ['kpc:x'], 'it may share') ?? '', /^it may share: keys starting/);
+  });
+
   it('takes the plugin\'s key names out of keys, scan and randomkey', () => {
     assert.deepEqual(withoutPluginKeys('keys', ['a', 'kpc:x', 'b']), { result: ['a', 'b'], hidden: 1 });
     assert.deepEqual(withoutPluginKeys('scan', ['17', ['kpc:x', 'kpc:y', 'a']]), { result: ['17', ['a']], hidden: 2 });
@@ -86,9 +100,17 @@ describe('memoryStorage guard: in front of Kuzzle\'s asks', () => {
     assert.ok(reached.length > 1);
   });
 
+  it('says how sure it is that the database is shared', async () => {
+    const { guard, ask } = setup();
+    await assert.rejects(ask('core:cache:public:get', 'kpc:x'), /may share its Redis database with the cluster plugin \(not known yet/);
+    guard.settle(true);
+    await assert.rejects(ask('core:cache:public:get', 'kpc:x'), /^Error: memoryStorage shares its Redis database/);
+  });
+
   it('refuses a whole transaction when one of its commands names a plugin key, and filters the results of one that runs', async () => {
     const { ask, reached } = setup();
     await assert.rejects(ask('core:cache:public:mExecute', [['set', 'user:a', '1'], ['del', 'kpc:x']]), Forbidden);
+    await assert.rejects(ask('core:cache:public:mExecute', [['sort', 'list', 'STORE', ['d', 'GET', 'k*']]]), Forbidden);
     assert.equal(reached.length, 0, 'not even the first command ran');
     assert.deepEqual(await ask('core:cache:public:mExecute', [['set', 'user:a', '1'], ['keys', '*']]), [[null, 'OK'], [null, ['user:a', 'user:b']]]);
   });
@@ -102,11 +124,15 @@ describe('memoryStorage guard: in front of Kuzzle\'s asks', () => {
     assert.deepEqual(guard.stats(), { sharesRedis: 'no', guarded: false, refused: 0, hidden: 0 });
   });
 
-  it('keeps the guard when the probe failed', () => {
+  it('keeps the guard when a probe failed, and for good once the sharing was seen', () => {
     const { guard } = setup();
     guard.settle(false);
     guard.settle(undefined);
     assert.equal(guard.stats().guarded, true);
+    guard.settle(true);
+    guard.settle(false);
+    guard.settle(undefined);
+    assert.deepEqual(guard.stats(), { sharesRedis: 'yes', guarded: true, refused: 0, hidden: 0 });
   });
 
   it('gives the probe Kuzzle\'s own execute, which reads the plugin\'s keys', async () => {
@@ -122,36 +148,84 @@ describe('memoryStorage guard: in front of Kuzzle\'s asks', () => {
 });
 
 describe('memoryStorage probe: does Kuzzle\'s memoryStorage see this node\'s card?', () => {
-  const probe = async (answer: () => Promise<unknown>) => {
-    const asked: unknown[][] = [];
-    const logs: string[] = [];
-    const shares = await memoryStorageSharesRedis(
-      async (...args) => {
-        asked.push(args);
-        return answer();
-      },
-      'prod',
-      'node-1',
-      (level, message) => logs.push(`${level}: ${message}`),
-    );
-    return { shares, asked, logs };
-  };
+  const target = { clusterName: 'prod', nodeId: 'node-1', keyPrefix: undefined };
 
   it('asks for this node\'s card in the cards hash of its cluster', async () => {
-    const { shares, asked, logs } = await probe(async () => 1);
-    assert.equal(shares, true);
+    const asked: unknown[][] = [];
+    const outcome = await probeMemoryStorage(async (...args) => {
+      asked.push(args);
+      return 1;
+    }, target);
+    assert.deepEqual(outcome, { shares: true });
     assert.deepEqual(asked, [['hexists', 'kpc:prod:{kpc:prod:nodes}:cards', 'node-1']]);
-    assert.match(logs.join('\n'), /^info: memoryStorage shares the plugin's Redis database/);
+    assert.deepEqual(await probeMemoryStorage(async () => 0, target), { shares: false });
   });
 
-  it('finds the databases apart when the card is not there, or when Redis refuses memoryStorage the plugin\'s keys', async () => {
-    assert.equal((await probe(async () => 0)).shares, false);
-    assert.equal((await probe(async () => Promise.reject(new Error('NOPERM this user has no permissions to access one of the keys used as arguments')))).shares, false);
+  it('cannot tell on an error (an ACL refusal included: names may still be listed), nor behind a key prefix', async () => {
+    const refused = await probeMemoryStorage(async () => Promise.reject(new Error('NOPERM this user has no permissions to access one of the keys used as arguments')), target);
+    assert.deepEqual(refused, { unknown: 'NOPERM this user has no permissions to access one of the keys used as arguments' });
+    let asked = false;
+    const prefixed = await probeMemoryStorage(async () => {
+      asked = true;
+      return 0;
+    }, { ...target, keyPrefix: 'app:' });
+    assert.match('unknown' in prefixed ? prefixed.unknown : '', /keyPrefix \("app:"\)/);
+    assert.equal(asked, false);
+    assert.equal(keyPrefixOf({ options: { keyPrefix: 'app:' } }), 'app:');
+    assert.equal(keyPrefixOf({ options: { keyPrefix: '' } }), undefined);
+    assert.equal(keyPrefixOf(undefined), undefined);
   });
 
-  it('does not know, and says so, when the probe fails otherwise', async () => {
-    const { shares, logs } = await probe(async () => Promise.reject(new Error('Connection is closed.')));
-    assert.equal(shares, undefined);
-    assert.match(logs.join('\n'), /^warn: could not tell whether memoryStorage shares .*Connection is closed.*stay checked/);
+  /** A scheduler whose one-off tasks run when the test says. */
+  const manualScheduler = () => {
+    const due: Array<() => void> = [];
+    const scheduler: Scheduler = {
+      every: () => () => undefined,
+      after: (_ms, task) => {
+        let cancelled = false;
+        due.push(() => !cancelled && task());
+        return () => {
+          cancelled = true;
+        };
+      },
+    };
+    return { scheduler, due };
+  };
+
+  it('asks again every period until the sharing is seen, then stops asking; logs each change once', async () => {
+    const guard = new MemoryStorageGuard((message) => new Forbidden(message));
+    const closed = async () => Promise.reject(new Error('Connection is closed.'));
+    const answers: Array<() => Promise<unknown>> = [async () => 0, closed, closed, async () => 1];
+    let asked = 0;
+    const logs: string[] = [];
+    const { scheduler, due } = manualScheduler();
+    const watch = new SharingWatch(guard, async () => (answers[asked++] ?? (async () => 1))(), target, (level, message) => logs.push(`${level}: ${message}`), scheduler);
+    await watch.start();
+    assert.equal(guard.stats().sharesRedis, 'no', 'the first probe missed the card');
+    for (const expected of ['unknown', 'unknown', 'yes']) {
+      assert.equal(due.length, 1, 'one probe scheduled');
+      due.shift()?.();
+      // Done when the next one is scheduled, or when none will be.
+      await waitFor('the probe done', () => due.length === 1 || guard.knownShared);
+      assert.equal(guard.stats().sharesRedis, expected);
+    }
+    assert.equal(asked, 4);
+    assert.equal(due.length, 0, 'no probe once the sharing was seen');
+    assert.equal(logs.length, 2, logs.join('\n'));
+    assert.match(logs[0] ?? '', /^warn: could not tell whether memoryStorage shares .*Connection is closed.*stay checked/);
+    assert.match(logs[1] ?? '', /^info: memoryStorage shares the plugin's Redis database/);
+  });
+
+  it('stops asking when stopped, even with a probe under way', async () => {
+    const guard = new MemoryStorageGuard((message) => new Forbidden(message));
+    let answer: (value: unknown) => void = () => undefined;
+    const { scheduler, due } = manualScheduler();
+    const watch = new SharingWatch(guard, () => new Promise((resolve) => (answer = resolve)), target, () => undefined, scheduler);
+    const started = watch.start();
+    watch.stop();
+    answer(0);
+    await started;
+    assert.equal(due.length, 0);
+    assert.equal(guard.stats().sharesRedis, 'unknown', 'an answer that came after the stop is not taken');
   });
 });
