@@ -47,20 +47,18 @@ export class RedisCardStore implements CardStore {
   }
 
   async list(): Promise<NodeCard[]> {
-    const args = [this.keys.cardAlive(''), Date.now(), this.protocol];
-    const reply = asStrings(await runScript(this.redis, 'listCards', [this.keys.cards, this.keys.cardExpiry], args), 'listCards');
+    const reply = asStrings(await runScript(this.redis, 'listCards', [this.keys.cards, this.keys.cardExpiry], this.fateArgs()), 'listCards');
     return reply.map((json) => this.parse(json)).filter((card): card is NodeCard => card !== undefined);
   }
 
   async get(id: string): Promise<NodeCard | undefined> {
-    const [alive, json, expiry] = await Promise.all([
-      this.redis.exists(this.keys.cardAlive(id)),
-      this.redis.hget(this.keys.cards, id),
-      this.redis.zscore(this.keys.cardExpiry, id),
-    ]);
-    const card = json === null ? undefined : this.parse(json);
-    if (!card) return undefined;
-    return this.live(card, alive === 1, expiry !== null && Number(expiry) > Date.now()) ? card : undefined;
+    const json = await runScript(this.redis, 'getCard', [this.keys.cards, this.keys.cardExpiry], [...this.fateArgs(), id]);
+    return typeof json === 'string' ? this.parse(json) : undefined;
+  }
+
+  /** What lua/includes/cardFate needs besides the keys: the alive keys' prefix, the reader's clock and protocol. */
+  private fateArgs(): Array<string | number> {
+    return [this.keys.cardAlive(''), Date.now(), this.protocol];
   }
 
   async renewedAt(id: string): Promise<number | undefined> {
@@ -76,15 +74,6 @@ export class RedisCardStore implements CardStore {
     const counter = await this.redis.incr(this.keys.incarnations);
     this.lastIncarnation = Math.max(counter, this.lastIncarnation + 1);
     return this.lastIncarnation;
-  }
-
-  /**
-   * A card of this protocol lives by its alive key only; one of another
-   * protocol (an earlier release) by its expiry, on the clocks it was
-   * written and read with (as listCards judges them).
-   */
-  private live(card: NodeCard, aliveKey: boolean, expiryAhead: boolean): boolean {
-    return aliveKey || (card.protocol !== this.protocol && expiryAhead);
   }
 
   private parse(json: string): NodeCard | undefined {

@@ -90,6 +90,7 @@ describe('RedisCardStore (standalone Redis)', () => {
     assert.equal(await store.get('dead'), undefined);
     // Past its expiry on this node's clock, which may disagree with its writer's: left out, not deleted yet.
     await client.zadd(keys.cardExpiry, Date.now() - 1, older.id);
+    assert.equal(await store.get('older'), undefined, 'get judges a card as the listing does');
     assert.deepEqual(await store.list(), []);
     assert.deepEqual(await client.hkeys(keys.cards), ['older'], 'the dead card of this protocol pruned, the older one kept');
     // A minute past it: deleted.

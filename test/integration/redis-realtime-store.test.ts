@@ -41,9 +41,13 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
   it('resolves Lua includes: every script is self-contained', () => {
     const scripts = loadScripts();
     for (const script of scripts.values()) assert.doesNotMatch(script.lua, /--- @include/, `${script.name} still has an include`);
-    // The collection scripts share adjustRoom; the card pruning needs none of it.
+    // The collection scripts share adjustRoom; the card scripts share the liveness rule.
     for (const name of ['adjustSubscribers', 'setOwnerCounts', 'purgeOwner']) {
       assert.match(scripts.get(name)?.lua ?? '', /local function adjustRoom/, `${name} got the shared fragment`);
+    }
+    for (const name of ['listCards', 'getCard']) {
+      assert.match(scripts.get(name)?.lua ?? '', /local function cardFate/, `${name} got the card rule`);
+      assert.doesNotMatch(scripts.get(name)?.lua ?? '', /adjustRoom/);
     }
   });
 
