@@ -7,7 +7,7 @@ import { peerLinksOver } from '../membership/peer-links';
 import type { StateAvailability } from '../state/availability';
 import type { RoomTally } from '../state/realtime-store';
 import type { SharedRecords } from '../state/shared-records';
-import type { SharedState } from '../state/shared-state';
+import type { SharedState, StateMark } from '../state/shared-state';
 import type { RealtimeHost } from '../sync/realtime-host';
 import { RealtimeSync } from '../sync/realtime-sync';
 import { PROTOCOL_VERSION } from '../transport/envelope';
@@ -191,6 +191,11 @@ export class ClusterNode {
   /** A named set of records kept in the shared state (survives node restarts). */
   records(name: string): SharedRecords {
     return this.trust.sealRecords(this.state.records(name), name);
+  }
+
+  /** This node's mark in the shared state (see StateMark). */
+  stateMark(): StateMark {
+    return this.state.mark(this.id);
   }
 
   /** Called after this node may have missed Kuzzle-wide changes: it joined again, a peer came back, broadcasts were lost. */

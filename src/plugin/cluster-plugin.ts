@@ -13,7 +13,7 @@ import { captureChanges } from './change-capture';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { LocalNotifier } from './local-notifier';
 import { MemoryStorageGuard } from './memory-storage-guard';
-import { keyPrefixOf, SharingWatch } from './memory-storage-probe';
+import { keyPrefixesOf, SharingWatch } from './memory-storage-probe';
 import { KuzzleStateSync } from './kuzzle-sync/kuzzle-state-sync';
 import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContextLike } from './kuzzle-types';
 import { pluginLog } from './plugin-log';
@@ -62,13 +62,9 @@ export class ClusterPlugin {
     await node.connectState();
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
     captureChanges(kuzzle, notifier, node.realtime, log);
-    const msGuard = new MemoryStorageGuard((message) => new context.errors.ForbiddenError(`[cluster] ${message}`));
-    const sharing = new SharingWatch(
-      msGuard,
-      msGuard.install(kuzzle.coreAnswerers ?? new Map()),
-      { clusterName: config.clusterName, nodeId: kuzzle.id, keyPrefix: keyPrefixOf(kuzzle.config.services.memoryStorage) },
-      log,
-    );
+    const msKeyPrefixes = keyPrefixesOf(kuzzle.config.services.memoryStorage);
+    const msGuard = new MemoryStorageGuard((message) => new context.errors.ForbiddenError(`[cluster] ${message}`), msKeyPrefixes);
+    const sharing = new SharingWatch(msGuard, msGuard.install(kuzzle.coreAnswerers ?? new Map()), node.stateMark(), msKeyPrefixes, log);
     const kuzzleSync = new KuzzleStateSync(
       node,
       kuzzle,
@@ -99,8 +95,8 @@ export class ClusterPlugin {
         await node.start();
         // Before the first client request: what the node missed while starting.
         await kuzzleSync.start();
-        // Once this node's card is in Redis: the probe looks for it through memoryStorage.
-        await sharing.start();
+        // Not awaited: the guard is on until the rounds tell, and a memoryStorage that does not answer must not hold the start.
+        void sharing.start();
         return payload;
       },
       'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),

@@ -1,7 +1,11 @@
 import type { MemoryStorageStats, SharesRedis } from '../api/glue-status';
 
-/** Every key of every cluster plugin starts with it, whatever its clusterName (see state/keys). */
-export const PLUGIN_KEY_PREFIX = 'kpc:';
+/**
+ * How the plugin's keys start: its state (`kpc:<clusterName>:…`, see
+ * state/keys, every cluster's whatever its name) and its token-refresh
+ * records in Kuzzle's internalCache (`kpc/token-refresh/…`).
+ */
+export const PLUGIN_KEY_PREFIXES = ['kpc:', 'kpc/'] as const;
 
 /** Tries of `randomkey` before answering null when it keeps drawing the plugin's keys. */
 const RANDOM_KEY_TRIES = 8;
@@ -22,20 +26,28 @@ const MAY_SHARE = 'memoryStorage may share its Redis database with the cluster p
 /**
  * Every string a command's arguments hold, as Redis will see them: ioredis
  * spreads arrays (one level; deeper ones are spread here too, to look at
- * every string) and, for some commands, objects and Maps into their keys
- * and values; a Buffer is its bytes.
+ * every string), for some commands objects and Maps into their keys and
+ * values, and sends anything else as `String(value)` (an object of another
+ * class than Object, e.g. `new String('…')`, from a plugin); a Buffer is
+ * its bytes.
  */
 function tokensOf(value: unknown, out: string[] = []): string[] {
   if (typeof value === 'string') out.push(value);
   else if (Buffer.isBuffer(value)) out.push(value.toString('latin1'));
   else if (Array.isArray(value)) for (const item of value) tokensOf(item, out);
   else if (value instanceof Map) for (const entry of value) tokensOf(entry, out);
-  else if (value !== null && typeof value === 'object') for (const entry of Object.entries(value)) tokensOf(entry, out);
-  else if (value !== undefined && value !== null) out.push(String(value));
+  else if (value !== null && typeof value === 'object') {
+    if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) out.push(String(value));
+    for (const entry of Object.entries(value)) tokensOf(entry, out);
+  } else if (value !== undefined && value !== null) out.push(String(value));
   return out;
 }
 
-const namesPluginKey = (value: unknown): boolean => tokensOf(value).some((token) => token.startsWith(PLUGIN_KEY_PREFIX));
+/** Whether a token names a plugin key, as given or once memoryStorage's key prefix is added. */
+const pluginKey = (token: string, keyPrefixes: readonly string[]): boolean =>
+  PLUGIN_KEY_PREFIXES.some((prefix) => token.startsWith(prefix) || keyPrefixes.some((added) => (added + token).startsWith(prefix)));
+
+const namesPluginKey = (value: unknown, keyPrefixes: readonly string[] = []): boolean => tokensOf(value).some((token) => pluginKey(token, keyPrefixes));
 
 /**
  * `SORT key BY pattern` and `GET pattern` read the keys the list's elements
@@ -57,10 +69,10 @@ function sortReadsOtherKeys(tokens: readonly string[]): boolean {
  * Why a command must not run on a Redis database the plugin may share, or
  * undefined. `why` says how sure the sharing is, for the error message.
  */
-export function refusalOf(command: string, args: readonly unknown[], why = SHARED): string | undefined {
+export function refusalOf(command: string, args: readonly unknown[], why = SHARED, keyPrefixes: readonly string[] = []): string | undefined {
   const tokens = tokensOf(args);
-  if (tokens.some((token) => token.startsWith(PLUGIN_KEY_PREFIX))) {
-    return `${why}: keys starting with "${PLUGIN_KEY_PREFIX}" are the cluster's and cannot be used through memoryStorage`;
+  if (tokens.some((token) => pluginKey(token, keyPrefixes))) {
+    return `${why}: keys starting with ${PLUGIN_KEY_PREFIXES.map((prefix) => `"${prefix}"`).join(' or ')} are the cluster's and cannot be used through memoryStorage`;
   }
   // SORT_RO too, for a Redis that has it.
   if (command.toLowerCase().startsWith('sort') && sortReadsOtherKeys(tokens)) return `${why}: sort cannot read other keys through a "*" pattern (by, get) there`;
@@ -108,7 +120,11 @@ export class MemoryStorageGuard {
   private refused = 0;
   private hidden = 0;
 
-  constructor(private readonly forbidden: (message: string) => Error) {}
+  constructor(
+    private readonly forbidden: (message: string) => Error,
+    /** memoryStorage's key prefixes (see keyPrefixesOf): key arguments get them, patterns do not. */
+    private readonly keyPrefixes: readonly string[] = [],
+  ) {}
 
   /** Whether commands are checked: until a probe has shown that the databases differ. */
   get guarded(): boolean {
@@ -159,7 +175,7 @@ export class MemoryStorageGuard {
 
   private async check(command: string, args: readonly unknown[]): Promise<void> {
     if (!this.guarded) return;
-    const refusal = refusalOf(command, args, this.knownShared ? SHARED : MAY_SHARE);
+    const refusal = refusalOf(command, args, this.knownShared ? SHARED : MAY_SHARE, this.keyPrefixes);
     if (refusal === undefined) return;
     this.refused++;
     throw this.forbidden(refusal);

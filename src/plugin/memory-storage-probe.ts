@@ -1,4 +1,5 @@
-import { clusterPrefix, StateKeys } from '../state/keys';
+import { v4 as uuidv4 } from 'uuid';
+import type { StateMark } from '../state/shared-state';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { realScheduler, type Cancel, type Scheduler } from '../util/scheduler';
@@ -6,94 +7,123 @@ import type { MemoryStorageGuard } from './memory-storage-guard';
 
 type Execute = (command: string, ...args: unknown[]) => Promise<unknown>;
 
-/** How often a node asks again while memoryStorage is not known to share the plugin's database. */
+/** How long a mark is left before memoryStorage reads it: a memoryStorage reading from a replica sees it by then. */
+export const MARK_SETTLE_MS = 1_000;
+/** Rounds in a row where memoryStorage did not see the mark before the databases count as apart. */
+export const ROUNDS_APART = 3;
+/** How long after a round that could not tell the next one starts. */
 export const PROBE_AGAIN_MS = 60_000;
 
-/** What a probe found: shared or not, or why it could not tell. */
+/** What one round found: shared or not, or why it could not tell. */
 export type ProbeOutcome = { shares: boolean } | { unknown: string };
 
-export interface ProbeTarget {
-  clusterName: string;
-  nodeId: string;
-  /** memoryStorage's ioredis `keyPrefix`, if any: it prefixes key arguments, not KEYS, SCAN or SORT patterns. */
-  keyPrefix: string | undefined;
-}
-
-/** The `keyPrefix` of Kuzzle's `services.memoryStorage.options`, if it sets one. */
-export function keyPrefixOf(memoryStorage: Record<string, unknown> | undefined): string | undefined {
-  const options = memoryStorage?.options;
-  const prefix = options !== null && typeof options === 'object' ? (options as { keyPrefix?: unknown }).keyPrefix : undefined;
-  return typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
+/**
+ * The key prefixes Kuzzle's memoryStorage client adds to key arguments
+ * (ioredis' `keyPrefix`: `options` on one server, `clusterOptions` on a
+ * Redis Cluster; both read, whichever applies): with one, a user's
+ * `pc:…` may name the plugin's `kpc:…`, and the probe's read would not
+ * name the plugin's mark.
+ */
+export function keyPrefixesOf(memoryStorage: Record<string, unknown> | undefined): string[] {
+  const prefixOf = (options: unknown): unknown => (options !== null && typeof options === 'object' ? (options as { keyPrefix?: unknown }).keyPrefix : undefined);
+  return [prefixOf(memoryStorage?.options), prefixOf(memoryStorage?.clusterOptions)].filter((prefix): prefix is string => typeof prefix === 'string' && prefix !== '');
 }
 
 /**
- * Whether Kuzzle's memoryStorage reaches the plugin's Redis database,
- * asked of Redis rather than guessed from two configurations (host names,
- * databases and Redis Cluster seeds can name one server in many ways):
- * through memoryStorage's own client (`execute`, Kuzzle's unguarded
- * answerer), does this node's card exist, which the plugin wrote through
- * its own client when the node joined? Seeing it proves the sharing; not
- * seeing it is believed only when the question could be asked plainly:
- * an error (a Redis ACL refusing memoryStorage the command or the key: it
- * may still list key names) or a key prefix (which the probe's key gets
- * and patterns do not) leave it unknown.
+ * One round: whether Kuzzle's memoryStorage reaches the database of the
+ * plugin's state, asked of Redis rather than guessed from two
+ * configurations (host names, databases and Redis Cluster seeds name one
+ * server in many ways). The plugin writes a random value under its mark
+ * with its own client; after {@link MARK_SETTLE_MS}, memoryStorage's client
+ * (`execute`, Kuzzle's unguarded answerer) reads the mark. Reading the value
+ * proves the sharing (nobody else knows it). Not reading it counts only if
+ * the plugin's client read it just before and just after: otherwise the
+ * mark was lost meanwhile (a flush, a failover) and the round cannot tell.
  */
-export async function probeMemoryStorage(execute: Execute, target: ProbeTarget): Promise<ProbeOutcome> {
-  if (target.keyPrefix) return { unknown: `memoryStorage has a keyPrefix (${JSON.stringify(target.keyPrefix)}), which key arguments get and patterns do not` };
+export async function probeRound(execute: Execute, mark: StateMark, settle: () => Promise<void>): Promise<ProbeOutcome> {
+  const value = uuidv4();
   try {
-    return { shares: (await execute('hexists', new StateKeys(clusterPrefix(target.clusterName)).cards, target.nodeId)) === 1 };
+    await mark.write(value, 10 * MARK_SETTLE_MS);
+    await settle();
+    if ((await mark.read()) !== value) return { unknown: 'the mark was lost before memoryStorage read it' };
+    if ((await execute('get', mark.key)) === value) return { shares: true };
+    if ((await mark.read()) !== value) return { unknown: 'the mark was lost while memoryStorage read it' };
+    return { shares: false };
   } catch (error) {
     return { unknown: describeError(error) };
   }
 }
 
 /**
- * Probes once this node's card is in Redis, then again every
- * {@link PROBE_AGAIN_MS} until the sharing is seen (a probe that missed the
- * card, on a replica behind its master or just after a failover that lost
- * it, is corrected by the next one), and tells the guard each time. Logs
- * each change of outcome once.
+ * Runs rounds from this node's start until it knows: shared at the first
+ * round that sees the mark, apart after {@link ROUNDS_APART} rounds in a
+ * row that do not (then the guard is off, for the life of the process: the
+ * databases do not move while Kuzzle runs). A round that cannot tell
+ * (memoryStorage or Redis not answering, the mark lost) keeps the guard on
+ * and starts the count again {@link PROBE_AGAIN_MS} later. With a key prefix
+ * on memoryStorage no round can tell: the guard stays on. Logs each new
+ * conclusion once.
  */
 export class SharingWatch {
   private cancel: Cancel | undefined;
+  /** Ends a round's wait for the mark to settle at once (on stop). */
+  private wake: (() => void) | undefined;
+  private apart = 0;
   private lastSaid = '';
   private stopped = false;
 
   constructor(
     private readonly guard: MemoryStorageGuard,
     private readonly execute: Execute,
-    private readonly target: ProbeTarget,
+    private readonly mark: StateMark,
+    private readonly keyPrefixes: readonly string[],
     private readonly log: Log,
     private readonly scheduler: Scheduler = realScheduler,
   ) {}
 
+  /** Starts the rounds; resolves once they have concluded, or failed to (the next ones then run later); never rejects. */
   async start(): Promise<void> {
-    await this.probe();
+    if (this.keyPrefixes.length > 0) {
+      this.say('warn', `memoryStorage adds a key prefix (${this.keyPrefixes.map((prefix) => JSON.stringify(prefix)).join(', ')}): whether it shares the plugin's Redis database cannot be told, so ms:* commands stay checked for the plugin's keys`);
+      return;
+    }
+    await this.round();
   }
 
   stop(): void {
     this.stopped = true;
     this.cancel?.();
+    this.wake?.();
   }
 
-  private async probe(): Promise<void> {
-    const outcome = await probeMemoryStorage(this.execute, this.target);
+  private async round(): Promise<void> {
+    const settle = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.cancel = this.scheduler.after(MARK_SETTLE_MS, resolve);
+      });
+    const outcome = await probeRound(this.execute, this.mark, settle);
     if (this.stopped) return;
-    this.guard.settle('shares' in outcome ? outcome.shares : undefined);
-    this.say(outcome);
-    if (this.guard.knownShared) return;
-    this.cancel = this.scheduler.after(PROBE_AGAIN_MS, () => void this.probe());
+    if ('unknown' in outcome) {
+      this.apart = 0;
+      this.guard.settle(undefined);
+      this.say('warn', `could not tell whether memoryStorage shares the plugin's Redis database (${outcome.unknown}): ms:* commands stay checked for the plugin's keys; asking again in ${PROBE_AGAIN_MS / 1000} s`);
+      this.cancel = this.scheduler.after(PROBE_AGAIN_MS, () => void this.round());
+      return;
+    }
+    if (outcome.shares) {
+      this.guard.settle(true);
+      this.say('info', "memoryStorage shares the plugin's Redis database: ms:* commands naming the plugin's keys are refused, and its keys hidden from their results");
+      return;
+    }
+    if (++this.apart < ROUNDS_APART) return this.round();
+    this.guard.settle(false);
+    this.say('info', "memoryStorage has a Redis database of its own: ms:* commands are not checked");
   }
 
-  private say(outcome: ProbeOutcome): void {
-    const said =
-      'unknown' in outcome
-        ? `could not tell whether memoryStorage shares the plugin's Redis database (${outcome.unknown}): ms:* commands stay checked for the plugin's keys`
-        : outcome.shares
-          ? "memoryStorage shares the plugin's Redis database: ms:* commands naming the plugin's keys are refused, and its keys hidden from their results"
-          : '';
-    if (said === this.lastSaid) return;
-    this.lastSaid = said;
-    if (said !== '') this.log('unknown' in outcome ? 'warn' : 'info', said);
+  private say(level: 'info' | 'warn', message: string): void {
+    if (message === this.lastSaid) return;
+    this.lastSaid = message;
+    this.log(level, message);
   }
 }

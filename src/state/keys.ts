@@ -66,6 +66,8 @@ export class StateKeys {
   readonly cardExpiry: string;
   /** Prefix of the alive keys: one per live card, expired by Redis (see RedisCardStore). */
   private readonly cardAlivePrefix: string;
+  /** Where the keys of the `{<prefix>:nodes}` slot start. */
+  private readonly nodesSlot: string;
   /** Counter behind incarnations. */
   readonly incarnations: string;
   /** Random token written once: when it is gone or changed, Redis lost the cluster's state. */
@@ -88,11 +90,17 @@ export class StateKeys {
     this.roomIndex = `${global}:roomIndex`;
     this.allOwners = `${global}:owners`;
     const nodes = `${prefix}:{${prefix}:nodes}`;
+    this.nodesSlot = nodes;
     this.cards = `${nodes}:cards`;
     this.cardExpiry = `${nodes}:expiry`;
     this.cardAlivePrefix = `${nodes}:alive:`;
     this.incarnations = `${nodes}:incarnations`;
     this.epoch = `${nodes}:epoch`;
+  }
+
+  /** A value one node writes to be read by another client (see StateMark), in the cards' slot. */
+  mark(nodeId: string): string {
+    return `${this.nodesSlot}:mark:${nodeId}`;
   }
 
   /** The key whose existence says a node's card is live (in the cards' slot). */

@@ -11,7 +11,7 @@ import { createRedisClient } from './redis-client';
 import { RedisRetry } from './redis-retry';
 import { RedisRealtimeStore } from './redis-realtime-store';
 import { RedisSharedRecords, type SharedRecords } from './shared-records';
-import type { EpochProbe, SharedState } from './shared-state';
+import type { EpochProbe, SharedState, StateMark } from './shared-state';
 
 export interface RedisSharedStateOptions {
   clusterName: string;
@@ -50,6 +50,15 @@ export class RedisSharedState implements SharedState {
 
   records(name: string): SharedRecords {
     return new RedisSharedRecords(this.redis, this.keys, name, this.retry);
+  }
+
+  mark(nodeId: string): StateMark {
+    const key = this.keys.mark(nodeId);
+    return {
+      key,
+      write: async (value, ttlMs) => void (await this.redis.set(key, value, 'PX', ttlMs)),
+      read: () => this.redis.get(key),
+    };
   }
 
   /**

@@ -18,6 +18,18 @@ export interface RealtimeStoreMetrics {
 }
 
 /**
+ * A key one node alone writes, holding a value it chooses: how the Kuzzle
+ * glue tells whether another Redis client (Kuzzle's memoryStorage) reaches
+ * the database of the shared state (see plugin/memory-storage-probe).
+ */
+export interface StateMark {
+  /** The key's name, as another client of the same database names it. */
+  readonly key: string;
+  write(value: string, ttlMs: number): Promise<void>;
+  read(): Promise<string | null>;
+}
+
+/**
  * Everything a node keeps in the shared state: the cards nodes find each
  * other by, the realtime rooms, the epoch that tells a lost state, and the
  * Kuzzle-wide records. Redis in production (`RedisSharedState`); unit tests
@@ -29,6 +41,8 @@ export interface SharedState {
   readonly epoch: EpochProbe;
   /** A named set of records kept across node restarts. */
   records(name: string): SharedRecords;
+  /** The mark of one node (see {@link StateMark}). */
+  mark(nodeId: string): StateMark;
   /**
    * Resolves once the state answers (bounded); rejects saying why, never
    * with a credential.

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { clusterPrefix, StateKeys } from '../../src/state/keys';
 import { ADMIN } from '../harness/admin';
+import { waitFor } from '../harness/wait';
 import { ensureCollection, fixtureAction, portOf, Recorder, uniqueName, useFixturePlugin, useStack, wsClient } from './support/fixture';
 
 interface GuardStatus {
@@ -40,7 +41,9 @@ describe('Kuzzle\'s memoryStorage on the Redis database of the plugin\'s state',
     const redis = stack().stateRedis();
     try {
       assert.equal(await redis.exists(keys.cards), 1, 'the plugin\'s cards are in this database');
+      // The guard is on from the start; the probe tells the sharing a round (a second) after the node is live.
       for (let node = 1; node <= 2; node++) {
+        await waitFor(`node ${node} sees the sharing`, async () => (await stack().clusterStatus<GuardStatus>(node)).memoryStorage.sharesRedis === 'yes');
         assert.deepEqual((await stack().clusterStatus<GuardStatus>(node)).memoryStorage, { sharesRedis: 'yes', guarded: true, refused: 0, hidden: 0 }, `node ${node}`);
       }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CardStore } from '../../src/membership/card-store';
 import type { NodeCard } from '../../src/membership/node-card';
 import type { SharedRecords } from '../../src/state/shared-records';
-import type { EpochProbe, RealtimeStoreMetrics, SharedState } from '../../src/state/shared-state';
+import type { EpochProbe, RealtimeStoreMetrics, SharedState, StateMark } from '../../src/state/shared-state';
 import type { HistogramSnapshot } from '../../src/util/histogram';
 import { MemoryRealtimeStore } from './memory-realtime-store';
 
@@ -26,6 +26,7 @@ export class MemoryStateServer {
   readonly realtime = new MeteredMemoryRealtimeStore();
   readonly cards = new Map<string, { card: NodeCard; expiresAt: number }>();
   readonly records = new Map<string, Map<string, string>>();
+  readonly marks = new Map<string, string>();
   epoch: string | undefined;
   incarnations = 0;
   /** Every call fails while set (Redis unreachable). */
@@ -43,6 +44,7 @@ export class MemoryStateServer {
     this.realtime.rooms.clear();
     this.cards.clear();
     this.records.clear();
+    this.marks.clear();
     this.epoch = undefined;
     this.incarnations = 0;
   }
@@ -150,6 +152,21 @@ class MemorySharedState implements SharedState {
 
   records(name: string): SharedRecords {
     return new MemoryRecords(this.server, name);
+  }
+
+  mark(nodeId: string): StateMark {
+    const key = `mark:${nodeId}`;
+    return {
+      key,
+      write: async (value) => {
+        this.server.check();
+        this.server.marks.set(key, value);
+      },
+      read: async () => {
+        this.server.check();
+        return this.server.marks.get(key) ?? null;
+      },
+    };
   }
 
   async connect(): Promise<void> {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { MemoryStorageGuard, refusalOf, withoutPluginKeys } from '../../src/plugin/memory-storage-guard';
-import { keyPrefixOf, probeMemoryStorage, SharingWatch } from '../../src/plugin/memory-storage-probe';
+import { keyPrefixesOf, MARK_SETTLE_MS, probeRound, PROBE_AGAIN_MS, ROUNDS_APART, SharingWatch } from '../../src/plugin/memory-storage-probe';
+import type { StateMark } from '../../src/state/shared-state';
 import type { Scheduler } from '../../src/util/scheduler';
 import { waitFor } from '../harness/wait';
 
@@ -34,7 +35,7 @@ function setup(keys: string[] = ['user:a', 'kpc:kuzzle:{kpc:kuzzle}:collections'
 
 describe('memoryStorage guard: the rules', () => {
   it('refuses a plugin key in any argument, nested or not, and nothing else', () => {
-    assert.match(refusalOf('del', [['user:a', 'kpc:kuzzle:{kpc:kuzzle}:roomIndex']]) ?? '', /keys starting with "kpc:" are the cluster's/);
+    assert.match(refusalOf('del', [['user:a', 'kpc:kuzzle:{kpc:kuzzle}:roomIndex']]) ?? '', /keys starting with "kpc:" or "kpc\/" are the cluster's/);
     assert.ok(refusalOf('rename', ['user:a', 'kpc:other:x']));
     assert.ok(refusalOf('mset', [['k', 'v', 'kpc:x', 'v']]));
     assert.ok(refusalOf('store', ['kpc:x', 'v', { ttl: 5 }]));
@@ -61,6 +62,11 @@ describe('memoryStorage guard: the rules', () => {
     assert.ok(refusalOf('mset', [{ 'kpc:x': 'v' }]));
     assert.ok(refusalOf('mset', [new Map([['kpc:x', 'v']])]));
     assert.ok(refusalOf('del', [[Buffer.from('kpc:x')]]));
+    // A plugin may hand ioredis objects it sends as String(value).
+    assert.ok(refusalOf('del', [new String('kpc:x')]));
+    assert.ok(refusalOf('del', [{ toString: () => 'x' }, new (class Key { toString = () => 'kpc:x' })()]));
+    // The plugin's token-refresh records in Kuzzle's internalCache.
+    assert.ok(refusalOf('get', ['kpc/token-refresh/abc']));
     assert.equal(refusalOf('set', ['k', 12]), undefined);
     assert.match(refusalOf('del', ['kpc:x'], 'it may share') ?? '', /^it may share: keys starting/);
   });
@@ -147,85 +153,141 @@ describe('memoryStorage guard: in front of Kuzzle\'s asks', () => {
   });
 });
 
-describe('memoryStorage probe: does Kuzzle\'s memoryStorage see this node\'s card?', () => {
-  const target = { clusterName: 'prod', nodeId: 'node-1', keyPrefix: undefined };
-
-  it('asks for this node\'s card in the cards hash of its cluster', async () => {
+describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the plugin wrote?', () => {
+  /** One Redis database as both clients see it, and whether memoryStorage's client reaches it. */
+  const setup = (shared: boolean) => {
+    const db = new Map<string, string>();
+    const other = new Map<string, string>();
+    const mark: StateMark = {
+      key: 'kpc:prod:{kpc:prod:nodes}:mark:node-1',
+      write: async (value) => void db.set('kpc:prod:{kpc:prod:nodes}:mark:node-1', value),
+      read: async () => db.get('kpc:prod:{kpc:prod:nodes}:mark:node-1') ?? null,
+    };
     const asked: unknown[][] = [];
-    const outcome = await probeMemoryStorage(async (...args) => {
-      asked.push(args);
-      return 1;
-    }, target);
-    assert.deepEqual(outcome, { shares: true });
-    assert.deepEqual(asked, [['hexists', 'kpc:prod:{kpc:prod:nodes}:cards', 'node-1']]);
-    assert.deepEqual(await probeMemoryStorage(async () => 0, target), { shares: false });
+    const execute = async (command: string, ...args: unknown[]): Promise<unknown> => {
+      asked.push([command, ...args]);
+      return (shared ? db : other).get(String(args[0])) ?? null;
+    };
+    return { db, other, mark, execute, asked };
+  };
+  const now = async (): Promise<void> => undefined;
+
+  it('counts as shared when memoryStorage reads the random value the plugin just wrote, as apart when the plugin reads it before and after and memoryStorage does not', async () => {
+    const shared = setup(true);
+    assert.deepEqual(await probeRound(shared.execute, shared.mark, now), { shares: true });
+    assert.deepEqual(shared.asked, [['get', shared.mark.key]]);
+    const apart = setup(false);
+    assert.deepEqual(await probeRound(apart.execute, apart.mark, now), { shares: false });
   });
 
-  it('cannot tell on an error (an ACL refusal included: names may still be listed), nor behind a key prefix', async () => {
-    const refused = await probeMemoryStorage(async () => Promise.reject(new Error('NOPERM this user has no permissions to access one of the keys used as arguments')), target);
-    assert.deepEqual(refused, { unknown: 'NOPERM this user has no permissions to access one of the keys used as arguments' });
-    let asked = false;
-    const prefixed = await probeMemoryStorage(async () => {
-      asked = true;
-      return 0;
-    }, { ...target, keyPrefix: 'app:' });
-    assert.match('unknown' in prefixed ? prefixed.unknown : '', /keyPrefix \("app:"\)/);
-    assert.equal(asked, false);
-    assert.equal(keyPrefixOf({ options: { keyPrefix: 'app:' } }), 'app:');
-    assert.equal(keyPrefixOf({ options: { keyPrefix: '' } }), undefined);
-    assert.equal(keyPrefixOf(undefined), undefined);
+  it('cannot be fooled by a value planted where memoryStorage reads: only the random value of this round counts', async () => {
+    const apart = setup(false);
+    apart.other.set(apart.mark.key, 'planted');
+    assert.deepEqual(await probeRound(apart.execute, apart.mark, now), { shares: false });
   });
 
-  /** A scheduler whose one-off tasks run when the test says. */
+  it('cannot tell when the mark was lost meanwhile (a flush, a failover), nor on an error', async () => {
+    const shared = setup(true);
+    assert.deepEqual(await probeRound(shared.execute, shared.mark, async () => void shared.db.clear()), { unknown: 'the mark was lost before memoryStorage read it' });
+    const flushedDuringRead = setup(true);
+    const execute = async (command: string, ...args: unknown[]): Promise<unknown> => {
+      flushedDuringRead.db.clear();
+      return flushedDuringRead.execute(command, ...args);
+    };
+    assert.deepEqual(await probeRound(execute, flushedDuringRead.mark, now), { unknown: 'the mark was lost while memoryStorage read it' });
+    const failing = setup(true);
+    assert.deepEqual(await probeRound(async () => Promise.reject(new Error('NOPERM no permissions')), failing.mark, now), { unknown: 'NOPERM no permissions' });
+  });
+
+  it('reads memoryStorage\'s key prefixes where ioredis takes them (options on one server, clusterOptions on a Redis Cluster)', () => {
+    assert.deepEqual(keyPrefixesOf({ options: { keyPrefix: 'app:' }, clusterOptions: { keyPrefix: 'ms:' } }), ['app:', 'ms:']);
+    assert.deepEqual(keyPrefixesOf({ options: { keyPrefix: '' } }), []);
+    assert.deepEqual(keyPrefixesOf(undefined), []);
+  });
+
+  /** A scheduler whose one-off tasks run when the test says, with their delays. */
   const manualScheduler = () => {
-    const due: Array<() => void> = [];
+    const due: Array<{ ms: number; run: () => void }> = [];
     const scheduler: Scheduler = {
       every: () => () => undefined,
-      after: (_ms, task) => {
+      after: (ms, task) => {
         let cancelled = false;
-        due.push(() => !cancelled && task());
+        due.push({ ms, run: () => !cancelled && task() });
         return () => {
           cancelled = true;
         };
       },
     };
-    return { scheduler, due };
+    /** Runs the next task once it is due, checking its delay. */
+    const next = async (ms: number): Promise<void> => {
+      await waitFor(`a task in ${ms} ms`, () => due.length > 0);
+      const task = due.shift();
+      assert.equal(task?.ms, ms);
+      task?.run();
+    };
+    return { scheduler, due, next };
   };
 
-  it('asks again every period until the sharing is seen, then stops asking; logs each change once', async () => {
+  it('turns the guard off only after rounds in a row see the databases apart, and for good', async () => {
+    const apart = setup(false);
     const guard = new MemoryStorageGuard((message) => new Forbidden(message));
-    const closed = async () => Promise.reject(new Error('Connection is closed.'));
-    const answers: Array<() => Promise<unknown>> = [async () => 0, closed, closed, async () => 1];
-    let asked = 0;
     const logs: string[] = [];
-    const { scheduler, due } = manualScheduler();
-    const watch = new SharingWatch(guard, async () => (answers[asked++] ?? (async () => 1))(), target, (level, message) => logs.push(`${level}: ${message}`), scheduler);
-    await watch.start();
-    assert.equal(guard.stats().sharesRedis, 'no', 'the first probe missed the card');
-    for (const expected of ['unknown', 'unknown', 'yes']) {
-      assert.equal(due.length, 1, 'one probe scheduled');
-      due.shift()?.();
-      // Done when the next one is scheduled, or when none will be.
-      await waitFor('the probe done', () => due.length === 1 || guard.knownShared);
-      assert.equal(guard.stats().sharesRedis, expected);
+    const { scheduler, due, next } = manualScheduler();
+    const watch = new SharingWatch(guard, apart.execute, apart.mark, [], (level, message) => logs.push(`${level}: ${message}`), scheduler);
+    const started = watch.start();
+    for (let round = 1; round <= ROUNDS_APART; round++) {
+      assert.equal(guard.stats().guarded, true, `still guarded before round ${round} ends`);
+      await next(MARK_SETTLE_MS);
     }
-    assert.equal(asked, 4);
-    assert.equal(due.length, 0, 'no probe once the sharing was seen');
+    await started;
+    assert.deepEqual(guard.stats(), { sharesRedis: 'no', guarded: false, refused: 0, hidden: 0 });
+    assert.equal(apart.asked.length, ROUNDS_APART);
+    assert.equal(due.length, 0, 'no more rounds');
+    assert.deepEqual(logs, ['info: memoryStorage has a Redis database of its own: ms:* commands are not checked']);
+  });
+
+  it('keeps the guard after a round that cannot tell, starts the count again a minute later, and stops at the first sight of the sharing', async () => {
+    const shared = setup(true);
+    const guard = new MemoryStorageGuard((message) => new Forbidden(message));
+    const logs: string[] = [];
+    let failures = 2;
+    const execute = async (command: string, ...args: unknown[]): Promise<unknown> => (failures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : shared.execute(command, ...args));
+    const { scheduler, due, next } = manualScheduler();
+    const watch = new SharingWatch(guard, execute, shared.mark, [], (level, message) => logs.push(`${level}: ${message}`), scheduler);
+    void watch.start();
+    await next(MARK_SETTLE_MS);
+    await next(PROBE_AGAIN_MS);
+    await next(MARK_SETTLE_MS);
+    assert.equal(guard.stats().sharesRedis, 'unknown');
+    await next(PROBE_AGAIN_MS);
+    await next(MARK_SETTLE_MS);
+    await waitFor('the sharing seen', () => guard.knownShared);
+    assert.equal(due.length, 0, 'no more rounds');
     assert.equal(logs.length, 2, logs.join('\n'));
     assert.match(logs[0] ?? '', /^warn: could not tell whether memoryStorage shares .*Connection is closed.*stay checked/);
     assert.match(logs[1] ?? '', /^info: memoryStorage shares the plugin's Redis database/);
   });
 
-  it('stops asking when stopped, even with a probe under way', async () => {
+  it('does not ask with a key prefix: the guard stays on, checking arguments with the prefix added', async () => {
+    const shared = setup(true);
+    const guard = new MemoryStorageGuard((message) => new Forbidden(message), ['k']);
+    const logs: string[] = [];
+    await new SharingWatch(guard, shared.execute, shared.mark, ['k'], (level, message) => logs.push(`${level}: ${message}`), manualScheduler().scheduler).start();
+    assert.deepEqual(shared.asked, []);
+    assert.match(logs.join('\n'), /^warn: memoryStorage adds a key prefix \("k"\)/);
+    assert.equal(guard.stats().guarded, true);
+    assert.ok(refusalOf('del', ['pc:kuzzle:x'], 'shared', ['k']), 'pc:… is kpc:… once prefixed');
+  });
+
+  it('stops when stopped, even during a round', async () => {
+    const apart = setup(false);
     const guard = new MemoryStorageGuard((message) => new Forbidden(message));
-    let answer: (value: unknown) => void = () => undefined;
     const { scheduler, due } = manualScheduler();
-    const watch = new SharingWatch(guard, () => new Promise((resolve) => (answer = resolve)), target, () => undefined, scheduler);
+    const watch = new SharingWatch(guard, apart.execute, apart.mark, [], () => undefined, scheduler);
     const started = watch.start();
+    await waitFor('the round waiting for the mark to settle', () => due.length === 1);
     watch.stop();
-    answer(0);
     await started;
-    assert.equal(due.length, 0);
-    assert.equal(guard.stats().sharesRedis, 'unknown', 'an answer that came after the stop is not taken');
+    assert.equal(guard.stats().sharesRedis, 'unknown', 'the round ended by the stop is not taken');
   });
 });
