@@ -20,6 +20,20 @@ function hostPort(key: string, value: unknown): { host: string; port: number } {
   return { host: nonEmptyString(`${key}.host`, input.host), port: integer(`${key}.port`, input.port, 1, 65535) };
 }
 
+/**
+ * ioredis' `keyPrefix` prefixes key arguments, not the key names the
+ * plugin's Lua scripts build (a card's alive key, a collection's rooms):
+ * the plugin would read and write two sets of keys. Refused rather than
+ * half-applied.
+ */
+function refuseKeyPrefix(key: string, settings: RedisSettings, hint: string): void {
+  for (const [where, options] of [['options', settings.options], ['clusterOptions', settings.clusterOptions]] as const) {
+    if (options && options.keyPrefix !== undefined) {
+      throw new ConfigError(`${key}.${where}.keyPrefix`, `the cluster plugin's Redis client cannot take a key prefix (its Lua scripts name keys the prefix would not reach)${hint}`);
+    }
+  }
+}
+
 /** Validates `plugins.cluster.redis`; ioredis options themselves are passed through as given. */
 export function parseRedisSettings(key: string, value: unknown): RedisSettings {
   const input = asObject(key, value);
@@ -35,11 +49,14 @@ export function parseRedisSettings(key: string, value: unknown): RedisSettings {
   if (input.database !== undefined) settings.database = integer(`${key}.database`, input.database, 0);
   if (input.options !== undefined) settings.options = asObject(`${key}.options`, input.options);
   if (input.clusterOptions !== undefined) settings.clusterOptions = asObject(`${key}.clusterOptions`, input.clusterOptions);
+  refuseKeyPrefix(key, settings, ': the plugin keeps its keys under kpc:<clusterName>: already');
   return settings;
 }
 
 /** The Redis settings found in Kuzzle's `services.internalCache`, keeping only what the plugin uses. */
 export function redisSettingsOf(internalCache: Record<string, unknown>): RedisSettings {
   const { node, nodes, database, options, clusterOptions } = internalCache as RedisSettings;
-  return { node, nodes, database, options, clusterOptions };
+  const settings = { node, nodes, database, options, clusterOptions };
+  refuseKeyPrefix('services.internalCache', settings, ': give the plugin its own settings in plugins.cluster.redis (the same server will do)');
+  return settings;
 }

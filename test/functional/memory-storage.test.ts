@@ -43,7 +43,7 @@ describe('Kuzzle\'s memoryStorage on the Redis database of the plugin\'s state',
       assert.equal(await redis.exists(keys.cards), 1, 'the plugin\'s cards are in this database');
       // The guard is on from the start; the probe tells the sharing a round (a second) after the node is live.
       for (let node = 1; node <= 2; node++) {
-        await waitFor(`node ${node} sees the sharing`, async () => (await stack().clusterStatus<GuardStatus>(node)).memoryStorage.sharesRedis === 'yes');
+        await waitFor(`node ${node} sees the sharing`, async () => (await stack().clusterStatus<GuardStatus>(node)).memoryStorage.sharesRedis === 'yes', { timeoutMs: 150_000 });
         assert.deepEqual((await stack().clusterStatus<GuardStatus>(node)).memoryStorage, { sharesRedis: 'yes', guarded: true, refused: 0, hidden: 0 }, `node ${node}`);
       }
 

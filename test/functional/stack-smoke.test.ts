@@ -90,8 +90,8 @@ describe('metrics for Prometheus', () => {
   });
 
   it('memoryStorage on a database of its own (Kuzzle\'s default) serves every key name, as one Kuzzle does', async () => {
-    // Told apart after three rounds of a second each from the node's start; guarded until then.
-    await waitFor('node 1 tells memoryStorage apart', async () => (await stack().clusterStatus<{ memoryStorage: { sharesRedis: string } }>(1)).memoryStorage.sharesRedis === 'no');
+    // Told apart after three rounds of a second each from the node's start, guarded until then; a round that cannot tell delays it by a minute.
+    await waitFor('node 1 tells memoryStorage apart', async () => (await stack().clusterStatus<{ memoryStorage: { sharesRedis: string } }>(1)).memoryStorage.sharesRedis === 'no', { timeoutMs: 150_000 });
     const status = await stack().clusterStatus<{ memoryStorage: Record<string, unknown> }>(1);
     assert.deepEqual(status.memoryStorage, { sharesRedis: 'no', guarded: false, refused: 0, hidden: 0 });
     assert.equal((await scrape(1)).get('kpc_memory_storage_guarded'), 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { MemoryStorageGuard, refusalOf, withoutPluginKeys } from '../../src/plugin/memory-storage-guard';
-import { keyPrefixesOf, MARK_SETTLE_MS, probeRound, PROBE_AGAIN_MS, ROUNDS_APART, SharingWatch } from '../../src/plugin/memory-storage-probe';
+import { keyPrefixesOf, MARK_SETTLE_MS, probeRound, PROBE_AGAIN_MS, ROUND_TIMEOUT_MS, ROUNDS_APART, SharingWatch } from '../../src/plugin/memory-storage-probe';
 import type { StateMark } from '../../src/state/shared-state';
 import type { Scheduler } from '../../src/util/scheduler';
 import { waitFor } from '../harness/wait';
@@ -154,19 +154,24 @@ describe('memoryStorage guard: in front of Kuzzle\'s asks', () => {
 });
 
 describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the plugin wrote?', () => {
-  /** One Redis database as both clients see it, and whether memoryStorage's client reaches it. */
+  const KEY = 'kpc:prod:{kpc:prod:nodes}:mark:node-1';
+  /**
+   * The plugin's database as its own client sees it, and memoryStorage's
+   * client: on the same database or another one; its `SET … XX GET` answers
+   * the value there was and writes only over an existing key.
+   */
   const setup = (shared: boolean) => {
     const db = new Map<string, string>();
     const other = new Map<string, string>();
-    const mark: StateMark = {
-      key: 'kpc:prod:{kpc:prod:nodes}:mark:node-1',
-      write: async (value) => void db.set('kpc:prod:{kpc:prod:nodes}:mark:node-1', value),
-      read: async () => db.get('kpc:prod:{kpc:prod:nodes}:mark:node-1') ?? null,
-    };
+    const mark: StateMark = { key: KEY, write: async (value) => void db.set(KEY, value), read: async () => db.get(KEY) ?? null };
     const asked: unknown[][] = [];
     const execute = async (command: string, ...args: unknown[]): Promise<unknown> => {
       asked.push([command, ...args]);
-      return (shared ? db : other).get(String(args[0])) ?? null;
+      assert.deepEqual([command, ...args.slice(2)], ['set', 'XX', 'GET', 'KEEPTTL'], 'a write, so that the master answers');
+      const seen = shared ? db : other;
+      const before = seen.get(String(args[0])) ?? null;
+      if (before !== null) seen.set(String(args[0]), String(args[1]));
+      return before;
     };
     return { db, other, mark, execute, asked };
   };
@@ -175,14 +180,17 @@ describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the p
   it('counts as shared when memoryStorage reads the random value the plugin just wrote, as apart when the plugin reads it before and after and memoryStorage does not', async () => {
     const shared = setup(true);
     assert.deepEqual(await probeRound(shared.execute, shared.mark, now), { shares: true });
-    assert.deepEqual(shared.asked, [['get', shared.mark.key]]);
+    assert.equal(shared.asked.length, 1);
+    assert.equal(shared.asked[0]?.[1], KEY);
+    assert.equal(shared.asked[0]?.[2], shared.db.get(KEY), 'the value it wrote back is the plugin\'s own');
     const apart = setup(false);
     assert.deepEqual(await probeRound(apart.execute, apart.mark, now), { shares: false });
+    assert.equal(apart.other.size, 0, 'nothing written in memoryStorage\'s own database');
   });
 
   it('cannot be fooled by a value planted where memoryStorage reads: only the random value of this round counts', async () => {
     const apart = setup(false);
-    apart.other.set(apart.mark.key, 'planted');
+    apart.other.set(KEY, 'planted');
     assert.deepEqual(await probeRound(apart.execute, apart.mark, now), { shares: false });
   });
 
@@ -196,44 +204,61 @@ describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the p
     };
     assert.deepEqual(await probeRound(execute, flushedDuringRead.mark, now), { unknown: 'the mark was lost while memoryStorage read it' });
     const failing = setup(true);
-    assert.deepEqual(await probeRound(async () => Promise.reject(new Error('NOPERM no permissions')), failing.mark, now), { unknown: 'NOPERM no permissions' });
+    assert.deepEqual(await probeRound(async () => Promise.reject(new Error('READONLY You can\'t write against a read only replica.')), failing.mark, now), {
+      unknown: 'READONLY You can\'t write against a read only replica.',
+    });
   });
 
-  it('reads memoryStorage\'s key prefixes where ioredis takes them (options on one server, clusterOptions on a Redis Cluster)', () => {
-    assert.deepEqual(keyPrefixesOf({ options: { keyPrefix: 'app:' }, clusterOptions: { keyPrefix: 'ms:' } }), ['app:', 'ms:']);
+  it('reads memoryStorage\'s key prefix where ioredis takes it (options on one server, clusterOptions on a Redis Cluster)', () => {
+    assert.deepEqual(keyPrefixesOf({ node: {}, options: { keyPrefix: 'app:' }, clusterOptions: { keyPrefix: 'ms:' } }), ['app:']);
+    assert.deepEqual(keyPrefixesOf({ nodes: [{}], options: { keyPrefix: 'app:' }, clusterOptions: { keyPrefix: 'ms:' } }), ['ms:']);
+    assert.deepEqual(keyPrefixesOf({ nodes: [{}], options: { keyPrefix: 'app:' } }), []);
     assert.deepEqual(keyPrefixesOf({ options: { keyPrefix: '' } }), []);
     assert.deepEqual(keyPrefixesOf(undefined), []);
   });
 
   /** A scheduler whose one-off tasks run when the test says, with their delays. */
   const manualScheduler = () => {
-    const due: Array<{ ms: number; run: () => void }> = [];
+    const due: Array<{ ms: number; run: () => void; cancelled: () => boolean }> = [];
     const scheduler: Scheduler = {
       every: () => () => undefined,
       after: (ms, task) => {
         let cancelled = false;
-        due.push({ ms, run: () => !cancelled && task() });
+        due.push({ ms, run: () => !cancelled && task(), cancelled: () => cancelled });
         return () => {
           cancelled = true;
         };
       },
     };
-    /** Runs the next task once it is due, checking its delay. */
+    /** Runs the next live task of this delay once it is scheduled (round timeouts are left pending or dropped once cancelled). */
     const next = async (ms: number): Promise<void> => {
-      await waitFor(`a task in ${ms} ms`, () => due.length > 0);
-      const task = due.shift();
-      assert.equal(task?.ms, ms);
+      const live = () => due.findIndex((task) => task.ms === ms && !task.cancelled());
+      await waitFor(`a task in ${ms} ms`, () => live() >= 0);
+      const [task] = due.splice(live(), 1);
       task?.run();
     };
-    return { scheduler, due, next };
+    const pending = (ms: number): number => due.filter((task) => task.ms === ms && !task.cancelled()).length;
+    return { scheduler, next, pending };
   };
 
-  it('turns the guard off only after rounds in a row see the databases apart, and for good', async () => {
-    const apart = setup(false);
+  const watchOf = (execute: (command: string, ...args: unknown[]) => Promise<unknown>, mark: StateMark) => {
     const guard = new MemoryStorageGuard((message) => new Forbidden(message));
     const logs: string[] = [];
-    const { scheduler, due, next } = manualScheduler();
-    const watch = new SharingWatch(guard, apart.execute, apart.mark, [], (level, message) => logs.push(`${level}: ${message}`), scheduler);
+    const clock = manualScheduler();
+    const watch = new SharingWatch(guard, execute, mark, [], (level, message) => logs.push(`${level}: ${message}`), clock.scheduler);
+    return { guard, logs, watch, ...clock };
+  };
+
+  it('turns the guard off only after rounds in a row see the databases apart, then still looks every minute and only the sight of the mark turns it back on', async () => {
+    const apart = setup(false);
+    let failNext = false;
+    let shareNext = false;
+    const execute = async (command: string, ...args: unknown[]): Promise<unknown> => {
+      if (failNext) return Promise.reject(new Error('Connection is closed.'));
+      if (shareNext) return args[1];
+      return apart.execute(command, ...args);
+    };
+    const { guard, logs, watch, next } = watchOf(execute, apart.mark);
     const started = watch.start();
     for (let round = 1; round <= ROUNDS_APART; round++) {
       assert.equal(guard.stats().guarded, true, `still guarded before round ${round} ends`);
@@ -241,31 +266,59 @@ describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the p
     }
     await started;
     assert.deepEqual(guard.stats(), { sharesRedis: 'no', guarded: false, refused: 0, hidden: 0 });
-    assert.equal(apart.asked.length, ROUNDS_APART);
-    assert.equal(due.length, 0, 'no more rounds');
     assert.deepEqual(logs, ['info: memoryStorage has a Redis database of its own: ms:* commands are not checked']);
-  });
-
-  it('keeps the guard after a round that cannot tell, starts the count again a minute later, and stops at the first sight of the sharing', async () => {
-    const shared = setup(true);
-    const guard = new MemoryStorageGuard((message) => new Forbidden(message));
-    const logs: string[] = [];
-    let failures = 2;
-    const execute = async (command: string, ...args: unknown[]): Promise<unknown> => (failures-- > 0 ? Promise.reject(new Error('Connection is closed.')) : shared.execute(command, ...args));
-    const { scheduler, due, next } = manualScheduler();
-    const watch = new SharingWatch(guard, execute, shared.mark, [], (level, message) => logs.push(`${level}: ${message}`), scheduler);
-    void watch.start();
-    await next(MARK_SETTLE_MS);
+    // An error after that changes nothing.
+    failNext = true;
     await next(PROBE_AGAIN_MS);
     await next(MARK_SETTLE_MS);
-    assert.equal(guard.stats().sharesRedis, 'unknown');
     await next(PROBE_AGAIN_MS);
+    assert.equal(guard.stats().sharesRedis, 'no');
+    // The sight of the mark does (the conclusion was wrong).
+    failNext = false;
+    shareNext = true;
     await next(MARK_SETTLE_MS);
     await waitFor('the sharing seen', () => guard.knownShared);
-    assert.equal(due.length, 0, 'no more rounds');
+    watch.stop();
+  });
+
+  it('starts the count again after a round that cannot tell, a minute later, and stops at the first sight of the sharing', async () => {
+    const shared = setup(true);
+    const apart = setup(false);
+    // apart, apart, cannot tell, apart, apart, then shared: never three apart in a row.
+    const answers = ['apart', 'apart', 'fail', 'apart', 'apart', 'shared'];
+    const execute = async (command: string, ...args: unknown[]): Promise<unknown> => {
+      const answer = answers.shift();
+      if (answer === 'fail') return Promise.reject(new Error('Connection is closed.'));
+      return (answer === 'shared' ? shared : apart).execute(command, ...args);
+    };
+    const mark: StateMark = { key: KEY, write: async (value) => void (shared.db.set(KEY, value), apart.db.set(KEY, value)), read: async () => shared.db.get(KEY) ?? null };
+    const { guard, logs, watch, next, pending } = watchOf(execute, mark);
+    void watch.start();
+    await next(MARK_SETTLE_MS);
+    await next(MARK_SETTLE_MS);
+    await next(MARK_SETTLE_MS);
+    await next(PROBE_AGAIN_MS);
+    assert.equal(guard.stats().sharesRedis, 'unknown', 'the count started again');
+    await next(MARK_SETTLE_MS);
+    await next(MARK_SETTLE_MS);
+    await next(MARK_SETTLE_MS);
+    await waitFor('the sharing seen', () => guard.knownShared);
+    assert.equal(pending(PROBE_AGAIN_MS) + pending(MARK_SETTLE_MS), 0, 'no more rounds');
     assert.equal(logs.length, 2, logs.join('\n'));
     assert.match(logs[0] ?? '', /^warn: could not tell whether memoryStorage shares .*Connection is closed.*stay checked/);
     assert.match(logs[1] ?? '', /^info: memoryStorage shares the plugin's Redis database/);
+  });
+
+  it('gives a round that gets no answer up, and asks again a minute later', async () => {
+    const shared = setup(true);
+    const { guard, logs, watch, next, pending } = watchOf(() => new Promise(() => undefined), shared.mark);
+    void watch.start();
+    await next(MARK_SETTLE_MS);
+    await next(ROUND_TIMEOUT_MS);
+    await waitFor('the round given up', () => pending(PROBE_AGAIN_MS) === 1);
+    assert.equal(guard.stats().guarded, true);
+    assert.match(logs.join('\n'), /no answer within 10 s/);
+    watch.stop();
   });
 
   it('does not ask with a key prefix: the guard stays on, checking arguments with the prefix added', async () => {
@@ -279,15 +332,14 @@ describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the p
     assert.ok(refusalOf('del', ['pc:kuzzle:x'], 'shared', ['k']), 'pc:… is kpc:… once prefixed');
   });
 
-  it('stops when stopped, even during a round', async () => {
+  it('stops when stopped, even during a round: its outcome is not taken and nothing more is scheduled', async () => {
     const apart = setup(false);
-    const guard = new MemoryStorageGuard((message) => new Forbidden(message));
-    const { scheduler, due } = manualScheduler();
-    const watch = new SharingWatch(guard, apart.execute, apart.mark, [], () => undefined, scheduler);
+    const { guard, watch, pending } = watchOf(apart.execute, apart.mark);
     const started = watch.start();
-    await waitFor('the round waiting for the mark to settle', () => due.length === 1);
+    await waitFor('the round waiting for the mark to settle', () => pending(MARK_SETTLE_MS) === 1);
     watch.stop();
     await started;
     assert.equal(guard.stats().sharesRedis, 'unknown', 'the round ended by the stop is not taken');
+    assert.equal(pending(MARK_SETTLE_MS) + pending(PROBE_AGAIN_MS), 0);
   });
 });

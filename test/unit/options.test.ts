@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { resolveBinding } from '../../src/config/bindings';
 import { ConfigError } from '../../src/config/errors';
 import { DEFAULT_OPTIONS, parseOptions } from '../../src/config/options';
+import { redisSettingsOf } from '../../src/config/redis-settings';
 import { renderOptionsTable, TABLE_END, TABLE_START } from '../../src/config/options-table';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -158,6 +159,9 @@ describe('parseOptions', () => {
       [{ redis: { nodes: [{ host: 'a', port: 1 }, null] } }, 'redis.nodes[1]'],
       [{ redis: { ...redis, database: -1 } }, 'redis.database'],
       [{ redis: { ...redis, options: 'x' } }, 'redis.options'],
+      // The plugin's Lua scripts name keys a prefix would not reach.
+      [{ redis: { ...redis, options: { keyPrefix: 'app:' } } }, 'redis.options.keyPrefix'],
+      [{ redis: { nodes: [{ host: 'a', port: 1 }], clusterOptions: { keyPrefix: 'app:' } } }, 'redis.clusterOptions.keyPrefix'],
       [{ redis: { ...redis, clusterOptions: [] } }, 'redis.clusterOptions'],
       [{ timers: { joinAttemptIntervall: 0 } }, 'timers.joinAttemptIntervall'],
     ];
@@ -255,6 +259,16 @@ describe('parseOptions', () => {
 
   it('accepts redis with a single node', () => {
     assert.deepEqual(parse({ redis }).options.redis, { node: { host: 'localhost', port: 6379 } });
+  });
+});
+
+describe('Kuzzle\'s internalCache as the plugin\'s Redis', () => {
+  it('is taken as is, but refused with a key prefix, saying to give the plugin its own settings', () => {
+    assert.deepEqual(redisSettingsOf({ node: { host: 'h', port: 1 }, database: 2, backend: 'redis' }), { node: { host: 'h', port: 1 }, database: 2, nodes: undefined, options: undefined, clusterOptions: undefined });
+    assert.throws(
+      () => redisSettingsOf({ node: { host: 'h', port: 1 }, options: { keyPrefix: 'k:' } }),
+      (error: unknown) => error instanceof ConfigError && /services\.internalCache\.options\.keyPrefix.*plugins\.cluster\.redis/.test(error.message),
+    );
   });
 });
 
