@@ -1,4 +1,4 @@
-/** Whether Kuzzle's memoryStorage reaches the plugin's Redis database, as probed at start ('unknown' until then, or when the probe failed). */
+/** Whether Kuzzle's memoryStorage reaches the plugin's Redis database, as the probe's rounds found it ('unknown' until they tell). */
 export type SharesRedis = 'yes' | 'no' | 'unknown';
 
 /** The guard of Kuzzle's memoryStorage API (see plugin/memory-storage-guard). */
