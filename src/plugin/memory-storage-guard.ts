@@ -11,7 +11,8 @@ export const PLUGIN_KEY_PREFIXES = ['kpc:', 'kpc/'] as const;
 const RANDOM_KEY_TRIES = 8;
 
 type Answerer = (...args: never[]) => unknown;
-type Execute = (command: string, ...args: unknown[]) => Promise<unknown>;
+/** Kuzzle's `core:cache:public:execute` answerer: a Redis command and its arguments. */
+export type Execute = (command: string, ...args: unknown[]) => Promise<unknown>;
 
 /** Kuzzle's asks behind its memoryStorage API (`ms:*`) and the SDK's `ms` of other plugins. */
 const EXECUTE = 'core:cache:public:execute';

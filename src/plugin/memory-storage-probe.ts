@@ -3,9 +3,7 @@ import type { StateMark } from '../state/shared-state';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { realScheduler, type Cancel, type Scheduler } from '../util/scheduler';
-import type { MemoryStorageGuard } from './memory-storage-guard';
-
-type Execute = (command: string, ...args: unknown[]) => Promise<unknown>;
+import type { Execute, MemoryStorageGuard } from './memory-storage-guard';
 
 /** How long a mark is left before memoryStorage reads it: a memoryStorage reading from a replica sees it by then. */
 export const MARK_SETTLE_MS = 1_000;
@@ -81,8 +79,6 @@ export class SharingWatch {
   /** Ends a round's wait for the mark to settle at once (on stop). */
   private wake: (() => void) | undefined;
   private apart = 0;
-  /** Told apart: only the sight of the mark changes it now. */
-  private toldApart = false;
   private lastSaid = '';
   private stopped = false;
 
@@ -123,23 +119,28 @@ export class SharingWatch {
     const outcome = await Promise.race([probeRound(this.execute, this.mark, settle), timeout]);
     cancelTimeout?.();
     if (this.stopped) return;
-    if (this.toldApart) {
+    // Told apart (the guard is off only then): only the sight of the mark changes it now.
+    if (!this.guard.guarded) {
       if ('shares' in outcome && outcome.shares) this.concludeShared();
-      else this.cancel = this.scheduler.after(PROBE_AGAIN_MS, () => void this.round());
+      else this.again();
       return;
     }
     if ('unknown' in outcome) {
       this.apart = 0;
       this.guard.settle(undefined);
       this.say('warn', `could not tell whether memoryStorage shares the plugin's Redis database (${outcome.unknown}): ms:* commands stay checked for the plugin's keys; asking again in ${PROBE_AGAIN_MS / 1000} s`);
-      this.cancel = this.scheduler.after(PROBE_AGAIN_MS, () => void this.round());
+      this.again();
       return;
     }
     if (outcome.shares) return this.concludeShared();
     if (++this.apart < ROUNDS_APART) return this.round();
-    this.toldApart = true;
     this.guard.settle(false);
     this.say('info', "memoryStorage has a Redis database of its own: ms:* commands are not checked");
+    this.again();
+  }
+
+  /** The next round, {@link PROBE_AGAIN_MS} from now. */
+  private again(): void {
     this.cancel = this.scheduler.after(PROBE_AGAIN_MS, () => void this.round());
   }
 
