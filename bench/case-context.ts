@@ -58,9 +58,10 @@ export function rotated(ports: number[], k: number): number[] {
 /**
  * Subscriptions `first` .. `first + count` (exclusive), one new room each
  * over the bench's collections, split evenly between the workers, `window`
- * requests in flight per connection.
+ * requests in flight per connection; with `port`, through the workers'
+ * connections to that node only.
  */
-export function subscribeDistinct(pool: WorkerPool, side: Side, tag: string, first: number, count: number, window: number): Promise<Array<Replies['subscribe']>> {
+export function subscribeDistinct(pool: WorkerPool, side: Side, tag: string, first: number, count: number, window: number, port?: number): Promise<Array<Replies['subscribe']>> {
   const per = Math.ceil(count / pool.workers.length);
   return pool.all((k) => ({
     type: 'subscribe',
@@ -71,5 +72,6 @@ export function subscribeDistinct(pool: WorkerPool, side: Side, tag: string, fir
     from: first + k * per,
     to: first + Math.min(count, (k + 1) * per),
     window,
+    ...(port === undefined ? {} : { port }),
   }));
 }

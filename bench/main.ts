@@ -39,8 +39,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--plugin DIR] [--workers N] [-
                  Kuzzle without the plugin), CPU time per operation on each node, and after each size
                  above 1 the control: as many Kuzzles without the plugin, not a cluster, under the same
                  subscription load; writes bench/SCALE-OUT.md
-  --load SHAPE   with --nodes: "total" (default: the same connections in all at every size) or "per-node"
-                 (the same connections on each node: each node as busy as one Kuzzle alone)
+  --load SHAPE   with --nodes: "total" (default: the same connections in all at every size), "per-node"
+                 (the same connections on each node at once: each node as busy as one Kuzzle alone) or
+                 "turns" (one Kuzzle's load on each node in turn: no two busy Kuzzles compete for the cores)
   --profile      also profile the nodes (node --cpu-prof): flame graphs of the latency cases, publisher's and
                  subscriber's node, cut to the measured window (the profiler adds its own cost to those latencies)
   --report FILE  only rewrite RESULTS.md (or SCALE-OUT.md) and the plots from a results file`;

@@ -86,11 +86,12 @@ export class Side {
 
   /** CPU seconds each original node used so far. */
   cpuSeconds(): number[] {
-    return this.pids().map((pid) => {
-      // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-      const fields = procFile(pid, 'stat').split(') ')[1]?.split(' ') ?? [];
-      return (Number(fields[11]) + Number(fields[12])) / TICKS;
-    });
+    return this.pids().map(cpuSecondsOf);
+  }
+
+  /** CPU seconds the side's Redis used so far (the one every node shares). */
+  redisCpuSeconds(): number {
+    return cpuSecondsOf(this.stack.redis?.process.pid ?? 0);
   }
 
   /** Process ids of the original nodes, in order (0 for one not running). */
@@ -131,6 +132,13 @@ export class Side {
     for (const client of this.admins.values()) client.disconnect();
     await this.stack.stop();
   }
+}
+
+/** CPU seconds a process used so far, from /proc (all its threads). */
+function cpuSecondsOf(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+  const fields = procFile(pid, 'stat').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
 /** A /proc file of a process, empty if the process is gone (a node killed by the kill case). */

@@ -9,7 +9,9 @@ type Cmd<T extends Command['type']> = Extract<Command, { type: T }>;
 /** What one worker holds: its connections, its rooms per tag, its recorders per tag. */
 export class LoadState {
   clients: Kuzzle[] = [];
-  readonly rooms = new Map<string, Array<{ client: Kuzzle; roomId: string }>>();
+  /** The port each client is connected to (same order as {@link clients}). */
+  private clientPorts: number[] = [];
+  readonly rooms = new Map<string, Array<{ client: Kuzzle; roomId: string; port: number }>>();
   readonly recorders = new Map<string, Recorder>();
 
   recorder(tag: string): Recorder {
@@ -26,6 +28,7 @@ export class LoadState {
       const kuzzle = new Kuzzle(new WebSocket('127.0.0.1', { port, pingInterval: 120_000, autoReconnect: false }), { autoResubscribe: false });
       await kuzzle.connect();
       this.clients.push(kuzzle);
+      this.clientPorts.push(port);
     }
     return { connected: this.clients.length };
   }
@@ -41,10 +44,11 @@ export class LoadState {
       const source = (notification as { result?: { _source?: Partial<BenchMessage> } }).result?._source;
       recorder.record(typeof source?.t === 'number' ? source.t : undefined);
     };
+    const clients = this.clientsOn(command.port);
     await Promise.all(
-      this.clients.map(async (client, c) => {
+      clients.map(async ({ client, port }, c) => {
         const mine: number[] = [];
-        for (let i = command.from + c; i < command.to; i += this.clients.length) mine.push(i);
+        for (let i = command.from + c; i < command.to; i += clients.length) mine.push(i);
         let next = 0;
         const loop = async (): Promise<void> => {
           while (next < mine.length) {
@@ -52,7 +56,7 @@ export class LoadState {
             const collection = command.collectionOfClient?.[c] ?? (command.collections[i % command.collections.length] as string);
             try {
               const roomId = await client.realtime.subscribe(command.index, collection, filterOf(command.filter, command.tag, i), onNotification);
-              rooms.push({ client, roomId });
+              rooms.push({ client, roomId, port });
             } catch (error) {
               errors += 1;
               firstError ??= describeError(error);
@@ -65,10 +69,13 @@ export class LoadState {
     return { ms: now() - started, subscribed: rooms.length, errors, firstError };
   }
 
-  async unsubscribe({ tag, window }: Cmd<'unsubscribe'>): Promise<Replies['unsubscribe']> {
+  async unsubscribe({ tag, window, port }: Cmd<'unsubscribe'>): Promise<Replies['unsubscribe']> {
     const started = now();
-    const rooms = this.rooms.get(tag) ?? [];
-    this.rooms.delete(tag);
+    const all = this.rooms.get(tag) ?? [];
+    const rooms = port === undefined ? all : all.filter((room) => room.port === port);
+    const kept = port === undefined ? [] : all.filter((room) => room.port !== port);
+    if (kept.length > 0) this.rooms.set(tag, kept);
+    else this.rooms.delete(tag);
     let errors = 0;
     const byClient = new Map<Kuzzle, string[]>();
     for (const { client, roomId } of rooms) byClient.set(client, [...(byClient.get(client) ?? []), roomId]);
@@ -131,7 +138,7 @@ export class LoadState {
   }
 
   /** Closed loop: as fast as the node answers, `window` in flight per client. */
-  async flood({ tag, index, collections, collectionOfClient, window, startAt, durationMs }: Cmd<'flood'>): Promise<Replies['flood']> {
+  async flood({ tag, index, collections, collectionOfClient, window, startAt, durationMs, port }: Cmd<'flood'>): Promise<Replies['flood']> {
     await sleepUntil(startAt);
     const end = startAt + durationMs;
     let sent = 0;
@@ -139,7 +146,7 @@ export class LoadState {
     let firstError: string | undefined;
     await Promise.all(
       this.clients.flatMap((client, c) =>
-        Array.from({ length: window }, async () => {
+        Array.from({ length: port === undefined || this.clientPorts[c] === port ? window : 0 }, async () => {
           while (now() < end) {
             const collection = (collectionOfClient?.[c] ?? collections[sent % collections.length]) as string;
             sent += 1;
@@ -155,9 +162,16 @@ export class LoadState {
     return { sent, errors, firstError };
   }
 
+  /** The clients connected to `port`, or all of them, each with its port. */
+  private clientsOn(port: number | undefined): Array<{ client: Kuzzle; port: number }> {
+    const all = this.clients.map((client, c) => ({ client, port: this.clientPorts[c] ?? 0 }));
+    return port === undefined ? all : all.filter((entry) => entry.port === port);
+  }
+
   disconnect(): void {
     for (const client of this.clients) client.disconnect();
     this.clients = [];
+    this.clientPorts = [];
     this.rooms.clear();
     this.recorders.clear();
   }

@@ -19,10 +19,12 @@ export type Command =
   | { type: 'connect'; ports: number[]; clients: number }
   /**
    * Subscriptions `from`..`to` (exclusive), subscription i on client i % clients, `window` in flight per client,
-   * in collection i % collections.length, or in `collectionOfClient[c]` for client c when given.
+   * in collection i % collections.length, or in `collectionOfClient[c]` for client c when given; with `port`, only
+   * the clients connected to that port subscribe (and `c` counts those only).
    */
-  | { type: 'subscribe'; tag: string; index: string; collections: string[]; collectionOfClient?: string[]; filter: FilterKind; from: number; to: number; window: number }
-  | { type: 'unsubscribe'; tag: string; window: number }
+  | { type: 'subscribe'; tag: string; index: string; collections: string[]; collectionOfClient?: string[]; filter: FilterKind; from: number; to: number; window: number; port?: number }
+  /** Removes the tag's subscriptions, or with `port` those made through clients connected to that port only. */
+  | { type: 'unsubscribe'; tag: string; window: number; port?: number }
   /** Notifications of `tag` arriving between `from` and `to` (epoch ms) are counted and their latency kept. */
   | { type: 'arm'; tag: string; from: number; to: number }
   | { type: 'collect'; tag: string }
@@ -32,9 +34,10 @@ export type Command =
   | { type: 'publish'; tag: string; index: string; collection: string; rate: number; startAt: number; durationMs: number }
   /**
    * Closed loop: every client keeps `window` publishes in flight, from `startAt` for `durationMs`, in `collections`
-   * by turns, or each client in `collectionOfClient[c]` alone when given.
+   * by turns, or each client in `collectionOfClient[c]` alone when given; with `port`, only the clients connected to
+   * that port publish.
    */
-  | { type: 'flood'; tag: string; index: string; collections: string[]; collectionOfClient?: string[]; window: number; startAt: number; durationMs: number }
+  | { type: 'flood'; tag: string; index: string; collections: string[]; collectionOfClient?: string[]; window: number; startAt: number; durationMs: number; port?: number }
   | { type: 'disconnect' }
   | { type: 'cpu' };
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { now, sleepUntil } from '../load/clock';
 import type { WorkerPool } from '../load/pool';
+import type { Replies } from '../load/protocol';
 import { subscribeDistinct } from '../case-context';
 import { COLLECTIONS, type Side } from '../side';
 import type { ScaleOutParams } from './params';
@@ -14,25 +15,49 @@ export interface PhaseCost {
   cpuSeconds: number[];
   /** `cpuSeconds` minus what the node spends idle over the same time. */
   busySeconds: number[];
+  /** The same two for the Redis every node shares (absent from runs before 2026-12-06 22:00). */
+  redis?: { cpuSeconds: number; busySeconds: number };
 }
 
-/** CPU seconds per wall second of each node while nothing is asked of it. */
-export async function idleRates(side: Side, ms: number): Promise<number[]> {
+/** CPU seconds per wall second of each node, and of the shared Redis, while nothing is asked of them. */
+export interface IdleRates {
+  nodes: number[];
+  redis: number;
+}
+
+export async function idleRates(side: Side, ms: number): Promise<IdleRates> {
   const before = side.cpuSeconds();
+  const redisBefore = side.redisCpuSeconds();
   const started = now();
   await sleepUntil(started + ms);
   const elapsed = (now() - started) / 1000;
-  return side.cpuSeconds().map((cpu, i) => (cpu - (before[i] ?? 0)) / elapsed);
+  return { nodes: side.cpuSeconds().map((cpu, i) => (cpu - (before[i] ?? 0)) / elapsed), redis: (side.redisCpuSeconds() - redisBefore) / elapsed };
 }
 
-/** Brackets a phase with CPU readings of the nodes. */
-export function startPhase(side: Side, idle: number[]): (operations: number) => PhaseCost {
+/** Brackets a phase with CPU readings of the nodes and of Redis. */
+export function startPhase(side: Side, idle: IdleRates): (operations: number) => PhaseCost {
   const before = side.cpuSeconds();
+  const redisBefore = side.redisCpuSeconds();
   const started = now();
   return (operations) => {
     const wallMs = now() - started;
+    const busy = (cpu: number, rate: number | undefined): number => Math.max(0, cpu - (rate ?? 0) * (wallMs / 1000));
     const cpuSeconds = side.cpuSeconds().map((cpu, i) => cpu - (before[i] ?? 0));
-    return { operations, wallMs, cpuSeconds, busySeconds: cpuSeconds.map((cpu, i) => Math.max(0, cpu - (idle[i] ?? 0) * (wallMs / 1000))) };
+    const redisCpu = side.redisCpuSeconds() - redisBefore;
+    return { operations, wallMs, cpuSeconds, busySeconds: cpuSeconds.map((cpu, i) => busy(cpu, idle.nodes[i])), redis: { cpuSeconds: redisCpu, busySeconds: busy(redisCpu, idle.redis) } };
+  };
+}
+
+/** Two phases' costs added up: the turns of one case, each measured alone. */
+function addCosts(a: PhaseCost | undefined, b: PhaseCost): PhaseCost {
+  if (!a) return b;
+  const sum = (x: number[], y: number[]): number[] => x.map((value, i) => value + (y[i] ?? 0));
+  return {
+    operations: a.operations + b.operations,
+    wallMs: a.wallMs + b.wallMs,
+    cpuSeconds: sum(a.cpuSeconds, b.cpuSeconds),
+    busySeconds: sum(a.busySeconds, b.busySeconds),
+    ...(a.redis && b.redis ? { redis: { cpuSeconds: a.redis.cpuSeconds + b.redis.cpuSeconds, busySeconds: a.redis.busySeconds + b.redis.busySeconds } } : {}),
   };
 }
 
@@ -173,7 +198,7 @@ export interface SubscriptionsResult {
  * over the nodes, held while RSS is read, then removed. Each phase's CPU is
  * read once every request is answered and the nodes are quiet again.
  */
-export async function subscriptionsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[]): Promise<SubscriptionsResult> {
+export async function subscriptionsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: IdleRates): Promise<SubscriptionsResult> {
   const ports = side.ports();
   const counts =
     params.connectionsPerNode === undefined
@@ -182,11 +207,12 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   const portsOf = spreadPorts(ports, counts);
   await pool.all((k) => ({ type: 'connect', ports: portsOf[k] ?? [], clients: counts[k] ?? 0 }));
   const tag = `scale-out-${Date.now()}`;
+  await warmUp(side, pool, params, `${tag}-warm-up`);
   const quietBefore = await quietMemory(side);
   const rssBefore = side.rssMb();
   const rssBeforeCollected = await collectedRss(side);
   const subscribing = startPhase(side, idle);
-  const subscribed = await subscribeDistinct(pool, side, tag, 0, params.subscriptions, params.window);
+  const subscribed = await subscribeAll(pool, side, tag, params, params.subscriptions);
   // Peers finish their share (acknowledgements, counts) after the last answer.
   await sleepUntil(now() + 1000);
   const subscribe = subscribing(params.subscriptions);
@@ -194,7 +220,7 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
   const quietAfter = await quietMemory(side);
   const rssCollected = await collectedRss(side);
   const unsubscribing = startPhase(side, idle);
-  const unsubscribed = await pool.all({ type: 'unsubscribe', tag, window: params.window });
+  const unsubscribed = await unsubscribeAll(pool, side, tag, params);
   // Removals reach the peers in batches after the answers.
   await sleepUntil(now() + 1000);
   const unsubscribe = unsubscribing(params.subscriptions);
@@ -214,6 +240,48 @@ export async function subscriptionsCase(side: Side, pool: WorkerPool, params: Sc
     errors: subscribed.reduce((sum, s) => sum + s.errors, 0) + unsubscribed.reduce((sum, u) => sum + u.errors, 0),
     firstError: subscribed.find((s) => s.firstError)?.firstError,
   };
+}
+
+/**
+ * `count` distinct subscriptions spread over the nodes; by turns
+ * (`--load turns`), each node's share through its own connections, one node
+ * after the other.
+ */
+async function subscribeAll(pool: WorkerPool, side: Side, tag: string, params: ScaleOutParams, count: number, offset = 0): Promise<Array<Replies['subscribe']>> {
+  if (!params.turns) return subscribeDistinct(pool, side, tag, offset, count, params.window);
+  const ports = side.ports();
+  const per = Math.ceil(count / ports.length);
+  const replies: Array<Replies['subscribe']> = [];
+  for (const [i, port] of ports.entries()) {
+    const first = i * per;
+    replies.push(...(await subscribeDistinct(pool, side, tag, offset + first, Math.max(0, Math.min(count, first + per) - first), params.window, port)));
+  }
+  return replies;
+}
+
+/** Removes the tag's subscriptions; by turns, one node's after the other's. */
+async function unsubscribeAll(pool: WorkerPool, side: Side, tag: string, params: ScaleOutParams): Promise<Array<Replies['unsubscribe']>> {
+  const replies: Array<Replies['unsubscribe']> = [];
+  for (const port of params.turns ? side.ports() : [undefined]) replies.push(...(await pool.all({ type: 'unsubscribe', tag, window: params.window, ...(port === undefined ? {} : { port }) })));
+  return replies;
+}
+
+/** Where the warm-up's filter numbers start: above any measured subscription's. */
+const WARM_UP_OFFSET = 10_000_000;
+
+/**
+ * Each node makes and removes its {@link ScaleOutParams.warmupPerNode}
+ * subscriptions the way the measured ones are made, unmeasured: what a node
+ * costs per subscription is then that of a process running its optimised
+ * code, as it does once it has served for a while, at every size alike.
+ */
+async function warmUp(side: Side, pool: WorkerPool, params: ScaleOutParams, tag: string): Promise<void> {
+  const count = (params.warmupPerNode ?? 0) * side.ports().length;
+  if (count === 0) return;
+  // Filters of their own (none of the measured rooms'): nothing Kuzzle may keep of them makes a measured subscription cheaper.
+  await subscribeAll(pool, side, tag, params, count, WARM_UP_OFFSET);
+  await unsubscribeAll(pool, side, tag, params);
+  await side.waitNoRooms();
 }
 
 export interface NotificationsResult {
@@ -245,7 +313,7 @@ export type PublishTarget = 'every collection' | 'own collection';
  * each keeping a window of `realtime:publish` in flight, over the rooms'
  * collections by turns). CPU is read over the measured window only.
  */
-export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: number[], layout: RoomLayout = 'one room', publishTo: PublishTarget = 'every collection'): Promise<NotificationsResult> {
+export async function notificationsCase(side: Side, pool: WorkerPool, params: ScaleOutParams, idle: IdleRates, layout: RoomLayout = 'one room', publishTo: PublishTarget = 'every collection'): Promise<NotificationsResult> {
   const { subscribers, publishWindow, warmupMs, durationMs } = params.notifications;
   if (pool.workers.length < 2) throw new Error('the notifications case needs at least 2 load workers');
   const ports = side.ports();
@@ -268,18 +336,33 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
   await publisher.send({ type: 'connect', ports, clients: publishing });
   // The publisher's clients go round-robin over the nodes (see spreadPorts).
   const collectionOfClient = publishTo === 'own collection' ? (spreadPorts(ports, [publishing])[0] ?? []).map(collectionOf) : undefined;
-  const startAt = now() + 300;
-  const from = startAt + warmupMs;
-  await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + durationMs })));
-  const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, collectionOfClient, window: publishWindow, startAt, durationMs: warmupMs + durationMs });
-  await sleepUntil(from);
-  const measuring = startPhase(side, idle);
-  await sleepUntil(from + durationMs);
-  const window = measuring(0);
-  const { sent, errors } = await flood;
-  // Notifications of the window still on their way count.
-  await sleepUntil(now() + 1000);
-  const collected = await Promise.all(receivers.map((worker) => worker.send({ type: 'collect', tag })));
+  // By turns: the publishers of one node at a time, each for a share of the window.
+  const turns = params.turns ? ports : [undefined];
+  const turnMs = params.turns ? Math.max(MIN_TURN_MS, durationMs / ports.length) : durationMs;
+  let cost: PhaseCost | undefined;
+  let published = 0;
+  let errors = 0;
+  for (const port of turns) {
+    const startAt = now() + 300;
+    const from = startAt + warmupMs;
+    await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + turnMs })));
+    const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, collectionOfClient, window: publishWindow, startAt, durationMs: warmupMs + turnMs, ...(port === undefined ? {} : { port }) });
+    await sleepUntil(from);
+    const measuring = startPhase(side, idle);
+    await sleepUntil(from + turnMs);
+    const window = measuring(0);
+    const flooded = await flood;
+    // Notifications of the window still on their way count.
+    await sleepUntil(now() + 1000);
+    const collected = await Promise.all(receivers.map((worker) => worker.send({ type: 'collect', tag })));
+    cost = addCosts(cost, { ...window, operations: collected.reduce((sum, c) => sum + c.count, 0) });
+    published += flooded.sent;
+    errors += flooded.errors;
+  }
   await pool.all({ type: 'disconnect' });
-  return { cost: { ...window, operations: collected.reduce((sum, c) => sum + c.count, 0) }, published: sent, errors };
+  if (!cost) throw new Error('the notifications case measured nothing');
+  return { cost, published, errors };
 }
+
+/** `--load turns`: the shortest measured window of one node's publishers. */
+const MIN_TURN_MS = 5000;

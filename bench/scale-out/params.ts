@@ -9,6 +9,14 @@ export interface ScaleOutParams {
   /** Requests in flight per connection while subscribing and unsubscribing. */
   window: number;
   /**
+   * Subscriptions each node makes and removes before the measured ones
+   * (absent from runs before 2026-12-06 23:00, which had none): a fresh
+   * Kuzzle process runs its first requests unoptimised (V8 compiles the
+   * hot code as it goes), and without this every added node paid that
+   * once more within the same total load.
+   */
+  warmupPerNode?: number;
+  /**
    * `--load per-node`: connections on each node while subscribing and
    * unsubscribing, the same at every size, so that each node is as busy as
    * one Kuzzle alone. Absent (`--load total`, and runs before the option):
@@ -17,6 +25,16 @@ export interface ScaleOutParams {
    * this machine's cores).
    */
   connectionsPerNode?: number;
+  /**
+   * `--load turns`: the load goes to one node at a time, each node's turn
+   * with one Kuzzle's load (its {@link connectionsPerNode} connections,
+   * its share of the subscriptions; its publishers for a share of the
+   * notification window), so that the busy Kuzzle process never competes
+   * with another busy one for this machine's cores, as with a core per
+   * node. Each node's CPU is summed over every turn: its own and what the
+   * others' turns cost it.
+   */
+  turns?: boolean;
   /** Subscribers of the one notified room, spread over the nodes; publishers on every node. */
   notifications: {
     subscribers: number;
@@ -30,11 +48,15 @@ export interface ScaleOutParams {
   idleMs: number;
 }
 
-/** How the load grows with the cluster: the same in all (`total`), or the same on each node (`per-node`). */
-export type LoadShape = 'total' | 'per-node';
+/**
+ * How the load grows with the cluster: the same in all (`total`), the same on
+ * each node at once (`per-node`), or one Kuzzle's load on each node by turns
+ * (`turns`).
+ */
+export type LoadShape = 'total' | 'per-node' | 'turns';
 
 export function scaleOutParams(mode: 'quick' | 'full', sizes: number[], workers: number, load: LoadShape = 'total'): ScaleOutParams {
-  const perNode = load === 'per-node';
+  const perNode = load !== 'total';
   const notifications = mode === 'quick' ? { subscribers: 48, warmupMs: 1000, durationMs: 3000 } : { subscribers: 96, warmupMs: 2000, durationMs: 15_000 };
   return {
     mode,
@@ -42,16 +64,18 @@ export function scaleOutParams(mode: 'quick' | 'full', sizes: number[], workers:
     workers,
     subscriptions: mode === 'quick' ? 2000 : 100_000,
     window: 20,
+    warmupPerNode: mode === 'quick' ? 500 : 5000,
     ...(perNode ? { connectionsPerNode: 8 } : {}),
+    ...(load === 'turns' ? { turns: true } : {}),
     notifications: { ...notifications, publishWindow: 10, ...(perNode ? { publishersPerNode: 3 } : {}) },
     idleMs: mode === 'quick' ? 2000 : 5000,
   };
 }
 
-/** `--load total|per-node`. */
+/** `--load total|per-node|turns`. */
 export function parseLoadShape(text: string | undefined): LoadShape {
-  if (text === undefined || text === 'total' || text === 'per-node') return text ?? 'total';
-  throw new Error(`--load takes "total" (the same load in all at every size) or "per-node" (the same load on each node), got "${text}"`);
+  if (text === undefined || text === 'total' || text === 'per-node' || text === 'turns') return text ?? 'total';
+  throw new Error(`--load takes "total" (the same load in all at every size), "per-node" (the same load on each node at once) or "turns" (one Kuzzle's load on each node in turn), got "${text}"`);
 }
 
 /** `--nodes 1,2,4`: sizes, each a whole number from 1 to 16. */

@@ -1,6 +1,6 @@
 import { ratioText, show } from '../report/format';
 import { lineChart } from '../report/svg';
-import type { HeapReading } from './cases';
+import type { HeapReading, PhaseCost } from './cases';
 import { baselineReadings, capacity, cpuPerOperationUs, judgedReading, meanOf, rssPer100k, type RssReading, type ScaleOutResults, type SizeRecord } from './results';
 
 const list = (values: number[], digits = 2): string => values.map((v) => show(v, digits)).join(', ');
@@ -20,13 +20,23 @@ function capacities(record: SizeRecord): { subscribe?: number; unsubscribe?: num
 
 /** Where the subscriptions come from: the same connections on every node (`--load per-node`), or the same few in all spread over the nodes (`--load total`, and runs before the option). */
 function connectionsText(params: ScaleOutResults['params']): string {
+  if (params.turns) {
+    return `${params.connectionsPerNode ?? 8} connections on every node (${params.window} requests in flight each), the nodes **by turns**: each node's share through its own connections, one node after the other, so that one Kuzzle's load is on one node at a time and no two busy Kuzzles compete for the cores, as with a core per node (each node's CPU summed over every turn, its own and the others'; \`--load turns\`)`;
+  }
   return params.connectionsPerNode === undefined
     ? `8 connections in all (12 at 6 nodes), spread evenly over the nodes (${params.window} requests in flight each: fewer on each node as the cluster grows; \`--load total\`)`
     : `${params.connectionsPerNode} connections on every node (${params.window} requests in flight each: every node as busy as one Kuzzle alone, and the machine's cores more contended as the cluster grows; \`--load per-node\`)`;
 }
 
+/** The unmeasured warm-up before the subscriptions, when the run had one. */
+function warmUpText(params: ScaleOutResults['params']): string {
+  const warm = params.warmupPerNode;
+  return warm ? `first, unmeasured, ${warm.toLocaleString('en-US')} subscriptions made and removed on each node the same way (a fresh process runs its first requests unoptimised, and without it each added node paid that once more); then ` : '';
+}
+
 function publishersText(params: ScaleOutResults['params']): string {
   const perNode = params.notifications.publishersPerNode;
+  if (params.turns) return `${perNode ?? 3} connections on every node, by turns (one node's publishers at a time, each for the window's share of the nodes, 5 s at least, after its own warm-up)`;
   return perNode === undefined ? 'connections spread over the nodes (one per node, at least 3 in all)' : `${perNode} connections on every node`;
 }
 
@@ -110,6 +120,35 @@ function controlSection(results: ScaleOutResults, baseline: Baseline): string[] 
   return lines;
 }
 
+/**
+ * The shared Redis's share: its CPU per operation, and the rate one Redis
+ * core allows, against one Kuzzle's capacity (runs before 2026-12-06 22:00
+ * did not read it).
+ */
+function redisSection(results: ScaleOutResults, base: Capacities): string[] {
+  // One Kuzzle alone keeps no shared state there: only clusters have a row.
+  const rows = rowsOf(results).filter(({ record }) => record.nodes > 1 && record.subscriptions?.subscribe.redis !== undefined);
+  if (rows.length === 0) return [];
+  const lines = [
+    '',
+    '## The shared Redis',
+    '',
+    `Every node of a cluster writes its rooms to one Redis (the plugin's shared state; one Kuzzle alone uses it for its own cache only): what one Redis core allows = operations ÷ Redis's CPU seconds over the phase (idle subtracted), against one Kuzzle's capacity. When it is below a size's capacity above, Redis, not the nodes, caps that size (a Redis Cluster spreads that work over its shards).`,
+    '',
+    '| nodes | Redis CPU per subscription (µs) | subscriptions one Redis core allows (/s) | vs one Kuzzle | per unsubscription (µs) | unsubscriptions (/s) | vs one Kuzzle | per notification delivered (µs) | notifications (/s) | vs one Kuzzle |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const perOp = (cost: PhaseCost | undefined): number | undefined => (cost?.redis && cost.operations > 0 ? (cost.redis.busySeconds * 1e6) / cost.operations : undefined);
+  const allows = (cost: PhaseCost | undefined): number | undefined => (cost?.redis && cost.redis.busySeconds > 0 ? cost.operations / cost.redis.busySeconds : undefined);
+  for (const { label, record } of rows) {
+    const cells = ([['subscribe', record.subscriptions?.subscribe], ['unsubscribe', record.subscriptions?.unsubscribe], ['notify', record.notifications?.cost]] as const).map(
+      ([kind, cost]) => `${show(perOp(cost), 1)} | ${show(allows(cost), 0)} | ${ratioText(allows(cost), base[kind], '')}`,
+    );
+    lines.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
 /** Targets at 6 nodes against one node (issue 20). */
 const TARGETS = { nodes: 6, subscribe: 4, unsubscribe: 4, notify: 4.5, rss: 0.25 };
 
@@ -134,7 +173,7 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     '',
     `Every node, Redis, Elasticsearch and the load share ${env.cores} cores, so wall-clock rates say little about more machines. What is measured instead is the CPU time each Kuzzle process spends (from /proc, less its idle rate measured before the cases), and the **capacity with a core per node** = operations ÷ the busiest node's CPU seconds: the rate the cluster would sustain if each node had a core of its own and the busiest one were the limit. Size 1 is one Kuzzle without the plugin.`,
     '',
-    `Load: ${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from ${connectionsText(params)}, held (RSS read 1 s after the last answer; then once every node went quiet and V8's memory reducer gave the burst's memory back by itself, as an operator sees a node some 20 s after a burst (the young generation back to its smallest, or 60 s at most); then after a forced full garbage collection on every node; each against a baseline read the same way before the subscriptions. The bench loads a small file into each Kuzzle process for that, \`bench/scale-out/collect-on-signal.ts\`, which reports the node's V8 heap every second and right after a forced collection: live objects, what V8 keeps committed, and of that the young generation. The RSS target is judged on the quiet reading), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from ${publishersText(params)} (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
+    `Load: ${warmUpText(params)}${params.subscriptions.toLocaleString('en-US')} distinct subscriptions (one new room each, over 10 collections) from ${connectionsText(params)}, held (RSS read 1 s after the last answer; then once every node went quiet and V8's memory reducer gave the burst's memory back by itself, as an operator sees a node some 20 s after a burst (the young generation back to its smallest, or 60 s at most); then after a forced full garbage collection on every node; each against a baseline read the same way before the subscriptions. The bench loads a small file into each Kuzzle process for that, \`bench/scale-out/collect-on-signal.ts\`, which reports the node's V8 heap every second and right after a forced collection: live objects, what V8 keeps committed, and of that the young generation. The RSS target is judged on the quiet reading), then removed; then ${params.notifications.subscribers} subscribers of one room spread over the nodes and \`realtime:publish\` from ${publishersText(params)} (${params.notifications.publishWindow} in flight each), measured over ${params.notifications.durationMs / 1000} s; then the same with one room per node, each in its own collection (each node's subscribers on their own collection, publishers on every node writing to every collection by turns: a change interests one node, which is the only peer it is sent to).`,
     '',
     '## Capacity with a core per node',
     '',
@@ -165,17 +204,17 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
       `Targets at ${TARGETS.nodes} nodes against one node: subscribe ${check(c.subscribe, base.subscribe, TARGETS.subscribe)}; unsubscribe ${check(c.unsubscribe, base.unsubscribe, TARGETS.unsubscribe)}; notifications ${check(c.notify, base.notify, TARGETS.notify)}; RSS per node (${{ quiet: 'node quiet', collected: 'forced collection', burst: '1 s after the burst' }[reading]}) ${check(rss, baseRss[reading], TARGETS.rss, true)}.`,
     );
   }
-  lines.push(...controlSection(results, baseline));
+  lines.push(...controlSection(results, baseline), ...redisSection(results, base));
   lines.push(
     '',
     `![capacity against nodes](results/${plot})`,
     '',
     '## Raw numbers',
     '',
-    'Per node, in node order. CPU in seconds over the phase as read from /proc (raw), the same less the idle rate × the phase\'s wall time (busy), and busy CPU per operation in µs.',
+    'Per node, in node order. CPU in seconds over the phase as read from /proc (raw), the same less the idle rate × the phase\'s wall time (busy), and busy CPU per operation in µs; then the shared Redis\'s CPU over the phase, raw and busy. By turns, a phase\'s numbers are the sum of its turns.',
     '',
-    '| nodes | phase | operations | wall (s) | CPU raw (s) | CPU busy (s) | CPU per operation (µs) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | phase | operations | wall (s) | CPU raw (s) | CPU busy (s) | CPU per operation (µs) | Redis CPU raw, busy (s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const { label, record } of [...rowsOf(results), ...controlRowsOf(results)]) {
     const phases = [
@@ -186,7 +225,7 @@ export function scaleOutMarkdown(results: ScaleOutResults, plot: string): string
     ] as const;
     for (const [name, cost] of phases) {
       if (!cost) continue;
-      lines.push(`| ${label} | ${name} | ${cost.operations} | ${show(cost.wallMs / 1000)} | ${list(cost.cpuSeconds)} | ${list(cost.busySeconds)} | ${list(cpuPerOperationUs(cost), 1)} |`);
+      lines.push(`| ${label} | ${name} | ${cost.operations} | ${show(cost.wallMs / 1000)} | ${list(cost.cpuSeconds)} | ${list(cost.busySeconds)} | ${list(cpuPerOperationUs(cost), 1)} | ${cost.redis ? list([cost.redis.cpuSeconds, cost.redis.busySeconds]) : '–'} |`);
     }
   }
   lines.push(

@@ -8,6 +8,8 @@ export interface SizeRecord {
   nodes: number;
   /** CPU seconds per second of each node, idle. */
   idle: number[];
+  /** CPU seconds per second of the shared Redis, idle (absent from runs before 2026-12-06 22:00). */
+  redisIdle?: number;
   subscriptions?: SubscriptionsResult;
   notifications?: NotificationsResult;
   /** The same notification load with one room per node, each in its own collection (absent from runs before it existed). */

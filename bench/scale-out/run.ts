@@ -33,19 +33,21 @@ async function measureSize(nodes: number, kind: SizeKind, esUrl: string, pool: W
   try {
     log(`${spec.name}: starting ${spec.label}`);
     side = await Side.start(spec, esUrl, log);
-    record.idle = await idleRates(side, results.params.idleMs);
+    const idle = await idleRates(side, results.params.idleMs);
+    record.idle = idle.nodes;
+    record.redisIdle = idle.redis;
     log(`${spec.name}: subscriptions`);
-    record.subscriptions = await subscriptionsCase(side, pool, results.params, record.idle);
+    record.subscriptions = await subscriptionsCase(side, pool, results.params, idle);
     await side.waitNoRooms();
     if (kind === 'control') {
       log(`${spec.name}: notifications, one room per node in its own collection, each published on its own node`);
-      record.partitioned = await notificationsCase(side, pool, results.params, record.idle, 'room per node', 'own collection');
+      record.partitioned = await notificationsCase(side, pool, results.params, idle, 'room per node', 'own collection');
       return record;
     }
     log(`${spec.name}: notifications`);
-    record.notifications = await notificationsCase(side, pool, results.params, record.idle);
+    record.notifications = await notificationsCase(side, pool, results.params, idle);
     log(`${spec.name}: notifications, one room per node in its own collection`);
-    record.partitioned = await notificationsCase(side, pool, results.params, record.idle, 'room per node');
+    record.partitioned = await notificationsCase(side, pool, results.params, idle, 'room per node');
     if (side.clustered) record.evictions = await side.evictions(side.ports().map((_, i) => i + 1));
   } catch (error) {
     record.error = describe(error);

@@ -11,6 +11,9 @@ import type { PhaseCost } from '../../bench/scale-out/cases';
 
 const environment = { node: 'v20', kuzzleNode: 'v20', kuzzle: '2.10.4', kuzzleSdk: '7', cpuModel: 'cpu', cores: 2, memoryGb: 8, loadStart: 0, loadEnd: 0, commit: 'abc', dirty: false };
 
+/** A run's results around its sizes. */
+const runOf = (params: ScaleOutResults['params'], sizes: ScaleOutResults['sizes'], more: Partial<ScaleOutResults> = {}): ScaleOutResults => ({ kind: 'scale-out', stamp: 's', startedAt: 'a', finishedAt: 'b', params, environment, sizes, ...more });
+
 const cost = (operations: number, busySeconds: number[]): PhaseCost => ({ operations, wallMs: 1000, cpuSeconds: busySeconds.map((s) => s + 0.01), busySeconds });
 
 describe('scale-out bench', () => {
@@ -41,6 +44,36 @@ describe('scale-out bench', () => {
       assert.deepEqual([...new Set(perNode.values())], [8], `${nodes} nodes: 8 connections on each node`);
     }
     assert.deepEqual(shareOut(7, 3), [3, 2, 2]);
+  });
+
+  it('gives each node one Kuzzle\'s load in turn, and sets the shared Redis\'s CPU against one Kuzzle (--load turns)', () => {
+    const params = scaleOutParams('quick', [1, 2], 4, 'turns');
+    assert.equal(parseLoadShape('turns'), 'turns');
+    assert.equal(params.turns, true);
+    assert.equal(params.connectionsPerNode, 8);
+    assert.equal(params.notifications.publishersPerNode, 3);
+    assert.equal(scaleOutParams('quick', [1, 2], 4, 'per-node').turns, undefined);
+    const withRedis = (operations: number, busy: number[], redisBusy: number): PhaseCost => ({ ...cost(operations, busy), redis: { cpuSeconds: redisBusy + 0.01, busySeconds: redisBusy } });
+    const held = (busy: number[], redisBusy: number): NonNullable<ScaleOutResults['sizes'][number]['subscriptions']> => ({
+      subscribe: withRedis(2000, busy, redisBusy),
+      unsubscribe: withRedis(2000, busy, redisBusy),
+      rssGrowthMb: busy.map(() => 10),
+      errors: 0,
+    });
+    const results = runOf(params, [
+      { nodes: 1, idle: [0], redisIdle: 0.001, subscriptions: held([1], 0.1) },
+      { nodes: 2, idle: [0, 0], redisIdle: 0.002, subscriptions: held([0.5, 0.5], 0.4) },
+    ]);
+    const text = scaleOutMarkdown(results, 'x.svg');
+    assert.match(text, /the nodes \*\*by turns\*\*/);
+    assert.equal(params.warmupPerNode, 500);
+    assert.match(text, /Load: first, unmeasured, 500 subscriptions made and removed on each node/);
+    assert.match(text, /## The shared Redis/);
+    // One Kuzzle: 2000/s. Two nodes' Redis: 0.4 s for 2000 subscriptions, 200 µs each, 5000/s on one core.
+    assert.match(text, /\| 2 \| 200 \| 5000 \| 2\.5× \| 200 \| 5000 \| 2\.5× \| – \| – \| {2}\|/);
+    assert.doesNotMatch(text, /\| 1 \| 100 \| 20000 \|/, 'no Redis row for one Kuzzle, which keeps no shared state');
+    assert.match(text, /\| 2 \| subscribe \| 2000 \| 1 \| 0\.51, 0\.51 \| 0\.5, 0\.5 \| 250, 250 \| 0\.41, 0\.4 \|/, 'Redis\'s CPU, raw and busy, beside the nodes\'');
+    assert.doesNotMatch(scaleOutMarkdown({ ...results, sizes: results.sizes.map((size) => ({ ...size, subscriptions: { ...held([1], 0), subscribe: cost(2000, [1]), unsubscribe: cost(2000, [1]) } })) }, 'x.svg'), /The shared Redis/, 'runs before Redis was read have no such section');
   });
 
   it('reads sizes and refuses what is not one', () => {
@@ -119,19 +152,14 @@ describe('scale-out bench', () => {
       quiet: { rssGrowthMb: rss.map((mb) => mb / 2), heapGrowth: young.map(() => ({ usedMb: 1, totalMb: 1.5, youngMb: 0 })), waitedMs: [2000, 21_000], reduced: [young.map(() => true), young.map((_, i) => i === 0)] },
       errors: 0,
     });
-    const results: ScaleOutResults = {
-      kind: 'scale-out',
-      stamp: 's',
-      startedAt: 'a',
-      finishedAt: 'b',
+    const results = runOf(
       params,
-      environment,
-      sizes: [
+      [
         { nodes: 1, idle: [0], subscriptions: held([1], [100], [30]), partitioned: { cost: cost(1000, [0.5]), published: 10, errors: 0 } },
         { nodes: 2, idle: [0, 0], subscriptions: held([0.8, 0.8], [60, 70], [31, 29]), partitioned: { cost: cost(1000, [0.5, 0.5]), published: 10, errors: 0 } },
       ],
-      controls: [{ nodes: 2, idle: [0, 0], subscriptions: held([0.5, 0.5], [50, 50], [30, 30]), partitioned: { cost: cost(1000, [0.25, 0.25]), published: 20, errors: 0 } }],
-    };
+      { controls: [{ nodes: 2, idle: [0, 0], subscriptions: held([0.5, 0.5], [50, 50], [30, 30]), partitioned: { cost: cost(1000, [0.25, 0.25]), published: 20, errors: 0 } }] },
+    );
     const text = scaleOutMarkdown(results, 'x.svg');
     // One Kuzzle 2000/s; the control 4000/s (2× one); the cluster 2500/s, 0.63× the control. Room per node: 2000/s, 4000/s, 2000/s.
     assert.match(text, /## Control: as many Kuzzles without the plugin, not a cluster/);
