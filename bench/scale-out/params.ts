@@ -10,7 +10,7 @@ export interface ScaleOutParams {
   window: number;
   /**
    * Subscriptions each node makes and removes before the measured ones
-   * (absent from runs before 2026-12-06 23:00, which had none): a fresh
+   * (absent from runs before 2026-12-06 22:40, which had none): a fresh
    * Kuzzle process runs its first requests unoptimised (V8 compiles the
    * hot code as it goes), and without this every added node paid that
    * once more within the same total load.

@@ -36,7 +36,7 @@ function warmUpText(params: ScaleOutResults['params']): string {
 
 function publishersText(params: ScaleOutResults['params']): string {
   const perNode = params.notifications.publishersPerNode;
-  if (params.turns) return `${perNode ?? 3} connections on every node, by turns (one node's publishers at a time, each for the window's share of the nodes, 5 s at least, after its own warm-up)`;
+  if (params.turns) return `${perNode ?? 3} connections on every node, by turns (one node's publishers at a time, each for its share of the window, 5 s at least, after its own warm-up)`;
   return perNode === undefined ? 'connections spread over the nodes (one per node, at least 3 in all)' : `${perNode} connections on every node`;
 }
 
@@ -133,15 +133,15 @@ function redisSection(results: ScaleOutResults, base: Capacities): string[] {
     '',
     '## The shared Redis',
     '',
-    `Every node of a cluster writes its rooms to one Redis (the plugin's shared state; one Kuzzle alone uses it for its own cache only): what one Redis core allows = operations ÷ Redis's CPU seconds over the phase (idle subtracted), against one Kuzzle's capacity. When it is below a size's capacity above, Redis, not the nodes, caps that size (a Redis Cluster spreads that work over its shards).`,
+    `Every node of a cluster writes its rooms to one Redis (the plugin's shared state; one Kuzzle alone uses it for its own cache only): what one Redis core allows = operations ÷ Redis's CPU seconds over the phase (idle subtracted), against one Kuzzle's capacity. When it is below a size's capacity above, Redis, not the nodes, caps that size (a Redis Cluster spreads that work over its shards). Notifications do not go through Redis: its CPU over those phases is in the raw numbers below.`,
     '',
-    '| nodes | Redis CPU per subscription (µs) | subscriptions one Redis core allows (/s) | vs one Kuzzle | per unsubscription (µs) | unsubscriptions (/s) | vs one Kuzzle | per notification delivered (µs) | notifications (/s) | vs one Kuzzle |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| nodes | Redis CPU per subscription (µs) | subscriptions one Redis core allows (/s) | vs one Kuzzle | per unsubscription (µs) | unsubscriptions (/s) | vs one Kuzzle |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   const perOp = (cost: PhaseCost | undefined): number | undefined => (cost?.redis && cost.operations > 0 ? (cost.redis.busySeconds * 1e6) / cost.operations : undefined);
   const allows = (cost: PhaseCost | undefined): number | undefined => (cost?.redis && cost.redis.busySeconds > 0 ? cost.operations / cost.redis.busySeconds : undefined);
   for (const { label, record } of rows) {
-    const cells = ([['subscribe', record.subscriptions?.subscribe], ['unsubscribe', record.subscriptions?.unsubscribe], ['notify', record.notifications?.cost]] as const).map(
+    const cells = ([['subscribe', record.subscriptions?.subscribe], ['unsubscribe', record.subscriptions?.unsubscribe]] as const).map(
       ([kind, cost]) => `${show(perOp(cost), 1)} | ${show(allows(cost), 0)} | ${ratioText(allows(cost), base[kind], '')}`,
     );
     lines.push(`| ${label} | ${cells.join(' | ')} |`);
