@@ -118,8 +118,15 @@ function readHeap(file: string): HeapReading | undefined {
   }
 }
 
-/** How long a node may take to give a burst's memory back by itself. */
-const QUIET_TIMEOUT_MS = 60_000;
+/**
+ * How long a node may take to give a burst's memory back by itself: past
+ * V8's watchdog. A process that V8 never finds allocating little (Kuzzle
+ * itself, serving its load balancer's health checks and its clients'
+ * pings, allocates close to V8's bound) gets its memory reducer's
+ * collections only 100 s after its last full collection, checked every 8 s
+ * (runs until 2026-12-07 read at 60 s, before it for most nodes).
+ */
+const QUIET_TIMEOUT_MS = 120_000;
 /** A young generation this small (MB) has been shrunk by V8's memory reducer (at its largest it is 2 × 16 MB). */
 const REDUCED_YOUNG_MB = 2;
 
@@ -127,7 +134,7 @@ const REDUCED_YOUNG_MB = 2;
  * Each node's memory once V8 has given a burst's memory back by itself, as
  * an operator sees it on a node that went quiet: V8's memory reducer runs
  * collections of its own some 8 to 20 s after the last full one when the
- * process allocates little, compacts the old generation and shrinks the
+ * process allocates little (else about 100 s after it), compacts the old generation and shrinks the
  * young one (which a forced collection leaves at its largest). Read when
  * every node's young generation is back to its smallest, or at the
  * deadline (`reduced` tells which nodes got there: with subscriptions held,

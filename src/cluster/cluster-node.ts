@@ -230,7 +230,7 @@ export class ClusterNode {
 
   /** Why this node must not get traffic now; undefined when healthy. */
   unhealthy(): string | undefined {
-    return unhealthyReason(this.statusSources());
+    return unhealthyReason(this.healthSources());
   }
 
   get isReady(): boolean {
@@ -302,22 +302,32 @@ export class ClusterNode {
     this.state.close();
   }
 
-  private statusSources(): Parameters<typeof buildStatus>[0] {
+  /**
+   * Only what health needs: load balancers poll it every few seconds, and the
+   * whole status (every counter copied) would be garbage each time.
+   */
+  private healthSources(): Parameters<typeof unhealthyReason>[0] {
     return {
-      card: this.membership.self,
       peers: this.membership.peers(),
       ready: this.ready,
       draining: this.draining,
+      minimumNodes: this.options.minimumNodes,
+      repair: { ...this.repair.stats, stateUnreachable: this.availability.currentReason },
+      redis: this.availability.stats(),
+      unreachableBoundMs: this.options.timers.stateUnreachable,
+    };
+  }
+
+  private statusSources(): Parameters<typeof buildStatus>[0] {
+    return {
+      ...this.healthSources(),
+      card: this.membership.self,
       readySince: this.readySince,
       resyncing: this.rejoining !== undefined,
       rejoins: this.rejoins,
       catchUpError: this.catchUpError,
-      minimumNodes: this.options.minimumNodes,
       transport: this.transport.stats(),
       bus: this.bus.stats(),
-      repair: { ...this.repair.stats, stateUnreachable: this.availability.currentReason },
-      redis: this.availability.stats(),
-      unreachableBoundMs: this.options.timers.stateUnreachable,
       evictions: { ...this.evictions },
       trust: this.trust.snapshot(),
       changes: this.sync.changes,

@@ -29,7 +29,7 @@ export function peerLinksOver(transport: Transport): PeerLinks {
     disconnect: (peerId) => transport.disconnect(peerId),
     setIncarnation: (incarnation) => transport.setIncarnation(incarnation),
     onDisconnect: (handler) => transport.onDisconnect(handler),
-    broadcastsSent: () => transport.stats().published,
+    broadcastsSent: () => transport.published(),
     holding: (peerId) => transport.holding(peerId),
   };
 }

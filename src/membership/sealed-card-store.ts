@@ -37,6 +37,15 @@ export class SealedCardStore implements CardStore {
   private readonly reported = new RecentKeys<string>(10_000);
   /** The identity key each node id was first trusted with: it never changes for a node. Never over MAX_PINS (see checkIdentity). */
   private readonly identities = new RecentMap<string, { key: string; readAt: number }>(MAX_PINS);
+  /**
+   * What the seal check found for each card object read: the inner store
+   * hands out the same object for the same content (cards are read at every
+   * tick and change only at a restart or rejoin), and this node's keys do
+   * not change, so neither does the answer.
+   */
+  private readonly sealChecks = new WeakMap<NodeCard, CardRefusal | 'sealed'>();
+  /** This node's card as last given, and sealed: it is renewed at every tick. */
+  private sealed: { card: NodeCard; sealed: NodeCard } | undefined;
 
   constructor(
     private readonly inner: CardStore,
@@ -47,7 +56,9 @@ export class SealedCardStore implements CardStore {
   ) {}
 
   register(card: NodeCard): Promise<void> {
-    return this.inner.register(this.keys ? sealCard(card, this.keys) : card);
+    if (!this.keys) return this.inner.register(card);
+    if (this.sealed?.card !== card) this.sealed = { card, sealed: sealCard(card, this.keys) };
+    return this.inner.register(this.sealed.sealed);
   }
 
   unregister(id: string): Promise<void> {
@@ -77,13 +88,23 @@ export class SealedCardStore implements CardStore {
       this.events.foreignProtocol(card);
       return false;
     }
-    const why = (this.keys ? checkCard(card, this.keys) : undefined) ?? this.checkIdentity(card);
+    const why = this.checkSeal(card) ?? this.checkIdentity(card);
     if (why !== undefined) {
       if (this.once(card, why)) this.events.refused(card, why);
       return false;
     }
     this.events.trusted(card);
     return true;
+  }
+
+  private checkSeal(card: NodeCard): CardRefusal | undefined {
+    if (!this.keys) return undefined;
+    let found = this.sealChecks.get(card);
+    if (found === undefined) {
+      found = checkCard(card, this.keys) ?? 'sealed';
+      this.sealChecks.set(card, found);
+    }
+    return found === 'sealed' ? undefined : found;
   }
 
   /**

@@ -6,6 +6,9 @@ import { asStrings } from './replies';
 import type { StateKeys } from './keys';
 import { defineScripts, runScript } from './scripts';
 
+/** Parsed cards kept (see RedisCardStore.parsed): far more than a cluster has nodes. */
+const MAX_PARSED_CARDS = 1024;
+
 /**
  * {@link CardStore} over Redis, in the `{<prefix>:nodes}` slot: cards in one
  * hash, and per card an alive key that each renewal sets with a time to
@@ -19,6 +22,18 @@ import { defineScripts, runScript } from './scripts';
  */
 export class RedisCardStore implements CardStore {
   private lastIncarnation = 0;
+  /**
+   * Cards already parsed, by the JSON Redis holds. Every node reads every
+   * card at each tick (four times a heartbeat), and a card changes only when
+   * its node starts or joins again: parsing and checking it each time made
+   * most of an idle node's garbage, which kept V8 from shrinking its heap
+   * after a burst. The same JSON gives the same card object, which callers
+   * never modify. Emptied when full: a Redis writer planting cards must not
+   * grow it without end.
+   */
+  private readonly parsed = new Map<string, NodeCard>();
+  /** This node's card as last written, and its JSON (renewed at each tick, unchanged between incarnations). */
+  private written: { card: NodeCard; json: string } | undefined;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -32,14 +47,9 @@ export class RedisCardStore implements CardStore {
 
   async register(card: NodeCard): Promise<void> {
     const now = Date.now();
-    await execAll(
-      this.redis
-        .multi()
-        .hset(this.keys.cards, card.id, JSON.stringify(card))
-        // The value only tells renewals apart (see renewedAt): never compared with another clock.
-        .set(this.keys.cardAlive(card.id), String(now), 'PX', this.ttlMs)
-        .zadd(this.keys.cardExpiry, now + this.ttlMs, card.id),
-    );
+    if (this.written?.card !== card) this.written = { card, json: JSON.stringify(card) };
+    // The alive key's value only tells renewals apart (see renewedAt): never compared with another clock.
+    await runScript(this.redis, 'renewCard', [this.keys.cards, this.keys.cardAlive(card.id), this.keys.cardExpiry], [card.id, this.written.json, now, this.ttlMs]);
   }
 
   async unregister(id: string): Promise<void> {
@@ -77,10 +87,18 @@ export class RedisCardStore implements CardStore {
   }
 
   private parse(json: string): NodeCard | undefined {
+    const known = this.parsed.get(json);
+    if (known) return known;
+    let card: NodeCard | undefined;
     try {
-      return parseNodeCard(JSON.parse(json));
+      card = parseNodeCard(JSON.parse(json));
     } catch {
       return undefined; // a corrupted card is skipped; it expires by itself
     }
+    if (card) {
+      if (this.parsed.size >= MAX_PARSED_CARDS) this.parsed.clear();
+      this.parsed.set(json, card);
+    }
+    return card;
   }
 }

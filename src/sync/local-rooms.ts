@@ -113,13 +113,21 @@ export class LocalRooms {
 
   /** Subscribers and rooms per collection, for drift checks. */
   digest(): Map<string, OwnerDigest> {
-    const byCollection = new Map<string, OwnerDigest>();
+    // By index, then collection: no key built per room (a drift check every
+    // few seconds over tens of thousands of rooms made most of an idle
+    // node's garbage).
+    const byIndex = new Map<string, Map<string, OwnerDigest>>();
     for (const room of this.rooms.values()) {
-      const key = encodeCollectionRef(room.index, room.collection);
-      const entry = byCollection.get(key) ?? { index: room.index, collection: room.collection, rooms: 0, subscribers: 0 };
+      let collections = byIndex.get(room.index);
+      if (!collections) byIndex.set(room.index, (collections = new Map()));
+      let entry = collections.get(room.collection);
+      if (!entry) collections.set(room.collection, (entry = { index: room.index, collection: room.collection, rooms: 0, subscribers: 0 }));
       entry.rooms += 1;
       entry.subscribers += room.customers.size;
-      byCollection.set(key, entry);
+    }
+    const byCollection = new Map<string, OwnerDigest>();
+    for (const collections of byIndex.values()) {
+      for (const entry of collections.values()) byCollection.set(encodeCollectionRef(entry.index, entry.collection), entry);
     }
     return byCollection;
   }

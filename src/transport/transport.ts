@@ -104,6 +104,8 @@ export interface Transport {
   /** Received bytes are counted per type (in stats) only for the types `known` accepts; the rest share one key. */
   countTypes(known: (type: string) => boolean): void;
   stats(): TransportStats;
+  /** Broadcasts sent so far: `stats().published` without building the whole snapshot (read every tick). */
+  published(): number;
   /** Closes every socket; idempotent. `flushMs`: time left to queued broadcasts. */
   close(options?: { flushMs?: number }): Promise<void>;
 }

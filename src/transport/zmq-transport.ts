@@ -287,6 +287,10 @@ export class ZmqTransport implements Transport {
   }
 
   /** A copy of the counters. */
+  published(): number {
+    return this.traffic.totals.published;
+  }
+
   stats(): TransportStats {
     const traffic = this.traffic.snapshot();
     return {

@@ -60,6 +60,23 @@ describe('RedisCardStore (standalone Redis)', () => {
     assert.deepEqual((await store.list()).map((card) => card.id).sort(), ['gone', 'live']);
   });
 
+  it('a card read again unchanged is the same object (parsed once); one changed in Redis is parsed anew; a renewal after Redis lost the card writes it back', async () => {
+    const keys = new StateKeys(`kpc-test-${randomUUID()}`);
+    const store = storeOf(keys);
+    const own = cardOf('own');
+    await store.register(own);
+    const [first] = await store.list();
+    assert.equal((await store.list())[0], first, 'unchanged: the same object');
+    assert.equal(await store.get('own'), first);
+    await client.hset(keys.cards, 'own', JSON.stringify({ ...own, incarnation: own.incarnation + 1 }));
+    assert.equal((await store.list())[0]?.incarnation, own.incarnation + 1, 'changed in Redis: read as it is now');
+    // Redis lost everything: the next renewal of the same card (its JSON kept) writes it whole.
+    await client.del(keys.cards, keys.cardAlive('own'), keys.cardExpiry);
+    await store.register(own);
+    assert.deepEqual((await store.list()).map((card) => `${card.id}#${card.incarnation}`), [`own#${own.incarnation}`]);
+    assert.notEqual(await client.pttl(keys.cardAlive('own')), -2, 'alive again');
+  });
+
   it('whether a card is live does not depend on the clocks of its writer or its reader: Redis expires it, ttl after its last renewal', async () => {
     const keys = new StateKeys(`kpc-test-${randomUUID()}`);
     const reader = storeOf(keys, 400);

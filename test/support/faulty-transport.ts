@@ -95,6 +95,10 @@ export class FaultyTransport implements Transport {
     return this.inner.stats();
   }
 
+  published(): number {
+    return this.inner.published();
+  }
+
   setSigner(signer: RequestSigner): void {
     this.inner.setSigner(signer);
   }

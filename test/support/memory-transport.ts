@@ -259,6 +259,10 @@ export class MemoryTransport implements Transport {
     for (const deliver of waiting) deliver();
   }
 
+  published(): number {
+    return this.counters.published;
+  }
+
   stats(): TransportStats {
     return {
       ...this.counters,

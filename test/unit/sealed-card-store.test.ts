@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { curveKeyPair } from 'zeromq';
+import { curveKeysOf } from '../../src/cluster/exposure';
 import type { CardRefusal } from '../../src/membership/card-seal';
 import type { CardStore } from '../../src/membership/card-store';
 import type { NodeCard } from '../../src/membership/node-card';
@@ -28,6 +30,33 @@ function plantedStore(): CardStore & { cards: Map<string, NodeCard> } {
     nextIncarnation: async () => 1,
   };
 }
+
+describe('SealedCardStore seals', () => {
+  it('seals this node\'s card once per card, and checks a card read once per object: a card altered in Redis is still refused', async () => {
+    const inner = plantedStore();
+    const keys = curveKeysOf({ secretKey: curveKeyPair().secretKey, accept: [] });
+    const refused: CardRefusal[] = [];
+    const store = new SealedCardStore(inner, PROTOCOL_VERSION, keys, { refused: (_c, why) => void refused.push(why), foreignProtocol: () => undefined, trusted: () => undefined });
+    const own = { ...card('self'), addresses: { router: 'tcp://self/router', pub: 'tcp://self/pub', curveKey: keys.publicKey } };
+    await store.register(own);
+    const sealed = inner.cards.get('self');
+    await store.register(own);
+    assert.equal(inner.cards.get('self'), sealed, 'the same card renewed: sealed once');
+    assert.equal(await store.get('self'), sealed, 'trusted');
+    assert.equal(await store.get('self'), sealed, 'trusted again (the check remembered)');
+
+    // A Redis writer alters the card (a new object, as a new JSON parses to one): checked again, refused.
+    inner.cards.set('self', { ...(sealed as NodeCard), addresses: { ...own.addresses, router: 'tcp://attacker/router' } });
+    assert.equal(await store.get('self'), undefined);
+    assert.deepEqual(refused, ['forged']);
+
+    // A new incarnation is a new card: sealed again, and trusted.
+    const next = { ...own, incarnation: 2 };
+    await store.register(next);
+    assert.notEqual(inner.cards.get('self'), sealed);
+    assert.equal((await store.get('self'))?.incarnation, 2);
+  });
+});
 
 describe('SealedCardStore identity pins', () => {
   it('a flood of new node ids cannot make it forget a live node\'s identity: new ids are refused until old pins are idle', async () => {
