@@ -72,6 +72,9 @@ export function subscribeDistinct(pool: WorkerPool, side: Side, tag: string, fir
     from: first + k * per,
     to: first + Math.min(count, (k + 1) * per),
     window,
-    ...(port === undefined ? {} : { port }),
+    ...portField(port),
   }));
 }
+
+/** A load message's `port` field: none sends through the workers' connections to every node. */
+export const portField = (port: number | undefined): { port?: number } => (port === undefined ? {} : { port });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { now, sleepUntil } from '../load/clock';
 import type { WorkerPool } from '../load/pool';
 import type { Replies } from '../load/protocol';
-import { subscribeDistinct } from '../case-context';
+import { portField, subscribeDistinct } from '../case-context';
 import { COLLECTIONS, type Side } from '../side';
 import type { ScaleOutParams } from './params';
 import { connectionsPerWorker, shareOut, spreadPorts } from './spread';
@@ -266,10 +266,13 @@ async function subscribeAll(pool: WorkerPool, side: Side, tag: string, params: S
   return replies;
 }
 
+/** The node each turn goes to: by turns, each node's port in order; else one turn over every node (no port). */
+const turnPorts = (params: ScaleOutParams, side: Side): Array<number | undefined> => (params.turns ? side.ports() : [undefined]);
+
 /** Removes the tag's subscriptions; by turns, one node's after the other's. */
 async function unsubscribeAll(pool: WorkerPool, side: Side, tag: string, params: ScaleOutParams): Promise<Array<Replies['unsubscribe']>> {
   const replies: Array<Replies['unsubscribe']> = [];
-  for (const port of params.turns ? side.ports() : [undefined]) replies.push(...(await pool.all({ type: 'unsubscribe', tag, window: params.window, ...(port === undefined ? {} : { port }) })));
+  for (const port of turnPorts(params, side)) replies.push(...(await pool.all({ type: 'unsubscribe', tag, window: params.window, ...portField(port) })));
   return replies;
 }
 
@@ -344,7 +347,7 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
   // The publisher's clients go round-robin over the nodes (see spreadPorts).
   const collectionOfClient = publishTo === 'own collection' ? (spreadPorts(ports, [publishing])[0] ?? []).map(collectionOf) : undefined;
   // By turns: the publishers of one node at a time, each for a share of the window.
-  const turns = params.turns ? ports : [undefined];
+  const turns = turnPorts(params, side);
   const turnMs = params.turns ? Math.max(MIN_TURN_MS, durationMs / ports.length) : durationMs;
   let cost: PhaseCost | undefined;
   let published = 0;
@@ -353,7 +356,7 @@ export async function notificationsCase(side: Side, pool: WorkerPool, params: Sc
     const startAt = now() + 300;
     const from = startAt + warmupMs;
     await Promise.all(receivers.map((worker) => worker.send({ type: 'arm', tag, from, to: from + turnMs })));
-    const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, collectionOfClient, window: publishWindow, startAt, durationMs: warmupMs + turnMs, ...(port === undefined ? {} : { port }) });
+    const flood = publisher.send({ type: 'flood', tag, index: side.index, collections, collectionOfClient, window: publishWindow, startAt, durationMs: warmupMs + turnMs, ...portField(port) });
     await sleepUntil(from);
     const measuring = startPhase(side, idle);
     await sleepUntil(from + turnMs);
