@@ -121,10 +121,10 @@ function readHeap(file: string): HeapReading | undefined {
 /**
  * How long a node may take to give a burst's memory back by itself: past
  * V8's watchdog. A process that V8 never finds allocating little (Kuzzle
- * itself, serving its load balancer's health checks and its clients'
- * pings, allocates close to V8's bound) gets its memory reducer's
- * collections only 100 s after its last full collection, checked every 8 s
- * (runs until 2026-12-07 read at 60 s, before it for most nodes).
+ * 2.10 alone does not, with anonymous subscriptions held: it re-arms a
+ * token timer every millisecond) gets its memory reducer's collections
+ * only 100 s after its last full collection, checked every 8 s (runs
+ * before 2026-12-07 read at 60 s, before the watchdog for most nodes).
  */
 const QUIET_TIMEOUT_MS = 120_000;
 /** A young generation this small (MB) has been shrunk by V8's memory reducer (at its largest it is 2 × 16 MB). */
