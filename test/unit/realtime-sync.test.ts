@@ -52,6 +52,27 @@ function cluster(count: number, store = new MemoryRealtimeStore()) {
   return { network, store, nodes, at };
 }
 
+/** A store whose `held` write waits until `release()`: a Redis write under way. */
+function heldStore(held: 'addSubscriber' | 'replaceOwner'): { store: MemoryRealtimeStore; release: () => void } {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const wait = async (name: typeof held): Promise<void> => {
+    if (name === held) await gate;
+  };
+  class HeldStore extends MemoryRealtimeStore {
+    override async addSubscriber(...args: Parameters<MemoryRealtimeStore['addSubscriber']>): ReturnType<MemoryRealtimeStore['addSubscriber']> {
+      await wait('addSubscriber');
+      return super.addSubscriber(...args);
+    }
+
+    override async replaceOwner(...args: Parameters<MemoryRealtimeStore['replaceOwner']>): ReturnType<MemoryRealtimeStore['replaceOwner']> {
+      await wait('replaceOwner');
+      return super.replaceOwner(...args);
+    }
+  }
+  return { store: new HeldStore(), release };
+}
+
 const room = (roomId: string, collection = 'col'): RoomRecord => ({ index: 'idx', collection, roomId, filters: [[{ equals: { roomId } }]] });
 const sentTypes = (node: TestNode): string[] => node.transport.sent.map((e) => e.type);
 const flush = async (): Promise<void> => {
@@ -476,17 +497,21 @@ describe('RealtimeSync: repair', () => {
     assert.deepEqual(await store.owners(), []);
   });
 
+  it('a subscription under way is no drift: the check waits for its write before it reports a difference', async () => {
+    const { store: held, release } = heldStore('addSubscriber');
+    const { at } = cluster(1, held);
+    const entered = at(1).sync.enter(room('r1'), 'conn-1'); // held here, its write under way
+    const checking = at(1).sync.findDrift();
+    await flush();
+    release();
+    assert.deepEqual(await checking, [], 'confirmed once the write was done');
+    await entered.done;
+  });
+
   it('a leave during a rewrite\'s writes stops them; the previous incarnation it replaces is purged all the same', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
     // The rewrite's writes are under way (a Redis store writes in batches, asking `abandoned` before each).
-    class SlowStore extends MemoryRealtimeStore {
-      override async replaceOwner(...args: Parameters<MemoryRealtimeStore['replaceOwner']>): ReturnType<MemoryRealtimeStore['replaceOwner']> {
-        await gate;
-        return super.replaceOwner(...args);
-      }
-    }
-    const { at, store } = cluster(1, new SlowStore());
+    const { store: held, release } = heldStore('replaceOwner');
+    const { at, store } = cluster(1, held);
     await store.addSubscriber(room('old'), 'n1#0'); // left by the previous incarnation
     await at(1).sync.subscribed(room('r1'), 'conn-1');
     at(1).owner = 'n1#2'; // joined again: the rewrite moves its rooms to the new incarnation
