@@ -5,6 +5,7 @@ import { execAll } from './exec';
 import { asStrings } from './replies';
 import type { StateKeys } from './keys';
 import { defineScripts, runScript } from './scripts';
+import { RecentMap } from '../util/recent-map';
 
 /** Parsed cards kept (see RedisCardStore.parsed): far more than a cluster has nodes. */
 const MAX_PARSED_CARDS = 1024;
@@ -28,10 +29,10 @@ export class RedisCardStore implements CardStore {
    * its node starts or joins again: parsing and checking it each time made
    * most of an idle node's garbage, which kept V8 from shrinking its heap
    * after a burst. The same JSON gives the same card object, which callers
-   * never modify. Emptied when full: a Redis writer planting cards must not
-   * grow it without end.
+   * never modify. Bounded: a Redis writer planting cards must not grow it
+   * without end, nor push out the cards of live nodes, read at every tick.
    */
-  private readonly parsed = new Map<string, NodeCard>();
+  private readonly parsed = new RecentMap<string, NodeCard>(MAX_PARSED_CARDS);
   /** This node's card as last written, and its JSON (renewed at each tick, unchanged between incarnations). */
   private written: { card: NodeCard; json: string } | undefined;
 
@@ -95,10 +96,7 @@ export class RedisCardStore implements CardStore {
     } catch {
       return undefined; // a corrupted card is skipped; it expires by itself
     }
-    if (card) {
-      if (this.parsed.size >= MAX_PARSED_CARDS) this.parsed.clear();
-      this.parsed.set(json, card);
-    }
+    if (card) this.parsed.set(json, card);
     return card;
   }
 }

@@ -286,11 +286,11 @@ export class ZmqTransport implements Transport {
     this.traffic.countTypes(known);
   }
 
-  /** A copy of the counters. */
   published(): number {
     return this.traffic.totals.published;
   }
 
+  /** A copy of the counters. */
   stats(): TransportStats {
     const traffic = this.traffic.snapshot();
     return {
