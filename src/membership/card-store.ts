@@ -11,6 +11,12 @@ export interface CardStore {
   unregister(id: string): Promise<void>;
   /** Every live card. */
   list(): Promise<NodeCard[]>;
+  /**
+   * Writes or renews a card and lists every live card, in one step: what
+   * every node does at every tick (half as many calls as a renewal and a
+   * listing, and an idle node's garbage is mostly such calls).
+   */
+  renew(card: NodeCard): Promise<readonly NodeCard[]>;
   /** The live card of one node, if any. */
   get(id: string): Promise<NodeCard | undefined>;
   /** When a node's card was last written or renewed (epoch ms); undefined when it has none. */

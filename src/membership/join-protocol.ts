@@ -68,19 +68,33 @@ export class JoinProtocol {
    * not yet expired). `force` ignores the per-peer retry interval.
    */
   async discover(force = false, includeMembers = false): Promise<number> {
-    const cards = await this.cards.list();
-    const ids = new Set(cards.map((card) => card.id));
+    return this.joinListed(await this.cards.list(), force, includeMembers);
+  }
+
+  /** {@link discover} among `cards`, every live card as just read from the store. */
+  async joinListed(cards: readonly NodeCard[], force = false, includeMembers = false): Promise<number> {
     // Node ids are new at every start: a gone card's entry would stay for good.
-    for (const id of this.lastJoinAttempt.keys()) if (!ids.has(id)) this.lastJoinAttempt.delete(id);
-    for (const id of this.owed) if (!ids.has(id)) this.owed.delete(id);
+    // Both hold failed joins only (a member owed nothing needs no pacing):
+    // nothing to drop, nor to allocate, in a settled cluster.
+    if (this.lastJoinAttempt.size > 0 || this.owed.size > 0) {
+      const ids = new Set(cards.map((card) => card.id));
+      for (const id of this.lastJoinAttempt.keys()) {
+        if (!ids.has(id) || (this.table.has(id) && !this.owed.has(id))) this.lastJoinAttempt.delete(id);
+      }
+      for (const id of this.owed) if (!ids.has(id)) this.owed.delete(id);
+    }
     const self = this.self.current;
     const now = Date.now();
-    const joins = cards
-      .filter((card) => card.id !== self.id && card.protocol === self.protocol)
-      .filter((card) => includeMembers || !this.table.has(card.id) || this.owed.has(card.id))
-      .filter((card) => !this.table.isJoining(card.id))
-      .filter((card) => force || now - (this.lastJoinAttempt.get(card.id) ?? 0) >= this.options.joinAttemptIntervalMs)
-      .map((card) => this.join(card));
+    // One pass, nothing allocated when every card is a member: this runs at every tick.
+    let joins: Array<Promise<boolean>> | undefined;
+    for (const card of cards) {
+      if (card.id === self.id || card.protocol !== self.protocol) continue;
+      if (!includeMembers && this.table.has(card.id) && !this.owed.has(card.id)) continue;
+      if (this.table.isJoining(card.id)) continue;
+      if (!force && now - (this.lastJoinAttempt.get(card.id) ?? 0) < this.options.joinAttemptIntervalMs) continue;
+      (joins ??= []).push(this.join(card));
+    }
+    if (!joins) return 0;
     const joined = await Promise.all(joins);
     return joined.filter((ok) => !ok).length;
   }
@@ -187,6 +201,8 @@ export class JoinProtocol {
       }
       this.table.add(answer.card);
       this.owed.delete(card.id);
+      // Only failed attempts are paced: the map stays empty in a settled cluster.
+      this.lastJoinAttempt.delete(card.id);
       return true;
     } catch (error) {
       if (hasCode(error, 'KPC_EVICTED')) this.emit('self:suspect', `${card.id} had evicted this incarnation`, joiner.incarnation);

@@ -117,19 +117,14 @@ export class Membership extends EventEmitter<MembershipEvents> {
     await this.card.reincarnate();
     this.stopped = false;
     this.detector.start();
-    // The card is renewed, and new cards joined, at the detector's pace;
-    // each one at a time, and a slow join never holds a renewal back (peers
-    // read a card not renewed for two heartbeats as a dead node's).
+    // The card is renewed at the detector's pace, and new cards joined from
+    // what each renewal lists; one renewal at a time, one discovery at a
+    // time, and a slow join never holds a renewal back (peers read a card
+    // not renewed for two heartbeats as a dead node's).
     this.cancelRenewal = this.scheduler.every(this.detector.tickMs(), () => {
       this.renewal ??= this.renew().finally(() => {
         this.renewal = undefined;
       });
-      this.discovery ??= this.joins
-        .discover()
-        .then(() => undefined, (error: unknown) => this.log('warn', `card store unreachable for membership: ${describeError(error)}`))
-        .finally(() => {
-          this.discovery = undefined;
-        });
     });
     return this.discover(true);
   }
@@ -161,14 +156,25 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  /** Renews this node's card (a leave in flight withdraws it again). */
+  /** Renews this node's card (a leave in flight withdraws it again), then joins the new cards it listed. */
   private async renew(): Promise<void> {
+    let cards: readonly NodeCard[];
     try {
-      await this.card.renew();
+      cards = await this.card.renew();
       // The leave withdrew the card while this renewal was in flight.
-      if (this.stopped) await this.card.withdraw();
+      if (this.stopped) {
+        await this.card.withdraw();
+        return;
+      }
     } catch (error) {
       this.log('warn', `card store unreachable for membership: ${describeError(error)}`);
+      return;
     }
+    this.discovery ??= this.joins
+      .joinListed(cards)
+      .then(() => undefined, (error: unknown) => this.log('warn', `could not join the new cards: ${describeError(error)}`))
+      .finally(() => {
+        this.discovery = undefined;
+      });
   }
 }

@@ -56,9 +56,11 @@ export class SealedCardStore implements CardStore {
   ) {}
 
   register(card: NodeCard): Promise<void> {
-    if (!this.keys) return this.inner.register(card);
-    if (this.sealed?.card !== card) this.sealed = { card, sealed: sealCard(card, this.keys) };
-    return this.inner.register(this.sealed.sealed);
+    return this.inner.register(this.sealedOf(card));
+  }
+
+  async renew(card: NodeCard): Promise<readonly NodeCard[]> {
+    return (await this.inner.renew(this.sealedOf(card))).filter((listed) => this.trust(listed));
   }
 
   unregister(id: string): Promise<void> {
@@ -81,6 +83,13 @@ export class SealedCardStore implements CardStore {
 
   nextIncarnation(): Promise<number> {
     return this.inner.nextIncarnation();
+  }
+
+  /** The card as written: sealed with CURVE, once per card object (this node's own is renewed at every tick). */
+  private sealedOf(card: NodeCard): NodeCard {
+    if (!this.keys) return card;
+    if (this.sealed?.card !== card) this.sealed = { card, sealed: sealCard(card, this.keys) };
+    return this.sealed.sealed;
   }
 
   private trust(card: NodeCard): boolean {

@@ -32,8 +32,9 @@ export class SelfCard {
     await this.cards.register(this.card);
   }
 
-  renew(): Promise<void> {
-    return this.cards.register(this.card);
+  /** Renews the card; resolves with every live card, this one included. */
+  renew(): Promise<readonly NodeCard[]> {
+    return this.cards.renew(this.card);
   }
 
   withdraw(): Promise<void> {

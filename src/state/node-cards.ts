@@ -35,6 +35,12 @@ export class RedisCardStore implements CardStore {
   private readonly parsed = new RecentMap<string, NodeCard>(MAX_PARSED_CARDS);
   /** This node's card as last written, and its JSON (renewed at each tick, unchanged between incarnations). */
   private written: { card: NodeCard; json: string } | undefined;
+  /**
+   * The live cards the last renewal listed, and their fingerprint: a
+   * renewal finding the same cards gets the fingerprint back, not the
+   * cards again (nor parses them). Callers never modify the list.
+   */
+  private renewed: { fingerprint: string; cards: readonly NodeCard[] } | undefined;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -47,10 +53,17 @@ export class RedisCardStore implements CardStore {
   }
 
   async register(card: NodeCard): Promise<void> {
-    const now = Date.now();
-    if (this.written?.card !== card) this.written = { card, json: JSON.stringify(card) };
     // The alive key's value only tells renewals apart (see renewedAt): never compared with another clock.
-    await runScript(this.redis, 'renewCard', [this.keys.cards, this.keys.cardAlive(card.id), this.keys.cardExpiry], [card.id, this.written.json, now, this.ttlMs]);
+    await runScript(this.redis, 'renewCard', this.writeKeys(card), [card.id, this.jsonOf(card), Date.now(), this.ttlMs]);
+  }
+
+  async renew(card: NodeCard): Promise<readonly NodeCard[]> {
+    const args = [card.id, this.jsonOf(card), Date.now(), this.ttlMs, this.keys.cardAlive(''), this.protocol, this.renewed?.fingerprint ?? ''];
+    const [fingerprint, ...jsons] = asStrings(await runScript(this.redis, 'renewAndListCards', this.writeKeys(card), args), 'renewAndListCards');
+    if (fingerprint === undefined) throw new Error('renewAndListCards answered with no fingerprint');
+    if (jsons.length === 0 && this.renewed?.fingerprint === fingerprint) return this.renewed.cards;
+    this.renewed = { fingerprint, cards: this.parseAll(jsons) };
+    return this.renewed.cards;
   }
 
   async unregister(id: string): Promise<void> {
@@ -58,13 +71,23 @@ export class RedisCardStore implements CardStore {
   }
 
   async list(): Promise<NodeCard[]> {
-    const reply = asStrings(await runScript(this.redis, 'listCards', [this.keys.cards, this.keys.cardExpiry], this.fateArgs()), 'listCards');
-    return reply.map((json) => this.parse(json)).filter((card): card is NodeCard => card !== undefined);
+    return this.parseAll(asStrings(await runScript(this.redis, 'listCards', [this.keys.cards, this.keys.cardExpiry], this.fateArgs()), 'listCards'));
   }
 
   async get(id: string): Promise<NodeCard | undefined> {
     const json = await runScript(this.redis, 'getCard', [this.keys.cards, this.keys.cardExpiry], [...this.fateArgs(), id]);
     return typeof json === 'string' ? this.parse(json) : undefined;
+  }
+
+  /** The keys a card's writing touches (lua/includes/writeCard). */
+  private writeKeys(card: NodeCard): string[] {
+    return [this.keys.cards, this.keys.cardAlive(card.id), this.keys.cardExpiry];
+  }
+
+  /** A card's JSON, made once per card object (this node's own is written at every tick and changes only between incarnations). */
+  private jsonOf(card: NodeCard): string {
+    if (this.written?.card !== card) this.written = { card, json: JSON.stringify(card) };
+    return this.written.json;
   }
 
   /** What lua/includes/cardFate needs besides the keys: the alive keys' prefix, the reader's clock and protocol. */
@@ -85,6 +108,10 @@ export class RedisCardStore implements CardStore {
     const counter = await this.redis.incr(this.keys.incarnations);
     this.lastIncarnation = Math.max(counter, this.lastIncarnation + 1);
     return this.lastIncarnation;
+  }
+
+  private parseAll(jsons: string[]): NodeCard[] {
+    return jsons.map((json) => this.parse(json)).filter((card): card is NodeCard => card !== undefined);
   }
 
   private parse(json: string): NodeCard | undefined {

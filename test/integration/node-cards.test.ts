@@ -77,6 +77,30 @@ describe('RedisCardStore (standalone Redis)', () => {
     assert.notEqual(await client.pttl(keys.cardAlive('own')), -2, 'alive again');
   });
 
+  it('a renewal lists the live cards in the same call: its own card, written or written back, among them, the dead ones pruned', async () => {
+    const keys = new StateKeys(`kpc-test-${randomUUID()}`);
+    const store = storeOf(keys);
+    const own = cardOf('own');
+    for (const id of ['gone', 'peer']) await store.register(cardOf(id));
+    await client.del(keys.cardAlive('gone'));
+    const listed = await store.renew(own);
+    assert.deepEqual(listed.map((card) => card.id).sort(), ['own', 'peer']);
+    assert.equal(listed.find((card) => card.id === 'peer'), (await store.list()).find((card) => card.id === 'peer'), 'parsed once, as list() does');
+    assert.equal(await client.hexists(keys.cards, 'gone'), 0, 'the dead card pruned');
+    const ttl = await client.pttl(keys.cardAlive('own'));
+    assert.ok(ttl > 0 && ttl <= TTL_MS, `alive key renewed with the ttl (${ttl} ms)`);
+    assert.ok(Number(await client.zscore(keys.cardExpiry, 'own')) > Date.now(), 'expiry written for earlier protocols');
+    // The same cards: only their fingerprint comes back, and the same list is handed out.
+    assert.equal(await store.renew(own), listed);
+    await store.register(cardOf('new'));
+    assert.deepEqual((await store.renew(own)).map((card) => card.id).sort(), ['new', 'own', 'peer'], 'a new card: listed anew');
+    await client.del(keys.cardAlive('new'));
+    assert.deepEqual((await store.renew(own)).map((card) => card.id).sort(), ['own', 'peer'], 'a card gone: listed anew');
+    // Redis lost everything: the next renewal writes the card back and lists it.
+    await client.del(keys.cards, keys.cardAlive('own'), keys.cardAlive('peer'), keys.cardExpiry);
+    assert.deepEqual((await store.renew(own)).map((card) => `${card.id}#${card.incarnation}`), [`own#${own.incarnation}`]);
+  });
+
   it('whether a card is live does not depend on the clocks of its writer or its reader: Redis expires it, ttl after its last renewal', async () => {
     const keys = new StateKeys(`kpc-test-${randomUUID()}`);
     const reader = storeOf(keys, 400);

@@ -45,8 +45,9 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     for (const name of ['adjustSubscribers', 'setOwnerCounts', 'purgeOwner']) {
       assert.match(scripts.get(name)?.lua ?? '', /local function adjustRoom/, `${name} got the shared fragment`);
     }
-    for (const name of ['listCards', 'getCard']) {
+    for (const name of ['listCards', 'getCard', 'renewAndListCards']) {
       assert.match(scripts.get(name)?.lua ?? '', /local function cardFate/, `${name} got the card rule`);
+      assert.equal(scripts.get(name)?.lua.match(/local function cardFate/g)?.length, 1, `${name} has the card rule once`);
       assert.doesNotMatch(scripts.get(name)?.lua ?? '', /adjustRoom/);
     }
   });

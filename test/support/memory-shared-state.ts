@@ -75,6 +75,11 @@ class MemoryCardStore implements CardStore {
     return [...this.server.cards.values()].filter((entry) => entry.expiresAt > now).map((entry) => structuredClone(entry.card));
   }
 
+  async renew(card: NodeCard): Promise<readonly NodeCard[]> {
+    await this.register(card);
+    return this.list();
+  }
+
   async get(id: string): Promise<NodeCard | undefined> {
     this.server.check();
     const entry = this.server.cards.get(id);

@@ -25,6 +25,7 @@ function joinProtocol(discoverTimeoutMs: number, answerJoin: JoinAnswer = () => 
     register: async (card) => void registered.set(card.id, card),
     unregister: async (id) => void registered.delete(id),
     list: async () => [...registered.values()],
+    renew: async (card) => [...registered.set(card.id, card).values()],
     get: async (id) => registered.get(id),
     renewedAt: async (id) => (registered.has(id) ? Date.now() : undefined),
     nextIncarnation: async () => ++incarnations,

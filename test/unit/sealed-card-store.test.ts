@@ -25,6 +25,7 @@ function plantedStore(): CardStore & { cards: Map<string, NodeCard> } {
     register: async (c) => void cards.set(c.id, c),
     unregister: async (id) => void cards.delete(id),
     list: async () => [...cards.values()],
+    renew: async (c) => [...cards.set(c.id, c).values()],
     get: async (id) => cards.get(id),
     renewedAt: async () => undefined,
     nextIncarnation: async () => 1,

@@ -1,7 +1,7 @@
 --[[
   Writes a node's card and renews it: what MULTI did in three commands, in
-  one (every node renews its card four times a heartbeat; the MULTI's
-  client-side machinery made most of an idle node's Redis garbage).
+  one (the MULTI's client-side machinery made most of an idle node's Redis
+  garbage).
 
   KEYS[1] cards   hash nodeId -> JSON card
   KEYS[2] alive   the card's alive key, expiring ttl after this renewal
@@ -15,7 +15,7 @@
   Returns 1.
 ]]
 
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+--- @include "includes/writeCard"
+
+writeCard(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
