@@ -4,6 +4,7 @@ import type { CollectionKeys, StateKeys } from './keys';
 import type { CollectionRef } from './realtime-store';
 import { decodeCollectionRef } from './replies';
 import { RedisRetry } from './redis-retry';
+import { defineScripts, runScript } from './scripts';
 import { chunksOf } from '../util/chunks';
 
 /** Rooms per call: a list of any length is read or deleted in calls of at most this many arguments. */
@@ -25,7 +26,9 @@ export class GlobalIndex {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly retry: RedisRetry = RedisRetry.none(),
-  ) {}
+  ) {
+    defineScripts(redis);
+  }
 
   /** Before rooms are written: the collection, the rooms and the owner are listed. */
   add(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
@@ -33,9 +36,12 @@ export class GlobalIndex {
   }
 
   /**
-   * {@link add} for rooms of several collections of one owner. On one Redis
-   * server these are plain commands (with auto-pipelining, one write); on
-   * Redis Cluster, one transaction on the index's slot.
+   * {@link add} for rooms of several collections of one owner: one script
+   * (lua/indexRooms) per {@link CHUNK} rooms, on the index's slot. Under a
+   * burst of subscriptions this runs for every batch, and again for every
+   * collection whose rooms the batch created (see relistCreated): as four
+   * commands, their objects, alive until Redis answered, outlived V8's
+   * young generation and left the old one fragmented after the burst.
    */
   async addAll(owner: string, entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Promise<void> {
     if (entries.length === 0) return;
@@ -43,15 +49,9 @@ export class GlobalIndex {
       const refs = [...new Set(entries.map(({ k }) => k.ref))];
       const pairs: string[] = [];
       for (const { k, roomIds } of entries) for (const roomId of roomIds) pairs.push(roomId, k.ref);
-      const chunks = chunksOf(pairs, 2 * CHUNK);
-      if (this.keepsOrder) {
-        const roomWrites = chunks.map((chunk) => this.redis.hset(this.keys.roomIndex, ...chunk));
-        await Promise.all([this.redis.sadd(this.keys.collections, ...refs), this.redis.sadd(this.keys.ownerCollections(owner), ...refs), this.redis.sadd(this.keys.allOwners, owner), ...roomWrites]);
-        return;
-      }
-      const multi = this.redis.multi().sadd(this.keys.collections, ...refs).sadd(this.keys.ownerCollections(owner), ...refs).sadd(this.keys.allOwners, owner);
-      for (const chunk of chunks) multi.hset(this.keys.roomIndex, ...chunk);
-      await execAll(multi);
+      const keys = [this.keys.collections, this.keys.ownerCollections(owner), this.keys.allOwners, this.keys.roomIndex];
+      const chunks = pairs.length === 0 ? [[]] : chunksOf(pairs, 2 * CHUNK);
+      await Promise.all(chunks.map((chunk) => runScript(this.redis, 'indexRooms', keys, [owner, refs.length, ...refs, ...chunk])));
     });
   }
 

@@ -18,7 +18,7 @@ export const SCRIPT_VERSION = 4;
 const COMMAND_PREFIX = `kpc${SCRIPT_VERSION}_`;
 
 /** Names of the scripts in `lua/`. */
-export type ScriptName = 'adjustSubscribers' | 'setOwnerCounts' | 'purgeOwner' | 'listCards' | 'getCard' | 'renewCard' | 'renewAndListCards';
+export type ScriptName = 'adjustSubscribers' | 'setOwnerCounts' | 'purgeOwner' | 'listCards' | 'getCard' | 'renewCard' | 'renewAndListCards' | 'indexRooms';
 
 /** One script read from disk, includes resolved. */
 export interface ScriptDefinition {

@@ -158,3 +158,29 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     await assert.rejects(store.findRoom('r1'), CorruptStateError);
   });
 });
+
+describe('GlobalIndex (standalone Redis)', () => {
+  it('addAll lists the collections, the rooms (past one script call of rooms) and the owner, in one script per 500 rooms', async () => {
+    const { keys } = fresh();
+    const index = new GlobalIndex(client, keys);
+    const a = keys.collection('idx', 'a');
+    const b = keys.collection('idx', 'b');
+    const roomsOfA = Array.from({ length: 1200 }, (_, i) => `a${i}`);
+    await index.addAll('n1#1', [
+      { k: a, roomIds: roomsOfA },
+      { k: b, roomIds: ['b0'] },
+    ]);
+    assert.deepEqual((await client.smembers(keys.collections)).sort(), [a.ref, b.ref].sort());
+    assert.deepEqual((await client.smembers(keys.ownerCollections('n1#1'))).sort(), [a.ref, b.ref].sort());
+    assert.deepEqual(await client.smembers(keys.allOwners), ['n1#1']);
+    assert.equal(await client.hlen(keys.roomIndex), 1201);
+    assert.equal(await client.hget(keys.roomIndex, 'a1199'), a.ref);
+    assert.equal((await index.locate('b0'))?.collection, 'b');
+    // No room: the collection and the owner are listed all the same; again: nothing changes.
+    await index.addAll('n2#1', [{ k: b, roomIds: [] }]);
+    await index.addAll('n2#1', [{ k: b, roomIds: [] }]);
+    assert.deepEqual(await client.smembers(keys.ownerCollections('n2#1')), [b.ref]);
+    assert.deepEqual((await client.smembers(keys.allOwners)).sort(), ['n1#1', 'n2#1']);
+    assert.equal(await client.hlen(keys.roomIndex), 1201);
+  });
+});
