@@ -11,6 +11,27 @@ import { chunksOf } from '../util/chunks';
 const CHUNK = 500;
 
 /**
+ * The arguments of each lua/indexRooms call for `entries`: at most
+ * {@link CHUNK} rooms per call, and only the collections of those rooms
+ * (also at most {@link CHUNK}), so that no call grows with the batch.
+ */
+function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Array<{ refs: Set<string>; pairs: string[] }> {
+  let call = { refs: new Set<string>(), pairs: [] as string[] };
+  const calls = [call];
+  for (const { k, roomIds } of entries) {
+    // A collection without rooms is listed all the same (in whichever call).
+    const full = call.pairs.length >= 2 * CHUNK || (call.refs.size >= CHUNK && !call.refs.has(k.ref));
+    if (full) calls.push((call = { refs: new Set<string>(), pairs: [] }));
+    call.refs.add(k.ref);
+    for (const roomId of roomIds) {
+      if (call.pairs.length >= 2 * CHUNK) calls.push((call = { refs: new Set([k.ref]), pairs: [] }));
+      call.pairs.push(roomId, k.ref);
+    }
+  }
+  return calls;
+}
+
+/**
  * The keys that span collections, in the `{<prefix>}` slot: which
  * collections have rooms, in which collection each room lives, where each
  * owner has subscribers, and which owners exist. They cannot be written in
@@ -46,12 +67,8 @@ export class GlobalIndex {
   async addAll(owner: string, entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Promise<void> {
     if (entries.length === 0) return;
     return this.retry.run('index.add', async () => {
-      const refs = [...new Set(entries.map(({ k }) => k.ref))];
-      const pairs: string[] = [];
-      for (const { k, roomIds } of entries) for (const roomId of roomIds) pairs.push(roomId, k.ref);
       const keys = [this.keys.collections, this.keys.ownerCollections(owner), this.keys.allOwners, this.keys.roomIndex];
-      const chunks = pairs.length === 0 ? [[]] : chunksOf(pairs, 2 * CHUNK);
-      await Promise.all(chunks.map((chunk) => runScript(this.redis, 'indexRooms', keys, [owner, refs.length, ...refs, ...chunk])));
+      await Promise.all(indexCalls(entries).map(({ refs, pairs }) => runScript(this.redis, 'indexRooms', keys, [owner, refs.size, ...refs, ...pairs])));
     });
   }
 

@@ -25,7 +25,7 @@ export class RedisCardStore implements CardStore {
   private lastIncarnation = 0;
   /**
    * Cards already parsed, by the JSON Redis holds. Every node reads every
-   * card at each tick (four times a heartbeat), and a card changes only when
+   * card at each tick (twice a heartbeat), and a card changes only when
    * its node starts or joins again: parsing and checking it each time made
    * most of an idle node's garbage, which kept V8 from shrinking its heap
    * after a burst. The same JSON gives the same card object, which callers

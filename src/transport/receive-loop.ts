@@ -1,4 +1,3 @@
-import { performance } from 'perf_hooks';
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
 import { yieldEvery } from '../util/yield';
@@ -15,12 +14,6 @@ export interface ReceiveLoopContext {
 
 /** How long a receive loop may run before it lets the rest of the event loop run. */
 const YIELD_EVERY_MS = 10;
-/**
- * A wait this long for the next message means it was not there yet: the
- * socket waited on its poller, so the event loop ran meanwhile. A message
- * already there comes within microseconds.
- */
-const WAITED_MS = 1;
 
 /**
  * Runs `onFrames` for every message until the socket closes; nothing it
@@ -35,10 +28,8 @@ export async function receiveLoop(
   context: ReceiveLoopContext,
 ): Promise<void> {
   const yielder = yieldEvery(YIELD_EVERY_MS);
-  let doneAt = performance.now();
   try {
     for await (const frames of socket) {
-      if (performance.now() - doneAt >= WAITED_MS) yielder.ran();
       let held: Promise<void> | void = undefined;
       try {
         held = onFrames(frames);
@@ -52,7 +43,6 @@ export async function receiveLoop(
       const pacing = yielder.pace();
       // No await otherwise: one more microtask per message on a hot path.
       if (pacing) await pacing;
-      doneAt = performance.now();
     }
   } catch (error) {
     // Closing the socket ends the iteration with an error: that is no news.

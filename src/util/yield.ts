@@ -5,12 +5,10 @@ export function yieldToEventLoop(): Promise<void> {
 
 /**
  * For a loop that may keep the event loop busy (a flood of messages, a big
- * batch): `pace()` yields once `everyMs` have passed since the event loop
- * last ran, so that timers and I/O (heartbeats, health checks) keep their
- * pace. `ran()` tells it the loop waited for I/O meanwhile (the event loop
- * ran then): an idle loop never yields for nothing.
+ * batch): `pace()` yields once `everyMs` have passed since the last yield,
+ * so that timers and I/O (heartbeats, health checks) keep their pace.
  */
-export function yieldEvery(everyMs: number): { pace(): Promise<void> | undefined; ran(): void } {
+export function yieldEvery(everyMs: number): { pace(): Promise<void> | undefined } {
   let since = Date.now();
   return {
     pace() {
@@ -18,9 +16,6 @@ export function yieldEvery(everyMs: number): { pace(): Promise<void> | undefined
       return yieldToEventLoop().then(() => {
         since = Date.now();
       });
-    },
-    ran() {
-      since = Date.now();
     },
   };
 }

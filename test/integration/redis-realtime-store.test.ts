@@ -182,5 +182,11 @@ describe('GlobalIndex (standalone Redis)', () => {
     assert.deepEqual(await client.smembers(keys.ownerCollections('n2#1')), [b.ref]);
     assert.deepEqual((await client.smembers(keys.allOwners)).sort(), ['n1#1', 'n2#1']);
     assert.equal(await client.hlen(keys.roomIndex), 1201);
+    // Many collections of one room each: every call carries only its own rooms' collections.
+    const many = Array.from({ length: 700 }, (_, i) => ({ k: keys.collection('idx', `m${i}`), roomIds: [`m${i}-room`] }));
+    await index.addAll('n3#1', many);
+    assert.equal(await client.scard(keys.ownerCollections('n3#1')), 700);
+    assert.equal(await client.scard(keys.collections), 702);
+    assert.equal(await client.hget(keys.roomIndex, 'm699-room'), many[699]?.k.ref);
   });
 });

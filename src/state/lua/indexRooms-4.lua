@@ -13,7 +13,9 @@
   ARGV[1] the owner
   ARGV[2] n, the number of collection refs that follow
   ARGV[3 .. 2 + n] the collection refs
-  ARGV[3 + n ..] roomId, ref pairs (at most a few thousand arguments: the caller chunks them)
+  ARGV[3 + n ..] roomId, ref pairs
+
+  The caller splits larger writes: at most 500 refs and 500 pairs a call.
 
   Returns 1.
 ]]

@@ -1,5 +1,5 @@
 --[[
-  What every node does at every tick (four times a heartbeat): renews its
+  What every node does at every tick (twice a heartbeat): renews its
   card (includes/writeCard) and lists the live cards, the dead ones dropped
   (includes/liveCards), in one call rather than two. The cards change only
   when a node starts, joins again or dies: when they are those the caller
