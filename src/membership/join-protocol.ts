@@ -74,8 +74,9 @@ export class JoinProtocol {
   /** {@link discover} among `cards`, every live card as just read from the store. */
   async joinListed(cards: readonly NodeCard[], force = false, includeMembers = false): Promise<number> {
     // Node ids are new at every start: a gone card's entry would stay for good.
-    // Both hold failed joins only (a member owed nothing needs no pacing):
-    // nothing to drop, nor to allocate, in a settled cluster.
+    // Members owed nothing need no pacing either (joined, or joined by the
+    // peer): dropped here, so that a settled cluster has nothing to drop,
+    // nor to allocate.
     if (this.lastJoinAttempt.size > 0 || this.owed.size > 0) {
       const ids = new Set(cards.map((card) => card.id));
       for (const id of this.lastJoinAttempt.keys()) {
@@ -201,8 +202,6 @@ export class JoinProtocol {
       }
       this.table.add(answer.card);
       this.owed.delete(card.id);
-      // Only failed attempts are paced: the map stays empty in a settled cluster.
-      this.lastJoinAttempt.delete(card.id);
       return true;
     } catch (error) {
       if (hasCode(error, 'KPC_EVICTED')) this.emit('self:suspect', `${card.id} had evicted this incarnation`, joiner.incarnation);

@@ -3,15 +3,12 @@ import { describe, it } from 'node:test';
 
 import { receiveLoop, type ReceiveSocket } from '../../src/transport/receive-loop';
 
-/** A socket whose messages come `gapMs` apart (0: all there at once), `count` of them. */
-function socketOf(count: number, gapMs: number): ReceiveSocket {
+/** A socket with `count` messages, all there at once. */
+function socketOf(count: number): ReceiveSocket {
   return {
     closed: false,
     async *[Symbol.asyncIterator]() {
-      for (let i = 0; i < count; i++) {
-        if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-        yield [Buffer.from(String(i))];
-      }
+      for (let i = 0; i < count; i++) yield [Buffer.from(String(i))];
     },
   };
 }
@@ -27,7 +24,7 @@ describe('receiveLoop pacing', () => {
       timerRanAt = handled;
     }, 0);
     // Each message keeps the thread busy 1 ms: 60 of them would starve the timer without pacing.
-    await receiveLoop('flood', socketOf(60, 0), () => {
+    await receiveLoop('flood', socketOf(60), () => {
       const until = Date.now() + 1;
       while (Date.now() < until);
       handled++;
@@ -48,7 +45,7 @@ describe('receiveLoop pacing', () => {
       handled++;
       await Promise.resolve();
     };
-    await Promise.all([1, 2, 3].map((n) => receiveLoop(`flood ${n}`, socketOf(40, 0), busy, context)));
+    await Promise.all([1, 2, 3].map((n) => receiveLoop(`flood ${n}`, socketOf(40), busy, context)));
     assert.ok(timerRanAt !== undefined && timerRanAt < 60, `the timer ran after ${String(timerRanAt)} of 120 messages`);
   });
 });
