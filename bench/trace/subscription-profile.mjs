@@ -3,7 +3,7 @@
 // (NODES=1: one Kuzzle without the plugin), or spread evenly over its nodes with
 // SPREAD=1, then their removal, every Kuzzle process under `node --cpu-prof` writing
 // its profile to DIR at exit (`-`: no profiler). Prints each node's CPU µs per
-// operation and how many reads Redis made per operation (from every client of that
+// operation, each phase's wall time, and how many reads Redis made per operation (from every client of that
 // Redis; during the phases mostly the plugin's writes: how well they were batched),
 // and writes DIR/window.json
 // (the phases' bounds on the profiles' clock) for
@@ -65,6 +65,9 @@ console.log(JSON.stringify({
   unsubscribeUsPerOp: us(cpu1, cpu2, total),
   redisReadsPerSubscription: (reads1 - reads0) / total,
   redisReadsPerUnsubscription: (reads2 - reads1) / total,
+  // Each phase's wall time, less the second waited after it.
+  subscribeSeconds: Number(t1 - t0) / 1e9 - 1,
+  unsubscribeSeconds: Number(t2 - t1) / 1e9 - 1,
 }));
 if (profiled) writeFileSync(`${profDir}/window.json`, JSON.stringify({ t0: Number(t0 / 1000n), t1: Number(t1 / 1000n), t2: Number(t2 / 1000n) }));
 for (const c of clients) c.disconnect();

@@ -36,13 +36,29 @@ function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonl
  * collections have rooms, in which collection each room lives, where each
  * owner has subscribers, and which owners exist. They cannot be written in
  * the same script as a collection (another slot), so the order of writes
- * keeps them safe: entries are added before the collection script and
- * removed after it, then re-checked, so that an entry may be stale (and is
- * checked against the collection when read) but is never missing. Each
- * method is one retried step (see RedisRetry): every one of them may run
- * twice, as it re-checks what it removes.
+ * keeps them safe: an owner is listed in a collection before its script
+ * writes there, a room's entry is written after the script that created it
+ * (or added the owner to it), and entries are removed after the script that
+ * deleted their rooms, then re-checked against the collection, so that a
+ * room created between the removal and the check keeps its entry, and one
+ * created after the check writes its own. An entry may be stale (and is
+ * checked against the collection when read) but is never missing once the
+ * write that made its room returned. Each method is one retried step (see
+ * RedisRetry): every one of them may run twice, as it re-checks what it
+ * removes.
  */
 export class GlobalIndex {
+  /**
+   * The collections each owner (of this node) was listed in and has not
+   * left since, as this node wrote them: {@link list} skips those, so that
+   * a burst of subscriptions in collections where the node already has
+   * subscribers costs no listing round trip. An owner listed here but
+   * purged by a peer (presumed dead) is left behind by this node, which
+   * rejoins under a new owner and purges the old one where it holds rooms;
+   * one whose state this node rewrites is forgotten (see forgetListings).
+   */
+  private readonly listed = new Map<string, Set<string>>();
+
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
@@ -51,25 +67,47 @@ export class GlobalIndex {
     defineScripts(redis);
   }
 
-  /** Before rooms are written: the collection, the rooms and the owner are listed. */
+  /** The collection, the rooms and the owner are listed. */
   add(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
     return this.addAll(owner, [{ k, roomIds }]);
   }
 
   /**
+   * Before an owner's script writes in these collections: each is listed,
+   * with the owner, unless this node listed it for that owner already and
+   * the owner has not left it since (nothing is sent then).
+   */
+  async list(owner: string, ks: readonly CollectionKeys[]): Promise<void> {
+    const known = this.listed.get(owner);
+    const missing = known ? ks.filter((k) => !known.has(k.ref)) : ks;
+    if (missing.length > 0) await this.addAll(owner, missing.map((k) => ({ k, roomIds: [] })));
+  }
+
+  /**
+   * Drops what {@link list} remembers of the owner: its next writes list
+   * their collections again (when the shared state is in doubt: rewritten
+   * after Redis lost it, or found to differ from this node's).
+   */
+  forgetListings(owner: string): void {
+    this.listed.delete(owner);
+  }
+
+  /**
    * {@link add} for rooms of several collections of one owner: one script
    * (lua/indexRooms) per {@link CHUNK} rooms, on the index's slot. Under a
-   * burst of subscriptions this runs for every batch, and again for every
-   * collection whose rooms the batch created (see relistCreated): as four
-   * commands, their objects, alive until Redis answered, outlived V8's
-   * young generation and left the old one fragmented after the burst.
+   * burst of subscriptions this runs for every batch: as four commands,
+   * their objects, alive until Redis answered, outlived V8's young
+   * generation and left the old one fragmented after the burst.
    */
   async addAll(owner: string, entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Promise<void> {
     if (entries.length === 0) return;
-    return this.retry.run('index.add', async () => {
+    await this.retry.run('index.add', async () => {
       const keys = [this.keys.collections, this.keys.ownerCollections(owner), this.keys.allOwners, this.keys.roomIndex];
       await Promise.all(indexCalls(entries).map(({ refs, pairs }) => runScript(this.redis, 'indexRooms', keys, [owner, refs.size, ...refs, ...pairs])));
     });
+    let known = this.listed.get(owner);
+    if (!known) this.listed.set(owner, (known = new Set()));
+    for (const { k } of entries) known.add(k.ref);
   }
 
   /**
@@ -136,6 +174,7 @@ export class GlobalIndex {
    * list it first).
    */
   async removeOwnerCollection(k: CollectionKeys, owner: string): Promise<void> {
+    this.listed.get(owner)?.delete(k.ref);
     return this.retry.run('index.removeOwnerCollection', async () => {
       const collections = this.keys.ownerCollections(owner);
       await this.redis.srem(collections, k.ref);
@@ -148,6 +187,7 @@ export class GlobalIndex {
 
   /** After an owner was purged from every collection. */
   async forgetOwner(owner: string): Promise<void> {
+    this.forgetListings(owner);
     return this.retry.run('index.forgetOwner', async () => {
       await execAll(this.redis.multi().del(this.keys.ownerCollections(owner)).srem(this.keys.allOwners, owner));
     });

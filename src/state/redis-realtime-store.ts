@@ -68,6 +68,8 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   async replaceOwner(owner: string, rooms: readonly OwnerRoom[], scope?: readonly CollectionRef[], abandoned: () => boolean = () => false): Promise<CollectionChange[]> {
+    // The listings this node remembers may be what the shared state lost.
+    this.index.forgetListings(owner);
     const wanted = new Map<string, { keys: CollectionKeys; rooms: Map<string, { count: number; json: string }> }>();
     const entryOf = (k: CollectionKeys) => {
       let entry = wanted.get(k.ref);

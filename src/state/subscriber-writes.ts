@@ -37,10 +37,12 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * A node's subscriptions and unsubscriptions, written in batches: those
  * made while the previous batch is being written go together, in the order
  * they were made (an unsubscription never overtakes the subscription before
- * it): one index update for all the new rooms, then one script per
- * collection and owner, then the index entries of deleted rooms. Under a
- * burst (a reconnect storm, many clients subscribing at once) a node
- * otherwise spent over a quarter of its CPU in ioredis and its socket
+ * it): the collections where the owner gets subscribers listed (only those
+ * this node has not listed for it yet, see GlobalIndex.list), then one
+ * script per collection and owner, then one index write for the rooms the
+ * batch subscribed the owner to, then the index entries of deleted rooms.
+ * Under a burst (a reconnect storm, many clients subscribing at once) a
+ * node otherwise spent over a quarter of its CPU in ioredis and its socket
  * writes, two Redis calls per subscription. Each change still gets the
  * room's count right after it. A collection whose script fails fails only
  * its own callers.
@@ -49,7 +51,7 @@ export class SubscriberWrites {
   private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes));
 
   constructor(
-    private readonly index: Pick<GlobalIndex, 'addAll' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'>,
+    private readonly index: Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection'>,
     private readonly script: CollectionScript,
   ) {}
 
@@ -58,30 +60,47 @@ export class SubscriberWrites {
   }
 
   private async flush(changes: SubscriberChange[]): Promise<Array<Outcome<SubscriberChangeResult>>> {
-    // The index first, confirmed (see GlobalIndex): a script failing after
-    // it leaves only harmless stale entries, while a script that ran without
-    // its entries would leave a count that neither this node's drift check
+    const groups = Object.values(groupBy(changes, (change) => `${change.k.ref}\n${change.owner}`));
+    // The listing first, confirmed (see GlobalIndex): a script that ran
+    // without it would leave a count that neither this node's drift check
     // nor a peer's purge of this owner finds (they look where the owner is
     // listed). So the scripts wait for it, even on one server, where they
-    // could go in the same write: both are retried apart, and the index
+    // could go in the same write: both are retried apart, and the listing
     // could give up while the script's last try went through. A failed
-    // index write fails the collections with new rooms, no script run there;
-    // the others (unsubscriptions, rooms already indexed) are written.
-    const fresh = changes.filter(isFresh);
-    let indexFailure: { error: unknown } | undefined;
+    // listing fails the collections with new subscribers, no script run
+    // there; the others (unsubscriptions, rooms already counted) are written.
+    let listingFailure: { error: unknown } | undefined;
     await Promise.all(
-      Object.entries(groupBy(fresh, (change) => change.owner)).map(([owner, group]) =>
-        this.index.addAll(owner, Object.values(groupBy(group, (change) => change.k.ref)).map((same) => ({ k: firstOf(same).k, roomIds: same.map((change) => change.roomId) }))),
+      Object.entries(groupBy(changes.filter(isFresh), (change) => change.owner)).map(([owner, fresh]) =>
+        this.index.list(owner, Object.values(groupBy(fresh, (change) => change.k.ref)).map((same) => firstOf(same).k)),
       ),
-    ).catch((error: unknown) => (indexFailure = { error }));
-    return settleGroups(changes, (group) => {
-      if (indexFailure && group.some(isFresh)) return Promise.reject(indexFailure.error);
-      return this.writeGroup(group);
+    ).catch((error: unknown) => (listingFailure = { error }));
+    const scripts = await Promise.all(
+      groups.map((group) => settle(() => (listingFailure && group.some(isFresh) ? Promise.reject(listingFailure.error) : this.adjust(group)))),
+    );
+    const entries = await this.writeEntries(groups, scripts);
+    const done = await Promise.all(
+      groups.map((group, i) =>
+        settle(async () => {
+          const written = scripts[i] as Outcome<GroupWrite>;
+          if (!written.ok) throw written.error;
+          const failed = entries.get(firstOf(group).owner);
+          if (failed && written.value.entries.length > 0) throw failed.error;
+          await this.cleanUp(group, written.value);
+          return written.value.results;
+        }),
+      ),
+    );
+    const outcomes = new Map<SubscriberChange, Outcome<SubscriberChangeResult>>();
+    groups.forEach((group, i) => {
+      const outcome = done[i] as Outcome<SubscriberChangeResult[]>;
+      group.forEach((change, j) => outcomes.set(change, outcome.ok ? { ok: true, value: outcome.value[j] as SubscriberChangeResult } : outcome));
     });
+    return changes.map((change) => outcomes.get(change) as Outcome<SubscriberChangeResult>);
   }
 
-  /** One collection and owner: the script, then the index entries of the rooms it created again and of those it deleted (see GlobalIndex). */
-  private async writeGroup(group: SubscriberChange[]): Promise<SubscriberChangeResult[]> {
+  /** One collection and owner: its script, in calls of at most {@link PER_CALL} changes. */
+  private async adjust(group: SubscriberChange[]): Promise<GroupWrite> {
     const { k, owner } = firstOf(group);
     const results: SubscriberChangeResult[] = [];
     let ownerLeft = 0;
@@ -92,13 +111,45 @@ export class SubscriberWrites {
       ownerLeft = reply[0] ?? 0;
       chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
     }
-    const created = group.filter((_, i) => results[i]?.created === true).map((change) => change.roomId);
-    if (created.length > 0) await this.index.relistCreated(k, created, owner);
-    const removed = group.filter((_, i) => results[i]?.removed === true).map((change) => change.roomId);
-    if (removed.length > 0) await this.index.removeRooms(k, removed);
-    if (ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);
-    return results;
+    // Entries for the rooms the owner was added to, and for any room a
+    // change created (one the owner already counted in may have been
+    // deleted and created again meanwhile): after the script, so that a
+    // node removing the entries of rooms of the same ids finds the room
+    // when it checks, or writes before this does (see GlobalIndex).
+    const entries = group.filter((change, i) => isFresh(change) || results[i]?.created === true).map((change) => change.roomId);
+    return { results, ownerLeft, entries };
   }
+
+  /** The entries of every collection's rooms, in one index write per owner; the owners whose write failed, with its error. */
+  private async writeEntries(groups: SubscriberChange[][], scripts: Array<Outcome<GroupWrite>>): Promise<Map<string, { error: unknown }>> {
+    const byOwner = new Map<string, Array<{ k: CollectionKeys; roomIds: readonly string[] }>>();
+    groups.forEach((group, i) => {
+      const written = scripts[i];
+      if (!written?.ok || written.value.entries.length === 0) return;
+      const { k, owner } = firstOf(group);
+      let list = byOwner.get(owner);
+      if (!list) byOwner.set(owner, (list = []));
+      list.push({ k, roomIds: written.value.entries });
+    });
+    const failures = new Map<string, { error: unknown }>();
+    await Promise.all([...byOwner].map(([owner, list]) => this.index.addAll(owner, list).catch((error: unknown) => void failures.set(owner, { error }))));
+    return failures;
+  }
+
+  /** The index entries of the rooms the group deleted, and the collection unlisted for an owner left with no subscriber there. */
+  private async cleanUp(group: SubscriberChange[], written: GroupWrite): Promise<void> {
+    const { k, owner } = firstOf(group);
+    const removed = group.filter((_, i) => written.results[i]?.removed === true).map((change) => change.roomId);
+    if (removed.length > 0) await this.index.removeRooms(k, removed);
+    if (written.ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);
+  }
+}
+
+/** What one collection's script did: each change's result, the owner's subscribers left there, and the rooms to list. */
+interface GroupWrite {
+  results: SubscriberChangeResult[];
+  ownerLeft: number;
+  entries: string[];
 }
 
 /** A subscription to a room its owner does not count subscribers in yet: its index entries must be written first. */
@@ -115,20 +166,11 @@ function firstOf<T>(list: readonly T[]): T {
   return first;
 }
 
-/** Runs `write` once per collection and owner, in parallel; each item gets its own result, or its group's error. */
-async function settleGroups<T extends { k: CollectionKeys; owner: string }, R>(items: T[], write: (group: T[]) => Promise<R[]>): Promise<Array<Outcome<R>>> {
-  const outcomes = new Array<Outcome<R>>(items.length);
-  const positions = new Map<T, number>(items.map((item, i) => [item, i]));
-  const groups = groupBy(items, (item) => `${item.k.ref}\n${item.owner}`);
-  await Promise.all(
-    Object.values(groups).map(async (group) => {
-      try {
-        const results = await write(group);
-        group.forEach((item, i) => (outcomes[positions.get(item) ?? 0] = { ok: true, value: results[i] as R }));
-      } catch (error) {
-        for (const item of group) outcomes[positions.get(item) ?? 0] = { ok: false, error };
-      }
-    }),
-  );
-  return outcomes;
+/** The outcome of `run`, never a rejection. */
+async function settle<R>(run: () => Promise<R>): Promise<Outcome<R>> {
+  try {
+    return { ok: true, value: await run() };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }

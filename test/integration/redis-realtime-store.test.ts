@@ -7,7 +7,9 @@ import { GlobalIndex } from '../../src/state/global-index';
 import { StateKeys } from '../../src/state/keys';
 import { createRedisClient } from '../../src/state/redis-client';
 import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
-import { loadScripts } from '../../src/state/scripts';
+import { encodeRoom } from '../../src/state/replies';
+import { loadScripts, runScript } from '../../src/state/scripts';
+import { SubscriberWrites } from '../../src/state/subscriber-writes';
 import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedis, type RunningRedis } from '../harness/redis-server';
 import { newRunDir } from '../harness/run-dir';
@@ -134,7 +136,7 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.deepEqual(await store.ownerDigest('n1#1'), []);
   });
 
-  it('subscriptions written together: a collection whose script fails fails its own callers only, and its rooms stay indexed', async () => {
+  it('subscriptions written together: a collection whose script fails fails its own callers only, and gets no index entry', async () => {
     const { store, keys } = fresh();
     // A key of the wrong type makes that collection's script fail on Redis.
     await client.set(keys.collection('idx', 'broken').rooms, 'not a hash');
@@ -146,9 +148,83 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
     assert.equal(await store.countRoom('ok2'), 1, 'each room of the healthy collection counted');
     assert.match(String((results[1] as PromiseRejectedResult).reason), /WRONGTYPE/);
-    // The index was written before the scripts: the failed room's entry is stale, never missing.
-    assert.ok((await client.hget(keys.roomIndex, 'bad1')) !== null);
+    // Entries are written after the scripts, for those that went through only.
+    assert.equal(await client.hget(keys.roomIndex, 'bad1'), null);
     assert.equal(await store.countRoom('bad1'), undefined);
+    // Both listed before their scripts ran: the failed one's listing is stale, never missing.
+    assert.deepEqual((await client.smembers(keys.ownerCollections('n1#1'))).sort(), [keys.collection('idx', 'fine').ref, keys.collection('idx', 'broken').ref].sort());
+  });
+
+  it('a room deleted on one node while another subscribes to it: the write of the subscriber lists it once its script created it again', async () => {
+    const keys = new StateKeys(`t${randomUUID()}`);
+    const k = keys.collection('idx', 'col');
+    const leaver = new RedisRealtimeStore(client, keys);
+    await leaver.addSubscriber(room('r1'), 'n2#1');
+    // The subscriber's script waits until the other node removed the room's last subscriber and its index entry.
+    let leave: Promise<unknown> | undefined;
+    const writes = new SubscriberWrites(new GlobalIndex(client, keys), async (name, ck, owner, args) => {
+      leave ??= leaver.removeSubscriber(room('r1'), 'r1', 'n2#1');
+      await leave;
+      return runScript(client, name, [ck.rooms, ck.counts, ck.ownerRooms(owner), ck.owners], args);
+    });
+    const result = await writes.write({ k, owner: 'n1#1', roomId: 'r1', delta: 1, json: encodeRoom(room('r1').filters), indexed: false });
+    assert.deepEqual(result, { total: 1, created: true, removed: false }, 'deleted by the other node, created again');
+    assert.equal(await client.hget(keys.roomIndex, 'r1'), k.ref, 'listed: found by a join elsewhere');
+  });
+
+  it('a rewrite of an owner forgets which collections this node listed it in: the next subscription there lists it again before its script', async () => {
+    const { store, keys } = fresh();
+    const scriptCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    await store.addSubscriber(room('r1', 'c'), 'n1#1');
+    let before = await scriptCalls();
+    await store.addSubscriber(room('r2', 'c'), 'n1#1');
+    assert.equal((await scriptCalls()) - before, 2, 'listed already: the script, then the entry');
+    // The listing lost (as when Redis lost the state), then a rewrite of another collection.
+    await client.del(keys.ownerCollections('n1#1'));
+    await store.replaceOwner('n1#1', [], [{ index: 'idx', collection: 'other' }]);
+    before = await scriptCalls();
+    await store.addSubscriber(room('r3', 'c'), 'n1#1');
+    assert.equal((await scriptCalls()) - before, 3, 'the listing, the script, the entry');
+    assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [keys.collection('idx', 'c').ref]);
+  });
+
+  it('two nodes subscribing to and leaving the same rooms at once: every room left has its index entry once the writes that made it returned', async () => {
+    const keys = new StateKeys(`t${randomUUID()}`);
+    const other = createRedisClient({ node: { host: server?.host ?? '', port: server?.port ?? 0 } });
+    try {
+      const stores = [new RedisRealtimeStore(client, keys), new RedisRealtimeStore(other, keys)];
+      const owners = ['n1#1', 'n2#1'];
+      const held = [new Map<string, number>(), new Map<string, number>()];
+      const k = keys.collection('idx', 'col');
+      // A fixed pseudo-random sequence: the same interleavings on every run.
+      let seed = 7;
+      const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+      for (let round = 0; round < 150; round++) {
+        const ops: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 12; i++) {
+          const node = next(2);
+          const roomId = `r${next(4)}`;
+          const mine = held[node] as Map<string, number>;
+          const count = mine.get(roomId) ?? 0;
+          const store = stores[node] as RedisRealtimeStore;
+          if (count > 0 && next(2) === 0) {
+            mine.set(roomId, count - 1);
+            ops.push(store.removeSubscriber(room(roomId), roomId, owners[node] as string));
+          } else {
+            mine.set(roomId, count + 1);
+            ops.push(store.addSubscriber(room(roomId), owners[node] as string, 1, count > 0));
+          }
+        }
+        await Promise.all(ops);
+        const live = Object.keys(await client.hgetall(k.rooms)).sort();
+        const listed = await client.hmget(keys.roomIndex, ...['r0', 'r1', 'r2', 'r3']);
+        for (const roomId of live) assert.notEqual(listed[Number(roomId.slice(1))], null, `round ${round}: room ${roomId} has no index entry`);
+        const expected = ['r0', 'r1', 'r2', 'r3'].filter((roomId) => (held[0]?.get(roomId) ?? 0) + (held[1]?.get(roomId) ?? 0) > 0);
+        assert.deepEqual(live, expected, `round ${round}: the rooms with subscribers`);
+      }
+    } finally {
+      other.disconnect();
+    }
   });
 
   it('reports malformed stored JSON as a named error', async () => {
@@ -188,5 +264,29 @@ describe('GlobalIndex (standalone Redis)', () => {
     assert.equal(await client.scard(keys.ownerCollections('n3#1')), 700);
     assert.equal(await client.scard(keys.collections), 702);
     assert.equal(await client.hget(keys.roomIndex, 'm699-room'), many[699]?.k.ref);
+  });
+
+  it('list sends nothing for collections this node listed for the owner already, until the owner leaves them', async () => {
+    const { keys } = fresh();
+    const index = new GlobalIndex(client, keys);
+    const a = keys.collection('idx', 'a');
+    const b = keys.collection('idx', 'b');
+    const scriptCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    let before = await scriptCalls();
+    await index.list('n1#1', [a, b]);
+    assert.equal((await scriptCalls()) - before, 1);
+    assert.deepEqual((await client.smembers(keys.ownerCollections('n1#1'))).sort(), [a.ref, b.ref].sort());
+    before = await scriptCalls();
+    await index.list('n1#1', [a, b]);
+    assert.equal((await scriptCalls()) - before, 0, 'listed already: no call');
+    await index.removeOwnerCollection(a, 'n1#1');
+    assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [b.ref]);
+    before = await scriptCalls();
+    await index.list('n1#1', [a, b]);
+    assert.equal((await scriptCalls()) - before, 1, 'left: listed again');
+    assert.deepEqual((await client.smembers(keys.ownerCollections('n1#1'))).sort(), [a.ref, b.ref].sort());
+    await index.forgetOwner('n1#1');
+    await index.list('n1#1', [b]);
+    assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [b.ref], 'forgotten: listed again');
   });
 });

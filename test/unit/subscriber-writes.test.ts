@@ -5,48 +5,58 @@ import type { GlobalIndex } from '../../src/state/global-index';
 import { StateKeys } from '../../src/state/keys';
 import { SubscriberWrites } from '../../src/state/subscriber-writes';
 
+type IndexDouble = Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection'>;
+
+/** An index that records its calls; `fail` names the methods that reject. */
+function recordingIndex(calls: string[], fail: ReadonlyArray<keyof IndexDouble> = []): IndexDouble {
+  const failing = (name: keyof IndexDouble): void => {
+    if (fail.includes(name)) throw new Error('Connection is closed.');
+  };
+  return {
+    list: async (owner, ks) => {
+      calls.push(`list ${ks.map((k) => k.collection).join(',')} for ${owner}`);
+      failing('list');
+    },
+    addAll: async (owner, entries) => {
+      calls.push(`entries ${entries.flatMap((entry) => entry.roomIds).join(',')} of ${owner}`);
+      failing('addAll');
+    },
+    removeRooms: async (_k, roomIds) => void calls.push(`remove ${roomIds.join(',')}`),
+    removeOwnerCollection: async (k) => void calls.push(`unlist ${k.collection}`),
+  };
+}
+
 describe('SubscriberWrites', () => {
-  it('after the script, the rooms it created are listed again (a deletion of the same ids elsewhere may have unlisted them meanwhile); then those it deleted are unlisted', async () => {
+  it('lists the collection before the script, writes the entries of the rooms it subscribed the owner to after it (a deletion of the same ids elsewhere then finds the room, or comes first), then unlists those it deleted', async () => {
     const k = new StateKeys('kpc').collection('idx', 'col');
     const calls: string[] = [];
-    const index: Pick<GlobalIndex, 'addAll' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'> = {
-      addAll: async (_owner, entries) => void calls.push(`add ${entries.flatMap((entry) => entry.roomIds).join(',')}`),
-      relistCreated: async (_k, roomIds, owner) => void calls.push(`relist ${roomIds.join(',')} of ${owner}`),
-      removeRooms: async (_k, roomIds) => void calls.push(`remove ${roomIds.join(',')}`),
-      removeOwnerCollection: async () => void calls.push('removeOwnerCollection'),
-    };
     // Per change: total, created, removed; first the owner's subscribers left in the collection.
-    const writes = new SubscriberWrites(index, async () => {
+    const writes = new SubscriberWrites(recordingIndex(calls), async () => {
       calls.push('script');
-      return [2, 1, 1, 0, 3, 0, 0, 0, 0, 1];
+      return [2, 1, 1, 0, 3, 0, 0, 0, 0, 1, 1, 1, 0];
     });
     const results = await Promise.all([
       writes.write({ k, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
       writes.write({ k, owner: 'n1#1', roomId: 'old', delta: 1, json: '{}', indexed: true }),
       writes.write({ k, owner: 'n1#1', roomId: 'gone', delta: -1, json: '', indexed: true }),
+      // Counted by this owner before, yet created: deleted meanwhile (a purge), its entry is written again.
+      writes.write({ k, owner: 'n1#1', roomId: 'again', delta: 1, json: '{}', indexed: true }),
     ]);
     assert.deepEqual(results, [
       { total: 1, created: true, removed: false },
       { total: 3, created: false, removed: false },
       { total: 0, created: false, removed: true },
+      { total: 1, created: true, removed: false },
     ]);
-    assert.deepEqual(calls, ['add new', 'script', 'relist new of n1#1', 'remove gone']);
+    assert.deepEqual(calls, ['list col for n1#1', 'script', 'entries new,again of n1#1', 'remove gone']);
   });
 
-  it('an index write that fails: the collections with new rooms fail without their script; the others are written', async () => {
+  it('a listing that fails: the collections with new subscribers fail without their script; the others are written', async () => {
     const keys = new StateKeys('kpc');
     const a = keys.collection('idx', 'a');
     const b = keys.collection('idx', 'b');
     const scripts: string[] = [];
-    const index: Pick<GlobalIndex, 'addAll' | 'relistCreated' | 'removeRooms' | 'removeOwnerCollection'> = {
-      addAll: async () => {
-        throw new Error('Connection is closed.');
-      },
-      relistCreated: async () => undefined,
-      removeRooms: async () => undefined,
-      removeOwnerCollection: async () => undefined,
-    };
-    const writes = new SubscriberWrites(index, async (_name, k) => {
+    const writes = new SubscriberWrites(recordingIndex([], ['list']), async (_name, k) => {
       scripts.push(k.collection);
       return [1, 0, 0, 1];
     });
@@ -56,6 +66,21 @@ describe('SubscriberWrites', () => {
     ]);
     assert.equal(subscribed?.status, 'rejected');
     assert.equal(unsubscribed?.status, 'fulfilled');
-    assert.deepEqual(scripts, ['b'], 'no script where the index entries are missing');
+    assert.deepEqual(scripts, ['b'], 'no script where the owner is not listed');
+  });
+
+  it('entries that cannot be written fail the subscriptions that needed them (not live cluster-wide), not the unsubscriptions of the batch', async () => {
+    const keys = new StateKeys('kpc');
+    const a = keys.collection('idx', 'a');
+    const b = keys.collection('idx', 'b');
+    const calls: string[] = [];
+    const writes = new SubscriberWrites(recordingIndex(calls, ['addAll']), async (_name, k) => (k === a ? [1, 1, 1, 0] : [0, 0, 0, 1]));
+    const [subscribed, unsubscribed] = await Promise.allSettled([
+      writes.write({ k: a, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
+      writes.write({ k: b, owner: 'n1#1', roomId: 'old', delta: -1, json: '', indexed: true }),
+    ]);
+    assert.equal(subscribed?.status, 'rejected');
+    assert.deepEqual(unsubscribed, { status: 'fulfilled', value: { total: 0, created: false, removed: true } });
+    assert.deepEqual(calls, ['list a for n1#1', 'entries new of n1#1', 'remove old', 'unlist b']);
   });
 });
