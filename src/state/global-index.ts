@@ -37,25 +37,27 @@ function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonl
  * owner has subscribers, and which owners exist. They cannot be written in
  * the same script as a collection (another slot), so the order of writes
  * keeps them safe: an owner is listed in a collection before its script
- * writes there, a room's entry is written after the script that created it
- * (or added the owner to it), and entries are removed after the script that
- * deleted their rooms, then re-checked against the collection, so that a
- * room created between the removal and the check keeps its entry, and one
- * created after the check writes its own. An entry may be stale (and is
- * checked against the collection when read) but is never missing once the
- * write that made its room returned. Each method is one retried step (see
- * RedisRetry): every one of them may run twice, as it re-checks what it
- * removes.
+ * adds subscribers there, a room's entry is written after the script that
+ * created it (or added the owner to it), and entries are removed after the
+ * script that deleted their rooms, then re-checked against the collection,
+ * so that a room created between the removal and the check keeps its
+ * entry, and one created after the check writes its own. An entry may be
+ * stale (and is checked against the collection when read) but is never
+ * missing once the write that made its room succeeded; one that failed
+ * after its script may leave a room without its entry until the node's
+ * drift check rewrites its state (the callers got the error). Each method
+ * is one retried step (see RedisRetry): every one of them may run twice,
+ * as it re-checks what it removes.
  */
 export class GlobalIndex {
   /**
    * The collections each owner (of this node) was listed in and has not
    * left since, as this node wrote them: {@link list} skips those, so that
    * a burst of subscriptions in collections where the node already has
-   * subscribers costs no listing round trip. An owner listed here but
-   * purged by a peer (presumed dead) is left behind by this node, which
-   * rejoins under a new owner and purges the old one where it holds rooms;
-   * one whose state this node rewrites is forgotten (see forgetListings).
+   * subscribers costs no listing round trip. Kept only while
+   * `listingsStand` says no peer can have purged this node's owner (its
+   * card renewed within half its time to live, see RedisSharedState); an
+   * owner whose state this node rewrites is forgotten (see forgetListings).
    */
   private readonly listed = new Map<string, Set<string>>();
 
@@ -63,6 +65,7 @@ export class GlobalIndex {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly retry: RedisRetry = RedisRetry.none(),
+    private readonly listingsStand: () => boolean = () => true,
   ) {
     defineScripts(redis);
   }
@@ -78,6 +81,7 @@ export class GlobalIndex {
    * the owner has not left it since (nothing is sent then).
    */
   async list(owner: string, ks: readonly CollectionKeys[]): Promise<void> {
+    if (!this.listingsStand()) this.listed.clear();
     const known = this.listed.get(owner);
     const missing = known ? ks.filter((k) => !known.has(k.ref)) : ks;
     if (missing.length > 0) await this.addAll(owner, missing.map((k) => ({ k, roomIds: [] })));

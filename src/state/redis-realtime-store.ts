@@ -35,8 +35,8 @@ function checkCount(count: number, min: number): void {
  * {@link RealtimeStore} over Redis. Each change of a collection is one Lua
  * script (atomic, one slot; a turn's subscriptions share one, see
  * {@link SubscriberWrites}); the global index lives in another slot and is
- * written so that a failure between the two steps leaves only harmless
- * stale entries (see {@link GlobalIndex}). No call's argument count grows
+ * written in an order that leaves only harmless stale entries, and no room
+ * without its entry once its write succeeded (see {@link GlobalIndex}). No call's argument count grows
  * with the number of rooms: large writes, purges and scans go in batches.
  */
 export class RedisRealtimeStore implements RealtimeStore {
@@ -48,9 +48,11 @@ export class RedisRealtimeStore implements RealtimeStore {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly retry: RedisRetry = RedisRetry.none(),
+    /** Whether no peer can have purged this node's owner since it listed it (see GlobalIndex.list). */
+    listingsStand: () => boolean = () => true,
   ) {
     defineScripts(redis);
-    this.index = new GlobalIndex(redis, keys, retry);
+    this.index = new GlobalIndex(redis, keys, retry, listingsStand);
     this.writes = new SubscriberWrites(this.index, (name, k, owner, args) => this.run(name, this.scriptKeys(k, owner), args));
   }
 
@@ -105,7 +107,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     for (let i = 0; i < entries.length; i += BATCH) {
       if (abandoned()) break;
       const batch = entries.slice(i, i + BATCH);
-      // The entries confirmed first, as for a subscription (see SubscriberWrites).
+      // The entries confirmed first, then written again for the rooms created (see relistCreated).
       await this.index.add(k, batch.map(([roomId]) => roomId), owner);
       await this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change);
     }

@@ -43,8 +43,11 @@ export class RedisSharedState implements SharedState {
     this.redis = createRedisClient(settings, (message) => log('warn', `redis: ${message}`));
     this.keys = new StateKeys(clusterPrefix(options.clusterName));
     this.retry = new RedisRetry({ maxMs: options.retryMs }, availability);
-    this.cards = new RedisCardStore(this.redis, this.keys, options.cardTtlMs, options.protocol);
-    this.realtime = new RedisRealtimeStore(this.redis, this.keys, this.retry);
+    const cards = new RedisCardStore(this.redis, this.keys, options.cardTtlMs, options.protocol);
+    this.cards = cards;
+    // A listing this node remembers stands while its card does: peers purge
+    // an owner only once its card is dead (half the time to live: margin).
+    this.realtime = new RedisRealtimeStore(this.redis, this.keys, this.retry, () => cards.renewedWithin(options.cardTtlMs / 2));
     this.epoch = new RedisEpoch(this.redis, this.keys);
   }
 

@@ -45,7 +45,8 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * node otherwise spent over a quarter of its CPU in ioredis and its socket
  * writes, two Redis calls per subscription. Each change still gets the
  * room's count right after it. A collection whose script fails fails only
- * its own callers.
+ * its own callers; an index write that fails fails the subscriptions whose
+ * rooms it was to list.
  */
 export class SubscriberWrites {
   private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes));
@@ -67,69 +68,84 @@ export class SubscriberWrites {
     // listed). So the scripts wait for it, even on one server, where they
     // could go in the same write: both are retried apart, and the listing
     // could give up while the script's last try went through. A failed
-    // listing fails the collections with new subscribers, no script run
-    // there; the others (unsubscriptions, rooms already counted) are written.
+    // listing fails the collections with subscriptions, no script run
+    // there; the others (unsubscriptions only) are written.
     let listingFailure: { error: unknown } | undefined;
     await Promise.all(
-      Object.entries(groupBy(changes.filter(isFresh), (change) => change.owner)).map(([owner, fresh]) =>
-        this.index.list(owner, Object.values(groupBy(fresh, (change) => change.k.ref)).map((same) => firstOf(same).k)),
+      Object.entries(groupBy(changes.filter(adds), (change) => change.owner)).map(([owner, adding]) =>
+        this.index.list(owner, Object.values(groupBy(adding, (change) => change.k.ref)).map((same) => firstOf(same).k)),
       ),
     ).catch((error: unknown) => (listingFailure = { error }));
     const scripts = await Promise.all(
-      groups.map((group) => settle(() => (listingFailure && group.some(isFresh) ? Promise.reject(listingFailure.error) : this.adjust(group)))),
+      groups.map((group): Promise<GroupWrite> | GroupWrite => (listingFailure && group.some(adds) ? { ok: false, error: listingFailure.error, entries: [] } : this.adjust(group))),
     );
-    const entries = await this.writeEntries(groups, scripts);
-    const done = await Promise.all(
-      groups.map((group, i) =>
-        settle(async () => {
-          const written = scripts[i] as Outcome<GroupWrite>;
-          if (!written.ok) throw written.error;
-          const failed = entries.get(firstOf(group).owner);
-          if (failed && written.value.entries.length > 0) throw failed.error;
-          await this.cleanUp(group, written.value);
-          return written.value.results;
-        }),
-      ),
-    );
+    const entryFailures = await this.writeEntries(groups, scripts);
     const outcomes = new Map<SubscriberChange, Outcome<SubscriberChangeResult>>();
-    groups.forEach((group, i) => {
-      const outcome = done[i] as Outcome<SubscriberChangeResult[]>;
-      group.forEach((change, j) => outcomes.set(change, outcome.ok ? { ok: true, value: outcome.value[j] as SubscriberChangeResult } : outcome));
-    });
+    await Promise.all(
+      groups.map(async (group, i) => {
+        const written = scripts[i] as GroupWrite;
+        let outcome: (change: SubscriberChange, j: number) => Outcome<SubscriberChangeResult>;
+        if (!written.ok) {
+          outcome = () => written;
+        } else {
+          const entryFailure = entryFailures.get(firstOf(group).owner);
+          const { results } = written;
+          outcome = (change, j) => {
+            const result = results[j] as SubscriberChangeResult;
+            // Counted, but not listed where a join on another node looks for its room.
+            if (entryFailure && (isFresh(change) || result.created)) return { ok: false, error: entryFailure.error };
+            return { ok: true, value: result };
+          };
+          try {
+            await this.cleanUp(group, written);
+          } catch (error) {
+            outcome = () => ({ ok: false, error });
+          }
+        }
+        group.forEach((change, j) => outcomes.set(change, outcome(change, j)));
+      }),
+    );
     return changes.map((change) => outcomes.get(change) as Outcome<SubscriberChangeResult>);
   }
 
-  /** One collection and owner: its script, in calls of at most {@link PER_CALL} changes. */
+  /** One collection and owner: its script, in calls of at most {@link PER_CALL} changes; never rejects. */
   private async adjust(group: SubscriberChange[]): Promise<GroupWrite> {
     const { k, owner } = firstOf(group);
     const results: SubscriberChangeResult[] = [];
     let ownerLeft = 0;
-    for (const chunk of chunksOf(group, PER_CALL)) {
-      const args: Array<string | number> = [owner];
-      for (const change of chunk) args.push(change.roomId, change.delta, change.json);
-      const reply = asArray(await this.script('adjustSubscribers', k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));
-      ownerLeft = reply[0] ?? 0;
-      chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
+    try {
+      for (const chunk of chunksOf(group, PER_CALL)) {
+        const args: Array<string | number> = [owner];
+        for (const change of chunk) args.push(change.roomId, change.delta, change.json);
+        const reply = asArray(await this.script('adjustSubscribers', k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));
+        ownerLeft = reply[0] ?? 0;
+        chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
+      }
+    } catch (error) {
+      // The script may have gone through (a reply lost), or some of its
+      // calls: every room it may have created gets its entry all the same
+      // (a stale one is harmless, a missing one hides a counted room).
+      return { ok: false, error, entries: group.filter(adds).map((change) => change.roomId) };
     }
     // Entries for the rooms the owner was added to, and for any room a
     // change created (one the owner already counted in may have been
     // deleted and created again meanwhile): after the script, so that a
     // node removing the entries of rooms of the same ids finds the room
-    // when it checks, or writes before this does (see GlobalIndex).
+    // when it checks, or removes them before this writes them (see GlobalIndex).
     const entries = group.filter((change, i) => isFresh(change) || results[i]?.created === true).map((change) => change.roomId);
-    return { results, ownerLeft, entries };
+    return { ok: true, results, ownerLeft, entries };
   }
 
   /** The entries of every collection's rooms, in one index write per owner; the owners whose write failed, with its error. */
-  private async writeEntries(groups: SubscriberChange[][], scripts: Array<Outcome<GroupWrite>>): Promise<Map<string, { error: unknown }>> {
+  private async writeEntries(groups: SubscriberChange[][], scripts: GroupWrite[]): Promise<Map<string, { error: unknown }>> {
     const byOwner = new Map<string, Array<{ k: CollectionKeys; roomIds: readonly string[] }>>();
     groups.forEach((group, i) => {
-      const written = scripts[i];
-      if (!written?.ok || written.value.entries.length === 0) return;
+      const roomIds = scripts[i]?.entries ?? [];
+      if (roomIds.length === 0) return;
       const { k, owner } = firstOf(group);
       let list = byOwner.get(owner);
       if (!list) byOwner.set(owner, (list = []));
-      list.push({ k, roomIds: written.value.entries });
+      list.push({ k, roomIds });
     });
     const failures = new Map<string, { error: unknown }>();
     await Promise.all([...byOwner].map(([owner, list]) => this.index.addAll(owner, list).catch((error: unknown) => void failures.set(owner, { error }))));
@@ -137,7 +153,7 @@ export class SubscriberWrites {
   }
 
   /** The index entries of the rooms the group deleted, and the collection unlisted for an owner left with no subscriber there. */
-  private async cleanUp(group: SubscriberChange[], written: GroupWrite): Promise<void> {
+  private async cleanUp(group: SubscriberChange[], written: { results: SubscriberChangeResult[]; ownerLeft: number }): Promise<void> {
     const { k, owner } = firstOf(group);
     const removed = group.filter((_, i) => written.results[i]?.removed === true).map((change) => change.roomId);
     if (removed.length > 0) await this.index.removeRooms(k, removed);
@@ -145,14 +161,17 @@ export class SubscriberWrites {
   }
 }
 
-/** What one collection's script did: each change's result, the owner's subscribers left there, and the rooms to list. */
-interface GroupWrite {
-  results: SubscriberChangeResult[];
-  ownerLeft: number;
-  entries: string[];
-}
+/**
+ * What one collection's script did: each change's result and the owner's
+ * subscribers left there, or its error; and the rooms whose entries to
+ * write (see SubscriberWrites.adjust).
+ */
+type GroupWrite = { entries: string[] } & ({ ok: true; results: SubscriberChangeResult[]; ownerLeft: number } | { ok: false; error: unknown });
 
-/** A subscription to a room its owner does not count subscribers in yet: its index entries must be written first. */
+/** A subscription: its collection must list the owner before the script runs. */
+const adds = (change: SubscriberChange): boolean => change.delta > 0;
+
+/** A subscription to a room its owner does not count subscribers in yet: the room's entry is written after the script. */
 const isFresh = (change: SubscriberChange): boolean => change.delta > 0 && !change.indexed;
 
 function unwrap<R>(outcome: Outcome<R>): R {
@@ -164,13 +183,4 @@ function firstOf<T>(list: readonly T[]): T {
   const first = list[0];
   if (first === undefined) throw new Error('empty group');
   return first;
-}
-
-/** The outcome of `run`, never a rejection. */
-async function settle<R>(run: () => Promise<R>): Promise<Outcome<R>> {
-  try {
-    return { ok: true, value: await run() };
-  } catch (error) {
-    return { ok: false, error };
-  }
 }

@@ -69,18 +69,35 @@ describe('SubscriberWrites', () => {
     assert.deepEqual(scripts, ['b'], 'no script where the owner is not listed');
   });
 
-  it('entries that cannot be written fail the subscriptions that needed them (not live cluster-wide), not the unsubscriptions of the batch', async () => {
+  it('entries that cannot be written fail the subscriptions that needed them (not live cluster-wide), not the unsubscriptions of the batch, whose index entries still go', async () => {
     const keys = new StateKeys('kpc');
     const a = keys.collection('idx', 'a');
     const b = keys.collection('idx', 'b');
     const calls: string[] = [];
-    const writes = new SubscriberWrites(recordingIndex(calls, ['addAll']), async (_name, k) => (k === a ? [1, 1, 1, 0] : [0, 0, 0, 1]));
-    const [subscribed, unsubscribed] = await Promise.allSettled([
+    const writes = new SubscriberWrites(recordingIndex(calls, ['addAll']), async (_name, k) => (k === a ? [1, 1, 1, 0, 0, 0, 1] : [0, 0, 0, 1]));
+    const [subscribed, leftBeside, unsubscribed] = await Promise.allSettled([
       writes.write({ k: a, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
+      writes.write({ k: a, owner: 'n1#1', roomId: 'gone', delta: -1, json: '', indexed: true }),
       writes.write({ k: b, owner: 'n1#1', roomId: 'old', delta: -1, json: '', indexed: true }),
     ]);
     assert.equal(subscribed?.status, 'rejected');
+    assert.deepEqual(leftBeside, { status: 'fulfilled', value: { total: 0, created: false, removed: true } });
     assert.deepEqual(unsubscribed, { status: 'fulfilled', value: { total: 0, created: false, removed: true } });
-    assert.deepEqual(calls, ['list a for n1#1', 'entries new of n1#1', 'remove old', 'unlist b']);
+    assert.deepEqual(calls.sort(), ['entries new of n1#1', 'list a for n1#1', 'remove gone', 'remove old', 'unlist b']);
+  });
+
+  it('a script that fails (its reply lost, or some of its calls made): its callers get the error, and every room it may have created its entry', async () => {
+    const k = new StateKeys('kpc').collection('idx', 'col');
+    const calls: string[] = [];
+    const writes = new SubscriberWrites(recordingIndex(calls), async () => {
+      throw new Error('Command timed out');
+    });
+    const results = await Promise.allSettled([
+      writes.write({ k, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
+      writes.write({ k, owner: 'n1#1', roomId: 'old', delta: 1, json: '{}', indexed: true }),
+      writes.write({ k, owner: 'n1#1', roomId: 'gone', delta: -1, json: '', indexed: true }),
+    ]);
+    assert.deepEqual(results.map((result) => result.status), ['rejected', 'rejected', 'rejected']);
+    assert.deepEqual(calls, ['list col for n1#1', 'entries new,old of n1#1']);
   });
 });

@@ -1,6 +1,8 @@
 --[[
-  Lists rooms in the global index, with their collections and their owner,
-  before the rooms are written (see GlobalIndex): what took four commands
+  Lists rooms in the global index, with their collections and their owner
+  (see GlobalIndex: an owner and its collections before a script adds
+  subscribers there, a room after the script that made it; without rooms,
+  the listing alone): what took four commands
   (three SADD and an HSET, each with its own promise and buffers on the
   node, alive until Redis answered), in one. Idempotent: a retry writes
   the same entries again.
