@@ -25,7 +25,7 @@ export function realParts(settings: RealNodeSettings): ClusterNodeParts & { tran
   const availability = new StateAvailability();
   const state = new RedisSharedState(
     settings.redis,
-    { clusterName: options.clusterName, cardTtlMs: options.timers.cardTtl, protocol: PROTOCOL_VERSION, retryMs: options.timers.redisRetry, connectMs: options.timers.redisConnect },
+    { clusterName: options.clusterName, cardTtlMs: options.timers.cardTtl, protocol: PROTOCOL_VERSION, retryMs: options.timers.redisRetry, connectMs: options.timers.redisConnect, listingTtlMs: options.timers.heartbeat },
     availability,
     log,
   );

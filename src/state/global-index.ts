@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { performance } from 'perf_hooks';
 import { execAll } from './exec';
 import type { CollectionKeys, StateKeys } from './keys';
 import type { CollectionRef } from './realtime-store';
@@ -31,6 +32,14 @@ function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonl
   return calls;
 }
 
+/** How long a node trusts the index listings it wrote (see GlobalIndex.list). */
+export interface ListingMemory {
+  /** 0 (the default): not at all, every subscription lists its collection. */
+  listingTtlMs?: number;
+  /** The clock, in ms (default: performance.now). */
+  now?: () => number;
+}
+
 /**
  * The keys that span collections, in the `{<prefix>}` slot: which
  * collections have rooms, in which collection each room lives, where each
@@ -43,7 +52,8 @@ function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonl
  * so that a room created between the removal and the check keeps its
  * entry, and one created after the check writes its own. An entry may be
  * stale (and is checked against the collection when read) but is never
- * missing once the write that made its room succeeded; one that failed
+ * missing once the write that made its room succeeded, unless a removal's
+ * check gave up after its deletion went through; a write that failed
  * after its script may leave a room without its entry until the node's
  * drift check rewrites its state (the callers got the error). Each method
  * is one retried step (see RedisRetry): every one of them may run twice,
@@ -51,22 +61,29 @@ function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonl
  */
 export class GlobalIndex {
   /**
-   * The collections each owner (of this node) was listed in and has not
-   * left since, as this node wrote them: {@link list} skips those, so that
-   * a burst of subscriptions in collections where the node already has
-   * subscribers costs no listing round trip. Kept only while
-   * `listingsStand` says no peer can have purged this node's owner (its
-   * card renewed within half its time to live, see RedisSharedState); an
-   * owner whose state this node rewrites is forgotten (see forgetListings).
+   * When this node listed each owner (of its own) in each collection, as
+   * it wrote them: {@link list} skips those listed less than
+   * `listingTtlMs` ago, so that a burst of subscriptions in collections
+   * where the node already has subscribers costs no listing round trip.
+   * Dropped when the owner leaves the collection or its state is rewritten
+   * (see forgetListings). Bounded in time because a peer may purge this
+   * node's owner, listings included, while the node runs on (it presumed
+   * the node dead after a stall): until the node learns it and rejoins
+   * under a new owner, its next subscriptions list their collections again
+   * within that time, as every batch did before listings were remembered.
    */
-  private readonly listed = new Map<string, Set<string>>();
+  private readonly listed = new Map<string, Map<string, number>>();
+  private readonly listingTtlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly retry: RedisRetry = RedisRetry.none(),
-    private readonly listingsStand: () => boolean = () => true,
+    listings: ListingMemory = {},
   ) {
+    this.listingTtlMs = listings.listingTtlMs ?? 0;
+    this.now = listings.now ?? (() => performance.now());
     defineScripts(redis);
   }
 
@@ -81,9 +98,9 @@ export class GlobalIndex {
    * the owner has not left it since (nothing is sent then).
    */
   async list(owner: string, ks: readonly CollectionKeys[]): Promise<void> {
-    if (!this.listingsStand()) this.listed.clear();
     const known = this.listed.get(owner);
-    const missing = known ? ks.filter((k) => !known.has(k.ref)) : ks;
+    const since = this.now() - this.listingTtlMs;
+    const missing = known ? ks.filter((k) => !((known.get(k.ref) ?? -Infinity) > since)) : ks;
     if (missing.length > 0) await this.addAll(owner, missing.map((k) => ({ k, roomIds: [] })));
   }
 
@@ -105,13 +122,16 @@ export class GlobalIndex {
    */
   async addAll(owner: string, entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonly string[] }>): Promise<void> {
     if (entries.length === 0) return;
+    // The time before the write: a listing is remembered from when it may have landed.
+    const listedAt = this.now();
     await this.retry.run('index.add', async () => {
       const keys = [this.keys.collections, this.keys.ownerCollections(owner), this.keys.allOwners, this.keys.roomIndex];
       await Promise.all(indexCalls(entries).map(({ refs, pairs }) => runScript(this.redis, 'indexRooms', keys, [owner, refs.size, ...refs, ...pairs])));
     });
+    if (this.listingTtlMs <= 0) return;
     let known = this.listed.get(owner);
-    if (!known) this.listed.set(owner, (known = new Set()));
-    for (const { k } of entries) known.add(k.ref);
+    if (!known) this.listed.set(owner, (known = new Map()));
+    for (const { k } of entries) known.set(k.ref, listedAt);
   }
 
   /**

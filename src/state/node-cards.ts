@@ -1,5 +1,4 @@
 import type { Cluster, Redis } from 'ioredis';
-import { performance } from 'perf_hooks';
 import type { CardStore } from '../membership/card-store';
 import { parseNodeCard, type NodeCard } from '../membership/node-card';
 import { execAll } from './exec';
@@ -43,9 +42,6 @@ export class RedisCardStore implements CardStore {
    */
   private renewed: { fingerprint: string; cards: readonly NodeCard[] } | undefined;
 
-  /** When this node's card was last written or renewed (performance.now() before the call); undefined after a failure. */
-  private ownWrittenAt: number | undefined;
-
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
@@ -58,44 +54,19 @@ export class RedisCardStore implements CardStore {
 
   async register(card: NodeCard): Promise<void> {
     // The alive key's value only tells renewals apart (see renewedAt): never compared with another clock.
-    await this.ownWrite(() => runScript(this.redis, 'renewCard', this.writeKeys(card), [card.id, this.jsonOf(card), Date.now(), this.ttlMs]));
+    await runScript(this.redis, 'renewCard', this.writeKeys(card), [card.id, this.jsonOf(card), Date.now(), this.ttlMs]);
   }
 
   async renew(card: NodeCard): Promise<readonly NodeCard[]> {
     const args = [card.id, this.jsonOf(card), Date.now(), this.ttlMs, this.keys.cardAlive(''), this.protocol, this.renewed?.fingerprint ?? ''];
-    const [fingerprint, ...jsons] = asStrings(await this.ownWrite(() => runScript(this.redis, 'renewAndListCards', this.writeKeys(card), args)), 'renewAndListCards');
+    const [fingerprint, ...jsons] = asStrings(await runScript(this.redis, 'renewAndListCards', this.writeKeys(card), args), 'renewAndListCards');
     if (fingerprint === undefined) throw new Error('renewAndListCards answered with no fingerprint');
     if (jsons.length === 0 && this.renewed?.fingerprint === fingerprint) return this.renewed.cards;
     this.renewed = { fingerprint, cards: this.parseAll(jsons) };
     return this.renewed.cards;
   }
 
-  /**
-   * Whether this node's card was written or renewed less than `ms` ago,
-   * with no failed attempt since: until its time to live has run out
-   * since then, no peer can have found it dead and purged this node's
-   * subscriptions (the card's own incarnation). Read on this process's
-   * clock, which runs on while the process is frozen.
-   */
-  renewedWithin(ms: number): boolean {
-    return this.ownWrittenAt !== undefined && performance.now() - this.ownWrittenAt < ms;
-  }
-
-  /** Writes this node's card; the time before the call is kept on success (see renewedWithin). */
-  private async ownWrite<T>(write: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      const reply = await write();
-      this.ownWrittenAt = started;
-      return reply;
-    } catch (error) {
-      this.ownWrittenAt = undefined;
-      throw error;
-    }
-  }
-
   async unregister(id: string): Promise<void> {
-    this.ownWrittenAt = undefined;
     await execAll(this.redis.multi().hdel(this.keys.cards, id).del(this.keys.cardAlive(id)).zrem(this.keys.cardExpiry, id));
   }
 

@@ -1,7 +1,7 @@
 import Bluebird from 'bluebird';
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidCountError } from './errors';
-import { GlobalIndex } from './global-index';
+import { GlobalIndex, type ListingMemory } from './global-index';
 import { encodeCollectionRef, type CollectionKeys, type StateKeys } from './keys';
 import type {
   CollectionChange,
@@ -48,11 +48,10 @@ export class RedisRealtimeStore implements RealtimeStore {
     private readonly redis: Redis | Cluster,
     private readonly keys: StateKeys,
     private readonly retry: RedisRetry = RedisRetry.none(),
-    /** Whether no peer can have purged this node's owner since it listed it (see GlobalIndex.list). */
-    listingsStand: () => boolean = () => true,
+    listings: ListingMemory = {},
   ) {
     defineScripts(redis);
-    this.index = new GlobalIndex(redis, keys, retry, listingsStand);
+    this.index = new GlobalIndex(redis, keys, retry, listings);
     this.writes = new SubscriberWrites(this.index, (name, k, owner, args) => this.run(name, this.scriptKeys(k, owner), args));
   }
 

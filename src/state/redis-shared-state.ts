@@ -23,6 +23,8 @@ export interface RedisSharedStateOptions {
   retryMs: number;
   /** Bound of the start-up check. */
   connectMs: number;
+  /** How long this node trusts the index listings it wrote (see GlobalIndex.list): a heartbeat. */
+  listingTtlMs: number;
 }
 
 /** {@link SharedState} in Redis (one server or a Redis Cluster), under the cluster's key prefix. */
@@ -43,11 +45,8 @@ export class RedisSharedState implements SharedState {
     this.redis = createRedisClient(settings, (message) => log('warn', `redis: ${message}`));
     this.keys = new StateKeys(clusterPrefix(options.clusterName));
     this.retry = new RedisRetry({ maxMs: options.retryMs }, availability);
-    const cards = new RedisCardStore(this.redis, this.keys, options.cardTtlMs, options.protocol);
-    this.cards = cards;
-    // A listing this node remembers stands while its card does: peers purge
-    // an owner only once its card is dead (half the time to live: margin).
-    this.realtime = new RedisRealtimeStore(this.redis, this.keys, this.retry, () => cards.renewedWithin(options.cardTtlMs / 2));
+    this.cards = new RedisCardStore(this.redis, this.keys, options.cardTtlMs, options.protocol);
+    this.realtime = new RedisRealtimeStore(this.redis, this.keys, this.retry, { listingTtlMs: options.listingTtlMs });
     this.epoch = new RedisEpoch(this.redis, this.keys);
   }
 

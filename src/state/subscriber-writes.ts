@@ -45,8 +45,8 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * node otherwise spent over a quarter of its CPU in ioredis and its socket
  * writes, two Redis calls per subscription. Each change still gets the
  * room's count right after it. A collection whose script fails fails only
- * its own callers; an index write that fails fails the subscriptions whose
- * rooms it was to list.
+ * its own callers; a listing or an index write that fails fails the
+ * subscriptions that needed it (and the changes after them to their rooms).
  */
 export class SubscriberWrites {
   private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes));
@@ -61,26 +61,36 @@ export class SubscriberWrites {
   }
 
   private async flush(changes: SubscriberChange[]): Promise<Array<Outcome<SubscriberChangeResult>>> {
-    const groups = Object.values(groupBy(changes, (change) => `${change.k.ref}\n${change.owner}`));
     // The listing first, confirmed (see GlobalIndex): a script that ran
     // without it would leave a count that neither this node's drift check
     // nor a peer's purge of this owner finds (they look where the owner is
     // listed). So the scripts wait for it, even on one server, where they
     // could go in the same write: both are retried apart, and the listing
     // could give up while the script's last try went through. A failed
-    // listing fails the collections with subscriptions, no script run
-    // there; the others (unsubscriptions only) are written.
+    // listing fails the subscriptions, and the changes after them to the
+    // same rooms; the others (unsubscriptions) are written.
     let listingFailure: { error: unknown } | undefined;
     await Promise.all(
       Object.entries(groupBy(changes.filter(adds), (change) => change.owner)).map(([owner, adding]) =>
         this.index.list(owner, Object.values(groupBy(adding, (change) => change.k.ref)).map((same) => firstOf(same).k)),
       ),
     ).catch((error: unknown) => (listingFailure = { error }));
-    const scripts = await Promise.all(
-      groups.map((group): Promise<GroupWrite> | GroupWrite => (listingFailure && group.some(adds) ? { ok: false, error: listingFailure.error, entries: [] } : this.adjust(group))),
-    );
-    const entryFailures = await this.writeEntries(groups, scripts);
     const outcomes = new Map<SubscriberChange, Outcome<SubscriberChangeResult>>();
+    let writable = changes;
+    if (listingFailure) {
+      const failure: Outcome<SubscriberChangeResult> = { ok: false, error: listingFailure.error };
+      const refused = new Set<string>();
+      writable = [];
+      for (const change of changes) {
+        const room = `${change.k.ref}\n${change.roomId}`;
+        if (adds(change)) refused.add(room);
+        if (refused.has(room)) outcomes.set(change, failure);
+        else writable.push(change);
+      }
+    }
+    const groups = Object.values(groupBy(writable, (change) => `${change.k.ref}\n${change.owner}`));
+    const scripts = await Promise.all(groups.map((group) => this.adjust(group)));
+    const entryFailures = await this.writeEntries(groups, scripts);
     await Promise.all(
       groups.map(async (group, i) => {
         const written = scripts[i] as GroupWrite;
@@ -96,11 +106,10 @@ export class SubscriberWrites {
             if (entryFailure && (isFresh(change) || result.created)) return { ok: false, error: entryFailure.error };
             return { ok: true, value: result };
           };
-          try {
-            await this.cleanUp(group, written);
-          } catch (error) {
-            outcome = () => ({ ok: false, error });
-          }
+          // What a failed clean-up leaves is stale (entries of deleted
+          // rooms, a listing without subscribers), checked when read: the
+          // changes themselves are done. (Redis unreachable shows in status.)
+          await this.cleanUp(group, written).catch(() => undefined);
         }
         group.forEach((change, j) => outcomes.set(change, outcome(change, j)));
       }),

@@ -101,26 +101,6 @@ describe('RedisCardStore (standalone Redis)', () => {
     assert.deepEqual((await store.renew(own)).map((card) => `${card.id}#${card.incarnation}`), [`own#${own.incarnation}`]);
   });
 
-  it('tells whether this node renewed its card lately with no failure since (what its remembered index listings stand on)', async () => {
-    const keys = new StateKeys(`t${randomUUID()}`);
-    const store = storeOf(keys);
-    const card = cardOf('n1');
-    assert.equal(store.renewedWithin(60_000), false, 'never written');
-    await store.register(card);
-    assert.equal(store.renewedWithin(60_000), true);
-    assert.equal(store.renewedWithin(0), false, 'not within no time');
-    // A key of the wrong type makes the renewal fail on Redis.
-    await client.del(keys.cards);
-    await client.set(keys.cards, 'not a hash');
-    await assert.rejects(store.renew(card), /WRONGTYPE/);
-    assert.equal(store.renewedWithin(60_000), false, 'a failed renewal');
-    await client.del(keys.cards);
-    await store.renew(card);
-    assert.equal(store.renewedWithin(60_000), true);
-    await store.unregister(card.id);
-    assert.equal(store.renewedWithin(60_000), false, 'withdrawn');
-  });
-
   it('whether a card is live does not depend on the clocks of its writer or its reader: Redis expires it, ttl after its last renewal', async () => {
     const keys = new StateKeys(`kpc-test-${randomUUID()}`);
     const reader = storeOf(keys, 400);

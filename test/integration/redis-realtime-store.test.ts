@@ -173,7 +173,8 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
   });
 
   it('a rewrite of an owner forgets which collections this node listed it in: the next subscription there lists it again before its script', async () => {
-    const { store, keys } = fresh();
+    const keys = new StateKeys(`t${randomUUID()}`);
+    const store = new RedisRealtimeStore(client, keys, undefined, { listingTtlMs: 60_000 });
     const scriptCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
     await store.addSubscriber(room('r1', 'c'), 'n1#1');
     let before = await scriptCalls();
@@ -268,7 +269,7 @@ describe('GlobalIndex (standalone Redis)', () => {
 
   it('list sends nothing for collections this node listed for the owner already, until the owner leaves them', async () => {
     const { keys } = fresh();
-    const index = new GlobalIndex(client, keys);
+    const index = new GlobalIndex(client, keys, undefined, { listingTtlMs: 60_000 });
     const a = keys.collection('idx', 'a');
     const b = keys.collection('idx', 'b');
     const scriptCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
@@ -290,16 +291,27 @@ describe('GlobalIndex (standalone Redis)', () => {
     assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [b.ref], 'forgotten: listed again');
   });
 
-  it('list remembers nothing while the listings may not stand (the card of this node not renewed lately: a peer may have purged its owner)', async () => {
+  it('list remembers a listing for listingTtlMs only (a peer may have purged the owner meanwhile), and nothing by default', async () => {
     const { keys } = fresh();
-    let stand = true;
-    const index = new GlobalIndex(client, keys, undefined, () => stand);
+    let clock = 1000;
+    const index = new GlobalIndex(client, keys, undefined, { listingTtlMs: 500, now: () => clock });
     const a = keys.collection('idx', 'a');
+    const scriptCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
     await index.list('n1#1', [a]);
+    // Purged by a peer that presumed this node dead.
     await client.del(keys.ownerCollections('n1#1'), keys.allOwners);
-    stand = false;
+    clock += 499;
+    let before = await scriptCalls();
     await index.list('n1#1', [a]);
-    assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [a.ref]);
+    assert.equal((await scriptCalls()) - before, 0, 'remembered');
+    clock += 1;
+    await index.list('n1#1', [a]);
+    assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [a.ref], 'listed again once the listing is as old as listingTtlMs');
     assert.deepEqual(await client.smembers(keys.allOwners), ['n1#1']);
+    const forgetful = new GlobalIndex(client, keys);
+    await forgetful.list('n1#1', [a]);
+    before = await scriptCalls();
+    await forgetful.list('n1#1', [a]);
+    assert.equal((await scriptCalls()) - before, 1, 'by default, listed every time');
   });
 });

@@ -21,7 +21,10 @@ function recordingIndex(calls: string[], fail: ReadonlyArray<keyof IndexDouble> 
       calls.push(`entries ${entries.flatMap((entry) => entry.roomIds).join(',')} of ${owner}`);
       failing('addAll');
     },
-    removeRooms: async (_k, roomIds) => void calls.push(`remove ${roomIds.join(',')}`),
+    removeRooms: async (_k, roomIds) => {
+      calls.push(`remove ${roomIds.join(',')}`);
+      failing('removeRooms');
+    },
     removeOwnerCollection: async (k) => void calls.push(`unlist ${k.collection}`),
   };
 }
@@ -51,22 +54,37 @@ describe('SubscriberWrites', () => {
     assert.deepEqual(calls, ['list col for n1#1', 'script', 'entries new,again of n1#1', 'remove gone']);
   });
 
-  it('a listing that fails: the collections with new subscribers fail without their script; the others are written', async () => {
+  it('a listing that fails: the subscriptions fail without their script, and the changes after them to their rooms; the other changes are written', async () => {
     const keys = new StateKeys('kpc');
     const a = keys.collection('idx', 'a');
     const b = keys.collection('idx', 'b');
     const scripts: string[] = [];
-    const writes = new SubscriberWrites(recordingIndex([], ['list']), async (_name, k) => {
-      scripts.push(k.collection);
-      return [1, 0, 0, 1];
+    const writes = new SubscriberWrites(recordingIndex([], ['list']), async (_name, k, _owner, args) => {
+      scripts.push(`${k.collection}: ${args.filter((_, i) => i % 3 === 1).join(',')}`);
+      return k === a ? [1, 0, 0, 1, 0, 0, 1] : [1, 0, 0, 1];
     });
-    const [subscribed, unsubscribed] = await Promise.allSettled([
+    const results = await Promise.allSettled([
+      writes.write({ k: a, owner: 'n1#1', roomId: 'left', delta: -1, json: '', indexed: true }),
       writes.write({ k: a, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
+      writes.write({ k: a, owner: 'n1#1', roomId: 'new', delta: -1, json: '', indexed: true }),
+      writes.write({ k: a, owner: 'n1#1', roomId: 'other', delta: -1, json: '', indexed: true }),
       writes.write({ k: b, owner: 'n1#1', roomId: 'old', delta: -1, json: '', indexed: true }),
     ]);
-    assert.equal(subscribed?.status, 'rejected');
-    assert.equal(unsubscribed?.status, 'fulfilled');
-    assert.deepEqual(scripts, ['b'], 'no script where the owner is not listed');
+    assert.deepEqual(results.map((result) => result.status), ['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(scripts.sort(), ['a: left,other', 'b: old'], 'no script for the subscription, nor for what follows it in its room');
+  });
+
+  it('a clean-up that fails (the entries of deleted rooms) leaves them stale: the changes themselves succeed', async () => {
+    const k = new StateKeys('kpc').collection('idx', 'col');
+    const writes = new SubscriberWrites(recordingIndex([], ['removeRooms']), async () => [1, 1, 1, 0, 0, 0, 1]);
+    const results = await Promise.all([
+      writes.write({ k, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
+      writes.write({ k, owner: 'n1#1', roomId: 'gone', delta: -1, json: '', indexed: true }),
+    ]);
+    assert.deepEqual(results, [
+      { total: 1, created: true, removed: false },
+      { total: 0, created: false, removed: true },
+    ]);
   });
 
   it('entries that cannot be written fail the subscriptions that needed them (not live cluster-wide), not the unsubscriptions of the batch, whose index entries still go', async () => {

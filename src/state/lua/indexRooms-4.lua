@@ -7,7 +7,7 @@
   node, alive until Redis answered), in one. Idempotent: a retry writes
   the same entries again.
 
-  KEYS[1] collections       set of collection refs with rooms
+  KEYS[1] collections       set of collection refs with rooms (or about to have some; a stale member is harmless)
   KEYS[2] ownerCollections  set of the collection refs where the owner has subscribers
   KEYS[3] owners            set of the owners
   KEYS[4] roomIndex         hash roomId -> collection ref
