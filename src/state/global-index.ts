@@ -93,9 +93,10 @@ export class GlobalIndex {
   }
 
   /**
-   * Before an owner's script writes in these collections: each is listed,
-   * with the owner, unless this node listed it for that owner already and
-   * the owner has not left it since (nothing is sent then).
+   * Before an owner's script adds subscribers in these collections: each is
+   * listed, with the owner, unless this node listed it for that owner less
+   * than `listingTtlMs` ago and the owner has not left it since (nothing is
+   * sent then).
    */
   async list(owner: string, ks: readonly CollectionKeys[]): Promise<void> {
     const known = this.listed.get(owner);

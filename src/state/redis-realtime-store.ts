@@ -35,9 +35,10 @@ function checkCount(count: number, min: number): void {
  * {@link RealtimeStore} over Redis. Each change of a collection is one Lua
  * script (atomic, one slot; a turn's subscriptions share one, see
  * {@link SubscriberWrites}); the global index lives in another slot and is
- * written in an order that leaves only harmless stale entries, and no room
- * without its entry once its write succeeded (see {@link GlobalIndex}). No call's argument count grows
- * with the number of rooms: large writes, purges and scans go in batches.
+ * written in an order that leaves harmless stale entries, and no room
+ * without its entry once its write succeeded (see {@link GlobalIndex} for
+ * the failures that can). No call's argument count grows with the number
+ * of rooms: large writes, purges and scans go in batches.
  */
 export class RedisRealtimeStore implements RealtimeStore {
   private readonly index: GlobalIndex;
