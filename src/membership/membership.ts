@@ -145,14 +145,22 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.joins.discover(force);
   }
 
-  /** Announces a clean leave (when `announce`) and stops; peers forget this node at once. */
+  /**
+   * Announces a clean leave (when `announce`) and stops; peers forget this
+   * node at once. Resolves once a renewal in flight is done too: it may
+   * write the card back after the withdrawal (ioredis sends auto-pipelined
+   * calls at the end of the turn, a transaction at once), and withdraws it
+   * again itself when it sees the stop, which must happen before the node
+   * closes its Redis connection (else the card stays, dead, until a later
+   * node prunes it).
+   */
   async stop(announce: boolean): Promise<void> {
     this.stopped = true;
     this.detector.stop();
     this.cancelRenewal?.();
     this.cancelRenewal = undefined;
     if (announce) {
-      await Promise.allSettled([this.channel.publish('node:leave', {}), this.card.withdraw()]);
+      await Promise.allSettled([this.channel.publish('node:leave', {}), this.card.withdraw(), this.renewal]);
     }
   }
 

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
 
 import { MessageBus } from '../../src/bus/message-bus';
+import type { CardStore } from '../../src/membership/card-store';
 import { Membership, type PeerRemovalReason } from '../../src/membership/membership';
 import type { NodeCard } from '../../src/membership/node-card';
 import { peerLinksOver } from '../../src/membership/peer-links';
@@ -61,7 +62,13 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
    * sockets, `timers` and `cluster` (its card store's keys) default to the
    * file's.
    */
-  async function startNode(name: string, ports?: { router: number; pub: number }, timers = TIMERS, cluster = keys): Promise<TestNode> {
+  async function startNode(
+    name: string,
+    ports?: { router: number; pub: number },
+    timers = TIMERS,
+    cluster = keys,
+    wrapCards: (cards: RedisCardStore) => CardStore = (cards) => cards,
+  ): Promise<TestNode> {
     assert.ok(server, 'redis is running');
     const id = `${name}-${randomUUID()}`;
     const zmq = new ZmqTransport({
@@ -74,7 +81,7 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     const cards = new RedisCardStore(redis, cluster, CARD_TTL_MS, PROTOCOL_VERSION);
     const bus = new MessageBus(transport, () => undefined);
     const card: NodeCard = { id, addresses: { router: '', pub: '' }, incarnation: 0, startedAt: Date.now(), protocol: PROTOCOL_VERSION };
-    const membership = new Membership(card, bus, peerLinksOver(transport), cards, { ...timers, log: () => undefined });
+    const membership = new Membership(card, bus, peerLinksOver(transport), wrapCards(cards), { ...timers, log: () => undefined });
     const node: TestNode = { id, transport, zmq, redis, cards, membership, added: [], removed: [], suspicions: [] };
     membership.on('peer:added', (peer, { returning }) => node.added.push({ id: peer.card.id, returning }));
     membership.on('peer:removed', (removed, reason) => node.removed.push({ id: removed.id, incarnation: removed.incarnation, reason, at: Date.now() }));
@@ -280,5 +287,41 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
       intervalMs: 10,
     });
     for (const node of survivors) assert.deepEqual(removalsOf(node, leaving.id).map((r) => r.reason), ['left']);
+  });
+
+  it('(i) a node stopping while a renewal of its card is on its way waits for it: the card it writes back is withdrawn before stop() resolves (the node closes Redis after)', async () => {
+    let holding: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    let release: (() => void) | undefined;
+    let hold = false;
+    // Its renewal's call reaches Redis after the withdrawal, as an auto-pipelined call (sent at the end of the turn) does after a transaction sent at once.
+    const late = (inner: RedisCardStore): CardStore => ({
+      register: (card) => inner.register(card),
+      unregister: (id) => inner.unregister(id),
+      list: () => inner.list(),
+      get: (id) => inner.get(id),
+      renewedAt: (id) => inner.renewedAt(id),
+      nextIncarnation: () => inner.nextIncarnation(),
+      renew: async (card) => {
+        if (hold && !release) {
+          const gate = new Promise<void>((resolve) => (release = resolve));
+          holding?.();
+          await gate;
+        }
+        return inner.renew(card);
+      },
+    });
+    const node = await startNode('late', undefined, TIMERS, keys, late);
+    hold = true;
+    await held;
+    gone.add(node.id);
+    let stopped = false;
+    const stopping = node.membership.stop(true).then(() => void (stopped = true));
+    await waitFor('the withdrawal to land', async () => !(await node.cards.list()).some((card) => card.id === node.id), { timeoutMs: 5000, intervalMs: 10 });
+    assert.equal(stopped, false, 'stop() waits for the renewal on its way');
+    release?.();
+    await stopping;
+    assert.equal((await node.cards.list()).some((card) => card.id === node.id), false, 'the card written back by the renewal is withdrawn');
+    await node.transport.close();
   });
 });
