@@ -38,9 +38,10 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * made while the previous batch is being written go together, in the order
  * they were made (an unsubscription never overtakes the subscription before
  * it): the collections where the owner gets subscribers listed (only those
- * this node has not listed for it yet, see GlobalIndex.list), then one
+ * this node has not listed for it lately, see GlobalIndex.list), then one
  * script per collection and owner, then one index write for the rooms the
- * batch subscribed the owner to, then the index entries of deleted rooms.
+ * batch subscribed the owner to, then the index entries of deleted rooms
+ * (a failure there leaves stale entries only: the changes are done).
  * Under a burst (a reconnect storm, many clients subscribing at once) a
  * node otherwise spent over a quarter of its CPU in ioredis and its socket
  * writes, two Redis calls per subscription. Each change still gets the
