@@ -96,6 +96,7 @@ export function renderMetrics(metrics: ClusterMetrics, glue?: GlueStatus): strin
     [{ kind: 'state_loss' }, status.repair.stateLosses],
     [{ kind: 'drift' }, status.repair.drifts],
     [{ kind: 'ghost' }, status.repair.ghostsPurged],
+    [{ kind: 'index' }, status.repair.indexRepairs],
   ]);
   out.family('kpc_evictions_total', 'counter', 'Peers removed, per reason (timeout, left, replaced).', entries(status.evictions, 'reason'));
   out.family(

@@ -19,6 +19,8 @@ export interface RepairStats {
   ghostsPurged: number;
   /** Repairs run after broadcasts were missed. */
   gapRepairs: number;
+  /** Rooms whose index step (a removal's check, a relisting) gave up and was run again (see GlobalIndex.repairPending). */
+  indexRepairs: number;
 }
 
 export interface SelfRepairHooks {
@@ -36,12 +38,13 @@ export interface SelfRepairHooks {
  *   pass at once: writes lost with a failed master are written again;
  * - every `antiEntropyMs`, this node's subscriptions against what the shared
  *   state holds for it (drift → rewrite those collections), and the owners
- *   in the shared state against the live nodes (leftovers → purged);
+ *   in the shared state against the live nodes (leftovers → purged), and
+ *   the index steps of this node that gave up (run again);
  * - on a sequence gap, a catch-up of the Kuzzle-wide state (the lost
  *   broadcasts may have carried a change of it).
  */
 export class SelfRepair {
-  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0 };
+  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0 };
   private readonly timers: Cancel[] = [];
   /**
    * Repairs, one at a time. One of a kind already waiting for its turn is
@@ -58,7 +61,7 @@ export class SelfRepair {
 
   constructor(
     private readonly epoch: EpochProbe,
-    private readonly store: Pick<RealtimeStore, 'owners'>,
+    private readonly store: Pick<RealtimeStore, 'owners' | 'repairPending'>,
     private readonly sync: Pick<RealtimeSync, 'rewrite' | 'findDrift' | 'purgeOwner'>,
     /** This node's current card: its own owner is never a ghost. */
     private readonly self: () => NodeCard,
@@ -136,6 +139,9 @@ export class SelfRepair {
       await this.sync.rewrite([], drift);
     }
     await this.sweepGhosts();
+    const repaired = await this.store.repairPending();
+    this.stats.indexRepairs += repaired;
+    if (repaired > 0) this.options.log('info', `index of ${repaired} room(s) written again, whose removal's check or relisting had given up`);
   }
 
   /** Purges owners whose node is no longer live (a purge that failed or never ran). */

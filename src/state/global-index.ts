@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { performance } from 'perf_hooks';
 import { execAll } from './exec';
 import type { CollectionKeys, StateKeys } from './keys';
+import { IndexRepairs } from './index-repairs';
 import type { CollectionRef } from './realtime-store';
 import { decodeCollectionRef } from './replies';
 import { RedisRetry } from './redis-retry';
@@ -32,6 +33,12 @@ function indexCalls(entries: ReadonlyArray<{ k: CollectionKeys; roomIds: readonl
   return calls;
 }
 
+/** Whether a node's listings of an owner (when it wrote each collection) hold one of `ref` written after `since`. */
+function listedAfter(known: ReadonlyMap<string, number> | undefined, ref: string, since: number): boolean {
+  const at = known?.get(ref);
+  return at !== undefined && at > since;
+}
+
 /** How long a node trusts the index listings it wrote (see GlobalIndex.list). */
 export interface ListingMemory {
   /** 0 (the default): not at all, every subscription lists its collection. */
@@ -52,10 +59,12 @@ export interface ListingMemory {
  * so that a room created between the removal and the check keeps its
  * entry, and one created after the check writes its own. An entry may be
  * stale (and is checked against the collection when read) but is never
- * missing once the write that made its room succeeded, unless a removal's
- * check gave up after its deletion went through; a write that failed
- * after its script may leave a room without its entry until the node's
- * drift check rewrites its state (the callers got the error). Each method
+ * missing once the write that made its room succeeded. A step that gave up
+ * after its script may leave a room without its entry for a while: a
+ * subscription's write (its callers got the error) until the node's drift
+ * check rewrites its state; a removal's check, or a rewrite's relisting,
+ * until {@link repairPending} runs it again (no drift check would see
+ * those). Each method
  * is one retried step (see RedisRetry): every one of them may run twice,
  * as it re-checks what it removes.
  */
@@ -75,6 +84,8 @@ export class GlobalIndex {
   private readonly listed = new Map<string, Map<string, number>>();
   private readonly listingTtlMs: number;
   private readonly now: () => number;
+  /** The removals' checks and the relistings that gave up, for {@link repairPending}. */
+  private readonly repairs = new IndexRepairs();
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -101,7 +112,7 @@ export class GlobalIndex {
   async list(owner: string, ks: readonly CollectionKeys[]): Promise<void> {
     const known = this.listed.get(owner);
     const since = this.now() - this.listingTtlMs;
-    const missing = known ? ks.filter((k) => !((known.get(k.ref) ?? -Infinity) > since)) : ks;
+    const missing = ks.filter((k) => !listedAfter(known, k.ref, since));
     if (missing.length > 0) await this.addAll(owner, missing.map((k) => ({ k, roomIds: [] })));
   }
 
@@ -144,7 +155,41 @@ export class GlobalIndex {
    */
   async relistCreated(k: CollectionKeys, roomIds: readonly string[], owner: string): Promise<void> {
     if (roomIds.length === 0) return;
-    await this.add(k, roomIds, owner);
+    try {
+      await this.add(k, roomIds, owner);
+    } catch (error) {
+      this.repairs.listing(owner, k, roomIds);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs again the removals whose check gave up and the relistings that
+   * failed (see {@link IndexRepairs}), each as a whole: a removal deletes
+   * the entries again and checks the collection, so a room created again
+   * meanwhile gets its entry back. Resolves with the rooms they covered;
+   * one that fails again is kept for the next call (and the first error
+   * thrown once the others ran).
+   */
+  async repairPending(): Promise<number> {
+    let rooms = 0;
+    let failure: { error: unknown } | undefined;
+    for (const { k, owner, roomIds } of this.repairs.take()) {
+      try {
+        if (owner === undefined) await this.removeRooms(k, [...roomIds]);
+        else await this.relistCreated(k, [...roomIds], owner);
+        rooms += roomIds.size;
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
+    return rooms;
+  }
+
+  /** Rooms whose index step waits for {@link repairPending}. */
+  get pendingRepairs(): number {
+    return this.repairs.size;
   }
 
   /**
@@ -164,8 +209,18 @@ export class GlobalIndex {
    * created again meanwhile (its own index write may have come first).
    */
   async removeRooms(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
+    if (roomIds.length === 0) return;
+    try {
+      await this.removeAndCheck(k, roomIds);
+    } catch (error) {
+      // The deletion may have gone through, not its check: see repairPending.
+      this.repairs.removal(k, roomIds);
+      throw error;
+    }
+  }
+
+  private async removeAndCheck(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
     return this.retry.run('index.removeRooms', async () => {
-      if (roomIds.length === 0) return;
       let left = 0;
       for (const chunk of chunksOf(roomIds, CHUNK)) {
         // On one connection the reads run after the deletion when sent in
@@ -213,6 +268,8 @@ export class GlobalIndex {
   /** After an owner was purged from every collection. */
   async forgetOwner(owner: string): Promise<void> {
     this.forgetListings(owner);
+    // Its relisting would list a purged owner again.
+    this.repairs.dropListings(owner);
     return this.retry.run('index.forgetOwner', async () => {
       await execAll(this.redis.multi().del(this.keys.ownerCollections(owner)).srem(this.keys.allOwners, owner));
     });

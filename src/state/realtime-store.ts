@@ -105,4 +105,10 @@ export interface RealtimeStore {
   owners(): Promise<string[]>;
   /** What `owner` holds per collection. */
   ownerDigest(owner: string): Promise<OwnerDigest[]>;
+  /**
+   * Runs again the writes of this node that gave up where no drift check
+   * would see it (see GlobalIndex.repairPending): resolves with the rooms
+   * they covered.
+   */
+  repairPending(): Promise<number>;
 }

@@ -107,7 +107,10 @@ export class RedisRealtimeStore implements RealtimeStore {
     for (let i = 0; i < entries.length; i += BATCH) {
       if (abandoned()) break;
       const batch = entries.slice(i, i + BATCH);
-      // The entries confirmed first, then written again for the rooms created (see relistCreated).
+      // The entries confirmed first, then written again for the rooms created
+      // (see relistCreated); not after the script alone, as subscriptions
+      // are: a rewrite that failed there would leave counts that match this
+      // node's, which its drift check takes as right, without their entries.
       await this.index.add(k, batch.map(([roomId]) => roomId), owner);
       await this.setOwnerCounts(k, owner, batch.map(([roomId, want]) => [roomId, want.count, want.json]), change);
     }
@@ -234,6 +237,10 @@ export class RedisRealtimeStore implements RealtimeStore {
       );
       return { ...ref, rooms, subscribers: subscribers === null ? 0 : asInteger(subscribers, 'ownerDigest') };
     }, { concurrency: PARALLELISM });
+  }
+
+  repairPending(): Promise<number> {
+    return this.index.repairPending();
   }
 
   /** Rooms of the whole cluster (entries of the room index; a stale one is rare and short-lived). */

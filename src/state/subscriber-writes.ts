@@ -148,17 +148,17 @@ export class SubscriberWrites {
 
   /** The entries of every collection's rooms, in one index write per owner; the owners whose write failed, with its error. */
   private async writeEntries(groups: SubscriberChange[][], scripts: GroupWrite[]): Promise<Map<string, { error: unknown }>> {
-    const byOwner = new Map<string, Array<{ k: CollectionKeys; roomIds: readonly string[] }>>();
-    groups.forEach((group, i) => {
+    const entries = groups.flatMap((group, i) => {
       const roomIds = scripts[i]?.entries ?? [];
-      if (roomIds.length === 0) return;
       const { k, owner } = firstOf(group);
-      let list = byOwner.get(owner);
-      if (!list) byOwner.set(owner, (list = []));
-      list.push({ k, roomIds });
+      return roomIds.length === 0 ? [] : [{ k, owner, roomIds }];
     });
     const failures = new Map<string, { error: unknown }>();
-    await Promise.all([...byOwner].map(([owner, list]) => this.index.addAll(owner, list).catch((error: unknown) => void failures.set(owner, { error }))));
+    await Promise.all(
+      Object.entries(groupBy(entries, (entry) => entry.owner)).map(([owner, list]) =>
+        this.index.addAll(owner, list).catch((error: unknown) => void failures.set(owner, { error })),
+      ),
+    );
     return failures;
   }
 

@@ -37,6 +37,26 @@ function fresh(): { store: RedisRealtimeStore; keys: StateKeys } {
 
 const keysOf = async (keys: StateKeys): Promise<string[]> => (await client.keys(`${keys.prefix}:*`)).sort();
 
+/** The key pattern of a collection's keys (another slot than the index's). */
+const collectionKeys = (keys: StateKeys, index: string, collection: string): string => `${keys.collection(index, collection).rooms.slice(0, -':rooms'.length)}:*`;
+
+/**
+ * Runs `work` with a client of a Redis user limited to these ACL rules
+ * (every command allowed): `grant` adds rules to it while it runs, the way
+ * a failure can start and end between two calls.
+ */
+async function asLimitedUser(rules: string[], work: (limited: Redis | Cluster, grant: (...more: string[]) => Promise<unknown>) => Promise<void>): Promise<void> {
+  const user = `u${randomUUID()}`;
+  await client.call('ACL', 'SETUSER', user, 'on', '>secret', ...rules, '+@all');
+  const limited = createRedisClient({ node: { host: server?.host ?? '', port: server?.port ?? 0 }, options: { username: user, password: 'secret' } });
+  try {
+    await work(limited, (...more) => client.call('ACL', 'SETUSER', user, ...more));
+  } finally {
+    limited.disconnect();
+    await client.call('ACL', 'DELUSER', user);
+  }
+}
+
 realtimeStoreContract('Redis', async () => fresh().store);
 
 describe('RedisRealtimeStore (standalone Redis)', () => {
@@ -86,20 +106,13 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
   it('a subscription whose index write fails runs no script: no count is left where its owner is not listed (no check would look there)', async () => {
     const { keys } = fresh();
     const k = keys.collection('idx', 'col');
-    const base = k.rooms.slice(0, -':rooms'.length);
     // A user that may write the collection's keys but only read the index's: the index write fails, not the script.
-    const user = `u${randomUUID()}`;
-    await client.call('ACL', 'SETUSER', user, 'on', '>secret', `%R~${keys.prefix}:{${keys.prefix}}:*`, `~${base}:*`, '+@all');
-    const limited = createRedisClient({ node: { host: server?.host ?? '', port: server?.port ?? 0 }, options: { username: user, password: 'secret' } });
-    try {
+    await asLimitedUser([`%R~${keys.prefix}:{${keys.prefix}}:*`, `~${collectionKeys(keys, 'idx', 'col')}`], async (limited) => {
       const store = new RedisRealtimeStore(limited, keys);
       await assert.rejects(store.addSubscriber(room('r1'), 'n1#1'), /NOPERM/);
       assert.equal(await client.hget(k.counts, 'r1'), null, 'not counted');
       assert.deepEqual(await keysOf(keys), []);
-    } finally {
-      limited.disconnect();
-      await client.call('ACL', 'DELUSER', user);
-    }
+    });
   });
 
   it('finds nothing through a stale index entry (a write that failed half-way)', async () => {
@@ -313,5 +326,43 @@ describe('GlobalIndex (standalone Redis)', () => {
     before = await scriptCalls();
     await forgetful.list('n1#1', [a]);
     assert.equal((await scriptCalls()) - before, 1, 'by default, listed every time');
+  });
+
+  it("a removal whose check gave up after its deletion went through: repairPending checks again, and the room created again meanwhile gets its entry back", async () => {
+    const { store, keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    // Deleted by this node's script, then created again by another node, which listed it after its script.
+    await store.addSubscriber(room('r1'), 'n2#1');
+    // This node's deletion of the entry goes through, its check of the collection fails (as Redis lost between the two).
+    await asLimitedUser([`~${keys.prefix}:{${keys.prefix}}:*`], async (limited, grant) => {
+      const index = new GlobalIndex(limited, keys);
+      await assert.rejects(index.removeRooms(k, ['r1']), /NOPERM/);
+      assert.equal(await client.hget(keys.roomIndex, 'r1'), null, 'a counted room without its entry');
+      assert.equal(index.pendingRepairs, 1);
+      await assert.rejects(index.repairPending(), /NOPERM/, 'still failing: kept');
+      assert.equal(index.pendingRepairs, 1);
+      await grant(`%R~${collectionKeys(keys, 'idx', 'col')}`);
+      assert.equal(await index.repairPending(), 1);
+      assert.equal(await client.hget(keys.roomIndex, 'r1'), k.ref, 'found again by a join elsewhere');
+      assert.equal(index.pendingRepairs, 0);
+      assert.equal(await index.repairPending(), 0, 'done once');
+    });
+    assert.equal(await store.countRoom('r1'), 1);
+  });
+
+  it('a relisting that gave up is written again by repairPending, unless its owner was purged meanwhile', async () => {
+    const { keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    await asLimitedUser([`%R~${keys.prefix}:{${keys.prefix}}:*`], async (limited, grant) => {
+      const index = new GlobalIndex(limited, keys);
+      await assert.rejects(index.relistCreated(k, ['r1', 'r2'], 'n1#1'), /NOPERM/);
+      await assert.rejects(index.relistCreated(k, ['r3'], 'n2#1'), /NOPERM/);
+      assert.equal(index.pendingRepairs, 3);
+      await grant(`~${keys.prefix}:{${keys.prefix}}:*`);
+      await index.forgetOwner('n2#1');
+      assert.equal(await index.repairPending(), 2);
+      assert.deepEqual(await client.hmget(keys.roomIndex, 'r1', 'r2', 'r3'), [k.ref, k.ref, null]);
+      assert.deepEqual(await client.smembers(keys.allOwners), ['n1#1'], 'the purged owner is not listed again');
+    });
   });
 });

@@ -27,16 +27,21 @@ class ManualScheduler implements Scheduler {
   }
 }
 
-/** A SelfRepair whose anti-entropy passes run `findDrift` and find nothing else to do. */
-function selfRepair(scheduler: Scheduler, findDrift: () => Promise<never[]>, availability = new StateAvailability()): SelfRepair {
+/** A SelfRepair whose anti-entropy passes run `findDrift` and find nothing else to do (unless told). */
+function selfRepair(
+  scheduler: Scheduler,
+  findDrift: () => Promise<never[]>,
+  availability = new StateAvailability(),
+  more: { repairPending?: () => Promise<number>; log?: (level: string, message: string) => void } = {},
+): SelfRepair {
   return new SelfRepair(
     { check: async () => false },
-    { owners: async () => [] },
+    { owners: async () => [], repairPending: more.repairPending ?? (async () => 0) },
     { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0 },
     () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
     { stateLost: async () => undefined, catchUp: async () => undefined },
     availability,
-    { epochMs: 1000, antiEntropyMs: 10_000, isLive: async () => true, scheduler, log: () => undefined },
+    { epochMs: 1000, antiEntropyMs: 10_000, isLive: async () => true, scheduler, log: more.log ?? (() => undefined) },
   );
 }
 
@@ -91,5 +96,24 @@ describe('SelfRepair', () => {
     open();
     for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
     assert.equal(passes, 1);
+  });
+
+  it("each pass runs again the index steps that gave up (a removal's check, a relisting): logged when it wrote any, tried again next pass when it fails", async () => {
+    const scheduler = new ManualScheduler();
+    const replies: Array<() => number> = [() => 0, () => { throw new Error('Connection is closed.'); }, () => 3];
+    let calls = 0;
+    const logs: string[] = [];
+    const repair = selfRepair(scheduler, async () => [], new StateAvailability(), {
+      repairPending: async () => (replies[calls++] as () => number)(),
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    await repair.start();
+    for (let pass = 1; pass <= 3; pass++) {
+      scheduler.tick(10_000);
+      await waitFor(`pass ${pass} to repair the index`, () => calls === pass && logs.length >= pass - 1);
+    }
+    assert.deepEqual(logs, ['error anti-entropy failed: Connection is closed.', "info index of 3 room(s) written again, whose removal's check or relisting had given up"]);
+    assert.equal(repair.stats.indexRepairs, 3);
+    repair.stop();
   });
 });
