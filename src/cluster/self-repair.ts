@@ -19,7 +19,7 @@ export interface RepairStats {
   ghostsPurged: number;
   /** Repairs run after broadcasts were missed. */
   gapRepairs: number;
-  /** Rooms whose index step (a removal's check, a relisting) gave up and was run again (see GlobalIndex.repairPending). */
+  /** Rooms whose index entries were checked again after a step that gave up (a removal's check, a relisting; see GlobalIndex.repairPending). */
   indexRepairs: number;
 }
 
@@ -39,7 +39,7 @@ export interface SelfRepairHooks {
  * - every `antiEntropyMs`, this node's subscriptions against what the shared
  *   state holds for it (drift → rewrite those collections), and the owners
  *   in the shared state against the live nodes (leftovers → purged), and
- *   the index steps of this node that gave up (run again);
+ *   the index entries a step of this node left in doubt (checked again);
  * - on a sequence gap, a catch-up of the Kuzzle-wide state (the lost
  *   broadcasts may have carried a change of it).
  */
@@ -130,6 +130,11 @@ export class SelfRepair {
   }
 
   private async antiEntropy(): Promise<void> {
+    // First, and never in the way of the rest (it does not throw).
+    const repaired = await this.store.repairPending();
+    this.stats.indexRepairs += repaired.checked;
+    if (repaired.checked > 0) this.options.log('info', `index entries of ${repaired.checked} room(s) checked again, after a step that had given up`);
+    if (repaired.error !== undefined) this.options.log('warn', `index check failed, tried again at the next pass: ${describeError(repaired.error)}`);
     const drift = await this.sync.findDrift();
     if (drift.length > 0) {
       this.stats.drifts += drift.length;
@@ -139,9 +144,6 @@ export class SelfRepair {
       await this.sync.rewrite([], drift);
     }
     await this.sweepGhosts();
-    const repaired = await this.store.repairPending();
-    this.stats.indexRepairs += repaired;
-    if (repaired > 0) this.options.log('info', `index of ${repaired} room(s) written again, whose removal's check or relisting had given up`);
   }
 
   /** Purges owners whose node is no longer live (a purge that failed or never ran). */

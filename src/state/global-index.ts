@@ -3,7 +3,7 @@ import { performance } from 'perf_hooks';
 import { execAll } from './exec';
 import type { CollectionKeys, StateKeys } from './keys';
 import { IndexRepairs } from './index-repairs';
-import type { CollectionRef } from './realtime-store';
+import type { CollectionRef, IndexRepairOutcome } from './realtime-store';
 import { decodeCollectionRef } from './replies';
 import { RedisRetry } from './redis-retry';
 import { defineScripts, runScript } from './scripts';
@@ -63,8 +63,8 @@ export interface ListingMemory {
  * after its script may leave a room without its entry for a while: a
  * subscription's write (its callers got the error) until the node's drift
  * check rewrites its state; a removal's check, or a rewrite's relisting,
- * until {@link repairPending} runs it again (no drift check would see
- * those). Each method
+ * until {@link repairPending} checks their rooms again (no drift check
+ * would see those). Each method
  * is one retried step (see RedisRetry): every one of them may run twice,
  * as it re-checks what it removes.
  */
@@ -158,33 +158,54 @@ export class GlobalIndex {
     try {
       await this.add(k, roomIds, owner);
     } catch (error) {
-      this.repairs.listing(owner, k, roomIds);
+      // The owner was listed before the script: only the entries are in doubt.
+      this.repairs.note(k, roomIds);
       throw error;
     }
   }
 
   /**
-   * Runs again the removals whose check gave up and the relistings that
-   * failed (see {@link IndexRepairs}), each as a whole: a removal deletes
-   * the entries again and checks the collection, so a room created again
-   * meanwhile gets its entry back. Resolves with the rooms they covered;
-   * one that fails again is kept for the next call (and the first error
-   * thrown once the others ran).
+   * Checks again the rooms whose removal's check or relisting gave up (see
+   * {@link IndexRepairs}), collection by collection, until one fails: that
+   * one and those not tried yet wait for the next call (Redis failing
+   * again, each would otherwise wait out its own retries in turn).
    */
-  async repairPending(): Promise<number> {
-    let rooms = 0;
-    let failure: { error: unknown } | undefined;
-    for (const { k, owner, roomIds } of this.repairs.take()) {
+  async repairPending(): Promise<IndexRepairOutcome> {
+    const pending = this.repairs.take();
+    let checked = 0;
+    for (const [i, { k, roomIds }] of pending.entries()) {
       try {
-        if (owner === undefined) await this.removeRooms(k, [...roomIds]);
-        else await this.relistCreated(k, [...roomIds], owner);
-        rooms += roomIds.size;
+        await this.checkEntries(k, [...roomIds]);
       } catch (error) {
-        failure ??= { error };
+        for (const rest of pending.slice(i)) this.repairs.note(rest.k, rest.roomIds);
+        return { checked, error };
       }
+      checked += roomIds.size;
     }
-    if (failure) throw failure.error;
-    return rooms;
+    return { checked };
+  }
+
+  /**
+   * Makes the entries of these rooms right: a room the collection holds
+   * gets its entry (and the collection its listing), never deleted on the
+   * way, so a join elsewhere finds it throughout; the entries of the
+   * others go, checked again after their deletion as {@link removeRooms}
+   * does (one may be created again meanwhile).
+   */
+  private async checkEntries(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
+    for (const chunk of chunksOf(roomIds, CHUNK)) {
+      const exists = await this.retry.run('index.check', () => this.redis.hmget(k.rooms, ...chunk));
+      const live = chunk.filter((_, i) => exists[i] !== null);
+      if (live.length > 0) {
+        await this.retry.run('index.check', async () => {
+          const multi = this.redis.multi().sadd(this.keys.collections, k.ref);
+          for (const roomId of live) multi.hset(this.keys.roomIndex, roomId, k.ref);
+          await execAll(multi);
+        });
+      }
+      const gone = chunk.filter((_, i) => exists[i] === null);
+      if (gone.length > 0) await this.removeAndCheck(k, gone);
+    }
   }
 
   /** Rooms whose index step waits for {@link repairPending}. */
@@ -214,7 +235,7 @@ export class GlobalIndex {
       await this.removeAndCheck(k, roomIds);
     } catch (error) {
       // The deletion may have gone through, not its check: see repairPending.
-      this.repairs.removal(k, roomIds);
+      this.repairs.note(k, roomIds);
       throw error;
     }
   }
@@ -268,8 +289,6 @@ export class GlobalIndex {
   /** After an owner was purged from every collection. */
   async forgetOwner(owner: string): Promise<void> {
     this.forgetListings(owner);
-    // Its relisting would list a purged owner again.
-    this.repairs.dropListings(owner);
     return this.retry.run('index.forgetOwner', async () => {
       await execAll(this.redis.multi().del(this.keys.ownerCollections(owner)).srem(this.keys.allOwners, owner));
     });

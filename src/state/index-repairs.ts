@@ -1,43 +1,33 @@
 import type { CollectionKeys } from './keys';
 
-/** Rooms of one collection (and, for a listing, one owner) whose index step is to run again. */
-export interface PendingRooms {
+/** Rooms of one collection whose index entries are to be checked against it again. */
+export interface RoomsToCheck {
   k: CollectionKeys;
-  /** The owner whose rooms are to be listed again; undefined for a removal to check again. */
-  owner?: string;
   roomIds: Set<string>;
 }
 
 /**
- * The index steps that gave up after the collection's script went through,
- * which no later check would find: a removal whose check against the
- * collection failed (a room created again meanwhile by another node may
- * have lost its entry), and the entries of rooms a rewrite created (the
- * counts it wrote match this node's, so its drift check sees nothing).
- * Kept here until {@link GlobalIndex.repairPending} runs them again (the
- * anti-entropy pass, also as soon as Redis answers after an outage). Held
- * in memory only: lost if the node dies before Redis answers again.
+ * The rooms whose index entries a step of this node left in doubt after
+ * the collection's script went through, where no later check would look: a
+ * removal whose check against the collection gave up (a room another node
+ * created again meanwhile may have lost its entry), and a rewrite's
+ * relisting of the rooms it created that gave up (the counts it wrote
+ * match this node's, so its drift check sees nothing). Kept until
+ * GlobalIndex.repairPending checks them again (each anti-entropy pass, and
+ * at once when Redis answers after an outage). In memory only: lost if the
+ * node stops or dies first.
  */
 export class IndexRepairs {
-  private readonly pending = new Map<string, PendingRooms>();
+  private readonly pending = new Map<string, RoomsToCheck>();
 
-  /** A removal's check gave up: the rooms are checked again. */
-  removal(k: CollectionKeys, roomIds: Iterable<string>): void {
-    this.note(`-\n${k.ref}`, k, undefined, roomIds);
+  note(k: CollectionKeys, roomIds: Iterable<string>): void {
+    let rooms = this.pending.get(k.ref);
+    if (!rooms) this.pending.set(k.ref, (rooms = { k, roomIds: new Set() }));
+    for (const roomId of roomIds) rooms.roomIds.add(roomId);
   }
 
-  /** The owner's listing of rooms gave up after its script: written again. */
-  listing(owner: string, k: CollectionKeys, roomIds: Iterable<string>): void {
-    this.note(`+\n${k.ref}\n${owner}`, k, owner, roomIds);
-  }
-
-  /** A rewrite of the owner lists its rooms again itself: its pending listings would add nothing. */
-  dropListings(owner: string): void {
-    for (const [key, rooms] of this.pending) if (rooms.owner === owner) this.pending.delete(key);
-  }
-
-  /** Everything pending, now removed from here (a step that fails again notes itself again). */
-  take(): PendingRooms[] {
+  /** Everything pending, now removed from here. */
+  take(): RoomsToCheck[] {
     const all = [...this.pending.values()];
     this.pending.clear();
     return all;
@@ -47,11 +37,5 @@ export class IndexRepairs {
     let rooms = 0;
     for (const { roomIds } of this.pending.values()) rooms += roomIds.size;
     return rooms;
-  }
-
-  private note(key: string, k: CollectionKeys, owner: string | undefined, roomIds: Iterable<string>): void {
-    let rooms = this.pending.get(key);
-    if (!rooms) this.pending.set(key, (rooms = { k, owner, roomIds: new Set() }));
-    for (const roomId of roomIds) rooms.roomIds.add(roomId);
   }
 }

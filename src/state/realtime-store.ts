@@ -106,9 +106,18 @@ export interface RealtimeStore {
   /** What `owner` holds per collection. */
   ownerDigest(owner: string): Promise<OwnerDigest[]>;
   /**
-   * Runs again the writes of this node that gave up where no drift check
-   * would see it (see GlobalIndex.repairPending): resolves with the rooms
-   * they covered.
+   * Checks again the rooms whose index entries a write of this node left
+   * in doubt where no drift check would see it (see
+   * GlobalIndex.repairPending). Never rejects: says what it did and what
+   * stopped it.
    */
-  repairPending(): Promise<number>;
+  repairPending(): Promise<IndexRepairOutcome>;
+}
+
+/** What {@link RealtimeStore.repairPending} did. */
+export interface IndexRepairOutcome {
+  /** Rooms whose entries were checked against their collection. */
+  checked: number;
+  /** What stopped it: the rooms left wait for the next call. */
+  error?: unknown;
 }

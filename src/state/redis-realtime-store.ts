@@ -6,6 +6,7 @@ import { encodeCollectionRef, type CollectionKeys, type StateKeys } from './keys
 import type {
   CollectionChange,
   CollectionRef,
+  IndexRepairOutcome,
   OwnerDigest,
   OwnerRoom,
   RealtimeStore,
@@ -239,7 +240,7 @@ export class RedisRealtimeStore implements RealtimeStore {
     }, { concurrency: PARALLELISM });
   }
 
-  repairPending(): Promise<number> {
+  repairPending(): Promise<IndexRepairOutcome> {
     return this.index.repairPending();
   }
 

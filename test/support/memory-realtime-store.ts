@@ -2,6 +2,7 @@ import { InvalidCountError, MissingFiltersError } from '../../src/state/errors';
 import type {
   CollectionChange,
   CollectionRef,
+  IndexRepairOutcome,
   OwnerDigest,
   OwnerRoom,
   RealtimeStore,
@@ -178,9 +179,8 @@ export class MemoryRealtimeStore implements RealtimeStore {
   }
 
   /** Nothing ever gives up half-way here. */
-  async repairPending(): Promise<number> {
-    this.maybeFail('repairPending');
-    return 0;
+  async repairPending(): Promise<IndexRepairOutcome> {
+    return { checked: 0 };
   }
 
   private maybeFail(method: keyof RealtimeStore): void {
