@@ -11,6 +11,12 @@ import { chunksOf } from '../util/chunks';
 
 /** Rooms per call: a list of any length is read or deleted in calls of at most this many arguments. */
 const CHUNK = 500;
+/**
+ * Rounds of a removal's check: each one past the first needs another node
+ * to delete a room between this node finding it and listing it again;
+ * past them an entry may stay stale (harmless: a reader checks the collection).
+ */
+const CHECK_ROUNDS = 3;
 
 /**
  * The arguments of each lua/indexRooms call for `entries`: at most
@@ -185,32 +191,32 @@ export class GlobalIndex {
     return { checked };
   }
 
-  /**
-   * Makes the entries of these rooms right: a room the collection holds
-   * gets its entry (and the collection its listing), never deleted on the
-   * way, so a join elsewhere finds it throughout; the entries of the
-   * others go, checked again after their deletion as {@link removeRooms}
-   * does (one may be created again meanwhile).
-   */
-  private async checkEntries(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
-    for (const chunk of chunksOf(roomIds, CHUNK)) {
-      const exists = await this.retry.run('index.check', () => this.redis.hmget(k.rooms, ...chunk));
-      const live = chunk.filter((_, i) => exists[i] !== null);
-      if (live.length > 0) {
-        await this.retry.run('index.check', async () => {
-          const multi = this.redis.multi().sadd(this.keys.collections, k.ref);
-          for (const roomId of live) multi.hset(this.keys.roomIndex, roomId, k.ref);
-          await execAll(multi);
-        });
-      }
-      const gone = chunk.filter((_, i) => exists[i] === null);
-      if (gone.length > 0) await this.removeAndCheck(k, gone);
-    }
-  }
-
-  /** Rooms whose index step waits for {@link repairPending}. */
+  /** Rooms whose entries wait for {@link repairPending}. */
   get pendingRepairs(): number {
     return this.repairs.size;
+  }
+
+  /**
+   * Makes the entries of these rooms match their collection: a room it
+   * holds gets its entry, never deleted on the way, so a join elsewhere
+   * finds it throughout (see {@link listFound}); the entries of the others
+   * go as in {@link removeRooms}; and the collection is listed if and only
+   * if it has rooms (a removal that gave up may have unlisted it after a
+   * room came).
+   */
+  private async checkEntries(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
+    const gone = await this.retry.run('index.check', async () => {
+      const absent: string[] = [];
+      for (const chunk of chunksOf(roomIds, CHUNK)) {
+        const exists = await this.redis.hmget(k.rooms, ...chunk);
+        absent.push(...chunk.filter((_, i) => exists[i] === null));
+        const live = chunk.filter((_, i) => exists[i] !== null);
+        if (live.length > 0) absent.push(...(await this.listFound(k, live)));
+      }
+      return absent;
+    });
+    if (gone.length > 0) await this.removeAndCheck(k, gone);
+    await this.retry.run('index.check', () => this.settleListing(k));
   }
 
   /**
@@ -240,32 +246,69 @@ export class GlobalIndex {
     }
   }
 
+  /**
+   * Deletes the entries, reads the collection, and lists again the rooms
+   * it holds (created again meanwhile); any of those deleted again before
+   * its listing landed goes in a next round (see {@link listFound}), up to
+   * {@link CHECK_ROUNDS}. A step retried after a failure also checks the
+   * collection's listing: an unlisting whose reply was lost may have gone
+   * through after a room came.
+   */
   private async removeAndCheck(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
+    let attempts = 0;
     return this.retry.run('index.removeRooms', async () => {
+      attempts++;
       let left = 0;
-      for (const chunk of chunksOf(roomIds, CHUNK)) {
-        // On one connection the reads run after the deletion when sent in
-        // the same pipeline: one round trip (and one socket write) instead
-        // of two on every batch of unsubscriptions that deletes rooms.
-        let check = this.redis.pipeline();
-        if (this.keepsOrder) check = check.hdel(this.keys.roomIndex, ...chunk);
-        else await this.redis.hdel(this.keys.roomIndex, ...chunk);
-        // Both reads on the collection's slot.
-        const replies = await execAll(check.hmget(k.rooms, ...chunk).hlen(k.rooms));
-        const [exists, size] = replies.slice(-2);
-        left = size as number;
-        const recreated = chunk.filter((_, i) => (exists as Array<string | null>)[i] !== null);
-        if (recreated.length > 0) {
-          const multi = this.redis.multi();
-          for (const roomId of recreated) multi.hset(this.keys.roomIndex, roomId, k.ref);
-          await execAll(multi);
+      let toRemove = roomIds;
+      for (let round = 0; round < CHECK_ROUNDS && toRemove.length > 0; round++) {
+        const deletedAgain: string[] = [];
+        for (const chunk of chunksOf(toRemove, CHUNK)) {
+          // On one connection the reads run after the deletion when sent in
+          // the same pipeline: one round trip (and one socket write) instead
+          // of two on every batch of unsubscriptions that deletes rooms.
+          let check = this.redis.pipeline();
+          if (this.keepsOrder) check = check.hdel(this.keys.roomIndex, ...chunk);
+          else await this.redis.hdel(this.keys.roomIndex, ...chunk);
+          // Both reads on the collection's slot.
+          const replies = await execAll(check.hmget(k.rooms, ...chunk).hlen(k.rooms));
+          const [exists, size] = replies.slice(-2);
+          left = size as number;
+          const recreated = chunk.filter((_, i) => (exists as Array<string | null>)[i] !== null);
+          if (recreated.length > 0) deletedAgain.push(...(await this.listFound(k, recreated)));
         }
+        toRemove = deletedAgain;
       }
-      if (left === 0) {
-        await this.redis.srem(this.keys.collections, k.ref);
-        if ((await this.redis.hlen(k.rooms)) > 0) await this.redis.sadd(this.keys.collections, k.ref);
-      }
+      if (left === 0 || attempts > 1) await this.settleListing(k, left);
     });
+  }
+
+  /**
+   * Lists rooms found in their collection, then reads them there again and
+   * returns those deleted meanwhile: their deleter's removal of the entry
+   * may have come before this listing, which would leave it stale for
+   * good. A room still there at that read is deleted later if at all, and
+   * its deleter removes this entry then.
+   */
+  private async listFound(k: CollectionKeys, roomIds: readonly string[]): Promise<string[]> {
+    const multi = this.redis.multi().sadd(this.keys.collections, k.ref);
+    for (const roomId of roomIds) multi.hset(this.keys.roomIndex, roomId, k.ref);
+    await execAll(multi);
+    const exists = await this.redis.hmget(k.rooms, ...roomIds);
+    return roomIds.filter((_, i) => exists[i] === null);
+  }
+
+  /**
+   * The collection listed if and only if it has rooms: unlisted when it
+   * has none (`size`, when just read), then listed again if a room came
+   * meanwhile (its own index write may have come first).
+   */
+  private async settleListing(k: CollectionKeys, size?: number): Promise<void> {
+    if ((size ?? (await this.redis.hlen(k.rooms))) > 0) {
+      await this.redis.sadd(this.keys.collections, k.ref);
+      return;
+    }
+    await this.redis.srem(this.keys.collections, k.ref);
+    if ((await this.redis.hlen(k.rooms)) > 0) await this.redis.sadd(this.keys.collections, k.ref);
   }
 
   /**

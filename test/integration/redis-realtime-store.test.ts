@@ -352,6 +352,36 @@ describe('GlobalIndex (standalone Redis)', () => {
     assert.equal(await store.countRoom('r1'), 1);
   });
 
+  it('a room found by a removal check and deleted by another node before this node listed it again: no entry left behind', async () => {
+    const { store, keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    await store.addSubscriber(room('r1'), 'n2#1');
+    // This node's listing of the room it found waits until the other node deleted it and removed its entry.
+    let deleted: Promise<unknown> | undefined;
+    const late = new Proxy(client, {
+      get(target, prop) {
+        if (prop === 'multi') {
+          return () => {
+            const multi = target.multi();
+            const exec = multi.exec.bind(multi);
+            multi.exec = async () => {
+              deleted ??= store.removeSubscriber(room('r1'), 'r1', 'n2#1');
+              await deleted;
+              return exec();
+            };
+            return multi;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await new GlobalIndex(late, keys).removeRooms(k, ['r1']);
+    assert.notEqual(deleted, undefined, 'the race was run');
+    assert.equal(await client.hget(keys.roomIndex, 'r1'), null, 'not left stale');
+    assert.deepEqual(await client.smembers(keys.collections), [], 'no room left: unlisted');
+  });
+
   it('a relisting that gave up: repairPending lists the rooms that still exist, not those deleted since', async () => {
     const { store, keys } = fresh();
     const k = keys.collection('idx', 'col');
@@ -362,13 +392,16 @@ describe('GlobalIndex (standalone Redis)', () => {
       // A rewrite created r1 and r2; its relisting gives up.
       await assert.rejects(index.relistCreated(k, ['r1', 'r2'], 'n1#1'), /NOPERM/);
       assert.equal(index.pendingRepairs, 2);
-      // Meanwhile another node's removal of rooms of the same ids took r1's entry (what the relisting is for), and r2's subscriber left.
+      // Meanwhile another node's removal of rooms of the same ids took r1's entry
+      // (what the relisting is for) and unlisted the collection; r2 was deleted, its entry left stale.
       await client.hdel(keys.roomIndex, 'r1');
+      await client.srem(keys.collections, k.ref);
       await store.removeSubscriber(room('r2'), 'r2', 'n1#1');
+      await client.hset(keys.roomIndex, 'r2', k.ref);
       await grant(`~${keys.prefix}:{${keys.prefix}}:*`, `%R~${collectionKeys(keys, 'idx', 'col')}`);
       assert.deepEqual(await index.repairPending(), { checked: 2 });
       assert.deepEqual(await client.hmget(keys.roomIndex, 'r1', 'r2'), [k.ref, null], 'the live room listed again, no entry for the one deleted since');
-      assert.deepEqual(await client.smembers(keys.collections), [k.ref]);
+      assert.deepEqual(await client.smembers(keys.collections), [k.ref], 'the collection listed again: it has a room');
     });
   });
 });

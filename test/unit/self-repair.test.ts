@@ -105,12 +105,17 @@ describe('SelfRepair', () => {
     let calls = 0;
     let drifts = 0;
     const logs: string[] = [];
+    const order: string[] = [];
     const findDrift = async (): Promise<never[]> => {
       drifts++;
+      order.push('drift');
       return [];
     };
     const repair = selfRepair(scheduler, findDrift, new StateAvailability(), {
-      repairPending: async () => replies[calls++] as IndexRepairOutcome,
+      repairPending: async () => {
+        order.push('index');
+        return replies[calls++] as IndexRepairOutcome;
+      },
       log: (level, message) => logs.push(`${level} ${message}`),
     });
     await repair.start();
@@ -124,6 +129,7 @@ describe('SelfRepair', () => {
       'info index entries of 3 room(s) checked again, after a step that had given up',
     ]);
     assert.equal(repair.stats.indexRepairs, 5, 'the rooms checked before a failure count too');
+    assert.deepEqual(order, ['index', 'drift', 'index', 'drift', 'index', 'drift']);
     repair.stop();
   });
 });
