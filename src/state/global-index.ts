@@ -12,8 +12,8 @@ import { chunksOf } from '../util/chunks';
 /** Rooms per call: a list of any length is read or deleted in calls of at most this many arguments. */
 const CHUNK = 500;
 /**
- * Rounds of a removal's check: each one past the first needs another node
- * to delete a room between this node finding it and listing it again;
+ * Rounds of a removal's check, in all: one more runs when a room this node
+ * found and listed again was deleted before its listing was read back;
  * past them an entry may stay stale (harmless: a reader checks the collection).
  */
 const CHECK_ROUNDS = 3;
@@ -70,9 +70,9 @@ export interface ListingMemory {
  * subscription's write (its callers got the error) until the node's drift
  * check rewrites its state; a removal's check, or a rewrite's relisting,
  * until {@link repairPending} checks their rooms again (no drift check
- * would see those). Each method
- * is one retried step (see RedisRetry): every one of them may run twice,
- * as it re-checks what it removes.
+ * would see those). Each step is retried on
+ * its own (see RedisRetry): every one of them may run twice, as it
+ * re-checks what it removes.
  */
 export class GlobalIndex {
   /**
@@ -200,9 +200,9 @@ export class GlobalIndex {
    * Makes the entries of these rooms match their collection: a room it
    * holds gets its entry, never deleted on the way, so a join elsewhere
    * finds it throughout (see {@link listFound}); the entries of the others
-   * go as in {@link removeRooms}; and the collection is listed if and only
-   * if it has rooms (a removal that gave up may have unlisted it after a
-   * room came).
+   * go as in {@link removeRooms}; and the collection is listed if it has
+   * rooms (a removal that gave up may have unlisted it after a room came;
+   * see {@link settleListing}).
    */
   private async checkEntries(k: CollectionKeys, roomIds: readonly string[]): Promise<void> {
     const gone = await this.retry.run('index.check', async () => {
@@ -298,9 +298,11 @@ export class GlobalIndex {
   }
 
   /**
-   * The collection listed if and only if it has rooms: unlisted when it
-   * has none (`size`, when just read), then listed again if a room came
-   * meanwhile (its own index write may have come first).
+   * The collection listed whenever it has rooms: unlisted when it has none
+   * (`size`, when just read), then listed again if a room came meanwhile
+   * (its own index write may have come first). One direction only: a
+   * collection emptied right after it was found with rooms may stay
+   * listed (harmless: a reader checks the collection).
    */
   private async settleListing(k: CollectionKeys, size?: number): Promise<void> {
     if ((size ?? (await this.redis.hlen(k.rooms))) > 0) {
