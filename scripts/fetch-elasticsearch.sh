@@ -14,7 +14,7 @@ if [ -f "$DEST/.complete" ]; then
 fi
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "${staged:-}"' EXIT
 copy() { # group:artifact:version[:type]
   # Debian's Maven 3.8 prints colour resets even in batch mode with colours
   # off: strip escape sequences and the blank lines they leave.
@@ -56,9 +56,26 @@ extended.plugins=
 has.native.controller=false
 PROPS
 
+# Staged next to its place, then renamed there: a complete copy is never
+# removed (another run may have cached it meanwhile and be running it), and
+# a rename onto a folder that exists fails, so the check and the move are one.
 mkdir -p "$CACHE_DIR"
-rm -rf "$DEST"
-mv "$server" "$DEST"
-chmod -R a+rX "$CACHE_DIR"
-touch "$DEST/.complete"
+staged="$DEST.tmp-$$"
+rm -rf "$staged"
+mv "$server" "$staged"
+chmod -R a+rX "$staged"
+chmod a+rX "$CACHE_DIR"
+touch "$staged/.complete"
+if ! mv -T "$staged" "$DEST" 2>/dev/null; then
+  if [ -f "$DEST/.complete" ]; then
+    rm -rf "$staged"
+    echo "elasticsearch $ES_VERSION cached meanwhile by another run in $DEST"
+    exit 0
+  fi
+  # Left incomplete by a run killed while removing it: moved aside, then replaced.
+  aside="$DEST.stale-$$"
+  mv -T "$DEST" "$aside" 2>/dev/null || true
+  rm -rf "$aside"
+  mv -T "$staged" "$DEST"
+fi
 echo "elasticsearch $ES_VERSION cached in $DEST"

@@ -17,10 +17,10 @@
 // Usage: node scripts/kuzzle-release.mjs 2.9.1 [2.4.0 …]  (prints each Kuzzle root)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir, isAlive } from './node-runtime.mjs';
+import { cacheDir, publish, removeOthers } from './node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Bump when the way a release is installed changes: older installs are then ignored. */
@@ -72,16 +72,9 @@ export function ensureKuzzleRelease(version) {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`kuzzle@${version} could not be installed for node ${process.versions.node}: ${error.message.split('\n')[0]}\n${output}`);
   }
-  writeFileSync(join(tmp, '.complete'), `${JSON.stringify({ kuzzle: version, node: process.versions.node, installedIn: seconds(started) }, null, 2)}\n`);
-  rmSync(dest, { recursive: true, force: true });
-  renameSync(tmp, dest);
+  publish(tmp, dest, { kuzzle: version, node: process.versions.node, installedIn: seconds(started) });
   // Installs of this release from an older recipe are of no more use.
-  for (const entry of readdirSync(base)) {
-    if (!entry.startsWith(`${version}-node${process.versions.node}-`) || join(base, entry) === dest) continue;
-    const pid = /\.tmp-(\d+)$/.exec(entry)?.[1];
-    if (pid && isAlive(Number(pid))) continue; // another run is installing it
-    rmSync(join(base, entry), { recursive: true, force: true });
-  }
+  removeOthers(dest, `${version}-node${process.versions.node}-`);
   log(`kuzzle@${version} installed in ${seconds(started)}`);
   return kuzzleRoot;
 }

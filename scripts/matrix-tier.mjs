@@ -4,8 +4,11 @@
 // setup with the usual runner, print a table and the "N passed, N failed"
 // line CI reads, and exit with the result.
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { isAlive } from './node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -14,6 +17,44 @@ export const minutes = (ms) => {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 };
+
+/**
+ * Takes the lock of a Kuzzle install in the shared cache, waiting while
+ * another test run (another clone on this machine) holds it: the tests
+ * link their own build of the plugin into its `plugins/enabled` and copy
+ * test plugins there, so two runs at once would test each other's build.
+ * The lock is a folder (made atomically) naming its holder's pid; a holder
+ * that is gone leaves it to the next run. Returns its release.
+ */
+export async function lockInstall(kuzzleRoot) {
+  const lock = join(kuzzleRoot, '..', '..', '.tests-lock');
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    let holder = 0;
+    let since = Date.now();
+    try {
+      since = statSync(lock).mtimeMs;
+      holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    } catch {
+      // Its holder is writing its pid, or just released it.
+    }
+    const gone = holder > 0 ? !isAlive(holder) : Date.now() - since > 10_000;
+    if (gone) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (!told) console.log(`waiting for another test run (pid ${holder || '?'}) using ${kuzzleRoot}`);
+    told = true;
+    await sleep(1000);
+  }
+}
 
 /**
  * @param {object} tier
@@ -47,8 +88,10 @@ export async function runMatrix(tier) {
     }
   }
   let child;
+  let release;
   const stopAll = async () => {
     child?.kill('SIGTERM');
+    release?.();
     if (sharedEs) await sharedEs.stop();
     sharedEs = undefined;
   };
@@ -59,6 +102,7 @@ export async function runMatrix(tier) {
   for (const [key, setup] of tier.setups) {
     console.log(`\n##### ${tier.heading(key)}`);
     const started = Date.now();
+    if (setup.env.KPC_KUZZLE_ROOT) release = await lockInstall(setup.env.KPC_KUZZLE_ROOT);
     const output = await new Promise((resolve) => {
       let text = '';
       child = spawn(process.execPath, [join(root, 'scripts', 'run-tests.mjs'), 'functional'], {
@@ -73,6 +117,8 @@ export async function runMatrix(tier) {
       child.once('exit', (code) => resolve({ text, code }));
     });
     child = undefined;
+    release?.();
+    release = undefined;
     const testMs = Date.now() - started;
     const summary = /^(\d+) passed, (\d+) failed$/m.exec(output.text.split('\n').reverse().join('\n'));
     const pass = summary ? Number(summary[1]) : 0;

@@ -88,10 +88,35 @@ function staging(dest) {
   return tmp;
 }
 
-function publish(tmp, dest, meta) {
+/**
+ * Marks `tmp` complete and renames it to `dest`, never removing a complete
+ * `dest`: another run (two test runs on one machine) may have published it
+ * meanwhile and be using it, so that one is kept and `tmp` dropped. Renaming
+ * onto a folder that exists fails, which makes the check and the move one
+ * step; a `dest` left incomplete (a run killed while removing it) is moved
+ * aside first, by a rename too.
+ */
+export function publish(tmp, dest, meta) {
   writeFileSync(join(tmp, '.complete'), `${JSON.stringify(meta, null, 2)}\n`);
-  rmSync(dest, { recursive: true, force: true });
-  renameSync(tmp, dest);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      renameSync(tmp, dest);
+      return;
+    } catch (error) {
+      if (!['ENOTEMPTY', 'EEXIST'].includes(error.code) || attempt >= 3) throw error;
+    }
+    if (existsSync(join(dest, '.complete'))) {
+      rmSync(tmp, { recursive: true, force: true });
+      return;
+    }
+    const aside = `${dest}.stale-${process.pid}-${attempt}`;
+    try {
+      renameSync(dest, aside);
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+    rmSync(aside, { recursive: true, force: true });
+  }
 }
 
 /** Whether process `pid` still runs (a cache entry being made by another run). */
@@ -101,6 +126,30 @@ export function isAlive(pid) {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Removes the cache entries next to `dest` whose names start with `prefix`
+ * (older recipes of the same thing), except those another run is making
+ * (`.tmp-<pid>` of a live process) or testing with (a `.tests-lock` whose
+ * holder lives, see scripts/matrix-tier.mjs).
+ */
+export function removeOthers(dest, prefix) {
+  const parent = dirname(dest);
+  for (const entry of readdirSync(parent)) {
+    const path = join(parent, entry);
+    if (!entry.startsWith(prefix) || path === dest) continue;
+    const maker = /\.tmp-(\d+)$/.exec(entry)?.[1];
+    if (maker && isAlive(Number(maker))) continue;
+    let tester = 0;
+    try {
+      tester = Number(readFileSync(join(path, '.tests-lock', 'pid'), 'utf8'));
+    } catch {
+      // No test run holds it.
+    }
+    if (tester > 0 && isAlive(tester)) continue;
+    rmSync(path, { recursive: true, force: true });
   }
 }
 
@@ -330,12 +379,7 @@ export function ensureKuzzle(version, nodeDir = ensureNode(version)) {
     throw error;
   }
   // Copies made from an older package-lock for this version are of no more use.
-  for (const entry of readdirSync(dirname(dest))) {
-    if (!entry.startsWith(`${version}-`) || join(dirname(dest), entry) === dest) continue;
-    const pid = /\.tmp-(\d+)$/.exec(entry)?.[1];
-    if (pid && isAlive(Number(pid))) continue; // another run is making it
-    rmSync(join(dirname(dest), entry), { recursive: true, force: true });
-  }
+  removeOthers(dest, `${version}-`);
   log(`Kuzzle for node ${version} ready in ${seconds(started)}`);
   return kuzzleRoot;
 }

@@ -70,9 +70,8 @@ export interface ListingMemory {
  * subscription's write (its callers got the error) until the node's drift
  * check rewrites its state; a removal's check, or a rewrite's relisting,
  * until {@link repairPending} checks their rooms again (no drift check
- * would see those). Each step is retried on
- * its own (see RedisRetry): every one of them may run twice, as it
- * re-checks what it removes.
+ * would see those). Each step is retried on its own (see RedisRetry):
+ * every one of them may run twice, as it re-checks what it removes.
  */
 export class GlobalIndex {
   /**

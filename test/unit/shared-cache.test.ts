@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../harness/run-dir';
+import { waitFor } from '../harness/wait';
+
+const scriptUrl = (name: string): string => JSON.stringify(pathToFileURL(join(repoRoot, 'scripts', name)).href);
+
+/** Runs scripts/node-runtime.mjs's publish(tmp, dest, meta) in a Node of its own (an ES module). */
+function publish(tmp: string, dest: string, meta: object): void {
+  const script = `import { publish } from ${scriptUrl('node-runtime.mjs')}; publish(...${JSON.stringify([tmp, dest, meta])});`;
+  execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A test run's hold of an install's lock (scripts/matrix-tier.mjs lockInstall), in a Node of its own: resolves with what it printed. */
+function holdLock(kuzzleRoot: string, holdMs: number, events: string[], name: string): Promise<string> {
+  const script = `import { lockInstall } from ${scriptUrl('matrix-tier.mjs')};
+const release = await lockInstall(${JSON.stringify(kuzzleRoot)});
+console.log('locked');
+await new Promise((resolve) => setTimeout(resolve, ${holdMs}));
+release();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (chunk.toString().includes('locked')) events.push(`${name} locked`);
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      events.push(`${name} released`);
+      if (code === 0) resolve(output);
+      else reject(new Error(`${name} exited with ${code}: ${output}`));
+    });
+  });
+}
+
+function staged(dir: string, name: string, content: string): string {
+  const tmp = join(dir, name);
+  mkdirSync(tmp);
+  writeFileSync(join(tmp, 'file'), content);
+  return tmp;
+}
+
+describe('the shared cache of installs', () => {
+  it('never replaces a complete entry, which another test run may be using; replaces one left incomplete', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpc-publish-'));
+    try {
+      const dest = join(dir, 'entry');
+      publish(staged(dir, 'a.tmp-1', 'a'), dest, { by: 'a' });
+      assert.equal(readFileSync(join(dest, 'file'), 'utf8'), 'a');
+      assert.deepEqual(JSON.parse(readFileSync(join(dest, '.complete'), 'utf8')), { by: 'a' });
+      // A second run published the same entry meanwhile: the first one's copy stays, its own goes.
+      publish(staged(dir, 'b.tmp-2', 'b'), dest, { by: 'b' });
+      assert.equal(readFileSync(join(dest, 'file'), 'utf8'), 'a');
+      assert.equal(existsSync(join(dir, 'b.tmp-2')), false);
+      // A run killed while removing an entry left it incomplete: replaced.
+      rmSync(join(dest, '.complete'));
+      publish(staged(dir, 'c.tmp-3', 'c'), dest, { by: 'c' });
+      assert.equal(readFileSync(join(dest, 'file'), 'utf8'), 'c');
+      assert.deepEqual(JSON.parse(readFileSync(join(dest, '.complete'), 'utf8')), { by: 'c' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two test runs using one Kuzzle install take turns (each links its own plugin build there); a lock whose holder is gone is taken over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpc-lock-'));
+    try {
+      const kuzzleRoot = join(dir, 'node_modules', 'kuzzle');
+      mkdirSync(kuzzleRoot, { recursive: true });
+      const events: string[] = [];
+      const first = holdLock(kuzzleRoot, 1500, events, 'first');
+      await waitFor('the first run to hold the lock', () => events.includes('first locked'));
+      const second = holdLock(kuzzleRoot, 0, events, 'second');
+      const [, waited] = await Promise.all([first, second]);
+      assert.deepEqual(events, ['first locked', 'first released', 'second locked', 'second released']);
+      assert.match(waited, /waiting for another test run \(pid \d+\)/);
+      // A run killed while holding it: its pid is gone.
+      mkdirSync(join(dir, '.tests-lock'));
+      writeFileSync(join(dir, '.tests-lock', 'pid'), '999999999');
+      assert.doesNotMatch(await holdLock(kuzzleRoot, 0, [], 'third'), /waiting/);
+      assert.equal(existsSync(join(dir, '.tests-lock')), false, 'released');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
