@@ -13,6 +13,7 @@ import { SubscriberWrites } from '../../src/state/subscriber-writes';
 import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedis, type RunningRedis } from '../harness/redis-server';
 import { newRunDir } from '../harness/run-dir';
+import { holdingTransactions } from '../support/held-transactions';
 import { realtimeStoreContract, room } from '../support/realtime-store-contract';
 
 killManagedProcessesOnSignal();
@@ -357,27 +358,13 @@ describe('GlobalIndex (standalone Redis)', () => {
     const k = keys.collection('idx', 'col');
     await store.addSubscriber(room('r1'), 'n2#1');
     // This node's listing of the room it found waits until the other node deleted it and removed its entry.
-    let deleted: Promise<unknown> | undefined;
-    const late = new Proxy(client, {
-      get(target, prop) {
-        if (prop === 'multi') {
-          return () => {
-            const multi = target.multi();
-            const exec = multi.exec.bind(multi);
-            multi.exec = async () => {
-              deleted ??= store.removeSubscriber(room('r1'), 'r1', 'n2#1');
-              await deleted;
-              return exec();
-            };
-            return multi;
-          };
-        }
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    let deleted = false;
+    const late = holdingTransactions(client, async () => {
+      await store.removeSubscriber(room('r1'), 'r1', 'n2#1');
+      deleted = true;
     });
     await new GlobalIndex(late, keys).removeRooms(k, ['r1']);
-    assert.notEqual(deleted, undefined, 'the race was run');
+    assert.equal(deleted, true, 'the race was run');
     assert.equal(await client.hget(keys.roomIndex, 'r1'), null, 'not left stale');
     assert.deepEqual(await client.smembers(keys.collections), [], 'no room left: unlisted');
   });
