@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
-import { GlobalIndex } from '../../src/state/global-index';
 import { StateKeys } from '../../src/state/keys';
 import { checkRedis } from '../../src/state/redis-check';
 import { createRedisClient } from '../../src/state/redis-client';
@@ -13,8 +12,8 @@ import { cardOf } from '../support/membership-doubles';
 import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedisCluster, type RunningRedisCluster } from '../harness/redis-cluster';
 import { newRunDir } from '../harness/run-dir';
-import { holdingTransactions } from '../support/held-transactions';
 import { realtimeStoreContract, room } from '../support/realtime-store-contract';
+import { deletedBeforeRelisting } from '../support/removal-races';
 
 killManagedProcessesOnSignal();
 
@@ -57,23 +56,7 @@ describe('RedisRealtimeStore (Redis Cluster)', () => {
     assert.deepEqual(await store.collections(), []);
   });
 
-  it('a room found by a removal check and deleted by another node before this node listed it again: no entry left behind (the deletion and the check in two steps)', async () => {
-    const keys = new StateKeys(`t${randomUUID()}`);
-    const store = new RedisRealtimeStore(client, keys);
-    const k = keys.collection('idx', 'col');
-    await store.addSubscriber(room('r1'), 'n2#1');
-    let deleted = false;
-    const late = holdingTransactions(client, async () => {
-      await store.removeSubscriber(room('r1'), 'r1', 'n2#1');
-      deleted = true;
-    });
-    const index = new GlobalIndex(late, keys);
-    assert.equal(index.keepsOrder, false);
-    await index.removeRooms(k, ['r1']);
-    assert.equal(deleted, true, 'the race was run');
-    assert.equal(await client.hget(keys.roomIndex, 'r1'), null, 'not left stale');
-    assert.deepEqual(await client.smembers(keys.collections), [], 'no room left: unlisted');
-  });
+  it('a room found by a removal check and deleted by another node before this node listed it again: no entry left behind (the deletion and the check in two steps)', () => deletedBeforeRelisting(client, false));
 
   it('node cards: listed while their alive keys live, which the listing script reads in the cards\' slot', async () => {
     const keys = new StateKeys(`t${randomUUID()}`);

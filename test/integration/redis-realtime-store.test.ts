@@ -13,8 +13,8 @@ import { SubscriberWrites } from '../../src/state/subscriber-writes';
 import { killManagedProcessesOnSignal } from '../harness/managed-process';
 import { startRedis, type RunningRedis } from '../harness/redis-server';
 import { newRunDir } from '../harness/run-dir';
-import { holdingTransactions } from '../support/held-transactions';
 import { realtimeStoreContract, room } from '../support/realtime-store-contract';
+import { deletedBeforeRelisting } from '../support/removal-races';
 
 killManagedProcessesOnSignal();
 
@@ -353,21 +353,7 @@ describe('GlobalIndex (standalone Redis)', () => {
     assert.equal(await store.countRoom('r1'), 1);
   });
 
-  it('a room found by a removal check and deleted by another node before this node listed it again: no entry left behind', async () => {
-    const { store, keys } = fresh();
-    const k = keys.collection('idx', 'col');
-    await store.addSubscriber(room('r1'), 'n2#1');
-    // This node's listing of the room it found waits until the other node deleted it and removed its entry.
-    let deleted = false;
-    const late = holdingTransactions(client, async () => {
-      await store.removeSubscriber(room('r1'), 'r1', 'n2#1');
-      deleted = true;
-    });
-    await new GlobalIndex(late, keys).removeRooms(k, ['r1']);
-    assert.equal(deleted, true, 'the race was run');
-    assert.equal(await client.hget(keys.roomIndex, 'r1'), null, 'not left stale');
-    assert.deepEqual(await client.smembers(keys.collections), [], 'no room left: unlisted');
-  });
+  it('a room found by a removal check and deleted by another node before this node listed it again: no entry left behind', () => deletedBeforeRelisting(client, true));
 
   it('a relisting that gave up: repairPending lists the rooms that still exist, not those deleted since', async () => {
     const { store, keys } = fresh();
