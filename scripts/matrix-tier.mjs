@@ -24,7 +24,11 @@ export const minutes = (ms) => {
  * link their own build of the plugin into its `plugins/enabled` and copy
  * test plugins there, so two runs at once would test each other's build.
  * The lock is a folder (made atomically) naming its holder's pid; a holder
- * that is gone leaves it to the next run. Returns its release.
+ * that is gone leaves it to the next run. (Two runs finding the same dead
+ * holder at the same instant could both take it over: it needs a run
+ * killed while holding the lock and two others waiting, within the same
+ * millisecond; a kernel lock would avoid it but outlive a killed tier in
+ * its orphaned child.) Returns its release.
  */
 export async function lockInstall(kuzzleRoot) {
   const lock = join(kuzzleRoot, '..', '..', '.tests-lock');
