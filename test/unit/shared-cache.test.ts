@@ -16,25 +16,30 @@ function publish(tmp: string, dest: string, meta: object): void {
   execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** A test run's hold of an install's lock (scripts/matrix-tier.mjs lockInstall), in a Node of its own: resolves with what it printed. */
-function holdLock(kuzzleRoot: string, holdMs: number, events: string[], name: string): Promise<string> {
+/**
+ * A test run's hold of an install's lock (scripts/matrix-tier.mjs
+ * lockInstall), in a Node of its own: while it holds the lock it owns
+ * `holding` (created exclusively: it fails if another holder has it).
+ * Resolves with what it printed once it released the lock.
+ */
+function holdLock(kuzzleRoot: string, holding: string, holdMs: number, onLocked: () => void = () => undefined): Promise<string> {
   const script = `import { lockInstall } from ${scriptUrl('matrix-tier.mjs')};
+import { rmSync, writeFileSync } from 'node:fs';
 const release = await lockInstall(${JSON.stringify(kuzzleRoot)});
+writeFileSync(${JSON.stringify(holding)}, String(process.pid), { flag: 'wx' });
 console.log('locked');
 await new Promise((resolve) => setTimeout(resolve, ${holdMs}));
+rmSync(${JSON.stringify(holding)});
 release();`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
-    if (chunk.toString().includes('locked')) events.push(`${name} locked`);
+    if (output.includes('locked')) onLocked();
   });
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      events.push(`${name} released`);
-      if (code === 0) resolve(output);
-      else reject(new Error(`${name} exited with ${code}: ${output}`));
-    });
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`exited with ${code}: ${output}`))));
   });
 }
 
@@ -72,17 +77,19 @@ describe('the shared cache of installs', () => {
     try {
       const kuzzleRoot = join(dir, 'node_modules', 'kuzzle');
       mkdirSync(kuzzleRoot, { recursive: true });
-      const events: string[] = [];
-      const first = holdLock(kuzzleRoot, 1500, events, 'first');
-      await waitFor('the first run to hold the lock', () => events.includes('first locked'));
-      const second = holdLock(kuzzleRoot, 0, events, 'second');
+      // Each holder owns this file while it holds the lock: a second holder at once would fail to create it.
+      const holding = join(dir, 'holding');
+      let firstLocked = false;
+      const first = holdLock(kuzzleRoot, holding, 1500, () => (firstLocked = true));
+      await waitFor('the first run to hold the lock', () => firstLocked);
+      const second = holdLock(kuzzleRoot, holding, 0);
       const [, waited] = await Promise.all([first, second]);
-      assert.deepEqual(events, ['first locked', 'first released', 'second locked', 'second released']);
       assert.match(waited, /waiting for another test run \(pid \d+\)/);
+      assert.match(waited, /locked/, 'then took it');
       // A run killed while holding it: its pid is gone.
       mkdirSync(join(dir, '.tests-lock'));
       writeFileSync(join(dir, '.tests-lock', 'pid'), '999999999');
-      assert.doesNotMatch(await holdLock(kuzzleRoot, 0, [], 'third'), /waiting/);
+      assert.doesNotMatch(await holdLock(kuzzleRoot, holding, 0), /waiting/);
       assert.equal(existsSync(join(dir, '.tests-lock')), false, 'released');
     } finally {
       rmSync(dir, { recursive: true, force: true });
