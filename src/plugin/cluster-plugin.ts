@@ -8,6 +8,7 @@ import { redisSettingsOf } from '../config/redis-settings';
 import { curveFromVault } from './vault';
 import { leaveGracefully } from './graceful-leave';
 import { mergeHandlers, type EventHandler, type PipeHandler } from './handlers';
+import { guardKoncordeMinimizer } from './espresso-close-guard';
 import { detectIntegration } from './kuzzle-integration';
 import { captureChanges } from './change-capture';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
@@ -45,6 +46,7 @@ export class ClusterPlugin {
     const integration = detectIntegration(kuzzle, kuzzle.version);
     const log = pluginLog(context.log, kuzzle.id);
     log('info', integration.description);
+    log('info', guardKoncordeMinimizer(kuzzle.rootPath ?? process.cwd()));
     const config = parseOptions(rawConfig, (message) => log('warn', message));
     config.curve ??= curveFromVault(kuzzle);
     this.config = config;

@@ -69,6 +69,8 @@ export interface KuzzleLogger {
 export interface KuzzleLike {
   id: string;
   version?: string;
+  /** Kuzzle's install folder (where its own dependencies resolve from). */
+  rootPath?: string;
   config: {
     cluster?: { enabled?: boolean };
     services: { internalCache: Record<string, unknown>; memoryStorage?: Record<string, unknown> };

@@ -72,6 +72,8 @@ describe('Kuzzle state kept in step across nodes', () => {
       assert.equal(log.match(new RegExp(`kuzzle ${version.replace(/\./g, '\\.')}: using `, 'g'))?.length, 1, `node ${n} logs its integration once`);
       // A catch-up step failing at start (e.g. an ask this release lacks) is retried and logged forever.
       assert.doesNotMatch(log, /could not catch up/, `node ${n} caught up`);
+      // Koncorde's minimiser of this Kuzzle found and guarded (see src/plugin/espresso-close-guard.ts).
+      assert.match(log, /Koncorde's filter minimiser guarded against its late close/, `node ${n} guards its filter minimiser`);
     }
   });
 

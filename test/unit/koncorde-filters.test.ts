@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Koncorde from 'koncorde';
+import { join } from 'node:path';
+import { guardKoncordeMinimizer } from '../../src/plugin/espresso-close-guard';
 import { isNormalizedFilter } from '../../src/plugin/koncorde-filters';
+import { repoRoot } from '../harness/run-dir';
+
+// As the plugin does in Kuzzle: unguarded, a table's late close could hit the next table's file (EBADF).
+guardKoncordeMinimizer(join(repoRoot, 'node_modules', 'kuzzle'));
 
 /** Filters of every kind Kuzzle accepts, normalized by Koncorde itself. */
 const FILTERS: unknown[] = [
