@@ -46,7 +46,7 @@ export class ClusterPlugin {
     const integration = detectIntegration(kuzzle, kuzzle.version);
     const log = pluginLog(context.log, kuzzle.id);
     log('info', integration.description);
-    log('info', guardKoncordeMinimizer(kuzzle.rootPath ?? process.cwd()));
+    log('info', kuzzle.rootPath ? guardKoncordeMinimizer(kuzzle.rootPath) : "Koncorde's filter minimiser not guarded: Kuzzle's rootPath is unknown");
     const config = parseOptions(rawConfig, (message) => log('warn', message));
     config.curve ??= curveFromVault(kuzzle);
     this.config = config;
