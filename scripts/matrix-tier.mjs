@@ -4,11 +4,11 @@
 // setup with the usual runner, print a table and the "N passed, N failed"
 // line CI reads, and exit with the result.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { isAlive } from './node-runtime.mjs';
+import { isAlive, lockHolder, testsLockOf } from './node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,7 +31,7 @@ export const minutes = (ms) => {
  * its orphaned child.) Returns its release.
  */
 export async function lockInstall(kuzzleRoot) {
-  const lock = join(kuzzleRoot, '..', '..', '.tests-lock');
+  const lock = testsLockOf(join(kuzzleRoot, '..', '..'));
   let told = false;
   for (;;) {
     try {
@@ -41,13 +41,13 @@ export async function lockInstall(kuzzleRoot) {
     } catch (error) {
       if (error.code !== 'EEXIST') throw error;
     }
-    let holder = 0;
+    // No pid yet: its holder is writing it, or just released the lock.
+    const holder = lockHolder(lock);
     let since = Date.now();
     try {
       since = statSync(lock).mtimeMs;
-      holder = Number(readFileSync(join(lock, 'pid'), 'utf8'));
     } catch {
-      // Its holder is writing its pid, or just released it.
+      // Just released.
     }
     const gone = holder > 0 ? !isAlive(holder) : Date.now() - since > 10_000;
     if (gone) {

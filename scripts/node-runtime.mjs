@@ -129,6 +129,18 @@ export function isAlive(pid) {
   }
 }
 
+/** The lock a test run holds on a cache entry it runs (see scripts/matrix-tier.mjs): a folder holding its holder's pid. */
+export const testsLockOf = (entry) => join(entry, '.tests-lock');
+
+/** The pid holding a tests lock folder; 0 when none is written there (yet). */
+export function lockHolder(lock) {
+  try {
+    return Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Removes the cache entries next to `dest` whose names start with `prefix`
  * (older recipes of the same thing), except those another run is making
@@ -142,12 +154,7 @@ export function removeOthers(dest, prefix) {
     if (!entry.startsWith(prefix) || path === dest) continue;
     const maker = /\.tmp-(\d+)$/.exec(entry)?.[1];
     if (maker && isAlive(Number(maker))) continue;
-    let tester = 0;
-    try {
-      tester = Number(readFileSync(join(path, '.tests-lock', 'pid'), 'utf8'));
-    } catch {
-      // No test run holds it.
-    }
+    const tester = lockHolder(testsLockOf(path));
     if (tester > 0 && isAlive(tester)) continue;
     rmSync(path, { recursive: true, force: true });
   }

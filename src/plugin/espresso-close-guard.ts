@@ -12,6 +12,8 @@ type Minimize = (this: { tmpfile?: { fd?: unknown } }) => unknown;
 type Close = (fd: number, ...rest: unknown[]) => void;
 
 const GUARDED = Symbol.for('kuzzle-plugin-cluster.espresso-close-guard');
+/** The fs module tmp calls `close` on (Node's one shared instance), as the guard swaps that method. */
+const patchable = fs as unknown as { close: Close };
 
 /**
  * Koncorde 3 (Kuzzle 2.x's realtime engine) minimises every filter of two
@@ -27,7 +29,7 @@ const GUARDED = Symbol.for('kuzzle-plugin-cluster.espresso-close-guard');
  * descriptor into a no-op; the file is still removed. Returns false when
  * the module has no `Espresso.prototype.minimize` to guard.
  */
-export function guardEspressoClose(espresso: EspressoModule, fsModule: { close: unknown } = fs): boolean {
+export function guardEspressoClose(espresso: EspressoModule): boolean {
   const proto = espresso.Espresso?.prototype;
   const minimize = proto?.minimize;
   if (!proto || typeof minimize !== 'function') return false;
@@ -35,19 +37,19 @@ export function guardEspressoClose(espresso: EspressoModule, fsModule: { close: 
   const original = minimize as Minimize;
   const guarded: Minimize = function (this) {
     const fd = this.tmpfile?.fd;
-    const close = fsModule.close as Close;
-    fsModule.close = (target: number, ...rest: unknown[]): void => {
+    const close = patchable.close;
+    patchable.close = (target: number, ...rest: unknown[]): void => {
       const callback = rest[rest.length - 1];
       if (target === fd && typeof callback === 'function') {
         process.nextTick(callback, null);
         return;
       }
-      close.call(fsModule, target, ...rest);
+      close.call(patchable, target, ...rest);
     };
     try {
       return original.call(this);
     } finally {
-      fsModule.close = close;
+      patchable.close = close;
     }
   };
   Object.defineProperty(guarded, GUARDED, { value: true });
