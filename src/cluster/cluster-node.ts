@@ -295,6 +295,7 @@ export class ClusterNode {
     } catch (error) {
       this.log('error', `could not purge this node's subscriptions: ${describeError(error)}`);
     }
+    await this.repair.repairBeforeLeaving();
     this.sync.stop();
     await this.membership.stop(true);
     this.bus.stop();

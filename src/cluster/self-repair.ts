@@ -129,12 +129,20 @@ export class SelfRepair {
     });
   }
 
+  /**
+   * Last chance for the index checks this node still holds (see
+   * GlobalIndex.repairPending), once its leave has purged its own
+   * subscriptions (whose removals may add some): they live in this node's
+   * memory only, and no peer would take them over. After the pass under
+   * way, if any; runs although {@link stop} was called. Never rejects.
+   */
+  repairBeforeLeaving(): Promise<void> {
+    return this.repairs.run(() => this.repairIndex('left unchecked by this node\'s leave'));
+  }
+
   private async antiEntropy(): Promise<void> {
     // First, and never in the way of the rest (it does not throw).
-    const repaired = await this.store.repairPending();
-    this.stats.indexRepairs += repaired.checked;
-    if (repaired.checked > 0) this.options.log('info', `index entries of ${repaired.checked} room(s) checked again, after a step that had given up`);
-    if (repaired.error !== undefined) this.options.log('warn', `index check failed, tried again at the next pass: ${describeError(repaired.error)}`);
+    await this.repairIndex('tried again at the next pass');
     const drift = await this.sync.findDrift();
     if (drift.length > 0) {
       this.stats.drifts += drift.length;
@@ -144,6 +152,13 @@ export class SelfRepair {
       await this.sync.rewrite([], drift);
     }
     await this.sweepGhosts();
+  }
+
+  private async repairIndex(onFailure: string): Promise<void> {
+    const repaired = await this.store.repairPending();
+    this.stats.indexRepairs += repaired.checked;
+    if (repaired.checked > 0) this.options.log('info', `index entries of ${repaired.checked} room(s) checked again, after a step that had given up`);
+    if (repaired.error !== undefined) this.options.log('warn', `index check failed, ${onFailure}: ${describeError(repaired.error)}`);
   }
 
   /** Purges owners whose node is no longer live (a purge that failed or never ran). */

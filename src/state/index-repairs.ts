@@ -14,8 +14,8 @@ export interface RoomsToCheck {
  * relisting of the rooms it created that gave up (the counts it wrote
  * match this node's, so its drift check sees nothing). Kept until
  * GlobalIndex.repairPending checks them again (each anti-entropy pass, and
- * at once when Redis answers after an outage). In memory only: lost if the
- * node stops or dies first.
+ * at once when Redis answers after an outage, and once more as the node
+ * leaves). In memory only: lost if the node dies first.
  */
 export class IndexRepairs {
   private readonly pending = new Map<string, RoomsToCheck>();

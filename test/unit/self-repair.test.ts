@@ -132,4 +132,42 @@ describe('SelfRepair', () => {
     assert.deepEqual(order, ['index', 'drift', 'index', 'drift', 'index', 'drift']);
     repair.stop();
   });
+
+  it('a leaving node checks its index entries in doubt once more, after the pass under way, although its repairs are stopped', async () => {
+    const scheduler = new ManualScheduler();
+    const order: string[] = [];
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const logs: string[] = [];
+    const replies: IndexRepairOutcome[] = [{ checked: 0 }, { checked: 4, error: new Error('Connection is closed.') }];
+    const repair = selfRepair(
+      scheduler,
+      async () => {
+        order.push('drift');
+        await gate;
+        return [];
+      },
+      new StateAvailability(),
+      {
+        repairPending: async () => {
+          order.push('index');
+          return replies.shift() ?? { checked: 0 };
+        },
+        log: (level, message) => logs.push(`${level} ${message}`),
+      },
+    );
+    await repair.start();
+    scheduler.tick(10_000);
+    await waitFor('the pass under way', () => order.length === 2);
+    repair.stop();
+    const left = repair.repairBeforeLeaving();
+    open();
+    await left;
+    assert.deepEqual(order, ['index', 'drift', 'index'], 'after the pass, not beside it');
+    assert.equal(repair.stats.indexRepairs, 4);
+    assert.deepEqual(logs, [
+      'info index entries of 4 room(s) checked again, after a step that had given up',
+      "warn index check failed, left unchecked by this node's leave: Connection is closed.",
+    ]);
+  });
 });
