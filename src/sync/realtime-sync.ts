@@ -92,6 +92,7 @@ export class RealtimeSync {
       log: options.log,
       stopped: () => this.stopped,
       listens: (ref) => this.local.listensTo(ref),
+      self: options.owner,
     });
     this.relay = new ChangeRelay(host, {
       channel: () => this.channel,

@@ -18,12 +18,15 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
   const stack = useStack({ nodes: 3, clusterOptions: { timers: { heartbeat: 250, heartbeatTimeout: 1500 } } });
   const index = uniqueName('frozen');
   const collection = 'c';
+  /** Where node 1 gets its first room while node 3 is frozen: node 3 must send its changes there once back. */
+  const lateCollection = 'late';
   const missedIndex = uniqueName('missed');
   let watcher: Kuzzle;
   let sleeper: Kuzzle;
 
   const members = async (node: number): Promise<number> =>
     (await stack().clusterStatus<{ members: number }>(node)).members;
+  const unsentBy3 = async (): Promise<number> => (await stack().clusterStatus<{ changes: { unsent: number } }>(3)).changes.unsent;
   const countOn1 = async (roomId: string): Promise<number | undefined> =>
     ((await watcher.query({ controller: 'realtime', action: 'list' })) as { result: RoomList }).result[index]?.[collection]?.[roomId];
 
@@ -34,6 +37,7 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     watcher = await wsClient(portOf(stack(), 1));
     sleeper = await wsClient(portOf(stack(), 3), patient);
     await ensureCollection(watcher, index, collection);
+    await ensureCollection(watcher, index, lateCollection);
   });
 
   it('evicts it while frozen, takes it back when it wakes up, with what it missed', { timeout: 120_000 }, async () => {
@@ -48,6 +52,13 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     const userRecorder = new Recorder();
     let newJwt = '';
     await userClient.realtime.subscribe(index, collection, { equals: { wake: true } }, userRecorder.callback);
+    // Node 3 learns which collections its peers listen to: none listens to the late collection yet, so its changes there go nowhere.
+    await waitFor('node 3 to know its peers do not listen to the late collection', async () => {
+      const before = await unsentBy3();
+      await sleeper.realtime.publish(index, lateCollection, { early: true });
+      return (await unsentBy3()) > before;
+    });
+    const lateRecorder = new Recorder();
 
     stack().node(3).freeze();
     try {
@@ -59,6 +70,8 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
       const refresher = await httpClient(portOf(stack(), 1));
       refresher.jwt = jwt;
       newJwt = ((await refresher.auth.refreshToken({ expiresIn: '2h' })) as { jwt: string }).jwt;
+      // Node 1's first room there, announced to node 2 only: node 1 evicted node 3, which did not evict node 1.
+      await watcher.realtime.subscribe(index, lateCollection, {}, lateRecorder.callback);
     } finally {
       stack().node(3).thaw();
     }
@@ -78,5 +91,9 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     await userRecorder.waitCount(1);
     assert.equal(recorder.items.length, 1);
     assert.ok(await sleeper.document.create(missedIndex, 'c', { caughtUp: true }), 'node 3 knows the index created while it was away');
+    // What node 3 knew of node 1's collections before its freeze is out of date: it must not go by it.
+    await sleeper.realtime.publish(index, lateCollection, { late: true });
+    await lateRecorder.waitCount(1);
+    assert.deepEqual(lateRecorder.items.map((item) => (item as { result: { _source: { late?: boolean } } }).result._source.late), [true]);
   });
 });

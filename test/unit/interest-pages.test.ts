@@ -57,7 +57,7 @@ describe('interest:list in pages', () => {
         return pages[asked - 1];
       },
     } as unknown as Channel<typeof REALTIME_MESSAGES>;
-    const exchange = new InterestExchange(() => channel, { peers: () => [peer], ackTimeoutMs: 100, log: () => undefined, stopped: () => false, listens: () => true });
+    const exchange = new InterestExchange(() => channel, { peers: () => [peer], ackTimeoutMs: 100, log: () => undefined, stopped: () => false, listens: () => true, self: () => 'n1#1' });
     assert.deepEqual(exchange.recipients(ref(9)).peers, ['n2'], 'unknown yet: listening everywhere');
     await waitFor('the second page to be asked', () => asked === 2);
     assert.deepEqual(exchange.recipients(ref(9)).peers, ['n2'], 'one page in: still listening everywhere');
@@ -77,7 +77,7 @@ describe('interest:list in pages', () => {
         return { collections: [ref(1)], next: 'same' };
       },
     } as unknown as Channel<typeof REALTIME_MESSAGES>;
-    const exchange = new InterestExchange(() => channel, { peers: () => [peer], ackTimeoutMs: 100, log: () => undefined, stopped: () => false, listens: () => true });
+    const exchange = new InterestExchange(() => channel, { peers: () => [peer], ackTimeoutMs: 100, log: () => undefined, stopped: () => false, listens: () => true, self: () => 'n1#1' });
     exchange.recipients(ref(9));
     await waitFor('the second page', () => asked >= 2);
     await new Promise((resolve) => setImmediate(resolve));
