@@ -147,7 +147,8 @@ export class SelfRepair {
     if (drift.length > 0) {
       this.stats.drifts += drift.length;
       for (const d of drift) {
-        this.options.log('warn', `drift in ${d.index}/${d.collection}: this node holds ${d.local.rooms} room(s) / ${d.local.subscribers} subscriber(s), the shared state ${d.stored.rooms} / ${d.stored.subscribers}: rewriting`);
+        const moved = d.local.rooms === d.stored.rooms && d.local.subscribers === d.stored.subscribers ? ', in other rooms' : '';
+        this.options.log('warn', `drift in ${d.index}/${d.collection}: this node holds ${d.local.rooms} room(s) / ${d.local.subscribers} subscriber(s), the shared state ${d.stored.rooms} / ${d.stored.subscribers}${moved}: rewriting`);
       }
       await this.sync.rewrite([], drift);
     }

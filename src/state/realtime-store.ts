@@ -53,7 +53,10 @@ export interface RoomTally {
 }
 
 /** What an owner holds in one collection, for drift checks. */
-export interface OwnerDigest extends CollectionRef, RoomTally {}
+export interface OwnerDigest extends CollectionRef, RoomTally {
+  /** The sum of each room's weight (see roomWeight) times the owner's subscribers there. */
+  checksum: number;
+}
 
 /**
  * The realtime state shared by the nodes. The additions and removals of

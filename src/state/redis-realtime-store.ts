@@ -17,6 +17,7 @@ import type {
 import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies';
 import { Histogram, type HistogramSnapshot } from '../util/histogram';
 import { RedisRetry } from './redis-retry';
+import { checksumField } from './room-weight';
 import { SubscriberWrites } from './subscriber-writes';
 import { defineScripts, runScript, type ScriptName } from './scripts';
 import { yieldToEventLoop } from '../util/yield';
@@ -233,10 +234,11 @@ export class RedisRealtimeStore implements RealtimeStore {
     const refs = await this.index.ownerCollections(owner);
     return Bluebird.map(refs, async (ref) => {
       const k = this.keys.collection(ref.index, ref.collection);
-      const [subscribers, rooms] = await this.retry.run('ownerDigest', () =>
-        Promise.all([this.redis.hget(k.owners, owner), this.redis.hlen(k.ownerRooms(owner))]),
+      const [[subscribers, checksum], rooms] = await this.retry.run('ownerDigest', () =>
+        Promise.all([this.redis.hmget(k.owners, owner, checksumField(owner)), this.redis.hlen(k.ownerRooms(owner))]),
       );
-      return { ...ref, rooms, subscribers: subscribers === null ? 0 : asInteger(subscribers, 'ownerDigest') };
+      const integer = (value: string | null | undefined): number => (value === null || value === undefined ? 0 : asInteger(value, 'ownerDigest'));
+      return { ...ref, rooms, subscribers: integer(subscribers), checksum: integer(checksum) };
     }, { concurrency: PARALLELISM });
   }
 

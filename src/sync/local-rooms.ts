@@ -1,4 +1,5 @@
 import { encodeCollectionRef } from '../state/keys';
+import { roomWeight } from '../state/room-weight';
 import type { CollectionRef, OwnerDigest, RoomRecord, RoomTally } from '../state/realtime-store';
 
 /** A room with subscribers on this node. */
@@ -111,7 +112,7 @@ export class LocalRooms {
     return [...this.rooms.values()];
   }
 
-  /** Subscribers and rooms per collection, for drift checks. */
+  /** Subscribers, rooms and their checksum (see roomWeight) per collection, for drift checks. */
   digest(): Map<string, OwnerDigest> {
     // By index, then collection: no key built per room (a drift check every
     // few seconds over tens of thousands of rooms made most of an idle
@@ -121,9 +122,10 @@ export class LocalRooms {
       let collections = byIndex.get(room.index);
       if (!collections) byIndex.set(room.index, (collections = new Map()));
       let entry = collections.get(room.collection);
-      if (!entry) collections.set(room.collection, (entry = { index: room.index, collection: room.collection, rooms: 0, subscribers: 0 }));
+      if (!entry) collections.set(room.collection, (entry = { index: room.index, collection: room.collection, rooms: 0, subscribers: 0, checksum: 0 }));
       entry.rooms += 1;
       entry.subscribers += room.customers.size;
+      entry.checksum += roomWeight(room.roomId) * room.customers.size;
     }
     const byCollection = new Map<string, OwnerDigest>();
     for (const collections of byIndex.values()) {

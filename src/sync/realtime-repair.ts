@@ -5,11 +5,15 @@ import type { ReadWriteLock } from './rw-lock';
 
 /** A collection where this node's local truth and the shared state disagree. */
 export interface Drift extends CollectionRef {
-  local: RoomTally;
-  stored: RoomTally;
+  local: DigestTally;
+  stored: DigestTally;
 }
 
+/** A collection's tally for the drift check: its checksum tells subscribers moved between rooms, which the totals do not. */
+export type DigestTally = RoomTally & { checksum: number };
+
 const refKey = (ref: CollectionRef): string => encodeCollectionRef(ref.index, ref.collection);
+const tallyOf = ({ rooms, subscribers, checksum }: DigestTally): DigestTally => ({ rooms, subscribers, checksum });
 
 /**
  * Brings the shared state back in line with this node's view: writes its
@@ -90,14 +94,14 @@ export class RealtimeRepair {
     for (const entry of stored) {
       const key = refKey(entry);
       seen.add(key);
-      const mine = local.get(key) ?? { rooms: 0, subscribers: 0 };
-      if (mine.rooms !== entry.rooms || mine.subscribers !== entry.subscribers) {
-        drift.push({ index: entry.index, collection: entry.collection, local: { rooms: mine.rooms, subscribers: mine.subscribers }, stored: { rooms: entry.rooms, subscribers: entry.subscribers } });
+      const mine = local.get(key) ?? { rooms: 0, subscribers: 0, checksum: 0 };
+      if (mine.rooms !== entry.rooms || mine.subscribers !== entry.subscribers || mine.checksum !== entry.checksum) {
+        drift.push({ index: entry.index, collection: entry.collection, local: tallyOf(mine), stored: tallyOf(entry) });
       }
     }
     for (const [key, mine] of local) {
       if (seen.has(key)) continue;
-      drift.push({ index: mine.index, collection: mine.collection, local: { rooms: mine.rooms, subscribers: mine.subscribers }, stored: { rooms: 0, subscribers: 0 } });
+      drift.push({ index: mine.index, collection: mine.collection, local: tallyOf(mine), stored: { rooms: 0, subscribers: 0, checksum: 0 } });
     }
     return drift;
   }

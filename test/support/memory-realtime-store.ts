@@ -1,4 +1,5 @@
 import { InvalidCountError, MissingFiltersError } from '../../src/state/errors';
+import { roomWeight } from '../../src/state/room-weight';
 import type {
   CollectionChange,
   CollectionRef,
@@ -166,13 +167,14 @@ export class MemoryRealtimeStore implements RealtimeStore {
 
   async ownerDigest(owner: string): Promise<OwnerDigest[]> {
     const digest = new Map<string, OwnerDigest>();
-    for (const stored of this.rooms.values()) {
+    for (const [roomId, stored] of this.rooms) {
       const count = stored.counts.get(owner);
       if (count === undefined) continue;
       const k = refKey(stored.ref);
-      const entry = digest.get(k) ?? { ...stored.ref, rooms: 0, subscribers: 0 };
+      const entry = digest.get(k) ?? { ...stored.ref, rooms: 0, subscribers: 0, checksum: 0 };
       entry.rooms++;
       entry.subscribers += count;
+      entry.checksum += roomWeight(roomId) * count;
       digest.set(k, entry);
     }
     return [...digest.values()];

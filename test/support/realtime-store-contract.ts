@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidCountError } from '../../src/state/errors';
 import type { CollectionChange, RealtimeStore } from '../../src/state/realtime-store';
+import { roomWeight } from '../../src/state/room-weight';
 
 /** A room of collection `collection` whose filters name it, so that they can be told apart. */
 export const room = (roomId: string, collection = 'col', index = 'idx') => ({ index, collection, roomId, filters: [[{ equals: { roomId } }]] });
@@ -100,7 +101,7 @@ export function realtimeStoreContract(name: string, makeStore: () => Promise<Rea
       assert.equal(await store.countRoom('zero'), undefined);
       assert.equal(await store.countRoom('shared'), 1, 'n1 no longer counted in shared, n2 still is');
       const digest = (await store.ownerDigest('n1#1')).sort((a, b) => a.collection.localeCompare(b.collection));
-      assert.deepEqual(digest, [{ index: 'idx', collection: 'c1', rooms: 2, subscribers: 4 }]);
+      assert.deepEqual(digest, [{ index: 'idx', collection: 'c1', rooms: 2, subscribers: 4, checksum: roomWeight('stay') + 3 * roomWeight('new') }]);
     });
 
     it('an abandoned replacement writes nothing more (the owner is about to be purged)', async () => {

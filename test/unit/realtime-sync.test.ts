@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 
 import { MessageBus } from '../../src/bus/message-bus';
 import type { RoomRecord } from '../../src/state/realtime-store';
+import { roomWeight } from '../../src/state/room-weight';
 import { MAX_DOCUMENTS_PER_MESSAGE } from '../../src/sync/messages';
 import type { ChangeNotice, PendingChange } from '../../src/sync/realtime-host';
 import { RealtimeSync } from '../../src/sync/realtime-sync';
@@ -478,10 +479,26 @@ describe('RealtimeSync: repair', () => {
     await at(1).sync.subscribed(room('r2', 'other'), 'conn-2');
     await store.removeSubscriber(room('r1'), 'r1', 'n1#1'); // lost behind our back
     const drift = await at(1).sync.findDrift();
-    assert.deepEqual(drift, [{ index: 'idx', collection: 'col', local: { rooms: 1, subscribers: 1 }, stored: { rooms: 0, subscribers: 0 } }]);
+    assert.deepEqual(drift, [{ index: 'idx', collection: 'col', local: { rooms: 1, subscribers: 1, checksum: roomWeight('r1') }, stored: { rooms: 0, subscribers: 0, checksum: 0 } }]);
     await at(1).sync.rewrite([], drift);
     assert.deepEqual(await at(1).sync.findDrift(), []);
     assert.equal(await store.countRoom('r1'), 1);
+  });
+
+  it('a subscriber counted in another room of the collection is drift although the totals agree, and the rewrite puts it back', async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.subscribed(room('r1'), 'conn-2');
+    await at(1).sync.subscribed(room('r2'), 'conn-3');
+    // A batch [r1 -1, r2 +1] applied once more after its reply was lost: r1 1, r2 2 stored against 2 and 1 here.
+    await store.removeSubscriber(room('r1'), 'r1', 'n1#1');
+    await store.addSubscriber(room('r2'), 'n1#1', 1);
+    const drift = await at(1).sync.findDrift();
+    assert.equal(drift.length, 1);
+    assert.deepEqual([drift[0]?.local.rooms, drift[0]?.local.subscribers], [drift[0]?.stored.rooms, drift[0]?.stored.subscribers], 'the totals agree');
+    await at(1).sync.rewrite([], drift);
+    assert.deepEqual(await at(1).sync.findDrift(), []);
+    assert.deepEqual([await store.countRoom('r1'), await store.countRoom('r2')], [2, 1]);
   });
 
   it('a rewrite waiting for the lock when the node leaves does not write back what the leave purges', async () => {

@@ -6,9 +6,23 @@
   step. A room whose count reaches 0 is deleted; a room created needs `json`
   (its filters), or the change is refused. Counts never go below 0.
 
+  The owner's checksum of the collection (field "<owner>\nchecksum" of
+  `owners`: the sum of each room's weight times the owner's subscribers
+  there) moves with it, so that the drift check sees a count moved from one
+  room to another (src/state/room-weight.ts says why, and computes the same
+  weight).
+
   Returns applied, created, removed: the delta actually applied (clamped so
   that the owner's count stays >= 0), and 1/0 flags.
 ]]
+local function roomWeight(roomId)
+  local hash = 0
+  for i = 1, #roomId do
+    hash = (hash * 31 + string.byte(roomId, i)) % 16777213
+  end
+  return hash + 1
+end
+
 local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json)
   local current = tonumber(redis.call('HGET', ownerRooms, roomId) or '0')
   if current + delta < 0 then
@@ -27,7 +41,10 @@ local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delt
     redis.call('HSET', ownerRooms, roomId, current + delta)
   end
   if redis.call('HINCRBY', owners, owner, delta) <= 0 then
-    redis.call('HDEL', owners, owner)
+    redis.call('HDEL', owners, owner, owner .. '\nchecksum')
+  else
+    -- %d: a number passed as it is would be formatted with 14 digits only.
+    redis.call('HINCRBY', owners, owner .. '\nchecksum', string.format('%d', delta * roomWeight(roomId)))
   end
   local removed = 0
   if redis.call('HINCRBY', counts, roomId, delta) <= 0 then
