@@ -97,6 +97,7 @@ export function renderMetrics(metrics: ClusterMetrics, glue?: GlueStatus): strin
     [{ kind: 'drift' }, status.repair.drifts],
     [{ kind: 'ghost' }, status.repair.ghostsPurged],
     [{ kind: 'index' }, status.repair.indexRepairs],
+    [{ kind: 'entry' }, status.repair.entriesRestored],
   ]);
   out.family('kpc_evictions_total', 'counter', 'Peers removed, per reason (timeout, left, replaced).', entries(status.evictions, 'reason'));
   out.family(

@@ -21,7 +21,12 @@ export interface RepairStats {
   gapRepairs: number;
   /** Rooms whose index entries were checked again after a step that gave up (a removal's check, a relisting; see GlobalIndex.repairPending). */
   indexRepairs: number;
+  /** This node's rooms found without their index entry, and listed again (see RealtimeRepair.restoreEntries). */
+  entriesRestored: number;
 }
+
+/** Every how many periodic anti-entropy passes this node's rooms' index entries are checked (and in the pass after an outage). */
+const ENTRY_CHECK_PASSES = 6;
 
 export interface SelfRepairHooks {
   /** After Redis lost its data and this node wrote its subscriptions back: what else to write back. */
@@ -40,11 +45,13 @@ export interface SelfRepairHooks {
  *   state holds for it (drift → rewrite those collections), and the owners
  *   in the shared state against the live nodes (leftovers → purged), and
  *   the index entries a step of this node left in doubt (checked again);
+ *   every {@link ENTRY_CHECK_PASSES} passes and after an outage, the index
+ *   entries of all its rooms (missing ones written back);
  * - on a sequence gap, a catch-up of the Kuzzle-wide state (the lost
  *   broadcasts may have carried a change of it).
  */
 export class SelfRepair {
-  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0 };
+  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0, entriesRestored: 0 };
   private readonly timers: Cancel[] = [];
   /**
    * Repairs, one at a time. One of a kind already waiting for its turn is
@@ -58,11 +65,14 @@ export class SelfRepair {
   private probing = false;
   /** Set by {@link stop}: a repair queued or starting after it would write back what the leave purges. */
   private stopped = false;
+  /** Whether the next anti-entropy pass checks the index entries of all this node's rooms. */
+  private entriesDue = false;
+  private periodicPasses = 0;
 
   constructor(
     private readonly epoch: EpochProbe,
     private readonly store: Pick<RealtimeStore, 'owners' | 'repairPending'>,
-    private readonly sync: Pick<RealtimeSync, 'rewrite' | 'findDrift' | 'purgeOwner'>,
+    private readonly sync: Pick<RealtimeSync, 'rewrite' | 'findDrift' | 'purgeOwner' | 'restoreEntries'>,
     /** This node's current card: its own owner is never a ghost. */
     private readonly self: () => NodeCard,
     private readonly hooks: SelfRepairHooks,
@@ -71,6 +81,8 @@ export class SelfRepair {
   ) {
     availability.onRecovered((periodMs) => {
       options.log('info', `shared state answering again after ${periodMs} ms: checking for writes lost meanwhile`);
+      // A failover may have lost writes Redis had acknowledged, entries included.
+      this.entriesDue = true;
       this.queueOnce('anti-entropy', 'anti-entropy after an outage', () => this.antiEntropy());
     });
   }
@@ -80,7 +92,10 @@ export class SelfRepair {
     const { scheduler } = this.options;
     this.timers.push(
       scheduler.every(this.options.epochMs, () => void this.checkEpoch()),
-      scheduler.every(this.options.antiEntropyMs, () => this.queueOnce('anti-entropy', 'anti-entropy', () => this.antiEntropy())),
+      scheduler.every(this.options.antiEntropyMs, () => {
+        if (++this.periodicPasses % ENTRY_CHECK_PASSES === 0) this.entriesDue = true;
+        this.queueOnce('anti-entropy', 'anti-entropy', () => this.antiEntropy());
+      }),
     );
   }
 
@@ -151,6 +166,12 @@ export class SelfRepair {
         this.options.log('warn', `drift in ${d.index}/${d.collection}: this node holds ${d.local.rooms} room(s) / ${d.local.subscribers} subscriber(s), the shared state ${d.stored.rooms} / ${d.stored.subscribers}${moved}: rewriting`);
       }
       await this.sync.rewrite([], drift);
+    }
+    if (this.entriesDue) {
+      this.entriesDue = false;
+      const restored = await this.sync.restoreEntries();
+      this.stats.entriesRestored += restored;
+      if (restored > 0) this.options.log('warn', `index entries of ${restored} room(s) of this node were missing (lost by Redis?): written back`);
     }
     await this.sweepGhosts();
   }

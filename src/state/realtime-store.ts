@@ -115,6 +115,14 @@ export interface RealtimeStore {
    * stopped it.
    */
   repairPending(): Promise<IndexRepairOutcome>;
+  /**
+   * Those of `rooms` (the owner's, in their collections) that the index does
+   * not list: a write it acknowledged and lost with a failed master, which
+   * no count shows. See {@link writeEntries}.
+   */
+  unlistedRooms(rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<Array<CollectionRef & { roomId: string }>>;
+  /** Lists the owner in these rooms' collections and writes their index entries (as a subscription does after its script). */
+  writeEntries(owner: string, rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<void>;
 }
 
 /** What {@link RealtimeStore.repairPending} did. */

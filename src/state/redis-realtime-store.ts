@@ -246,6 +246,22 @@ export class RedisRealtimeStore implements RealtimeStore {
     return this.index.repairPending();
   }
 
+  async unlistedRooms(rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<Array<CollectionRef & { roomId: string }>> {
+    const located = await this.index.locateAll(rooms.map((room) => room.roomId));
+    return rooms.filter((room) => !located.has(room.roomId));
+  }
+
+  writeEntries(owner: string, rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<void> {
+    const entries = new Map<string, { k: CollectionKeys; roomIds: string[] }>();
+    for (const room of rooms) {
+      const k = this.keys.collection(room.index, room.collection);
+      let entry = entries.get(k.ref);
+      if (!entry) entries.set(k.ref, (entry = { k, roomIds: [] }));
+      entry.roomIds.push(room.roomId);
+    }
+    return this.index.addAll(owner, [...entries.values()]);
+  }
+
   /** Rooms of the whole cluster (entries of the room index; a stale one is rare and short-lived). */
   countRooms(): Promise<number> {
     return this.index.countRooms();

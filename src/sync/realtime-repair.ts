@@ -72,6 +72,20 @@ export class RealtimeRepair {
   }
 
   /**
+   * Writes back the index entries of this node's rooms that the index does
+   * not hold (lost with a failed master after Redis acknowledged them: the
+   * counts agree, so no drift check sees it, and no join or count of the
+   * room elsewhere finds it). Returns how many.
+   */
+  async restoreEntries(): Promise<number> {
+    const unlisted = await this.store.unlistedRooms(this.local.list().filter((room) => room.counted));
+    // Still held: one left meanwhile may be deleted already, and its entry would stay, stale.
+    const held = unlisted.filter((room) => this.local.get(room.roomId)?.counted === true);
+    if (held.length > 0) await this.store.writeEntries(this.owner(), held);
+    return held.length;
+  }
+
+  /**
    * Compares what this node holds with what the shared state says it holds,
    * per collection. A subscription under way is held here before it is
    * written: a difference is confirmed once those under way are done (the

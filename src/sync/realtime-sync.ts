@@ -314,6 +314,11 @@ export class RealtimeSync {
     return this.repair.findDrift();
   }
 
+  /** See RealtimeRepair.restoreEntries. */
+  restoreEntries(): Promise<number> {
+    return this.repair.restoreEntries();
+  }
+
   /** First step of a leave: local unsubscriptions are no longer written (the leave purges them). */
   beginLeave(): void {
     this.leaving = true;

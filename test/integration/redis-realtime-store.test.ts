@@ -151,6 +151,23 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.deepEqual(await store.ownerDigest('n1#1'), []);
   });
 
+  it('finds the rooms whose index entries Redis lost, and writes them back with their collection listed', async () => {
+    const { store, keys } = fresh();
+    await store.addSubscriber(room('kept'), 'n1#1');
+    await store.addSubscriber(room('lost', 'c2'), 'n1#1');
+    // What a failed master's replica may lack: the entry and the listing, written after the script.
+    await client.hdel(keys.roomIndex, 'lost');
+    await client.srem(keys.collections, keys.collection('idx', 'c2').ref);
+    const rooms = [{ index: 'idx', collection: 'col', roomId: 'kept' }, { index: 'idx', collection: 'c2', roomId: 'lost' }];
+    const unlisted = await store.unlistedRooms(rooms);
+    assert.deepEqual(unlisted.map((r) => r.roomId), ['lost']);
+    assert.equal(await store.findRoom('lost'), undefined, 'a join elsewhere would not find it');
+    await store.writeEntries('n1#1', unlisted);
+    assert.deepEqual(await store.unlistedRooms(rooms), []);
+    assert.equal((await store.findRoom('lost'))?.collection, 'c2');
+    assert.ok((await store.collections()).some((ref) => ref.collection === 'c2'));
+  });
+
   it('a batch applied twice (its reply lost, then retried) shows in the checksum, though not in the totals', async () => {
     const { store, keys } = fresh();
     await store.addSubscriber(room('b'), 'n1#1', 3);

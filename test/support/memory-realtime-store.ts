@@ -32,6 +32,8 @@ export class MemoryRealtimeStore implements RealtimeStore {
   readonly rooms = new Map<string, Room>();
   /** Make the next calls of a method fail (then succeed again). */
   readonly failures = new Map<keyof RealtimeStore, Error>();
+  /** Rooms a test made the index lose (this store has no index otherwise). */
+  readonly unlisted = new Set<string>();
 
   async addSubscriber(room: RoomRecord, owner: string, count = 1): Promise<{ total: number; created: boolean }> {
     this.maybeFail('addSubscriber');
@@ -178,6 +180,16 @@ export class MemoryRealtimeStore implements RealtimeStore {
       digest.set(k, entry);
     }
     return [...digest.values()];
+  }
+
+  async unlistedRooms(rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<Array<CollectionRef & { roomId: string }>> {
+    this.maybeFail('unlistedRooms');
+    return rooms.filter((room) => this.unlisted.has(room.roomId));
+  }
+
+  async writeEntries(_owner: string, rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<void> {
+    this.maybeFail('writeEntries');
+    for (const room of rooms) this.unlisted.delete(room.roomId);
   }
 
   /** Nothing ever gives up half-way here. */

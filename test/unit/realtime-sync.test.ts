@@ -485,6 +485,19 @@ describe('RealtimeSync: repair', () => {
     assert.equal(await store.countRoom('r1'), 1);
   });
 
+  it("writes back the index entries of its rooms that the index lost, not those of a room it left", async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    await at(1).sync.subscribed(room('r2'), 'conn-2');
+    store.unlisted.add('r1').add('r2');
+    const checking = at(1).sync.restoreEntries();
+    // r2 left while the check read the index: its entry is not written back.
+    await at(1).sync.unsubscribed('r2', 'conn-2');
+    assert.equal(await checking, 1);
+    assert.deepEqual([...store.unlisted], ['r2']);
+    assert.equal(await at(1).sync.restoreEntries(), 0);
+  });
+
   it('a subscriber counted in another room of the collection is drift although the totals agree, and the rewrite puts it back', async () => {
     const { at, store } = cluster(1);
     await at(1).sync.subscribed(room('r1'), 'conn-1');

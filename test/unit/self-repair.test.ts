@@ -33,12 +33,12 @@ function selfRepair(
   scheduler: Scheduler,
   findDrift: () => Promise<never[]>,
   availability = new StateAvailability(),
-  more: { repairPending?: () => Promise<IndexRepairOutcome>; log?: (level: string, message: string) => void } = {},
+  more: { repairPending?: () => Promise<IndexRepairOutcome>; restoreEntries?: () => Promise<number>; log?: (level: string, message: string) => void } = {},
 ): SelfRepair {
   return new SelfRepair(
     { check: async () => false },
     { owners: async () => [], repairPending: more.repairPending ?? (async () => ({ checked: 0 })) },
-    { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0 },
+    { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0, restoreEntries: more.restoreEntries ?? (async () => 0) },
     () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
     { stateLost: async () => undefined, catchUp: async () => undefined },
     availability,
@@ -130,6 +130,40 @@ describe('SelfRepair', () => {
     ]);
     assert.equal(repair.stats.indexRepairs, 5, 'the rooms checked before a failure count too');
     assert.deepEqual(order, ['index', 'drift', 'index', 'drift', 'index', 'drift']);
+    repair.stop();
+  });
+
+  it("every sixth pass, and the pass after an outage, checks the index entries of all the node's rooms: counted and logged", async () => {
+    const scheduler = new ManualScheduler();
+    const availability = new StateAvailability();
+    let passes = 0;
+    const checkedAt: number[] = [];
+    const logs: string[] = [];
+    const repair = selfRepair(
+      scheduler,
+      async () => {
+        passes++;
+        return [];
+      },
+      availability,
+      {
+        restoreEntries: async () => {
+          checkedAt.push(passes);
+          return passes === 6 ? 2 : 0;
+        },
+        log: (level, message) => logs.push(`${level} ${message}`),
+      },
+    );
+    await repair.start();
+    for (let pass = 1; pass <= 7; pass++) {
+      scheduler.tick(10_000);
+      await waitFor(`pass ${pass}`, () => passes === pass);
+    }
+    availability.succeeded(availability.failed('probe', new Error('Connection is closed.')));
+    await waitFor('the pass after the outage', () => passes === 8 && checkedAt.length === 2);
+    assert.deepEqual(checkedAt, [6, 8]);
+    assert.equal(repair.stats.entriesRestored, 2);
+    assert.ok(logs.includes('warn index entries of 2 room(s) of this node were missing (lost by Redis?): written back'), logs.join('\n'));
     repair.stop();
   });
 
