@@ -190,6 +190,15 @@ export class GlobalIndex {
     return { checked };
   }
 
+  /**
+   * Rooms whose entries {@link repairPending} checks against their
+   * collection: a subscriber change whose script failed may have deleted
+   * them (its reply lost), and nothing else would remove their entries.
+   */
+  checkLater(k: CollectionKeys, roomIds: readonly string[]): void {
+    this.repairs.note(k, roomIds);
+  }
+
   /** Rooms whose entries wait for {@link repairPending}. */
   get pendingRepairs(): number {
     return this.repairs.size;

@@ -30,6 +30,12 @@ export interface SubscriberChangeResult {
 
 /** Changes per script call: each Redis call stays short. */
 const PER_CALL = 500;
+/**
+ * A batch under way this long (ms) no longer holds back the changes of
+ * other collections (see TurnBatch): a Redis Cluster master failing over
+ * (some 20 s) holds only the collections on its slots.
+ */
+const STUCK_AFTER_MS = 1000;
 
 type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -39,9 +45,13 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * they were made (an unsubscription never overtakes the subscription before
  * it): the collections where the owner gets subscribers listed (only those
  * this node has not listed for it lately, see GlobalIndex.list), then one
- * script per collection and owner, then one index write for the rooms the
- * batch subscribed the owner to, then the index entries of deleted rooms
- * (a failure there leaves stale entries only: the changes are done).
+ * script per collection and owner, then the index entries of the rooms
+ * each script subscribed the owner to (one write per owner for the scripts
+ * that end in the same turn), then the index entries of deleted rooms
+ * (a failure there leaves stale entries only: the changes are done). Each
+ * collection's callers are answered once its own steps are done: one
+ * whose Redis Cluster master fails over holds back its own collection
+ * only (see TurnBatch's stuckAfterMs).
  * Under a burst (a reconnect storm, many clients subscribing at once) a
  * node otherwise spent over a quarter of its CPU in ioredis and its socket
  * writes, two Redis calls per subscription. Each change still gets the
@@ -50,10 +60,16 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * subscriptions that needed it (and the changes after them to their rooms).
  */
 export class SubscriberWrites {
-  private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes));
+  private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes), {
+    // Changes of one room are in one collection: ordered there, free elsewhere.
+    keyOf: (change) => change.k.ref,
+    stuckAfterMs: STUCK_AFTER_MS,
+  });
+  /** The index entries of the collections whose scripts ended in one turn (or while the previous write was under way), one write per owner. */
+  private readonly entryWrites = new TurnBatch<EntryWrite, { error: unknown } | undefined>((writes) => this.writeEntries(writes));
 
   constructor(
-    private readonly index: Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection'>,
+    private readonly index: Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection' | 'checkLater'>,
     private readonly script: CollectionScript,
   ) {}
 
@@ -61,7 +77,13 @@ export class SubscriberWrites {
     return this.batch.add(change).then(unwrap);
   }
 
-  private async flush(changes: SubscriberChange[]): Promise<Array<Outcome<SubscriberChangeResult>>> {
+  private flush(changes: SubscriberChange[]): Array<Promise<Outcome<SubscriberChangeResult>>> {
+    const outcomes = this.listThenWrite(changes);
+    return changes.map((change) => outcomes.then((byChange) => byChange.get(change) as Promise<Outcome<SubscriberChangeResult>>));
+  }
+
+  /** Each change's outcome, settling as its collection's steps are done; never rejects. */
+  private async listThenWrite(changes: SubscriberChange[]): Promise<Map<SubscriberChange, Promise<Outcome<SubscriberChangeResult>>>> {
     // The listing first, confirmed (see GlobalIndex): a script that ran
     // without it would leave a count that neither this node's drift check
     // nor a peer's purge of this owner finds (they look where the owner is
@@ -76,10 +98,10 @@ export class SubscriberWrites {
         this.index.list(owner, Object.values(groupBy(adding, (change) => change.k.ref)).map((same) => firstOf(same).k)),
       ),
     ).catch((error: unknown) => (listingFailure = { error }));
-    const outcomes = new Map<SubscriberChange, Outcome<SubscriberChangeResult>>();
+    const outcomes = new Map<SubscriberChange, Promise<Outcome<SubscriberChangeResult>>>();
     let writable = changes;
     if (listingFailure) {
-      const failure: Outcome<SubscriberChangeResult> = { ok: false, error: listingFailure.error };
+      const failure = Promise.resolve<Outcome<SubscriberChangeResult>>({ ok: false, error: listingFailure.error });
       const refused = new Set<string>();
       writable = [];
       for (const change of changes) {
@@ -89,82 +111,79 @@ export class SubscriberWrites {
         else writable.push(change);
       }
     }
-    const groups = Object.values(groupBy(writable, (change) => `${change.k.ref}\n${change.owner}`));
-    const scripts = await Promise.all(groups.map((group) => this.adjust(group)));
-    const entryFailures = await this.writeEntries(groups, scripts);
-    await Promise.all(
-      groups.map(async (group, i) => {
-        const written = scripts[i] as GroupWrite;
-        let outcome: (change: SubscriberChange, j: number) => Outcome<SubscriberChangeResult>;
-        if (!written.ok) {
-          outcome = () => written;
-        } else {
-          const entryFailure = entryFailures.get(firstOf(group).owner);
-          const { results } = written;
-          outcome = (change, j) => {
-            const result = results[j] as SubscriberChangeResult;
-            // Counted, but not listed where a join on another node looks for its room.
-            if (entryFailure && (isFresh(change) || result.created)) return { ok: false, error: entryFailure.error };
-            return { ok: true, value: result };
-          };
-          // What a failed clean-up leaves is stale (entries of deleted
-          // rooms, a listing without subscribers), checked when read: the
-          // changes themselves are done. (Redis unreachable shows in status.)
-          await this.cleanUp(group, written).catch(() => undefined);
-        }
-        group.forEach((change, j) => outcomes.set(change, outcome(change, j)));
-      }),
-    );
-    return changes.map((change) => outcomes.get(change) as Outcome<SubscriberChangeResult>);
+    for (const group of Object.values(groupBy(writable, (change) => `${change.k.ref}\n${change.owner}`))) {
+      const written = this.writeGroup(group);
+      group.forEach((change, j) => outcomes.set(change, written.then((results) => results[j] as Outcome<SubscriberChangeResult>)));
+    }
+    return outcomes;
   }
 
-  /** One collection and owner: its script, in calls of at most {@link PER_CALL} changes; never rejects. */
+  /** One collection and owner: its script, its rooms' entries, then its clean-up; one outcome per change; never rejects. */
+  private async writeGroup(group: SubscriberChange[]): Promise<Array<Outcome<SubscriberChangeResult>>> {
+    const { k, owner } = firstOf(group);
+    const written = await this.adjust(group);
+    const entryFailure = written.entries.length > 0 ? await this.entryWrites.add({ k, owner, roomIds: written.entries }).catch((error: unknown) => ({ error })) : undefined;
+    const outcomes = group.map((change, j): Outcome<SubscriberChangeResult> => {
+      const result = written.results[j];
+      // Not written: its call failed, or one before it did.
+      if (result === undefined) return { ok: false, error: written.failure?.error };
+      // Counted, but not listed where a join on another node looks for its room.
+      if (entryFailure && (isFresh(change) || result.created)) return { ok: false, error: entryFailure.error };
+      return { ok: true, value: result };
+    });
+    // What a failed clean-up leaves is stale (entries of deleted rooms, a
+    // listing without subscribers), checked when read: the changes
+    // themselves are done. (Redis unreachable shows in status.)
+    await this.cleanUp(group, written).catch(() => undefined);
+    return outcomes;
+  }
+
+  /**
+   * One collection and owner: its script, in calls of at most
+   * {@link PER_CALL} changes, until one fails (the changes after it are
+   * not sent); never rejects.
+   */
   private async adjust(group: SubscriberChange[]): Promise<GroupWrite> {
     const { k, owner } = firstOf(group);
     const results: SubscriberChangeResult[] = [];
     let ownerLeft = 0;
-    try {
-      for (const chunk of chunksOf(group, PER_CALL)) {
-        const args: Array<string | number> = [owner];
-        for (const change of chunk) args.push(change.roomId, change.delta, change.json);
-        const reply = asArray(await this.script('adjustSubscribers', k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));
-        ownerLeft = reply[0] ?? 0;
-        chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
+    for (const chunk of chunksOf(group, PER_CALL)) {
+      const args: Array<string | number> = [owner];
+      for (const change of chunk) args.push(change.roomId, change.delta, change.json);
+      let reply: number[];
+      try {
+        reply = asArray(await this.script('adjustSubscribers', k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));
+      } catch (error) {
+        // The call may have gone through (a reply lost): every room it may
+        // have created gets its entry all the same (a stale one is
+        // harmless, a missing one hides a counted room), and the rooms it
+        // may have deleted are checked later (their entries would stay).
+        const failed = { error, entries: chunk.filter(adds).map((change) => change.roomId), removals: chunk.filter((change) => !adds(change)).map((change) => change.roomId) };
+        return { results, entries: [...entriesOf(group, results), ...failed.entries], failure: failed };
       }
-    } catch (error) {
-      // The script may have gone through (a reply lost), or some of its
-      // calls: every room it may have created gets its entry all the same
-      // (a stale one is harmless, a missing one hides a counted room).
-      return { ok: false, error, entries: group.filter(adds).map((change) => change.roomId) };
+      ownerLeft = reply[0] ?? 0;
+      chunk.forEach((_, i) => results.push({ total: reply[1 + 3 * i] ?? 0, created: reply[2 + 3 * i] === 1, removed: reply[3 + 3 * i] === 1 }));
     }
-    // Entries for the rooms the owner was added to, and for any room a
-    // change created (one the owner already counted in may have been
-    // deleted and created again meanwhile): after the script, so that a
-    // node removing the entries of rooms of the same ids finds the room
-    // when it checks, or removes them before this writes them (see GlobalIndex).
-    const entries = group.filter((change, i) => isFresh(change) || results[i]?.created === true).map((change) => change.roomId);
-    return { ok: true, results, ownerLeft, entries };
+    return { results, ownerLeft, entries: entriesOf(group, results) };
   }
 
-  /** The entries of every collection's rooms, in one index write per owner; the owners whose write failed, with its error. */
-  private async writeEntries(groups: SubscriberChange[][], scripts: GroupWrite[]): Promise<Map<string, { error: unknown }>> {
-    const entries = groups.flatMap((group, i) => {
-      const roomIds = scripts[i]?.entries ?? [];
-      const { k, owner } = firstOf(group);
-      return roomIds.length === 0 ? [] : [{ k, owner, roomIds }];
-    });
-    const failures = new Map<string, { error: unknown }>();
-    await Promise.all(
-      Object.entries(groupBy(entries, (entry) => entry.owner)).map(([owner, list]) =>
-        this.index.addAll(owner, list).catch((error: unknown) => void failures.set(owner, { error })),
-      ),
-    );
-    return failures;
+  /** The entries of these collections' rooms, in one index write per owner: each write's failure, if its owner's failed. */
+  private writeEntries(writes: EntryWrite[]): Array<Promise<{ error: unknown } | undefined>> {
+    const byOwner = new Map<string, Promise<{ error: unknown } | undefined>>();
+    for (const [owner, list] of Object.entries(groupBy(writes, (write) => write.owner))) {
+      byOwner.set(owner, this.index.addAll(owner, list).then(() => undefined, (error: unknown) => ({ error })));
+    }
+    return writes.map((write) => byOwner.get(write.owner) as Promise<{ error: unknown } | undefined>);
   }
 
-  /** The index entries of the rooms the group deleted, and the collection unlisted for an owner left with no subscriber there. */
-  private async cleanUp(group: SubscriberChange[], written: { results: SubscriberChangeResult[]; ownerLeft: number }): Promise<void> {
+  /**
+   * The index entries of the rooms the group deleted, those of the rooms a
+   * failed call may have deleted checked later, and the collection unlisted
+   * for an owner left with no subscriber there.
+   */
+  private async cleanUp(group: SubscriberChange[], written: GroupWrite): Promise<void> {
     const { k, owner } = firstOf(group);
+    if (written.failure && written.failure.removals.length > 0) this.index.checkLater(k, written.failure.removals);
     const removed = group.filter((_, i) => written.results[i]?.removed === true).map((change) => change.roomId);
     if (removed.length > 0) await this.index.removeRooms(k, removed);
     if (written.ownerLeft === 0) await this.index.removeOwnerCollection(k, owner);
@@ -172,11 +191,38 @@ export class SubscriberWrites {
 }
 
 /**
- * What one collection's script did: each change's result and the owner's
- * subscribers left there, or its error; and the rooms whose entries to
- * write (see SubscriberWrites.adjust).
+ * What one collection's script did: the result of each change written (in
+ * order: those of the calls that went through), the owner's subscribers
+ * left there once every call went through, the rooms whose entries to
+ * write (see SubscriberWrites.adjust), and the call that failed, if one did.
  */
-type GroupWrite = { entries: string[] } & ({ ok: true; results: SubscriberChangeResult[]; ownerLeft: number } | { ok: false; error: unknown });
+interface GroupWrite {
+  results: SubscriberChangeResult[];
+  ownerLeft?: number;
+  entries: string[];
+  failure?: { error: unknown; removals: string[] };
+}
+
+/**
+ * Entries for the rooms the owner was added to, and for any room a change
+ * created (one the owner already counted in may have been deleted and
+ * created again meanwhile): after the script, so that a node removing the
+ * entries of rooms of the same ids finds the room when it checks, or
+ * removes them before this writes them (see GlobalIndex).
+ */
+function entriesOf(group: readonly SubscriberChange[], results: readonly SubscriberChangeResult[]): string[] {
+  return results.flatMap((result, i) => {
+    const change = group[i] as SubscriberChange;
+    return isFresh(change) || result.created ? [change.roomId] : [];
+  });
+}
+
+/** The rooms of one collection whose entries to write for an owner. */
+interface EntryWrite {
+  k: CollectionKeys;
+  owner: string;
+  roomIds: string[];
+}
 
 /** A subscription: its collection must list the owner before the script runs. */
 const adds = (change: SubscriberChange): boolean => change.delta > 0;

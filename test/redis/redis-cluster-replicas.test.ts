@@ -37,10 +37,16 @@ describe('the plugin on a Redis Cluster with replicas and a password', () => {
   const stack = useStack({ nodes: 3, pluginRedisCluster: { replicas: 1, auth: { password: throwawayPassword() }, nodeTimeoutMs: NODE_TIMEOUT_MS } });
   const index = uniqueName('rc');
   let clients: Kuzzle[] = [];
+  /** The stream's collection: on another master than the index's slot, which every subscription writes to. */
+  let streamCollection = 'stream';
 
   before(async () => {
     clients = await wsClientsOnNodes(stack(), 3);
-    await ensureCollection(clients[0] as Kuzzle, index, 'stream');
+    const cluster = stack().redisCluster;
+    assert.ok(cluster);
+    const indexMaster = (await cluster.masterOf(keys.roomIndex)).port;
+    for (let i = 1; (await cluster.masterOf(keys.collection(index, streamCollection).rooms)).port === indexMaster; i++) streamCollection = `stream${i}`;
+    await ensureCollection(clients[0] as Kuzzle, index, streamCollection);
     for (const collection of COLLECTIONS) await ensureCollection(clients[0] as Kuzzle, index, collection);
   });
 
@@ -62,7 +68,7 @@ describe('the plugin on a Redis Cluster with replicas and a password', () => {
 
   it('a master killed (-9) under load: its replica takes over, subscriptions wait instead of failing, nothing lost, counts and keys right', { timeout: 180_000 }, async () => {
     const publisher = await wsClient(portOf(stack(), 1));
-    const stream = new NumberedStream(publisher, index, 'stream', uniqueName('stream'));
+    const stream = new NumberedStream(publisher, index, streamCollection, uniqueName('stream'));
     const subscribers: StreamSubscriber[] = await subscribersOn(stack(), stream);
     const subscriberClients = subscribers.map((s) => s.client);
     const roomId = subscribers[0]?.roomId ?? '';
@@ -78,6 +84,7 @@ describe('the plugin on a Redis Cluster with replicas and a password', () => {
     let health: Set<number>;
     let redisFailoverMs = 0;
     let lateMs: number[] = [];
+    let elsewhereMs: number[] = [];
     let late: StreamSubscriber[] = [];
     try {
       await waitCounts(subscriberClients, roomId, 3);
@@ -86,16 +93,28 @@ describe('the plugin on a Redis Cluster with replicas and a password', () => {
       // The master of the stream's collection: its rooms, counts and owners fail over.
       const cluster = stack().redisCluster;
       assert.ok(cluster);
-      const victim = await cluster.masterOf(keys.collection(index, 'stream').rooms);
+      const victim = await cluster.masterOf(keys.collection(index, streamCollection).rooms);
+      let elsewhere: string | undefined;
+      for (const collection of COLLECTIONS) if (!elsewhere && (await cluster.masterOf(keys.collection(index, collection).rooms)).port !== victim.port) elsewhere = collection;
+      assert.ok(elsewhere);
+      const elsewhereClients = await wsClientsOnNodes(stack(), 3);
       const killedAt = Date.now();
       victim.process.signal('SIGKILL');
       await victim.process.waitExit();
       // New subscribers of the stream, whose slot just lost its master: they wait, then get every message from then on.
       late = await Promise.all([1, 2, 3].map(async (n) => new StreamSubscriber(`late on ${n}`, await wsClient(portOf(stack(), n)))));
+      let lateSettled = false;
       const lateSubscribed = Promise.all(late.map(async (s) => {
         await s.subscribe(stream);
         return Date.now() - killedAt;
+      })).finally(() => (lateSettled = true));
+      // Meanwhile, on every node, subscriptions to a collection of a live master answer: what waits on the dead master (these nodes' batches hold stream and churn subscriptions there) holds back only its own collections.
+      elsewhereMs = await Promise.all(elsewhereClients.map(async (client) => {
+        await client.realtime.subscribe(index, elsewhere as string, { equals: { elsewhere: true } }, () => undefined);
+        return Date.now() - killedAt;
       }));
+      assert.equal(lateSettled, false, 'subscriptions on live masters answered while those on the failed master still waited');
+      for (const client of elsewhereClients) client.disconnect();
       await cluster.waitServing(60_000);
       redisFailoverMs = Date.now() - killedAt;
       lateMs = await lateSubscribed;
@@ -116,7 +135,7 @@ describe('the plugin on a Redis Cluster with replicas and a password', () => {
     console.log(
       `# failover: Redis Cluster served every slot again ${redisFailoverMs} ms after the kill (cluster-node-timeout ${NODE_TIMEOUT_MS} ms); ` +
         `the plugin's longest degraded period ${degradedMs} ms (per node: ${statuses.map((s) => `${s.longestPeriodMs} ms, ${s.retried} retried`).join('; ')}); ` +
-        `slowest churn subscription ${churn.maxSubscribeMs} ms, ${churn.subscribed} in all; stream subscriptions made right after the kill answered after ${lateMs.join(', ')} ms; ` +
+        `slowest churn subscription ${churn.maxSubscribeMs} ms, ${churn.subscribed} in all; stream subscriptions made right after the kill answered after ${lateMs.join(', ')} ms, those to a live master's collection after ${elsewhereMs.join(', ')} ms; ` +
         `health codes seen: ${[...health].join(', ')}`,
     );
     assert.deepEqual(churn.failures, [], 'no subscription nor unsubscription failed');

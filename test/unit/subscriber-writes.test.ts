@@ -5,7 +5,7 @@ import type { GlobalIndex } from '../../src/state/global-index';
 import { StateKeys } from '../../src/state/keys';
 import { SubscriberWrites } from '../../src/state/subscriber-writes';
 
-type IndexDouble = Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection'>;
+type IndexDouble = Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection' | 'checkLater'>;
 
 /** An index that records its calls; `fail` names the methods that reject. */
 function recordingIndex(calls: string[], fail: ReadonlyArray<keyof IndexDouble> = []): IndexDouble {
@@ -26,6 +26,7 @@ function recordingIndex(calls: string[], fail: ReadonlyArray<keyof IndexDouble> 
       failing('removeRooms');
     },
     removeOwnerCollection: async (k) => void calls.push(`unlist ${k.collection}`),
+    checkLater: (_k, roomIds) => void calls.push(`check later ${roomIds.join(',')}`),
   };
 }
 
@@ -116,6 +117,26 @@ describe('SubscriberWrites', () => {
       writes.write({ k, owner: 'n1#1', roomId: 'gone', delta: -1, json: '', indexed: true }),
     ]);
     assert.deepEqual(results.map((result) => result.status), ['rejected', 'rejected', 'rejected']);
-    assert.deepEqual(calls, ['list col for n1#1', 'entries new,old of n1#1']);
+    assert.deepEqual(calls, ['list col for n1#1', 'entries new,old of n1#1', 'check later gone'], 'the room it may have deleted keeps no entry for good');
+  });
+
+  it('a collection written in several calls: a failing call fails its changes and those after it, not those of the calls before it', async () => {
+    const k = new StateKeys('kpc').collection('idx', 'col');
+    const calls: string[] = [];
+    let call = 0;
+    const writes = new SubscriberWrites(recordingIndex(calls), async (_name, _k, _owner, args) => {
+      if (++call === 2) throw new Error('Command timed out');
+      const changes = (args.length - 1) / 3;
+      return [changes, ...Array.from({ length: changes }, () => [1, 1, 0]).flat()];
+    });
+    const changes = Array.from({ length: 1_200 }, (_, i) => writes.write({ k, owner: 'n1#1', roomId: `r${i}`, delta: 1, json: '{}', indexed: false }));
+    const results = await Promise.allSettled(changes);
+    assert.equal(call, 2, 'the third call is not sent');
+    assert.deepEqual(
+      [results.slice(0, 500), results.slice(500)].map((part) => [...new Set(part.map((result) => result.status))]),
+      [['fulfilled'], ['rejected']],
+    );
+    const entries = calls.find((c) => c.startsWith('entries')) ?? '';
+    assert.equal(entries.split(',').length, 1_000, 'the rooms of the first call, and those the failed one may have created');
   });
 });
