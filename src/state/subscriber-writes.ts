@@ -2,6 +2,7 @@ import groupBy from 'lodash/groupBy';
 import type { GlobalIndex } from './global-index';
 import type { CollectionKeys } from './keys';
 import { asArray, asInteger } from './replies';
+import { roomWeight } from './room-weight';
 import type { ScriptName } from './scripts';
 import { chunksOf } from '../util/chunks';
 import { TurnBatch } from '../util/turn-batch';
@@ -149,7 +150,7 @@ export class SubscriberWrites {
     let ownerLeft = 0;
     for (const chunk of chunksOf(group, PER_CALL)) {
       const args: Array<string | number> = [owner];
-      for (const change of chunk) args.push(change.roomId, change.delta, change.json);
+      for (const change of chunk) args.push(change.roomId, change.delta, change.json, roomWeight(change.roomId));
       let reply: number[];
       try {
         reply = asArray(await this.script('adjustSubscribers', k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));

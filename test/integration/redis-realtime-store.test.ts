@@ -168,6 +168,18 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.ok((await store.collections()).some((ref) => ref.collection === 'c2'));
   });
 
+  it("the subscriptions' script refuses a room weight out of range, writing nothing", async () => {
+    const { keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    for (const weight of [0, 2 ** 24, 1.5, 'x']) {
+      await assert.rejects(
+        runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 'a', 1, encodeRoom(null), roomWeight('a'), 'b', 1, encodeRoom(null), weight]),
+        /KPC_INVALID_COUNT: weight/,
+      );
+    }
+    assert.deepEqual(await keysOf(keys), []);
+  });
+
   it('a batch applied twice (its reply lost, then retried) shows in the checksum, though not in the totals', async () => {
     const { store, keys } = fresh();
     await store.addSubscriber(room('b'), 'n1#1', 3);
@@ -175,7 +187,7 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     const before = await store.ownerDigest('n1#1');
     const k = keys.collection('idx', 'col');
     // One batch of the node (one leaves b, another enters c), as its write sends it, run twice.
-    for (let i = 0; i < 2; i++) await runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 'b', -1, '', 'c', 1, encodeRoom(room('c').filters)]);
+    for (let i = 0; i < 2; i++) await runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 'b', -1, '', roomWeight('b'), 'c', 1, encodeRoom(room('c').filters), roomWeight('c')]);
     const [twice] = await store.ownerDigest('n1#1');
     assert.deepEqual([twice?.rooms, twice?.subscribers], [before[0]?.rooms, before[0]?.subscribers]);
     assert.equal(twice?.checksum, roomWeight('b') + 3 * roomWeight('c'));

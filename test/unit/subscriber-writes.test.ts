@@ -61,7 +61,7 @@ describe('SubscriberWrites', () => {
     const b = keys.collection('idx', 'b');
     const scripts: string[] = [];
     const writes = new SubscriberWrites(recordingIndex([], ['list']), async (_name, k, _owner, args) => {
-      scripts.push(`${k.collection}: ${args.filter((_, i) => i % 3 === 1).join(',')}`);
+      scripts.push(`${k.collection}: ${args.filter((_, i) => i % 4 === 1).join(',')}`);
       return k === a ? [1, 0, 0, 1, 0, 0, 1] : [1, 0, 0, 1];
     });
     const results = await Promise.allSettled([
@@ -126,7 +126,7 @@ describe('SubscriberWrites', () => {
     let call = 0;
     const writes = new SubscriberWrites(recordingIndex(calls), async (_name, _k, _owner, args) => {
       if (++call === 2) throw new Error('Command timed out');
-      const changes = (args.length - 1) / 3;
+      const changes = (args.length - 1) / 4;
       return [changes, ...Array.from({ length: changes }, () => [1, 1, 0]).flat()];
     });
     const changes = Array.from({ length: 1_200 }, (_, i) => writes.write({ k, owner: 'n1#1', roomId: `r${i}`, delta: 1, json: '{}', indexed: false }));

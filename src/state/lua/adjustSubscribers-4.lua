@@ -11,29 +11,39 @@
   KEYS[4] owners      hash owner -> subscribers over the collection
 
   ARGV[1] owner
-  then, per change, three arguments:
+  then, per change, four arguments:
     roomId
     delta (integer, not 0): subscribers added (> 0) or removed (< 0)
     room JSON, stored when the change creates the room ('' for a removal)
+    the room's weight in the owner's checksum (integer, 1 to 2^24 - 1: see
+    src/state/room-weight.ts; sent by the node, which weighs rooms at no
+    cost to Redis, on this, the subscriptions' path)
 
   Returns {ownerLeft, total, created, removed, total, created, removed, ...}:
   the owner's subscribers left in the collection after every change, then
   per change the room's count right after it and 1/0 flags for a room it
   created or deleted.
-  Errors: KPC_INVALID_COUNT (nothing is written).
+  Errors: KPC_INVALID_COUNT, for a delta or a weight (nothing is written).
 ]]
 --- @include "includes/adjustRoom"
 
 local owner = ARGV[1]
-for i = 3, #ARGV, 3 do
-  local delta = tonumber(ARGV[i])
+if (#ARGV - 1) % 4 ~= 0 then
+  return redis.error_reply('KPC_INVALID_COUNT expected quadruples after the owner, got ' .. (#ARGV - 1) .. ' arguments')
+end
+for i = 2, #ARGV, 4 do
+  local delta = tonumber(ARGV[i + 1])
   if delta == nil or delta == 0 or delta ~= math.floor(delta) then
-    return redis.error_reply('KPC_INVALID_COUNT ' .. tostring(ARGV[i]))
+    return redis.error_reply('KPC_INVALID_COUNT ' .. tostring(ARGV[i + 1]))
+  end
+  local weight = tonumber(ARGV[i + 3])
+  if weight == nil or weight < 1 or weight >= 16777216 or weight ~= math.floor(weight) then
+    return redis.error_reply('KPC_INVALID_COUNT weight ' .. tostring(ARGV[i + 3]))
   end
 end
 local reply = {0}
-for i = 2, #ARGV, 3 do
-  local _, created, removed = adjustRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[i], owner, tonumber(ARGV[i + 1]), ARGV[i + 2])
+for i = 2, #ARGV, 4 do
+  local _, created, removed = adjustRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[i], owner, tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3]))
   reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
   reply[#reply + 1] = created
   reply[#reply + 1] = removed

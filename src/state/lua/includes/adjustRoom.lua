@@ -1,5 +1,5 @@
 --[[
-  adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json)
+  adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json, weight)
 
   Adds `delta` (may be negative) to one owner's subscribers in one room,
   keeping the room's cluster-wide count and the owner's collection total in
@@ -10,7 +10,7 @@
   `owners`: the sum of each room's weight times the owner's subscribers
   there) moves with it, so that the drift check sees a count moved from one
   room to another (src/state/room-weight.ts says why, and computes the same
-  weight).
+  weight; `weight` is the room's, when the caller has it, else computed).
 
   Returns applied, created, removed: the delta actually applied (clamped so
   that the owner's count stays >= 0), and 1/0 flags.
@@ -23,7 +23,7 @@ local function roomWeight(roomId)
   return hash + 1
 end
 
-local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json)
+local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json, weight)
   local current = tonumber(redis.call('HGET', ownerRooms, roomId) or '0')
   if current + delta < 0 then
     delta = -current
@@ -44,7 +44,7 @@ local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delt
     redis.call('HDEL', owners, owner, owner .. '\nchecksum')
   else
     -- %d: a number passed as it is would be formatted with 14 digits only.
-    redis.call('HINCRBY', owners, owner .. '\nchecksum', string.format('%d', delta * roomWeight(roomId)))
+    redis.call('HINCRBY', owners, owner .. '\nchecksum', string.format('%d', delta * (weight or roomWeight(roomId))))
   end
   local removed = 0
   if redis.call('HINCRBY', counts, roomId, delta) <= 0 then
