@@ -295,9 +295,10 @@ export class ClusterNode {
     } catch (error) {
       this.log('error', `could not purge this node's subscriptions: ${describeError(error)}`);
     }
-    await this.repair.repairBeforeLeaving();
     this.sync.stop();
     await this.membership.stop(true);
+    // After peers were told: they forget this node at once, whatever this check waits for.
+    await this.repair.repairBeforeLeaving();
     this.bus.stop();
     await this.transport.close({ flushMs: 500 });
     this.state.close();

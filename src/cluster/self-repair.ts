@@ -148,11 +148,13 @@ export class SelfRepair {
    * Last chance for the index checks this node still holds (see
    * GlobalIndex.repairPending), once its leave has purged its own
    * subscriptions (whose removals may add some): they live in this node's
-   * memory only, and no peer would take them over. After the pass under
-   * way, if any; runs although {@link stop} was called. Never rejects.
+   * memory only, and no peer would take them over. Runs although
+   * {@link stop} was called, beside a pass under way rather than after it
+   * (each check takes the rooms it checks: the two never check the same;
+   * a leave must not wait for a whole pass). Never rejects.
    */
   repairBeforeLeaving(): Promise<void> {
-    return this.repairs.run(() => this.repairIndex('left unchecked by this node\'s leave'));
+    return this.repairIndex('left unchecked by this node\'s leave');
   }
 
   private async antiEntropy(): Promise<void> {
@@ -168,10 +170,15 @@ export class SelfRepair {
       await this.sync.rewrite([], drift);
     }
     if (this.entriesDue) {
-      this.entriesDue = false;
-      const restored = await this.sync.restoreEntries();
-      this.stats.entriesRestored += restored;
-      if (restored > 0) this.options.log('warn', `index entries of ${restored} room(s) of this node were missing (lost by Redis?): written back`);
+      try {
+        const restored = await this.sync.restoreEntries();
+        // Only once done: a check that failed (Redis gone again) runs at the next pass.
+        this.entriesDue = false;
+        this.stats.entriesRestored += restored;
+        if (restored > 0) this.options.log('warn', `index entries of ${restored} room(s) of this node were missing (lost by Redis?): written back`);
+      } catch (error) {
+        this.options.log('warn', `index entries of this node's rooms not checked, tried again at the next pass: ${describeError(error)}`);
+      }
     }
     await this.sweepGhosts();
   }

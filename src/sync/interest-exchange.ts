@@ -1,6 +1,7 @@
 import type { Channel } from '../bus/message-bus';
 import type { Sender } from '../bus/message-spec';
 import { ownerOf } from '../membership/node-card';
+import { encodeCollectionRef } from '../state/keys';
 import type { CollectionRef } from '../state/realtime-store';
 import { delay } from '../util/delay';
 import { describeError } from '../util/describe-error';
@@ -46,6 +47,14 @@ export interface InterestExchangeOptions {
  */
 export class InterestExchange {
   private readonly interest: PeerInterest;
+  /**
+   * The latest announcement of each collection this node listens to: a
+   * retry of an older one stops (the latest asks every peer itself), so
+   * that a collection left and listened to again while a peer refuses
+   * does not keep one more chain of retries going each time.
+   */
+  private readonly announcements = new Map<string, number>();
+  private lastAnnouncement = 0;
   /** Peer incarnations asked for their list (by this node's incarnation), answer pending. */
   private readonly asking = new Set<string>();
 
@@ -79,7 +88,13 @@ export class InterestExchange {
    * node that collection's changes. If it is really gone, the heartbeat
    * evicts it.
    */
-  async announce(ref: CollectionRef, peers = this.peerIds(), attempt = 1): Promise<void> {
+  announce(ref: CollectionRef): Promise<void> {
+    const id = ++this.lastAnnouncement;
+    this.announcements.set(encodeCollectionRef(ref.index, ref.collection), id);
+    return this.announceTo(ref, id, this.peerIds(), 1);
+  }
+
+  private async announceTo(ref: CollectionRef, id: number, peers: string[], attempt: number): Promise<void> {
     if (peers.length === 0 || this.options.stopped()) return;
     const answers = await this.channel().requestEach(peers, 'interest:add', ref, this.options.ackTimeoutMs);
     const failed = answers.filter((answer) => answer.error !== undefined);
@@ -90,14 +105,15 @@ export class InterestExchange {
       }
     }
     void delay(Math.min(this.options.ackTimeoutMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS), { unref: true }).then(() => {
-      if (!this.options.listens(ref)) return;
+      if (!this.options.listens(ref) || this.announcements.get(encodeCollectionRef(ref.index, ref.collection)) !== id) return;
       const members = new Set(this.peerIds());
-      return this.announce(ref, failed.map(({ peer }) => peer).filter((peer) => members.has(peer)), attempt + 1);
+      return this.announceTo(ref, id, failed.map(({ peer }) => peer).filter((peer) => members.has(peer)), attempt + 1);
     });
   }
 
   /** Tells every peer this node no longer listens to a collection; a peer that misses it only sends what this node drops. */
   withdraw(ref: CollectionRef): void {
+    this.announcements.delete(encodeCollectionRef(ref.index, ref.collection));
     const peers = this.peerIds();
     if (peers.length === 0 || this.options.stopped()) return;
     void this.channel().requestEach(peers, 'interest:remove', ref, this.options.ackTimeoutMs);

@@ -79,10 +79,18 @@ export class RealtimeRepair {
    */
   async restoreEntries(): Promise<number> {
     const unlisted = await this.store.unlistedRooms(this.local.list().filter((room) => room.counted));
-    // Still held: one left meanwhile may be deleted already, and its entry would stay, stale.
-    const held = unlisted.filter((room) => this.local.get(room.roomId)?.counted === true);
-    if (held.length > 0) await this.store.writeEntries(this.owner(), held);
-    return held.length;
+    if (unlisted.length === 0) return 0;
+    // Written with no subscription or unsubscription under way (they hold
+    // the read lock until their clean-up is done), and only for rooms still
+    // held: one left meanwhile may be deleted already, and its entry would
+    // stay, stale (as would a listing of a collection the owner left). Not
+    // once the node leaves: its purge removed them.
+    return this.lock.write(async () => {
+      if (this.leaving()) return 0;
+      const held = unlisted.filter((room) => this.local.get(room.roomId)?.counted === true);
+      if (held.length > 0) await this.store.writeEntries(this.owner(), held);
+      return held.length;
+    });
   }
 
   /**

@@ -116,4 +116,31 @@ describe('InterestExchange: asking again', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(attempts.length, asked);
   });
+
+  it("a collection left and listened to again while a peer refuses keeps one chain of retries, the latest announcement's", async () => {
+    const peers = [{ id: 'a', incarnation: 1 }];
+    let calls = 0;
+    let accept = false;
+    let fourth = (): void => undefined;
+    const fourthCall = new Promise<void>((resolve) => (fourth = resolve));
+    const channel = {
+      requestEach: async (to: string[]) => {
+        if (++calls === 4) fourth();
+        return to.map((peer) => (accept ? { peer, reply: {} } : { peer, error: new Error('KPC_BUSY') }));
+      },
+    } as unknown as Channel<typeof REALTIME_MESSAGES>;
+    const exchange = new InterestExchange(() => channel, { peers: () => peers, ackTimeoutMs: 1, log: () => undefined, stopped: () => false, listens: () => true, self: () => 'n1#1' });
+    await exchange.announce(ref('c'));
+    // The retries' timers do not hold the process: this one does while the test waits for them.
+    const awake = setInterval(() => undefined, 1_000);
+    await fourthCall; // the first chain at its fourth attempt: its next retry within 8 ms
+    exchange.withdraw(ref('c'));
+    await exchange.announce(ref('c'));
+    accept = true;
+    const before = calls;
+    // Past every retry either chain has due (timers fire in the order they are due).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clearInterval(awake);
+    assert.equal(calls - before, 1, "only the latest announcement's retry, which the peer records");
+  });
 });

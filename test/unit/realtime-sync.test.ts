@@ -496,6 +496,11 @@ describe('RealtimeSync: repair', () => {
     assert.equal(await checking, 1);
     assert.deepEqual([...store.unlisted], ['r2']);
     assert.equal(await at(1).sync.restoreEntries(), 0);
+    // A leaving node's purge removed its entries: the check writes none back.
+    store.unlisted.add('r1');
+    at(1).sync.beginLeave();
+    assert.equal(await at(1).sync.restoreEntries(), 0);
+    assert.ok(store.unlisted.has('r1'));
   });
 
   it('a subscriber counted in another room of the collection is drift although the totals agree, and the rewrite puts it back', async () => {
