@@ -33,11 +33,16 @@ function selfRepair(
   scheduler: Scheduler,
   findDrift: () => Promise<never[]>,
   availability = new StateAvailability(),
-  more: { repairPending?: () => Promise<IndexRepairOutcome>; restoreEntries?: () => Promise<number>; log?: (level: string, message: string) => void } = {},
+  more: {
+    repairPending?: () => Promise<IndexRepairOutcome>;
+    restoreEntries?: () => Promise<number>;
+    owners?: () => Promise<string[]>;
+    log?: (level: string, message: string) => void;
+  } = {},
 ): SelfRepair {
   return new SelfRepair(
     { check: async () => false },
-    { owners: async () => [], repairPending: more.repairPending ?? (async () => ({ checked: 0 })) },
+    { owners: more.owners ?? (async () => []), repairPending: more.repairPending ?? (async () => ({ checked: 0 })) },
     { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0, restoreEntries: more.restoreEntries ?? (async () => 0) },
     () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
     { stateLost: async () => undefined, catchUp: async () => undefined },
@@ -173,31 +178,24 @@ describe('SelfRepair', () => {
     let checks = 0;
     let sweeps = 0;
     const logs: string[] = [];
-    const repair = new SelfRepair(
-      { check: async () => false },
+    const repair = selfRepair(
+      scheduler,
+      async () => {
+        passes++;
+        return [];
+      },
+      new StateAvailability(),
       {
         owners: async () => {
           sweeps++;
           return [];
         },
-        repairPending: async () => ({ checked: 0 }),
-      },
-      {
-        findDrift: async () => {
-          passes++;
-          return [];
-        },
-        rewrite: async () => ({ rooms: 0, subscribers: 0 }),
-        purgeOwner: async () => 0,
         restoreEntries: async () => {
           if (++checks === 1) throw new Error('Connection is closed.');
           return 0;
         },
+        log: (level, message) => logs.push(`${level} ${message}`),
       },
-      () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
-      { stateLost: async () => undefined, catchUp: async () => undefined },
-      new StateAvailability(),
-      { epochMs: 1000, antiEntropyMs: 10_000, isLive: async () => true, scheduler, log: (level, message) => logs.push(`${level} ${message}`) },
     );
     await repair.start();
     for (let pass = 1; pass <= 8; pass++) {

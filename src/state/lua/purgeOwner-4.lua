@@ -33,7 +33,7 @@ for i = 1, #entries, 2 do
 end
 local done = 0
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('HDEL', KEYS[4], ARGV[1], ARGV[1] .. '\nchecksum')
+  redis.call('HDEL', KEYS[4], ARGV[1], checksumField(ARGV[1]))
   done = 1
 end
 return {removed, step[1], done}

@@ -23,6 +23,11 @@ local function roomWeight(roomId)
   return hash + 1
 end
 
+-- The owners-hash field of an owner's checksum (src/state/room-weight.ts, checksumField, names the same).
+local function checksumField(owner)
+  return owner .. '\nchecksum'
+end
+
 local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json, weight)
   local current = tonumber(redis.call('HGET', ownerRooms, roomId) or '0')
   if current + delta < 0 then
@@ -41,10 +46,10 @@ local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delt
     redis.call('HSET', ownerRooms, roomId, current + delta)
   end
   if redis.call('HINCRBY', owners, owner, delta) <= 0 then
-    redis.call('HDEL', owners, owner, owner .. '\nchecksum')
+    redis.call('HDEL', owners, owner, checksumField(owner))
   else
     -- %d: a number passed as it is would be formatted with 14 digits only.
-    redis.call('HINCRBY', owners, owner .. '\nchecksum', string.format('%d', delta * (weight or roomWeight(roomId))))
+    redis.call('HINCRBY', owners, checksumField(owner), string.format('%d', delta * (weight or roomWeight(roomId))))
   end
   local removed = 0
   if redis.call('HINCRBY', counts, roomId, delta) <= 0 then
