@@ -98,6 +98,7 @@ export function renderMetrics(metrics: ClusterMetrics, glue?: GlueStatus): strin
     [{ kind: 'ghost' }, status.repair.ghostsPurged],
     [{ kind: 'index' }, status.repair.indexRepairs],
     [{ kind: 'entry' }, status.repair.entriesRestored],
+    [{ kind: 'stale_entry' }, status.repair.staleEntriesRemoved],
   ]);
   out.family('kpc_evictions_total', 'counter', 'Peers removed, per reason (timeout, left, replaced).', entries(status.evictions, 'reason'));
   out.family(

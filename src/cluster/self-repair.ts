@@ -23,10 +23,19 @@ export interface RepairStats {
   indexRepairs: number;
   /** This node's rooms found without their index entry, and listed again (see RealtimeRepair.restoreEntries). */
   entriesRestored: number;
+  /** Index entries of rooms that no longer exist (or that did not decode), removed by the index sweep (see RealtimeStore.sweepStaleEntries). */
+  staleEntriesRemoved: number;
 }
 
 /** Every how many periodic anti-entropy passes this node's rooms' index entries are checked (and in the pass after an outage). */
 const ENTRY_CHECK_PASSES = 6;
+/**
+ * Index entries each anti-entropy pass reads in its step of the index
+ * sweep: with the default period, a node walks 100,000 rooms' entries in
+ * about 17 minutes (each node walks on its own, from its own cursor), for
+ * some 100 reads a second on Redis per node.
+ */
+const SWEEP_ENTRIES_PER_PASS = 1000;
 
 export interface SelfRepairHooks {
   /** After Redis lost its data and this node wrote its subscriptions back: what else to write back. */
@@ -46,12 +55,14 @@ export interface SelfRepairHooks {
  *   in the shared state against the live nodes (leftovers → purged), and
  *   the index entries a step of this node left in doubt (checked again);
  *   every {@link ENTRY_CHECK_PASSES} passes and after an outage, the index
- *   entries of all its rooms (missing ones written back);
+ *   entries of all its rooms (missing ones written back); and, at each
+ *   pass, a step of a walk over the whole room index (stale entries,
+ *   whichever node left them, removed);
  * - on a sequence gap, a catch-up of the Kuzzle-wide state (the lost
  *   broadcasts may have carried a change of it).
  */
 export class SelfRepair {
-  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0, entriesRestored: 0 };
+  readonly stats: RepairStats = { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0, entriesRestored: 0, staleEntriesRemoved: 0 };
   private readonly timers: Cancel[] = [];
   /**
    * Repairs, one at a time. One of a kind already waiting for its turn is
@@ -68,10 +79,12 @@ export class SelfRepair {
   /** Whether the next anti-entropy pass checks the index entries of all this node's rooms. */
   private entriesDue = false;
   private periodicPasses = 0;
+  /** Where this node's walk over the room index goes on at the next pass. */
+  private sweepCursor = '0';
 
   constructor(
     private readonly epoch: EpochProbe,
-    private readonly store: Pick<RealtimeStore, 'owners' | 'repairPending'>,
+    private readonly store: Pick<RealtimeStore, 'owners' | 'repairPending' | 'sweepStaleEntries'>,
     private readonly sync: Pick<RealtimeSync, 'rewrite' | 'findDrift' | 'purgeOwner' | 'restoreEntries'>,
     /** This node's current card: its own owner is never a ghost. */
     private readonly self: () => NodeCard,
@@ -181,6 +194,24 @@ export class SelfRepair {
       }
     }
     await this.sweepGhosts();
+    await this.sweepIndexStep();
+  }
+
+  /**
+   * One step of this node's walk over the room index. A failed step is
+   * logged and taken again from the same place at the next pass.
+   */
+  private async sweepIndexStep(): Promise<void> {
+    try {
+      const step = await this.store.sweepStaleEntries(this.sweepCursor, SWEEP_ENTRIES_PER_PASS);
+      this.sweepCursor = step.cursor;
+      this.stats.staleEntriesRemoved += step.stale + step.corrupt;
+      if (step.stale > 0) this.options.log('info', `index sweep: the entries of ${step.stale} room(s) that no longer exist removed`);
+      // Only a foreign or broken writer leaves these: worth an operator's look.
+      if (step.corrupt > 0) this.options.log('warn', `index sweep: ${step.corrupt} index entr(ies) that do not name a collection dropped`);
+    } catch (error) {
+      this.options.log('warn', `index sweep step failed, taken again at the next pass: ${describeError(error)}`);
+    }
   }
 
   private async repairIndex(onFailure: string): Promise<void> {

@@ -3,8 +3,8 @@ import { performance } from 'perf_hooks';
 import { execAll } from './exec';
 import type { CollectionKeys, StateKeys } from './keys';
 import { IndexRepairs } from './index-repairs';
-import type { CollectionRef, IndexRepairOutcome } from './realtime-store';
-import { decodeCollectionRef } from './replies';
+import type { CollectionRef, IndexRepairOutcome, StaleSweep } from './realtime-store';
+import { asInteger, decodeCollectionRef } from './replies';
 import { RedisRetry } from './redis-retry';
 import { defineScripts, runScript } from './scripts';
 import { chunksOf } from '../util/chunks';
@@ -202,6 +202,55 @@ export class GlobalIndex {
   /** Rooms whose entries wait for {@link repairPending}. */
   get pendingRepairs(): number {
     return this.repairs.size;
+  }
+
+  /**
+   * One step of a walk over the whole index (HSCAN from `cursor`): the
+   * entries of rooms gone from their collection are removed as their
+   * deleter would have removed them (see {@link removeAndCheck}: a room
+   * created again meanwhile keeps its entry), and those that do not decode
+   * are dropped, unless rewritten since. The safety net for what every
+   * other path may leave stale: a purge step sent again after its reply was
+   * lost (its first try deleted rooms the second no longer sees), a node
+   * that died with checks pending (see {@link repairPending}), a check
+   * that ran out of rounds. Stale entries are harmless to readers, which
+   * check the collection, but count as rooms in status.
+   */
+  async sweepStale(cursor: string, count: number): Promise<StaleSweep> {
+    const [next, pairs] = await this.retry.run('index.sweep', () => this.redis.hscan(this.keys.roomIndex, cursor, 'COUNT', count));
+    const byCollection = new Map<string, { k: CollectionKeys; roomIds: string[] }>();
+    const corrupt: string[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const roomId = pairs[i] as string;
+      const json = pairs[i + 1] as string;
+      let k: CollectionKeys;
+      try {
+        const ref = decodeCollectionRef(json, this.keys.roomIndex);
+        k = this.keys.collection(ref.index, ref.collection);
+      } catch {
+        corrupt.push(roomId, json);
+        continue;
+      }
+      let group = byCollection.get(k.ref);
+      if (!group) byCollection.set(k.ref, (group = { k, roomIds: [] }));
+      group.roomIds.push(roomId);
+    }
+    let stale = 0;
+    for (const { k, roomIds } of byCollection.values()) {
+      for (const chunk of chunksOf(roomIds, CHUNK)) {
+        const exists = await this.retry.run('index.sweep', () => this.redis.hmget(k.rooms, ...chunk));
+        const gone = chunk.filter((_, i) => exists[i] === null);
+        if (gone.length === 0) continue;
+        await this.removeAndCheck(k, gone);
+        stale += gone.length;
+      }
+    }
+    let dropped = 0;
+    for (const chunk of chunksOf(corrupt, 2 * CHUNK)) {
+      const reply = await this.retry.run('index.sweep', () => runScript(this.redis, 'dropEntries', [this.keys.roomIndex], chunk));
+      dropped += asInteger(reply, 'dropEntries');
+    }
+    return { cursor: next, scanned: pairs.length / 2, stale, corrupt: dropped };
   }
 
   /**

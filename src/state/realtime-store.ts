@@ -123,6 +123,26 @@ export interface RealtimeStore {
   unlistedRooms(rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<Array<CollectionRef & { roomId: string }>>;
   /** Lists the owner in these rooms' collections and writes their index entries (as a subscription does after its script). */
   writeEntries(owner: string, rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<void>;
+  /**
+   * One step of a walk over the whole room index, from `cursor` ('0' starts
+   * a walk; the step's cursor is '0' again once it is over), of about
+   * `count` entries: those whose room no longer exists are removed, and
+   * those that do not decode dropped. The cluster-wide safety net for
+   * stale entries, whatever left them (see GlobalIndex.sweepStale).
+   */
+  sweepStaleEntries(cursor: string, count: number): Promise<StaleSweep>;
+}
+
+/** What one step of {@link RealtimeStore.sweepStaleEntries} did. */
+export interface StaleSweep {
+  /** Where the next step starts ('0': the walk is over). */
+  cursor: string;
+  /** Entries read. */
+  scanned: number;
+  /** Entries of rooms that no longer exist, removed. */
+  stale: number;
+  /** Entries that did not decode as a collection, dropped. */
+  corrupt: number;
 }
 
 /** What {@link RealtimeStore.repairPending} did. */

@@ -12,6 +12,7 @@ import type {
   RealtimeStore,
   RoomCount,
   RoomRecord,
+  StaleSweep,
   StoredRoom,
 } from './realtime-store';
 import { asArray, asInteger, asStrings, decodeRoom, encodeRoom } from './replies';
@@ -260,6 +261,10 @@ export class RedisRealtimeStore implements RealtimeStore {
       entry.roomIds.push(room.roomId);
     }
     return this.index.addAll(owner, [...entries.values()]);
+  }
+
+  sweepStaleEntries(cursor: string, count: number): Promise<StaleSweep> {
+    return this.index.sweepStale(cursor, count);
   }
 
   /** Rooms of the whole cluster (entries of the room index; a stale one is rare and short-lived). */

@@ -18,7 +18,7 @@ export const SCRIPT_VERSION = 4;
 const COMMAND_PREFIX = `kpc${SCRIPT_VERSION}_`;
 
 /** Names of the scripts in `lua/`. */
-export type ScriptName = 'adjustSubscribers' | 'setOwnerCounts' | 'purgeOwner' | 'listCards' | 'getCard' | 'renewCard' | 'renewAndListCards' | 'indexRooms';
+export type ScriptName = 'adjustSubscribers' | 'setOwnerCounts' | 'purgeOwner' | 'listCards' | 'getCard' | 'renewCard' | 'renewAndListCards' | 'indexRooms' | 'dropEntries';
 
 /** One script read from disk, includes resolved. */
 export interface ScriptDefinition {

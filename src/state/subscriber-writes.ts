@@ -58,7 +58,8 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * writes, two Redis calls per subscription. Each change still gets the
  * room's count right after it. A collection whose script fails fails only
  * its own callers; a listing or an index write that fails fails the
- * subscriptions that needed it (and the changes after them to their rooms).
+ * subscriptions that needed it (and, for a listing, as many removals after
+ * them from their rooms).
  */
 export class SubscriberWrites {
   private readonly batch = new TurnBatch<SubscriberChange, Outcome<SubscriberChangeResult>>((changes) => this.flush(changes), {
@@ -91,8 +92,11 @@ export class SubscriberWrites {
     // listed). So the scripts wait for it, even on one server, where they
     // could go in the same write: both are retried apart, and the listing
     // could give up while the script's last try went through. A failed
-    // listing fails the subscriptions, and the changes after them to the
-    // same rooms; the others (unsubscriptions) are written.
+    // listing fails the subscriptions, and as many removals after them
+    // from the same rooms (each may be a refused subscription's own undo,
+    // which written alone would count its room one too low, or delete it
+    // under a subscriber); the other removals are written (refusing them
+    // too left their rooms counted one too high until a drift check).
     let listingFailure: { error: unknown } | undefined;
     await Promise.all(
       Object.entries(groupBy(changes.filter(adds), (change) => change.owner)).map(([owner, adding]) =>
@@ -103,13 +107,16 @@ export class SubscriberWrites {
     let writable = changes;
     if (listingFailure) {
       const failure = Promise.resolve<Outcome<SubscriberChangeResult>>({ ok: false, error: listingFailure.error });
-      const refused = new Set<string>();
+      // Per room: subscribers refused, not yet matched by a refused removal.
+      const unmatched = new Map<string, number>();
       writable = [];
       for (const change of changes) {
         const room = `${change.k.ref}\n${change.roomId}`;
-        if (adds(change)) refused.add(room);
-        if (refused.has(room)) outcomes.set(change, failure);
-        else writable.push(change);
+        const owed = unmatched.get(room) ?? 0;
+        if (adds(change) || owed > 0) {
+          unmatched.set(room, Math.max(0, owed + change.delta));
+          outcomes.set(change, failure);
+        } else writable.push(change);
       }
     }
     for (const group of Object.values(groupBy(writable, (change) => `${change.k.ref}\n${change.owner}`))) {

@@ -168,6 +168,48 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.ok((await store.collections()).some((ref) => ref.collection === 'c2'));
   });
 
+  it('a purge step sent twice (its first reply lost) leaves stale entries, which the index sweep removes, walking in steps', async () => {
+    const { store, keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    // More than Redis keeps in a listpack (hash-max-listpack-entries: 128, or 512 as Debian sets it), which HSCAN returns whole.
+    await Promise.all(Array.from({ length: 600 }, (_, i) => store.addSubscriber(room(`gone${i}`), 'n1#1')));
+    await store.addSubscriber(room('kept'), 'n2#1');
+    // The first try of the purge's first step: it ran, its reply never came.
+    await runScript(client, 'purgeOwner', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 500, '0']);
+    // The retry, from the same cursor, no longer sees the rooms the first try deleted.
+    const reported = (await store.purgeOwner('n1#1')).flatMap((change) => change.removedRooms).length;
+    const lost = 600 - reported;
+    assert.ok(lost > 0, 'the first try deleted rooms');
+    assert.equal(await store.countRooms(), 1 + lost, 'the rooms the first try deleted kept their entries');
+    // Unreadable entries, as a foreign writer could leave them.
+    await client.hset(keys.roomIndex, 'junk', 'not json', 'junk2', '["only one"]');
+    const steps: Array<{ scanned: number; stale: number; corrupt: number }> = [];
+    let cursor = '0';
+    do {
+      const step = await store.sweepStaleEntries(cursor, 50);
+      steps.push(step);
+      cursor = step.cursor;
+    } while (cursor !== '0' && steps.length < 100);
+    assert.equal(cursor, '0', 'the walk ended');
+    assert.ok(steps.length > 1, `walked in steps: ${steps.length}`);
+    const total = (key: 'scanned' | 'stale' | 'corrupt'): number => steps.reduce((sum, step) => sum + step[key], 0);
+    assert.equal(total('stale'), lost);
+    assert.equal(total('corrupt'), 2);
+    assert.ok(total('scanned') >= 3 + lost);
+    assert.deepEqual(await client.hkeys(keys.roomIndex), ['kept']);
+    assert.equal((await store.findRoom('kept'))?.collection, 'col');
+    assert.ok((await store.collections()).some((ref) => ref.collection === 'col'), 'the collection, which still has a room, stays listed');
+  });
+
+  it('the index sweep drops an unreadable entry only if it is still what the sweep read', async () => {
+    const { keys } = fresh();
+    await client.hset(keys.roomIndex, 'r1', 'bad', 'r2', 'bad');
+    // r2 was rewritten (by its room's node) between the sweep's read and its drop.
+    const dropped = await runScript(client, 'dropEntries', [keys.roomIndex], ['r1', 'bad', 'r2', 'read before']);
+    assert.equal(dropped, 1);
+    assert.deepEqual(await client.hgetall(keys.roomIndex), { r2: 'bad' });
+  });
+
   it("the subscriptions' script refuses a room weight out of range, writing nothing", async () => {
     const { keys } = fresh();
     const k = keys.collection('idx', 'col');

@@ -9,6 +9,7 @@ import type {
   RealtimeStore,
   RoomCount,
   RoomRecord,
+  StaleSweep,
   StoredRoom,
 } from '../../src/state/realtime-store';
 
@@ -190,6 +191,12 @@ export class MemoryRealtimeStore implements RealtimeStore {
   async writeEntries(_owner: string, rooms: ReadonlyArray<CollectionRef & { roomId: string }>): Promise<void> {
     this.maybeFail('writeEntries');
     for (const room of rooms) this.unlisted.delete(room.roomId);
+  }
+
+  /** No write here leaves an entry behind: one walk over the rooms, nothing stale. */
+  async sweepStaleEntries(): Promise<StaleSweep> {
+    this.maybeFail('sweepStaleEntries');
+    return { cursor: '0', scanned: this.rooms.size, stale: 0, corrupt: 0 };
   }
 
   /** Nothing ever gives up half-way here. */

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { SelfRepair } from '../../src/cluster/self-repair';
 import type { NodeCard } from '../../src/membership/node-card';
 import { StateAvailability } from '../../src/state/availability';
-import type { IndexRepairOutcome } from '../../src/state/realtime-store';
+import type { IndexRepairOutcome, StaleSweep } from '../../src/state/realtime-store';
 import type { Cancel, Scheduler } from '../../src/util/scheduler';
 import { waitFor } from '../harness/wait';
 
@@ -37,12 +37,17 @@ function selfRepair(
     repairPending?: () => Promise<IndexRepairOutcome>;
     restoreEntries?: () => Promise<number>;
     owners?: () => Promise<string[]>;
+    sweepStaleEntries?: (cursor: string, count: number) => Promise<StaleSweep>;
     log?: (level: string, message: string) => void;
   } = {},
 ): SelfRepair {
   return new SelfRepair(
     { check: async () => false },
-    { owners: more.owners ?? (async () => []), repairPending: more.repairPending ?? (async () => ({ checked: 0 })) },
+    {
+      owners: more.owners ?? (async () => []),
+      repairPending: more.repairPending ?? (async () => ({ checked: 0 })),
+      sweepStaleEntries: more.sweepStaleEntries ?? (async () => ({ cursor: '0', scanned: 0, stale: 0, corrupt: 0 })),
+    },
     { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0, restoreEntries: more.restoreEntries ?? (async () => 0) },
     () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
     { stateLost: async () => undefined, catchUp: async () => undefined },
@@ -169,6 +174,41 @@ describe('SelfRepair', () => {
     assert.deepEqual(checkedAt, [6, 8]);
     assert.equal(repair.stats.entriesRestored, 2);
     assert.ok(logs.includes('warn index entries of 2 room(s) of this node were missing (lost by Redis?): written back'), logs.join('\n'));
+    repair.stop();
+  });
+
+  it('each pass takes one step of the walk over the room index, from where the last left it (the same place after a failure): counted and logged', async () => {
+    const scheduler = new ManualScheduler();
+    const logs: string[] = [];
+    const asked: string[] = [];
+    const replies: Array<StaleSweep | Error> = [
+      { cursor: '17', scanned: 1000, stale: 3, corrupt: 0 },
+      new Error('Connection is closed.'),
+      { cursor: '42', scanned: 1000, stale: 0, corrupt: 2 },
+      { cursor: '0', scanned: 12, stale: 0, corrupt: 0 },
+    ];
+    const repair = selfRepair(scheduler, async () => [], new StateAvailability(), {
+      sweepStaleEntries: async (cursor, count) => {
+        asked.push(`${cursor}/${count}`);
+        const reply = replies.shift();
+        if (reply === undefined || reply instanceof Error) throw reply ?? new Error('no more steps');
+        return reply;
+      },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    await repair.start();
+    for (let pass = 1; pass <= 5; pass++) {
+      scheduler.tick(10_000);
+      await waitFor(`pass ${pass}`, () => asked.length === pass);
+    }
+    assert.deepEqual(asked, ['0/1000', '17/1000', '17/1000', '42/1000', '0/1000']);
+    await waitFor("the last pass's failure", () => logs.length >= 4);
+    assert.equal(repair.stats.staleEntriesRemoved, 5);
+    assert.deepEqual(logs.slice(0, 3), [
+      'info index sweep: the entries of 3 room(s) that no longer exist removed',
+      'warn index sweep step failed, taken again at the next pass: Connection is closed.',
+      'warn index sweep: 2 index entr(ies) that do not name a collection dropped',
+    ]);
     repair.stop();
   });
 

@@ -12,7 +12,7 @@ export interface NodeStatus {
   peers: Array<{ id: string; missedBroadcasts: number }>;
   transport: { dropped: Record<string, number>; gaps: Record<string, number> };
   messages: { dropped: Record<string, number> };
-  repair: { stateLosses: number; drifts: number; ghostsPurged: number; gapRepairs: number; indexRepairs: number; entriesRestored: number; stateUnreachable?: string };
+  repair: { stateLosses: number; drifts: number; ghostsPurged: number; gapRepairs: number; indexRepairs: number; entriesRestored: number; staleEntriesRemoved: number; stateUnreachable?: string };
   evictions: Record<string, number>;
   /** Peers' document changes: matched here, or ignored (no filter here on their collection). */
   changes: { applied: number; ignored: number; failed: number };
