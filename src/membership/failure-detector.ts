@@ -92,6 +92,11 @@ export class FailureDetector {
     } catch (error) {
       this.options.log('debug', `heartbeat failed: ${describeError(error)}`);
     }
+    // Not a broadcast that postpones the next heartbeat: taken as one at the
+    // next tick, it put an idle node's heartbeats 1.5 periods apart, and a
+    // peer whose connection closed then outlived its grace of one period
+    // (evicted although alive, about one time in three).
+    this.broadcastsAtLastTick = this.links.broadcastsSent();
   }
 
   /** A message from `sender` was accepted: proof of life of that incarnation. */
@@ -134,22 +139,28 @@ export class FailureDetector {
 
   /**
    * How long a peer whose connection closed may stay silent before it is
-   * taken for dead: one heartbeat. A live peer whose connection closed (a
-   * network fault) keeps sending heartbeats on its other connection; if it
-   * is evicted anyway, it finds out and joins again with a new incarnation.
+   * taken for dead: a heartbeat and a tick. A live peer whose connection
+   * closed (a network fault) keeps sending heartbeats on its other
+   * connection, at most a period apart, but from ticks that a busy event
+   * loop may run late; if it is evicted anyway, it finds out and joins
+   * again with a new incarnation, and changes sent meanwhile are lost to
+   * its subscribers.
    */
   private connectionLostGraceMs(): number {
-    return this.options.heartbeatMs;
+    return this.options.heartbeatMs + this.tickMs();
   }
 
   private async tick(): Promise<void> {
     if (!this.running) return;
     const now = Date.now();
-    // Any broadcast sent (notifications, state changes) proves this node alive: it postpones the heartbeat.
+    // Any broadcast sent (notifications, state changes) proves this node
+    // alive: it postpones the heartbeat, from the previous tick (it was sent
+    // since, when exactly is not known), so that peers never wait more than
+    // a period.
     const broadcasts = this.links.broadcastsSent();
     if (broadcasts !== this.broadcastsAtLastTick) {
       this.broadcastsAtLastTick = broadcasts;
-      this.lastPublish = now;
+      this.lastPublish = Math.max(this.lastPublish, this.lastTick);
     }
     const sinceLastTick = now - this.lastTick;
     this.lastTick = now;

@@ -236,7 +236,7 @@ describe('Membership (real Redis, real ZeroMQ)', () => {
     await waitFullMesh(own);
     const [old] = own.splice(2, 1);
     assert.ok(old);
-    // Its closed connections would get it evicted within a heartbeat, before
+    // Its closed connections would get it evicted within 1.5 heartbeats, before
     // it is back: here the survivors miss them, as when a process restarts
     // faster than its peers notice, and only the new card tells them.
     for (const node of own) node.transport.deafToDisconnects = true;
