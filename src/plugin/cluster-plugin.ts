@@ -89,6 +89,7 @@ export class ClusterPlugin {
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
       'kuzzle:shutdown': () => {
         sharing.stop();
+        kuzzleSync.stop();
         void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log);
       },
     };

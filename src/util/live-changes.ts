@@ -23,6 +23,11 @@ export class LiveChanges {
     this.times.set(key, this.now());
   }
 
+  /** Whether `key` changed live since this node remembers (without making it recent). */
+  heard(key: string): boolean {
+    return this.times.peek(key) !== undefined;
+  }
+
   /** Whether `key` changed live at `mark` (a {@link now} reading) or after; read without making it recent. */
   since(key: string, mark: number): boolean {
     return (this.times.peek(key) ?? Number.NEGATIVE_INFINITY) >= mark;

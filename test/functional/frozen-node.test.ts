@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import type { Kuzzle } from 'kuzzle-sdk';
 import { waitFor } from '../harness/wait';
@@ -95,5 +96,47 @@ describe('a frozen node is evicted, then rejoins with its subscriptions', () => 
     await sleeper.realtime.publish(index, lateCollection, { late: true });
     await lateRecorder.waitCount(1);
     assert.deepEqual(lateRecorder.items.map((item) => (item as { result: { _source: { late?: boolean } } }).result._source.late), [true]);
+  });
+
+  it('after a flush of the token store, a token made since and revoked while the node was frozen stops its subscriptions there once it rejoins', { timeout: 120_000 }, async () => {
+    const flushCollection = 'flush';
+    await ensureCollection(watcher, index, flushCollection);
+    const lossesSeenBy3 = (): number => (readFileSync(stack().node(3).logFile, 'utf8').match(/token store lost its data/g) ?? []).length;
+    const lossesBefore = lossesSeenBy3();
+    // Kuzzle's own mark of its token store (token/bootstrap) goes with the flush and stays gone until a restart.
+    await watcher.query({ controller: 'admin', action: 'resetCache', database: 'internalCache' });
+    await waitFor('node 3 to see the token store lose its data', () => lossesSeenBy3() > lossesBefore, { timeoutMs: 30_000 });
+    const user = uniqueName('flushed-user');
+    await watcher.security.createUser(user, { content: { profileIds: ['default'] }, credentials: { local: { username: user, password: 'flush-pw' } } }, { refresh: 'wait_for' });
+    const userClient = await wsClient(portOf(stack(), 3), patient);
+    const jwt = await userClient.auth.login('local', { username: user, password: 'flush-pw' });
+    const userRecorder = new Recorder();
+    await userClient.realtime.subscribe(index, flushCollection, {}, userRecorder.callback);
+    // An anonymous subscriber on node 3 tells when a notification was delivered there.
+    const sentinel = new Recorder();
+    await sleeper.realtime.subscribe(index, flushCollection, {}, sentinel.callback);
+    const rejoinsBefore = (await stack().clusterStatus<{ node: { rejoins: number } }>(3)).node.rejoins;
+
+    stack().node(3).freeze();
+    try {
+      await waitFor('node 3 evicted by node 1', async () => (await members(1)) === 2, { timeoutMs: 10_000 });
+      const other = await httpClient(portOf(stack(), 1));
+      other.jwt = jwt;
+      await other.auth.logout();
+    } finally {
+      stack().node(3).thaw();
+    }
+
+    await waitFor('node 3 rejoined and caught up', async () => {
+      const status = await stack().clusterStatus<{ members: number; node: { rejoins: number; resyncing: boolean } }>(3);
+      return status.members === 3 && status.node.rejoins > rejoinsBefore && !status.node.resyncing;
+    }, { timeoutMs: 15_000 });
+    await waitFor('the revoked token dropped on node 3 by its catch-up', async () => {
+      const entries = (await fixtureAction(sleeper, 'tokenEntries', { userId: user })) as unknown[];
+      return entries.length === 0;
+    }, { timeoutMs: 15_000 });
+    await watcher.document.create(index, flushCollection, { after: 'flush' });
+    await sentinel.waitCount(1);
+    assert.equal(userRecorder.items.length, 0, 'no notification for a token revoked while node 3 was away');
   });
 });

@@ -64,7 +64,8 @@ function node(store: Map<string, boolean>, records: Map<string, string>, lost: {
         if (slowRead.id === `${userId}#${jwt}` && slowRead.skip-- <= 0) await slowRead.until;
         return refreshed === undefined ? null : { _id: `${userId}#${jwt}`, refreshed };
       },
-      storeLost: async () => lost.value,
+      // As TokenStoreMark: the loss seen while this node held its tokens.
+      heldAtStoreLoss: async () => new Set(lost.value ? manager.tokens.array.flatMap((entry) => (entry._id === null ? [] : [entry._id])) : []),
       refreshes: {
         write: async (tokenHash, sealed) => void records.set(tokenHash, sealed),
         read: async (tokenHash) => records.get(tokenHash) ?? null,
@@ -86,7 +87,7 @@ function node(store: Map<string, boolean>, records: Map<string, string>, lost: {
 function cluster() {
   const store = new Map<string, boolean>();
   const records = new Map<string, string>();
-  /** Whether the store lost its data (Kuzzle's bootstrap mark gone with it). */
+  /** Whether the store lost its data while the nodes held their tokens (see TokenStoreMark). */
   const lost = { value: false };
   return { store, records, lost, add: () => node(store, records, lost) };
 }
@@ -94,7 +95,7 @@ function cluster() {
 /** A node holding alice's stored token on ws-1, which another node refreshed (the holder not told: the message is in `served.sent`). */
 async function refreshedOnce(options: { storeLostBefore?: boolean } = {}) {
   const { store, records, lost, add } = cluster();
-  // Flushed earlier: Kuzzle's mark stays gone until a restart.
+  // Flushed earlier, while the holder held the old token.
   lost.value = options.storeLostBefore === true;
   const served = add();
   const holder = add();
@@ -366,7 +367,7 @@ describe('token refresh through another node', () => {
   it('Kuzzle\'s expire is wrapped once per token manager, whatever the number of TokenSyncs over it', () => {
     const manager = new TokenManager();
     managers.push(manager);
-    const stores = { readApiKey: async () => null, readToken: async () => null, storeLost: async () => false, refreshes: { write: async () => undefined, read: async () => null } };
+    const stores = { readApiKey: async () => null, readToken: async () => null, heldAtStoreLoss: async () => new Set<string>(), refreshes: { write: async () => undefined, read: async () => null } };
     const channel = { send: async () => undefined, log: () => undefined };
     new TokenSync(channel, { tokenManager: manager }, stores);
     const wrapped = manager.expire;

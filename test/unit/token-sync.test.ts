@@ -15,7 +15,7 @@ interface ManagedToken {
 const managed = (userId: string, jwt: string, expiresAt = 1000): ManagedToken => ({ idx: `${expiresAt};${userId}#${jwt}`, _id: `${userId}#${jwt}`, expiresAt, userId });
 
 /** A TokenSync over a token manager in memory; `store` is the shared token store (undefined: the read fails). */
-function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>(), storeLost = false) {
+function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>(), heldAtLoss: string[] = []) {
   const sent: TokenRevocation[] = [];
   const expired: string[] = [];
   let running = 0;
@@ -42,7 +42,7 @@ function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = 
         if (stored === undefined) throw new Error('Redis did not answer');
         return stored;
       },
-      storeLost: async () => storeLost,
+      heldAtStoreLoss: async () => new Set(heldAtLoss),
       refreshes: { write: async () => undefined, read: async () => null },
     },
   );
@@ -72,11 +72,15 @@ describe('TokenSync', () => {
     assert.equal(mostAtOnce(), 1);
   });
 
-  it('a catch-up keeps the connections whose token is gone when the store lost its data (one Kuzzle keeps them then), and drops them when it did not (the users were deleted)', async () => {
+  it('a catch-up keeps the connections whose token is gone when the store lost its data while this node held it (one Kuzzle keeps them then), and drops them when it did not (the users were deleted), or when the token was made after the loss', async () => {
     const gone = (): Map<string, unknown> => new Map<string, unknown>([['alice#a', null], ['bob#b', null]]);
-    const lost = harness([managed('alice', 'a'), managed('bob', 'b')], gone(), new Map(), true);
+    const lost = harness([managed('alice', 'a'), managed('bob', 'b')], gone(), new Map(), ['alice#a', 'bob#b']);
     assert.equal(await lost.sync.recheck({ keepIfStoreLost: true }), 0);
     assert.deepEqual(lost.expired, []);
+    // Bob logged in after the loss and was deleted while this node was cut off.
+    const later = harness([managed('alice', 'a'), managed('bob', 'b')], gone(), new Map(), ['alice#a']);
+    assert.equal(await later.sync.recheck({ keepIfStoreLost: true }), 1);
+    assert.deepEqual(later.expired, ['bob#b']);
     const deleted = harness([managed('alice', 'a'), managed('bob', 'b')], gone());
     assert.equal(await deleted.sync.recheck({ keepIfStoreLost: true }), 2);
   });

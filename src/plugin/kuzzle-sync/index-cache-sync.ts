@@ -94,43 +94,69 @@ export class IndexCacheSync {
    * Kuzzle filled this node's cache from Elasticsearch before the node joined
    * (or while it was cut off): indexes and collections created meanwhile are
    * learned from a peer's cache, and those deleted meanwhile are forgotten.
+   * The peer asked may be behind (back from a partition itself): where
+   * Elasticsearch can tell (a collection, and an index with collections:
+   * its stats, read after the peer's answer, hold every creation the peer
+   * knew of), it decides, and only a live change heard since that read
+   * (racing this catch-up) outweighs it; a peer's stale word once brought a
+   * deleted index back, which a write through this node then created again
+   * in Elasticsearch, and a change heard before a cut-off counted as newer
+   * than the peer's word. Where it cannot (an index without collections
+   * does not show in its stats; Kuzzle 2.9 has no stats), the peer's word
+   * does, unless the index changed live within LIVE_CHANGE_REACH_MS (the
+   * peer may not have it yet). A collection that Elasticsearch holds only
+   * as an alias made outside Kuzzle is learned at a node's start only, as
+   * one Kuzzle learns it, and forgotten only when the peer lacks it too.
    */
   async catchUp(): Promise<void> {
     // A change this recent may not have reached the peer asked yet.
-    const since = this.liveChanges.now() - LIVE_CHANGE_REACH_MS;
+    const recent = this.liveChanges.now() - LIVE_CHANGE_REACH_MS;
     const snapshot = await this.channel.ask('kuzzle:index:snapshot', {}, CATCH_UP_DEADLINE_MS);
     if (!snapshot) return;
+    const readAt = this.liveChanges.now();
+    const stored = this.indexStats ? await this.storedCollections() : undefined;
     const mine = await this.snapshot();
     // An index changed live settles its collections too (deleted with it).
-    const settled = (index: string, collection?: string): boolean =>
-      this.liveChanges.since(liveKey(index), since) || (collection !== undefined && this.liveChanges.since(liveKey(index, collection), since));
+    const changedSince = (mark: number, index: string, collection?: string): boolean =>
+      this.liveChanges.since(liveKey(index), mark) || (collection !== undefined && this.liveChanges.since(liveKey(index, collection), mark));
+    const add = (index: string, collection?: string): Promise<unknown> => this.kuzzle.ask('core:storage:public:cache:add', index, collection);
     for (const [index, collections] of Object.entries(snapshot.indexes)) {
-      if (settled(index)) continue;
-      await this.kuzzle.ask('core:storage:public:cache:add', index);
-      for (const collection of collections) {
-        if (!settled(index, collection)) await this.kuzzle.ask('core:storage:public:cache:add', index, collection);
+      const held = stored?.get(index);
+      if (stored === undefined || (held === undefined && collections.length === 0)) {
+        // Elasticsearch cannot tell: the peer's word.
+        if (changedSince(recent, index)) continue;
+        await add(index);
+        for (const collection of collections) if (!changedSince(recent, index, collection)) await add(index, collection);
+        continue;
       }
+      // The peer lists collections Elasticsearch no longer has: deleted since the peer heard of them.
+      if (held === undefined || changedSince(readAt, index)) continue;
+      await add(index);
+      for (const collection of collections) if (held.has(collection) && !changedSince(readAt, index, collection)) await add(index, collection);
     }
-    // What this node knows but the peer does not was deleted while this node
-    // was cut off, unless Elasticsearch still has it. Without Elasticsearch's
-    // word (Kuzzle 2.9) nothing is forgotten: a missing index answers the
-    // normal not-found error from Elasticsearch, a wrongly forgotten one
-    // would refuse valid requests.
-    if (!this.indexStats) return;
-    const stored = await this.storedCollections();
+    // What this node knows but neither the peer nor Elasticsearch does was
+    // deleted while this node was cut off. Without Elasticsearch's word
+    // (Kuzzle 2.9) nothing is forgotten: a missing index answers the normal
+    // not-found error from Elasticsearch, a wrongly forgotten one would
+    // refuse valid requests.
+    if (stored === undefined) return;
     for (const [index, collections] of Object.entries(mine.indexes)) {
       // Own entries only: an index may be named like an Object property ("constructor").
       const theirs = Object.prototype.hasOwnProperty.call(snapshot.indexes, index) ? snapshot.indexes[index] : undefined;
-      if (theirs === undefined) {
+      const held = stored.get(index);
+      if (theirs === undefined && held === undefined) {
         // A collection created live makes its index live too.
-        const createdInside = collections.some((collection) => settled(index, collection));
-        if (!stored.has(index) && !settled(index) && !createdInside) await this.kuzzle.ask('core:storage:public:cache:remove', index);
+        const createdInside = collections.some((collection) => changedSince(recent, index, collection));
+        if (!changedSince(recent, index) && !createdInside) await this.kuzzle.ask('core:storage:public:cache:remove', index);
         continue;
       }
       for (const collection of collections) {
-        if (!theirs.includes(collection) && !stored.get(index)?.has(collection) && !settled(index, collection)) {
-          await this.kuzzle.ask('core:storage:public:cache:remove', index, collection);
-        }
+        // Elasticsearch lacks it: gone, unless it is an alias made outside
+        // Kuzzle (which its stats do not show, and no live change ever
+        // announces); so the peer must lack it too, or this node must have
+        // heard it created live (a peer behind keeps a deletion from it).
+        const gone = !held?.has(collection) && (!theirs?.includes(collection) || this.liveChanges.heard(liveKey(index, collection)));
+        if (gone && !changedSince(readAt, index, collection)) await this.kuzzle.ask('core:storage:public:cache:remove', index, collection);
       }
     }
   }

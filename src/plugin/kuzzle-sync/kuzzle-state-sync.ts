@@ -13,6 +13,7 @@ import { KuzzleChannel } from './kuzzle-channel';
 import { KUZZLE_MESSAGES, type KuzzleMessages } from './messages';
 import { SecuritySync } from './security-sync';
 import { StrategySync } from './strategy-sync';
+import { TokenStoreMark } from './token-store-mark';
 import { TokenSync } from './token-sync';
 import { ValidationSync } from './validation-sync';
 
@@ -42,6 +43,7 @@ export class KuzzleStateSync {
   private readonly security: SecuritySync;
   private readonly validation: ValidationSync;
   private readonly tokens: TokenSync;
+  private readonly storeMark: TokenStoreMark;
   private started: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
 
@@ -64,8 +66,15 @@ export class KuzzleStateSync {
     // Kuzzle 2.9 and 2.10 answer it; without it no token is found gone.
     const readToken = (userId: string, jwt: string): Promise<unknown> =>
       kuzzle.hasAskAnswerer?.('core:security:token:get') === true ? kuzzle.ask('core:security:token:get', userId, jwt) : Promise.resolve(undefined);
-    // Kuzzle (2.10) marks its token store once it loaded the API keys into it, without expiry: gone, the store lost its data.
-    const storeLost = async (): Promise<boolean> => (await kuzzle.ask('core:cache:internal:get', 'token/bootstrap')) === null;
+    this.storeMark = new TokenStoreMark(
+      {
+        get: (key) => kuzzle.ask('core:cache:internal:get', key),
+        storeIfNew: async (key, value) => void (await kuzzle.ask('core:cache:internal:store', key, value, { onlyIfNew: true })),
+      },
+      () => (kuzzle.tokenManager?.tokens.array ?? []).flatMap((token) => (token._id === null ? [] : [token._id])),
+      log,
+    );
+    const heldAtStoreLoss = (): Promise<ReadonlySet<string>> => this.storeMark.heldAtLosses();
     // Beside the tokens, in Kuzzle's internal cache: flushed with them.
     const refreshes = {
       write: async (tokenHash: string, sealed: string, ttl: number): Promise<void> => void (await kuzzle.ask('core:cache:internal:store', refreshKey(tokenHash), sealed, { ttl })),
@@ -74,7 +83,7 @@ export class KuzzleStateSync {
         return typeof sealed === 'string' ? sealed : null;
       },
     };
-    this.tokens = new TokenSync(this.channel, kuzzle, { readApiKey: (id) => readInternal('api-keys', id), readToken, storeLost, refreshes });
+    this.tokens = new TokenSync(this.channel, kuzzle, { readApiKey: (id) => readInternal('api-keys', id), readToken, heldAtStoreLoss, refreshes });
     const tokens = this.tokens;
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
@@ -116,8 +125,13 @@ export class KuzzleStateSync {
 
   /** Loads the Kuzzle-wide state a node must apply when it joins. Idempotent. */
   start(): Promise<void> {
-    this.started ??= this.catchUp('joined the cluster');
+    this.started ??= this.storeMark.watch().then(() => this.catchUp('joined the cluster'));
     return this.started;
+  }
+
+  /** As the node leaves: no more looks at the token store's mark. */
+  stop(): void {
+    this.storeMark.stop();
   }
 
   private async restoreAfterFlush(): Promise<void> {
@@ -139,12 +153,15 @@ export class KuzzleStateSync {
    * next catch-up.
    */
   private async catchUp(reason: string): Promise<void> {
+    // Rights first: the node serves requests meanwhile, and the steps that
+    // ask Redis (retried through an outage) or a peer (up to its deadline)
+    // must not keep stale rights or revoked tokens in force while they wait.
     const steps: Array<[string, () => Promise<unknown>]> = [
+      ['roles and profiles', () => this.security.invalidate({ kind: 'all' })],
+      ['revoked tokens', () => this.tokens.recheck({ keepIfStoreLost: true })],
+      ['validation specifications', () => this.validation.reload()],
       ['auth strategies', () => this.strategies.catchUp()],
       ['index cache', () => this.indexes.catchUp()],
-      ['roles and profiles', () => this.security.invalidate({ kind: 'all' })],
-      ['validation specifications', () => this.validation.reload()],
-      ['revoked tokens', () => this.tokens.recheck({ keepIfStoreLost: true })],
     ];
     const failures: string[] = [];
     for (const [what, step] of steps) {

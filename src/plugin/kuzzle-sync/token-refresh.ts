@@ -63,8 +63,8 @@ export class TokenRefreshes {
     private readonly serial: SerialQueue,
     /** Kuzzle's own expire, to be called inside {@link serial}. */
     private readonly expireNow: (token: ManagedToken) => Promise<void>,
-    /** Whether the shared token store lost its data (see TokenStores). */
-    private readonly storeLost: () => Promise<boolean>,
+    /** The tokens this node held when it saw the shared token store lose its data (see TokenStores). */
+    private readonly heldAtStoreLoss: () => Promise<ReadonlySet<string>>,
   ) {}
 
   private async spread(request: unknown): Promise<unknown> {
@@ -131,11 +131,13 @@ export class TokenRefreshes {
 
   /**
    * Whether a refresh's new token may be gone with the store's data rather
-   * than revoked: the store lost its data (its mark is gone until a Kuzzle
-   * restarts) and the refresh's record is gone too (written before the loss).
+   * than revoked: this node held the old token (`heldId`) when it saw the
+   * store lose its data, and the refresh's record is gone too (written
+   * before the loss).
    */
-  private async lostWith(index: string): Promise<boolean> {
-    if (!(await this.storeLost().catch(() => false))) return false;
+  private async lostWith(index: string, heldId: string | null): Promise<boolean> {
+    const lost = await this.heldAtStoreLoss().catch(() => undefined);
+    if (heldId === null || lost?.has(heldId) !== true) return false;
     // A record that cannot be read says nothing: not taken as lost.
     return (await this.readRecord(index)) === null;
   }
@@ -175,7 +177,7 @@ export class TokenRefreshes {
       // the newest recorded.
       const further = state === 'gone' || state === 'refreshed' ? await this.newest(target) : undefined;
       if (further) ({ token: target, state } = further);
-      if (state === 'gone' && !(await this.lostWith(index))) {
+      if (state === 'gone' && !(await this.lostWith(index, found._id))) {
         await this.expireNow(found);
         return 'ended';
       }

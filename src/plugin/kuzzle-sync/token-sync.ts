@@ -47,8 +47,8 @@ export interface TokenStores {
    * null when it no longer exists; undefined when this Kuzzle cannot tell.
    */
   readToken(userId: string, jwt: string): Promise<unknown>;
-  /** Whether the shared token store lost its data since Kuzzle filled it (see {@link TokenSync.recheck}). */
-  storeLost(): Promise<boolean>;
+  /** The tokens this node held when it saw the shared token store lose its data (see TokenStoreMark). */
+  heldAtStoreLoss(): Promise<ReadonlySet<string>>;
   /** Refreshes kept for the nodes that miss their message. */
   refreshes: RefreshRecords;
 }
@@ -104,7 +104,7 @@ export class TokenSync {
   readonly refreshes: TokenRefreshes;
   private readonly readApiKey: TokenStores['readApiKey'];
   private readonly readToken: TokenStores['readToken'];
-  private readonly storeLost: TokenStores['storeLost'];
+  private readonly heldAtStoreLoss: TokenStores['heldAtStoreLoss'];
   /** Kuzzle's own expire, called inside {@link expiries} (Kuzzle's calls of it queue there too). */
   private readonly expireNow: TokenManager['expire'];
 
@@ -113,7 +113,7 @@ export class TokenSync {
     private readonly kuzzle: KuzzleStateInternals,
     stores: TokenStores,
   ) {
-    ({ readApiKey: this.readApiKey, readToken: this.readToken, storeLost: this.storeLost } = stores);
+    ({ readApiKey: this.readApiKey, readToken: this.readToken, heldAtStoreLoss: this.heldAtStoreLoss } = stores);
     const manager = kuzzle.tokenManager;
     // Kuzzle's own expiries (a logout served on this node) queue with this
     // module's and with the refreshes' moves: each finds a position, waits,
@@ -122,7 +122,7 @@ export class TokenSync {
     const queued = manager ? serialisedExpiries(manager, this.expiries) : undefined;
     this.expiries = queued?.queue ?? this.expiries;
     this.expireNow = queued?.expireNow ?? (async (): Promise<void> => undefined);
-    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, this.expireNow, this.storeLost);
+    this.refreshes = new TokenRefreshes(channel, kuzzle, stores.refreshes, (token) => this.stateOf(token), this.expiries, this.expireNow, this.heldAtStoreLoss);
   }
 
   /**
@@ -132,9 +132,10 @@ export class TokenSync {
    * `admin:resetSecurity`). Returns how many were dropped. A token whose
    * read fails is kept: only a token known to be gone is dropped.
    * `keepIfStoreLost`: when the store lost its data (a Redis flush or a
-   * restart without persistence: the mark Kuzzle leaves once it loaded its
-   * API keys is gone too), tokens are gone without being revoked, and one
-   * Kuzzle keeps its connections then: so does this node.
+   * restart without persistence), the tokens it held are gone without being
+   * revoked, and one Kuzzle keeps their connections: so does this node,
+   * for the tokens it held when it saw the loss (see TokenStoreMark); those
+   * made since and gone were revoked.
    */
   async recheck(options: { keepIfStoreLost?: boolean } = {}): Promise<number> {
     const manager = this.kuzzle.tokenManager;
@@ -150,9 +151,11 @@ export class TokenSync {
       if (state === 'gone') gone.add(token);
       else if (state === 'refreshed') refreshed.push(token);
     }, { concurrency: TOKEN_READS_IN_FLIGHT });
-    if (gone.size > 0 && options.keepIfStoreLost === true && (await this.storeLost())) {
-      this.channel.log('warn', `${gone.size} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data: the connections are kept, as one Kuzzle keeps them`);
-      gone.clear();
+    if (gone.size > 0 && options.keepIfStoreLost === true) {
+      const lost = await this.heldAtStoreLoss();
+      const kept = [...gone].filter((token) => token._id !== null && lost.has(token._id));
+      for (const token of kept) gone.delete(token);
+      if (kept.length > 0) this.channel.log('warn', `${kept.length} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data while this node held them: the connections are kept, as one Kuzzle keeps them`);
     }
     if (gone.size === 0 && refreshed.length === 0) return 0;
     // Refreshed through a node this one did not hear (gone, or still kept for

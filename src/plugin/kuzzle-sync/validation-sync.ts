@@ -1,4 +1,5 @@
 import type { Handlers } from '../../bus/message-spec';
+import { SerialQueue } from '../../util/serial-queue';
 import type { KuzzleChannel } from './kuzzle-channel';
 import type { KuzzleMessages } from './messages';
 
@@ -23,11 +24,25 @@ export class ValidationSync {
     },
   };
 
+  /**
+   * Reloads, one at a time: Kuzzle reads the specifications, compiles them,
+   * then sets them, so that two reloads side by side (two updates through
+   * two nodes, a catch-up beside an update) could end with the one that
+   * read the older specifications, after the newer one had answered. One
+   * asked while another runs waits for it, then reads again.
+   */
+  private readonly reloads = new SerialQueue();
+
   constructor(
     private readonly channel: KuzzleChannel,
-    /** Re-reads every specification from the internal index. */
-    readonly reload: () => Promise<void>,
+    /** Re-reads every specification from the internal index (Kuzzle's curateSpecification). */
+    private readonly curate: () => Promise<void>,
   ) {}
+
+  /** Re-reads every specification, after any reload under way. */
+  reload(): Promise<void> {
+    return this.reloads.once('reload', this.curate);
+  }
 
   private async reloadEverywhere(request: unknown): Promise<unknown> {
     await this.channel.send('kuzzle:validation:reload', {});
