@@ -33,6 +33,12 @@ export class JoinProtocol {
   private readonly owed = new Set<string>();
   /** Members whose newer incarnation is being read from the store. */
   private readonly refreshing = new Set<string>();
+  /**
+   * This node's joins under way, by peer, with the incarnation of this node
+   * each announces: a discovery meeting one under the current incarnation
+   * waits for it and counts its outcome.
+   */
+  private readonly joining = new Map<string, { incarnation: number; attempt: Promise<boolean> }>();
 
   constructor(
     private readonly table: MemberTable,
@@ -91,6 +97,13 @@ export class JoinProtocol {
     for (const card of cards) {
       if (card.id === self.id || card.protocol !== self.protocol) continue;
       if (!includeMembers && this.table.has(card.id) && !this.owed.has(card.id)) continue;
+      // This node's own join of it under way (a renewal's): its outcome is
+      // this one's too, or a start's retries would end on a join that fails.
+      const running = this.joining.get(card.id);
+      if (running?.incarnation === self.incarnation) {
+        (joins ??= []).push(running.attempt);
+        continue;
+      }
       if (this.table.isJoining(card.id)) continue;
       if (!force && now - (this.lastJoinAttempt.get(card.id) ?? 0) < this.options.joinAttemptIntervalMs) continue;
       (joins ??= []).push(this.join(card));
@@ -125,6 +138,11 @@ export class JoinProtocol {
       heard.catch(() => undefined);
       this.links.connect(card.id, card.addresses);
       await heard;
+      // Evicted, or known under a newer incarnation, during the waits above: not taken back.
+      if (this.table.isFenced(card)) throw new ClusterError('KPC_EVICTED', `incarnation ${card.incarnation} of ${card.id} was evicted`);
+      if ((this.table.get(card.id)?.card.incarnation ?? card.incarnation) > card.incarnation) {
+        throw new ClusterError('KPC_STALE_INCARNATION', `${card.id} is known under a newer incarnation`);
+      }
       this.table.add(card);
       // Recording the answer gives the joiner this node's current incarnation.
       this.owed.delete(card.id);
@@ -171,7 +189,17 @@ export class JoinProtocol {
     }
   }
 
-  private async join(card: NodeCard): Promise<boolean> {
+  /** A join of `card` (see {@link joining}). */
+  private join(card: NodeCard): Promise<boolean> {
+    const entry = { incarnation: this.self.current.incarnation, attempt: Promise.resolve(false) };
+    entry.attempt = this.attemptJoin(card).finally(() => {
+      if (this.joining.get(card.id) === entry) this.joining.delete(card.id);
+    });
+    this.joining.set(card.id, entry);
+    return entry.attempt;
+  }
+
+  private async attemptJoin(card: NodeCard): Promise<boolean> {
     this.lastJoinAttempt.set(card.id, Date.now());
     const joiner = this.self.current;
     // A member joined again (rejoin): it holds an older incarnation of this node until this join succeeds.

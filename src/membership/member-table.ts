@@ -125,9 +125,18 @@ export class MemberTable {
     this.emit('peer:removed', current.card, reason);
   }
 
-  removeIfCurrent(sender: Sender, reason: PeerRemovalReason): void {
+  /**
+   * A node announced its leave, under `sender`'s incarnation: it goes
+   * whichever of its incarnations is recorded, as long as none newer (a
+   * node leaving while it joined again under a new one sends its leave
+   * under the new one, which peers may not have recorded yet), and that
+   * incarnation is fenced, so that a join of it still under way here is
+   * not completed after the leave.
+   */
+  left(sender: Sender): void {
+    this.fences.set(sender.id, Math.max(this.fences.get(sender.id) ?? 0, sender.incarnation));
     const peer = this.members.get(sender.id);
-    if (peer && peer.card.incarnation === sender.incarnation) this.remove(peer.card, reason);
+    if (peer && peer.card.incarnation <= sender.incarnation) this.remove(peer.card, 'left');
   }
 
   /**
@@ -139,7 +148,9 @@ export class MemberTable {
   admits(sender: Sender, kind: 'broadcast' | 'request'): boolean | Promise<boolean> {
     const peer = this.members.get(sender.id);
     if (peer) return sender.incarnation >= peer.card.incarnation;
-    if (!this.joining.has(sender.id)) return false;
+    // An evicted incarnation stays out while a join with its node is under
+    // way (this node accusing it, or it joining under a newer one).
+    if (!this.joining.has(sender.id) || this.isFenced(sender)) return false;
     if (kind === 'broadcast') return true;
     return this.recorded.wait(sender.id, this.options.discoverTimeoutMs, 'join not completed with').then(
       () => this.admits(sender, kind) === true,

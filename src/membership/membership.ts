@@ -63,7 +63,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       join: ({ card: joiner }, sender) => this.joins.accept(joiner, sender),
       'member:check': (_body, sender) => ({ member: this.table.get(sender.id)?.card.incarnation === sender.incarnation }),
       heartbeat: () => undefined,
-      'node:leave': (_body, sender) => this.table.removeIfCurrent(sender, 'left'),
+      'node:leave': (_body, sender) => this.table.left(sender),
       'node:evicted': (accused, sender) => this.detector.onEvicted(accused, sender),
       'node:accused': async (accused, sender) => {
         // From a member, or from a node that registered itself where the cluster keeps its cards.
@@ -136,7 +136,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
    * number of peers that did not answer.
    */
   async rejoin(): Promise<number> {
+    if (this.stopped) return 0;
     await this.card.reincarnate();
+    // Stopped meanwhile: the new card, registered after the leave withdrew the old one, goes too.
+    if (this.stopped) {
+      await this.card.withdraw();
+      return 0;
+    }
     return this.joins.discover(true, true);
   }
 

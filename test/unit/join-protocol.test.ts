@@ -117,6 +117,40 @@ describe('JoinProtocol', () => {
     assert.deepEqual(accused, ['frozen#1']);
   });
 
+  it('a discovery that meets a join of this node under way (a renewal\'s) waits for it and counts it unanswered when it fails: a start retries instead of serving without that peer', async () => {
+    let fail = (): void => undefined;
+    const { protocol, registered, joins } = joinProtocol(5000, () => new Promise((_resolve, reject) => (fail = () => reject(new Error('timed out')))));
+    const peer = cardOf('peer', 1, 7520);
+    registered.set(peer.id, peer);
+    const renewal = protocol.joinListed([peer]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    let counted: number | undefined;
+    const start = protocol.discover(true).then((unanswered) => (counted = unanswered));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(counted, undefined, 'waits for the join under way');
+    fail();
+    assert.equal(await start, 1);
+    assert.equal(await renewal, 1);
+    assert.equal(joins.length, 1, 'one join sent');
+  });
+
+  it('a join answered while its incarnation gets evicted (during the wait to hear it) is refused, not taken back; a fenced incarnation\'s broadcasts stay out while a join with its node is under way', async () => {
+    const { protocol, table, registered } = joinProtocol(5000);
+    const joiner = cardOf('joiner', 6, 7520);
+    registered.set(joiner.id, joiner);
+    table.add(joiner); // heard under this incarnation before its join came (recorded as newer)
+    const accepted = protocol.accept(joiner, { id: joiner.id, incarnation: joiner.incarnation });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    table.remove(joiner, 'timeout');
+    protocol.heardFrom(joiner.id);
+    await assert.rejects(accepted, /was evicted/);
+    assert.equal(table.has(joiner.id), false);
+    table.startJoining(joiner.id);
+    assert.equal(table.admits({ id: joiner.id, incarnation: 6 }, 'broadcast'), false, 'the evicted incarnation');
+    assert.equal(table.admits({ id: joiner.id, incarnation: 7 }, 'broadcast'), true, 'its next one, joining');
+    table.endJoining(joiner.id);
+  });
+
   it('a member heard under a newer incarnation is recorded under it (card read from the store), and reported as reincarnated', async () => {
     const { protocol, table, registered, events } = joinProtocol(5000);
     const old = cardOf('peer', 1, 7530);

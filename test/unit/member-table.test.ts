@@ -22,4 +22,15 @@ describe('MemberTable', () => {
     assert.equal(table.get('peer')?.card.incarnation, 3);
     assert.deepEqual(events, ['peer:added', 'peer:reincarnated']);
   });
+
+  it('a leave sent under an incarnation not recorded yet (the node joined again, then stopped) removes the member and fences it; one from an older incarnation changes nothing', () => {
+    const { table, events } = memberTable();
+    table.add(cardOf('peer', 3));
+    table.left({ id: 'peer', incarnation: 2 });
+    assert.equal(table.has('peer'), true, 'a late leave of an incarnation it left behind');
+    table.left({ id: 'peer', incarnation: 4 });
+    assert.equal(table.has('peer'), false);
+    assert.equal(table.isFenced(cardOf('peer', 4)), true, 'a join of it still under way is not completed');
+    assert.deepEqual(events, ['peer:added', 'peer:removed']);
+  });
 });
