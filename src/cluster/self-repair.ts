@@ -171,6 +171,15 @@ export class SelfRepair {
   }
 
   private async antiEntropy(): Promise<void> {
+    try {
+      await this.checkAndRepair();
+    } finally {
+      // Whatever failed before it (a purge, a rewrite): the walk goes on.
+      await this.sweepIndexStep();
+    }
+  }
+
+  private async checkAndRepair(): Promise<void> {
     // First, and never in the way of the rest (it does not throw).
     await this.repairIndex('tried again at the next pass');
     const drift = await this.sync.findDrift();
@@ -194,7 +203,6 @@ export class SelfRepair {
       }
     }
     await this.sweepGhosts();
-    await this.sweepIndexStep();
   }
 
   /**

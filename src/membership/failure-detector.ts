@@ -62,7 +62,7 @@ export class FailureDetector {
       // Judged as soon as the grace ends rather than at the next tick (up to
       // half a heartbeat later): an extra tick, which also knows whether this
       // process was paused meanwhile.
-      scheduler.after(this.connectionLostGraceMs() + 1, () => void this.tick());
+      scheduler.after(this.connectionLostGraceMs() + 1, () => void this.tick(false));
     });
   }
 
@@ -150,22 +150,31 @@ export class FailureDetector {
     return this.options.heartbeatMs + this.tickMs();
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * `regular`: one of the periodic ticks, which alone send heartbeats: an
+   * extra tick (see onDisconnect) only judges, and leaves the periodic
+   * ticks' times alone, the heartbeat's rule counting on them.
+   */
+  private async tick(regular = true): Promise<void> {
     if (!this.running) return;
     const now = Date.now();
-    // Any broadcast sent (notifications, state changes) proves this node
-    // alive: it postpones the heartbeat, from the previous tick (it was sent
-    // since, when exactly is not known), so that peers never wait more than
-    // a period.
-    const broadcasts = this.links.broadcastsSent();
-    if (broadcasts !== this.broadcastsAtLastTick) {
-      this.broadcastsAtLastTick = broadcasts;
-      this.lastPublish = Math.max(this.lastPublish, this.lastTick);
-    }
     const sinceLastTick = now - this.lastTick;
-    this.lastTick = now;
-    if (now - this.lastPublish >= this.options.heartbeatMs) await this.publishHeartbeat();
+    if (regular) {
+      // Any broadcast sent (notifications, state changes) proves this node
+      // alive: it postpones the heartbeat, from the previous tick (it was
+      // sent since, when exactly is not known), so that peers never wait
+      // more than a period.
+      const broadcasts = this.links.broadcastsSent();
+      if (broadcasts !== this.broadcastsAtLastTick) {
+        this.broadcastsAtLastTick = broadcasts;
+        this.lastPublish = Math.max(this.lastPublish, this.lastTick);
+      }
+      this.lastTick = now;
+      if (now - this.lastPublish >= this.options.heartbeatMs) await this.publishHeartbeat();
+    }
     if (sinceLastTick > this.tickMs() * 3) {
+      // Judged by the next periodic tick.
+      if (!regular) return;
       // This process was not running (frozen, or its event loop blocked):
       // peers' silence is ours, and what they sent meanwhile waits in our
       // sockets. Judge nobody before reading it; ask them whether they

@@ -241,7 +241,8 @@ export class GlobalIndex {
         const exists = await this.retry.run('index.sweep', () => this.redis.hmget(k.rooms, ...chunk));
         const gone = chunk.filter((_, i) => exists[i] === null);
         if (gone.length === 0) continue;
-        await this.removeAndCheck(k, gone);
+        // As a deleter's removal: one that gives up is checked again at the next pass.
+        await this.removeRooms(k, gone);
         stale += gone.length;
       }
     }

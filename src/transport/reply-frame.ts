@@ -5,6 +5,9 @@ import type { Envelope } from './envelope';
 import type { EnvelopeFields } from './frame-writer';
 import type { RequestHandler } from './transport';
 
+/** Characters of an error's message sent back with an error reply, at most. */
+const MAX_ERROR_MESSAGE = 1000;
+
 /** Encodes an envelope of this node (sender, incarnation and version filled in). */
 export type EncodeOwn = (fields: EnvelopeFields) => Buffer;
 
@@ -29,6 +32,8 @@ export async function replyFrame(
     return encode({ type: reply.type, seq: 0, re: rid, body: reply.body });
   } catch (error) {
     onFailure(error);
-    return encode({ type: request.type, seq: 0, re: rid, error: true, body: { code: codeOf(error), message: describeError(error) } });
+    // Cut: a message echoing what a request carried must not make the error reply itself too large to encode.
+    const message = describeError(error).slice(0, MAX_ERROR_MESSAGE);
+    return encode({ type: request.type, seq: 0, re: rid, error: true, body: { code: codeOf(error), message } });
   }
 }

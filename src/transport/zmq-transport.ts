@@ -401,7 +401,8 @@ export class ZmqTransport implements Transport {
       // The DEALER's routing id names its node: a request cannot speak for another node.
       if (nodeIdOfRoutingId(identity.toString('utf8')) !== envelope.from) return this.drop('foreignSender', `request from ${envelope.from} on another node's connection`);
       this.traffic.totals.requestsReceived += 1;
-      void this.answer(identity, envelope, envelope.rid);
+      // Not awaited (requests are answered side by side), so never left to reject unhandled.
+      this.answer(identity, envelope, envelope.rid).catch((error: unknown) => this.log('warn', `cannot answer "${envelope.type}" from ${envelope.from}: ${describeError(error)}`));
     }, this.loopContext);
   }
 

@@ -54,70 +54,99 @@ class ClockedScheduler implements Scheduler {
     return () => undefined;
   }
 
-  /** Moves the clock to `at`, running what was due on the way, then the periodic tasks. */
-  async tickAt(at: number): Promise<void> {
-    this.now = at;
-    for (const due of this.once.filter((entry) => entry.at <= at)) {
+  /** Moves the clock to `at`, running each one-off task due on the way at its own time. */
+  async advanceTo(at: number): Promise<void> {
+    for (const due of this.once.filter((entry) => entry.at <= at).sort((a, b) => a.at - b.at)) {
       this.once.splice(this.once.indexOf(due), 1);
+      this.now = due.at;
       due.task();
+      await settle();
     }
+    this.now = at;
+  }
+
+  /** {@link advanceTo}, then the periodic tasks. */
+  async tickAt(at: number): Promise<void> {
+    await this.advanceTo(at);
     for (const task of this.periodic) task();
-    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    await settle();
+  }
+}
+
+/** A few turns: what the tasks started on promises alone runs. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A detector on a clock the test moves (Date.now answers it while `run`
+ * runs), heartbeat 500 ms, with one member, 'peer': the heartbeats it sends
+ * (counted as broadcasts once queued, as the transport counts them), the
+ * broadcasts the test adds (`broadcast`), a closed connection to the peer
+ * (`disconnect`), and the reasons peers were removed.
+ */
+async function onClock(run: (clocked: { scheduler: ClockedScheduler; detector: FailureDetector; table: MemberTable; heartbeats: number[]; removed: unknown[]; broadcast(): void; disconnect(): void }) => Promise<void>): Promise<void> {
+  const scheduler = new ClockedScheduler();
+  const realNow = Date.now;
+  Date.now = () => scheduler.now;
+  let sent = 0;
+  const heartbeats: number[] = [];
+  const removed: unknown[] = [];
+  let onDisconnect: (peerId: string) => void = () => undefined;
+  const links = { ...recordedLinks(), broadcastsSent: () => sent, onDisconnect: (listener: (peerId: string) => void) => void (onDisconnect = listener) };
+  const log = (): void => undefined;
+  const table = new MemberTable(links, (event, ...args) => {
+    if (event === 'peer:removed') removed.push(args[1]);
+  }, { discoverTimeoutMs: 1000, log });
+  table.add(cardOf('peer', 1));
+  const channel = {
+    publish: async (type: string) => {
+      await Promise.resolve();
+      if (type === 'heartbeat') heartbeats.push(scheduler.now);
+      sent++;
+    },
+  } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
+  const detector = new FailureDetector(table, links, channel, () => cardOf('self', 1), () => undefined, scheduler, { heartbeatMs: 500, heartbeatTimeoutMs: 60_000, discoverTimeoutMs: 1000, log });
+  detector.start();
+  try {
+    await run({ scheduler, detector, table, heartbeats, removed, broadcast: () => void sent++, disconnect: () => onDisconnect('peer') });
+  } finally {
+    detector.stop();
+    Date.now = realNow;
   }
 }
 
 describe('FailureDetector', () => {
   it('an idle node sends a heartbeat every period (its own heartbeat does not postpone the next), and a broadcast postpones it by at most a period', async () => {
-    const scheduler = new ClockedScheduler();
-    const realNow = Date.now;
-    Date.now = () => scheduler.now;
-    try {
-      let sent = 0;
-      const heartbeats: number[] = [];
-      const links = { ...recordedLinks(), broadcastsSent: () => sent };
-      const log = (): void => undefined;
-      const table = new MemberTable(links, () => undefined, { discoverTimeoutMs: 1000, log });
-      table.add(cardOf('peer', 1));
-      const channel = {
-        // As the transport counts them: once the frame is queued.
-        publish: async (type: string) => {
-          await Promise.resolve();
-          if (type === 'heartbeat') heartbeats.push(scheduler.now);
-          sent++;
-        },
-      } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
-      const detector = new FailureDetector(table, links, channel, () => cardOf('self', 1), () => undefined, scheduler, { heartbeatMs: 500, heartbeatTimeoutMs: 60_000, discoverTimeoutMs: 1000, log });
-      detector.start();
+    await onClock(async ({ scheduler, heartbeats, broadcast }) => {
       for (let at = 250; at <= 1250; at += 250) await scheduler.tickAt(at);
       // A change broadcast between two ticks.
-      scheduler.now = 1300;
-      sent++;
+      await scheduler.advanceTo(1300);
+      broadcast();
       for (let at = 1500; at <= 2500; at += 250) await scheduler.tickAt(at);
-      detector.stop();
       assert.deepEqual(heartbeats, [500, 1000, 1750, 2250]);
-    } finally {
-      Date.now = realNow;
-    }
+    });
+  });
+
+  it('the extra tick that judges a closed connection leaves the heartbeat on the periodic ticks: a broadcast right after it postpones the heartbeat by at most a period', async () => {
+    await onClock(async ({ scheduler, detector, table, heartbeats, broadcast, disconnect }) => {
+      await scheduler.advanceTo(10);
+      disconnect(); // judged by an extra tick at 761
+      for (let at = 250; at <= 750; at += 250) await scheduler.tickAt(at);
+      await scheduler.advanceTo(755);
+      detector.noteAlive({ id: 'peer', incarnation: 1 }); // heard on its other connection
+      await scheduler.advanceTo(765);
+      broadcast(); // a change broadcast right after the extra tick
+      for (let at = 1000; at <= 1500; at += 250) await scheduler.tickAt(at);
+      assert.deepEqual(heartbeats, [500, 1250]);
+      assert.equal(table.has('peer'), true);
+    });
   });
 
   it('a peer whose connection closed is evicted only after a heartbeat and a tick of silence, so that a live one is heard first', async () => {
-    const scheduler = new ClockedScheduler();
-    const realNow = Date.now;
-    Date.now = () => scheduler.now;
-    try {
-      let onDisconnect: (peerId: string) => void = () => undefined;
-      const links = { ...recordedLinks(), onDisconnect: (listener: (peerId: string) => void) => void (onDisconnect = listener) };
-      const log = (): void => undefined;
-      const removed: unknown[] = [];
-      const table = new MemberTable(links, (event, ...args) => {
-        if (event === 'peer:removed') removed.push(args[1]);
-      }, { discoverTimeoutMs: 1000, log });
-      table.add(cardOf('peer', 1));
-      const channel = { publish: async () => undefined } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
-      const detector = new FailureDetector(table, links, channel, () => cardOf('self', 1), () => undefined, scheduler, { heartbeatMs: 500, heartbeatTimeoutMs: 60_000, discoverTimeoutMs: 1000, log });
-      detector.start();
+    await onClock(async ({ scheduler, detector, table, removed, disconnect }) => {
       await scheduler.tickAt(250);
-      onDisconnect('peer');
+      disconnect();
       await scheduler.tickAt(500);
       await scheduler.tickAt(752);
       assert.equal(table.get('peer')?.card.id, 'peer', 'not evicted within a heartbeat and a tick');
@@ -125,16 +154,12 @@ describe('FailureDetector', () => {
       detector.noteAlive({ id: 'peer', incarnation: 1 });
       for (let at = 1000; at <= 1500; at += 250) await scheduler.tickAt(at);
       assert.equal(table.get('peer')?.card.id, 'peer', 'heard: no longer judged by its closed connection');
-      onDisconnect('peer');
+      disconnect();
       for (let at = 1750; at <= 2500; at += 250) await scheduler.tickAt(at);
       assert.equal(table.get('peer'), undefined, 'silent for longer: evicted');
       assert.deepEqual(removed, ['connectionLost']);
-      detector.stop();
-    } finally {
-      Date.now = realNow;
-    }
+    });
   });
-
 
   it('after a pause, answers about an incarnation this node already left raise no suspicion', async () => {
     let self = cardOf('self', 1);

@@ -212,6 +212,25 @@ describe('SelfRepair', () => {
     repair.stop();
   });
 
+  it('the index sweep takes its step even when the pass failed before it (a ghost purge, a rewrite)', async () => {
+    const scheduler = new ManualScheduler();
+    let steps = 0;
+    const logs: string[] = [];
+    const repair = selfRepair(scheduler, async () => [], new StateAvailability(), {
+      owners: async () => Promise.reject(new Error('Connection is closed.')),
+      sweepStaleEntries: async () => {
+        steps++;
+        return { cursor: '0', scanned: 0, stale: 0, corrupt: 0 };
+      },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
+    await repair.start();
+    scheduler.tick(10_000);
+    await waitFor('the sweep step', () => steps === 1);
+    await waitFor('the failure logged', () => logs.some((line) => line.includes('Connection is closed.')));
+    repair.stop();
+  });
+
   it('an entry check that fails is run again at the next pass, and the pass goes on to its ghost sweep', async () => {
     const scheduler = new ManualScheduler();
     let passes = 0;

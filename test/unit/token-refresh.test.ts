@@ -66,6 +66,7 @@ function node(store: Map<string, boolean>, records: Map<string, string>, lost: {
       },
       // As TokenStoreMark: the loss seen while this node held its tokens.
       heldAtStoreLoss: async () => new Set(lost.value ? manager.tokens.array.flatMap((entry) => (entry._id === null ? [] : [entry._id])) : []),
+      foundInStore: () => undefined,
       refreshes: {
         write: async (tokenHash, sealed) => void records.set(tokenHash, sealed),
         read: async (tokenHash) => records.get(tokenHash) ?? null,
@@ -367,7 +368,7 @@ describe('token refresh through another node', () => {
   it('Kuzzle\'s expire is wrapped once per token manager, whatever the number of TokenSyncs over it', () => {
     const manager = new TokenManager();
     managers.push(manager);
-    const stores = { readApiKey: async () => null, readToken: async () => null, heldAtStoreLoss: async () => new Set<string>(), refreshes: { write: async () => undefined, read: async () => null } };
+    const stores = { readApiKey: async () => null, readToken: async () => null, heldAtStoreLoss: async () => new Set<string>(), foundInStore: () => undefined, refreshes: { write: async () => undefined, read: async () => null } };
     const channel = { send: async () => undefined, log: () => undefined };
     new TokenSync(channel, { tokenManager: manager }, stores);
     const wrapped = manager.expire;

@@ -43,6 +43,8 @@ describe('TokenStoreMark', () => {
     assert.deepEqual([...(await mark.heldAtLosses())].sort(), ['alice#a', 'bob#b']);
     held.delete('alice#a');
     assert.deepEqual([...(await mark.heldAtLosses())].sort(), ['bob#b'], 'a token no longer held is forgotten');
+    mark.foundInStore('bob#b'); // read from the store since (an API key Kuzzle loaded again)
+    assert.deepEqual([...(await mark.heldAtLosses())], [], 'a token found in the store again is forgotten');
   });
 
   it('every node sees a loss, whichever wrote the new mark first', async () => {

@@ -18,6 +18,7 @@ const managed = (userId: string, jwt: string, expiresAt = 1000): ManagedToken =>
 function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = new Map<string, unknown>(), heldAtLoss: string[] = []) {
   const sent: TokenRevocation[] = [];
   const expired: string[] = [];
+  const lostWithStore = new Set(heldAtLoss);
   let running = 0;
   let mostAtOnce = 0;
   const manager = {
@@ -42,7 +43,8 @@ function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = 
         if (stored === undefined) throw new Error('Redis did not answer');
         return stored;
       },
-      heldAtStoreLoss: async () => new Set(heldAtLoss),
+      heldAtStoreLoss: async () => lostWithStore,
+      foundInStore: (id: string) => void lostWithStore.delete(id),
       refreshes: { write: async () => undefined, read: async () => null },
     },
   );
@@ -81,6 +83,13 @@ describe('TokenSync', () => {
     const later = harness([managed('alice', 'a'), managed('bob', 'b')], gone(), new Map(), ['alice#a']);
     assert.equal(await later.sync.recheck({ keepIfStoreLost: true }), 1);
     assert.deepEqual(later.expired, ['bob#b']);
+    // Alice's token (an API key) found in the store again (Kuzzle loaded it at a start), then deleted while this node was cut off.
+    const store = gone();
+    store.set('alice#a', { _id: 'alice#a' });
+    const reloaded = harness([managed('alice', 'a')], store, new Map(), ['alice#a']);
+    assert.equal(await reloaded.sync.recheck({ keepIfStoreLost: true }), 0);
+    store.set('alice#a', null);
+    assert.equal(await reloaded.sync.recheck({ keepIfStoreLost: true }), 1);
     const deleted = harness([managed('alice', 'a'), managed('bob', 'b')], gone());
     assert.equal(await deleted.sync.recheck({ keepIfStoreLost: true }), 2);
   });

@@ -32,4 +32,13 @@ describe('ValidationSync', () => {
     await Promise.all([second, third]);
     assert.deepEqual(events, ['read v1', 'set v1', 'read v2', 'set v2']);
   });
+
+  it('the node that served an update reloads too, in turn, as its peers do: Kuzzle\'s own reload in the action ran beside the queue', async () => {
+    const calls: string[] = [];
+    const channel = { send: async (type: string) => void calls.push(`send ${type}`) } as unknown as KuzzleChannel;
+    const sync = new ValidationSync(channel, async () => void calls.push('reload here'));
+    const request = {};
+    assert.equal(await sync.pipes['collection:afterUpdateSpecifications'](request), request);
+    assert.deepEqual(calls.sort(), ['reload here', 'send kuzzle:validation:reload']);
+  });
 });

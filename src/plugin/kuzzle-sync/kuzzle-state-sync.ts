@@ -74,7 +74,9 @@ export class KuzzleStateSync {
       () => (kuzzle.tokenManager?.tokens.array ?? []).flatMap((token) => (token._id === null ? [] : [token._id])),
       log,
     );
-    const heldAtStoreLoss = (): Promise<ReadonlySet<string>> => this.storeMark.heldAtLosses();
+    const storeMark = this.storeMark;
+    const heldAtStoreLoss = (): Promise<ReadonlySet<string>> => storeMark.heldAtLosses();
+    const foundInStore = (tokenId: string): void => storeMark.foundInStore(tokenId);
     // Beside the tokens, in Kuzzle's internal cache: flushed with them.
     const refreshes = {
       write: async (tokenHash: string, sealed: string, ttl: number): Promise<void> => void (await kuzzle.ask('core:cache:internal:store', refreshKey(tokenHash), sealed, { ttl })),
@@ -83,7 +85,7 @@ export class KuzzleStateSync {
         return typeof sealed === 'string' ? sealed : null;
       },
     };
-    this.tokens = new TokenSync(this.channel, kuzzle, { readApiKey: (id) => readInternal('api-keys', id), readToken, heldAtStoreLoss, refreshes });
+    this.tokens = new TokenSync(this.channel, kuzzle, { readApiKey: (id) => readInternal('api-keys', id), readToken, heldAtStoreLoss, foundInStore, refreshes });
     const tokens = this.tokens;
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
@@ -129,9 +131,11 @@ export class KuzzleStateSync {
     return this.started;
   }
 
-  /** As the node leaves: no more looks at the token store's mark. */
+  /** As the node leaves: no more looks at the token store's mark, nor catch-ups tried again. */
   stop(): void {
     this.storeMark.stop();
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
   }
 
   private async restoreAfterFlush(): Promise<void> {

@@ -70,6 +70,15 @@ export class TokenStoreMark {
     return this.heldAtLoss;
   }
 
+  /**
+   * A token read from the store since: whatever the store lost, it holds
+   * this one now (an API key Kuzzle loaded again at a start, say), so it
+   * can no longer be gone with a loss, only revoked.
+   */
+  foundInStore(tokenId: string): void {
+    this.heldAtLoss.delete(tokenId);
+  }
+
   /** One look at a time: the looks asked meanwhile share it. */
   private look(): Promise<void> {
     this.looking ??= this.readMark().finally(() => (this.looking = undefined));

@@ -49,6 +49,8 @@ export interface TokenStores {
   readToken(userId: string, jwt: string): Promise<unknown>;
   /** The tokens this node held when it saw the shared token store lose its data (see TokenStoreMark). */
   heldAtStoreLoss(): Promise<ReadonlySet<string>>;
+  /** A token was read from the store: it is no longer one the loss took. */
+  foundInStore(tokenId: string): void;
   /** Refreshes kept for the nodes that miss their message. */
   refreshes: RefreshRecords;
 }
@@ -105,6 +107,7 @@ export class TokenSync {
   private readonly readApiKey: TokenStores['readApiKey'];
   private readonly readToken: TokenStores['readToken'];
   private readonly heldAtStoreLoss: TokenStores['heldAtStoreLoss'];
+  private readonly foundInStore: TokenStores['foundInStore'];
   /** Kuzzle's own expire, called inside {@link expiries} (Kuzzle's calls of it queue there too). */
   private readonly expireNow: TokenManager['expire'];
 
@@ -113,7 +116,7 @@ export class TokenSync {
     private readonly kuzzle: KuzzleStateInternals,
     stores: TokenStores,
   ) {
-    ({ readApiKey: this.readApiKey, readToken: this.readToken, heldAtStoreLoss: this.heldAtStoreLoss } = stores);
+    ({ readApiKey: this.readApiKey, readToken: this.readToken, heldAtStoreLoss: this.heldAtStoreLoss, foundInStore: this.foundInStore } = stores);
     const manager = kuzzle.tokenManager;
     // Kuzzle's own expiries (a logout served on this node) queue with this
     // module's and with the refreshes' moves: each finds a position, waits,
@@ -194,6 +197,7 @@ export class TokenSync {
       const stored = await this.readToken(userId, id.slice(userId.length + 1));
       if (stored === undefined) return undefined;
       if (stored === null) return 'gone';
+      this.foundInStore(id);
       return isObject(stored) && stored.refreshed === true ? 'refreshed' : 'kept';
     } catch (error) {
       this.channel.log('warn', `token of ${userId} not checked: ${String(error)}`);

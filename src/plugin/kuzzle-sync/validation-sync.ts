@@ -45,7 +45,10 @@ export class ValidationSync {
   }
 
   private async reloadEverywhere(request: unknown): Promise<unknown> {
-    await this.channel.send('kuzzle:validation:reload', {});
+    // Here too, in turn: Kuzzle's own reload in the action ran outside the
+    // queue, beside any reload of ours, and may have read before another
+    // update through another node; this one reads after both.
+    await Promise.all([this.reload(), this.channel.send('kuzzle:validation:reload', {})]);
     return request;
   }
 }
