@@ -137,6 +137,31 @@ export class Reassembler {
     return 'a message left half-sent';
   }
 
+  /**
+   * Moves what `sender` left half-sent here to `other` (its fragments now go
+   * there, see FrameReader), within `other`'s budget; dropped otherwise.
+   */
+  moveTo(sender: string, other: Reassembler): void {
+    const partial = this.partials.get(sender);
+    if (!partial) return;
+    this.release(sender, partial);
+    if (other.held + partial.bytes > other.maxHeld) return;
+    if (other.partials.size >= MAX_PARTIALS) other.dropOldest();
+    other.forget(sender);
+    // Restarted there: the partials stay in the order of their times, which expiry counts on.
+    other.partials.set(sender, { ...partial, startedAt: other.now() });
+    other.held += partial.bytes;
+  }
+
+  /**
+   * Drops the messages half-sent for longer than {@link PARTIAL_MAX_AGE_MS}
+   * (also done as fragments come: this is for a socket gone quiet, whose
+   * senders' links never drop, as a ROUTER's). Returns how many.
+   */
+  expire(): number {
+    return this.dropExpired();
+  }
+
   /** `sender` is gone (its link dropped): what it left half-sent would never be completed nor abandoned. */
   forget(sender: string): void {
     const partial = this.partials.get(sender);
@@ -158,12 +183,15 @@ export class Reassembler {
     if (oldest) this.release(oldest[0], oldest[1]);
   }
 
-  /** Partials are kept in the order they started: the expired ones are first. */
-  private dropExpired(): void {
+  /** Partials are kept in the order they started (or were moved here): the expired ones come first. */
+  private dropExpired(): number {
     const oldestKept = this.now() - PARTIAL_MAX_AGE_MS;
+    let dropped = 0;
     for (const [sender, partial] of this.partials) {
-      if (partial.startedAt >= oldestKept) return;
+      if (partial.startedAt >= oldestKept) break;
       this.release(sender, partial);
+      dropped++;
     }
+    return dropped;
   }
 }

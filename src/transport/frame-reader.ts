@@ -1,6 +1,6 @@
 import { decodeEnvelope } from './codec';
 import type { Envelope } from './envelope';
-import { isFragment, Reassembler, type FragmentLimits } from './fragments';
+import { isFragment, PARTIAL_MAX_AGE_MS, Reassembler, type FragmentLimits } from './fragments';
 import type { TrafficCounters } from './traffic-counters';
 
 /**
@@ -66,13 +66,24 @@ export class FrameReader {
     }
   }
 
-  /** Where `sender`'s fragments go; a sender that became (or stopped being) reserved mid-message starts over. */
+  /** Drops what senders left half-sent for too long (see Reassembler.expire), counted as dropped. */
+  expire(): void {
+    const expired = this.reassembler.expire() + (this.reservedReassembler?.expire() ?? 0);
+    if (expired > 0) this.dropped(`${expired} message(s) left half-sent for over ${PARTIAL_MAX_AGE_MS / 1000} s`);
+  }
+
+  /**
+   * Where `sender`'s fragments go; what a sender that became (or stopped
+   * being) reserved mid-message left half-sent moves with it (a member's
+   * connection becomes current when one of its requests is answered, which
+   * may come between two fragments of its next one).
+   */
   private reassemblerOf(sender: string): Reassembler {
     if (!this.reservedReassembler || !this.reserved?.(sender)) {
-      this.reservedReassembler?.forget(sender);
+      this.reservedReassembler?.moveTo(sender, this.reassembler);
       return this.reassembler;
     }
-    this.reassembler.forget(sender);
+    this.reassembler.moveTo(sender, this.reservedReassembler);
     return this.reservedReassembler;
   }
 

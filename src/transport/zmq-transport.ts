@@ -6,6 +6,7 @@ import type { LogLevel } from '../util/log';
 import { AddressedSequences, seqOfTopic, topicFrame, topicPrefixOf } from './addressing';
 import { isId } from './codec';
 import { FrameReader } from './frame-reader';
+import { PARTIAL_MAX_AGE_MS } from './fragments';
 import { FrameWriter } from './frame-writer';
 import { HandshakeCounts, zapDomainOf } from './handshake-counts';
 import type { Envelope, NodeAddresses } from './envelope';
@@ -57,6 +58,7 @@ export class ZmqTransport implements Transport {
    * messages half-sent there never crowd out the members' on their links.
    */
   private readonly routerReader: FrameReader;
+  private readonly expiry: NodeJS.Timeout;
   private readonly memberRoutes: MemberRoutes;
   private readonly writer: FrameWriter;
   private readonly handshakes = new HandshakeCounts((level, message) => this.log(level, message));
@@ -107,6 +109,12 @@ export class ZmqTransport implements Transport {
     // only keep zeromq from seeing two sends at once.
     this.routerQueue = new SendQueue(this.router);
     this.pubQueue = new SendQueue(this.pub);
+    // Half-sent messages also expire on a socket gone quiet (a ROUTER's senders have no link that drops).
+    this.expiry = setInterval(() => {
+      this.reader.expire();
+      this.routerReader.expire();
+    }, PARTIAL_MAX_AGE_MS);
+    this.expiry.unref();
   }
 
   /**
@@ -335,6 +343,7 @@ export class ZmqTransport implements Transport {
     // Broadcasts already accepted (the last notifications, the leave) go out first.
     if (flushMs > 0) await this.pubQueue.idle(flushMs);
     this.closed = true;
+    clearInterval(this.expiry);
     const error = new TransportClosedError();
     this.pending.failAll(error);
     this.routerQueue.close(error);

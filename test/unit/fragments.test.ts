@@ -103,6 +103,35 @@ describe('fragments', () => {
     assert.ok(whole[0]?.equals(message));
   });
 
+  it('what a sender left half-sent expires on its own, fragments or not (a quiet ROUTER): counted, and its room freed', () => {
+    let now = 0;
+    const reassembler = new Reassembler(limits, {}, () => now);
+    feed(reassembler, 'gone', framesOf(randomBytes(limits.maxMessageBytes), 1, limits).slice(0, -1));
+    assert.equal(reassembler.expire(), 0);
+    now += PARTIAL_MAX_AGE_MS + 1;
+    assert.equal(reassembler.expire(), 1);
+    assert.equal(reassembler.expire(), 0);
+  });
+
+  it('a message half-sent moves with its sender to another reassembler (a member\'s connection becoming current between two fragments), within that one\'s budget', () => {
+    const shared = new Reassembler(limits);
+    const reserved = new Reassembler(limits, { heldMessages: Number.POSITIVE_INFINITY });
+    const message = randomBytes(5000);
+    const frames = framesOf(message, 3, limits);
+    feed(shared, 'member', frames.slice(0, 2));
+    shared.moveTo('member', reserved);
+    const { whole, dropped } = feed(reserved, 'member', frames.slice(2));
+    assert.deepEqual(dropped, []);
+    assert.ok(whole[0]?.equals(message));
+    assert.equal(shared.expire(), 0);
+    // Into a budget that is full: dropped rather than moved.
+    const tight = new Reassembler(limits, { heldMessages: 1 });
+    feed(tight, 'other', framesOf(randomBytes(limits.maxMessageBytes), 4, limits).slice(0, -1));
+    feed(reserved, 'big', framesOf(randomBytes(limits.maxMessageBytes), 5, limits).slice(0, 3));
+    reserved.moveTo('big', tight);
+    assert.ok(feed(tight, 'big', framesOf(randomBytes(limits.maxMessageBytes), 5, limits).slice(3, 4)).dropped.length > 0, 'not moved: out of sequence there');
+  });
+
   it('garbage fragments are refused, never thrown', () => {
     const reassembler = new Reassembler(limits);
     for (const frame of [Buffer.from([0]), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), Buffer.concat([Buffer.from([0, 0, 0, 0, 1, 0, 5, 0, 1]), randomBytes(10)])]) {
