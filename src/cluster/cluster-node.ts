@@ -311,6 +311,7 @@ export class ClusterNode {
   private healthSources(): Parameters<typeof unhealthyReason>[0] {
     return {
       peers: this.membership.peers(),
+      unacknowledgedBy: this.membership.unacknowledgedBy(),
       ready: this.ready,
       draining: this.draining,
       minimumNodes: this.options.minimumNodes,

@@ -24,6 +24,8 @@ export interface ClusterStatus {
     rejoins: number;
     /** The last catch-up on Kuzzle-wide state that found no member to answer, if any. */
     catchUpError: string | undefined;
+    /** Members that did not answer this node's rejoin (not counted by health: they may not count it in). */
+    unacknowledgedBy: string[];
   };
   peers: Array<{
     id: string;
@@ -55,6 +57,8 @@ export interface ClusterStatus {
 export interface StatusSources {
   card: NodeCard;
   peers: Peer[];
+  /** Members that have not acknowledged this node's current incarnation (see Membership.unacknowledgedBy). */
+  unacknowledgedBy: string[];
   ready: boolean;
   draining: boolean;
   readySince: number | undefined;
@@ -76,10 +80,14 @@ export interface StatusSources {
 
 /** Why this node must not receive traffic now, or undefined when it may. */
 export function unhealthyReason(
-  sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'minimumNodes' | 'repair' | 'redis' | 'unreachableBoundMs'>,
+  sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'unacknowledgedBy' | 'minimumNodes' | 'repair' | 'redis' | 'unreachableBoundMs'>,
   now = Date.now(),
 ): string | undefined {
-  const members = sources.peers.length + 1;
+  // Members that did not answer this node's rejoin may not count it in (a
+  // one-way cut: it hears them, they do not hear it): not counted here, or
+  // a node cut off that way would take the balancer's traffic alone.
+  const unacknowledged = sources.unacknowledgedBy.length;
+  const members = sources.peers.length + 1 - unacknowledged;
   if (!sources.ready) return 'this node has not joined the cluster yet';
   if (sources.draining) return 'this node is shutting down';
   // A short outage (a failover) is retried through; only a long one takes the node out of the balancer.
@@ -87,7 +95,10 @@ export function unhealthyReason(
   if (since !== undefined && now - since >= sources.unreachableBoundMs) {
     return `the shared state (Redis) is unreachable for ${now - since} ms: ${sources.repair.stateUnreachable ?? sources.redis.degradedReason ?? 'no answer'}`;
   }
-  if (members < sources.minimumNodes) return `${members} node(s) in the cluster, ${sources.minimumNodes} required`;
+  if (members < sources.minimumNodes) {
+    const why = unacknowledged > 0 ? ` (${unacknowledged} member(s) did not answer its rejoin: ${sources.unacknowledgedBy.join(', ')})` : '';
+    return `${members} node(s) in the cluster${why}, ${sources.minimumNodes} required`;
+  }
   return undefined;
 }
 
@@ -103,6 +114,7 @@ export function buildStatus(sources: StatusSources, now = Date.now()): ClusterSt
       resyncing: sources.resyncing,
       rejoins: sources.rejoins,
       catchUpError: sources.catchUpError,
+      unacknowledgedBy: sources.unacknowledgedBy,
     },
     peers: sources.peers.map((peer) => ({
       id: peer.card.id,

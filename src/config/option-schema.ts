@@ -79,11 +79,15 @@ export const OPTION_SCHEMA = {
     'messages queued for one peer before its broadcasts are dropped (a peer that stopped reading); it then sees the gap and catches up',
   ),
   timers: {
-    heartbeat: timerLeaf(500, 1, 'ms between two heartbeats; any broadcast sent (a state change, a notification every peer listens to) counts as one'),
+    heartbeat: timerLeaf(
+      500,
+      20,
+      'ms between two heartbeats; any broadcast sent (a state change, a notification every peer listens to) counts as one (at least 20: nodes tick every half heartbeat, at most every 10 ms)',
+    ),
     heartbeatTimeout: timerLeaf(
       2500,
       1,
-      'ms without any message from a peer before it is evicted (its subscriptions are purged once its card is no longer renewed; must be greater than `heartbeat`)',
+      'ms without any message from a peer before it is evicted (its subscriptions are purged once its card is no longer renewed; at least twice `heartbeat`: a peer\'s heartbeats come a heartbeat apart, from ticks a busy event loop may run late)',
     ),
     cardTtl: timerLeaf(
       5000,

@@ -56,8 +56,11 @@ export function parseOptions(raw: unknown, warn: Warn = () => undefined): Cluste
   const input = raw === undefined || raw === null ? {} : asObject('plugins.cluster', raw);
   const options = cloneDeep(DEFAULT_OPTIONS);
   mergeGroup('', OPTION_SCHEMA, input, options as unknown as Record<string, unknown>, warn);
-  if (options.timers.heartbeatTimeout <= options.timers.heartbeat) {
-    throw new ConfigError('timers.heartbeatTimeout', 'must be greater than timers.heartbeat');
+  // Heartbeats come a heartbeat apart, from ticks that a busy event loop may
+  // run late: a timeout just above one heartbeat evicts live peers (their
+  // notifications lost meanwhile) at every pause.
+  if (options.timers.heartbeatTimeout < 2 * options.timers.heartbeat) {
+    throw new ConfigError('timers.heartbeatTimeout', 'must be at least twice timers.heartbeat');
   }
   if (options.timers.cardTtl <= options.timers.heartbeat) {
     throw new ConfigError('timers.cardTtl', 'must be greater than timers.heartbeat (the card is renewed every heartbeat)');

@@ -68,6 +68,14 @@ export class JoinProtocol {
   }
 
   /**
+   * Members that did not answer this node's join since it joined again:
+   * they may not count its current incarnation in (see {@link owed}).
+   */
+  get unacknowledged(): ReadonlySet<string> {
+    return this.owed;
+  }
+
+  /**
    * Joins every card in the store not yet a member (members too with
    * `includeMembers`: they take a new incarnation). Returns the number of
    * cards that did not answer (peers still starting, or dead with a card

@@ -146,6 +146,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.joins.discover(true, true);
   }
 
+  /** Members that have not acknowledged this node's current incarnation (its rejoin's join to them failed). */
+  unacknowledgedBy(): string[] {
+    return [...this.joins.unacknowledged].filter((id) => this.table.has(id));
+  }
+
   /** Joins every card in the store not yet a member; see {@link JoinProtocol.discover}. */
   discover(force = false): Promise<number> {
     return this.joins.discover(force);

@@ -360,8 +360,8 @@ describe('ZmqTransport', () => {
         assert.ok(result.reason instanceof RequestTimeoutError, String(result.reason));
         assert.equal(result.reason.timeoutMs, timeoutMs);
       }
-      // Each waited for its own deadline, side by side: one after the other would take 20 × 300 ms.
-      assert.ok(elapsed < (20 * timeoutMs) / 2, `took ${elapsed} ms`);
+      // Each waited for its own deadline, side by side: one after the other would take 20 × 300 ms at least.
+      assert.ok(elapsed < 20 * timeoutMs, `took ${elapsed} ms`);
       assert.equal(a.transport.stats().timeouts, timeoutsBefore + 20);
       a.transport.disconnect(dead.transport.nodeId);
       // The live peers are unaffected.

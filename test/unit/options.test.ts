@@ -196,13 +196,15 @@ describe('parseOptions', () => {
     assert.throws(() => resolveBinding('bindings.router', secretKey), (error: unknown) => error instanceof ConfigError && !error.message.includes(secretKey.slice(0, 20)));
   });
 
-  it('rejects heartbeatTimeout <= heartbeat', () => {
+  it('rejects a heartbeatTimeout under twice the heartbeat, and a heartbeat under 20 ms', () => {
     assertRejects({ timers: { heartbeat: 500, heartbeatTimeout: 500 } }, 'timers.heartbeatTimeout');
     assertRejects({ timers: { heartbeat: 500, heartbeatTimeout: 100 } }, 'timers.heartbeatTimeout');
     // Against the default heartbeat too.
     assertRejects({ timers: { heartbeatTimeout: 400 } }, 'timers.heartbeatTimeout');
     assertRejects({ timers: { heartbeat: 3000 } }, 'timers.heartbeatTimeout');
-    assert.equal(parse({ timers: { heartbeat: 500, heartbeatTimeout: 501 } }).options.timers.heartbeatTimeout, 501);
+    assertRejects({ timers: { heartbeat: 500, heartbeatTimeout: 999 } }, 'timers.heartbeatTimeout');
+    assert.equal(parse({ timers: { heartbeat: 500, heartbeatTimeout: 1000 } }).options.timers.heartbeatTimeout, 1000);
+    assertRejects({ timers: { heartbeat: 19 } }, 'timers.heartbeat');
   });
 
   it('rejects a timer Node cannot hold (above 2^31 - 1 ms a timer fires after 1 ms), and a message size frames cannot carry in 65,535 fragments', () => {

@@ -22,25 +22,35 @@ function publish(tmp: string, dest: string, meta: object): void {
  * `holding` (created exclusively: it fails if another holder has it).
  * Resolves with what it printed once it released the lock.
  */
-function holdLock(kuzzleRoot: string, holding: string, holdMs: number, onLocked: () => void = () => undefined): Promise<string> {
+/**
+ * A test run taking the install lock in a process of its own, and holding
+ * it until `release` (its stdin closed); `output` is what it printed so far.
+ * Resolves with all it printed once it exited.
+ */
+function holdLock(kuzzleRoot: string, holding: string): { exited: Promise<string>; output: () => string; release: () => void } {
   const script = `import { lockInstall } from ${scriptUrl('matrix-tier.mjs')};
 import { rmSync, writeFileSync } from 'node:fs';
 const release = await lockInstall(${JSON.stringify(kuzzleRoot)});
 writeFileSync(${JSON.stringify(holding)}, String(process.pid), { flag: 'wx' });
 console.log('locked');
-await new Promise((resolve) => setTimeout(resolve, ${holdMs}));
+await new Promise((resolve) => process.stdin.on('end', resolve).resume());
 rmSync(${JSON.stringify(holding)});
 release();`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.includes('locked')) onLocked();
-  });
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve, reject) => {
+  const exited = new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`exited with ${code}: ${output}`))));
   });
+  return { exited, output: () => output, release: () => child.stdin.end() };
+}
+
+/** A run that takes the lock, and lets it go at once. */
+function takeLockOnce(kuzzleRoot: string, holding: string): Promise<string> {
+  const run = holdLock(kuzzleRoot, holding);
+  run.release();
+  return run.exited;
 }
 
 function staged(dir: string, name: string, content: string): string {
@@ -79,17 +89,19 @@ describe('the shared cache of installs', () => {
       mkdirSync(kuzzleRoot, { recursive: true });
       // Each holder owns this file while it holds the lock: a second holder at once would fail to create it.
       const holding = join(dir, 'holding');
-      let firstLocked = false;
-      const first = holdLock(kuzzleRoot, holding, 1500, () => (firstLocked = true));
-      await waitFor('the first run to hold the lock', () => firstLocked);
-      const second = holdLock(kuzzleRoot, holding, 0);
-      const [, waited] = await Promise.all([first, second]);
+      const first = holdLock(kuzzleRoot, holding);
+      await waitFor('the first run to hold the lock', () => first.output().includes('locked'), { timeoutMs: 30_000 });
+      const second = holdLock(kuzzleRoot, holding);
+      second.release();
+      await waitFor('the second run to wait for it', () => second.output().includes('waiting'), { timeoutMs: 30_000 });
+      first.release();
+      const [, waited] = await Promise.all([first.exited, second.exited]);
       assert.match(waited, /waiting for another test run \(pid \d+\)/);
       assert.match(waited, /locked/, 'then took it');
       // A run killed while holding it: its pid is gone.
       mkdirSync(join(dir, '.tests-lock'));
       writeFileSync(join(dir, '.tests-lock', 'pid'), '999999999');
-      assert.doesNotMatch(await holdLock(kuzzleRoot, holding, 0), /waiting/);
+      assert.doesNotMatch(await takeLockOnce(kuzzleRoot, holding), /waiting/);
       assert.equal(existsSync(join(dir, '.tests-lock')), false, 'released');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -73,12 +73,10 @@ describe('TurnBatch', () => {
     );
     const stuck = batch.add('a1');
     await new Promise((resolve) => setImmediate(resolve));
-    const started = Date.now();
     const others = [batch.add('b1'), batch.add('a2'), batch.add('c1')];
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(calls, [['a1']], 'a call not yet stuck holds every key back, as without keys');
     assert.deepEqual(await Promise.all([others[0], others[2]]), ['b1', 'c1']);
-    assert.ok(Date.now() - started >= 25, 'after stuckAfterMs');
     assert.deepEqual(calls, [['a1'], ['b1', 'c1']], "a2 waits for a1's call");
     assert.equal(await batch.add('b2'), 'b2', 'later items of free keys go too');
     release();
