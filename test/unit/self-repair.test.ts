@@ -56,6 +56,18 @@ function selfRepair(
   );
 }
 
+/** A drift check that finds nothing and counts the anti-entropy passes that ran it. */
+function passCounter(): { count: number; findDrift: () => Promise<never[]> } {
+  const counter = {
+    count: 0,
+    findDrift: async (): Promise<never[]> => {
+      counter.count++;
+      return [];
+    },
+  };
+  return counter;
+}
+
 describe('SelfRepair', () => {
   it('anti-entropy passes that outlast their period do not pile up: one waits behind the one running, the others are skipped', async () => {
     const scheduler = new ManualScheduler();
@@ -146,31 +158,23 @@ describe('SelfRepair', () => {
   it("every sixth pass, and the pass after an outage, checks the index entries of all the node's rooms: counted and logged", async () => {
     const scheduler = new ManualScheduler();
     const availability = new StateAvailability();
-    let passes = 0;
+    const passes = passCounter();
     const checkedAt: number[] = [];
     const logs: string[] = [];
-    const repair = selfRepair(
-      scheduler,
-      async () => {
-        passes++;
-        return [];
+    const repair = selfRepair(scheduler, passes.findDrift, availability, {
+      restoreEntries: async () => {
+        checkedAt.push(passes.count);
+        return passes.count === 6 ? 2 : 0;
       },
-      availability,
-      {
-        restoreEntries: async () => {
-          checkedAt.push(passes);
-          return passes === 6 ? 2 : 0;
-        },
-        log: (level, message) => logs.push(`${level} ${message}`),
-      },
-    );
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
     await repair.start();
     for (let pass = 1; pass <= 7; pass++) {
       scheduler.tick(10_000);
-      await waitFor(`pass ${pass}`, () => passes === pass);
+      await waitFor(`pass ${pass}`, () => passes.count === pass);
     }
     availability.succeeded(availability.failed('probe', new Error('Connection is closed.')));
-    await waitFor('the pass after the outage', () => passes === 8 && checkedAt.length === 2);
+    await waitFor('the pass after the outage', () => passes.count === 8 && checkedAt.length === 2);
     assert.deepEqual(checkedAt, [6, 8]);
     assert.equal(repair.stats.entriesRestored, 2);
     assert.ok(logs.includes('warn index entries of 2 room(s) of this node were missing (lost by Redis?): written back'), logs.join('\n'));
@@ -233,33 +237,25 @@ describe('SelfRepair', () => {
 
   it('an entry check that fails is run again at the next pass, and the pass goes on to its ghost sweep', async () => {
     const scheduler = new ManualScheduler();
-    let passes = 0;
+    const passes = passCounter();
     let checks = 0;
     let sweeps = 0;
     const logs: string[] = [];
-    const repair = selfRepair(
-      scheduler,
-      async () => {
-        passes++;
+    const repair = selfRepair(scheduler, passes.findDrift, new StateAvailability(), {
+      owners: async () => {
+        sweeps++;
         return [];
       },
-      new StateAvailability(),
-      {
-        owners: async () => {
-          sweeps++;
-          return [];
-        },
-        restoreEntries: async () => {
-          if (++checks === 1) throw new Error('Connection is closed.');
-          return 0;
-        },
-        log: (level, message) => logs.push(`${level} ${message}`),
+      restoreEntries: async () => {
+        if (++checks === 1) throw new Error('Connection is closed.');
+        return 0;
       },
-    );
+      log: (level, message) => logs.push(`${level} ${message}`),
+    });
     await repair.start();
     for (let pass = 1; pass <= 8; pass++) {
       scheduler.tick(10_000);
-      await waitFor(`pass ${pass}`, () => passes === pass && sweeps === pass);
+      await waitFor(`pass ${pass}`, () => passes.count === pass && sweeps === pass);
     }
     assert.equal(checks, 2, 'the sixth pass failed, the seventh checked again, the eighth did not');
     assert.ok(logs.includes("warn index entries of this node's rooms not checked, tried again at the next pass: Connection is closed."), logs.join('\n'));

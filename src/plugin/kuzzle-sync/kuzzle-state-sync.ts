@@ -74,9 +74,6 @@ export class KuzzleStateSync {
       () => (kuzzle.tokenManager?.tokens.array ?? []).flatMap((token) => (token._id === null ? [] : [token._id])),
       log,
     );
-    const storeMark = this.storeMark;
-    const heldAtStoreLoss = (): Promise<ReadonlySet<string>> => storeMark.heldAtLosses();
-    const foundInStore = (tokenId: string): void => storeMark.foundInStore(tokenId);
     // Beside the tokens, in Kuzzle's internal cache: flushed with them.
     const refreshes = {
       write: async (tokenHash: string, sealed: string, ttl: number): Promise<void> => void (await kuzzle.ask('core:cache:internal:store', refreshKey(tokenHash), sealed, { ttl })),
@@ -85,7 +82,13 @@ export class KuzzleStateSync {
         return typeof sealed === 'string' ? sealed : null;
       },
     };
-    this.tokens = new TokenSync(this.channel, kuzzle, { readApiKey: (id) => readInternal('api-keys', id), readToken, heldAtStoreLoss, foundInStore, refreshes });
+    this.tokens = new TokenSync(this.channel, kuzzle, {
+      readApiKey: (id) => readInternal('api-keys', id),
+      readToken,
+      heldAtStoreLoss: () => this.storeMark.heldAtLosses(),
+      foundInStore: (tokenId) => this.storeMark.foundInStore(tokenId),
+      refreshes,
+    });
     const tokens = this.tokens;
     this.strategies = new StrategySync(this.channel, node.records('strategies'), kuzzle);
     const admin = new AdminSync(this.channel, node.id, kuzzle);
