@@ -15,6 +15,7 @@ import type { Transport } from '../transport/transport';
 import { ClusterError } from '../util/cluster-error';
 import { delay } from '../util/delay';
 import { describeError } from '../util/describe-error';
+import { withTimeout } from '../util/with-timeout';
 import type { Log } from '../util/log';
 import { realScheduler, type Scheduler } from '../util/scheduler';
 import type { ClusterMetrics } from './cluster-metrics';
@@ -157,25 +158,64 @@ export class ClusterNode {
     return this.state.connect();
   }
 
-  /** Binds, joins every peer found in Redis and loads the shared realtime state. */
+  /**
+   * Binds, joins every peer found in Redis and loads the shared realtime
+   * state. A start that fails, or that {@link stop} interrupts, leaves
+   * nothing running: see {@link abandonStart}.
+   */
   async start(): Promise<void> {
-    await this.trust.refuseOtherProtocols(this.options.timers);
-    const addresses = await this.transport.bind();
-    // Peers listed in Redis that do not answer yet may still be starting:
-    // retry a few times before serving, so that clients do not land on a
-    // node that misses part of the cluster.
-    let unanswered = await this.membership.start(addresses);
-    for (let attempt = 0; unanswered > 0 && attempt < this.options.retryJoin; attempt++) {
-      this.log('info', `${unanswered} known node(s) did not answer, retrying to join`);
-      await delay(this.options.timers.joinAttemptInterval);
-      unanswered = await this.membership.discover(true);
+    try {
+      await this.join();
+    } catch (error) {
+      await this.abandonStart(error);
+      throw error;
     }
-    await this.repair.start();
-    // A rollover step may have added a key: records are sealed for it too.
-    await this.trust.resealRecords().catch((error: unknown) => this.log('warn', `could not seal the shared records again: ${describeError(error)}`));
     this.ready = true;
     this.readySince = Date.now();
     this.log('info', `node ready: incarnation ${this.membership.self.incarnation}, ${this.membership.size()} node(s)`);
+  }
+
+  private async join(): Promise<void> {
+    const step = async <T>(promise: Promise<T>): Promise<T> => {
+      const result = await promise;
+      if (this.stopped) throw new ClusterError('KPC_STOPPED', 'the node was stopped while it started');
+      return result;
+    };
+    await step(this.trust.refuseOtherProtocols(this.options.timers));
+    const addresses = await step(this.transport.bind());
+    // Peers listed in Redis that do not answer yet may still be starting:
+    // retry a few times before serving, so that clients do not land on a
+    // node that misses part of the cluster.
+    let unanswered = await step(this.membership.start(addresses));
+    for (let attempt = 0; unanswered > 0 && attempt < this.options.retryJoin; attempt++) {
+      this.log('info', `${unanswered} known node(s) did not answer, retrying to join`);
+      await step(delay(this.options.timers.joinAttemptInterval));
+      unanswered = await step(this.membership.discover(true));
+    }
+    await step(this.repair.start());
+    // A rollover step may have added a key: records are sealed for it too.
+    await step(this.trust.resealRecords().catch((error: unknown) => this.log('warn', `could not seal the shared records again: ${describeError(error)}`)));
+  }
+
+  /**
+   * A failed start must not leave a node that peers count in and no client
+   * reaches: its card renewed and its heartbeats sent while the process
+   * lives (an application that does not exit on a failed `app.start()`).
+   * Peers that accepted its join are told it left; the sockets and the Redis
+   * connection close, so the process can exit. No subscription exists yet
+   * (Kuzzle listens only after the start): nothing to purge. Bounded by
+   * `timers.leaveTimeout`, as a leave: Redis may be what failed.
+   */
+  private async abandonStart(error: unknown): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.log('error', `start failed, leaving the cluster: ${describeError(error)}`);
+    this.repair.stop();
+    this.sync.stop();
+    await withTimeout(this.membership.stop(true), this.options.timers.leaveTimeout).catch(() => this.log('warn', 'the leave of the failed start did not end in time'));
+    this.bus.stop();
+    await this.transport.close();
+    this.state.close();
   }
 
   /** The realtime operations the Kuzzle glue forwards its events to. */

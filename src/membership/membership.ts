@@ -46,6 +46,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private readonly log: Log;
   private cancelRenewal: Cancel | undefined;
   private stopped = true;
+  /** Set by {@link stop} for good: a start it interrupts does not run on. */
+  private halted = false;
   /** The card renewal in flight, if any. */
   private renewal: Promise<void> | undefined;
   /** The discovery (joins of new cards) in flight, if any. */
@@ -115,6 +117,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
   async start(addresses: NodeAddresses): Promise<number> {
     this.card.setAddresses(addresses);
     await this.card.reincarnate();
+    // Stopped while the card was registered: the leave may have withdrawn it before, so withdraw it again.
+    if (this.halted) {
+      await this.card.withdraw();
+      return 0;
+    }
     this.stopped = false;
     this.detector.start();
     // The card is renewed at the detector's pace, and new cards joined from
@@ -153,6 +160,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /** Joins every card in the store not yet a member; see {@link JoinProtocol.discover}. */
   discover(force = false): Promise<number> {
+    if (this.stopped) return Promise.resolve(0);
     return this.joins.discover(force);
   }
 
@@ -167,6 +175,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
    */
   async stop(announce: boolean): Promise<void> {
     this.stopped = true;
+    this.halted = true;
     this.detector.stop();
     this.cancelRenewal?.();
     this.cancelRenewal = undefined;

@@ -20,6 +20,7 @@ import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContext
 import { pluginLog } from './plugin-log';
 import { RealtimeGlue } from './realtime-glue';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
+import { describeError } from '../util/describe-error';
 
 type ApiDefinition = Record<string, { actions: Record<string, { handler: (request: KuzzleRequestLike) => Promise<unknown>; http: Array<{ verb: string; path: string }> }> }>;
 
@@ -96,8 +97,16 @@ export class ClusterPlugin {
     const realtimePipes: Record<string, PipeHandler> = {
       'kuzzle:state:live': async (payload: never) => {
         await node.start();
-        // Before the first client request: what the node missed while starting.
-        await kuzzleSync.start();
+        try {
+          // Before the first client request: what the node missed while starting.
+          await kuzzleSync.start();
+        } catch (error) {
+          // Kuzzle will not serve: peers must not count this node in (the node's own failed start cleans up the same way).
+          log('error', `catching up with the cluster failed, leaving it: ${describeError(error)}`);
+          kuzzleSync.stop();
+          await node.stop();
+          throw error;
+        }
         // Not awaited: the guard is on until the rounds tell, and a memoryStorage that does not answer must not hold the start.
         void sharing.start();
         return payload;

@@ -235,17 +235,19 @@ export class GlobalIndex {
       if (!group) byCollection.set(k.ref, (group = { k, roomIds: [] }));
       group.roomIds.push(roomId);
     }
-    let stale = 0;
-    for (const { k, roomIds } of byCollection.values()) {
-      for (const chunk of chunksOf(roomIds, CHUNK)) {
+    const chunks = [...byCollection.values()].flatMap(({ k, roomIds }) => chunksOf(roomIds, CHUNK).map((chunk) => ({ k, chunk })));
+    // Side by side (ioredis pipelines them): a step over rooms of many
+    // collections waits one round trip, not one per collection.
+    const removed = await Promise.all(
+      chunks.map(async ({ k, chunk }) => {
         const exists = await this.retry.run('index.sweep', () => this.redis.hmget(k.rooms, ...chunk));
         const gone = chunk.filter((_, i) => exists[i] === null);
-        if (gone.length === 0) continue;
         // As a deleter's removal: one that gives up is checked again at the next pass.
-        await this.removeRooms(k, gone);
-        stale += gone.length;
-      }
-    }
+        if (gone.length > 0) await this.removeRooms(k, gone);
+        return gone.length;
+      }),
+    );
+    const stale = removed.reduce((sum, n) => sum + n, 0);
     let dropped = 0;
     for (const chunk of chunksOf(corrupt, 2 * CHUNK)) {
       const reply = await this.retry.run('index.sweep', () => runScript(this.redis, 'dropEntries', [this.keys.roomIndex], chunk));

@@ -50,8 +50,12 @@ export class MemoryCluster {
     this.server = new MemoryStateServer(this.options.timers.cardTtl);
   }
 
-  /** Starts a node; `sockets`: whose sockets it binds (another node's, for a process restarted on its ports). */
-  async start(id = `node-${++this.next}`, sockets = id): Promise<MemoryNode> {
+  /**
+   * Starts a node; `sockets`: whose sockets it binds (another node's, for a
+   * process restarted on its ports); `beforeStart`: runs on the node's
+   * doubles before its start (a fault to inject).
+   */
+  async start(id = `node-${++this.next}`, sockets = id, beforeStart?: (member: MemoryNode) => void): Promise<MemoryNode> {
     const curve = this.options.curve;
     const transport = this.network.transport(id, sockets, curve ? curvePublicKey(curve.secretKey) : undefined);
     const host = new FakeHost();
@@ -64,6 +68,7 @@ export class MemoryCluster {
     );
     const member: MemoryNode = { id, node, transport, host, state, scheduler, logs };
     this.nodes.push(member);
+    beforeStart?.(member);
     await node.connectState();
     await node.start();
     return member;

@@ -3,6 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import type { Membership } from '../../src/membership/membership';
 import { ownerOf } from '../../src/membership/node-card';
 import type { RoomRecord } from '../../src/state/realtime-store';
+import type { SharedState } from '../../src/state/shared-state';
 import { MAX_BROADCASTS_IN_HAND_PER_SENDER } from '../../src/bus/broadcast-backlog';
 import { hasCode } from '../../src/util/cluster-error';
 import { waitFor } from '../harness/wait';
@@ -302,5 +303,44 @@ describe('ClusterNode on doubles', () => {
     assert.equal(b.node.status().evictions.timeout, 1);
     resume();
     b.host.gate = undefined;
+  });
+
+  it('a start that fails after joining leaves nothing running: peers forget the node at once, its card goes, its sockets and Redis connection close', async () => {
+    cluster = new MemoryCluster();
+    const a = await cluster.start();
+    const failing = cluster.start('node-b', 'node-b', (member) => {
+      // The last step of the start (the shared state's epoch) fails, after b joined a.
+      Object.assign(member.state.epoch, { check: () => Promise.reject(new Error('epoch unreadable')) });
+    });
+    await assert.rejects(failing, /epoch unreadable/);
+    const b = cluster.nodes[1];
+    assert.ok(b);
+    // The leave was sent before start() rejected; a reads it in its next turns.
+    await waitFor('a forgets b', () => !memberIds(a).includes('node-b'));
+    assert.equal(a.node.status().evictions.left, 1, 'b left: a did not wait for a timeout');
+    assert.equal(cluster.server.cards.has('node-b'), false, "b's card was withdrawn");
+    assert.equal(b.transport.closed, true);
+    assert.equal((b.state as SharedState & { closed: boolean }).closed, true);
+    assert.ok(b.logs.some((log) => log.level === 'error' && /start failed, leaving the cluster: .*epoch unreadable/.test(log.message)));
+    assert.notEqual(b.node.unhealthy(), undefined, 'a failed start never reports healthy');
+  });
+
+  it('a stop during the start (retrying a peer that does not answer) ends the start: it rejects, and the node leaves nothing registered', async () => {
+    cluster = new MemoryCluster({ retryJoin: 50 });
+    const a = await cluster.start();
+    await cluster.crash(a);
+    // a's card stays listed, so b keeps retrying to join it.
+    const listed = cluster.server.cards.get(a.id);
+    assert.ok(listed);
+    listed.expiresAt = Date.now() + 60_000;
+    const starting = cluster.start('node-b');
+    const b = cluster.nodes[1];
+    assert.ok(b);
+    await waitFor('b retrying to join a', () => b.logs.some((log) => /did not answer, retrying to join/.test(log.message)));
+    await b.node.stop();
+    await assert.rejects(starting, (error) => hasCode(error, 'KPC_STOPPED'));
+    assert.equal(cluster.server.cards.has('node-b'), false);
+    assert.equal(b.transport.closed, true);
+    assert.equal(b.node.status().node.ready, false);
   });
 });
