@@ -32,6 +32,8 @@ export interface CollectionKeys {
   readonly owners: string;
   /** Hash roomId → subscribers of one owner (a node incarnation) in the room. */
   ownerRooms(owner: string): string;
+  /** String: the token and reply of one owner's last subscriptions' script here (expires; see adjustSubscribers). */
+  lastBatch(owner: string): string;
 }
 
 /** base64url without padding, written out: Node 12 has no 'base64url' encoding. */
@@ -137,6 +139,7 @@ export class StateKeys {
       counts: `${base}:counts`,
       owners: `${base}:owners`,
       ownerRooms: (owner: string) => `${base}:owner:${owner}`,
+      lastBatch: (owner: string) => `${base}:batch:${owner}`,
     };
   }
 }

@@ -23,6 +23,9 @@ import { SubscriberWrites } from './subscriber-writes';
 import { defineScripts, runScript, type ScriptName } from './scripts';
 import { yieldToEventLoop } from '../util/yield';
 
+/** Least time a batch token is kept in Redis (see adjustSubscribers). */
+const BATCH_TOKEN_MIN_MS = 5 * 60_000;
+
 /** Rooms per script call or scan step: each Redis call stays short whatever the collection holds. */
 const BATCH = 500;
 /** Rooms per step of a count scan: a pair is a room id and a number, so steps can be larger. */
@@ -47,6 +50,8 @@ export class RedisRealtimeStore implements RealtimeStore {
   private readonly index: GlobalIndex;
   private readonly writes: SubscriberWrites;
   private readonly latency = new Map<ScriptName, Histogram>();
+  /** Subscriptions' script calls so far: each call's batch token. */
+  private batches = 0;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -56,7 +61,13 @@ export class RedisRealtimeStore implements RealtimeStore {
   ) {
     defineScripts(redis);
     this.index = new GlobalIndex(redis, keys, retry, listings);
-    this.writes = new SubscriberWrites(this.index, (name, k, owner, args) => this.run(name, this.scriptKeys(k, owner), args));
+    // One token per call, the same for every try of it: a try whose reply
+    // was lost is not applied again (see adjustSubscribers). Kept past the
+    // retries' bound, and ioredis' own resends, which end within seconds.
+    const keepTokenMs = Math.max(BATCH_TOKEN_MIN_MS, 2 * retry.boundMs);
+    this.writes = new SubscriberWrites(this.index, (k, owner, changes) =>
+      this.run('adjustSubscribers', this.scriptKeys(k, owner), [owner, `${++this.batches}`, keepTokenMs, ...changes]),
+    );
   }
 
   async addSubscriber(room: RoomRecord, owner: string, count = 1, ownerHasRoom = false): Promise<{ total: number; created: boolean }> {
@@ -293,7 +304,7 @@ export class RedisRealtimeStore implements RealtimeStore {
   }
 
   private scriptKeys(k: CollectionKeys, owner: string): string[] {
-    return [k.rooms, k.counts, k.ownerRooms(owner), k.owners];
+    return [k.rooms, k.counts, k.ownerRooms(owner), k.owners, k.lastBatch(owner)];
   }
 
   /** HSCAN in steps, yielding to the event loop between them. */

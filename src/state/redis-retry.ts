@@ -51,6 +51,11 @@ export class RedisRetry {
     this.availability = availability ?? new StateAvailability();
   }
 
+  /** How long one operation is retried at most (ms). */
+  get boundMs(): number {
+    return this.options.maxMs;
+  }
+
   /** A retry that never retries (tests of the store alone). */
   static none(): RedisRetry {
     return new RedisRetry({ maxMs: 0 });

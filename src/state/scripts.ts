@@ -14,7 +14,7 @@ import { translateScriptError } from './errors';
  */
 
 /** Bumped whenever a script's contract (keys, arguments, reply) changes. */
-export const SCRIPT_VERSION = 4;
+export const SCRIPT_VERSION = 5;
 const COMMAND_PREFIX = `kpc${SCRIPT_VERSION}_`;
 
 /** Names of the scripts in `lua/`. */

@@ -3,12 +3,15 @@ import type { GlobalIndex } from './global-index';
 import type { CollectionKeys } from './keys';
 import { asArray, asInteger } from './replies';
 import { roomWeight } from './room-weight';
-import type { ScriptName } from './scripts';
 import { chunksOf } from '../util/chunks';
 import { TurnBatch } from '../util/turn-batch';
 
-/** Runs one of the collection scripts for an owner (retried and timed by the store). */
-export type CollectionScript = (name: ScriptName, k: CollectionKeys, owner: string, args: ReadonlyArray<string | number>) => Promise<unknown>;
+/**
+ * Runs the subscriptions' script (`adjustSubscribers`) for an owner on
+ * these changes (four arguments each), once: retried and timed by the
+ * store, which sends the same batch token with every try.
+ */
+export type AdjustScript = (k: CollectionKeys, owner: string, changes: ReadonlyArray<string | number>) => Promise<unknown>;
 
 /** Subscribers of one owner added to (delta > 0) or removed from (delta < 0) one room. */
 export interface SubscriberChange {
@@ -72,7 +75,7 @@ export class SubscriberWrites {
 
   constructor(
     private readonly index: Pick<GlobalIndex, 'list' | 'addAll' | 'removeRooms' | 'removeOwnerCollection' | 'checkLater'>,
-    private readonly script: CollectionScript,
+    private readonly script: AdjustScript,
   ) {}
 
   write(change: SubscriberChange): Promise<SubscriberChangeResult> {
@@ -156,11 +159,11 @@ export class SubscriberWrites {
     const results: SubscriberChangeResult[] = [];
     let ownerLeft = 0;
     for (const chunk of chunksOf(group, PER_CALL)) {
-      const args: Array<string | number> = [owner];
+      const args: Array<string | number> = [];
       for (const change of chunk) args.push(change.roomId, change.delta, change.json, roomWeight(change.roomId));
       let reply: number[];
       try {
-        reply = asArray(await this.script('adjustSubscribers', k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));
+        reply = asArray(await this.script(k, owner, args), 'adjustSubscribers').map((value) => asInteger(value, 'adjustSubscribers'));
       } catch (error) {
         // The call may have gone through (a reply lost): every room it may
         // have created gets its entry all the same (a stale one is

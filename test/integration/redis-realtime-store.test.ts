@@ -7,6 +7,7 @@ import { GlobalIndex } from '../../src/state/global-index';
 import { StateKeys } from '../../src/state/keys';
 import { createRedisClient } from '../../src/state/redis-client';
 import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
+import { RedisRetry } from '../../src/state/redis-retry';
 import { encodeRoom } from '../../src/state/replies';
 import { roomWeight } from '../../src/state/room-weight';
 import { loadScripts, runScript } from '../../src/state/scripts';
@@ -175,7 +176,7 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     await Promise.all(Array.from({ length: 600 }, (_, i) => store.addSubscriber(room(`gone${i}`), 'n1#1')));
     await store.addSubscriber(room('kept'), 'n2#1');
     // The first try of the purge's first step: it ran, its reply never came.
-    await runScript(client, 'purgeOwner', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 500, '0']);
+    await runScript(client, 'purgeOwner', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners, k.lastBatch('n1#1')], ['n1#1', 500, '0']);
     // The retry, from the same cursor, no longer sees the rooms the first try deleted.
     const reported = (await store.purgeOwner('n1#1')).flatMap((change) => change.removedRooms).length;
     const lost = 600 - reported;
@@ -215,25 +216,75 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     const k = keys.collection('idx', 'col');
     for (const weight of [0, 2 ** 24, 1.5, 'x']) {
       await assert.rejects(
-        runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 'a', 1, encodeRoom(null), roomWeight('a'), 'b', 1, encodeRoom(null), weight]),
+        runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners, k.lastBatch('n1#1')], ['n1#1', 'b1', 60_000, 'a', 1, encodeRoom(null), roomWeight('a'), 'b', 1, encodeRoom(null), weight]),
         /KPC_INVALID_COUNT: weight/,
       );
     }
     assert.deepEqual(await keysOf(keys), []);
   });
 
-  it('a batch applied twice (its reply lost, then retried) shows in the checksum, though not in the totals', async () => {
+  it('a batch applied twice (under two tokens: not a resend) shows in the checksum, though not in the totals', async () => {
     const { store, keys } = fresh();
     await store.addSubscriber(room('b'), 'n1#1', 3);
     await store.addSubscriber(room('c'), 'n1#1', 1);
     const before = await store.ownerDigest('n1#1');
     const k = keys.collection('idx', 'col');
     // One batch of the node (one leaves b, another enters c), as its write sends it, run twice.
-    for (let i = 0; i < 2; i++) await runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners], ['n1#1', 'b', -1, '', roomWeight('b'), 'c', 1, encodeRoom(room('c').filters), roomWeight('c')]);
+    for (const token of ['b1', 'b2']) await runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners, k.lastBatch('n1#1')], ['n1#1', token, 60_000, 'b', -1, '', roomWeight('b'), 'c', 1, encodeRoom(room('c').filters), roomWeight('c')]);
     const [twice] = await store.ownerDigest('n1#1');
     assert.deepEqual([twice?.rooms, twice?.subscribers], [before[0]?.rooms, before[0]?.subscribers]);
     assert.equal(twice?.checksum, roomWeight('b') + 3 * roomWeight('c'));
     assert.notEqual(twice?.checksum, 2 * roomWeight('b') + 2 * roomWeight('c'), 'what the node holds after one application');
+  });
+
+  it('a batch sent again with its token is applied once: the second call gets the first reply and writes nothing', async () => {
+    const { keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    const send = (token: string): Promise<unknown> =>
+      runScript(client, 'adjustSubscribers', [k.rooms, k.counts, k.ownerRooms('n1#1'), k.owners, k.lastBatch('n1#1')], ['n1#1', token, 60_000, 'a', 1, encodeRoom(room('a').filters), roomWeight('a'), 'b', 2, encodeRoom(room('b').filters), roomWeight('b')]);
+    const first = await send('b1');
+    assert.deepEqual(first, [3, 1, 1, 0, 2, 1, 0]);
+    assert.deepEqual(await send('b1'), first, 'the same reply: the room was created by this batch');
+    assert.deepEqual(await client.hmget(k.counts, 'a', 'b'), ['1', '2']);
+    assert.deepEqual(await send('b2'), [6, 2, 0, 0, 4, 0, 0], 'another batch is applied');
+  });
+
+  it('a subscription whose reply is lost (Redis busy past the command timeout) and retried counts once', async () => {
+    const keys = new StateKeys(`t${randomUUID()}`);
+    const impatient = createRedisClient({ node: { host: server?.host ?? '', port: server?.port ?? 0 }, options: { commandTimeout: 50 } }, () => undefined);
+    try {
+      const store = new RedisRealtimeStore(impatient, keys, new RedisRetry({ maxMs: 10_000, firstDelayMs: 20, maxDelayMs: 50 }), { listingTtlMs: 60_000 });
+      // Listed in the collection already: the next subscription's first call is its script.
+      await store.addSubscriber(room('first'), 'n1#1');
+      const scriptCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+      const before = await scriptCalls();
+      // Redis answers no client for 400 ms: the script's first try times out, its retries too, and all run afterwards.
+      await client.call('CLIENT', 'PAUSE', '400', 'ALL');
+      const added = await store.addSubscriber(room('a'), 'n1#1');
+      assert.ok((await scriptCalls()) - before >= 3, 'the script sent at least twice, then the entry');
+      assert.equal(await store.countRoom('a'), 1, 'applied once whatever the number of tries');
+      assert.deepEqual(added, { total: 1, created: true });
+    } finally {
+      impatient.disconnect();
+    }
+  });
+
+  it('stored counts that are not counts (a foreign writer) neither fail the scripts nor keep a purge from ending, and never create a room', async () => {
+    const { store, keys } = fresh();
+    const k = keys.collection('idx', 'col');
+    await store.addSubscriber(room('a'), 'n1#1');
+    await store.addSubscriber(room('b'), 'n1#1');
+    await client.hset(k.ownerRooms('n1#1'), 'a', 'junk', 'b', '0', 'ghost', '-4');
+    await client.hset(k.counts, 'a', '1.5');
+    await client.hset(k.owners, 'n1#1', 'x', 'n1#1\nchecksum', 'y');
+    // The scripts go through (the bad values count as 0) ...
+    assert.deepEqual(await store.addSubscriber(room('a'), 'n1#1'), { total: 1, created: false });
+    await store.removeSubscriber(room('b'), 'b', 'n1#1');
+    // ... and so does a purge, which leaves nothing of the owner, and no room made of a negative count.
+    await store.purgeOwner('n1#1');
+    assert.equal(await client.exists(k.ownerRooms('n1#1')), 0);
+    assert.equal(await client.hexists(k.rooms, 'ghost'), 0);
+    assert.deepEqual(await store.ownerDigest('n1#1'), []);
   });
 
   it('a rewrite abandoned part way stops at its next batch: a leaving node does not wait for all of it', async () => {
@@ -274,10 +325,10 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     await leaver.addSubscriber(room('r1'), 'n2#1');
     // The subscriber's script waits until the other node removed the room's last subscriber and its index entry.
     let leave: Promise<unknown> | undefined;
-    const writes = new SubscriberWrites(new GlobalIndex(client, keys), async (name, ck, owner, args) => {
+    const writes = new SubscriberWrites(new GlobalIndex(client, keys), async (ck, owner, changes) => {
       leave ??= leaver.removeSubscriber(room('r1'), 'r1', 'n2#1');
       await leave;
-      return runScript(client, name, [ck.rooms, ck.counts, ck.ownerRooms(owner), ck.owners], args);
+      return runScript(client, 'adjustSubscribers', [ck.rooms, ck.counts, ck.ownerRooms(owner), ck.owners, ck.lastBatch(owner)], [owner, 'b1', 60_000, ...changes]);
     });
     const result = await writes.write({ k, owner: 'n1#1', roomId: 'r1', delta: 1, json: encodeRoom(room('r1').filters), indexed: false });
     assert.deepEqual(result, { total: 1, created: true, removed: false }, 'deleted by the other node, created again');

@@ -60,8 +60,8 @@ describe('SubscriberWrites', () => {
     const a = keys.collection('idx', 'a');
     const b = keys.collection('idx', 'b');
     const scripts: string[] = [];
-    const writes = new SubscriberWrites(recordingIndex([], ['list']), async (_name, k, _owner, args) => {
-      scripts.push(`${k.collection}: ${args.filter((_, i) => i % 4 === 1).join(',')}`);
+    const writes = new SubscriberWrites(recordingIndex([], ['list']), async (k, _owner, args) => {
+      scripts.push(`${k.collection}: ${args.filter((_, i) => i % 4 === 0).join(',')}`);
       return k === a ? [1, 0, 0, 1, 0, 0, 1, 0, 0, 1] : [1, 0, 0, 1];
     });
     const results = await Promise.allSettled([
@@ -95,7 +95,7 @@ describe('SubscriberWrites', () => {
     const a = keys.collection('idx', 'a');
     const b = keys.collection('idx', 'b');
     const calls: string[] = [];
-    const writes = new SubscriberWrites(recordingIndex(calls, ['addAll']), async (_name, k) => (k === a ? [1, 1, 1, 0, 0, 0, 1] : [0, 0, 0, 1]));
+    const writes = new SubscriberWrites(recordingIndex(calls, ['addAll']), async (k) => (k === a ? [1, 1, 1, 0, 0, 0, 1] : [0, 0, 0, 1]));
     const [subscribed, leftBeside, unsubscribed] = await Promise.allSettled([
       writes.write({ k: a, owner: 'n1#1', roomId: 'new', delta: 1, json: '{}', indexed: false }),
       writes.write({ k: a, owner: 'n1#1', roomId: 'gone', delta: -1, json: '', indexed: true }),
@@ -126,9 +126,9 @@ describe('SubscriberWrites', () => {
     const k = new StateKeys('kpc').collection('idx', 'col');
     const calls: string[] = [];
     let call = 0;
-    const writes = new SubscriberWrites(recordingIndex(calls), async (_name, _k, _owner, args) => {
+    const writes = new SubscriberWrites(recordingIndex(calls), async (_k, _owner, args) => {
       if (++call === 2) throw new Error('Command timed out');
-      const changes = (args.length - 1) / 4;
+      const changes = args.length / 4;
       return [changes, ...Array.from({ length: changes }, () => [1, 1, 0]).flat()];
     });
     const changes = Array.from({ length: 1_200 }, (_, i) => writes.write({ k, owner: 'n1#1', roomId: `r${i}`, delta: 1, json: '{}', indexed: false }));

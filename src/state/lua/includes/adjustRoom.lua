@@ -28,8 +28,29 @@ local function checksumField(owner)
   return owner .. '\nchecksum'
 end
 
+-- A stored count that is not an integer in [0, 2^53) (a foreign writer, a
+-- corruption) counts as 0 and is set to 0 first: HINCRBY would fail on it
+-- part way through a script (Redis does not undo a script's earlier writes),
+-- and fail again at every later call, the drift check's rewrite included.
+-- Set to 0, the count is wrong at worst, which the drift check sees.
+local function storedCount(key, field)
+  local raw = redis.call('HGET', key, field)
+  if not raw then
+    return 0
+  end
+  local n = tonumber(raw)
+  if n == nil or n < 0 or n >= 9007199254740992 or n ~= math.floor(n) then
+    redis.call('HSET', key, field, 0)
+    return 0
+  end
+  return n
+end
+
 local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json, weight)
-  local current = tonumber(redis.call('HGET', ownerRooms, roomId) or '0')
+  local current = storedCount(ownerRooms, roomId)
+  storedCount(owners, owner)
+  storedCount(owners, checksumField(owner))
+  storedCount(counts, roomId)
   if current + delta < 0 then
     delta = -current
   end
@@ -37,7 +58,11 @@ local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delt
     return 0, 0, 0
   end
   local created = 0
-  if delta > 0 and redis.call('HSETNX', rooms, roomId, json) == 1 then
+  if delta > 0 and redis.call('HEXISTS', rooms, roomId) == 0 then
+    if json == '' then
+      return 0, 0, 0
+    end
+    redis.call('HSET', rooms, roomId, json)
     created = 1
   end
   if current + delta == 0 then

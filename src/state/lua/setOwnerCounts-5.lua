@@ -9,6 +9,7 @@
   KEYS[2] counts      hash roomId -> cluster-wide subscribers
   KEYS[3] ownerRooms  hash roomId -> this owner's subscribers
   KEYS[4] owners      hash owner -> subscribers over the collection
+  KEYS[5] lastBatch   the owner's last batch token here (see adjustSubscribers), deleted when the owner is left with nobody here
 
   ARGV[1] owner
   ARGV[2 + 3(i-1)] roomId
@@ -38,7 +39,7 @@ end
 local added = {}
 local removed = {}
 for i = 2, #ARGV, 3 do
-  local current = tonumber(redis.call('HGET', KEYS[3], ARGV[i]) or '0')
+  local current = storedCount(KEYS[3], ARGV[i])
   local _, created, gone = adjustRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[i], owner, tonumber(ARGV[i + 1]) - current, ARGV[i + 2])
   if created == 1 then
     added[#added + 1] = ARGV[i]
@@ -46,5 +47,8 @@ for i = 2, #ARGV, 3 do
   if gone == 1 then
     removed[#removed + 1] = ARGV[i]
   end
+end
+if redis.call('HEXISTS', KEYS[4], owner) == 0 then
+  redis.call('DEL', KEYS[5])
 end
 return {added, removed}

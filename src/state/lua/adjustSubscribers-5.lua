@@ -28,10 +28,20 @@
 --- @include "includes/adjustRoom"
 
 local owner = ARGV[1]
-if (#ARGV - 1) % 4 ~= 0 then
-  return redis.error_reply('KPC_INVALID_COUNT expected quadruples after the owner, got ' .. (#ARGV - 1) .. ' arguments')
+local token = ARGV[2]
+local keepMs = tonumber(ARGV[3])
+local FIRST = 4
+if (#ARGV - FIRST + 1) % 4 ~= 0 or keepMs == nil or keepMs < 1 or keepMs ~= math.floor(keepMs) then
+  return redis.error_reply('KPC_INVALID_COUNT expected a token, its lifetime, then quadruples, got ' .. #ARGV .. ' arguments')
 end
-for i = 2, #ARGV, 4 do
+local last = redis.call('GET', KEYS[5])
+if last then
+  local ok, stored = pcall(cjson.decode, last)
+  if ok and type(stored) == 'table' and stored.t == token and type(stored.r) == 'table' then
+    return stored.r
+  end
+end
+for i = FIRST, #ARGV, 4 do
   local delta = tonumber(ARGV[i + 1])
   if delta == nil or delta == 0 or delta ~= math.floor(delta) then
     return redis.error_reply('KPC_INVALID_COUNT ' .. tostring(ARGV[i + 1]))
@@ -42,11 +52,19 @@ for i = 2, #ARGV, 4 do
   end
 end
 local reply = {0}
-for i = 2, #ARGV, 4 do
+for i = FIRST, #ARGV, 4 do
   local _, created, removed = adjustRoom(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[i], owner, tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3]))
   reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
   reply[#reply + 1] = created
   reply[#reply + 1] = removed
 end
 reply[1] = tonumber(redis.call('HGET', KEYS[4], owner) or '0')
+if reply[1] > 0 then
+  redis.call('SET', KEYS[5], cjson.encode({t = token, r = reply}), 'PX', keepMs)
+else
+  -- An owner left with nobody here leaves no key. Sent again, such a batch
+  -- ends where it ended (each count clamped at 0, starting from the zeros it
+  -- left): only its flags may differ (a room created and deleted again).
+  redis.call('DEL', KEYS[5])
+end
 return reply
