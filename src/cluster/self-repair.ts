@@ -217,6 +217,7 @@ export class SelfRepair {
       if (step.stale > 0) this.options.log('info', `index sweep: the entries of ${step.stale} room(s) that no longer exist removed`);
       // Only a foreign or broken writer leaves these: worth an operator's look.
       if (step.corrupt > 0) this.options.log('warn', `index sweep: ${step.corrupt} index entr(ies) that do not name a collection dropped`);
+      if (step.unlisted > 0) this.options.log('info', `index sweep: ${step.unlisted} collection(s) listed without rooms unlisted`);
     } catch (error) {
       this.options.log('warn', `index sweep step failed, taken again at the next pass: ${describeError(error)}`);
     }

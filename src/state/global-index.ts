@@ -87,6 +87,8 @@ export class GlobalIndex {
    * within that time, as every batch did before listings were remembered.
    */
   private readonly listed = new Map<string, Map<string, number>>();
+  /** Members of the collection sets that named no collection, dropped since the last sweep step. */
+  private unreadableDropped = 0;
   private readonly listingTtlMs: number;
   private readonly now: () => number;
   /** The removals' checks and the relistings that gave up, for {@link repairPending}. */
@@ -253,7 +255,11 @@ export class GlobalIndex {
       const reply = await this.retry.run('index.sweep', () => runScript(this.redis, 'dropEntries', [this.keys.roomIndex], chunk));
       dropped += asInteger(reply, 'dropEntries');
     }
-    return { cursor: next, scanned: pairs.length / 2, stale, corrupt: dropped };
+    // Once per walk, at its end: the collections are few beside the rooms.
+    const unlisted = next === '0' ? await this.sweepCollections() : 0;
+    dropped += this.unreadableDropped;
+    this.unreadableDropped = 0;
+    return { cursor: next, scanned: pairs.length / 2, stale, corrupt: dropped, unlisted };
   }
 
   /**
@@ -440,7 +446,47 @@ export class GlobalIndex {
     });
   }
 
-  private decodeRefs(refs: string[], key: string): CollectionRef[] {
-    return refs.map((ref) => decodeCollectionRef(ref, key));
+  /**
+   * The collections a set names. A member that names none (only a foreign
+   * or broken writer leaves one) is dropped, rather than failing every read
+   * of the set (realtime:list, an owner's purge); counted in the next
+   * sweep step's `corrupt`.
+   */
+  private decodeRefs(members: string[], key: string): CollectionRef[] {
+    const refs: CollectionRef[] = [];
+    const unreadable: string[] = [];
+    for (const member of members) {
+      try {
+        refs.push(decodeCollectionRef(member, key));
+      } catch {
+        unreadable.push(member);
+      }
+    }
+    if (unreadable.length > 0) {
+      this.unreadableDropped += unreadable.length;
+      // SREM names the member itself: nothing written meanwhile can be lost.
+      void this.redis.srem(key, ...unreadable).catch(() => undefined);
+    }
+    return refs;
+  }
+
+  /**
+   * Collections listed with no room left (a listing whose script then gave
+   * up, its owner purged since): unlisted as a deleter unlists them, a
+   * subscriber's own write listing them again if one comes meanwhile.
+   */
+  private async sweepCollections(): Promise<number> {
+    let cursor = '0';
+    let unlisted = 0;
+    do {
+      const [next, members] = await this.retry.run('index.sweep', () => this.redis.sscan(this.keys.collections, cursor, 'COUNT', CHUNK));
+      cursor = next;
+      const collections = this.decodeRefs(members, this.keys.collections).map((ref) => this.keys.collection(ref.index, ref.collection));
+      const sizes = await Promise.all(collections.map((k) => this.retry.run('index.sweep', () => this.redis.hlen(k.rooms))));
+      const empty = collections.filter((_, i) => sizes[i] === 0);
+      await Promise.all(empty.map((k) => this.retry.run('index.sweep', () => this.settleListing(k))));
+      unlisted += empty.length;
+    } while (cursor !== '0');
+    return unlisted;
   }
 }

@@ -141,8 +141,10 @@ export interface StaleSweep {
   scanned: number;
   /** Entries of rooms that no longer exist, removed. */
   stale: number;
-  /** Entries that did not decode as a collection, dropped. */
+  /** Entries that did not decode as a collection, dropped (and members of the collection sets, whenever read since the last step). */
   corrupt: number;
+  /** Collections listed with no room left, unlisted (once per walk, at its last step). */
+  unlisted: number;
 }
 
 /** What {@link RealtimeStore.repairPending} did. */

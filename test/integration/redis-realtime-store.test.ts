@@ -202,6 +202,21 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     assert.ok((await store.collections()).some((ref) => ref.collection === 'col'), 'the collection, which still has a room, stays listed');
   });
 
+  it('unreadable members of the collection sets are dropped when read, and counted by the next sweep step; collections listed without rooms are unlisted at the end of a walk', async () => {
+    const { store, keys } = fresh();
+    await store.addSubscriber(room('live', 'kept'), 'n1#1');
+    // A listing whose script then gave up (no room), and members that name no collection.
+    await client.sadd(keys.collections, keys.collection('idx', 'empty').ref, 'junk');
+    await client.sadd(keys.ownerCollections('n1#1'), '["only one"]');
+    assert.deepEqual((await store.collections()).map((ref) => ref.collection).sort(), ['empty', 'kept'], 'read despite the junk');
+    assert.deepEqual((await store.ownerDigest('n1#1')).map((digest) => digest.collection), ['kept']);
+    const step = await store.sweepStaleEntries('0', 1000);
+    assert.equal(step.cursor, '0');
+    assert.deepEqual([step.stale, step.corrupt, step.unlisted], [0, 2, 1]);
+    assert.deepEqual((await client.smembers(keys.collections)).sort(), [keys.collection('idx', 'kept').ref]);
+    assert.deepEqual(await client.smembers(keys.ownerCollections('n1#1')), [keys.collection('idx', 'kept').ref]);
+  });
+
   it('the index sweep drops an unreadable entry only if it is still what the sweep read', async () => {
     const { keys } = fresh();
     await client.hset(keys.roomIndex, 'r1', 'bad', 'r2', 'bad');

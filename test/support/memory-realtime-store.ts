@@ -196,7 +196,7 @@ export class MemoryRealtimeStore implements RealtimeStore {
   /** No write here leaves an entry behind: one walk over the rooms, nothing stale. */
   async sweepStaleEntries(): Promise<StaleSweep> {
     this.maybeFail('sweepStaleEntries');
-    return { cursor: '0', scanned: this.rooms.size, stale: 0, corrupt: 0 };
+    return { cursor: '0', scanned: this.rooms.size, stale: 0, corrupt: 0, unlisted: 0 };
   }
 
   /** Nothing ever gives up half-way here. */

@@ -46,7 +46,7 @@ function selfRepair(
     {
       owners: more.owners ?? (async () => []),
       repairPending: more.repairPending ?? (async () => ({ checked: 0 })),
-      sweepStaleEntries: more.sweepStaleEntries ?? (async () => ({ cursor: '0', scanned: 0, stale: 0, corrupt: 0 })),
+      sweepStaleEntries: more.sweepStaleEntries ?? (async () => ({ cursor: '0', scanned: 0, stale: 0, corrupt: 0, unlisted: 0 })),
     },
     { findDrift, rewrite: async () => ({ rooms: 0, subscribers: 0 }), purgeOwner: async () => 0, restoreEntries: more.restoreEntries ?? (async () => 0) },
     () => ({ id: 'n1', incarnation: 1 }) as NodeCard,
@@ -186,10 +186,10 @@ describe('SelfRepair', () => {
     const logs: string[] = [];
     const asked: string[] = [];
     const replies: Array<StaleSweep | Error> = [
-      { cursor: '17', scanned: 1000, stale: 3, corrupt: 0 },
+      { cursor: '17', scanned: 1000, stale: 3, corrupt: 0, unlisted: 0 },
       new Error('Connection is closed.'),
-      { cursor: '42', scanned: 1000, stale: 0, corrupt: 2 },
-      { cursor: '0', scanned: 12, stale: 0, corrupt: 0 },
+      { cursor: '42', scanned: 1000, stale: 0, corrupt: 2, unlisted: 0 },
+      { cursor: '0', scanned: 12, stale: 0, corrupt: 0, unlisted: 0 },
     ];
     const repair = selfRepair(scheduler, async () => [], new StateAvailability(), {
       sweepStaleEntries: async (cursor, count) => {
@@ -224,7 +224,7 @@ describe('SelfRepair', () => {
       owners: async () => Promise.reject(new Error('Connection is closed.')),
       sweepStaleEntries: async () => {
         steps++;
-        return { cursor: '0', scanned: 0, stale: 0, corrupt: 0 };
+        return { cursor: '0', scanned: 0, stale: 0, corrupt: 0, unlisted: 0 };
       },
       log: (level, message) => logs.push(`${level} ${message}`),
     });
