@@ -213,7 +213,8 @@ export class RealtimeSync {
 
   /** Keeps an event for the second call; one that never comes is forgotten after a while. */
   private track(key: string, event: UserEvent): UserEvent {
-    this.pending.set(key, handled(event));
+    const kept = handled(event);
+    this.pending.set(key, kept, kept.done);
     return event;
   }
 
