@@ -1,5 +1,5 @@
 import type { ChangeNotice, RealtimeHost, UserNotice } from '../sync/realtime-host';
-import type { RoomRecord } from '../state/realtime-store';
+import type { CollectionRef, RoomRecord } from '../state/realtime-store';
 import { ClusterError } from '../util/cluster-error';
 import { isNormalizedFilter } from './koncorde-filters';
 import type { KuzzleLike, PluginContextLike } from './kuzzle-types';
@@ -37,6 +37,10 @@ export class KuzzleRealtimeHost implements RealtimeHost {
   storedRoom(roomId: string): RoomRecord | undefined {
     const stored = this.kuzzle.koncorde.storage?.filters?.get(roomId);
     return stored ? { index: stored.index, collection: stored.collection, roomId, filters: stored.filters } : undefined;
+  }
+
+  stoppedListening(ref: CollectionRef): void {
+    this.notifier.forget(ref.index, ref.collection);
   }
 
   /** Creates a room in Kuzzle's local room list (for a join or count of a peer's room). */

@@ -87,6 +87,17 @@ export class LocalNotifier {
     return tag;
   }
 
+  /**
+   * Peers stop sending the collection's changes to this node (its last
+   * room there is gone): the lists written so far could not be kept up to
+   * date, so a filter coming back reads none of them (as one Kuzzle, whose
+   * single list every change rewrites, would not send an `out` for a
+   * document that left the filter meanwhile).
+   */
+  forget(index: string, collection: string): void {
+    this.tags.delete(encodeCollectionRef(index, collection));
+  }
+
   /** How many collections are tagged (for tests). */
   get taggedCollections(): number {
     return this.tags.size;

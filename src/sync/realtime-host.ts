@@ -1,4 +1,4 @@
-import type { RoomRecord } from '../state/realtime-store';
+import type { CollectionRef, RoomRecord } from '../state/realtime-store';
 import type { ChangeAction } from './messages';
 
 /**
@@ -62,4 +62,10 @@ export interface RealtimeHost {
    */
   applyChange(change: ChangeNotice): Promise<void> | undefined;
   dispatchUser(notice: UserNotice): Promise<void>;
+  /**
+   * This node's last room of the collection is gone: peers stop sending
+   * its changes, so what the host remembered of them (the rooms each
+   * document matched) would go stale and must not be read again.
+   */
+  stoppedListening(ref: CollectionRef): void;
 }

@@ -164,12 +164,18 @@ export class RealtimeSync {
         target.counted = true;
         return total;
       } catch (error) {
-        this.local.removeCustomer(room.roomId, connectionId, (ref) => this.interests.withdraw(ref));
+        this.local.removeCustomer(room.roomId, connectionId, this.withdraw);
         throw error;
       }
     });
     return { counted: counting, done: counting.then(() => this.local.announced(room)) };
   }
+
+  /** This node's last room of a collection is gone: peers stop sending its changes. */
+  private readonly withdraw = (ref: CollectionRef): void => {
+    this.interests.withdraw(ref);
+    this.host.stoppedListening(ref);
+  };
 
   /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
@@ -190,7 +196,7 @@ export class RealtimeSync {
   private leavingRoom(roomId: string, connectionId: string): UserEvent {
     if (this.leaving) return { counted: Promise.resolve(undefined), done: Promise.resolve() };
     const counting = this.lock.read(async () => {
-      const local = this.local.removeCustomer(roomId, connectionId, (ref) => this.interests.withdraw(ref));
+      const local = this.local.removeCustomer(roomId, connectionId, this.withdraw);
       if (!local) return this.countRoom(roomId);
       // Even when its entry is still being written: the store writes a
       // node's changes in the order they were made, so this one comes after.

@@ -1,4 +1,4 @@
-import type { RoomRecord } from '../../src/state/realtime-store';
+import type { CollectionRef, RoomRecord } from '../../src/state/realtime-store';
 import type { ChangeNotice, RealtimeHost, UserNotice } from '../../src/sync/realtime-host';
 
 /** The host's filter engine and deliveries, in memory: a change reaches it when a stored room is on its collection. */
@@ -15,6 +15,13 @@ export class FakeHost implements RealtimeHost {
   storeFilter(room: RoomRecord): void {
     if (!Array.isArray(room.filters)) throw new Error(`room ${room.roomId}: not a filter`);
     if (!this.stored.has(room.roomId)) this.stored.set(room.roomId, room);
+  }
+
+  /** Collections this node stopped listening to, in order. */
+  readonly stoppedListeningTo: CollectionRef[] = [];
+
+  stoppedListening(ref: CollectionRef): void {
+    this.stoppedListeningTo.push(ref);
   }
 
   storedRoom(roomId: string): RoomRecord | undefined {

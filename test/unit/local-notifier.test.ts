@@ -127,6 +127,19 @@ describe('LocalNotifier: Kuzzle 2.10\'s notifier on one node\'s filters', () => 
     assert.deepEqual(node.take(), [], 'the list written before the gap in interest is not read');
   });
 
+  it('a node that stopped listening to a collection (its last room gone: peers no longer send it its changes) never reads its older lists again', async () => {
+    const node = new NodeDouble('a', new Map());
+    node.rooms.set('room', on);
+    await node.apply(change('create', [{ _id: 'd1', _source: { status: 'on' } }]), false);
+    // The client leaves; d1 then leaves the filter on a peer, which no longer sends the change here.
+    node.rooms.clear();
+    node.notifier.forget('idx', 'col');
+    node.rooms.set('room', on);
+    node.take();
+    await node.apply(change('update', [{ _id: 'd1', _source: { status: 'off' } }]), false);
+    assert.deepEqual(node.take(), [], 'no "out": d1 had left the filter before the client came back, as one Kuzzle knows');
+  });
+
   it('publish: "in" with the request body, nothing remembered', async () => {
     const cache = new Map<string, string>();
     const node = new NodeDouble('a', cache);
