@@ -4,6 +4,29 @@ import type { KuzzleLike, KuzzleRequestLike, KuzzleUserLike, PluginContextLike, 
 import { stripRequest } from './strip-request';
 import { isObject } from '../util/guards';
 
+/** Values Kuzzle 2.x accepts for a channel's `scope` and `users` (hotelClerk.js, Channel). */
+const CHANNEL_VALUES: readonly unknown[] = ['all', 'in', 'out', 'none'];
+
+/**
+ * The error Kuzzle's join would raise for these arguments (same id, code
+ * and message: `core.realtime.invalid_scope` / `invalid_users`), or
+ * undefined when it accepts them.
+ */
+export function refusedChannelArgument(args: Record<string, unknown>): { message: string; id: string; code: number } | undefined {
+  for (const [name, fallback, errorCode] of [['scope', 'all', 4], ['users', 'none', 5]] as const) {
+    const value = args[name] === undefined ? fallback : args[name];
+    if (!CHANNEL_VALUES.includes(value)) {
+      return {
+        message: `Invalid value for the "${name}" parameter (allowed: "all", "in", "out", "none").`,
+        id: `core.realtime.invalid_${name}`,
+        // Kuzzle's kerror: domain core (0) << 24 | subdomain realtime (1) << 16 | error.
+        code: (0 << 24) | (1 << 16) | errorCode,
+      };
+    }
+  }
+  return undefined;
+}
+
 /** Payload of `core:realtime:user:subscribe:after` and `…:join:after`. */
 interface SubscriptionDiff {
   index: string;
@@ -141,11 +164,33 @@ export class RealtimeGlue {
    */
   async ensureLocalRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
     const roomId = request.input.body?.roomId;
-    if (typeof roomId === 'string' && !this.realtime.hasLocalSubscribers(roomId)) {
+    if (typeof roomId === 'string' && !(await this.kuzzleHoldsRoom(roomId))) {
+      // Refused here as Kuzzle would refuse it, before the room is created:
+      // Kuzzle has no way to remove an empty room, and one left behind
+      // would keep its filter on this node for good.
+      const refused = refusedChannelArgument(request.input.args);
+      if (refused) throw new this.context.errors.BadRequestError(refused.message, refused.id, refused.code);
       const room = await this.realtime.prepareJoin(roomId);
       if (room) await this.host.createLocalRoom(room.index, room.collection, roomId);
     }
     return request;
+  }
+
+  /**
+   * Whether Kuzzle's own room list holds the room: not the node's record
+   * of its subscribers, which keeps a room while its last leave waits for
+   * a rewrite to end, after Kuzzle dropped it (a join would then answer
+   * `room_not_found`).
+   */
+  private async kuzzleHoldsRoom(roomId: string): Promise<boolean> {
+    try {
+      await this.kuzzle.ask('core:realtime:room:size:get', roomId);
+      return true;
+    } catch (error) {
+      if (isObject(error) && error.id === 'core.realtime.room_not_found') return false;
+      // A Kuzzle without that ask: the node's record stands for it.
+      return this.realtime.hasLocalSubscribers(roomId);
+    }
   }
 
   /** `realtime:count` answers with the cluster-wide count. */

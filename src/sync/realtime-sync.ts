@@ -230,11 +230,13 @@ export class RealtimeSync {
    * cluster does not know the room (or its filter cannot be stored).
    */
   async prepareJoin(roomId: string): Promise<RoomRecord | undefined> {
-    const local = this.local.get(roomId);
-    if (local) return local;
-    const found = await this.store.findRoom(roomId);
-    if (!found) return undefined;
-    const room = { ...found, roomId };
+    // Still recorded here while its last leave waits for the lock: the host may have dropped its filter already.
+    let room: RoomRecord | undefined = this.local.get(roomId);
+    if (!room) {
+      const found = await this.store.findRoom(roomId);
+      if (!found) return undefined;
+      room = { ...found, roomId };
+    }
     try {
       this.host.storeFilter(room);
     } catch (error) {

@@ -109,6 +109,14 @@ describe('realtime across nodes', () => {
   it('realtime:join with a room id created on another node, and cluster-wide count from any node', async () => {
     const recorder = new Recorder<DocNotification>();
     const roomId = await a.realtime.subscribe(index, collection, { equals: { joined: true } }, () => undefined);
+    // A join Kuzzle refuses (its channel arguments) fails on a node without the room as on the node holding it, Kuzzle's own error.
+    const refusal = async (client: Kuzzle): Promise<unknown> => {
+      const error = (await client.query({ controller: 'realtime', action: 'join', body: { roomId }, scope: 'bogus' }).then(() => undefined, (e: unknown) => e)) as { id?: string; code?: number; status?: number } | undefined;
+      return error && { id: error.id, code: error.code, status: error.status };
+    };
+    const byKuzzle = await refusal(a);
+    assert.deepEqual(byKuzzle, { id: 'core.realtime.invalid_scope', code: 65540, status: 400 });
+    assert.deepEqual(await refusal(b), byKuzzle);
     const joined = (await b.query({ controller: 'realtime', action: 'join', body: { roomId } })) as { result: { roomId: string; channel: string } };
     assert.equal(joined.result.roomId, roomId);
     // Node 2 held no filter of that room: the join read it from Redis, and its client is notified of changes made elsewhere.

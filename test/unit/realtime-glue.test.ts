@@ -52,3 +52,59 @@ describe('RealtimeGlue: propagate: false', () => {
     assert.deepEqual(calls, ['subscribed', 'leave', 'forwardUser']);
   });
 });
+
+describe('RealtimeGlue: realtime:join of a room held elsewhere', () => {
+  class BadRequestError extends Error {
+    constructor(
+      message: string,
+      readonly id: string,
+      readonly code: number,
+    ) {
+      super(message);
+    }
+  }
+
+  /** `kuzzleRooms`: the rooms in Kuzzle's own list; `recorded`: those the node records subscribers of. */
+  function joining(kuzzleRooms: string[] = [], recorded: string[] = []) {
+    const created: string[] = [];
+    const port = {
+      hasLocalSubscribers: (roomId: string) => recorded.includes(roomId),
+      prepareJoin: async (roomId: string) => ({ ...ROOM, roomId }),
+    } as Partial<RealtimePort> as RealtimePort;
+    const host = { createLocalRoom: async (_index: string, _collection: string, roomId: string) => void created.push(roomId) } as Partial<KuzzleRealtimeHost> as KuzzleRealtimeHost;
+    const context = { errors: { BadRequestError } } as unknown as PluginContextLike;
+    const kuzzle = {
+      ask: async (event: string, roomId: string) => {
+        assert.equal(event, 'core:realtime:room:size:get');
+        if (!kuzzleRooms.includes(roomId)) throw Object.assign(new Error('room not found'), { id: 'core.realtime.room_not_found' });
+        return 1;
+      },
+    } as unknown as KuzzleLike;
+    const realtime = new RealtimeGlue(port, host, kuzzle, context);
+    const join = (args: Record<string, unknown>) => realtime.ensureLocalRoom({ input: { body: { roomId: 'r1' }, args } } as unknown as Parameters<RealtimeGlue['ensureLocalRoom']>[0]);
+    return { created, join };
+  }
+
+  it('creates the room here for valid channel arguments (defaults included)', async () => {
+    const { created, join } = joining();
+    await join({});
+    await join({ scope: 'out', users: 'all' });
+    assert.deepEqual(created, ['r1', 'r1']);
+  });
+
+  it("refuses a scope or users value Kuzzle's join would refuse, with Kuzzle's own error, before creating the room (Kuzzle could never remove it)", async () => {
+    const { created, join } = joining();
+    await assert.rejects(join({ scope: 'bogus' }), { id: 'core.realtime.invalid_scope', code: 65540, message: /Invalid value for the "scope" parameter/ });
+    await assert.rejects(join({ users: null }), { id: 'core.realtime.invalid_users', code: 65541 });
+    assert.deepEqual(created, []);
+  });
+
+  it("goes by Kuzzle's own room list: a room the node still records (its last leave waiting for the lock) but Kuzzle dropped is created again; one Kuzzle holds is not", async () => {
+    const stale = joining([], ['r1']);
+    await stale.join({});
+    assert.deepEqual(stale.created, ['r1'], 'else Kuzzle would answer room_not_found');
+    const held = joining(['r1'], []);
+    await held.join({});
+    assert.deepEqual(held.created, []);
+  });
+});

@@ -271,6 +271,14 @@ describe('RealtimeSync: joins of rooms created elsewhere', () => {
     assert.equal(await at(1).sync.prepareJoin('unknown'), undefined);
   });
 
+  it('a room still recorded here whose filter the host dropped (its last leave waiting for the lock) gets its filter back', async () => {
+    const { at } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    at(1).host.stored.delete('r1');
+    assert.equal((await at(1).sync.prepareJoin('r1'))?.roomId, 'r1');
+    assert.ok(at(1).host.hasFilter('r1'));
+  });
+
   it('a filter the engine refuses: no join, counted and logged', async () => {
     const { at, store } = cluster(1);
     await store.addSubscriber({ ...room('bad'), filters: 'not a filter' }, 'n9#1');
