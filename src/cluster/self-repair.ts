@@ -102,6 +102,8 @@ export class SelfRepair {
 
   async start(): Promise<void> {
     await this.epoch.check();
+    // Stopped while the epoch was read (a stop during the node's start): no timer must outlive it.
+    if (this.stopped) return;
     const { scheduler } = this.options;
     this.timers.push(
       scheduler.every(this.options.epochMs, () => void this.checkEpoch()),

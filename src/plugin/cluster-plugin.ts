@@ -21,6 +21,7 @@ import { pluginLog } from './plugin-log';
 import { RealtimeGlue } from './realtime-glue';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
 import { describeError } from '../util/describe-error';
+import { withTimeout } from '../util/with-timeout';
 
 type ApiDefinition = Record<string, { actions: Record<string, { handler: (request: KuzzleRequestLike) => Promise<unknown>; http: Array<{ verb: string; path: string }> }> }>;
 
@@ -102,9 +103,9 @@ export class ClusterPlugin {
           await kuzzleSync.start();
         } catch (error) {
           // Kuzzle will not serve: peers must not count this node in (the node's own failed start cleans up the same way).
-          log('error', `catching up with the cluster failed, leaving it: ${describeError(error)}`);
+          log('error', `start failed, leaving the cluster: catching up failed: ${describeError(error)}`);
           kuzzleSync.stop();
-          await node.stop();
+          await withTimeout(node.stop(), config.timers.leaveTimeout).catch(() => log('warn', 'the leave of the failed start did not end in time'));
           throw error;
         }
         // Not awaited: the guard is on until the rounds tell, and a memoryStorage that does not answer must not hold the start.

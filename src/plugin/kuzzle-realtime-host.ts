@@ -39,8 +39,15 @@ export class KuzzleRealtimeHost implements RealtimeHost {
     return stored ? { index: stored.index, collection: stored.collection, roomId, filters: stored.filters } : undefined;
   }
 
-  stoppedListening(ref: CollectionRef): void {
+  startedListening(ref: CollectionRef): void {
     this.notifier.forget(ref.index, ref.collection);
+  }
+
+  stoppedListening(ref: CollectionRef): void {
+    // Filters left there (subscriptions that do not propagate, a room coming
+    // while this one left) hear this node's own changes still: their lists
+    // stay until peers are heard again (startedListening).
+    if (!this.kuzzle.koncorde.exists(ref.index, ref.collection)) this.notifier.forget(ref.index, ref.collection);
   }
 
   /** Creates a room in Kuzzle's local room list (for a join or count of a peer's room). */

@@ -88,10 +88,10 @@ export class LocalNotifier {
   }
 
   /**
-   * Peers stop sending the collection's changes to this node (its last
-   * room there is gone): the lists written so far could not be kept up to
-   * date, so a filter coming back reads none of them (as one Kuzzle, whose
-   * single list every change rewrites, would not send an `out` for a
+   * The lists written so far under the collection's tag may have missed
+   * changes (peers did not send them here while this node did not listen
+   * there): a new tag, so that none of them is read again (one Kuzzle,
+   * whose single list every change rewrites, would not send an `out` for a
    * document that left the filter meanwhile).
    */
   forget(index: string, collection: string): void {

@@ -11,7 +11,7 @@ export const PLUGIN_REDIS_COMMANDS = [
   'multi', 'exec', 'evalsha', 'eval',
   'get', 'set', 'del', 'exists', 'incr',
   'hset', 'hsetnx', 'hget', 'hmget', 'hdel', 'hlen', 'hgetall', 'hscan', 'hexists', 'hincrby',
-  'sadd', 'srem', 'smembers', 'scard',
+  'sadd', 'srem', 'smembers', 'scard', 'sscan',
   'zadd', 'zrem', 'zscore',
 ] as const;
 

@@ -63,9 +63,12 @@ export interface RealtimeHost {
   applyChange(change: ChangeNotice): Promise<void> | undefined;
   dispatchUser(notice: UserNotice): Promise<void>;
   /**
-   * This node's last room of the collection is gone: peers stop sending
-   * its changes, so what the host remembered of them (the rooms each
-   * document matched) would go stale and must not be read again.
+   * This node's first room of the collection: peers start sending its
+   * changes. What the host remembered of earlier changes (the rooms each
+   * document matched) missed those peers made while it did not listen, and
+   * must not be read again.
    */
+  startedListening(ref: CollectionRef): void;
+  /** This node's last room of the collection is gone: peers stop sending its changes. */
   stoppedListening(ref: CollectionRef): void;
 }

@@ -157,7 +157,7 @@ export class RealtimeSync {
     const counting = this.lock.read(async () => {
       const existing = this.local.get(room.roomId);
       if (existing?.customers.has(connectionId)) return this.store.countRoom(room.roomId, existing);
-      const target = existing ?? this.local.create(room, connectionId, (ref) => this.interests.announce(ref));
+      const target = existing ?? this.local.create(room, connectionId, this.announce);
       target.customers.add(connectionId);
       try {
         const { total } = await this.store.addSubscriber(target, this.options.owner(), 1, target.counted);
@@ -170,6 +170,12 @@ export class RealtimeSync {
     });
     return { counted: counting, done: counting.then(() => this.local.announced(room)) };
   }
+
+  /** This node's first room of a collection: peers start sending its changes. */
+  private readonly announce = (ref: CollectionRef): Promise<void> => {
+    this.host.startedListening(ref);
+    return this.interests.announce(ref);
+  };
 
   /** This node's last room of a collection is gone: peers stop sending its changes. */
   private readonly withdraw = (ref: CollectionRef): void => {

@@ -109,7 +109,8 @@ describe('realtime across nodes', () => {
   it('realtime:join with a room id created on another node, and cluster-wide count from any node', async () => {
     const recorder = new Recorder<DocNotification>();
     const roomId = await a.realtime.subscribe(index, collection, { equals: { joined: true } }, () => undefined);
-    // A join Kuzzle refuses (its channel arguments) fails on a node without the room as on the node holding it, Kuzzle's own error.
+    // A join Kuzzle refuses (its channel arguments) fails on a node without the room as on the node holding it, with Kuzzle's own error
+    // (the unit test of RealtimeGlue checks that the room is not created on the way: nothing here can see Kuzzle's room list).
     const refusal = async (client: Kuzzle): Promise<unknown> => {
       const error = (await client.query({ controller: 'realtime', action: 'join', body: { roomId }, scope: 'bogus' }).then(() => undefined, (e: unknown) => e)) as { id?: string; code?: number; status?: number } | undefined;
       return error && { id: error.id, code: error.code, status: error.status };

@@ -4,9 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import type { Cluster, Redis } from 'ioredis';
 import { CorruptStateError } from '../../src/state/errors';
 import { GlobalIndex } from '../../src/state/global-index';
-import { StateKeys } from '../../src/state/keys';
+import { clusterPrefix, StateKeys } from '../../src/state/keys';
 import { createRedisClient } from '../../src/state/redis-client';
 import { RedisRealtimeStore } from '../../src/state/redis-realtime-store';
+import { pluginAclRules } from '../../src/state/redis-acl';
 import { RedisRetry } from '../../src/state/redis-retry';
 import { encodeRoom } from '../../src/state/replies';
 import { roomWeight } from '../../src/state/room-weight';
@@ -61,6 +62,40 @@ async function asLimitedUser(rules: string[], work: (limited: Redis | Cluster, g
 }
 
 realtimeStoreContract('Redis', async () => fresh().store);
+
+describe("RedisRealtimeStore as the plugin's ACL user (README's rules)", () => {
+  it('every operation, a whole index sweep included, runs with the generated rules only', async () => {
+    const clusterName = `acl${randomUUID().slice(0, 8)}`;
+    const user = `u${randomUUID()}`;
+    await client.call('ACL', 'SETUSER', user, ...pluginAclRules(clusterName), '>secret');
+    const limited = createRedisClient({ node: { host: server?.host ?? '', port: server?.port ?? 0 }, options: { username: user, password: 'secret' } });
+    try {
+      const keys = new StateKeys(clusterPrefix(clusterName));
+      const store = new RedisRealtimeStore(limited, keys);
+      await store.addSubscriber(room('a'), 'n1#1');
+      await store.addSubscriber(room('b', 'other'), 'n1#1', 2);
+      await store.removeSubscriber(room('b', 'other'), 'b', 'n1#1');
+      await store.replaceOwner('n2#1', [{ ...room('c'), count: 1 }]);
+      assert.equal((await store.ownerDigest('n1#1')).length, 2);
+      assert.equal((await store.findRoom('a'))?.collection, 'col');
+      // A listing whose room is gone: the end of the walk unlists it (SSCAN).
+      await client.sadd(keys.collections, keys.collection('idx', 'empty').ref);
+      let cursor = '0';
+      let unlisted = 0;
+      do {
+        const step = await store.sweepStaleEntries(cursor, 1);
+        cursor = step.cursor;
+        unlisted += step.unlisted;
+      } while (cursor !== '0');
+      assert.equal(unlisted, 1);
+      await store.purgeOwner('n2#1');
+      assert.deepEqual((await store.collections()).map((ref) => ref.collection).sort(), ['col', 'other']);
+    } finally {
+      limited.disconnect();
+      await client.call('ACL', 'DELUSER', user);
+    }
+  });
+});
 
 describe('RedisRealtimeStore (standalone Redis)', () => {
   it('resolves Lua includes: every script is self-contained', () => {
@@ -289,8 +324,9 @@ describe('RedisRealtimeStore (standalone Redis)', () => {
     const k = keys.collection('idx', 'col');
     await store.addSubscriber(room('a'), 'n1#1');
     await store.addSubscriber(room('b'), 'n1#1');
-    await client.hset(k.ownerRooms('n1#1'), 'a', 'junk', 'b', '0', 'ghost', '-4');
-    await client.hset(k.counts, 'a', '1.5');
+    await client.hset(k.ownerRooms('n1#1'), 'a', 'junk', 'b', '0', 'ghost', '-4', 'hex', '0x10');
+    // What Lua's tonumber reads as integers, and HINCRBY refuses.
+    await client.hset(k.counts, 'a', '5.0', 'b', '1e3', 'hex', ' 5');
     await client.hset(k.owners, 'n1#1', 'x', 'n1#1\nchecksum', 'y');
     // The scripts go through (the bad values count as 0) ...
     assert.deepEqual(await store.addSubscriber(room('a'), 'n1#1'), { total: 1, created: false });

@@ -17,11 +17,15 @@ export class FakeHost implements RealtimeHost {
     if (!this.stored.has(room.roomId)) this.stored.set(room.roomId, room);
   }
 
-  /** Collections this node stopped listening to, in order. */
-  readonly stoppedListeningTo: CollectionRef[] = [];
+  /** Collections this node started ("+") and stopped ("-") listening to, in order. */
+  readonly listening: string[] = [];
+
+  startedListening(ref: CollectionRef): void {
+    this.listening.push(`+${ref.index}/${ref.collection}`);
+  }
 
   stoppedListening(ref: CollectionRef): void {
-    this.stoppedListeningTo.push(ref);
+    this.listening.push(`-${ref.index}/${ref.collection}`);
   }
 
   storedRoom(roomId: string): RoomRecord | undefined {

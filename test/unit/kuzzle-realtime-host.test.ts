@@ -41,3 +41,23 @@ describe('KuzzleRealtimeHost.storeFilter', () => {
     assert.equal(koncorde.hasFilter(room.id), false);
   });
 });
+
+describe('KuzzleRealtimeHost: match lists as the node starts and stops listening to a collection', () => {
+  it('a new tag when peers start sending; on stop, only when no filter of the node is left there', async () => {
+    const koncorde = new Koncorde();
+    const forgotten: string[] = [];
+    const notifier = { forget: (index: string, collection: string) => void forgotten.push(`${index}/${collection}`) } as unknown as LocalNotifier;
+    const host = new KuzzleRealtimeHost({ koncorde } as unknown as KuzzleLike, {} as PluginContextLike, notifier);
+    const ref = { index: 'idx', collection: 'col' };
+    host.startedListening(ref);
+    assert.deepEqual(forgotten, ['idx/col']);
+    // A filter that does not propagate stays: it still hears this node's own changes.
+    const { id, normalized } = await koncorde.normalize('idx', 'col', { equals: { a: 1 } });
+    koncorde.store({ index: 'idx', collection: 'col', normalized, id });
+    host.stoppedListening(ref);
+    assert.deepEqual(forgotten, ['idx/col']);
+    koncorde.remove(id);
+    host.stoppedListening(ref);
+    assert.deepEqual(forgotten, ['idx/col', 'idx/col']);
+  });
+});

@@ -180,10 +180,10 @@ describe('RealtimeSync: unsubscriptions', () => {
     assert.equal(await store.countRoom('r1'), undefined);
     assert.equal(at(1).sync.hasLocalSubscribers('r1'), false);
     assert.deepEqual(sentTypes(at(1)), ['interest:add', 'interest:add']);
-    assert.deepEqual(at(1).host.stoppedListeningTo, []);
+    assert.deepEqual(at(1).host.listening, ['+idx/col']);
     await at(1).sync.unsubscribed('r2', 'conn-2');
     assert.deepEqual(sentTypes(at(1)).slice(2), ['interest:remove', 'interest:remove']);
-    assert.deepEqual(at(1).host.stoppedListeningTo, [{ index: 'idx', collection: 'col' }], 'the host forgets what it remembered of the collection\'s changes');
+    assert.deepEqual(at(1).host.listening, ['+idx/col', '-idx/col'], 'the host is told when peers start and stop sending the collection\'s changes');
   });
 
   it('the last local subscriber while another node subscribes: the count left is the other node\'s', async () => {

@@ -28,7 +28,7 @@ local function checksumField(owner)
   return owner .. '\nchecksum'
 end
 
--- A stored count that is not an integer in [0, 2^53) (a foreign writer, a
+-- A stored count that is not an integer in [0, 10^15) (a foreign writer, a
 -- corruption) counts as 0 and is set to 0 first: HINCRBY would fail on it
 -- part way through a script (Redis does not undo a script's earlier writes),
 -- and fail again at every later call, the drift check's rewrite included.
@@ -38,12 +38,13 @@ local function storedCount(key, field)
   if not raw then
     return 0
   end
-  local n = tonumber(raw)
-  if n == nil or n < 0 or n >= 9007199254740992 or n ~= math.floor(n) then
+  -- Only what HINCRBY reads as an integer: tonumber alone also takes
+  -- '5.0', '1e3', '0x10', ' 5', which HINCRBY refuses.
+  if raw ~= '0' and not (#raw <= 15 and string.match(raw, '^[1-9]%d*$')) then
     redis.call('HSET', key, field, 0)
     return 0
   end
-  return n
+  return tonumber(raw)
 end
 
 local function adjustRoom(rooms, counts, ownerRooms, owners, roomId, owner, delta, json, weight)
