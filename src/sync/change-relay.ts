@@ -2,6 +2,7 @@ import type { Channel } from '../bus/message-bus';
 import { encodeCollectionRef } from '../state/keys';
 import type { CollectionRef } from '../state/realtime-store';
 import { chunksOf } from '../util/chunks';
+import { FrameTooLargeError } from '../transport/errors';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
 import { MAX_DOCUMENTS_PER_MESSAGE, type REALTIME_MESSAGES } from './messages';
@@ -22,7 +23,12 @@ export interface ChangeCounts {
   ignored: number;
   /** Whose delivery failed (logged). */
   failed: number;
+  /** Made here and too large to send even alone (a document over `maxMessageBytes`): its peers' subscribers miss it (logged). */
+  tooLarge: number;
 }
+
+/** Bytes left in a message for its envelope (type, sender, sequence, MAC) beside the change itself. */
+const ENVELOPE_ALLOWANCE = 1024;
 
 export interface ChangeRelayOptions {
   /** The channel of the realtime messages. */
@@ -41,7 +47,7 @@ export interface ChangeRelayOptions {
  * node's own filters, after the earlier changes of its collection.
  */
 export class ChangeRelay {
-  readonly counts: ChangeCounts = { sent: 0, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 };
+  readonly counts: ChangeCounts = { sent: 0, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0, tooLarge: 0 };
   /**
    * Changes of one collection are matched one after another, in the order
    * they came: reading and writing a document's "matched before" rooms
@@ -116,10 +122,60 @@ export class ChangeRelay {
     return run;
   }
 
+  /**
+   * Sends one message; one larger than a message may be (big documents:
+   * Kuzzle sends each one's whole source) goes in parts (see
+   * {@link publishInParts}). No sequence number is taken by a message that
+   * was not sent, so peers would see no gap: a document too large alone is
+   * lost for them, counted and thrown (the caller logs it).
+   */
   private async publish(to: Recipients, change: ChangeNotice): Promise<void> {
     if (this.options.stopped()) return;
+    try {
+      await this.send(to, change);
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      await this.publishInParts(to, change, error.maxBytes);
+    }
+  }
+
+  /**
+   * The change's documents in as many messages as their sizes need, in
+   * their order, each part encoded before the next (this runs a moment
+   * after the first try: a change of the same collection made in that
+   * moment may reach peers first). Measured as the transport encodes them
+   * (UTF-8 JSON), with room left for the envelope.
+   */
+  private async publishInParts(to: Recipients, change: ChangeNotice, maxBytes: number): Promise<void> {
+    const room = maxBytes - Buffer.byteLength(JSON.stringify({ ...change, documents: [] })) - ENVELOPE_ALLOWANCE;
+    const parts: Array<ChangeNotice['documents']> = [];
+    let part: ChangeNotice['documents'] = [];
+    let bytes = 0;
+    let alone = 0;
+    for (const doc of change.documents) {
+      const size = Buffer.byteLength(JSON.stringify(doc)) + 1;
+      if (size > room) {
+        alone++;
+        continue;
+      }
+      if (bytes + size > room) {
+        parts.push(part);
+        part = [];
+        bytes = 0;
+      }
+      part.push(doc);
+      bytes += size;
+    }
+    if (part.length > 0) parts.push(part);
+    const sends = parts.map((documents) => this.send(to, { ...change, documents }));
+    this.counts.tooLarge += alone;
+    await Promise.all(sends);
+    if (alone > 0) throw new FrameTooLargeError(`change:documents (${alone} document(s) of ${change.index}/${change.collection} larger than a message alone)`, maxBytes + 1, maxBytes);
+  }
+
+  private send(to: Recipients, change: ChangeNotice): Promise<void> {
     // A broadcast reaches every peer in one send; a copy per peer spares the others receiving and decoding it.
-    if (to.all) await this.options.channel().publish('change:documents', change);
-    else await this.options.channel().publishTo(to.peers, 'change:documents', change);
+    if (to.all) return this.options.channel().publish('change:documents', change);
+    return this.options.channel().publishTo(to.peers, 'change:documents', change);
   }
 }

@@ -60,7 +60,11 @@ export class SendTimeoutError extends ClusterError {
 /** A message is bigger than `maxMessageBytes`: peers would drop it. */
 export class FrameTooLargeError extends ClusterError {
   override readonly name = 'FrameTooLargeError';
-  constructor(type: string, bytes: number, maxBytes: number) {
+  constructor(
+    type: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super('KPC_FRAME_TOO_LARGE', `message "${type}" is ${bytes} bytes, over the ${maxBytes} bytes limit (maxMessageBytes)`);
   }
 }

@@ -293,7 +293,7 @@ describe('RealtimeSync: changes and notifications', () => {
     const { at } = cluster(3);
     const send = (node: TestNode, notice: ChangeNotice): Promise<void> => node.sync.forwardChange(pending(notice));
     await send(at(1), change('nobody'));
-    assert.deepEqual(at(1).sync.changes, { sent: 1, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0 }, 'sent to all while the peers\' lists are unknown');
+    assert.deepEqual(at(1).sync.changes, { sent: 1, addressed: 0, unsent: 0, applied: 0, ignored: 0, failed: 0, tooLarge: 0 }, 'sent to all while the peers\' lists are unknown');
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
     let serialized = 0;
@@ -321,7 +321,7 @@ describe('RealtimeSync: changes and notifications', () => {
     assert.deepEqual(at(3).host.changes, []);
     assert.deepEqual(sentTypes(at(1)).filter((type) => type === 'change:documents'), ['change:documents']);
     assert.equal(at(1).transport.stats().published, 1, 'one broadcast while the lists are unknown');
-    assert.deepEqual(at(2).sync.changes, { sent: 0, addressed: 0, unsent: 0, applied: 1, ignored: 0, failed: 0 });
+    assert.deepEqual(at(2).sync.changes, { sent: 0, addressed: 0, unsent: 0, applied: 1, ignored: 0, failed: 0, tooLarge: 0 });
 
     await waitFor('both lists', () => at(2).bus.stats().receivedByType['interest:list'] === 1 && at(3).bus.stats().receivedByType['interest:list'] === 1);
     await flush();
@@ -332,7 +332,7 @@ describe('RealtimeSync: changes and notifications', () => {
     assert.equal(at(3).transport.stats().received, atNode3, 'node 3, without rooms in the collection, never received the second');
     assert.equal(at(3).sync.changes.ignored, 1);
     assert.equal(at(1).transport.stats().addressed, 1, 'one copy, to node 2');
-    assert.deepEqual(at(1).sync.changes, { sent: 2, addressed: 1, unsent: 0, applied: 0, ignored: 0, failed: 0 });
+    assert.deepEqual(at(1).sync.changes, { sent: 2, addressed: 1, unsent: 0, applied: 0, ignored: 0, failed: 0, tooLarge: 0 });
   });
 
   it('a peer subscribing while changes flow gets every change made once subscribed() resolved, once each, in order; none after it left', async () => {

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Channel } from '../../src/bus/message-bus';
+import { ChangeRelay } from '../../src/sync/change-relay';
+import type { REALTIME_MESSAGES } from '../../src/sync/messages';
+import type { RealtimeHost } from '../../src/sync/realtime-host';
+import { FrameTooLargeError } from '../../src/transport/errors';
+
+type Doc = { _id: string; _source: { pad: string } };
+
+/** A relay whose channel refuses messages over `maxBytes` of JSON, as the transport refuses frames over maxMessageBytes (its envelope left out here). */
+function relayWithLimit(maxBytes: number) {
+  const sent: string[][] = [];
+  const send = async (_type: string, change: { documents: Doc[] }): Promise<void> => {
+    const bytes = Buffer.byteLength(JSON.stringify(change));
+    if (bytes > maxBytes) throw new FrameTooLargeError('change:documents', bytes, maxBytes);
+    sent.push(change.documents.map((doc) => doc._id));
+  };
+  const channel = { publish: send, publishTo: (_peers: readonly string[], type: string, body: { documents: Doc[] }) => send(type, body) } as unknown as Channel<typeof REALTIME_MESSAGES>;
+  const relay = new ChangeRelay({} as RealtimeHost, {
+    channel: () => channel,
+    recipients: () => ({ peers: ['n2'], all: true }),
+    stopped: () => false,
+    log: () => undefined,
+  });
+  // Sizes in kB of each document's source; multi-byte characters, measured as the transport measures them (UTF-8).
+  const forward = (sizes: number[]) =>
+    relay.forward({ index: 'i', collection: 'c', action: 'update', documents: sizes.map((kb, i) => ({ _id: `d${i}`, _source: { pad: 'é'.repeat(kb * 512) } })), request: () => ({ data: {}, options: {} }) });
+  return { relay, sent, forward };
+}
+
+describe('ChangeRelay: changes larger than a message', () => {
+  it('a change too large for one message is sent in halves, down to what fits, every document once and in order', async () => {
+    const { relay, sent, forward } = relayWithLimit(100 * 1024);
+    await forward([30, 30, 30, 30, 30, 30, 90, 5]);
+    assert.deepEqual(sent.flat(), ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7'], 'every document once, in order');
+    assert.deepEqual(sent.map((ids) => ids.length), [3, 3, 2], 'as few messages as their sizes need');
+    assert.equal(relay.counts.tooLarge, 0);
+  });
+
+  it('a document too large alone is counted and its error thrown (the caller logs it); the others of its change still go', async () => {
+    const { relay, sent, forward } = relayWithLimit(100 * 1024);
+    await assert.rejects(forward([10, 500, 10]), FrameTooLargeError);
+    assert.deepEqual(sent, [['d0', 'd2']]);
+    assert.equal(relay.counts.tooLarge, 1);
+  });
+});
