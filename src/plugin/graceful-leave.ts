@@ -11,11 +11,24 @@ const DRAIN_POLL_MS = 50;
  * the shutdown may not be counted yet.
  */
 const DRAIN_QUIET_MS = 300;
+/**
+ * Longest drain: past it the node leaves with requests still running, so
+ * that a request that never ends does not keep it a member (its heartbeats
+ * sent, its subscriptions counted) until something kills the process.
+ * Leaves room for `timers.leaveTimeout` within the 30 s most orchestrators
+ * give a stop before SIGKILL.
+ */
+export const DRAIN_MAX_MS = 20_000;
 
 /** What the graceful leave needs from Kuzzle 2.10's funnel. */
 export interface FunnelLike {
+  /**
+   * Requests running. Not `remainingRequests`, which adds the requests
+   * queued while Kuzzle was overloaded: after the shutdown Kuzzle never
+   * runs those (it refuses them and tries again forever), so the count
+   * would never come down.
+   */
   concurrentRequests: number;
-  readonly remainingRequests?: number;
 }
 
 /**
@@ -30,6 +43,7 @@ export async function leaveGracefully(
   node: { drain(): void; stop(): Promise<void> },
   leaveTimeoutMs: number,
   log: Log,
+  drainMaxMs = DRAIN_MAX_MS,
 ): Promise<void> {
   const hold = funnel !== undefined && typeof funnel.concurrentRequests === 'number';
   if (hold) funnel.concurrentRequests++;
@@ -38,9 +52,13 @@ export async function leaveGracefully(
     if (hold) {
       const started = Date.now();
       for (let quietSince = Date.now(); Date.now() - quietSince < DRAIN_QUIET_MS; ) {
+        if (Date.now() - started >= drainMaxMs) {
+          log('warn', `${funnel.concurrentRequests - 1} request(s) still running after ${drainMaxMs} ms of drain: leaving the cluster anyway`);
+          break;
+        }
         await delay(DRAIN_POLL_MS);
         // Only the leave itself may be left.
-        if ((funnel.remainingRequests ?? funnel.concurrentRequests) > 1) quietSince = Date.now();
+        if (funnel.concurrentRequests > 1) quietSince = Date.now();
       }
       log('info', `drained in ${Date.now() - started} ms: leaving the cluster`);
     }

@@ -20,12 +20,15 @@ function recordingNode(stopMs = 0) {
 describe('leaveGracefully', () => {
   it('drains first, leaves only once the requests in flight are done, and holds Kuzzle\'s exit until then', async () => {
     let polls = 0;
+    let running = 2;
     const funnel = {
-      concurrentRequests: 2,
       // What the drain looks at: counted, to know it looked while requests ran.
-      get remainingRequests(): number {
+      get concurrentRequests(): number {
         polls++;
-        return this.concurrentRequests;
+        return running;
+      },
+      set concurrentRequests(value: number) {
+        running = value;
       },
     } satisfies FunnelLike;
     const node = recordingNode();
@@ -50,6 +53,16 @@ describe('leaveGracefully', () => {
     assert.deepEqual(node.calls, ['drain', 'stop']);
     assert.ok(logs.some((message) => /exiting anyway/.test(message)));
     assert.equal(funnel.concurrentRequests, 0);
+  });
+
+  it('requests that never end (or that Kuzzle queued while overloaded and never runs after a shutdown) hold the drain until its bound only', async () => {
+    const funnel = { concurrentRequests: 1, remainingRequests: 50 };
+    const node = recordingNode();
+    const logs: string[] = [];
+    await leaveGracefully(funnel, node, 5000, (_level, message) => void logs.push(message), 600);
+    assert.deepEqual(node.calls, ['drain', 'stop', 'stopped']);
+    assert.ok(logs.some((message) => /1 request\(s\) still running after 600 ms of drain: leaving the cluster anyway/.test(message)), logs.join('\n'));
+    assert.equal(funnel.concurrentRequests, 1, 'the hold is released');
   });
 
   it('without a funnel to hold (another Kuzzle), it drains and leaves at once', async () => {
