@@ -78,7 +78,11 @@ export interface StatusSources {
   backlog: BacklogStats;
 }
 
-/** Why this node must not receive traffic now, or undefined when it may. */
+/**
+ * Why this node must not receive traffic now, or undefined when it may.
+ * Health answers it to anyone: no node id, address or Redis error in it
+ * (`status`, for signed-in operators, has them).
+ */
 export function unhealthyReason(
   sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'unacknowledgedBy' | 'minimumNodes' | 'repair' | 'redis' | 'unreachableBoundMs'>,
   now = Date.now(),
@@ -93,10 +97,10 @@ export function unhealthyReason(
   // A short outage (a failover) is retried through; only a long one takes the node out of the balancer.
   const since = sources.redis.degradedSince;
   if (since !== undefined && now - since >= sources.unreachableBoundMs) {
-    return `the shared state (Redis) is unreachable for ${now - since} ms: ${sources.repair.stateUnreachable ?? sources.redis.degradedReason ?? 'no answer'}`;
+    return `the shared state (Redis) is unreachable for ${now - since} ms (see status: redis.degradedReason)`;
   }
   if (members < sources.minimumNodes) {
-    const why = unacknowledged > 0 ? ` (${unacknowledged} member(s) did not answer its rejoin: ${sources.unacknowledgedBy.join(', ')})` : '';
+    const why = unacknowledged > 0 ? ` (${unacknowledged} member(s) did not answer its rejoin, see status: node.unacknowledgedBy)` : '';
     return `${members} node(s) in the cluster${why}, ${sources.minimumNodes} required`;
   }
   return undefined;

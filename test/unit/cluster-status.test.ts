@@ -21,6 +21,6 @@ describe('health', () => {
 
   it('does not count the members that did not answer this node\'s rejoin (a one-way cut: they may not count it in), naming them', () => {
     assert.equal(unhealthyReason(sources([])), undefined);
-    assert.equal(unhealthyReason(sources(['n2', 'n3'])), '1 node(s) in the cluster (2 member(s) did not answer its rejoin: n2, n3), 3 required');
+    assert.equal(unhealthyReason(sources(['n2', 'n3'])), '1 node(s) in the cluster (2 member(s) did not answer its rejoin, see status: node.unacknowledgedBy), 3 required');
   });
 });

@@ -59,6 +59,6 @@ describe('health while the shared state is degraded', () => {
     availability.failed('state probe', new Error('Connection is closed.'));
     const sources = { ...base, redis: availability.stats(), unreachableBoundMs: 5000 };
     assert.equal(unhealthyReason(sources, 5999), undefined);
-    assert.match(unhealthyReason(sources, 6000) ?? '', /the shared state \(Redis\) is unreachable for 5000 ms: Connection is closed/);
+    assert.match(unhealthyReason(sources, 6000) ?? '', /^the shared state \(Redis\) is unreachable for 5000 ms \(see status: redis.degradedReason\)$/);
   });
 });
