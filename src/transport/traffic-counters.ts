@@ -58,9 +58,13 @@ export class TrafficCounters {
     this.dropped[reason] += 1;
   }
 
-  /** `missed`: all the messages of `peerId` missed since it was connected. */
+  /**
+   * `missed` messages of `peerId` lost in one gap: added to the peer's
+   * total, which never goes down (a Prometheus counter), whichever
+   * connection to the peer they were lost on.
+   */
   gap(peerId: string, missed: number): void {
-    this.gaps.set(peerId, missed);
+    this.gaps.set(peerId, (this.gaps.get(peerId) ?? 0) + missed);
   }
 
   snapshot(): Pick<TransportStats, keyof Totals | 'bytesByType' | 'gaps'> & { dropped: Record<FrameDropReason, number> } {

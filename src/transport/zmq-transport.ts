@@ -391,7 +391,7 @@ export class ZmqTransport implements Transport {
       const verdict = stream.check(seq);
       if (verdict.kind === 'replayed') return this.drop('replayed', `${addressed ? 'addressed message' : 'broadcast'} #${seq} of ${link.peerId}`);
       if (verdict.kind === 'gap') {
-        this.traffic.gap(link.peerId, link.missed);
+        this.traffic.gap(link.peerId, seq - verdict.expected);
         this.gapHandler?.(link.peerId, verdict.expected, seq);
       }
       this.traffic.totals.received += 1;

@@ -24,4 +24,12 @@ describe('TrafficCounters', () => {
     assert.deepEqual(bytesByType.sent, { 'realtime:change': 3 });
     assert.equal(bytesReceived, 5007);
   });
+
+  it("a peer's gaps add up and never go down, across its connections (a counter for Prometheus)", () => {
+    const traffic = new TrafficCounters();
+    traffic.gap('n2', 500);
+    // n2 evicted and back: a new connection, whose own count starts again.
+    traffic.gap('n2', 3);
+    assert.equal(traffic.snapshot().gaps.n2, 503);
+  });
 });
