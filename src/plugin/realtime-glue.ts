@@ -141,7 +141,11 @@ export class RealtimeGlue {
     const connectionId = connectionOf(payload.request);
     if (!connectionId) return false;
     const key = localKey(payload.room, connectionId);
-    if (payload.scope === 'in' && payload.request.data.propagate === false) {
+    // As Kuzzle's Channel reads it: any value given that is not truthy (a
+    // join does not normalise it: `null`, `0`, `""` make a local channel,
+    // for which Kuzzle makes no second call either).
+    const propagate = payload.request.data.propagate;
+    if (payload.scope === 'in' && propagate !== undefined && !propagate) {
       this.localOnly.add(key);
       return true;
     }

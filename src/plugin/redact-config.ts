@@ -16,17 +16,24 @@ function hide(tree: unknown, keys: readonly string[]): void {
   for (const key of keys) if (tree[key] !== undefined) tree[key] = HIDDEN;
 }
 
-/** Hides the secrets of ioredis options: passwords and TLS private material. */
+/** Hides the secrets of ioredis options: passwords and TLS private material (the Sentinels' too). */
 function hideRedisOptions(options: unknown): void {
   if (!isTree(options)) return;
   hide(options, REDIS_SECRETS);
   hide(options.tls, TLS_SECRETS);
+  hide(options.sentinelTLS, TLS_SECRETS);
 }
 
-/** Hides the secrets of Redis settings shaped like Kuzzle's `services.internalCache`. */
+/**
+ * Hides the secrets of Redis settings shaped like Kuzzle's
+ * `services.internalCache`; `node` and `nodes[]` too, which Kuzzle and
+ * ioredis take connection options from (a password among them).
+ */
 function hideRedisSettings(settings: unknown): void {
   if (!isTree(settings)) return;
   hideRedisOptions(settings.options);
+  hideRedisOptions(settings.node);
+  if (Array.isArray(settings.nodes)) for (const node of settings.nodes) hideRedisOptions(node);
   if (isTree(settings.clusterOptions)) hideRedisOptions(settings.clusterOptions.redisOptions);
 }
 

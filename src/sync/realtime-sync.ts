@@ -185,7 +185,13 @@ export class RealtimeSync {
 
   /** The subscription of a connection to a room is done on this node: resolves once it is live cluster-wide. */
   subscribed(room: RoomRecord, connectionId: string): Promise<void> {
-    return this.secondCall(eventKey('in', room.roomId, connectionId), () => this.entering(room, connectionId)).done;
+    const key = eventKey('in', room.roomId, connectionId);
+    // Another channel of a connection already counted in the room (Kuzzle
+    // sent no user notification for it): nothing to write, and nothing that
+    // may fail, since a failure makes the glue undo the subscription, which
+    // would take the connection's working channels out of the room too.
+    if (this.pending.get(key) === undefined && this.local.get(room.roomId)?.customers.has(connectionId) === true) return Promise.resolve();
+    return this.secondCall(key, () => this.entering(room, connectionId)).done;
   }
 
   /**

@@ -23,7 +23,7 @@ function glue() {
   const host = { storedRoom: () => ROOM } as Partial<KuzzleRealtimeHost> as KuzzleRealtimeHost;
   // Neither is used on these paths.
   const realtime = new RealtimeGlue(port, host, {} as KuzzleLike, {} as PluginContextLike);
-  const user = (scope: 'in' | 'out', propagate?: boolean) => {
+  const user = (scope: 'in' | 'out', propagate?: unknown) => {
     const request: SerializedRequest = { data: propagate === undefined ? {} : { propagate }, options: { connection: { id: 'conn-1' } } };
     return realtime.forwardUser({ room: ROOM.roomId, request, scope, content: { count: 1 } });
   };
@@ -41,6 +41,15 @@ describe('RealtimeGlue: propagate: false', () => {
     await user('in');
     await user('out');
     assert.deepEqual(calls, ['enter', 'forwardUser', 'leave', 'forwardUser']);
+  });
+
+  it('propagate given as any value that is not truthy (a join does not normalise it) makes a local channel, as Kuzzle reads it', async () => {
+    for (const propagate of [null, 0, '']) {
+      const { calls, user } = glue();
+      await user('in', propagate);
+      await user('out');
+      assert.deepEqual(calls, [], String(propagate));
+    }
   });
 
   it('the same connection subscribing to the room again with propagation: its leave is counted and told', async () => {

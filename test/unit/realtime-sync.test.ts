@@ -131,6 +131,17 @@ describe('RealtimeSync: subscriptions', () => {
     assert.deepEqual(sentTypes(at(1)), ['interest:add']);
   });
 
+  it('another channel of a connection already counted in the room writes nothing, so a Redis failure cannot refuse it (its undo would take the working channel out too)', async () => {
+    const { at, store } = cluster(1);
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    store.failures.set('countRoom', new Error('Redis down'));
+    store.failures.set('addSubscriber', new Error('Redis down'));
+    await at(1).sync.subscribed(room('r1'), 'conn-1');
+    assert.ok(store.failures.has('countRoom') && store.failures.has('addSubscriber'), 'nothing read or written');
+    store.failures.clear();
+    assert.equal(await store.countRoom('r1'), 1);
+  });
+
   it('concurrent first subscribers of a collection: one announcement, both wait for it', async () => {
     const { at, store } = cluster(2);
     await Promise.all([at(1).sync.subscribed(room('r1'), 'conn-1'), at(1).sync.subscribed(room('r2'), 'conn-2')]);
