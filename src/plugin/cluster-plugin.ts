@@ -11,6 +11,7 @@ import { mergeHandlers, type EventHandler, type PipeHandler } from './handlers';
 import { guardKoncordeMinimizer } from './espresso-close-guard';
 import { detectIntegration } from './kuzzle-integration';
 import { captureChanges } from './change-capture';
+import { answerRealtimeQueries } from './realtime-queries';
 import { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import { LocalNotifier } from './local-notifier';
 import { MemoryStorageGuard } from './memory-storage-guard';
@@ -66,6 +67,7 @@ export class ClusterPlugin {
     await node.connectState();
     const realtime = new RealtimeGlue(node.realtime, host, kuzzle, context);
     captureChanges(kuzzle, notifier, node.realtime, log);
+    answerRealtimeQueries(kuzzle, realtime);
     const msKeyPrefixes = keyPrefixesOf(kuzzle.config.services.memoryStorage);
     const msGuard = new MemoryStorageGuard((message) => new context.errors.ForbiddenError(`[cluster] ${message}`), msKeyPrefixes);
     const sharing = new SharingWatch(msGuard, msGuard.install(kuzzle.coreAnswerers ?? new Map()), node.stateMark(), msKeyPrefixes, log);
@@ -115,12 +117,6 @@ export class ClusterPlugin {
       'core:realtime:user:subscribe:after': (diff: never) => realtime.subscribed(diff),
       'core:realtime:user:join:after': (diff: never) => realtime.subscribed(diff),
       'core:realtime:user:unsubscribe:after': (payload: never) => realtime.unsubscribed(payload),
-      'realtime:beforeJoin': (request: never) => realtime.ensureLocalRoom(request),
-      'realtime:afterCount': (request: never) => realtime.clusterCount(request),
-      'realtime:errorCount': (request: never) => realtime.countOfRemoteRoom(request),
-      'realtime:beforeList': (request: never) => realtime.hideLocalList(request),
-      'realtime:afterList': (request: never) => realtime.clusterList(request),
-      'realtime:errorList': (request: never) => realtime.listFailed(request),
       'notify:user': (notification: never) => realtime.userNotification(notification),
     };
     const configPipes: Record<string, PipeHandler> = {

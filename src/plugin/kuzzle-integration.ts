@@ -16,6 +16,10 @@ export const REQUIRED_ASKS = [
   'core:realtime:document:notify',
   'core:realtime:document:mNotify',
   'core:realtime:publish',
+  // And these three, behind realtime:count, list and join (see realtime-queries).
+  'core:realtime:room:size:get',
+  'core:realtime:list',
+  'core:realtime:join',
   'core:cache:internal:mget',
   'core:cache:internal:store',
   'core:cache:internal:del',

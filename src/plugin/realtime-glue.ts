@@ -2,7 +2,9 @@ import type { RealtimePort } from '../cluster/realtime-port';
 import type { KuzzleRealtimeHost } from './kuzzle-realtime-host';
 import type { KuzzleLike, KuzzleRequestLike, KuzzleUserLike, PluginContextLike, SerializedRequest } from './kuzzle-types';
 import { stripRequest } from './strip-request';
+import { describeError } from '../util/describe-error';
 import { isObject } from '../util/guards';
+import type { KuzzleRealtimeAnswers } from './realtime-queries';
 
 /** Values Kuzzle 2.x accepts for a channel's `scope` and `users` (hotelClerk.js, Channel). */
 const CHANNEL_VALUES: readonly unknown[] = ['all', 'in', 'out', 'none'];
@@ -52,8 +54,6 @@ export class RealtimeGlue {
   private readonly countsInFlight = new WeakMap<object, Promise<void>>();
   /** Subscriptions made with `propagate: false`, by room and connection, until they leave (see {@link staysLocal}). */
   private readonly localOnly = new Set<string>();
-  /** Callers of `realtime:list` while Kuzzle computes its own list (see {@link hideLocalList}). */
-  private readonly listCallers = new WeakMap<KuzzleRequestLike, KuzzleUserLike>();
 
   constructor(
     private readonly realtime: RealtimePort,
@@ -162,13 +162,13 @@ export class RealtimeGlue {
   }
 
   /**
-   * A room created on another node must exist in Kuzzle's local room list,
-   * with its filter (read from the shared state), before it can be joined
-   * (the join then adds its subscriber at once).
+   * `realtime:join`: a room created on another node must exist in Kuzzle's
+   * local room list, with its filter (read from the shared state), before
+   * Kuzzle's join can add the subscriber.
    */
-  async ensureLocalRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
+  async join(request: KuzzleRequestLike, kuzzle: KuzzleRealtimeAnswers): Promise<unknown> {
     const roomId = request.input.body?.roomId;
-    if (typeof roomId === 'string' && !(await this.kuzzleHoldsRoom(roomId))) {
+    if (typeof roomId === 'string' && !(await this.kuzzleHoldsRoom(roomId, kuzzle))) {
       // Refused here as Kuzzle would refuse it, before the room is created:
       // Kuzzle has no way to remove an empty room, and one left behind
       // would keep its filter on this node for good.
@@ -177,7 +177,7 @@ export class RealtimeGlue {
       const room = await this.realtime.prepareJoin(roomId);
       if (room) await this.host.createLocalRoom(room.index, room.collection, roomId);
     }
-    return request;
+    return kuzzle.join(request);
   }
 
   /**
@@ -186,84 +186,47 @@ export class RealtimeGlue {
    * a rewrite to end, after Kuzzle dropped it (a join would then answer
    * `room_not_found`).
    */
-  private async kuzzleHoldsRoom(roomId: string): Promise<boolean> {
+  private async kuzzleHoldsRoom(roomId: string, kuzzle: KuzzleRealtimeAnswers): Promise<boolean> {
     try {
-      await this.kuzzle.ask('core:realtime:room:size:get', roomId);
+      await kuzzle.roomSize(roomId);
       return true;
     } catch (error) {
       if (isObject(error) && error.id === 'core.realtime.room_not_found') return false;
-      // A Kuzzle without that ask: the node's record stands for it.
       return this.realtime.hasLocalSubscribers(roomId);
     }
   }
 
-  /** `realtime:count` answers with the cluster-wide count. */
-  async clusterCount(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
-    const roomId = request.input.body?.roomId;
-    if (typeof roomId === 'string') {
-      const count = await this.realtime.countRoom(roomId);
-      if (count !== undefined) request.setResult({ count }, { status: 200 });
+  /**
+   * `realtime:count`: the cluster-wide count of a room the cluster knows;
+   * else Kuzzle's own (a room of subscriptions that do not propagate, or
+   * `room_not_found`). When the shared state does not answer, this node's
+   * own count (logged), as one Kuzzle would still answer.
+   */
+  async count(roomId: string, kuzzle: KuzzleRealtimeAnswers): Promise<number> {
+    let total: number | undefined;
+    try {
+      total = await this.realtime.countRoom(roomId);
+    } catch (error) {
+      this.context.log.warn(`[cluster] realtime:count of room ${roomId} answered with this node's own count: the shared state did not answer (${describeError(error)})`);
     }
-    return request;
+    return total ?? kuzzle.roomSize(roomId);
   }
 
   /**
-   * Kuzzle answers `room_not_found` for a room with no local subscriber:
-   * recover with the cluster-wide count when the cluster knows the room.
-   * (Creating the room locally instead would leave an empty room in Kuzzle
-   * that makes it skip Koncorde for later subscriptions.)
+   * `realtime:list`: every room of the cluster on collections the caller may
+   * subscribe to, with cluster-wide counts. When the shared state does not
+   * answer, Kuzzle's own list of this node's rooms (logged).
    */
-  async countOfRemoteRoom(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
-    const roomId = request.input.body?.roomId;
-    if (typeof roomId !== 'string' || request.error?.id !== 'core.realtime.room_not_found') return request;
-    const count = await this.realtime.countRoom(roomId);
-    if (count !== undefined) {
-      request.clearError();
-      request.setResult({ count }, { status: 200 });
+  async list(user: KuzzleUserLike | null | undefined, kuzzle: KuzzleRealtimeAnswers): Promise<unknown> {
+    if (!user) return kuzzle.list(user);
+    try {
+      return await this.realtime.listRooms(({ index, collection }) =>
+        user.isActionAllowed(this.context.constructors.Request({ controller: 'realtime', action: 'subscribe', index, collection })),
+      );
+    } catch (error) {
+      this.context.log.warn(`[cluster] realtime:list answered with this node's own rooms: the shared state did not answer (${describeError(error)})`);
+      return kuzzle.list(user);
     }
-    return request;
-  }
-
-  /**
-   * `realtime:beforeList`: Kuzzle's own answer (this node's rooms, found by
-   * walking every filter the node holds, i.e. every room of the cluster) is
-   * replaced by {@link clusterList}'s: for that walk, the caller may see no
-   * collection, so it costs nothing. The user comes back in the `after` or
-   * `error` step (Kuzzle checked the caller's rights before this step).
-   */
-  // async: Kuzzle waits for a pipe's promise (or its callback), never for a plain value.
-  async hideLocalList(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
-    const user = request.context.user;
-    if (user && !this.listCallers.has(request)) {
-      this.listCallers.set(request, user);
-      request.context.user = Object.create(user, { isActionAllowed: { value: () => Promise.resolve(false) } }) as KuzzleUserLike;
-    }
-    return request;
-  }
-
-  /** `realtime:errorList`: the caller's user back (see {@link hideLocalList}). */
-  async listFailed(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
-    this.restoreListCaller(request);
-    return request;
-  }
-
-  private restoreListCaller(request: KuzzleRequestLike): void {
-    const user = this.listCallers.get(request);
-    if (user === undefined) return;
-    request.context.user = user;
-    this.listCallers.delete(request);
-  }
-
-  /** Every room of the cluster on collections the caller may subscribe to, with cluster-wide counts. */
-  async clusterList(request: KuzzleRequestLike): Promise<KuzzleRequestLike> {
-    this.restoreListCaller(request);
-    const user = request.context.user;
-    if (!user) return request;
-    const list = await this.realtime.listRooms(({ index, collection }) =>
-      user.isActionAllowed(this.context.constructors.Request({ controller: 'realtime', action: 'subscribe', index, collection })),
-    );
-    request.setResult(list, { status: 200 });
-    return request;
   }
 }
 

@@ -319,6 +319,17 @@ describe('Kuzzle state kept in step across nodes', () => {
     assert.deepEqual(through, [1], 'the local-only subscription sees its own node\'s change only');
   });
 
+  it('realtime:count and realtime:list through the embedded SDK of a plugin answer for the whole cluster, as through the API', async () => {
+    const collection = 'sdk-queries';
+    await ensureCollection(node(1), index, collection);
+    const roomId = await node(1).realtime.subscribe(index, collection, { equals: { sdk: true } }, () => undefined);
+    await node(3).realtime.subscribe(index, collection, { equals: { sdk: true } }, () => undefined);
+    // Node 2 holds no subscriber of the room: its Kuzzle alone would answer room_not_found and list nothing.
+    assert.equal(await fixture(node(2), 'sdkCount', {}, { roomId }), 2);
+    const listed = (await fixture(node(2), 'sdkList')) as Record<string, Record<string, Record<string, number>>>;
+    assert.equal(listed[index]?.[collection]?.[roomId], 2);
+  });
+
   it('admin:dump on node 1 makes every node dump', async () => {
     const stack = getStack();
     const suffix = uniqueName('kpcdump');
