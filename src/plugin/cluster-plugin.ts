@@ -89,12 +89,14 @@ export class ClusterPlugin {
     const glue = () => ({ memoryStorage: msGuard.stats() });
     const controller = new ClusterController(node, (message) => new ServiceUnavailable(message), (message) => new TooManyRequests(message), glue);
 
+    let leaving: Promise<void> | undefined;
     const realtimeHooks = {
       'core:notify:user': (payload: never) => realtime.forwardUser(payload),
       'kuzzle:shutdown': () => {
         sharing.stop();
         kuzzleSync.stop();
-        void leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log);
+        // Kuzzle shuts down again at each signal: one leave (two would each wait for the other's hold to end).
+        leaving ??= leaveGracefully(kuzzle.funnel, node, config.timers.leaveTimeout, log);
       },
     };
     const realtimePipes: Record<string, PipeHandler> = {

@@ -220,14 +220,30 @@ export class RealtimeGlue {
   async list(user: KuzzleUserLike | null | undefined, kuzzle: KuzzleRealtimeAnswers): Promise<unknown> {
     if (!user) return kuzzle.list(user);
     try {
-      return await this.realtime.listRooms(({ index, collection }) =>
+      const list = await this.realtime.listRooms(({ index, collection }) =>
         user.isActionAllowed(this.context.constructors.Request({ controller: 'realtime', action: 'subscribe', index, collection })),
       );
+      return plainTree(list);
     } catch (error) {
       this.context.log.warn(`[cluster] realtime:list answered with this node's own rooms: the shared state did not answer (${describeError(error)})`);
       return kuzzle.list(user);
     }
   }
+}
+
+/**
+ * The list as plain objects, as Kuzzle's own list is (the embedded SDK
+ * hands it to plugin code as it is, and a table without a prototype has no
+ * `hasOwnProperty` or `toString`); keys set as own properties, so that a
+ * collection named "__proto__" stays a key.
+ */
+function plainTree(tree: unknown): unknown {
+  if (typeof tree !== 'object' || tree === null) return tree;
+  const plain: Record<string, unknown> = {};
+  for (const key of Object.keys(tree)) {
+    Object.defineProperty(plain, key, { value: plainTree((tree as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+  }
+  return plain;
 }
 
 const localKey = (roomId: string, connectionId: string): string => `${roomId}\n${connectionId}`;

@@ -16,6 +16,17 @@ function hide(tree: unknown, keys: readonly string[]): void {
   for (const key of keys) if (tree[key] !== undefined) tree[key] = HIDDEN;
 }
 
+/** A Redis URL with its password hidden; a string that is not a URL is hidden whole if it may hold one. */
+function withoutPassword(address: string): string {
+  try {
+    const url = new URL(address);
+    if (url.password !== '') url.password = 'hidden';
+    return url.toString();
+  } catch {
+    return address.includes('@') ? HIDDEN : address;
+  }
+}
+
 /** Hides the secrets of ioredis options: passwords and TLS private material (the Sentinels' too). */
 function hideRedisOptions(options: unknown): void {
   if (!isTree(options)) return;
@@ -33,7 +44,13 @@ function hideRedisSettings(settings: unknown): void {
   if (!isTree(settings)) return;
   hideRedisOptions(settings.options);
   hideRedisOptions(settings.node);
-  if (Array.isArray(settings.nodes)) for (const node of settings.nodes) hideRedisOptions(node);
+  if (Array.isArray(settings.nodes)) {
+    settings.nodes.forEach((node: unknown, i: number, nodes: unknown[]) => {
+      // ioredis also takes "redis://user:password@host:port" there.
+      if (typeof node === 'string') nodes[i] = withoutPassword(node);
+      else hideRedisOptions(node);
+    });
+  }
   if (isTree(settings.clusterOptions)) hideRedisOptions(settings.clusterOptions.redisOptions);
 }
 

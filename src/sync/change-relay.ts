@@ -23,7 +23,7 @@ export interface ChangeCounts {
   ignored: number;
   /** Whose delivery failed (logged). */
   failed: number;
-  /** Made here and too large to send even alone (a document over `maxMessageBytes`): its peers' subscribers miss it (logged). */
+  /** Documents made here too large to send even alone (over `maxMessageBytes`), or publications and requests alone that large: its peers' subscribers miss them (logged). */
   tooLarge: number;
 }
 
@@ -141,13 +141,20 @@ export class ChangeRelay {
 
   /**
    * The change's documents in as many messages as their sizes need, in
-   * their order, each part encoded before the next (this runs a moment
+   * their order, each part encoded before the next. This runs a moment
    * after the first try: a change of the same collection made in that
-   * moment may reach peers first). Measured as the transport encodes them
-   * (UTF-8 JSON), with room left for the envelope.
+   * moment, or the next chunks of a change of more than
+   * {@link MAX_DOCUMENTS_PER_MESSAGE} documents, may reach peers first.
+   * Measured as the transport encodes them (UTF-8 JSON), with room left
+   * for the envelope.
    */
   private async publishInParts(to: Recipients, change: ChangeNotice, maxBytes: number): Promise<void> {
     const room = maxBytes - Buffer.byteLength(JSON.stringify({ ...change, documents: [] })) - ENVELOPE_ALLOWANCE;
+    if (change.documents.length === 0 || room <= 0) {
+      // A publication, or a change whose request alone (its body, volatile data) fills a message: nothing to split.
+      this.counts.tooLarge++;
+      throw new FrameTooLargeError(`change:documents (${change.action} of ${change.index}/${change.collection}, larger than a message without its documents)`, maxBytes + 1, maxBytes);
+    }
     const parts: Array<ChangeNotice['documents']> = [];
     let part: ChangeNotice['documents'] = [];
     let bytes = 0;

@@ -190,7 +190,9 @@ export class RealtimeSync {
     // sent no user notification for it): nothing to write, and nothing that
     // may fail, since a failure makes the glue undo the subscription, which
     // would take the connection's working channels out of the room too.
-    if (this.pending.get(key) === undefined && this.local.get(room.roomId)?.customers.has(connectionId) === true) return Promise.resolve();
+    // It still waits, as the first channel does, until peers know this node
+    // listens to the collection (which never fails).
+    if (this.pending.get(key) === undefined && this.local.get(room.roomId)?.customers.has(connectionId) === true) return this.local.announced(room);
     return this.secondCall(key, () => this.entering(room, connectionId)).done;
   }
 

@@ -44,4 +44,12 @@ describe('ChangeRelay: changes larger than a message', () => {
     assert.deepEqual(sent, [['d0', 'd2']]);
     assert.equal(relay.counts.tooLarge, 1);
   });
+
+  it('a publication larger than a message (nothing to split) is counted and its error thrown, not dropped silently', async () => {
+    const { relay, sent } = relayWithLimit(1024);
+    const publication = relay.forward({ index: 'i', collection: 'c', action: 'publish', documents: [], request: () => ({ data: { body: { pad: 'x'.repeat(4096) } }, options: {} }) });
+    await assert.rejects(publication, FrameTooLargeError);
+    assert.deepEqual(sent, []);
+    assert.equal(relay.counts.tooLarge, 1);
+  });
 });

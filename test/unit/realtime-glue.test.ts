@@ -159,7 +159,12 @@ describe('RealtimeGlue: realtime:count, list and join, answered in front of Kuzz
 
   it("list: the cluster's rooms the caller may see; Kuzzle's own when the shared state does not answer, or without a user", async () => {
     const user = { _id: 'u', isActionAllowed: async () => true };
-    assert.deepEqual(await queries({ cluster: { r1: 4 } }).ask('core:realtime:list', user), { idx: { col: { r1: 4 } } });
+    const listed = (await queries({ cluster: { r1: 4 } }).ask('core:realtime:list', user)) as Record<string, unknown>;
+    assert.deepEqual(listed, { idx: { col: { r1: 4 } } });
+    assert.equal(Object.getPrototypeOf(listed), Object.prototype, 'plain objects, as Kuzzle lists (the embedded SDK hands them to plugin code)');
+    const odd = JSON.parse('{"__proto__": {"col": 1}}') as Record<string, number>;
+    const tricky = (await queries({ cluster: odd }).ask('core:realtime:list', user)) as { idx: { col: Record<string, unknown> } };
+    assert.deepEqual(Object.keys(tricky.idx.col), ['__proto__'], 'a "__proto__" key stays a key');
     const down = queries({ cluster: new Error('Redis down') });
     assert.deepEqual(await down.ask('core:realtime:list', user), { local: true });
     assert.equal(down.warnings.length, 1);

@@ -8,7 +8,7 @@ describe('redactConfig (server:getConfig)', () => {
       cluster: {
         minimumNodes: 3,
         curve: { secretKey: 'S'.repeat(40), accept: ['P'.repeat(40)] },
-        redis: { nodes: [{ host: 'r', port: 1, password: 'pw5' }], options: { password: 'pw1', username: 'kpc', tls: { ca: 'CA', cert: 'CERT', key: 'KEY', passphrase: 'phrase-1' } }, clusterOptions: { redisOptions: { password: 'pw2' } } },
+        redis: { nodes: [{ host: 'r', port: 1, password: 'pw5' }, 'redis://kpc:pw7@r2:6380'], options: { password: 'pw1', username: 'kpc', tls: { ca: 'CA', cert: 'CERT', key: 'KEY', passphrase: 'phrase-1' } }, clusterOptions: { redisOptions: { password: 'pw2' } } },
       },
     },
     services: {
@@ -22,8 +22,8 @@ describe('redactConfig (server:getConfig)', () => {
     const original = config();
     const shown = redactConfig(original);
     const text = JSON.stringify(shown);
-    for (const secret of ['S'.repeat(40), 'pw1', 'pw2', 'pw3', 'pw4', 'pw5', 'pw6', 'KEY', 'SKEY', 'phrase-1', 'phrase-2', 'PFX']) assert.equal(text.includes(secret), false, secret);
-    for (const kept of ['P'.repeat(40), 'kpc', 'CA', 'CERT', 'http://es:9200', '"minimumNodes":3']) assert.ok(text.includes(kept), kept);
+    for (const secret of ['S'.repeat(40), 'pw1', 'pw2', 'pw3', 'pw4', 'pw5', 'pw6', 'pw7', 'KEY', 'SKEY', 'phrase-1', 'phrase-2', 'PFX']) assert.equal(text.includes(secret), false, secret);
+    for (const kept of ['P'.repeat(40), 'kpc', 'r2:6380', 'CA', 'CERT', 'http://es:9200', '"minimumNodes":3']) assert.ok(text.includes(kept), kept);
     assert.equal((shown as ReturnType<typeof config>).plugins.cluster.curve.secretKey, HIDDEN);
   });
 
