@@ -214,7 +214,8 @@ export class ClusterNode {
     this.sync.stop();
     await withTimeout(this.membership.stop(true), this.options.timers.leaveTimeout).catch(() => this.log('warn', 'the leave of the failed start did not end in time'));
     this.bus.stop();
-    await this.transport.close();
+    // The leave goes out first (a socket closed at once drops what it had not sent).
+    await this.transport.close({ flushMs: 500 });
     this.state.close();
   }
 

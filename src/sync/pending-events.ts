@@ -1,5 +1,5 @@
 /** How long an event seen early waits for its second call once it has settled: between half of it and all of it. */
-export const PENDING_EVENT_MS = 60_000;
+const PENDING_EVENT_MS = 60_000;
 
 interface Entry<T> {
   event: T;

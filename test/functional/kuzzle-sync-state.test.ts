@@ -319,7 +319,7 @@ describe('Kuzzle state kept in step across nodes', () => {
     assert.deepEqual(through, [1], 'the local-only subscription sees its own node\'s change only');
   });
 
-  it('realtime:count and realtime:list through the embedded SDK of a plugin answer for the whole cluster, as through the API', async () => {
+  it("realtime:count through the embedded SDK of a plugin, and Kuzzle's realtime:list ask (where the embedded SDK's list ends), answer for the whole cluster, as through the API", async () => {
     const collection = 'sdk-queries';
     await ensureCollection(node(1), index, collection);
     const roomId = await node(1).realtime.subscribe(index, collection, { equals: { sdk: true } }, () => undefined);

@@ -306,7 +306,8 @@ describe('ClusterNode on doubles', () => {
   });
 
   it('a start that fails after joining leaves nothing running: peers forget the node at once, its card goes, its sockets and Redis connection close', async () => {
-    cluster = new MemoryCluster();
+    // No eviction for silence within the test: only the leave can make a forget b.
+    cluster = new MemoryCluster({ timers: { heartbeatTimeout: 60_000, cardTtl: 120_000 } });
     const a = await cluster.start();
     const failing = cluster.start('node-b', 'node-b', (member) => {
       // The last step of the start (the shared state's epoch) fails, after b joined a.
