@@ -105,7 +105,7 @@ export class Reassembler {
     const count = frame.readUInt16BE(7);
     const chunk = frame.subarray(HEADER_BYTES);
     if (count < 2 || index >= count) return this.abandon(sender, 'a fragment with an impossible header');
-    this.dropExpired();
+    this.expire();
     let partial = this.partials.get(sender);
     if (index === 0) {
       if (partial) this.release(sender, partial);
@@ -153,15 +153,6 @@ export class Reassembler {
     other.held += partial.bytes;
   }
 
-  /**
-   * Drops the messages half-sent for longer than {@link PARTIAL_MAX_AGE_MS}
-   * (also done as fragments come: this is for a socket gone quiet, whose
-   * senders' links never drop, as a ROUTER's). Returns how many.
-   */
-  expire(): number {
-    return this.dropExpired();
-  }
-
   /** `sender` is gone (its link dropped): what it left half-sent would never be completed nor abandoned. */
   forget(sender: string): void {
     const partial = this.partials.get(sender);
@@ -183,8 +174,14 @@ export class Reassembler {
     if (oldest) this.release(oldest[0], oldest[1]);
   }
 
-  /** Partials are kept in the order they started (or were moved here): the expired ones come first. */
-  private dropExpired(): number {
+  /**
+   * Drops the messages half-sent for longer than {@link PARTIAL_MAX_AGE_MS}
+   * (as fragments come, and on a timer for a socket gone quiet, whose
+   * senders' links never drop, as a ROUTER's). Returns how many. Partials
+   * are kept in the order they started (or were moved here): the expired
+   * ones come first.
+   */
+  expire(): number {
     const oldestKept = this.now() - PARTIAL_MAX_AGE_MS;
     let dropped = 0;
     for (const [sender, partial] of this.partials) {
