@@ -201,14 +201,16 @@ export class ClusterNode {
    * A failed start must not leave a node that peers count in and no client
    * reaches: its card renewed and its heartbeats sent while the process
    * lives (an application that does not exit on a failed `app.start()`).
+   * Also for a start that failed after this one (the Kuzzle-wide catch-up).
    * Peers that accepted its join are told it left; the sockets and the Redis
    * connection close, so the process can exit. No subscription exists yet
    * (Kuzzle listens only after the start): nothing to purge. Bounded by
    * `timers.leaveTimeout`, as a leave: Redis may be what failed.
    */
-  private async abandonStart(error: unknown): Promise<void> {
+  async abandonStart(error: unknown): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.ready = false;
     this.log('error', `start failed, leaving the cluster: ${describeError(error)}`);
     this.repair.stop();
     this.sync.stop();

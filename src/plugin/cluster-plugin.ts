@@ -21,8 +21,6 @@ import type { KuzzleLike, KuzzleRequestLike, KuzzleStateInternals, PluginContext
 import { pluginLog } from './plugin-log';
 import { RealtimeGlue } from './realtime-glue';
 import { assertNoBuiltinCluster } from './refuse-builtin-cluster';
-import { describeError } from '../util/describe-error';
-import { withTimeout } from '../util/with-timeout';
 
 type ApiDefinition = Record<string, { actions: Record<string, { handler: (request: KuzzleRequestLike) => Promise<unknown>; http: Array<{ verb: string; path: string }> }> }>;
 
@@ -106,10 +104,9 @@ export class ClusterPlugin {
           // Before the first client request: what the node missed while starting.
           await kuzzleSync.start();
         } catch (error) {
-          // Kuzzle will not serve: peers must not count this node in (the node's own failed start cleans up the same way).
-          log('error', `start failed, leaving the cluster: catching up failed: ${describeError(error)}`);
+          // Kuzzle will not serve: peers must not count this node in.
           kuzzleSync.stop();
-          await withTimeout(node.stop(), config.timers.leaveTimeout).catch(() => log('warn', 'the leave of the failed start did not end in time'));
+          await node.abandonStart(error);
           throw error;
         }
         // Not awaited: the guard is on until the rounds tell, and a memoryStorage that does not answer must not hold the start.
