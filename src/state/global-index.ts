@@ -484,7 +484,8 @@ export class GlobalIndex {
       const collections = this.decodeRefs(members, this.keys.collections).map((ref) => this.keys.collection(ref.index, ref.collection));
       const sizes = await Promise.all(collections.map((k) => this.retry.run('index.sweep', () => this.redis.hlen(k.rooms))));
       const empty = collections.filter((_, i) => sizes[i] === 0);
-      await Promise.all(empty.map((k) => this.retry.run('index.sweep', () => this.settleListing(k))));
+      // Found empty just now: settleListing needs not read it again before unlisting (it reads it after).
+      await Promise.all(empty.map((k) => this.retry.run('index.sweep', () => this.settleListing(k, 0))));
       unlisted += empty.length;
     } while (cursor !== '0');
     return unlisted;

@@ -50,7 +50,7 @@ export class PendingEvents<T> {
     this.older.delete(key);
   }
 
-  /** Events kept (tests and status). */
+  /** Events kept (for tests). */
   get size(): number {
     return this.current.size + this.older.size;
   }
