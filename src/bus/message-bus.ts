@@ -142,16 +142,14 @@ export class MessageBus {
     this.backlog.stop();
   }
 
-  /** @internal used by {@link Channel}: broadcasts a checked body. */
-  async publish(type: string, body: unknown): Promise<void> {
-    await this.transport.publish(type, body);
-    this.countSent(type);
+  /** @internal used by {@link Channel}: broadcasts a checked body; throws at once as {@link Transport.publish} does. */
+  publish(type: string, body: unknown): Promise<void> {
+    return this.transport.publish(type, body).then(() => this.countSent(type));
   }
 
-  /** @internal used by {@link Channel}: sends a checked broadcast-kind body to these peers only. */
-  async publishTo(peers: readonly string[], type: string, body: unknown): Promise<void> {
-    await this.transport.publishTo(peers, type, body);
-    this.countSent(type, peers.length);
+  /** @internal used by {@link Channel}: sends a checked broadcast-kind body to these peers only; throws at once as {@link Transport.publish} does. */
+  publishTo(peers: readonly string[], type: string, body: unknown): Promise<void> {
+    return this.transport.publishTo(peers, type, body).then(() => this.countSent(type, peers.length));
   }
 
   /** @internal used by {@link Channel}: sends a checked body to one peer; the reply is checked by the channel. */
@@ -256,13 +254,14 @@ export class Channel<M extends MessageMap> {
     private readonly messages: M,
   ) {}
 
-  async publish<T extends BroadcastTypes<M>>(type: T, body: BodyOf<M[T]>): Promise<void> {
-    await this.bus.publish(type, body);
+  /** Broadcasts to every peer; a body that cannot be sent throws at once (see {@link Transport.publish}). */
+  publish<T extends BroadcastTypes<M>>(type: T, body: BodyOf<M[T]>): Promise<void> {
+    return this.bus.publish(type, body);
   }
 
   /** Sends a broadcast-kind message to these peers only (see {@link Transport.publishTo}); they handle it as a broadcast. */
-  async publishTo<T extends BroadcastTypes<M>>(peers: readonly string[], type: T, body: BodyOf<M[T]>): Promise<void> {
-    await this.bus.publishTo(peers, type, body);
+  publishTo<T extends BroadcastTypes<M>>(peers: readonly string[], type: T, body: BodyOf<M[T]>): Promise<void> {
+    return this.bus.publishTo(peers, type, body);
   }
 
   /**

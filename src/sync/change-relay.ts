@@ -125,35 +125,36 @@ export class ChangeRelay {
   /**
    * Sends one message; one larger than a message may be (big documents:
    * Kuzzle sends each one's whole source) goes in parts (see
-   * {@link publishInParts}). No sequence number is taken by a message that
-   * was not sent, so peers would see no gap: a document too large alone is
-   * lost for them, counted and thrown (the caller logs it).
+   * {@link publishInParts}). Either is handed to the transport before this
+   * returns (it refuses a message too large at once), so that the parts
+   * keep the change's place among this node's messages: before the next
+   * chunk of a change of more than {@link MAX_DOCUMENTS_PER_MESSAGE}
+   * documents, and before a later change of the same collection. No
+   * sequence number is taken by a message that was not sent, so peers
+   * would see no gap: a document too large alone is lost for them,
+   * counted and thrown (the caller logs it).
    */
-  private async publish(to: Recipients, change: ChangeNotice): Promise<void> {
-    if (this.options.stopped()) return;
+  private publish(to: Recipients, change: ChangeNotice): Promise<void> {
+    if (this.options.stopped()) return Promise.resolve();
     try {
-      await this.send(to, change);
+      return this.send(to, change);
     } catch (error) {
-      if (!(error instanceof FrameTooLargeError)) throw error;
-      await this.publishInParts(to, change, error.maxBytes);
+      if (!(error instanceof FrameTooLargeError)) return Promise.reject(error);
+      return this.publishInParts(to, change, error.maxBytes);
     }
   }
 
   /**
    * The change's documents in as many messages as their sizes need, in
-   * their order, each part encoded before the next. This runs a moment
-   * after the first try: a change of the same collection made in that
-   * moment, or the next chunks of a change of more than
-   * {@link MAX_DOCUMENTS_PER_MESSAGE} documents, may reach peers first.
-   * Measured as the transport encodes them (UTF-8 JSON), with room left
-   * for the envelope.
+   * their order, all handed over before this returns. Measured as the
+   * transport encodes them (UTF-8 JSON), with room left for the envelope.
    */
-  private async publishInParts(to: Recipients, change: ChangeNotice, maxBytes: number): Promise<void> {
+  private publishInParts(to: Recipients, change: ChangeNotice, maxBytes: number): Promise<void> {
     const room = maxBytes - Buffer.byteLength(JSON.stringify({ ...change, documents: [] })) - ENVELOPE_ALLOWANCE;
     if (change.documents.length === 0 || room <= 0) {
       // A publication, or a change whose request alone (its body, volatile data) fills a message: nothing to split.
       this.counts.tooLarge++;
-      throw new FrameTooLargeError(`change:documents (${change.action} of ${change.index}/${change.collection}, larger than a message without its documents)`, maxBytes + 1, maxBytes);
+      return Promise.reject(new FrameTooLargeError(`change:documents (${change.action} of ${change.index}/${change.collection}, larger than a message without its documents)`, maxBytes + 1, maxBytes));
     }
     const parts: Array<ChangeNotice['documents']> = [];
     let part: ChangeNotice['documents'] = [];
@@ -174,12 +175,25 @@ export class ChangeRelay {
       bytes += size;
     }
     if (part.length > 0) parts.push(part);
-    const sends = parts.map((documents) => this.send(to, { ...change, documents }));
     this.counts.tooLarge += alone;
-    await Promise.all(sends);
-    if (alone > 0) throw new FrameTooLargeError(`change:documents (${alone} document(s) of ${change.index}/${change.collection} larger than a message alone)`, maxBytes + 1, maxBytes);
+    const sent = Promise.all(parts.map((documents) => this.sendPart(to, { ...change, documents })));
+    if (alone === 0) return sent.then(() => undefined);
+    return sent.then(() => {
+      throw new FrameTooLargeError(`change:documents (${alone} document(s) of ${change.index}/${change.collection} larger than a message alone)`, maxBytes + 1, maxBytes);
+    });
   }
 
+  /** One part of a split change; one the transport still refuses (its envelope larger than allowed for) is counted with the documents too large. */
+  private sendPart(to: Recipients, part: ChangeNotice): Promise<void> {
+    try {
+      return this.send(to, part);
+    } catch (error) {
+      if (error instanceof FrameTooLargeError) this.counts.tooLarge += part.documents.length;
+      return Promise.reject(error);
+    }
+  }
+
+  /** @throws at once when the transport refuses the message (see `Transport.publish`). */
   private send(to: Recipients, change: ChangeNotice): Promise<void> {
     // A broadcast reaches every peer in one send; a copy per peer spares the others receiving and decoding it.
     if (to.all) return this.options.channel().publish('change:documents', change);

@@ -76,12 +76,20 @@ export interface Transport {
   disconnect(peerId: string): void;
   /** Peers currently connected. */
   peers(): string[];
-  /** Broadcasts to every connected peer; resolves once handed to the socket. */
+  /**
+   * Broadcasts to every connected peer; resolves once handed to the socket.
+   *
+   * @throws at once, before anything is sent, when the body cannot be
+   * (TypeError: not JSON; FrameTooLargeError: over `maxMessageBytes`), so
+   * that a caller sending in parts instead keeps its messages in order
+   * with the next ones. Every other failure rejects.
+   */
   publish(type: string, body: unknown): Promise<void>;
   /**
    * Sends a broadcast-kind message to these peers only, each its own copy,
    * in order with this node's broadcasts; a peer not listed never receives
-   * it. Resolves once handed to the socket.
+   * it. Resolves once handed to the socket. Throws at once as
+   * {@link publish} does.
    */
   publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void>;
   /**

@@ -187,17 +187,19 @@ export class ZmqTransport implements Transport {
    * Broadcasts to every subscribed peer with the next sequence number.
    * Resolves once zeromq queued the frame; a slow peer past the high water
    * mark misses it (PUB semantics), which receivers see as a `seq` gap.
+   * A body that cannot be sent throws at once (see {@link Transport.publish}).
    */
-  async publish(type: string, body: unknown): Promise<void> {
-    if (this.closed) throw new TransportClosedError();
+  publish(type: string, body: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new TransportClosedError());
     const frame = this.writer.encode({ type, seq: this.seq + 1, body });
     // The sequence only advances for frames that will actually be sent, so a
     // body that fails to encode does not look like a lost broadcast.
     this.seq += 1;
     // Fragments are queued in a row, in one turn: nothing gets between them.
-    await Promise.all(this.writer.framesOf(frame).map((part) => this.pubQueue.enqueue([part])));
-    this.traffic.totals.published += 1;
-    this.traffic.bytes('sent', type, frame.length);
+    return Promise.all(this.writer.framesOf(frame).map((part) => this.pubQueue.enqueue([part]))).then(() => {
+      this.traffic.totals.published += 1;
+      this.traffic.bytes('sent', type, frame.length);
+    });
   }
 
   /**
@@ -205,11 +207,11 @@ export class ZmqTransport implements Transport {
    * once, then one copy per peer behind its topic (addressing.ts), each
    * with that peer's next sequence number. Queued in one turn, so nothing
    * gets between the copies; a peer past the high water mark misses its
-   * copy, which it sees as a gap.
+   * copy, which it sees as a gap. A body that cannot be sent throws at once.
    */
-  async publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
-    if (this.closed) throw new TransportClosedError();
-    if (peerIds.length === 0) return;
+  publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new TransportClosedError());
+    if (peerIds.length === 0) return Promise.resolve();
     // No sequence in the envelope: each copy's number is in its topic.
     const frame = this.writer.encode({ type, seq: 0, body });
     const parts = this.writer.framesOf(frame);
@@ -218,9 +220,10 @@ export class ZmqTransport implements Transport {
       const topic = topicFrame(peerId, this.addressedSeqs.take(peerId));
       for (const part of parts) sends.push(this.pubQueue.enqueue([topic, part]));
     }
-    await Promise.all(sends);
-    this.traffic.totals.addressed += peerIds.length;
-    this.traffic.bytes('sent', type, frame.length * peerIds.length);
+    return Promise.all(sends).then(() => {
+      this.traffic.totals.addressed += peerIds.length;
+      this.traffic.bytes('sent', type, frame.length * peerIds.length);
+    });
   }
 
   /**

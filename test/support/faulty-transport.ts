@@ -41,14 +41,12 @@ export class FaultyTransport implements Transport {
     return this.inner.peers();
   }
 
-  async publish(type: string, body: unknown): Promise<void> {
-    if (this.silent) return;
-    await this.inner.publish(type, body);
+  publish(type: string, body: unknown): Promise<void> {
+    return this.silent ? Promise.resolve() : this.inner.publish(type, body);
   }
 
-  async publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
-    if (this.silent) return;
-    await this.inner.publishTo(peerIds, type, body);
+  publishTo(peerIds: readonly string[], type: string, body: unknown): Promise<void> {
+    return this.silent ? Promise.resolve() : this.inner.publishTo(peerIds, type, body);
   }
 
   holdBroadcasts(peerId: string, until: Promise<void>): void {
