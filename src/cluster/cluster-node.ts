@@ -361,6 +361,7 @@ export class ClusterNode {
       repair: { ...this.repair.stats, stateUnreachable: this.availability.currentReason },
       redis: this.availability.stats(),
       unreachableBoundMs: this.options.timers.stateUnreachable,
+      catchUpError: this.catchUpError,
     };
   }
 
@@ -371,7 +372,6 @@ export class ClusterNode {
       readySince: this.readySince,
       resyncing: this.rejoining !== undefined,
       rejoins: this.rejoins,
-      catchUpError: this.catchUpError,
       transport: this.transport.stats(),
       bus: this.bus.stats(),
       evictions: { ...this.evictions },
@@ -443,9 +443,14 @@ export class ClusterNode {
         if (!leftBehind.includes(previous)) leftBehind.push(previous);
         try {
           await this.membership.rejoin();
-          const written = await this.sync.rewrite(leftBehind);
+          // Caught up beside the rewrite, not after it: the node serves
+          // requests meanwhile, and rights or tokens changed while it was
+          // out must not stay in force for as long as every subscription
+          // takes to be written back (retried through a Redis outage).
+          // Never rejects: each listener's failure is logged.
+          const caughtUp = this.catchUp(`joined again: ${why}`);
+          const written = await this.sync.rewrite(leftBehind).finally(() => caughtUp);
           leftBehind.length = 0;
-          await this.catchUp(`joined again: ${why}`);
           this.log('info', `joined again in ${Date.now() - started} ms (incarnation ${this.membership.self.incarnation}): ${written.rooms} room(s), ${written.subscribers} subscriber(s) written back`);
         } catch (error) {
           this.log('error', `joining again failed, retrying: ${describeError(error)}`);

@@ -84,7 +84,7 @@ export interface StatusSources {
  * (`status`, for signed-in operators, has them).
  */
 export function unhealthyReason(
-  sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'unacknowledgedBy' | 'minimumNodes' | 'repair' | 'redis' | 'unreachableBoundMs'>,
+  sources: Pick<StatusSources, 'ready' | 'draining' | 'peers' | 'unacknowledgedBy' | 'minimumNodes' | 'repair' | 'redis' | 'unreachableBoundMs' | 'catchUpError'>,
   now = Date.now(),
 ): string | undefined {
   // Members that did not answer this node's rejoin may not count it in (a
@@ -99,6 +99,9 @@ export function unhealthyReason(
   if (since !== undefined && now - since >= sources.unreachableBoundMs) {
     return `the shared state (Redis) is unreachable for ${now - since} ms (see status: redis.degradedReason)`;
   }
+  // Rights, tokens, strategies or indexes this node may have missed: it
+  // would serve them stale (a failed step is tried again every few seconds).
+  if (sources.catchUpError !== undefined) return 'this node has not caught up on the Kuzzle-wide state it may have missed (see status: node.catchUpError)';
   if (members < sources.minimumNodes) {
     const why = unacknowledged > 0 ? ` (${unacknowledged} member(s) did not answer its rejoin, see status: node.unacknowledgedBy)` : '';
     return `${members} node(s) in the cluster${why}, ${sources.minimumNodes} required`;

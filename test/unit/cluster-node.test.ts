@@ -81,6 +81,29 @@ describe('ClusterNode on doubles', () => {
     assert.notEqual(b.node.status().node.incarnation, suspected);
   });
 
+  it('a node joining again catches up on Kuzzle-wide state (rights, tokens) while its subscriptions are still being written back, not after', async () => {
+    cluster = new MemoryCluster();
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    const reasons: string[] = [];
+    b.node.onCatchUp(async (reason) => void reasons.push(reason));
+    // The rewrite of b's subscriptions takes as long as this test says (many rooms, a Redis failover).
+    const internals = b.node as unknown as { sync: { rewrite: (...args: unknown[]) => Promise<unknown> }; membership: Membership };
+    const rewrite = internals.sync.rewrite.bind(internals.sync);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    internals.sync.rewrite = async (...args: unknown[]) => {
+      await released;
+      return rewrite(...args);
+    };
+    internals.membership.emit('self:suspect', `evicted by ${a.id}`, b.node.status().node.incarnation);
+    await waitFor('b to catch up', () => reasons.some((reason) => reason.startsWith('joined again')));
+    assert.equal(b.node.status().node.resyncing, true, 'the rewrite is still under way');
+    release();
+    await waitFor('b to join again', () => !b.node.status().node.resyncing);
+    assert.equal(reasons.filter((reason) => reason.startsWith('joined again')).length, 1);
+  });
+
   it('fencing: the evicted incarnation is never taken back; only the new one is', async () => {
     cluster = new MemoryCluster();
     const [a, b] = [await cluster.start(), await cluster.start()];

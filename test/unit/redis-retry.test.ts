@@ -53,7 +53,7 @@ describe('RedisRetry', () => {
 });
 
 describe('health while the shared state is degraded', () => {
-  const base = { ready: true, draining: false, peers: [], unacknowledgedBy: [], minimumNodes: 1, repair: { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0, entriesRestored: 0, staleEntriesRemoved: 0, stateUnreachable: 'Connection is closed.' } };
+  const base = { ready: true, draining: false, peers: [], unacknowledgedBy: [], minimumNodes: 1, repair: { stateLosses: 0, drifts: 0, ghostsPurged: 0, gapRepairs: 0, indexRepairs: 0, entriesRestored: 0, staleEntriesRemoved: 0, stateUnreachable: 'Connection is closed.' }, catchUpError: undefined };
   it('stays healthy within the bound, 503 past it, naming how long', () => {
     const availability = new StateAvailability(() => 1000);
     availability.failed('state probe', new Error('Connection is closed.'));

@@ -5,6 +5,7 @@ import type { KuzzleStateInternals } from '../../src/plugin/kuzzle-types';
 import type { KuzzleChannel } from '../../src/plugin/kuzzle-sync/kuzzle-channel';
 import { StrategySync } from '../../src/plugin/kuzzle-sync/strategy-sync';
 import type { SharedRecords } from '../../src/state/shared-records';
+import { waitFor } from '../harness/wait';
 
 /** Records as Redis holds them for every node. */
 class MemoryRecords implements SharedRecords {
@@ -20,8 +21,17 @@ class MemoryRecords implements SharedRecords {
   }
 }
 
+/** Records whose writes fail while `failing` is set (Redis out of memory, a failover). */
+class FailingRecords extends MemoryRecords {
+  failing = false;
+  override async set(name: string, value: unknown): Promise<void> {
+    if (this.failing) throw new Error('OOM command not allowed');
+    return super.set(name, value);
+  }
+}
+
 /** One node: its Kuzzle's strategy table, with the plugin that owns the strategies loaded. */
-function nodeOver(records: SharedRecords) {
+function nodeOver(records: SharedRecords, published: Array<[string, unknown]> = []) {
   const strategies: Record<string, { owner: string }> = {};
   const kuzzle = {
     pluginsManager: {
@@ -32,11 +42,37 @@ function nodeOver(records: SharedRecords) {
       unregisterStrategy: (_plugin: string, name: string) => void delete strategies[name],
     },
   } as unknown as KuzzleStateInternals;
-  const channel = { publish: async () => undefined, log: () => undefined } as unknown as KuzzleChannel;
-  return { sync: new StrategySync(channel, records, kuzzle), strategies };
+  const channel = { publish: async (type: string, body: unknown) => void published.push([type, body]), log: () => undefined } as unknown as KuzzleChannel;
+  return { sync: new StrategySync(channel, records, kuzzle, 10), strategies };
 }
 
 const description = { config: { authenticator: 'Open' }, methods: { verify: 'verify' } };
+
+describe('StrategySync: a record that fails', () => {
+  it('a removal whose record fails is still told to the peers, is not undone by a catch-up, and is recorded once Redis takes writes again', async () => {
+    const records = new FailingRecords();
+    const published: Array<[string, unknown]> = [];
+    const a = nodeOver(records, published);
+    await a.sync.pipes['core:auth:strategyAdded']?.({ name: 'oauth', pluginName: 'auth-plugin', strategy: description });
+    // Kuzzle removed it here before the pipe: the record fails.
+    delete a.strategies.oauth;
+    records.failing = true;
+    await assert.rejects(a.sync.pipes['core:auth:strategyRemoved']?.({ name: 'oauth', pluginName: 'auth-plugin' }) ?? Promise.resolve(), /OOM/);
+    assert.deepEqual(published.map(([type]) => type), ['kuzzle:strategy:add', 'kuzzle:strategy:remove'], 'the peers are told all the same');
+    records.failing = false;
+    // The shared state still says "added": this node's own removal is newer.
+    await a.sync.catchUp();
+    assert.ok(!('oauth' in a.strategies), 'not registered again from the older record');
+    await waitFor('the removal to be recorded', () => {
+      const stored = records.values.get('oauth') as { strategy?: unknown } | undefined;
+      return stored !== undefined && stored.strategy === undefined;
+    });
+    const later = nodeOver(records);
+    await later.sync.catchUp();
+    assert.ok(!('oauth' in later.strategies));
+    a.sync.stop();
+  });
+});
 
 describe('StrategySync: catching up', () => {
   it('a strategy removed at run time while a node did not hear it is removed there when it catches up', async () => {

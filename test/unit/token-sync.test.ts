@@ -52,14 +52,17 @@ function harness(tokens: ManagedToken[], store: Map<string, unknown>, apiKeys = 
 }
 
 describe('TokenSync', () => {
-  it('a recheck drops the connections of tokens gone from the shared store, and only those (a failed read keeps its token)', async () => {
+  it('a recheck drops the connections of tokens gone from the shared store, and only those (a failed read keeps its token, and fails the recheck so that it is reported and tried again)', async () => {
     const store = new Map<string, unknown>([
       ['alice#a', { _id: 'alice#a' }],
       ['bob#b', null],
     ]);
     const { sync, expired } = harness([managed('alice', 'a'), managed('bob', 'b'), managed('carol', 'c')], store);
-    assert.equal(await sync.recheck(), 1);
-    assert.deepEqual(expired, ['bob#b']);
+    await assert.rejects(sync.recheck(), /1 token\(s\) of this node's connections could not be read from the shared store.*Redis did not answer/);
+    assert.deepEqual(expired, ['bob#b'], 'the token known to be gone is dropped all the same');
+    store.set('carol#c', null);
+    assert.equal(await sync.recheck(), 1, 'tried again: carol\'s token was revoked meanwhile');
+    assert.deepEqual(expired, ['bob#b', 'carol#c']);
   });
 
   it('several tokens gone: expired one at a time (Kuzzle\'s token manager removes an entry by a position found before it waits)', async () => {

@@ -137,6 +137,7 @@ export class KuzzleStateSync {
   /** As the node leaves: no more looks at the token store's mark, nor catch-ups tried again. */
   stop(): void {
     this.storeMark.stop();
+    this.strategies.stop();
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
   }

@@ -10,6 +10,8 @@ import { parseStrategyChange, type KuzzleMessages, type StrategyChange } from '.
 
 /** Strategy names whose last change is remembered, at most (plugins name them: a handful in practice). */
 const MAX_REMEMBERED = 1000;
+/** How long a record that failed waits before it is written again. */
+const RECORD_RETRY_MS = 5000;
 
 /** A removal as the shared state keeps it: the strategy without its description, with the removal's id. */
 const tombstone = (change: StrategyChange): StrategyChange => {
@@ -71,11 +73,16 @@ export class StrategySync {
   private readonly liveChanges = new LiveChanges(MAX_REMEMBERED);
   /** The removals recorded when this node first read the records: they came before its plugins registered their strategies. */
   private removalsBeforeStart: Set<string> | undefined;
+  /** Changes made here whose record failed: newer than what the shared state holds, written again every few seconds. */
+  private readonly unwritten = new Map<string, StrategyChange>();
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly channel: KuzzleChannel,
     private readonly records: SharedRecords,
     private readonly kuzzle: KuzzleStateInternals,
+    private readonly recordRetryMs = RECORD_RETRY_MS,
   ) {}
 
   /** Applies the strategies other nodes added or removed while this one was away. */
@@ -84,7 +91,8 @@ export class StrategySync {
     const changes = (await this.records.all()).map(({ value }) => parseStrategyChange(value));
     const beforeStart = (this.removalsBeforeStart ??= new Set(changes.flatMap((change) => (change?.removal === undefined ? [] : [change.removal]))));
     for (const change of changes) {
-      if (!change || this.liveChanges.since(change.name, reading)) continue;
+      // A strategy this node changed and could not record yet: the record is older than what this node did.
+      if (!change || this.liveChanges.since(change.name, reading) || this.unwritten.has(change.name)) continue;
       // One strategy Kuzzle refuses must not keep the others out.
       try {
         if (change.strategy) this.register(change);
@@ -115,19 +123,73 @@ export class StrategySync {
     }
   }
 
+  /**
+   * Kuzzle registered (or removed) the strategy here before its pipe, and
+   * refuses to do it again: the peers are told even when the record fails,
+   * or they would keep the old state with no way for the caller to retry.
+   * The caller gets the record's error; the record is written again
+   * every few seconds until it is, and a catch-up meanwhile
+   * does not apply the older record.
+   */
   private async added(change: StrategyChange): Promise<void> {
     this.liveChanges.note(change.name);
     this.knownAdded(change);
-    await this.records.set(change.name, change);
-    await this.channel.publish('kuzzle:strategy:add', change);
+    try {
+      await this.record(change);
+    } finally {
+      await this.channel.publish('kuzzle:strategy:add', change);
+    }
   }
 
+  /** See {@link added}. */
   private async removed(removedHere: StrategyChange): Promise<void> {
     const change = { ...removedHere, removal: randomBytes(16).toString('hex') };
     this.liveChanges.note(change.name);
     this.knownRemoved(change);
-    await this.records.set(change.name, tombstone(change));
-    await this.channel.publish('kuzzle:strategy:remove', change);
+    try {
+      await this.record(tombstone(change));
+    } finally {
+      await this.channel.publish('kuzzle:strategy:remove', change);
+    }
+  }
+
+  /** As the node leaves: no record is tried again. */
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  /** Writes a change made here; kept until written (see {@link unwritten}), unless a later change of the strategy replaced it. */
+  private async record(change: StrategyChange): Promise<void> {
+    this.unwritten.set(change.name, change);
+    try {
+      await this.records.set(change.name, change);
+    } catch (error) {
+      this.recordLater();
+      throw error;
+    }
+    if (this.unwritten.get(change.name) === change) this.unwritten.delete(change.name);
+  }
+
+  private recordLater(): void {
+    if (this.retry || this.stopped) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.recordUnwritten();
+    }, this.recordRetryMs);
+    this.retry.unref();
+  }
+
+  private async recordUnwritten(): Promise<void> {
+    for (const change of [...this.unwritten.values()]) {
+      try {
+        await this.record(change);
+      } catch (error) {
+        this.channel.log('warn', `strategy "${change.name}" still not recorded in the shared state, retrying: ${describeError(error)}`);
+        return;
+      }
+    }
   }
 
   /** What {@link persistAgain} writes back: a strategy added at run time… */

@@ -1,4 +1,5 @@
 import Bluebird from 'bluebird';
+import { describeError } from '../../util/describe-error';
 import type { Handlers } from '../../bus/message-spec';
 import { isNonEmptyString as isName, isObject } from '../../util/guards';
 import { SerialQueue } from '../../util/serial-queue';
@@ -146,9 +147,18 @@ export class TokenSync {
     const gone = new Set<ManagedToken>();
     const refreshed: ManagedToken[] = [];
     let read = 0;
+    let unread: unknown;
+    let unreadCount = 0;
     // A copy: expiries remove entries from the array.
     await Bluebird.map([...manager.tokens.array], async (token) => {
-      const state = await this.stateOf(token);
+      let state: TokenState | undefined;
+      try {
+        state = await this.readState(token);
+      } catch (error) {
+        unreadCount++;
+        unread ??= error;
+        return;
+      }
       if (state === undefined) return;
       read++;
       if (state === 'gone') gone.add(token);
@@ -160,7 +170,14 @@ export class TokenSync {
       for (const token of kept) gone.delete(token);
       if (kept.length > 0) this.channel.log('warn', `${kept.length} of the ${read} token(s) of this node's connections are no longer in the shared store, which lost its data while this node held them: the connections are kept, as one Kuzzle keeps them`);
     }
-    if (gone.size === 0 && refreshed.length === 0) return 0;
+    // Those known gone are dropped all the same; those unread fail the step, so that it is reported and tried again.
+    const dropped = gone.size === 0 && refreshed.length === 0 ? 0 : await this.settle(gone, refreshed);
+    if (unreadCount > 0) throw new Error(`${unreadCount} token(s) of this node's connections could not be read from the shared store, their connections kept for now: ${describeError(unread)}`);
+    return dropped;
+  }
+
+  /** Drops the connections of the tokens gone (revoked) and moves those of the tokens refreshed; returns how many tokens' connections were dropped. */
+  private async settle(gone: Set<ManagedToken>, refreshed: ManagedToken[]): Promise<number> {
     // Refreshed through a node this one did not hear (gone, or still kept for
     // Kuzzle's grace period, marked refreshed): moved to the newest token.
     const revoked: ManagedToken[] = [];
@@ -191,18 +208,23 @@ export class TokenSync {
    * when it cannot be told.
    */
   private async stateOf(token: Pick<ManagedToken, '_id' | 'userId'>): Promise<TokenState | undefined> {
-    const { _id: id, userId } = token;
-    if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return undefined;
     try {
-      const stored = await this.readToken(userId, id.slice(userId.length + 1));
-      if (stored === undefined) return undefined;
-      if (stored === null) return 'gone';
-      this.foundInStore(id);
-      return isObject(stored) && stored.refreshed === true ? 'refreshed' : 'kept';
+      return await this.readState(token);
     } catch (error) {
-      this.channel.log('warn', `token of ${userId} not checked: ${String(error)}`);
+      this.channel.log('warn', `token of ${token.userId ?? 'an unknown user'} not checked: ${String(error)}`);
       return undefined;
     }
+  }
+
+  /** {@link stateOf}, throwing when the store could not be read. */
+  private async readState(token: Pick<ManagedToken, '_id' | 'userId'>): Promise<TokenState | undefined> {
+    const { _id: id, userId } = token;
+    if (!isName(id) || !isName(userId) || !id.startsWith(`${userId}#`)) return undefined;
+    const stored = await this.readToken(userId, id.slice(userId.length + 1));
+    if (stored === undefined) return undefined;
+    if (stored === null) return 'gone';
+    this.foundInStore(id);
+    return isObject(stored) && stored.refreshed === true ? 'refreshed' : 'kept';
   }
 
   /** Expires a token in Kuzzle's token manager, after the expiries under way (see {@link expiries}). */
