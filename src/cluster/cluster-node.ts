@@ -385,8 +385,11 @@ export class ClusterNode {
     this.evictions[reason] += 1;
     if (this.stopped) return;
     try {
-      // A peer that left or was replaced is gone; one this node stopped hearing may not be.
-      if (reason === 'timeout' || reason === 'connectionLost') {
+      // A peer that left is gone; one this node stopped hearing may not be,
+      // nor one "replaced" by a card on its sockets (a node restarted on
+      // them stops renewing its card at once; a member lying about its
+      // sockets must not get a live node's subscriptions purged).
+      if (reason !== 'left') {
         const fate = await fateOfRemovedPeer(card, this.trust.cards, this.options.timers);
         if (this.stopped) return;
         if (fate !== 'purge') {

@@ -152,8 +152,13 @@ export class JoinProtocol {
         throw new ClusterError('KPC_STALE_INCARNATION', `${card.id} is known under a newer incarnation`);
       }
       this.table.add(card);
-      // Recording the answer gives the joiner this node's current incarnation.
-      this.owed.delete(card.id);
+      // The joiner waits to hear this node (up to discoverTimeout) once
+      // answered: a heartbeat now, not at the next period, which may be
+      // later than that with a long heartbeat.
+      void this.publishHeartbeat().catch(() => undefined);
+      // Not owed any more only once this node's own join of it succeeds: the
+      // joiner counts this node in only if it hears this node in turn, which
+      // a cut of this node's broadcasts prevents (see {@link owed}).
       // Read again: this node may have joined again during the waits above,
       // and a superseded card would be kept by the joiner as this node's.
       return { card: this.self.current };
@@ -231,7 +236,9 @@ export class JoinProtocol {
         clearInterval(pinger);
       }
       await heard;
-      if (answer.card.id !== card.id) throw new ClusterError('KPC_FOREIGN_CARD', `${card.id} answered with the card of ${answer.card.id}`);
+      // Its current incarnation (it may have joined again meanwhile), with the sockets and key it registered:
+      // a member may not answer with another node's sockets, which would get that node replaced here.
+      if (answer.card.id !== card.id || !sameSocketsAndKeys(answer.card, card)) throw new ClusterError('KPC_FOREIGN_CARD', `${card.id} answered with a card that is not the one it registered`);
       if (this.table.isFenced(answer.card)) {
         await this.accuse(answer.card);
         return false;

@@ -88,9 +88,22 @@ export function routerOptions(bindHost: string, limits: SocketLimits): SocketOpt
   };
 }
 
+/**
+ * Longest message a PUB accepts from a connection: a subscription, which
+ * for this cluster's SUBs is a topic prefix of at most `@<node id>\n`.
+ * Without a bound libzmq would buffer whatever size a frame announces.
+ */
+const MAX_SUBSCRIPTION_BYTES = 4096;
+
 /** Options of the PUB bound on `bindHost`. */
 export function pubOptions(bindHost: string, limits: SocketLimits): SocketOptions<Publisher> {
-  return { linger: 0, ipv6: isIpv6Host(bindHost), sendHighWaterMark: limits.send, sendTimeout: NEVER_BLOCKS };
+  return {
+    linger: 0,
+    ipv6: isIpv6Host(bindHost),
+    sendHighWaterMark: limits.send,
+    sendTimeout: NEVER_BLOCKS,
+    maxMessageSize: MAX_SUBSCRIPTION_BYTES,
+  };
 }
 
 // Connecting sockets get ipv6 so that they reach IPv4 and IPv6 peers alike.

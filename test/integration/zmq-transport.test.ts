@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { Dealer, Publisher, Router } from 'zeromq';
+import { Dealer, Publisher, Router, Subscriber } from 'zeromq';
 
 import { topicFrame } from '../../src/transport/addressing';
 import { encodeEnvelope } from '../../src/transport/codec';
@@ -227,6 +227,22 @@ describe('ZmqTransport', () => {
       assert.equal(b.transport.stats().dropped.malformed, before + junk.length);
       const reply = await a.transport.request(b.transport.nodeId, 'echo', 'still alive', 5_000);
       assert.deepEqual(reply.body, { echo: 'still alive', by: b.transport.nodeId });
+    });
+
+    it('a subscription longer than any topic a node subscribes to is refused by the PUB: the connection sending it is dropped before it is buffered, and peers still receive', async () => {
+      const [a, b] = nodes;
+      const raw = new Subscriber({ linger: 0 });
+      rawSockets.push(raw);
+      let disconnects = 0;
+      raw.events.on('disconnect', () => void disconnects++);
+      raw.subscribe(`@${'x'.repeat(64 * 1024)}`);
+      raw.connect(b.addresses.pub);
+      await waitFor('the PUB to drop the connection', () => disconnects > 0, { timeoutMs: 10_000 });
+      const body = `after-${Date.now()}`;
+      await waitFor('a to still receive b\'s broadcasts', async () => {
+        await b.transport.publish('after', body);
+        return a.broadcasts.some((envelope) => envelope.type === 'after' && envelope.body === body);
+      }, { timeoutMs: 5_000, intervalMs: 50 });
     });
 
     it('counts garbage on the SUB path as malformed and keeps receiving broadcasts', async () => {

@@ -152,15 +152,34 @@ describe('ClusterNode on doubles', () => {
     assert.equal(await a.node.realtime.countRoom('r1'), undefined);
   });
 
-  it('a node restarted on the same sockets under a new id replaces the old member at once', async () => {
+  it('a node restarted on the same sockets under a new id replaces the old member at once; the old one\'s subscriptions are purged', async () => {
     cluster = new MemoryCluster({ timers: { heartbeatTimeout: 60_000 } });
     const [a, b] = [await cluster.start(), await cluster.start()];
     await waitMesh([a, b]);
-    await b.transport.close(); // the peers do not see it go
+    await b.node.realtime.subscribed(room('r1'), 'conn-1');
+    const owner = ownerNow(b);
+    // The process is gone (kill -9): its card is no longer renewed, the peers do not see it go.
+    cluster.freeze(b);
+    await b.transport.close();
     const restarted = await cluster.start('restarted', b.id);
     await waitMesh([a, restarted]);
     assert.deepEqual(memberIds(a), [restarted.id]);
     assert.equal(a.node.status().evictions.replaced, 1);
+    await waitFor('the old process\'s subscriptions purged', async () => !(await ownersOf(cluster)).includes(owner));
+  });
+
+  it('a card on the sockets of a node that still renews its own (a member lying about its sockets) replaces it here but purges none of its subscriptions', async () => {
+    cluster = new MemoryCluster({ timers: { heartbeatTimeout: 60_000 } });
+    const [a, b] = [await cluster.start(), await cluster.start()];
+    await waitMesh([a, b]);
+    await b.node.realtime.subscribed(room('r1'), 'conn-1');
+    const owner = ownerNow(b);
+    await b.transport.close(); // b lives on (it renews its card), unheard
+    const other = await cluster.start('other', b.id);
+    await waitMesh([a, other]);
+    assert.equal(a.node.status().evictions.replaced, 1);
+    await waitFor('a to judge b\'s fate', () => a.logs.some((entry) => entry.message.includes(`${owner} removed here (replaced) but still renews its card`)));
+    assert.ok((await ownersOf(cluster)).includes(owner), 'b\'s subscriptions stay while it renews its card');
   });
 
   it('broadcasts lost from a peer: Kuzzle-wide state is caught up', async () => {

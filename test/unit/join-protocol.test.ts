@@ -43,8 +43,9 @@ function joinProtocol(discoverTimeoutMs: number, answerJoin: JoinAnswer = () => 
       return answerJoin(peer);
     },
   } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
-  const protocol = new JoinProtocol(table, self, links, cards, channel, emit, async () => undefined, { discoverTimeoutMs, joinAttemptIntervalMs: 1000, log });
-  return { protocol, table, linked, registered, self, events, joins };
+  let heartbeats = 0;
+  const protocol = new JoinProtocol(table, self, links, cards, channel, emit, async () => void heartbeats++, { discoverTimeoutMs, joinAttemptIntervalMs: 1000, log });
+  return { protocol, table, linked, registered, self, events, joins, heartbeats: () => heartbeats };
 }
 
 describe('JoinProtocol', () => {
@@ -57,8 +58,8 @@ describe('JoinProtocol', () => {
     assert.equal(linked.has(joiner.id), false, 'no link left reconnecting to a node that is not a member');
   });
 
-  it('a join it hears the joiner of succeeds and keeps the link', async () => {
-    const { protocol, table, linked, registered } = joinProtocol(5000);
+  it('a join it hears the joiner of succeeds and keeps the link; a heartbeat goes out with the answer (the joiner waits to hear this node)', async () => {
+    const { protocol, table, linked, registered, heartbeats } = joinProtocol(5000);
     const joiner = cardOf('joiner', 1, 7520);
     registered.set(joiner.id, joiner);
     const accepted = protocol.accept(joiner, { id: joiner.id, incarnation: joiner.incarnation });
@@ -67,6 +68,7 @@ describe('JoinProtocol', () => {
     assert.equal((await accepted).card.id, 'self');
     assert.equal(table.has(joiner.id), true);
     assert.equal(linked.has(joiner.id), true);
+    assert.equal(heartbeats(), 1);
   });
 
   it('answers a join with the card it has when it answers: a rejoin during the wait is not answered with the superseded incarnation', async () => {
@@ -101,6 +103,32 @@ describe('JoinProtocol', () => {
     assert.equal(joins.length, attempts + 1, 'joined again by the periodic discovery');
     await protocol.discover(true);
     assert.equal(joins.length, attempts + 1, 'once joined, a member is not joined again');
+  });
+
+  it('a member this node could not reach while joining again stays unanswered when that member joins this node: it counts this node in only once it hears this node too', async () => {
+    const peer = cardOf('peer', 1, 7530);
+    const { protocol, table, registered } = joinProtocol(50, () => Promise.reject(new Error('timeout')));
+    registered.set(peer.id, peer);
+    table.add(peer);
+    await protocol.discover(true, true);
+    assert.deepEqual([...protocol.unacknowledged], [peer.id]);
+    // The member joins this node (its renewal found this node's new card): accepted here, since this node hears it.
+    const accepted = protocol.accept(peer, { id: peer.id, incarnation: peer.incarnation });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    protocol.heardFrom(peer.id);
+    await accepted;
+    assert.deepEqual([...protocol.unacknowledged], [peer.id], 'its join may still fail on its side, if it does not hear this node');
+  });
+
+  it('a join answered with a card on other sockets than the one the peer registered is refused (a member may not get another node replaced)', async () => {
+    const peer = cardOf('peer', 1, 7530);
+    const { protocol, table, registered } = joinProtocol(5000, async () => ({ card: cardOf('peer', 1, 7540) }));
+    registered.set(peer.id, peer);
+    const joined = protocol.discover(true);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    protocol.heardFrom(peer.id);
+    assert.equal(await joined, 1);
+    assert.equal(table.has(peer.id), false);
   });
 
   it('an evicted incarnation stays fenced after its card left the store: woken past its card\'s life, it renews the same one and is told to join again, not taken back', async () => {
