@@ -20,6 +20,17 @@ const BINDING = /^tcp:\/\/(\[[^\]]+\]|[^:[\]]+):(\d+)$/;
  * address of the machine; an interface name for that interface's address.
  */
 export function resolveBinding(key: string, value: string, interfaces: Interfaces = networkInterfaces()): ResolvedBinding {
+  const binding = resolve(key, value, interfaces);
+  // The bound address is also the one peers are given: a wildcard reaches no node.
+  if (WILDCARDS.has(binding.host)) {
+    throw new ConfigError(key, `binds every interface ("${binding.host}"), which peers cannot connect to: name an interface or address, such as tcp://[eth0:ipv4]:${binding.port} or tcp://[_site_:ipv4]:${binding.port}`);
+  }
+  return binding;
+}
+
+const WILDCARDS = new Set(['*', '0.0.0.0', '::']);
+
+function resolve(key: string, value: string, interfaces: Interfaces): ResolvedBinding {
   const match = BINDING.exec(value.trim());
   if (!match) {
     throw new ConfigError(key, `${kindOf(value)} that is not of the form tcp://[<interface|ip|_site_>:<ipv4|ipv6>]:<port>`);

@@ -62,7 +62,12 @@ export const OPTION_SCHEMA = {
     0,
     'at start, how many times a node retries peers listed in Redis that do not answer yet (still starting) before it serves anyway',
   ),
-  clusterName: stringLeaf('kuzzle', 'prefix of every Redis key (`kpc:<clusterName>:…`): several clusters can share one Redis'),
+  clusterName: leaf({
+    default: 'kuzzle',
+    doc: 'prefix of every Redis key (`kpc:<clusterName>:…`): several clusters can share one Redis. An all-digit name reaches the plugin as a number (Kuzzle reads its configuration so, dropping leading zeros) and is taken as written then',
+    // Kuzzle turns every all-digit string of its configuration into a number.
+    parse: (key, raw) => (typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : nonEmptyString(key, raw)),
+  }),
   maxFrameBytes: integerLeaf(
     1024 * 1024,
     1024,

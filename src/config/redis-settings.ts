@@ -27,7 +27,14 @@ function hostPort(key: string, value: unknown): { host: string; port: number } {
  * half-applied.
  */
 function refuseKeyPrefix(key: string, settings: RedisSettings, hint: string): void {
-  for (const [where, options] of [['options', settings.options], ['clusterOptions', settings.clusterOptions]] as const) {
+  // ioredis' Cluster also takes the prefix of the options it gives each node (clusterOptions.redisOptions).
+  const nodeOptions = settings.clusterOptions?.redisOptions;
+  const places = [
+    ['options', settings.options],
+    ['clusterOptions', settings.clusterOptions],
+    ['clusterOptions.redisOptions', typeof nodeOptions === 'object' && nodeOptions !== null ? (nodeOptions as Record<string, unknown>) : undefined],
+  ] as const;
+  for (const [where, options] of places) {
     if (options && options.keyPrefix !== undefined) {
       throw new ConfigError(`${key}.${where}.keyPrefix`, `the cluster plugin's Redis client cannot take a key prefix (its Lua scripts name keys the prefix would not reach)${hint}`);
     }

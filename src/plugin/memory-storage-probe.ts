@@ -1,4 +1,5 @@
 import { v4 as uuidv4 } from 'uuid';
+import { isObject } from '../util/guards';
 import type { StateMark } from '../state/shared-state';
 import { describeError } from '../util/describe-error';
 import type { Log } from '../util/log';
@@ -26,8 +27,15 @@ export type ProbeOutcome = { shares: boolean } | { unknown: string };
  */
 export function keyPrefixesOf(memoryStorage: Record<string, unknown> | undefined): string[] {
   const options = memoryStorage?.nodes ? memoryStorage.clusterOptions : memoryStorage?.options;
-  const prefix = options !== null && typeof options === 'object' ? (options as { keyPrefix?: unknown }).keyPrefix : undefined;
-  return typeof prefix === 'string' && prefix !== '' ? [prefix] : [];
+  let prefix = prefixOf(options);
+  // ioredis' Cluster takes its nodes' prefix when it has none of its own.
+  if (prefix === undefined && memoryStorage?.nodes && isObject(options)) prefix = prefixOf(options.redisOptions);
+  return prefix === undefined ? [] : [prefix];
+}
+
+function prefixOf(options: unknown): string | undefined {
+  const prefix = isObject(options) ? options.keyPrefix : undefined;
+  return typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
 }
 
 /**

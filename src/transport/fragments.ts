@@ -15,6 +15,16 @@ const HEADER_BYTES = 9;
  * bytes bigger than ours, and drops the connection of a peer that exceeds it.
  */
 const FRAMING_SLACK = 256;
+/** The smallest `maxFrameBytes` a node may have (the option's minimum). */
+const SMALLEST_FRAME_BYTES = 1024;
+
+/**
+ * Most fragments a message within `maxMessageBytes` can take from any peer:
+ * counted with the smallest frames a peer may send, not this node's own
+ * (a peer with smaller frames sends more of them for the same message;
+ * the bytes, not the count, bound what a message holds).
+ */
+const mostFragments = (maxMessageBytes: number): number => Math.min(0xffff, Math.ceil(maxMessageBytes / (SMALLEST_FRAME_BYTES - FRAMING_SLACK - HEADER_BYTES)));
 
 /** The largest frame this node sends: what a peer with the same `maxFrameBytes` accepts, CURVE included. */
 export const sendableFrameBytes = (limits: FragmentLimits): number => limits.maxFrameBytes - FRAMING_SLACK;
@@ -109,7 +119,7 @@ export class Reassembler {
     let partial = this.partials.get(sender);
     if (index === 0) {
       if (partial) this.release(sender, partial);
-      if (count > Math.ceil(this.limits.maxMessageBytes / (sendableFrameBytes(this.limits) - HEADER_BYTES))) {
+      if (count > mostFragments(this.limits.maxMessageBytes)) {
         return { dropped: `a message of ${count} fragments, over maxMessageBytes` };
       }
       partial = { id, count, parts: [], bytes: 0, startedAt: this.now() };

@@ -72,7 +72,11 @@ describe('resolveBinding', () => {
 
   it('accepts a plain address and port', () => {
     assert.deepEqual(resolveBinding('k', 'tcp://127.0.0.1:7511', interfaces), { host: '127.0.0.1', port: 7511, family: 'ipv4' });
-    assert.deepEqual(resolveBinding('k', '  tcp://0.0.0.0:0  ', interfaces), { host: '0.0.0.0', port: 0, family: 'ipv4' });
+    assert.deepEqual(resolveBinding('k', '  tcp://10.0.0.5:0  ', interfaces), { host: '10.0.0.5', port: 0, family: 'ipv4' });
+  });
+
+  it('refuses a wildcard host, which peers cannot be given to connect to, naming the key and what to write instead', () => {
+    for (const value of ['tcp://0.0.0.0:7510', 'tcp://*:7510', 'tcp://[::]:7510']) assertConfigError(value, /binds every interface.*tcp:\/\/\[eth0:ipv4\]:7510/);
   });
 
   it('accepts a bracketed IPv6 literal', () => {

@@ -31,6 +31,15 @@ describe('fragments', () => {
     assert.ok(whole[0]?.equals(big));
   });
 
+  it('a message within maxMessageBytes from a peer with smaller frames (more fragments) is put back together, not refused for its fragment count', () => {
+    const ours = { maxFrameBytes: 64 * 1024, maxMessageBytes: 256 * 1024 };
+    const message = randomBytes(200 * 1024);
+    const frames = framesOf(message, 3, { ...ours, maxFrameBytes: 1024 });
+    const { whole, dropped } = feed(new Reassembler(ours), 'peer', frames);
+    assert.deepEqual(dropped, []);
+    assert.ok(whole[0]?.equals(message));
+  });
+
   it('a lost fragment abandons its message (counted), and the next message still comes through', () => {
     const reassembler = new Reassembler(limits);
     const first = framesOf(randomBytes(5000), 1, limits);
@@ -64,7 +73,7 @@ describe('fragments', () => {
     }
     assert.ok(whole.some((m) => m.equals(a)) && whole.some((m) => m.equals(b)));
     // Announced over the bound: refused from its first fragment.
-    const tooBig = framesOf(randomBytes(20 * 1024), 9, { ...limits, maxMessageBytes: 64 * 1024 });
+    const tooBig = framesOf(randomBytes(64 * 1024), 9, { ...limits, maxMessageBytes: 64 * 1024 });
     assert.match(JSON.stringify(reassembler.accept('c', tooBig[0] ?? Buffer.alloc(0))), /over maxMessageBytes/);
     // Many senders each holding part of a message: bounded in total.
     const held = new Reassembler(limits);

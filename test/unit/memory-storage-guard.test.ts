@@ -213,6 +213,8 @@ describe('memoryStorage probe: does Kuzzle\'s memoryStorage read the value the p
     assert.deepEqual(keyPrefixesOf({ node: {}, options: { keyPrefix: 'app:' }, clusterOptions: { keyPrefix: 'ms:' } }), ['app:']);
     assert.deepEqual(keyPrefixesOf({ nodes: [{}], options: { keyPrefix: 'app:' }, clusterOptions: { keyPrefix: 'ms:' } }), ['ms:']);
     assert.deepEqual(keyPrefixesOf({ nodes: [{}], options: { keyPrefix: 'app:' } }), []);
+    assert.deepEqual(keyPrefixesOf({ nodes: [{}], clusterOptions: { redisOptions: { keyPrefix: 'node:' } } }), ['node:'], 'ioredis\' Cluster takes its nodes\' prefix');
+    assert.deepEqual(keyPrefixesOf({ nodes: [{}], clusterOptions: { keyPrefix: 'ms:', redisOptions: { keyPrefix: 'node:' } } }), ['ms:']);
     assert.deepEqual(keyPrefixesOf({ options: { keyPrefix: '' } }), []);
     assert.deepEqual(keyPrefixesOf(undefined), []);
   });

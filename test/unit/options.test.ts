@@ -91,6 +91,8 @@ describe('parseOptions', () => {
     assert.equal(options.minimumNodes, 3);
     assert.equal(options.retryJoin, 0);
     assert.equal(options.clusterName, 'prod');
+    // "2024" in .kuzzlerc or kuzzle_plugins__cluster__clusterName reaches the plugin as a number.
+    assert.equal(parse({ clusterName: 2024 }).options.clusterName, '2024');
     assert.equal(options.maxFrameBytes, 1_048_576);
     assert.deepEqual(options.timers, timers);
     assert.deepEqual(options.redis, {
@@ -141,7 +143,8 @@ describe('parseOptions', () => {
       [{ retryJoin: -1 }, 'retryJoin'],
       [{ clusterName: '' }, 'clusterName'],
       [{ clusterName: '   ' }, 'clusterName'],
-      [{ clusterName: 3 }, 'clusterName'],
+      [{ clusterName: Number.NaN }, 'clusterName'],
+      [{ clusterName: true }, 'clusterName'],
       [{ bindings: 'tcp://x:1' }, 'bindings'],
       [{ bindings: { pub: '' } }, 'bindings.pub'],
       [{ bindings: { pub: 7511 } }, 'bindings.pub'],
@@ -162,6 +165,7 @@ describe('parseOptions', () => {
       // The plugin's Lua scripts name keys a prefix would not reach.
       [{ redis: { ...redis, options: { keyPrefix: 'app:' } } }, 'redis.options.keyPrefix'],
       [{ redis: { nodes: [{ host: 'a', port: 1 }], clusterOptions: { keyPrefix: 'app:' } } }, 'redis.clusterOptions.keyPrefix'],
+      [{ redis: { nodes: [{ host: 'a', port: 1 }], clusterOptions: { redisOptions: { keyPrefix: 'app:' } } } }, 'redis.clusterOptions.redisOptions.keyPrefix'],
       [{ redis: { ...redis, clusterOptions: [] } }, 'redis.clusterOptions'],
       [{ timers: { joinAttemptIntervall: 0 } }, 'timers.joinAttemptIntervall'],
     ];

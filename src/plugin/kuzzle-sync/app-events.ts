@@ -36,9 +36,8 @@ export class AppEvents {
 
   private async broadcast(event: unknown, payload: unknown): Promise<void> {
     if (!isName(event)) throw new Error('app.cluster.broadcast: the event name must be a non-empty string');
-    // Fails here, in the caller, rather than silently on the wire.
-    JSON.stringify(payload);
-    await this.channel.publish('kuzzle:app:event', { event, payload });
+    // Fails here, in the caller, rather than silently on the wire (a payload JSON cannot hold, or one too large to send).
+    await this.channel.publishOrFail('kuzzle:app:event', { event, payload });
   }
 
   private add(event: unknown, fn: unknown, once: boolean): void {

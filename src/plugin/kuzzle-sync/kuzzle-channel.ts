@@ -75,6 +75,11 @@ export class KuzzleChannel {
     }
   }
 
+  /** Tells every peer; rejects when the message cannot be sent (larger than `maxMessageBytes`, cluster not started), for a caller that can act on it. */
+  async publishOrFail<T extends BroadcastTypes<KuzzleMessages>>(type: T, body: BodyOf<KuzzleMessages[T]>): Promise<void> {
+    await this.bound.publish(type, body);
+  }
+
   /**
    * Tells every member and waits until each has applied the change (or
    * failed to answer within `timers.stateAck`). Used where the next request
