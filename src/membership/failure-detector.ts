@@ -43,6 +43,8 @@ export class FailureDetector {
   private readonly probing = new Set<string>();
   /** When this node last relayed an accusation, per accused incarnation. */
   private readonly relayed = new RecentMap<string, number>(1000);
+  /** When an accusation of each member last made this node join again. */
+  private readonly honoured = new RecentMap<string, number>(1000);
 
   constructor(
     private readonly table: MemberTable,
@@ -111,7 +113,7 @@ export class FailureDetector {
   /** A peer announced it evicted `accused`: about this node, an accusation; about a third node, a suspicion. */
   onEvicted(accused: NodeRef, sender: Sender): void {
     if (accused.id === this.self().id) {
-      this.onAccused(accused, `evicted by ${sender.id}`);
+      this.onAccused(accused, `evicted by ${sender.id}`, sender.id);
       return;
     }
     const peer = this.table.get(accused.id);
@@ -131,10 +133,26 @@ export class FailureDetector {
     );
   }
 
-  /** This node is told it was evicted under an incarnation: if it is the current one, it must join again. */
-  onAccused(accused: NodeRef, why: string): void {
+  /**
+   * This node is told it was evicted under an incarnation: if it is the
+   * current one, it must join again. `accuser`: the member that says so;
+   * it makes this node join again at most once per two heartbeat timeouts
+   * (a member accusing each new incarnation at once, overloaded or lying,
+   * would otherwise keep it rewriting its subscriptions for good; one that
+   * evicted it twice in that time is joined again a little later).
+   */
+  onAccused(accused: NodeRef, why: string, accuser?: string): void {
     const self = this.self();
-    if (accused.id === self.id && accused.incarnation === self.incarnation && this.running) this.emit('self:suspect', why, accused.incarnation);
+    if (accused.id !== self.id || accused.incarnation !== self.incarnation || !this.running) return;
+    if (accuser !== undefined) {
+      const last = this.honoured.get(accuser);
+      if (last !== undefined && Date.now() - last < 2 * this.options.heartbeatTimeoutMs) {
+        this.options.log('info', `${why}: ignored, ${accuser} made this node join again less than ${2 * this.options.heartbeatTimeoutMs} ms ago`);
+        return;
+      }
+      this.honoured.set(accuser, Date.now());
+    }
+    this.emit('self:suspect', why, accused.incarnation);
   }
 
   /**

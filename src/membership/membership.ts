@@ -72,7 +72,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         if (!this.table.has(sender.id) && (await cards.get(sender.id))?.incarnation !== sender.incarnation) {
           throw new ClusterError('KPC_UNKNOWN_CARD', `${sender.id} is neither a member nor registered`);
         }
-        this.detector.onAccused(accused, `accused by ${sender.id}`);
+        this.detector.onAccused(accused, `accused by ${sender.id}`, sender.id);
         return {};
       },
     });

@@ -161,6 +161,27 @@ describe('FailureDetector', () => {
     });
   });
 
+  it('a member accusing each new incarnation at once makes this node join again once per two heartbeat timeouts, not at every accusation; another member\'s accusation still counts', async () => {
+    let self = cardOf('self', 1);
+    const { detector, suspicions } = await pausedDetector(() => self, async () => [], 0);
+    try {
+      detector.onAccused({ id: 'self', incarnation: 1 }, 'accused by liar', 'liar');
+      assert.equal(suspicions.length, 1);
+      self = cardOf('self', 2); // joined again; the liar accuses the new incarnation at once
+      detector.onAccused({ id: 'self', incarnation: 2 }, 'accused by liar', 'liar');
+      detector.onEvicted({ id: 'self', incarnation: 2 }, { id: 'liar', incarnation: 1 });
+      assert.equal(suspicions.length, 1, 'ignored within two heartbeat timeouts (120 ms here)');
+      detector.onEvicted({ id: 'self', incarnation: 2 }, { id: 'peer', incarnation: 1 });
+      assert.equal(suspicions.length, 2, 'another member that evicted it is heard');
+      self = cardOf('self', 3);
+      await delay(150);
+      detector.onAccused({ id: 'self', incarnation: 3 }, 'accused by liar', 'liar');
+      assert.equal(suspicions.length, 3, 'heard again once the window passed');
+    } finally {
+      detector.stop();
+    }
+  });
+
   it('after a pause, answers about an incarnation this node already left raise no suspicion', async () => {
     let self = cardOf('self', 1);
     let reply: ((answers: StandingAnswers) => void) | undefined;
