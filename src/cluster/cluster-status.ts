@@ -7,6 +7,7 @@ import type { TransportStats } from '../transport/transport';
 import type { ChangeCounts } from '../sync/change-relay';
 import type { TrustStats } from './node-trust';
 import type { RepairStats } from './self-repair';
+import { clock } from '../util/clock';
 
 /** Self-repair counters, and why the shared state is unreachable now, if it is (see StateAvailability). */
 export type RepairStatus = RepairStats & { stateUnreachable: string | undefined };
@@ -128,7 +129,7 @@ export function buildStatus(sources: StatusSources, now = Date.now()): ClusterSt
       incarnation: peer.card.incarnation,
       addresses: peer.card.addresses,
       kuzzleVersion: peer.card.kuzzleVersion,
-      lastHeartbeatAgeMs: now - peer.lastSeen,
+      lastHeartbeatAgeMs: Math.round(clock.now() - peer.lastSeen),
       memberSinceMs: now - peer.since,
       missedBroadcasts: sources.transport.gaps[peer.card.id] ?? 0,
     })),

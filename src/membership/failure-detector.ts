@@ -9,6 +9,7 @@ import type { NodeCard } from './node-card';
 import type { EmitMembershipEvent, Peer } from './peer';
 import type { PeerLinks } from './peer-links';
 import { RecentMap } from '../util/recent-map';
+import { clock } from '../util/clock';
 
 export interface FailureDetectorOptions {
   heartbeatMs: number;
@@ -58,7 +59,7 @@ export class FailureDetector {
     links.onDisconnect((peerId) => {
       const peer = table.get(peerId);
       if (!peer || peer.connectionLostAt !== undefined) return;
-      peer.connectionLostAt = Date.now();
+      peer.connectionLostAt = clock.now();
       // A held peer's heartbeats wait unread: only its answer can show it is still there.
       if (links.holding(peerId)) void this.probe(peer);
       // Judged as soon as the grace ends rather than at the next tick (up to
@@ -71,7 +72,9 @@ export class FailureDetector {
   /** Ticks every half heartbeat: heartbeats out, silences judged. */
   start(): void {
     this.running = true;
-    this.lastTick = Date.now();
+    this.lastTick = clock.now();
+    // The first heartbeat a period from now: no member yet (a join sends its own while it waits).
+    this.lastPublish = Math.max(this.lastPublish, this.lastTick);
     this.cancelTick = this.scheduler.every(this.tickMs(), () => void this.tick());
   }
 
@@ -88,7 +91,7 @@ export class FailureDetector {
 
   async publishHeartbeat(): Promise<void> {
     if (!this.running) return;
-    this.lastPublish = Date.now();
+    this.lastPublish = clock.now();
     try {
       await this.channel.publish('heartbeat', {});
     } catch (error) {
@@ -105,7 +108,7 @@ export class FailureDetector {
   noteAlive(sender: Sender): void {
     const peer = this.table.get(sender.id);
     if (peer && sender.incarnation >= peer.card.incarnation) {
-      peer.lastSeen = Date.now();
+      peer.lastSeen = clock.now();
       peer.connectionLostAt = undefined;
     }
   }
@@ -118,14 +121,14 @@ export class FailureDetector {
     }
     const peer = this.table.get(accused.id);
     if (!peer || peer.card.incarnation !== accused.incarnation) return;
-    if (Date.now() - peer.lastSeen > this.options.heartbeatTimeoutMs) return; // our own timer decides
+    if (clock.now() - peer.lastSeen > this.options.heartbeatTimeoutMs) return; // our own timer decides
     // One relay per accused incarnation and heartbeat timeout: a member
     // evicting others again and again (overloaded, or lying) costs each of
     // them one rejoin at most, not one per accusation.
     const key = `${accused.id}#${accused.incarnation}`;
     const last = this.relayed.get(key);
-    if (last !== undefined && Date.now() - last < this.options.heartbeatTimeoutMs) return;
-    this.relayed.set(key, Date.now());
+    if (last !== undefined && clock.now() - last < this.options.heartbeatTimeoutMs) return;
+    this.relayed.set(key, clock.now());
     // We still hear it: it must learn that it was evicted, and join again under a new incarnation.
     this.options.log('info', `${sender.id} evicted ${accused.id}, which this node still hears: relaying`);
     this.channel.request(accused.id, 'node:accused', accused, this.options.discoverTimeoutMs).catch((error: unknown) =>
@@ -146,11 +149,11 @@ export class FailureDetector {
     if (accused.id !== self.id || accused.incarnation !== self.incarnation || !this.running) return;
     if (accuser !== undefined) {
       const last = this.honoured.get(accuser);
-      if (last !== undefined && Date.now() - last < 2 * this.options.heartbeatTimeoutMs) {
+      if (last !== undefined && clock.now() - last < 2 * this.options.heartbeatTimeoutMs) {
         this.options.log('info', `${why}: ignored, ${accuser} made this node join again less than ${2 * this.options.heartbeatTimeoutMs} ms ago`);
         return;
       }
-      this.honoured.set(accuser, Date.now());
+      this.honoured.set(accuser, clock.now());
     }
     this.emit('self:suspect', why, accused.incarnation);
   }
@@ -175,7 +178,7 @@ export class FailureDetector {
    */
   private async tick(regular = true): Promise<void> {
     if (!this.running) return;
-    const now = Date.now();
+    const now = clock.now();
     const sinceLastTick = now - this.lastTick;
     if (regular) {
       // Any broadcast sent (notifications, state changes) proves this node

@@ -11,6 +11,7 @@ import type { EmitMembershipEvent } from './peer';
 import type { PeerLinks } from './peer-links';
 import type { SelfCard } from './self-card';
 import { Waiters } from './waiters';
+import { clock } from '../util/clock';
 
 export interface JoinOptions {
   discoverTimeoutMs: number;
@@ -99,7 +100,7 @@ export class JoinProtocol {
       for (const id of this.owed) if (!ids.has(id)) this.owed.delete(id);
     }
     const self = this.self.current;
-    const now = Date.now();
+    const now = clock.now();
     // One pass, nothing allocated when every card is a member: this runs at every tick.
     let joins: Array<Promise<boolean>> | undefined;
     for (const card of cards) {
@@ -113,7 +114,8 @@ export class JoinProtocol {
         continue;
       }
       if (this.table.isJoining(card.id)) continue;
-      if (!force && now - (this.lastJoinAttempt.get(card.id) ?? 0) < this.options.joinAttemptIntervalMs) continue;
+      // Never tried: no wait (the clock starts near 0 with the process).
+      if (!force && now - (this.lastJoinAttempt.get(card.id) ?? Number.NEGATIVE_INFINITY) < this.options.joinAttemptIntervalMs) continue;
       (joins ??= []).push(this.join(card));
     }
     if (!joins) return 0;
@@ -213,7 +215,7 @@ export class JoinProtocol {
   }
 
   private async attemptJoin(card: NodeCard): Promise<boolean> {
-    this.lastJoinAttempt.set(card.id, Date.now());
+    this.lastJoinAttempt.set(card.id, clock.now());
     const joiner = this.self.current;
     // A member joined again (rejoin): it holds an older incarnation of this node until this join succeeds.
     const rejoining = this.table.has(card.id);

@@ -5,6 +5,7 @@ import { shareASocket, type NodeCard } from './node-card';
 import type { EmitMembershipEvent, Peer, PeerRemovalReason } from './peer';
 import type { PeerLinks } from './peer-links';
 import { Waiters } from './waiters';
+import { clock } from '../util/clock';
 
 /** Fences kept at most (see {@link MemberTable.fences}). */
 const MAX_FENCES = 1024;
@@ -95,7 +96,7 @@ export class MemberTable {
     if (existing) {
       const before = existing.card;
       existing.card = card;
-      existing.lastSeen = Date.now();
+      existing.lastSeen = clock.now();
       if (card.incarnation > before.incarnation) {
         this.options.log('info', `${card.id} joined again (incarnation ${before.incarnation} → ${card.incarnation})`);
         this.emit('peer:reincarnated', before, card);
@@ -106,7 +107,7 @@ export class MemberTable {
       if (shareASocket(other.card, card)) this.remove(other.card, 'replaced');
     }
     const returning = this.fences.has(card.id);
-    const peer: Peer = { card, lastSeen: Date.now(), since: Date.now() };
+    const peer: Peer = { card, lastSeen: clock.now(), since: Date.now() };
     this.members.set(card.id, peer);
     this.options.log('info', `${card.id} joined (incarnation ${card.incarnation}, ${this.size()} nodes)${returning ? ', coming back' : ''}`);
     this.recorded.release(card.id);
@@ -120,7 +121,7 @@ export class MemberTable {
     this.members.delete(card.id);
     this.fences.set(card.id, Math.max(this.fences.get(card.id) ?? 0, card.incarnation));
     this.links.disconnect(card.id);
-    const age = Date.now() - current.lastSeen;
+    const age = Math.round(clock.now() - current.lastSeen);
     this.options.log(reason === 'left' ? 'info' : 'warn', `${card.id} removed (${reason}, last heard ${age} ms ago, ${this.size()} nodes)`);
     this.emit('peer:removed', current.card, reason);
   }

@@ -3,11 +3,11 @@ import type { NodeCard } from './node-card';
 /** A peer as this node sees it. */
 export interface Peer {
   card: NodeCard;
-  /** Epoch ms of the last message received from it (any message is proof of life). */
+  /** When the last message was received from it (any message is proof of life), on the monotonic `clock` (util/clock): for durations only. */
   lastSeen: number;
   /** Epoch ms when it became a member for this node. */
   since: number;
-  /** Epoch ms when its connection was closed by the other side, if it was and nothing was heard since. */
+  /** When its connection was closed by the other side (on the monotonic `clock`), if it was and nothing was heard since. */
   connectionLostAt?: number;
 }
 

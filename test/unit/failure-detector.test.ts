@@ -11,6 +11,7 @@ import { delay, waitFor } from '../harness/wait';
 import { cardOf, recordedLinks } from '../support/membership-doubles';
 import { PausableScheduler } from '../support/pausable-scheduler';
 import type { Cancel, Scheduler } from '../../src/util/scheduler';
+import { clock } from '../../src/util/clock';
 
 type StandingAnswers = Array<PeerAnswer<{ member: boolean }>>;
 
@@ -38,7 +39,7 @@ async function pausedDetector(self: () => NodeCard, answer: () => Promise<Standi
   return { detector, suspicions };
 }
 
-/** Periodic tasks run when the test says, at the time it sets (Date.now answers it meanwhile). */
+/** Periodic tasks run when the test says, at the time it sets (the detector's clock answers it meanwhile). */
 class ClockedScheduler implements Scheduler {
   now = 0;
   private readonly periodic: Array<() => void> = [];
@@ -79,16 +80,16 @@ async function settle(): Promise<void> {
 }
 
 /**
- * A detector on a clock the test moves (Date.now answers it while `run`
- * runs), heartbeat 500 ms, with one member, 'peer': the heartbeats it sends
+ * A detector on a clock the test moves (its monotonic clock answers it
+ * while `run` runs), heartbeat 500 ms, with one member, 'peer': the heartbeats it sends
  * (counted as broadcasts once queued, as the transport counts them), the
  * broadcasts the test adds (`broadcast`), a closed connection to the peer
  * (`disconnect`), and the reasons peers were removed.
  */
 async function onClock(run: (clocked: { scheduler: ClockedScheduler; detector: FailureDetector; table: MemberTable; heartbeats: number[]; removed: unknown[]; broadcast(): void; disconnect(): void }) => Promise<void>): Promise<void> {
   const scheduler = new ClockedScheduler();
-  const realNow = Date.now;
-  Date.now = () => scheduler.now;
+  const realNow = clock.now;
+  clock.now = () => scheduler.now;
   let sent = 0;
   const heartbeats: number[] = [];
   const removed: unknown[] = [];
@@ -112,7 +113,7 @@ async function onClock(run: (clocked: { scheduler: ClockedScheduler; detector: F
     await run({ scheduler, detector, table, heartbeats, removed, broadcast: () => void sent++, disconnect: () => onDisconnect('peer') });
   } finally {
     detector.stop();
-    Date.now = realNow;
+    clock.now = realNow;
   }
 }
 
@@ -126,6 +127,25 @@ describe('FailureDetector', () => {
       for (let at = 1500; at <= 2500; at += 250) await scheduler.tickAt(at);
       assert.deepEqual(heartbeats, [500, 1000, 1750, 2250]);
     });
+  });
+
+  it('the wall clock set back (NTP, a resumed virtual machine) stops neither the heartbeats nor the judging of a silent peer: durations are read on a clock that never steps back', async () => {
+    const realDateNow = Date.now;
+    let wall = realDateNow();
+    Date.now = () => wall;
+    try {
+      await onClock(async ({ scheduler, heartbeats, removed }) => {
+        await scheduler.tickAt(500);
+        wall -= 3_600_000; // an hour back
+        for (let at = 750; at <= 1500; at += 250) await scheduler.tickAt(at);
+        assert.deepEqual(heartbeats, [500, 1000, 1500]);
+        // The peer, silent since 0, is judged at the timeout (60 s here), an hour of wall clock notwithstanding.
+        for (let at = 1750; at <= 61_000; at += 250) await scheduler.tickAt(at);
+        assert.deepEqual(removed, ['timeout']);
+      });
+    } finally {
+      Date.now = realDateNow;
+    }
   });
 
   it('the extra tick that judges a closed connection leaves the heartbeat on the periodic ticks: a broadcast right after it postpones the heartbeat by at most a period', async () => {
