@@ -38,6 +38,8 @@ export class FailureDetector {
   private cancelTick: Cancel | undefined;
   private lastTick = 0;
   private lastPublish = 0;
+  /** Whether the previous periodic tick came late (see {@link tick}). */
+  private lateBefore = false;
   private broadcastsAtLastTick = 0;
   private running = false;
   /** Held peers asked for proof of life, whose answer is awaited. */
@@ -193,7 +195,13 @@ export class FailureDetector {
       this.lastTick = now;
       if (now - this.lastPublish >= this.options.heartbeatMs) await this.publishHeartbeat();
     }
-    if (sinceLastTick > this.tickMs() * 3) {
+    const late = sinceLastTick > this.tickMs() * 3;
+    // A late tick right after another is a loaded loop, not a pause: it
+    // judges (or a dead peer would stay a member for as long as the load
+    // lasts); its messages are read between the ticks.
+    const paused = late && !(regular && this.lateBefore);
+    if (regular) this.lateBefore = late;
+    if (paused) {
       // Judged by the next periodic tick.
       if (!regular) return;
       // This process was not running (frozen, or its event loop blocked):

@@ -148,6 +148,14 @@ describe('FailureDetector', () => {
     }
   });
 
+  it('a loop late at every tick (a loaded node, not a pause) still judges: a dead peer is evicted, only the first late tick is excused', async () => {
+    await onClock(async ({ scheduler, removed }) => {
+      // Ticks every 800 ms instead of 250 (over three tick periods late): the peer, silent since 0, is never heard.
+      for (let at = 800; at <= 64_000 && removed.length === 0; at += 800) await scheduler.tickAt(at);
+      assert.deepEqual(removed, ['timeout']);
+    });
+  });
+
   it('the extra tick that judges a closed connection leaves the heartbeat on the periodic ticks: a broadcast right after it postpones the heartbeat by at most a period', async () => {
     await onClock(async ({ scheduler, detector, table, heartbeats, broadcast, disconnect }) => {
       await scheduler.advanceTo(10);
