@@ -22,7 +22,7 @@ const BINDING = /^tcp:\/\/(\[[^\]]+\]|[^:[\]]+):(\d+)$/;
 export function resolveBinding(key: string, value: string, interfaces: Interfaces = networkInterfaces()): ResolvedBinding {
   const binding = resolve(key, value, interfaces);
   // The bound address is also the one peers are given: a wildcard reaches no node.
-  if (WILDCARDS.has(binding.host)) {
+  if (WILDCARDS.has(binding.host) || (isIP(binding.host) === 6 && /^[0:]+$/.test(binding.host))) {
     throw new ConfigError(key, `binds every interface ("${binding.host}"), which peers cannot connect to: name an interface or address, such as tcp://[eth0:ipv4]:${binding.port} or tcp://[_site_:ipv4]:${binding.port}`);
   }
   return binding;

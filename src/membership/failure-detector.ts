@@ -198,8 +198,10 @@ export class FailureDetector {
     const late = sinceLastTick > this.tickMs() * 3;
     // A late tick right after another is a loaded loop, not a pause: it
     // judges (or a dead peer would stay a member for as long as the load
-    // lasts); its messages are read between the ticks.
-    const paused = late && !(regular && this.lateBefore);
+    // lasts); its messages are read between the ticks. Unless the gap alone
+    // could make a live peer look dead (a stall after a late tick: what the
+    // peers sent meanwhile is still unread).
+    const paused = late && (!(regular && this.lateBefore) || sinceLastTick + this.options.heartbeatMs >= this.options.heartbeatTimeoutMs);
     if (regular) this.lateBefore = late;
     if (paused) {
       // Judged by the next periodic tick.

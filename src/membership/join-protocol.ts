@@ -7,7 +7,6 @@ import type { CardStore } from './card-store';
 import type { MemberTable } from './member-table';
 import type { MEMBERSHIP_MESSAGES } from './messages';
 import { sameSocketsAndKeys, type NodeCard } from './node-card';
-import type { EmitMembershipEvent } from './peer';
 import type { PeerLinks } from './peer-links';
 import type { SelfCard } from './self-card';
 import { Waiters } from './waiters';
@@ -47,9 +46,10 @@ export class JoinProtocol {
     private readonly links: PeerLinks,
     private readonly cards: CardStore,
     private readonly channel: Channel<typeof MEMBERSHIP_MESSAGES>,
-    private readonly emit: EmitMembershipEvent,
     /** Sends a heartbeat now: a joiner keeps publishing while the peer's SUB connects. */
     private readonly publishHeartbeat: () => Promise<void>,
+    /** A peer refused this node's join: it evicted that incarnation (see FailureDetector.onAccused). */
+    private readonly accusedBy: (peerId: string, incarnation: number, why: string) => void,
     private readonly options: JoinOptions,
   ) {}
 
@@ -249,7 +249,7 @@ export class JoinProtocol {
       this.owed.delete(card.id);
       return true;
     } catch (error) {
-      if (hasCode(error, 'KPC_EVICTED')) this.emit('self:suspect', `${card.id} had evicted this incarnation`, joiner.incarnation);
+      if (hasCode(error, 'KPC_EVICTED')) this.accusedBy(card.id, joiner.incarnation, `${card.id} had evicted this incarnation`);
       this.options.log('debug', `could not join ${card.id}: ${describeError(error)}`);
       if (rejoining) {
         this.owed.add(card.id);

@@ -77,7 +77,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       },
     });
     this.detector = new FailureDetector(this.table, links, this.channel, () => this.card.current, emit, this.scheduler, options);
-    this.joins = new JoinProtocol(this.table, this.card, links, cards, this.channel, emit, () => this.detector.publishHeartbeat(), options);
+    this.joins = new JoinProtocol(this.table, this.card, links, cards, this.channel, () => this.detector.publishHeartbeat(), (peerId, incarnation, why) => this.detector.onAccused({ id: this.card.current.id, incarnation }, why, peerId), options);
     bus.setMemberGate((sender, kind) => this.table.admits(sender, kind));
     bus.onSeen((sender, kind) => {
       this.detector.noteAlive(sender);

@@ -24,7 +24,8 @@ const SMALLEST_FRAME_BYTES = 1024;
  * (a peer with smaller frames sends more of them for the same message;
  * the bytes, not the count, bound what a message holds).
  */
-const mostFragments = (maxMessageBytes: number): number => Math.min(0xffff, Math.ceil(maxMessageBytes / (SMALLEST_FRAME_BYTES - FRAMING_SLACK - HEADER_BYTES)));
+const SMALLEST_CHUNK_BYTES = SMALLEST_FRAME_BYTES - FRAMING_SLACK - HEADER_BYTES;
+const mostFragments = (maxMessageBytes: number): number => Math.min(0xffff, Math.ceil(maxMessageBytes / SMALLEST_CHUNK_BYTES));
 
 /** The largest frame this node sends: what a peer with the same `maxFrameBytes` accepts, CURVE included. */
 export const sendableFrameBytes = (limits: FragmentLimits): number => limits.maxFrameBytes - FRAMING_SLACK;
@@ -115,6 +116,8 @@ export class Reassembler {
     const count = frame.readUInt16BE(7);
     const chunk = frame.subarray(HEADER_BYTES);
     if (count < 2 || index >= count) return this.abandon(sender, 'a fragment with an impossible header');
+    // Every fragment but the last is a whole chunk, never smaller than the smallest frames make: tiny ones would hold objects, not bytes.
+    if (index < count - 1 && chunk.length < SMALLEST_CHUNK_BYTES) return this.abandon(sender, 'a fragment smaller than any peer sends');
     this.expire();
     let partial = this.partials.get(sender);
     if (index === 0) {

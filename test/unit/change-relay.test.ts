@@ -43,7 +43,8 @@ describe('ChangeRelay: changes larger than a message', () => {
     assert.equal(relay.counts.tooLarge, 0);
   });
 
-  it('a split change keeps its place: its parts go before its next chunk and before the next change of the collection', async () => {
+  // The transport's side of this (it refuses at once, through the bus and channel) is tested over the real transport: integration/change-relay-zmq.
+  it('given a channel that refuses a message at once, a split change keeps its place: its parts go before its next chunk and before the next change of the collection', async () => {
     const { sent, forward } = relayWithLimit(100 * 1024);
     // 150 documents: a first chunk of 100 of 4 kB each (400 kB: split), then a chunk of 50 small ones.
     const sizes = Array.from({ length: 150 }, (_, i) => (i < 100 ? 4 : 0));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { framesOf, isFragment, PARTIAL_MAX_AGE_MS, Reassembler, sendableFrameBytes } from '../../src/transport/fragments';
+import { FRAGMENT_MARK, framesOf, isFragment, PARTIAL_MAX_AGE_MS, Reassembler, sendableFrameBytes } from '../../src/transport/fragments';
 
 const limits = { maxFrameBytes: 1024, maxMessageBytes: 16 * 1024 };
 
@@ -38,6 +38,20 @@ describe('fragments', () => {
     const { whole, dropped } = feed(new Reassembler(ours), 'peer', frames);
     assert.deepEqual(dropped, []);
     assert.ok(whole[0]?.equals(message));
+  });
+
+  it('a fragment smaller than any peer\'s chunk before the last is refused: a message cannot be held as thousands of tiny parts', () => {
+    const fragment = (index: number, count: number, bytes: number): Buffer => {
+      const header = Buffer.alloc(9);
+      header[0] = FRAGMENT_MARK;
+      header.writeUInt32BE(5, 1);
+      header.writeUInt16BE(index, 5);
+      header.writeUInt16BE(count, 7);
+      return Buffer.concat([header, Buffer.alloc(bytes)]);
+    };
+    const reassembler = new Reassembler({ maxFrameBytes: 64 * 1024, maxMessageBytes: 16 * 1024 * 1024 });
+    assert.match(JSON.stringify(reassembler.accept('peer', fragment(0, 20_000, 1))), /smaller than any peer sends/);
+    assert.equal(reassembler.accept('peer', fragment(0, 3, 759)), undefined, 'the smallest chunk a peer sends is taken');
   });
 
   it('a lost fragment abandons its message (counted), and the next message still comes through', () => {

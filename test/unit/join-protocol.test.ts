@@ -44,7 +44,8 @@ function joinProtocol(discoverTimeoutMs: number, answerJoin: JoinAnswer = () => 
     },
   } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
   let heartbeats = 0;
-  const protocol = new JoinProtocol(table, self, links, cards, channel, emit, async () => void heartbeats++, { discoverTimeoutMs, joinAttemptIntervalMs: 1000, log });
+  const accused = (_peer: string, incarnation: number, why: string): void => emit('self:suspect', why, incarnation);
+  const protocol = new JoinProtocol(table, self, links, cards, channel, async () => void heartbeats++, accused, { discoverTimeoutMs, joinAttemptIntervalMs: 1000, log });
   return { protocol, table, linked, registered, self, events, joins, heartbeats: () => heartbeats };
 }
 

@@ -5,7 +5,7 @@ import type { KuzzleStateInternals } from '../../src/plugin/kuzzle-types';
 import type { KuzzleChannel } from '../../src/plugin/kuzzle-sync/kuzzle-channel';
 import { StrategySync } from '../../src/plugin/kuzzle-sync/strategy-sync';
 import type { SharedRecords } from '../../src/state/shared-records';
-import { waitFor } from '../harness/wait';
+import { delay, waitFor } from '../harness/wait';
 
 /** Records as Redis holds them for every node. */
 class MemoryRecords implements SharedRecords {
@@ -70,6 +70,26 @@ describe('StrategySync: a record that fails', () => {
     const later = nodeOver(records);
     await later.sync.catchUp();
     assert.ok(!('oauth' in later.strategies));
+    a.sync.stop();
+  });
+});
+
+describe('StrategySync: a record that fails, then a peer\'s newer change', () => {
+  it('the record not written yet is dropped when a peer changes the strategy since: it is not written over the peer\'s', async () => {
+    const records = new FailingRecords();
+    const a = nodeOver(records);
+    const b = nodeOver(records);
+    records.failing = true;
+    await assert.rejects(a.sync.pipes['core:auth:strategyAdded']?.({ name: 'oauth', pluginName: 'auth-plugin', strategy: description }) ?? Promise.resolve(), /OOM/);
+    records.failing = false;
+    // b removes it (recorded), and a hears of it.
+    b.strategies.oauth = { owner: 'auth-plugin' };
+    delete b.strategies.oauth;
+    await b.sync.pipes['core:auth:strategyRemoved']?.({ name: 'oauth', pluginName: 'auth-plugin' });
+    const removal = records.values.get('oauth');
+    a.sync.handlers['kuzzle:strategy:remove'](removal as never, { id: 'b', incarnation: 1 });
+    await delay(50); // a's retry (every 10 ms here) has run
+    assert.deepEqual(records.values.get('oauth'), removal, 'b\'s removal stays recorded');
     a.sync.stop();
   });
 });

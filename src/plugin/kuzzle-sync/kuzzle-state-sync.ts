@@ -22,6 +22,8 @@ const refreshKey = (tokenHash: string): string => `kpc/token-refresh/${tokenHash
 
 /** Delay before a catch-up that failed is tried again. */
 const CATCH_UP_RETRY_MS = 5000;
+/** What a retried catch-up's reason starts with (once, however many times it is tried again). */
+const RETRY_PREFIX = 'retry after: ';
 
 /** What this module needs from the cluster node. */
 type ClusterPort = Pick<ClusterNode, 'id' | 'register' | 'records' | 'onCatchUp' | 'onStateLost' | 'reportCatchUp' | 'reset'>;
@@ -46,6 +48,7 @@ export class KuzzleStateSync {
   private readonly storeMark: TokenStoreMark;
   private started: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly node: ClusterPort,
@@ -136,6 +139,7 @@ export class KuzzleStateSync {
 
   /** As the node leaves: no more looks at the token store's mark, nor catch-ups tried again. */
   stop(): void {
+    this.stopped = true;
     this.storeMark.stop();
     this.strategies.stop();
     if (this.retry) clearTimeout(this.retry);
@@ -181,10 +185,12 @@ export class KuzzleStateSync {
       }
     }
     this.node.reportCatchUp(failures.length > 0 ? failures.join('; ') : undefined);
-    if (failures.length > 0 && !this.retry) {
+    // Not after the node left: a catch-up under way then fails (Redis and the transport closed).
+    if (failures.length > 0 && !this.retry && !this.stopped) {
+      const first = reason.startsWith(RETRY_PREFIX) ? reason : `${RETRY_PREFIX}${reason}`;
       this.retry = setTimeout(() => {
         this.retry = undefined;
-        void this.catchUp(`retry after: ${reason}`);
+        void this.catchUp(first);
       }, CATCH_UP_RETRY_MS);
       this.retry.unref();
     }

@@ -57,10 +57,13 @@ export class StrategySync {
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:strategy:add' | 'kuzzle:strategy:remove'> = {
     'kuzzle:strategy:add': (change) => {
       this.liveChanges.note(change.name);
+      // A peer's change, newer than this node's own record not written yet: that one must not be written over it.
+      this.unwritten.delete(change.name);
       this.register(change);
     },
     'kuzzle:strategy:remove': (change) => {
       this.liveChanges.note(change.name);
+      this.unwritten.delete(change.name);
       this.unregister(change);
     },
   };
@@ -183,6 +186,8 @@ export class StrategySync {
 
   private async recordUnwritten(): Promise<void> {
     for (const change of [...this.unwritten.values()]) {
+      // Replaced by a later change meanwhile (written by its own call), or by a peer's.
+      if (this.unwritten.get(change.name) !== change) continue;
       try {
         await this.record(change);
       } catch (error) {
