@@ -4,6 +4,7 @@ import { Publisher, Router } from 'zeromq';
 import { describeError } from '../util/describe-error';
 import type { LogLevel } from '../util/log';
 import { AddressedSequences, seqOfTopic, topicFrame, topicPrefixOf } from './addressing';
+import { AddressedMarks, MARK_INTERVAL_MS, MARK_TYPE } from './addressed-marks';
 import { isId } from './codec';
 import { FrameReader } from './frame-reader';
 import { PARTIAL_MAX_AGE_MS } from './fragments';
@@ -74,6 +75,8 @@ export class ZmqTransport implements Transport {
   private readonly sourceHost: string | undefined;
   private seq = 0;
   private readonly addressedSeqs = new AddressedSequences();
+  private readonly marks = new AddressedMarks();
+  private readonly markTimer: NodeJS.Timeout;
   private readonly holds = new PeerHolds();
   /** What this node's SUBs subscribed to: the topics addressed to it start with it. */
   private readonly ownTopic: Buffer;
@@ -115,6 +118,18 @@ export class ZmqTransport implements Transport {
       this.routerReader.expire();
     }, PARTIAL_MAX_AGE_MS);
     this.expiry.unref();
+    this.markTimer = setInterval(() => this.sendMarks(), MARK_INTERVAL_MS);
+    this.markTimer.unref();
+  }
+
+  /** A mark to each peer addressed lately (see addressed-marks.ts), behind its messages. */
+  private sendMarks(): void {
+    for (const peerId of this.marks.due()) {
+      // A peer forgotten since: it would only take a number for nobody.
+      if (this.closed || !this.links.has(peerId)) continue;
+      const mark = this.writer.encode({ type: MARK_TYPE, seq: 0, body: null }).toString('utf8');
+      this.pubQueue.enqueue([topicFrame(peerId, this.addressedSeqs.take(peerId)), mark]).catch(() => undefined);
+    }
   }
 
   /**
@@ -166,6 +181,7 @@ export class ZmqTransport implements Transport {
     const link = this.links.get(peerId);
     if (link) this.dropLink(link, new PeerNotConnectedError(peerId, 'was disconnected'));
     this.addressedSeqs.forget(peerId);
+    this.marks.forget(peerId);
     this.memberRoutes.forget(peerId);
   }
 
@@ -219,6 +235,7 @@ export class ZmqTransport implements Transport {
     for (const peerId of peerIds) {
       const topic = topicFrame(peerId, this.addressedSeqs.take(peerId));
       for (const part of parts) sends.push(this.pubQueue.enqueue([topic, part]));
+      this.marks.addressed(peerId);
     }
     return Promise.all(sends).then(() => {
       this.traffic.totals.addressed += peerIds.length;
@@ -347,6 +364,7 @@ export class ZmqTransport implements Transport {
     if (flushMs > 0) await this.pubQueue.idle(flushMs);
     this.closed = true;
     clearInterval(this.expiry);
+    clearInterval(this.markTimer);
     const error = new TransportClosedError();
     this.pending.failAll(error);
     this.routerQueue.close(error);
@@ -397,6 +415,8 @@ export class ZmqTransport implements Transport {
         this.traffic.gap(link.peerId, seq - verdict.expected);
         this.gapHandler?.(link.peerId, verdict.expected, seq);
       }
+      // A mark has done its work: its number is checked.
+      if (addressed && envelope.type === MARK_TYPE) return undefined;
       this.traffic.totals.received += 1;
       this.handle('broadcast', envelope, () => this.broadcastHandler?.(envelope));
       // The bus may have held the peer (too many of its broadcasts in hand).

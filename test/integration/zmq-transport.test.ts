@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import { Dealer, Publisher, Router, Subscriber } from 'zeromq';
 
 import { topicFrame } from '../../src/transport/addressing';
+import { MARK_TYPE } from '../../src/transport/addressed-marks';
 import { encodeEnvelope } from '../../src/transport/codec';
 import { framesOf } from '../../src/transport/fragments';
 import { PROTOCOL_VERSION, type Envelope, type NodeAddresses } from '../../src/transport/envelope';
@@ -313,6 +314,11 @@ describe('ZmqTransport', () => {
       assert.equal(afterAddressed.dropped.malformed, after.dropped.malformed + 1, 'the topic for another node never reached b');
       assert.deepEqual(gaps.slice(1), [['junk-node', 2, 3]], 'a gap on the addressed stream is reported');
       assert.equal(afterAddressed.gaps['junk-node'], 6, 'missed messages of both streams');
+      // A mark (what a peer sends after addressing this node) shows a loss with no later message: read here, handed to nobody.
+      await rawPub.send([topicFrame(b.transport.nodeId, 5), addressed(MARK_TYPE)]);
+      await waitFor('the mark to show the lost addressed message', () => gaps.length >= 3, { timeoutMs: 5_000 });
+      assert.deepEqual(gaps.slice(2), [['junk-node', 4, 5]]);
+      assert.ok(!b.broadcasts.some((e) => e.type === MARK_TYPE), 'a mark is not handed to the layers above');
 
       b.transport.disconnect('junk-node');
       b.transport.disconnect('junk-node');
@@ -326,6 +332,33 @@ describe('ZmqTransport', () => {
         },
         { timeoutMs: 5_000 },
       );
+    });
+
+    it('after addressing a peer, a node sends it marks behind the message (numbered on the same stream), so that a loss shows without a later message', async () => {
+      const [a, b] = nodes;
+      const raw = new Subscriber({ linger: 0 });
+      rawSockets.push(raw);
+      raw.subscribe(`@${b.transport.nodeId}\n`);
+      raw.connect(a.addresses.pub);
+      const frames: Array<{ seq: number; type: string }> = [];
+      void (async () => {
+        for await (const [topic, message] of raw) {
+          const seq = Number(String(topic).split('\n')[1]);
+          frames.push({ seq, type: (JSON.parse(String(message)) as { type: string }).type });
+        }
+      })().catch(() => undefined);
+      // Slow joiner: addressed messages until one arrives.
+      await waitFor('the raw SUB to get a\'s addressed messages', async () => {
+        await a.transport.publishTo([b.transport.nodeId], 'to-b', null);
+        return frames.some((frame) => frame.type === 'to-b');
+      }, { timeoutMs: 10_000, intervalMs: 50 });
+      await waitFor('two marks after the last addressed message', () => {
+        const last = frames.map((frame) => frame.type).lastIndexOf('to-b');
+        return frames.slice(last + 1).filter((frame) => frame.type === MARK_TYPE).length >= 2;
+      }, { timeoutMs: 5_000 });
+      const seqs = frames.map((frame) => frame.seq);
+      assert.deepEqual(seqs, seqs.map((_, i) => (seqs[0] ?? 0) + i), 'marks take their numbers on the addressed stream, in order');
+      assert.equal(b.transport.stats().gaps[a.transport.nodeId] ?? 0, 0, 'b, which gets them all, sees no gap');
     });
 
     it('drops a request whose sender is not the connection it came on (routing id)', async () => {
