@@ -198,11 +198,18 @@ export class FailureDetector {
     const late = sinceLastTick > this.tickMs() * 3;
     // A late tick right after another is a loaded loop, not a pause: it
     // judges (or a dead peer would stay a member for as long as the load
-    // lasts); its messages are read between the ticks. Unless the gap alone
-    // could make a live peer look dead (a stall after a late tick: what the
-    // peers sent meanwhile is still unread).
-    const paused = late && (!(regular && this.lateBefore) || sinceLastTick + this.options.heartbeatMs >= this.options.heartbeatTimeoutMs);
+    // lasts).
+    const paused = late && !(regular && this.lateBefore);
     if (regular) this.lateBefore = late;
+    if (late && !paused) {
+      // What the peers sent during this gap is still unread; what they sent
+      // during the previous one was read right after the previous tick. A
+      // peer heard since then is alive: its silence is this gap's.
+      const previousTick = now - sinceLastTick;
+      for (const peer of this.table.peers()) {
+        if (peer.lastSeen >= previousTick) peer.lastSeen = Math.max(peer.lastSeen, now - this.options.heartbeatMs);
+      }
+    }
     if (paused) {
       // Judged by the next periodic tick.
       if (!regular) return;

@@ -127,8 +127,9 @@ export class ZmqTransport implements Transport {
     for (const peerId of this.marks.due()) {
       // A peer forgotten since: it would only take a number for nobody.
       if (this.closed || !this.links.has(peerId)) continue;
-      const mark = this.writer.encode({ type: MARK_TYPE, seq: 0, body: null }).toString('utf8');
-      this.pubQueue.enqueue([topicFrame(peerId, this.addressedSeqs.take(peerId)), mark]).catch(() => undefined);
+      const mark = this.writer.encode({ type: MARK_TYPE, seq: 0, body: null });
+      this.pubQueue.enqueue([topicFrame(peerId, this.addressedSeqs.take(peerId)), mark.toString('utf8')]).catch(() => undefined);
+      this.traffic.bytes('sent', MARK_TYPE, mark.length);
     }
   }
 
@@ -311,7 +312,8 @@ export class ZmqTransport implements Transport {
   }
 
   countTypes(known: (type: string) => boolean): void {
-    this.traffic.countTypes(known);
+    // Marks are this transport's own: a known type, not a made-up one.
+    this.traffic.countTypes((type) => type === MARK_TYPE || known(type));
   }
 
   published(): number {

@@ -76,7 +76,7 @@ describe('resolveBinding', () => {
   });
 
   it('refuses a wildcard host, which peers cannot be given to connect to, naming the key and what to write instead', () => {
-    for (const value of ['tcp://0.0.0.0:7510', 'tcp://*:7510', 'tcp://[::]:7510', 'tcp://[::0]:7510', 'tcp://[0:0:0:0:0:0:0:0]:7510']) assertConfigError(value, /binds every interface.*tcp:\/\/\[eth0:ipv4\]:7510/);
+    for (const value of ['tcp://0.0.0.0:7510', 'tcp://*:7510', 'tcp://[::]:7510', 'tcp://[::0]:7510', 'tcp://[0:0:0:0:0:0:0:0]:7510', 'tcp://[::0.0.0.0]:7510', 'tcp://[::ffff:0.0.0.0]:7510']) assertConfigError(value, /binds every interface.*tcp:\/\/\[eth0:ipv4\]:7510/);
   });
 
   it('accepts a bracketed IPv6 literal', () => {

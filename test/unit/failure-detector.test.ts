@@ -86,7 +86,7 @@ async function settle(): Promise<void> {
  * broadcasts the test adds (`broadcast`), a closed connection to the peer
  * (`disconnect`), and the reasons peers were removed.
  */
-async function onClock(run: (clocked: { scheduler: ClockedScheduler; detector: FailureDetector; table: MemberTable; heartbeats: number[]; removed: unknown[]; broadcast(): void; disconnect(): void }) => Promise<void>): Promise<void> {
+async function onClock(run: (clocked: { scheduler: ClockedScheduler; detector: FailureDetector; table: MemberTable; heartbeats: number[]; removed: unknown[]; broadcast(): void; disconnect(): void }) => Promise<void>, heartbeatTimeoutMs = 60_000): Promise<void> {
   const scheduler = new ClockedScheduler();
   const realNow = clock.now;
   clock.now = () => scheduler.now;
@@ -106,8 +106,10 @@ async function onClock(run: (clocked: { scheduler: ClockedScheduler; detector: F
       if (type === 'heartbeat') heartbeats.push(scheduler.now);
       sent++;
     },
+    // Asked after a pause past the heartbeat timeout: nobody answers.
+    requestEach: async () => [],
   } as unknown as Channel<typeof MEMBERSHIP_MESSAGES>;
-  const detector = new FailureDetector(table, links, channel, () => cardOf('self', 1), () => undefined, scheduler, { heartbeatMs: 500, heartbeatTimeoutMs: 60_000, discoverTimeoutMs: 1000, log });
+  const detector = new FailureDetector(table, links, channel, () => cardOf('self', 1), () => undefined, scheduler, { heartbeatMs: 500, heartbeatTimeoutMs, discoverTimeoutMs: 1000, log });
   detector.start();
   try {
     await run({ scheduler, detector, table, heartbeats, removed, broadcast: () => void sent++, disconnect: () => onDisconnect('peer') });
@@ -154,6 +156,20 @@ describe('FailureDetector', () => {
       for (let at = 800; at <= 64_000 && removed.length === 0; at += 800) await scheduler.tickAt(at);
       assert.deepEqual(removed, ['timeout']);
     });
+  });
+
+  it('a loop stalled past the heartbeat timeout at every tick (the default timers) keeps a live peer, read right after each tick, and still evicts a dead one', async () => {
+    const peer = { id: 'peer', incarnation: 1 };
+    await onClock(async ({ scheduler, detector, removed }) => {
+      for (let at = 2600; at <= 26_000; at += 2600) {
+        await scheduler.tickAt(at);
+        detector.noteAlive(peer); // what it sent during the stall, read once the tick ran
+      }
+      assert.deepEqual(removed, [], 'alive: heard after every tick');
+      // It dies: nothing read after the next ticks.
+      for (let at = 28_600; at <= 40_000 && removed.length === 0; at += 2600) await scheduler.tickAt(at);
+      assert.deepEqual(removed, ['timeout']);
+    }, 2500);
   });
 
   it('the extra tick that judges a closed connection leaves the heartbeat on the periodic ticks: a broadcast right after it postpones the heartbeat by at most a period', async () => {

@@ -94,6 +94,27 @@ describe('StrategySync: a record that fails, then a peer\'s newer change', () =>
   });
 });
 
+describe('StrategySync: a record under way when a peer changes the strategy', () => {
+  it('the peer\'s change is written after this node\'s own, whichever reaches Redis last (a failover holding both)', async () => {
+    const records = new MemoryRecords();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // a's write is held (Redis failing over); b's lands first.
+    const slow: SharedRecords = { ...records, set: async (name, value) => { await held; return records.set(name, value); }, delete: (name) => records.delete(name), all: () => records.all() };
+    const a = nodeOver(slow);
+    const b = nodeOver(records);
+    const adding = a.sync.pipes['core:auth:strategyAdded']?.({ name: 'oauth', pluginName: 'auth-plugin', strategy: description });
+    await b.sync.pipes['core:auth:strategyRemoved']?.({ name: 'oauth', pluginName: 'auth-plugin' });
+    const removal = records.values.get('oauth');
+    a.sync.handlers['kuzzle:strategy:remove']({ ...(removal as object), name: 'oauth', pluginName: 'auth-plugin' } as never, { id: 'b', incarnation: 1 });
+    release();
+    await adding;
+    await waitFor('b\'s removal written again after a\'s add', () => (records.values.get('oauth') as { strategy?: unknown } | undefined)?.strategy === undefined);
+    assert.deepEqual(records.values.get('oauth'), removal);
+    a.sync.stop();
+  });
+});
+
 describe('StrategySync: catching up', () => {
   it('a strategy removed at run time while a node did not hear it is removed there when it catches up', async () => {
     const records = new MemoryRecords();

@@ -57,13 +57,12 @@ export class StrategySync {
   readonly handlers: Pick<Handlers<KuzzleMessages>, 'kuzzle:strategy:add' | 'kuzzle:strategy:remove'> = {
     'kuzzle:strategy:add': (change) => {
       this.liveChanges.note(change.name);
-      // A peer's change, newer than this node's own record not written yet: that one must not be written over it.
-      this.unwritten.delete(change.name);
+      this.supersede(change);
       this.register(change);
     },
     'kuzzle:strategy:remove': (change) => {
       this.liveChanges.note(change.name);
-      this.unwritten.delete(change.name);
+      this.supersede(tombstone(change));
       this.unregister(change);
     },
   };
@@ -163,6 +162,16 @@ export class StrategySync {
     this.retry = undefined;
   }
 
+  /**
+   * A peer's change of a strategy whose record by this node is not written
+   * yet (failed, or still under way through a Redis outage): the peer's is
+   * newer, and is what this node writes instead, after its own if that one
+   * is under way (the two may reach Redis in any order).
+   */
+  private supersede(stored: StrategyChange): void {
+    if (this.unwritten.has(stored.name)) this.unwritten.set(stored.name, stored);
+  }
+
   /** Writes a change made here; kept until written (see {@link unwritten}), unless a later change of the strategy replaced it. */
   private async record(change: StrategyChange): Promise<void> {
     this.unwritten.set(change.name, change);
@@ -172,7 +181,10 @@ export class StrategySync {
       this.recordLater();
       throw error;
     }
-    if (this.unwritten.get(change.name) === change) this.unwritten.delete(change.name);
+    const latest = this.unwritten.get(change.name);
+    if (latest === change) this.unwritten.delete(change.name);
+    // Replaced while this write was under way: the later change is written after it, so that it is the one Redis keeps.
+    else if (latest !== undefined) void this.record(latest).catch(() => undefined);
   }
 
   private recordLater(): void {
