@@ -207,7 +207,10 @@ export class FailureDetector {
       // peer heard since then is alive: its silence is this gap's.
       const previousTick = now - sinceLastTick;
       for (const peer of this.table.peers()) {
-        if (peer.lastSeen >= previousTick) peer.lastSeen = Math.max(peer.lastSeen, now - this.options.heartbeatMs);
+        if (peer.lastSeen < previousTick) continue;
+        peer.lastSeen = Math.max(peer.lastSeen, now - this.options.heartbeatMs);
+        // A connection seen closed since: what the peer sent on its other one is unread too.
+        if (peer.connectionLostAt !== undefined) peer.connectionLostAt = Math.max(peer.connectionLostAt, now);
       }
     }
     if (paused) {

@@ -172,6 +172,23 @@ describe('FailureDetector', () => {
     }, 2500);
   });
 
+  it('in a loop stalled at every tick, a live peer whose connection closed between two ticks is not evicted for it: what it sent since is unread', async () => {
+    const peer = { id: 'peer', incarnation: 1 };
+    await onClock(async ({ scheduler, detector, removed, disconnect }) => {
+      for (const at of [2600, 5200]) {
+        await scheduler.tickAt(at);
+        detector.noteAlive(peer);
+      }
+      await scheduler.advanceTo(6000);
+      disconnect(); // its heartbeats now come on its other connection, unread behind the stall
+      for (let at = 7800; at <= 20_000; at += 2600) {
+        await scheduler.tickAt(at);
+        detector.noteAlive(peer);
+      }
+      assert.deepEqual(removed, []);
+    }, 2500);
+  });
+
   it('the extra tick that judges a closed connection leaves the heartbeat on the periodic ticks: a broadcast right after it postpones the heartbeat by at most a period', async () => {
     await onClock(async ({ scheduler, detector, table, heartbeats, broadcast, disconnect }) => {
       await scheduler.advanceTo(10);
