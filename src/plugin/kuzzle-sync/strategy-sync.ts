@@ -75,7 +75,7 @@ export class StrategySync {
   private readonly liveChanges = new LiveChanges(MAX_REMEMBERED);
   /** The removals recorded when this node first read the records: they came before its plugins registered their strategies. */
   private removalsBeforeStart: Set<string> | undefined;
-  /** Changes made here whose record failed: newer than what the shared state holds, written again every few seconds. */
+  /** Records not written yet, by strategy: a change made here (its write under way, or failed and tried again every few seconds), or a peer's change made since, which is written instead. Newer than what the shared state holds. */
   private readonly unwritten = new Map<string, StrategyChange>();
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
