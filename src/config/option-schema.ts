@@ -76,7 +76,7 @@ export const OPTION_SCHEMA = {
   maxMessageBytes: integerLeaf(
     16 * 1024 * 1024,
     1024,
-    'largest message (a notification with its document, a batch of rooms), whole or in fragments; a node holds at most one partial message per peer connection, and four such messages in all, plus one per member on the ROUTER (see Security)',
+    'largest message (a notification with its document, a batch of rooms), whole or in fragments; a node holds at most one partial message per connection: two per peer on the links to its peers, one per member on the ROUTER, and four in all for the other connections on the ROUTER (see Security)',
   ),
   highWaterMark: integerLeaf(
     100_000,

@@ -95,7 +95,11 @@ export class ZmqTransport implements Transport {
     this.nodeId = options.nodeId;
     this.limits = limitsOf(options);
     this.writer = new FrameWriter(this.nodeId, this.limits);
-    this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what));
+    // Only peers this node connected to send on these sockets (a SUB and a
+    // DEALER per peer): each keeps a slot of its own, so that several peers
+    // sending big messages at once (bulk changes through several nodes), or
+    // one leaving them half-sent, never crowd each other out.
+    this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), () => true);
     // A member's connection, known by a request it made that was answered,
     // keeps its own room for fragments.
     this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.memberRoutes.isCurrent(sender));

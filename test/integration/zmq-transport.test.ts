@@ -530,6 +530,45 @@ describe('ZmqTransport', () => {
     await Promise.all([a.transport.close(), b.transport.close()]);
   });
 
+  it('big broadcasts of five peers left half-read at once all come through: each peer keeps its own room for fragments, none crowds out another', async () => {
+    // Small frames: all but the last fragment of each message is nearly the whole message.
+    const limits = { maxFrameBytes: 16 * 1024, maxMessageBytes: 256 * 1024 };
+    const b = await startNode(limits);
+    const peers: Array<{ id: string; pub: Publisher; seq: number }> = [];
+    for (let i = 0; i < 5; i++) {
+      const pub = new Publisher({ linger: 0 });
+      const router = new Router({ linger: 0 });
+      rawSockets.push(pub, router);
+      await pub.bind('tcp://127.0.0.1:*');
+      await router.bind('tcp://127.0.0.1:*');
+      const id = `big-peer-${i}`;
+      b.transport.connect(id, { router: router.lastEndpoint ?? '', pub: pub.lastEndpoint ?? '' });
+      peers.push({ id, pub, seq: 0 });
+    }
+    const envelope = (peer: { id: string; seq: number }, type: string, body: unknown): Buffer => encodeEnvelope({ v: PROTOCOL_VERSION, type, from: peer.id, inc: 1, seq: ++peer.seq, body }, limits.maxMessageBytes);
+    for (const peer of peers) {
+      await waitFor(`${peer.id} to be heard`, async () => {
+        await peer.pub.send(envelope(peer, 'probe', null));
+        return b.broadcasts.some((e) => e.from === peer.id);
+      }, { timeoutMs: 10_000, intervalMs: 20 });
+    }
+    // Each message nearly maxMessageBytes: five of them are more than four messages' worth.
+    const messages = peers.map((peer, i) => ({ peer, frames: framesOf(envelope(peer, 'big', { pad: 'x'.repeat(limits.maxMessageBytes - 2048) }), i + 1, limits) }));
+    const receivedBefore = b.transport.stats().bytesReceived;
+    let sentBytes = 0;
+    for (const { peer, frames } of messages) {
+      for (const frame of frames.slice(0, -1)) {
+        await peer.pub.send(frame);
+        sentBytes += frame.length;
+      }
+    }
+    await waitFor('b to hold the five half-sent messages', () => b.transport.stats().bytesReceived - receivedBefore >= sentBytes);
+    for (const { peer, frames } of messages) await peer.pub.send(frames[frames.length - 1] ?? Buffer.alloc(0));
+    await waitFor('the five big broadcasts', () => b.broadcasts.filter((e) => e.type === 'big').length >= 5, { timeoutMs: 10_000 });
+    assert.equal(b.transport.stats().dropped.malformed, 0);
+    await b.transport.close();
+  });
+
   it('a held peer\'s broadcasts wait unread, in order, while its requests are still answered; released, they all come; closing while held does not hang', async () => {
     const a = await startNode();
     const b = await startNode();
