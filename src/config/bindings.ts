@@ -1,5 +1,6 @@
 import { isIP } from 'net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'os';
+import { isWildcard } from '../transport/socket-options';
 import { ConfigError } from './errors';
 import { kindOf } from './values';
 
@@ -22,15 +23,11 @@ const BINDING = /^tcp:\/\/(\[[^\]]+\]|[^:[\]]+):(\d+)$/;
 export function resolveBinding(key: string, value: string, interfaces: Interfaces = networkInterfaces()): ResolvedBinding {
   const binding = resolve(key, value, interfaces);
   // The bound address is also the one peers are given: a wildcard reaches no node.
-  if (WILDCARDS.has(binding.host) || (isIP(binding.host) === 6 && IPV6_WILDCARDS.has(new URL(`http://[${binding.host}]`).hostname))) {
+  if (isWildcard(binding.host)) {
     throw new ConfigError(key, `binds every interface ("${binding.host}"), which peers cannot connect to: name an interface or address, such as tcp://[eth0:ipv4]:${binding.port} or tcp://[_site_:ipv4]:${binding.port}`);
   }
   return binding;
 }
-
-const WILDCARDS = new Set(['*', '0.0.0.0', '::']);
-/** Every spelling of IPv6's and dual stack's "any" address, as the URL parser writes them. */
-const IPV6_WILDCARDS = new Set(['[::]', '[::ffff:0:0]']);
 
 function resolve(key: string, value: string, interfaces: Interfaces): ResolvedBinding {
   const match = BINDING.exec(value.trim());

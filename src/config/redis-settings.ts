@@ -1,3 +1,4 @@
+import { isObject } from '../util/guards';
 import { ConfigError } from './errors';
 import { asObject, integer, nonEmptyString } from './values';
 
@@ -32,7 +33,7 @@ function refuseKeyPrefix(key: string, settings: RedisSettings, hint: string): vo
   const places = [
     ['options', settings.options],
     ['clusterOptions', settings.clusterOptions],
-    ['clusterOptions.redisOptions', typeof nodeOptions === 'object' && nodeOptions !== null ? (nodeOptions as Record<string, unknown>) : undefined],
+    ['clusterOptions.redisOptions', isObject(nodeOptions) ? nodeOptions : undefined],
   ] as const;
   for (const [where, options] of places) {
     if (options && options.keyPrefix !== undefined) {

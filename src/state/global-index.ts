@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { performance } from 'perf_hooks';
+import { clock } from '../util/clock';
 import { execAll } from './exec';
 import type { CollectionKeys, StateKeys } from './keys';
 import { IndexRepairs } from './index-repairs';
@@ -49,7 +49,7 @@ function listedAfter(known: ReadonlyMap<string, number> | undefined, ref: string
 export interface ListingMemory {
   /** 0 (the default): not at all, every subscription lists its collection. */
   listingTtlMs?: number;
-  /** The clock, in ms (default: performance.now). */
+  /** The clock, in ms (default: the monotonic `clock`). */
   now?: () => number;
 }
 
@@ -101,7 +101,7 @@ export class GlobalIndex {
     listings: ListingMemory = {},
   ) {
     this.listingTtlMs = listings.listingTtlMs ?? 0;
-    this.now = listings.now ?? (() => performance.now());
+    this.now = listings.now ?? (() => clock.now());
     defineScripts(redis);
   }
 

@@ -1,4 +1,4 @@
-import { performance } from 'perf_hooks';
+import { clock } from '../util/clock';
 
 /**
  * Messages bigger than a frame travel as fragments: frames that start with a
@@ -99,7 +99,7 @@ export class Reassembler {
     /** `heldMessages`: messages of `maxMessageBytes` held in all, at most (4). */
     { heldMessages = 4 }: { heldMessages?: number } = {},
     /** A monotonic clock: a step of the wall clock must not expire live messages. */
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = () => clock.now(),
   ) {
     this.maxHeld = heldMessages * limits.maxMessageBytes;
   }

@@ -13,6 +13,9 @@ export class FrameReader {
   /** Fragments of the senders `reserved` names: out of reach of the others' budget (a reader without `reserved` has none). */
   private readonly reservedReassembler: Reassembler | undefined;
 
+  /** The senders of {@link reservedReassembler}, when only some are reserved. */
+  private readonly reserved: ((sender: string) => boolean) | undefined;
+
   constructor(
     private readonly limits: FragmentLimits,
     private readonly traffic: TrafficCounters,
@@ -20,13 +23,16 @@ export class FrameReader {
     /**
      * Senders whose fragments do not share the common budget (four messages
      * in all): on a socket any key holder reaches, the members', so that
-     * half-sent messages of others never crowd theirs out. Each still holds
-     * one message at most, so their number bounds what they hold.
+     * half-sent messages of others never crowd theirs out; `every sender`
+     * on sockets only peers reach. Each still holds one message at most, so
+     * their number bounds what they hold.
      */
-    private readonly reserved?: (sender: string) => boolean,
+    reserved?: ((sender: string) => boolean) | 'every sender',
   ) {
-    this.reassembler = new Reassembler(limits);
-    this.reservedReassembler = reserved && new Reassembler(limits, { heldMessages: Number.POSITIVE_INFINITY });
+    const ownSlots = { heldMessages: Number.POSITIVE_INFINITY };
+    this.reassembler = new Reassembler(limits, reserved === 'every sender' ? ownSlots : {});
+    this.reserved = typeof reserved === 'function' ? reserved : undefined;
+    this.reservedReassembler = this.reserved && new Reassembler(limits, ownSlots);
   }
 
   /**

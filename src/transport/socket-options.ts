@@ -1,3 +1,4 @@
+import { isIP } from 'net';
 import type { Dealer, Publisher, Router, SocketOptions, Subscriber } from 'zeromq';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES } from './codec';
 import type { CurveKeys } from './curve-keys';
@@ -37,6 +38,8 @@ export function limitsOf(options: { sendHighWaterMark?: number; receiveHighWater
 }
 
 const WILDCARD_HOSTS = new Set(['*', '0.0.0.0', '::']);
+/** Every spelling of IPv6's and dual stack's "any" address (`::0`, `::0.0.0.0`, …), as the URL parser writes them. */
+const IPV6_WILDCARD_HOSTS = new Set(['[::]', '[::ffff:0:0]']);
 
 // Socket options are built here only, and applied at construction, because
 // zeromq requires them before any bind/connect.
@@ -140,7 +143,8 @@ export function isIpv6Host(host: string): boolean {
 
 /** Whether `host` is a wildcard bind address, which peers cannot connect to. */
 export function isWildcard(host: string): boolean {
-  return WILDCARD_HOSTS.has(stripBrackets(host));
+  const bare = stripBrackets(host);
+  return WILDCARD_HOSTS.has(bare) || (isIP(bare) === 6 && IPV6_WILDCARD_HOSTS.has(new URL(`http://[${bare}]`).hostname));
 }
 
 /** `tcp://host:port`, with IPv6 hosts in brackets as zeromq expects; port 0 binds a free port. */

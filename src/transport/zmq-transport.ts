@@ -99,7 +99,7 @@ export class ZmqTransport implements Transport {
     // DEALER per peer): each keeps a slot of its own, so that several peers
     // sending big messages at once (bulk changes through several nodes), or
     // one leaving them half-sent, never crowd each other out.
-    this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), () => true);
+    this.reader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), 'every sender');
     // A member's connection, known by a request it made that was answered,
     // keeps its own room for fragments.
     this.routerReader = new FrameReader(this.limits, this.traffic, (what) => this.drop('malformed', what), (sender) => this.memberRoutes.isCurrent(sender));
@@ -128,9 +128,10 @@ export class ZmqTransport implements Transport {
 
   /** A mark to each peer addressed lately (see addressed-marks.ts), behind its messages. */
   private sendMarks(): void {
+    if (this.closed) return;
     for (const peerId of this.marks.due()) {
       // A peer forgotten since: it would only take a number for nobody.
-      if (this.closed || !this.links.has(peerId)) continue;
+      if (!this.links.has(peerId)) continue;
       const mark = this.writer.encode({ type: MARK_TYPE, seq: 0, body: null });
       this.pubQueue.enqueue([topicFrame(peerId, this.addressedSeqs.take(peerId)), mark.toString('utf8')]).catch(() => undefined);
       this.traffic.bytes('sent', MARK_TYPE, mark.length);

@@ -1,4 +1,4 @@
-import { performance } from 'perf_hooks';
+import { clock } from './clock';
 import { RecentMap } from './recent-map';
 
 /**
@@ -13,7 +13,7 @@ export class LiveChanges {
   constructor(
     limit: number,
     /** A monotonic clock (ms). */
-    readonly now: () => number = () => performance.now(),
+    readonly now: () => number = () => clock.now(),
   ) {
     this.times = new RecentMap(limit);
   }
